@@ -1,0 +1,53 @@
+// swift-tools-version:6.2
+import PackageDescription
+
+/// Settings every Swift target shares: Swift 6 mode, and imports internal by default so that no
+/// C type (or any other dependency's type) can leak through a public signature by accident.
+let strict: [SwiftSetting] = [
+    .enableUpcomingFeature("InternalImportsByDefault")
+]
+
+let package = Package(
+    name: "Sluice",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "sluice", targets: ["sluice"])
+    ],
+    targets: [
+        // C libraries from Debian, each imported by exactly one Swift wrapper target.
+        .systemLibrary(name: "CFastCGI", pkgConfig: "fcgi", providers: [.apt(["libfcgi-dev"])]),
+        .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+        .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+
+        // posix_spawn file actions that glibc only declares under _GNU_SOURCE.
+        .target(name: "CSpawn"),
+        .target(name: "Logging", swiftSettings: strict),
+        .target(name: "HTTP", swiftSettings: strict),
+        .target(name: "FastCGI", dependencies: ["CFastCGI", "HTTP", "Logging"], swiftSettings: strict),
+        .target(name: "Crypto", dependencies: ["CCrypto"], swiftSettings: strict),
+        .target(name: "Policy", swiftSettings: strict),
+        .target(name: "Identity", dependencies: ["Crypto", "HTTP"], swiftSettings: strict),
+        .target(name: "SQLite", dependencies: ["CSQLite"], swiftSettings: strict),
+        .target(name: "JobStore", dependencies: ["SQLite"], swiftSettings: strict),
+        .target(name: "Workflow", dependencies: ["JobStore", "Logging", "CSpawn"], swiftSettings: strict),
+        .target(name: "Pages", swiftSettings: strict),
+        .target(
+            name: "Sluice",
+            dependencies: [
+                "HTTP", "FastCGI", "Crypto", "Identity", "Policy", "JobStore", "Workflow", "Pages", "Logging",
+            ],
+            swiftSettings: strict
+        ),
+        .executableTarget(name: "sluice", dependencies: ["Sluice"], swiftSettings: strict),
+
+        .testTarget(name: "HTTPTests", dependencies: ["HTTP"]),
+        .testTarget(name: "CryptoTests", dependencies: ["Crypto"]),
+        .testTarget(name: "PolicyTests", dependencies: ["Policy"]),
+        .testTarget(name: "SQLiteTests", dependencies: ["SQLite"]),
+        .testTarget(name: "JobStoreTests", dependencies: ["JobStore"]),
+        .testTarget(name: "WorkflowTests", dependencies: ["Workflow", "JobStore"]),
+        .testTarget(name: "PagesTests", dependencies: ["Pages"]),
+        .testTarget(name: "SluiceTests", dependencies: ["Sluice", "HTTP", "Policy", "Identity"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["sluice"]),
+    ]
+)

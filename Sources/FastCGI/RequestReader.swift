@@ -1,0 +1,61 @@
+import HTTP
+internal import CFastCGI
+
+/// Copies a libfcgi request's params and body into Swift values.
+enum RequestReader {
+    /// The list of param names that appeared more than once.
+    struct DuplicateParams: Error {
+        let names: [String]
+    }
+
+    /// Walks the whole `envp` array (not `FCGX_GetParam`, which returns only the first match)
+    /// and copies every `NAME=VALUE` pair. Fails with the duplicated names if any name repeats.
+    static func params(_ envp: FCGX_ParamArray?) -> Result<[String: String], DuplicateParams> {
+        var params: [String: String] = [:]
+        var duplicated: [String] = []
+        guard var cursor = envp else { return .success(params) }
+        while let entry = cursor.pointee {
+            // The pointers are only valid until FCGX_Finish_r, so copy now.
+            let pair = String(cString: entry)
+            let name: String
+            let value: String
+            if let eq = pair.firstIndex(of: "=") {
+                name = String(pair[..<eq])
+                value = String(pair[pair.index(after: eq)...])
+            } else {
+                name = pair
+                value = ""
+            }
+            if params.updateValue(value, forKey: name) != nil { duplicated.append(name) }
+            cursor += 1
+        }
+        return duplicated.isEmpty ? .success(params) : .failure(DuplicateParams(names: duplicated))
+    }
+
+    /// Reads exactly `CONTENT_LENGTH` bytes from the FastCGI stdin stream.
+    ///
+    /// An empty `CONTENT_LENGTH` means no body (nginx sends it empty). A value that is not a
+    /// plain decimal number is a 400; one above `limit` is a 413 and the body is not read.
+    static func body(_ stream: UnsafeMutablePointer<FCGX_Stream>?, contentLength: String?, limit: Int) -> Result<[UInt8], HTTPError> {
+        guard let text = contentLength, !text.isEmpty else { return .success([]) }
+        guard text.utf8.count <= 19, text.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }), let length = Int(text)
+        else { return .failure(HTTPError(.badRequest, "invalid Content-Length")) }
+        guard length <= limit else {
+            return .failure(HTTPError(.payloadTooLarge, "request body larger than \(limit) bytes"))
+        }
+        guard length > 0, let stream else { return .success([]) }
+        var body = [UInt8](repeating: 0, count: length)
+        var filled = 0
+        while filled < length {
+            let n = body.withUnsafeMutableBufferPointer { buffer in
+                (buffer.baseAddress! + filled).withMemoryRebound(to: CChar.self, capacity: length - filled) {
+                    FCGX_GetStr($0, Int32(length - filled), stream)
+                }
+            }
+            if n <= 0 { break }
+            filled += Int(n)
+        }
+        guard filled == length else { return .failure(HTTPError(.badRequest, "request body shorter than Content-Length")) }
+        return .success(body)
+    }
+}

@@ -1,0 +1,55 @@
+/// A response the application returns; the transport writes it out.
+public struct HTTPResponse: Sendable {
+    /// The status.
+    public var status: HTTPStatus
+    /// Header fields in the order they will be sent. Names are sent as given.
+    public var headers: [(name: String, value: String)]
+    /// The body bytes.
+    public var body: [UInt8]
+
+    /// Creates a response.
+    public init(status: HTTPStatus, headers: [(name: String, value: String)] = [], body: [UInt8] = []) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+    }
+
+    /// Sets (replacing) a header value.
+    public mutating func setHeader(_ name: String, _ value: String) {
+        self.headers.removeAll { $0.name.lowercased() == name.lowercased() }
+        self.headers.append((name, value))
+    }
+
+    /// The first value of a header, compared case-insensitively.
+    public func header(_ name: String) -> String? {
+        self.headers.first { $0.name.lowercased() == name.lowercased() }?.value
+    }
+
+    /// A UTF-8 text response of the given content type.
+    public static func text(_ text: String, status: HTTPStatus = .ok, contentType: String) -> HTTPResponse {
+        HTTPResponse(status: status, headers: [("Content-Type", contentType)], body: Array(text.utf8))
+    }
+
+    /// An HTML page (`text/html; charset=utf-8`).
+    public static func html(_ html: String, status: HTTPStatus = .ok) -> HTTPResponse {
+        var r = HTTPResponse.text(html, status: status, contentType: "text/html; charset=utf-8")
+        r.setHeader("Content-Security-Policy", "default-src 'self'; style-src 'self' 'unsafe-inline'; object-src 'none'; frame-ancestors 'none'")
+        r.setHeader("X-Content-Type-Options", "nosniff")
+        r.setHeader("Referrer-Policy", "same-origin")
+        return r
+    }
+
+    /// A JSON response from already-encoded bytes.
+    public static func json(_ bytes: [UInt8], status: HTTPStatus = .ok) -> HTTPResponse {
+        var r = HTTPResponse(status: status, headers: [("Content-Type", "application/json")], body: bytes)
+        r.setHeader("X-Content-Type-Options", "nosniff")
+        r.setHeader("Cache-Control", "no-store")
+        return r
+    }
+
+    /// A redirect to a location the server built itself (never a client-supplied URL).
+    public static func redirect(to location: String, status: HTTPStatus = .seeOther) -> HTTPResponse {
+        HTTPResponse(status: status, headers: [("Location", location), ("Content-Type", "text/plain")],
+                     body: Array("See \(location)\n".utf8))
+    }
+}

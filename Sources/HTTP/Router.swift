@@ -1,0 +1,82 @@
+/// Matches a method and a decoded path against registered patterns such as `/api/v1/jobs/:id`.
+///
+/// The router is generic over what it routes to, so it stays free of application types:
+/// ```swift
+/// var router = Router<Handler>()
+/// router.add("GET", "/jobs/:id", showJob)
+/// switch router.match(method: "GET", path: "/jobs/7") { case .found(let h, let params): ... }
+/// ```
+public struct Router<Target: Sendable>: Sendable {
+    private struct Route: Sendable {
+        var method: String
+        var segments: [Segment]
+        var target: Target
+    }
+
+    private enum Segment: Sendable, Equatable {
+        case literal(String)
+        case parameter(String)
+    }
+
+    /// The result of matching a request.
+    public enum Match {
+        /// A route matched; `parameters` holds the decoded values of its `:name` segments.
+        case found(Target, parameters: [String: String])
+        /// The path exists, but not for this method; `allowed` lists the methods that would match.
+        case methodNotAllowed(allowed: [String])
+        /// Nothing matches the path.
+        case notFound
+    }
+
+    private var routes: [Route] = []
+
+    /// Creates an empty router.
+    public init() {}
+
+    /// Registers `target` for `method` and `pattern` (segments starting with `:` capture a value).
+    public mutating func add(_ method: String, _ pattern: String, _ target: Target) {
+        let segments = Self.split(pattern).map { $0.hasPrefix(":") ? Segment.parameter(String($0.dropFirst())) : .literal($0) }
+        self.routes.append(Route(method: method, segments: segments, target: target))
+    }
+
+    /// Matches a raw (percent-encoded) path. Each segment is decoded separately, so an encoded
+    /// `/` (`%2F`) stays inside its segment instead of creating a new one.
+    public func match(method: String, rawPath: String) -> Match {
+        var decoded: [String] = []
+        for segment in Self.split(rawPath) {
+            guard let value = FormDecoder.percentDecode(segment) else { return .notFound }
+            decoded.append(value)
+        }
+        var allowed: [String] = []
+        for route in self.routes {
+            guard let parameters = Self.bind(route.segments, decoded) else { continue }
+            if route.method == method || (method == "HEAD" && route.method == "GET") {
+                return .found(route.target, parameters: parameters)
+            }
+            allowed.append(route.method)
+        }
+        return allowed.isEmpty ? .notFound : .methodNotAllowed(allowed: allowed)
+    }
+
+    private static func bind(_ pattern: [Segment], _ path: [String]) -> [String: String]? {
+        guard pattern.count == path.count else { return nil }
+        var parameters: [String: String] = [:]
+        for (segment, value) in zip(pattern, path) {
+            switch segment {
+            case .literal(let literal): if literal != value { return nil }
+            case .parameter(let name):
+                if value.isEmpty { return nil }
+                parameters[name] = value
+            }
+        }
+        return parameters
+    }
+
+    /// Splits `/a/b/` into `["a", "b", ""]`; the root `/` is `[]`, so a trailing slash is significant.
+    private static func split(_ path: String) -> [String] {
+        guard path != "/" && !path.isEmpty else { return [] }
+        var parts = path.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+        if parts.first == "" { parts.removeFirst() }
+        return parts
+    }
+}

@@ -1,0 +1,157 @@
+public import Foundation
+
+/// A job as stored: who started which pipeline with which parameters, and its tasks.
+public struct JobRecord: Sendable, Hashable {
+    /// The job id (increasing).
+    public var id: Int64
+    /// The pipeline's name.
+    public var pipeline: String
+    /// The job's state.
+    public var state: JobState
+    /// The user who triggered it.
+    public var triggeredBy: String
+    /// The identity source that vouched for `triggeredBy` (e.g. `remote_user`).
+    public var identitySource: String
+    /// The parameters, after defaults were applied.
+    public var params: [String: String]
+    /// The directory tasks run in.
+    public var workingDirectory: String
+    /// Whether cancellation was requested (the runner acts on it).
+    public var cancelRequested: Bool
+    /// When the trigger was accepted.
+    public var createdAt: Date
+    /// When the first task started.
+    public var startedAt: Date?
+    /// When the job reached a terminal state.
+    public var finishedAt: Date?
+    /// The tasks in definition order; empty when loaded as a summary.
+    public var tasks: [TaskRecord]
+
+    /// Creates a record.
+    public init(
+        id: Int64, pipeline: String, state: JobState, triggeredBy: String, identitySource: String,
+        params: [String: String], workingDirectory: String, cancelRequested: Bool, createdAt: Date,
+        startedAt: Date?, finishedAt: Date?, tasks: [TaskRecord]
+    ) {
+        self.id = id
+        self.pipeline = pipeline
+        self.state = state
+        self.triggeredBy = triggeredBy
+        self.identitySource = identitySource
+        self.params = params
+        self.workingDirectory = workingDirectory
+        self.cancelRequested = cancelRequested
+        self.createdAt = createdAt
+        self.startedAt = startedAt
+        self.finishedAt = finishedAt
+        self.tasks = tasks
+    }
+}
+
+/// A task of a job as stored.
+public struct TaskRecord: Sendable, Hashable {
+    /// The task's name, unique within the job.
+    public var name: String
+    /// Names of tasks that must succeed first.
+    public var needs: [String]
+    /// The argv to execute, with parameters already substituted.
+    public var argv: [String]
+    /// The task's state.
+    public var state: TaskState
+    /// How many times a process was started for it.
+    public var attempt: Int
+    /// The pid (and process-group id) of the running or last process.
+    public var pid: Int32?
+    /// The exit status, or 128 + signal number when killed by a signal.
+    public var exitCode: Int32?
+    /// A short human-readable note (e.g. why it failed to start, or "killed by SIGTERM").
+    public var message: String?
+    /// When its process started.
+    public var startedAt: Date?
+    /// When it reached a terminal state.
+    public var finishedAt: Date?
+
+    /// Creates a record.
+    public init(
+        name: String, needs: [String], argv: [String], state: TaskState = .queued, attempt: Int = 0,
+        pid: Int32? = nil, exitCode: Int32? = nil, message: String? = nil, startedAt: Date? = nil,
+        finishedAt: Date? = nil
+    ) {
+        self.name = name
+        self.needs = needs
+        self.argv = argv
+        self.state = state
+        self.attempt = attempt
+        self.pid = pid
+        self.exitCode = exitCode
+        self.message = message
+        self.startedAt = startedAt
+        self.finishedAt = finishedAt
+    }
+}
+
+/// A job to create: everything but the id and timestamps.
+public struct NewJob: Sendable {
+    /// The pipeline's name.
+    public var pipeline: String
+    /// The user who triggers it.
+    public var triggeredBy: String
+    /// The identity source.
+    public var identitySource: String
+    /// Parameters after validation and defaults.
+    public var params: [String: String]
+    /// The directory tasks run in.
+    public var workingDirectory: String
+    /// Tasks with their resolved argv, in definition order.
+    public var tasks: [TaskRecord]
+
+    /// Creates a new job description.
+    public init(pipeline: String, triggeredBy: String, identitySource: String, params: [String: String], workingDirectory: String, tasks: [TaskRecord]) {
+        self.pipeline = pipeline
+        self.triggeredBy = triggeredBy
+        self.identitySource = identitySource
+        self.params = params
+        self.workingDirectory = workingDirectory
+        self.tasks = tasks
+    }
+}
+
+/// A change to one task, recorded by the runner.
+public struct TaskChange: Sendable, Hashable {
+    /// The task's name.
+    public var task: String
+    /// Its new state.
+    public var state: TaskState
+    /// The process id, when starting.
+    public var pid: Int32?
+    /// The exit code, when finishing.
+    public var exitCode: Int32?
+    /// A note for people.
+    public var message: String?
+
+    /// Creates a change.
+    public init(task: String, state: TaskState, pid: Int32? = nil, exitCode: Int32? = nil, message: String? = nil) {
+        self.task = task
+        self.state = state
+        self.pid = pid
+        self.exitCode = exitCode
+        self.message = message
+    }
+}
+
+/// Which jobs to list.
+public struct JobQuery: Sendable {
+    /// Only jobs of these pipelines (nil: all).
+    public var pipelines: Set<String>?
+    /// Only jobs with an id below this (cursor for paging).
+    public var beforeID: Int64?
+    /// At most this many, newest first.
+    public var limit: Int
+
+    /// Creates a query.
+    public init(pipelines: Set<String>? = nil, beforeID: Int64? = nil, limit: Int = 50) {
+        self.pipelines = pipelines
+        self.beforeID = beforeID
+        self.limit = limit
+    }
+}

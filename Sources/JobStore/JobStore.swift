@@ -1,0 +1,39 @@
+/// Durable job state. Every method commits before it returns, so a caller may act on (or
+/// acknowledge) a change as soon as the call returns. Implementations are thread-safe.
+///
+/// Nothing above this protocol may assume SQLite: a PostgreSQL implementation will follow.
+public protocol JobStore: Sendable {
+    /// Inserts a job and all its tasks (state `queued`) in one transaction.
+    func createJob(_ job: NewJob) throws -> JobRecord
+
+    /// The job with its tasks, or nil.
+    func job(id: Int64) throws -> JobRecord?
+
+    /// Jobs matching the query, newest first, without tasks.
+    func jobs(_ query: JobQuery) throws -> [JobRecord]
+
+    /// Marks a queued or running job as cancel-requested. Returns the job (unchanged if it had
+    /// already finished), or nil if there is no such job.
+    func requestCancel(jobID: Int64) throws -> JobRecord?
+
+    /// Jobs not yet finished, oldest first, without tasks: the runner's work list.
+    func unfinishedJobs() throws -> [JobRecord]
+
+    /// Records the process id of a task that was just started (its `running` state was
+    /// committed before the process was spawned).
+    func recordProcess(jobID: Int64, task: String, pid: Int32) throws
+
+    /// Applies task changes and sets the job's state, in one transaction.
+    func record(jobID: Int64, changes: [TaskChange], jobState: JobState) throws
+}
+
+/// An error of the job store that is not the database's own (e.g. corrupt stored JSON).
+public struct JobStoreError: Error, Sendable, CustomStringConvertible {
+    /// What is wrong.
+    public let reason: String
+
+    /// Creates an error.
+    public init(_ reason: String) { self.reason = reason }
+
+    public var description: String { "job store: \(self.reason)" }
+}

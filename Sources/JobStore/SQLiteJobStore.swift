@@ -1,0 +1,195 @@
+public import Foundation
+import SQLite
+import Synchronization
+
+/// The SQLite implementation of `JobStore`: WAL mode, `synchronous=FULL`, one writer connection
+/// and a small pool of reader connections (WAL lets readers run beside the writer).
+public final class SQLiteJobStore: JobStore {
+    private let path: String
+    private let writer: Mutex<Connection>
+    private let readers = Mutex<[Connection]>([])
+    private let now: @Sendable () -> Date
+
+    /// Opens (creating and migrating if needed) the store at `path`.
+    /// - Parameter now: the clock, injectable for tests.
+    public init(path: String, now: @escaping @Sendable () -> Date = Date.init) throws {
+        self.path = path
+        self.now = now
+        let connection = try Self.open(path)
+        // WAL is persistent in the file; setting it on the writer once is enough.
+        let mode = try connection.query("PRAGMA journal_mode = WAL").first?[0].text
+        guard mode == "wal" else { throw JobStoreError("could not enable WAL mode (got \(mode ?? "nothing"))") }
+        try Schema.migrator.migrate(connection)
+        self.writer = Mutex(connection)
+    }
+
+    private static func open(_ path: String) throws -> Connection {
+        let connection = try Connection(path: path)
+        // FULL syncs the WAL on every commit: a trigger acknowledged after its commit survives
+        // power loss, not just a crash of this process (NORMAL only guarantees the latter in WAL).
+        try connection.execute("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
+        return connection
+    }
+
+    /// Runs `body` with a reader connection from the pool.
+    private func read<T: Sendable>(_ body: (Connection) throws -> T) throws -> T {
+        let connection = try self.readers.withLock { $0.popLast() } ?? Self.open(self.path)
+        defer { self.readers.withLock { if $0.count < 8 { $0.append(connection) } } }
+        return try body(connection)
+    }
+
+    /// Runs `body` inside a write transaction on the writer connection.
+    private func write<T: Sendable>(_ body: (Connection) throws -> T) throws -> T {
+        try self.writer.withLock { connection in
+            try connection.transaction { try body(connection) }
+        }
+    }
+
+    public func createJob(_ job: NewJob) throws -> JobRecord {
+        let created = self.now()
+        let id = try self.write { db in
+            try db.run(
+                """
+                INSERT INTO jobs (pipeline, state, triggered_by, identity_source, params, working_directory, created_at)
+                VALUES (?, 'queued', ?, ?, ?, ?, ?)
+                """,
+                [.text(job.pipeline), .text(job.triggeredBy), .text(job.identitySource),
+                 .text(try JSONCoding.encode(job.params)), .text(job.workingDirectory), .integer(created.milliseconds)])
+            let id = db.lastInsertRowID
+            for (position, task) in job.tasks.enumerated() {
+                try db.run(
+                    "INSERT INTO tasks (job_id, name, position, needs, argv, state) VALUES (?, ?, ?, ?, ?, 'queued')",
+                    [.integer(id), .text(task.name), .integer(Int64(position)),
+                     .text(try JSONCoding.encode(task.needs)), .text(try JSONCoding.encode(task.argv))])
+            }
+            return id
+        }
+        guard let record = try self.job(id: id) else { throw JobStoreError("job \(id) vanished after insert") }
+        return record
+    }
+
+    public func job(id: Int64) throws -> JobRecord? {
+        try self.read { db in
+            guard let row = try db.query("SELECT * FROM jobs WHERE id = ?", [.integer(id)]).first else { return nil }
+            var job = try Self.job(from: row)
+            job.tasks = try db.query("SELECT * FROM tasks WHERE job_id = ? ORDER BY position", [.integer(id)]).map(Self.task(from:))
+            return job
+        }
+    }
+
+    public func jobs(_ query: JobQuery) throws -> [JobRecord] {
+        var sql = "SELECT * FROM jobs WHERE 1"
+        var arguments: [SQLValue] = []
+        if let before = query.beforeID {
+            sql += " AND id < ?"
+            arguments.append(.integer(before))
+        }
+        if let pipelines = query.pipelines {
+            if pipelines.isEmpty { return [] }
+            sql += " AND pipeline IN (" + Array(repeating: "?", count: pipelines.count).joined(separator: ",") + ")"
+            arguments += pipelines.sorted().map(SQLValue.text)
+        }
+        sql += " ORDER BY id DESC LIMIT ?"
+        arguments.append(.integer(Int64(max(0, min(query.limit, 1000)))))
+        return try self.read { db in try db.query(sql, arguments).map(Self.job(from:)) }
+    }
+
+    public func requestCancel(jobID: Int64) throws -> JobRecord? {
+        try self.write { db in
+            try db.run("UPDATE jobs SET cancel_requested = 1 WHERE id = ? AND state IN ('queued','running')", [.integer(jobID)])
+        }
+        return try self.job(id: jobID)
+    }
+
+    public func unfinishedJobs() throws -> [JobRecord] {
+        try self.read { db in
+            try db.query("SELECT * FROM jobs WHERE state IN ('queued','running') ORDER BY id").map(Self.job(from:))
+        }
+    }
+
+    public func recordProcess(jobID: Int64, task: String, pid: Int32) throws {
+        try self.write { db in
+            try db.run("UPDATE tasks SET pid = ? WHERE job_id = ? AND name = ?", [.integer(Int64(pid)), .integer(jobID), .text(task)])
+        }
+    }
+
+    public func record(jobID: Int64, changes: [TaskChange], jobState: JobState) throws {
+        let now = SQLValue.integer(self.now().milliseconds)
+        try self.write { db in
+            for change in changes {
+                switch change.state {
+                case .running:
+                    try db.run(
+                        "UPDATE tasks SET state = 'running', attempt = attempt + 1, pid = ?, started_at = ?, finished_at = NULL, exit_code = NULL, message = ? WHERE job_id = ? AND name = ?",
+                        [change.pid.map { .integer(Int64($0)) } ?? .null, now, change.message.sqlValue, .integer(jobID), .text(change.task)])
+                case .queued:
+                    try db.run("UPDATE tasks SET state = 'queued', message = ? WHERE job_id = ? AND name = ?",
+                               [change.message.sqlValue, .integer(jobID), .text(change.task)])
+                case .succeeded, .failed, .skipped, .cancelled:
+                    try db.run(
+                        "UPDATE tasks SET state = ?, exit_code = ?, message = COALESCE(?, message), finished_at = ? WHERE job_id = ? AND name = ?",
+                        [.text(change.state.rawValue), change.exitCode.map { .integer(Int64($0)) } ?? .null, change.message.sqlValue,
+                         now, .integer(jobID), .text(change.task)])
+                }
+                guard db.changes == 1 else { throw JobStoreError("job \(jobID) has no task \(change.task)") }
+            }
+            try db.run(
+                """
+                UPDATE jobs SET state = ?,
+                    started_at = CASE WHEN started_at IS NULL AND ? != 'queued' THEN ? ELSE started_at END,
+                    finished_at = CASE WHEN ? IN ('succeeded','failed','cancelled') THEN ? ELSE NULL END
+                WHERE id = ?
+                """,
+                [.text(jobState.rawValue), .text(jobState.rawValue), now, .text(jobState.rawValue), now, .integer(jobID)])
+        }
+    }
+
+    /// Runs SQLite's own consistency check; returns its findings ("ok" when healthy).
+    public func integrityCheck() throws -> [String] {
+        try self.read { db in try db.query("PRAGMA integrity_check").compactMap { $0[0].text } }
+    }
+
+    private static func job(from row: Row) throws -> JobRecord {
+        guard let id = row["id"].int64, let pipeline = row["pipeline"].text,
+              let state = row["state"].text.flatMap(JobState.init(rawValue:)),
+              let params = row["params"].text, let created = row["created_at"].int64
+        else { throw JobStoreError("malformed job row") }
+        return JobRecord(
+            id: id, pipeline: pipeline, state: state, triggeredBy: row["triggered_by"].text ?? "",
+            identitySource: row["identity_source"].text ?? "", params: try JSONCoding.decode([String: String].self, params),
+            workingDirectory: row["working_directory"].text ?? "", cancelRequested: row["cancel_requested"].int64 == 1,
+            createdAt: Date(milliseconds: created), startedAt: row["started_at"].int64.map(Date.init(milliseconds:)),
+            finishedAt: row["finished_at"].int64.map(Date.init(milliseconds:)), tasks: [])
+    }
+
+    private static func task(from row: Row) throws -> TaskRecord {
+        guard let name = row["name"].text, let state = row["state"].text.flatMap(TaskState.init(rawValue:)),
+              let needs = row["needs"].text, let argv = row["argv"].text
+        else { throw JobStoreError("malformed task row") }
+        return TaskRecord(
+            name: name, needs: try JSONCoding.decode([String].self, needs), argv: try JSONCoding.decode([String].self, argv),
+            state: state, attempt: Int(row["attempt"].int64 ?? 0), pid: row["pid"].int64.map { Int32(truncatingIfNeeded: $0) },
+            exitCode: row["exit_code"].int64.map { Int32(truncatingIfNeeded: $0) }, message: row["message"].text,
+            startedAt: row["started_at"].int64.map(Date.init(milliseconds:)), finishedAt: row["finished_at"].int64.map(Date.init(milliseconds:)))
+    }
+}
+
+/// JSON columns.
+enum JSONCoding {
+    static func encode<T: Encodable>(_ value: T) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return String(decoding: try encoder.encode(value), as: UTF8.self)
+    }
+
+    static func decode<T: Decodable>(_ type: T.Type, _ text: String) throws -> T {
+        try JSONDecoder().decode(type, from: Data(text.utf8))
+    }
+}
+
+extension Date {
+    /// Milliseconds since the Unix epoch.
+    var milliseconds: Int64 { Int64((self.timeIntervalSince1970 * 1000).rounded()) }
+
+    init(milliseconds: Int64) { self.init(timeIntervalSince1970: Double(milliseconds) / 1000) }
+}

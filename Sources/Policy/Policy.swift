@@ -1,0 +1,49 @@
+/// Who holds which roles, and what each role may do. Deny by default. Pure: no I/O.
+///
+/// ```swift
+/// let policy = Policy(roles: [Role(name: "viewer", users: ["carol"], grants: [Grant(pipelines: [GlobPattern("*")], verbs: [.view])])])
+/// policy.decide(Subject(user: "carol"), .trigger, pipeline: "etl")   // .deny
+/// ```
+public struct Policy: Sendable {
+    /// All roles, in configuration order.
+    public let roles: [Role]
+
+    /// Creates a policy.
+    public init(roles: [Role]) { self.roles = roles }
+
+    /// The roles `subject` holds, through its user name or any of its groups.
+    public func roles(of subject: Subject) -> [Role] {
+        self.roles.filter { $0.users.contains(subject.user) || !$0.groups.isDisjoint(with: subject.groups) }
+    }
+
+    /// Decides whether `subject` may use `verb` on `pipeline`.
+    public func decide(_ subject: Subject, _ verb: Verb, pipeline: String) -> Decision {
+        let held = self.roles(of: subject)
+        for role in held {
+            if let index = role.grants.firstIndex(where: { $0.allows(verb, on: pipeline) }) {
+                return .allow(role: role.name, grantIndex: index)
+            }
+        }
+        if held.isEmpty { return .deny(reason: "\(subject.user) holds no role") }
+        return .deny(reason: "no role of \(subject.user) grants \(verb.rawValue) on \(pipeline)")
+    }
+
+    /// The verbs `subject` may use on `pipeline`.
+    public func verbs(of subject: Subject, on pipeline: String) -> Set<Verb> {
+        Set(Verb.allCases.filter { self.decide(subject, $0, pipeline: pipeline).isAllowed })
+    }
+}
+
+/// The identity a decision is about: a user name and the groups it belongs to.
+public struct Subject: Sendable, Hashable {
+    /// The user name (or service-token name).
+    public var user: String
+    /// Group names.
+    public var groups: Set<String>
+
+    /// Creates a subject.
+    public init(user: String, groups: Set<String> = []) {
+        self.user = user
+        self.groups = groups
+    }
+}

@@ -1,0 +1,11 @@
+/// Something a caller may do with a pipeline and its jobs.
+public enum Verb: String, CaseIterable, Sendable, Hashable, Codable {
+    /// See the pipeline and its jobs (without it, the pipeline is invisible: 404).
+    case view
+    /// Start a job.
+    case trigger
+    /// Cancel a queued or running job.
+    case cancel
+    /// Read task logs.
+    case logs
+}

@@ -1,0 +1,76 @@
+internal import CSQLite
+
+/// A prepared statement. Owned by one connection and confined to its thread.
+public final class Statement {
+    private let handle: OpaquePointer
+    private unowned let connection: Connection
+    /// The SQL text.
+    public let sql: String
+
+    init(connection: Connection, handle: OpaquePointer, sql: String) {
+        self.connection = connection
+        self.handle = handle
+        self.sql = sql
+    }
+
+    deinit { sqlite3_finalize(self.handle) }
+
+    /// Binds positional arguments (`?1`, `?2`, ...), replacing earlier bindings.
+    public func bind(_ values: [SQLValue]) throws(SQLiteError) {
+        sqlite3_reset(self.handle)
+        sqlite3_clear_bindings(self.handle)
+        // A count mismatch is a programming error (GRDB treats it the same way).
+        precondition(Int(sqlite3_bind_parameter_count(self.handle)) == values.count,
+                     "statement expects \(sqlite3_bind_parameter_count(self.handle)) arguments, got \(values.count): \(self.sql)")
+        for (offset, value) in values.enumerated() {
+            let index = Int32(offset + 1)
+            let rc: Int32
+            switch value {
+            case .null: rc = sqlite3_bind_null(self.handle, index)
+            case .integer(let v): rc = sqlite3_bind_int64(self.handle, index, v)
+            case .real(let v): rc = sqlite3_bind_double(self.handle, index, v)
+            case .text(let v):
+                // SQLITE_TRANSIENT: SQLite copies the bytes before returning, so Swift's temporary
+                // C string may go away afterwards.
+                rc = sqlite3_bind_text(self.handle, index, v, -1, csqlite_transient())
+            case .blob(let v):
+                rc = v.withUnsafeBytes { sqlite3_bind_blob(self.handle, index, $0.baseAddress, Int32($0.count), csqlite_transient()) }
+            }
+            guard rc == SQLITE_OK else { throw self.connection.error(rc, sql: self.sql) }
+        }
+    }
+
+    /// Runs the statement to completion and returns every row.
+    public func rows() throws(SQLiteError) -> [Row] {
+        defer { sqlite3_reset(self.handle) }
+        var result: [Row] = []
+        var columns: [String]? = nil
+        while true {
+            let rc = sqlite3_step(self.handle)
+            if rc == SQLITE_DONE { return result }
+            guard rc == SQLITE_ROW else { throw self.connection.error(rc, sql: self.sql) }
+            let count = sqlite3_column_count(self.handle)
+            if columns == nil {
+                columns = (0..<count).map { String(cString: sqlite3_column_name(self.handle, $0)) }
+            }
+            var values: [SQLValue] = []
+            values.reserveCapacity(Int(count))
+            for i in 0..<count {
+                switch sqlite3_column_type(self.handle, i) {
+                case SQLITE_INTEGER: values.append(.integer(sqlite3_column_int64(self.handle, i)))
+                case SQLITE_FLOAT: values.append(.real(sqlite3_column_double(self.handle, i)))
+                case SQLITE_TEXT:
+                    let n = Int(sqlite3_column_bytes(self.handle, i))
+                    let p = sqlite3_column_text(self.handle, i)!
+                    values.append(.text(String(decoding: UnsafeBufferPointer(start: p, count: n), as: UTF8.self)))
+                case SQLITE_BLOB:
+                    let n = Int(sqlite3_column_bytes(self.handle, i))
+                    let p = sqlite3_column_blob(self.handle, i)
+                    values.append(.blob(n == 0 ? [] : Array(UnsafeRawBufferPointer(start: p, count: n))))
+                default: values.append(.null)
+                }
+            }
+            result.append(Row(values: values, columns: columns!))
+        }
+    }
+}

@@ -1,0 +1,150 @@
+import Foundation
+import HTTP
+import JobStore
+import Policy
+import Workflow
+
+extension App {
+    /// `GET /healthz`: liveness without identity; 503 while draining.
+    func health(_ context: RequestContext) throws -> HTTPResponse {
+        if self.isDraining { return .json(Array("{\"status\":\"draining\"}\n".utf8), status: .serviceUnavailable) }
+        return .json(Array("{\"status\":\"ok\"}\n".utf8))
+    }
+
+    /// `GET /api/v1/pipelines`.
+    func listPipelines(_ context: RequestContext) throws -> HTTPResponse {
+        let list = self.visiblePipelines(context).map { name in
+            JobJSON.pipeline(self.configuration.pipelines[name]!, verbs: self.verbs(context, name))
+        }
+        return .json(JobJSON.encode(JobJSON.PipelineList(pipelines: list)))
+    }
+
+    /// `GET /api/v1/pipelines/{name}`: the pipeline with its parameter schema and my verbs.
+    func showPipeline(_ context: RequestContext) throws -> HTTPResponse {
+        let name = context.parameter("name")
+        guard let pipeline = self.configuration.pipelines[name] else { throw HTTPError(.notFound, "not found") }
+        try self.authorize(context, .view, pipeline: name)
+        return .json(JobJSON.encode(JobJSON.pipeline(pipeline, verbs: self.verbs(context, name))))
+    }
+
+    private func verbs(_ context: RequestContext, _ pipeline: String) -> [String] {
+        Verb.allCases.filter { self.may(context, $0, pipeline) }.map(\.rawValue)
+    }
+
+    /// `POST /api/v1/pipelines/{name}/jobs` with `{"params": {...}}`: validates, commits the job,
+    /// wakes the runner, and only then answers 202 with the job's location.
+    func trigger(_ context: RequestContext) throws -> HTTPResponse {
+        let name = context.parameter("name")
+        guard let pipeline = self.configuration.pipelines[name] else { throw HTTPError(.notFound, "not found") }
+        try self.authorize(context, .trigger, pipeline: name)
+        let supplied = try Self.triggerParameters(context.request)
+        let values: [String: String]
+        do { values = try pipeline.resolveParameters(supplied) } catch {
+            throw HTTPError(.badRequest, "invalid parameters", fieldErrors: error.fields)
+        }
+        let tasks = pipeline.resolvedArgv(values).map { TaskRecord(name: $0.task.name, needs: $0.task.needs, argv: $0.argv) }
+        let job = try self.store.createJob(NewJob(
+            pipeline: name, triggeredBy: context.caller.user, identitySource: context.caller.source.rawValue,
+            params: values, workingDirectory: self.configuration.directory, tasks: tasks))
+        self.runner?.wake()
+        self.logger.info("job triggered", ["request.id": context.requestID, "job.id": "\(job.id)", "pipeline": name, "user": context.caller.user])
+        var response = HTTPResponse.json(JobJSON.encode(JobJSON.job(job, mountPath: context.mountPath, includeTasks: true)), status: .accepted)
+        response.setHeader("Location", "\(context.mountPath)/api/v1/jobs/\(job.id)")
+        return response
+    }
+
+    /// Reads `{"params": {"name": "value", ...}}`; every value must be a string.
+    static func triggerParameters(_ request: HTTPRequest) throws -> [String: String] {
+        let type = request.header("Content-Type")?.split(separator: ";").first?.trimmingCharacters(in: .whitespaces).lowercased()
+        guard type == "application/json" else {
+            throw HTTPError(.unsupportedMediaType, "send the trigger as Content-Type: application/json")
+        }
+        let root: JSONValue
+        do { root = try JSONValue.parse(Data(request.body)) } catch {
+            throw HTTPError(.badRequest, "the body is not valid JSON")
+        }
+        guard case .object(let members) = root else { throw HTTPError(.badRequest, "the body must be a JSON object such as {\"params\": {}}") }
+        if let unknown = members.keys.sorted().first(where: { $0 != "params" }) {
+            throw HTTPError(.badRequest, "unknown member \"\(unknown)\" (only \"params\" is allowed)")
+        }
+        guard let params = members["params"] else { return [:] }
+        guard case .object(let values) = params else { throw HTTPError(.badRequest, "\"params\" must be an object") }
+        var result: [String: String] = [:]
+        var errors: [String: String] = [:]
+        for (key, value) in values {
+            if case .string(let s) = value { result[key] = s } else { errors[key] = "must be a string, found \(value.typeName)" }
+        }
+        guard errors.isEmpty else { throw HTTPError(.badRequest, "invalid parameters", fieldErrors: errors) }
+        return result
+    }
+
+    /// `GET /api/v1/jobs[?pipeline=NAME&before=ID&limit=N]`: newest first, only visible pipelines.
+    func listJobs(_ context: RequestContext) throws -> HTTPResponse {
+        let (jobs, next) = try self.jobPage(context)
+        let list = JobJSON.JobList(jobs: jobs.map { JobJSON.job($0, mountPath: context.mountPath, includeTasks: false) }, next_before: next)
+        return .json(JobJSON.encode(list))
+    }
+
+    /// The jobs the caller may see, honouring `pipeline`, `before` and `limit` query parameters.
+    func jobPage(_ context: RequestContext) throws -> ([JobRecord], Int64?) {
+        let query = context.request.query
+        var visible = Set(self.visiblePipelines(context))
+        if let only = query["pipeline"] { visible = visible.contains(only) ? [only] : [] }
+        var before: Int64? = nil
+        if let text = query["before"] {
+            guard let value = Int64(text), value > 0 else { throw HTTPError(.badRequest, "before must be a positive job id") }
+            before = value
+        }
+        var limit = 50
+        if let text = query["limit"] {
+            guard let value = Int(text), (1...500).contains(value) else { throw HTTPError(.badRequest, "limit must be from 1 to 500") }
+            limit = value
+        }
+        let jobs = try self.store.jobs(JobQuery(pipelines: visible, beforeID: before, limit: limit))
+        return (jobs, jobs.count == limit ? jobs.last?.id : nil)
+    }
+
+    /// `GET /api/v1/jobs/{id}`.
+    func showJob(_ context: RequestContext) throws -> HTTPResponse {
+        let job = try self.visibleJob(context)
+        return .json(JobJSON.encode(JobJSON.job(job, mountPath: context.mountPath, includeTasks: true)))
+    }
+
+    /// `POST /api/v1/jobs/{id}/cancel`: 202 while the cancel takes effect, 200 if the job had
+    /// already finished (nothing to do; the body shows its final state).
+    func cancel(_ context: RequestContext) throws -> HTTPResponse {
+        let job = try self.visibleJob(context, verb: .cancel)
+        if job.state.isTerminal {
+            return .json(JobJSON.encode(JobJSON.job(job, mountPath: context.mountPath, includeTasks: true)))
+        }
+        let updated = try self.store.requestCancel(jobID: job.id) ?? job
+        self.runner?.wake()
+        self.logger.info("job cancel requested", ["request.id": context.requestID, "job.id": "\(job.id)", "user": context.caller.user])
+        return .json(JobJSON.encode(JobJSON.job(updated, mountPath: context.mountPath, includeTasks: true)), status: .accepted)
+    }
+
+    /// `GET /api/v1/jobs/{id}/tasks/{task}/log[?offset=N]`: raw log bytes from `offset`
+    /// (at most 1 MiB per call); `X-Log-Next-Offset` tells where to continue.
+    func rawLog(_ context: RequestContext) throws -> HTTPResponse {
+        let (job, task) = try self.logTarget(context)
+        var offset = 0
+        if let text = context.request.query["offset"] {
+            guard let value = Int(text), value >= 0 else { throw HTTPError(.badRequest, "offset must be a non-negative integer") }
+            offset = value
+        }
+        let chunk = try LogReader.read(path: Runner.logPath(logDirectory: self.logDirectory, jobID: job.id, task: task.name), offset: offset, limit: 1 << 20)
+        var response = HTTPResponse(status: .ok, headers: [("Content-Type", "text/plain; charset=utf-8"), ("X-Content-Type-Options", "nosniff")], body: chunk.bytes)
+        response.setHeader("X-Log-Next-Offset", String(chunk.nextOffset))
+        response.setHeader("X-Log-Complete", task.state.isTerminal ? "true" : "false")
+        return response
+    }
+
+    /// The job and task named by the route, checked for the `logs` verb.
+    func logTarget(_ context: RequestContext) throws -> (JobRecord, TaskRecord) {
+        let job = try self.visibleJob(context, verb: .logs)
+        guard let task = job.tasks.first(where: { $0.name == context.parameter("task") }), ObjectName.isValid(task.name) else {
+            throw HTTPError(.notFound, "no such task")
+        }
+        return (job, task)
+    }
+}

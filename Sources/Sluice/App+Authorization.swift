@@ -1,0 +1,44 @@
+import HTTP
+import Identity
+import JobStore
+import Policy
+
+extension App {
+    /// The policy subject for a principal.
+    func subject(_ principal: Principal) -> Subject { Subject(user: principal.user, groups: principal.groups) }
+
+    /// Checks that the caller may use `verb` on `pipeline`.
+    ///
+    /// A pipeline the caller may not even view is reported as 404, exactly like one that does not
+    /// exist, so names cannot be probed; a visible pipeline without the verb is a 403.
+    func authorize(_ context: RequestContext, _ verb: Verb, pipeline: String) throws {
+        let subject = self.subject(context.caller)
+        guard self.configuration.policy.decide(subject, .view, pipeline: pipeline).isAllowed else {
+            throw HTTPError(.notFound, "not found")
+        }
+        guard verb != .view else { return }
+        if case .deny(let reason) = self.configuration.policy.decide(subject, verb, pipeline: pipeline) {
+            self.logger.info("denied", ["request.id": context.requestID, "user": subject.user, "verb": verb.rawValue, "pipeline": pipeline, "reason": reason])
+            throw HTTPError(.forbidden, "you may not \(verb.rawValue) \(pipeline)")
+        }
+    }
+
+    /// Whether the caller may use `verb` on `pipeline` (for showing or hiding links).
+    func may(_ context: RequestContext, _ verb: Verb, _ pipeline: String) -> Bool {
+        self.configuration.policy.decide(self.subject(context.caller), verb, pipeline: pipeline).isAllowed
+    }
+
+    /// The configured pipelines the caller may view, sorted by name.
+    func visiblePipelines(_ context: RequestContext) -> [String] {
+        self.configuration.pipelineNames.filter { self.may(context, .view, $0) }
+    }
+
+    /// Loads a job the caller may view (404 otherwise, whether missing or hidden).
+    func visibleJob(_ context: RequestContext, verb: Verb = .view) throws -> JobRecord {
+        guard let id = Int64(context.parameter("id")), id > 0, let job = try self.store.job(id: id) else {
+            throw HTTPError(.notFound, "no such job")
+        }
+        try self.authorize(context, verb, pipeline: job.pipeline)
+        return job
+    }
+}

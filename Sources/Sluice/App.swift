@@ -1,0 +1,140 @@
+public import HTTP
+public import JobStore
+public import Workflow
+import Foundation
+import Identity
+import Logging
+import Pages
+import Policy
+import Synchronization
+import Crypto
+
+/// The application: authenticates each request, routes it, and renders errors — the one place
+/// where failures become HTTP statuses.
+public final class App: HTTPHandler {
+    typealias Handler = @Sendable (App) -> (RequestContext) throws -> HTTPResponse
+
+    struct Route: Sendable {
+        var handler: Handler
+        var needsIdentity: Bool
+        var isAPI: Bool
+    }
+
+    /// The configuration in force.
+    let configuration: Configuration
+    let store: any JobStore
+    let runner: Runner?
+    let logDirectory: String
+    private let authenticator: any Authenticator
+    private let router: Router<Route>
+    private let draining = Atomic<Bool>(false)
+    let logger = Logger(label: "http")
+
+    /// Creates the app.
+    /// - Parameters:
+    ///   - runner: woken after triggers and cancels; nil in tests that only look at the store.
+    public init(configuration: Configuration, store: any JobStore, runner: Runner?) {
+        self.configuration = configuration
+        self.store = store
+        self.runner = runner
+        self.logDirectory = configuration.server.dataDirectory + "/logs"
+        var sources: [any Authenticator] = []
+        if configuration.remoteUserEnabled { sources.append(RemoteUserAuthenticator()) }
+        self.authenticator = AuthenticatorChain(sources)
+        self.router = Self.makeRouter()
+    }
+
+    /// Marks the app as draining: `/healthz` answers 503 so load balancers stop sending work.
+    public func beginDraining() { self.draining.store(true, ordering: .relaxed) }
+
+    var isDraining: Bool { self.draining.load(ordering: .relaxed) }
+
+    private static func makeRouter() -> Router<Route> {
+        var r = Router<Route>()
+        func page(_ method: String, _ path: String, _ h: @escaping Handler) { r.add(method, path, Route(handler: h, needsIdentity: true, isAPI: false)) }
+        func api(_ method: String, _ path: String, _ h: @escaping Handler) { r.add(method, path, Route(handler: h, needsIdentity: true, isAPI: true)) }
+        r.add("GET", "/healthz", Route(handler: { $0.health }, needsIdentity: false, isAPI: true))
+        page("GET", "/", { $0.dashboard })
+        page("GET", "/jobs", { $0.jobListPage })
+        page("GET", "/jobs/:id", { $0.jobPage })
+        page("GET", "/jobs/:id/tasks/:task/log", { $0.logPage })
+        api("GET", "/api/v1/pipelines", { $0.listPipelines })
+        api("GET", "/api/v1/pipelines/:name", { $0.showPipeline })
+        api("POST", "/api/v1/pipelines/:name/jobs", { $0.trigger })
+        api("GET", "/api/v1/jobs", { $0.listJobs })
+        api("GET", "/api/v1/jobs/:id", { $0.showJob })
+        api("POST", "/api/v1/jobs/:id/cancel", { $0.cancel })
+        api("GET", "/api/v1/jobs/:id/tasks/:task/log", { $0.rawLog })
+        return r
+    }
+
+    public func respond(to request: HTTPRequest) -> HTTPResponse {
+        let requestID = Hex.encode(SecureRandom.bytes(6))
+        let mountPath = self.configuration.server.basePath ?? request.scriptName
+        let isAPIPath = self.routePath(of: request).hasPrefix("/api/")
+        var response: HTTPResponse
+        do {
+            response = try self.dispatch(request, requestID: requestID, mountPath: mountPath)
+        } catch let error as HTTPError {
+            response = self.render(error, asJSON: isAPIPath || Self.prefersJSON(request), mountPath: mountPath, user: request.params["REMOTE_USER"])
+        } catch {
+            self.logger.error("unhandled error", ["request.id": requestID, "error": "\(error)"])
+            let generic = HTTPError(.internalServerError, "internal error (request \(requestID))")
+            response = self.render(generic, asJSON: isAPIPath || Self.prefersJSON(request), mountPath: mountPath, user: nil)
+        }
+        response.setHeader("X-Request-Id", requestID)
+        if request.method == "HEAD" { response.body = [] }
+        return response
+    }
+
+    /// The path below the mount point, still percent-encoded.
+    ///
+    /// The mount point is `server.base_path` when configured, else the front server's
+    /// `SCRIPT_NAME`. Configure it: lighttpd's `fastcgi.server` prefix also matches `/sluiceX`,
+    /// and then reports `SCRIPT_NAME=/sluiceX`, which only a configured base path can refuse.
+    func routePath(of request: HTTPRequest) -> String {
+        let raw = request.rawPath
+        let prefix = self.configuration.server.basePath ?? request.scriptName
+        if !prefix.isEmpty && raw.hasPrefix(prefix) { return String(raw.dropFirst(prefix.count)) }
+        return raw
+    }
+
+    private func dispatch(_ request: HTTPRequest, requestID: String, mountPath: String) throws -> HTTPResponse {
+        let path = self.routePath(of: request)
+        if path.isEmpty { return .redirect(to: mountPath + "/", status: .movedPermanently) }
+        // A prefix match such as /sluiceX must not be served as /sluice + "X".
+        guard path.hasPrefix("/") else { throw HTTPError(.notFound, "not found") }
+        switch self.router.match(method: request.method, rawPath: path) {
+        case .notFound:
+            throw HTTPError(.notFound, "not found")
+        case .methodNotAllowed(let allowed):
+            throw HTTPError(.methodNotAllowed, "method not allowed", headers: [("Allow", allowed.joined(separator: ", "))])
+        case .found(let route, let parameters):
+            var principal: Principal? = nil
+            switch self.authenticator.authenticate(request) {
+            case .authenticated(let p): principal = p
+            case .absent:
+                if route.needsIdentity { throw HTTPError(.unauthorized, "authentication required") }
+            case .invalid(let reason):
+                self.logger.warning("authentication failed", ["request.id": requestID, "reason": reason, "client.address": request.params["REMOTE_ADDR"] ?? ""])
+                throw HTTPError(.unauthorized, "authentication required")
+            }
+            let context = RequestContext(
+                request: request, parameters: parameters, principal: principal, mountPath: mountPath,
+                isAPI: route.isAPI, requestID: requestID)
+            return try route.handler(self)(context)
+        }
+    }
+
+    private func render(_ error: HTTPError, asJSON: Bool, mountPath: String, user: String?) -> HTTPResponse {
+        if asJSON { return error.jsonResponse() }
+        var response = HTTPResponse.html(Pages.error(Layout(mountPath: mountPath, user: user.flatMap { $0.isEmpty ? nil : $0 }), status: error.status.code, message: error.message), status: error.status)
+        for (name, value) in error.headers { response.setHeader(name, value) }
+        return response
+    }
+
+    private static func prefersJSON(_ request: HTTPRequest) -> Bool {
+        guard let accept = request.header("Accept") else { return false }
+        return accept.contains("application/json") && !accept.contains("text/html")
+    }
+}

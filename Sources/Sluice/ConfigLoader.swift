@@ -1,0 +1,203 @@
+public import Foundation
+import Crypto
+import Policy
+import Workflow
+
+/// Reads and checks the configuration file. Every problem is reported, each with its key path,
+/// so `sluice check` can be used in the CI of the repository that holds the policy.
+public enum ConfigLoader {
+    /// The largest configuration file accepted.
+    public static let maxFileBytes = 4 << 20
+
+    /// Loads and validates the file at `path`.
+    /// - Throws: `ConfigError` listing every problem.
+    public static func load(path: String) throws(ConfigError) -> Configuration {
+        let url = URL(fileURLWithPath: path)
+        guard let data = try? Data(contentsOf: url) else {
+            throw ConfigError(file: path, problems: [.init(path: "", message: "cannot read the file")])
+        }
+        guard data.count <= self.maxFileBytes else {
+            throw ConfigError(file: path, problems: [.init(path: "", message: "file larger than \(self.maxFileBytes) bytes")])
+        }
+        return try self.load(data: data, file: path, directory: url.deletingLastPathComponent().path)
+    }
+
+    /// Loads and validates configuration text; `directory` anchors relative paths.
+    public static func load(data: Data, file: String, directory: String) throws(ConfigError) -> Configuration {
+        let root: JSONValue
+        do { root = try JSONValue.parse(data, json5: true) } catch {
+            throw ConfigError(file: file, problems: [.init(path: "", message: "not valid JSON5: \(Self.describe(error))")])
+        }
+        let problems = ProblemList()
+        var top = ConfigReader(root, path: "", problems: problems)
+        let server = self.readServer(top.value("server"), directory: directory, problems: problems)
+        let remoteUser = self.readIdentity(top.value("identity"), problems: problems)
+        let pipelines = self.readPipelines(top.value("pipelines"), problems: problems)
+        let roles = self.readRoles(top.value("roles"), pipelines: pipelines, problems: problems)
+        top.finish()
+        for name in pipelines.keys.sorted() {
+            for p in pipelines[name]!.problems() { problems.add(p.path, p.message) }
+        }
+        guard problems.items.isEmpty else { throw ConfigError(file: file, problems: problems.items) }
+        return Configuration(
+            server: server, remoteUserEnabled: remoteUser, policy: Policy(roles: roles), pipelines: pipelines,
+            directory: directory, hash: Hex.encode(SHA256.hash(Array(data))))
+    }
+
+    private static func describe(_ error: any Error) -> String {
+        if case DecodingError.dataCorrupted(let context) = error {
+            let underlying = (context.underlyingError as? NSError)?.userInfo[NSDebugDescriptionErrorKey] as? String
+            return underlying ?? context.debugDescription
+        }
+        return "\(error)"
+    }
+
+    private static func readServer(_ value: JSONValue?, directory: String, problems: ProblemList) -> Configuration.Server {
+        var r = ConfigReader(value, path: "server", problems: problems)
+        let basePath = r.string("base_path")
+        if let b = basePath, !(b.isEmpty || (b.hasPrefix("/") && !b.hasSuffix("/"))) {
+            problems.add("server.base_path", "must be empty or start with / and not end with /")
+        }
+        let data = r.string("data_dir") ?? "data"
+        let server = Configuration.Server(
+            basePath: basePath,
+            dataDirectory: data.hasPrefix("/") ? data : URL(fileURLWithPath: directory).appendingPathComponent(data).standardizedFileURL.path,
+            threads: r.int("threads", in: 1...256) ?? 8,
+            parallelism: r.int("parallelism", in: 1...1024) ?? 4,
+            maxBodyBytes: r.int("max_body_bytes", in: 1...(64 << 20)) ?? (1 << 20),
+            gracePeriod: r.int("grace_period_seconds", in: 0...3600) ?? 5)
+        r.finish()
+        return server
+    }
+
+    private static func readIdentity(_ value: JSONValue?, problems: ProblemList) -> Bool {
+        guard let value else { return true }
+        var r = ConfigReader(value, path: "identity", problems: problems)
+        let remote = r.value("remote_user")
+        if let remote { ConfigReader(remote, path: "identity.remote_user", problems: problems).finish() }
+        r.finish()
+        return remote != nil
+    }
+
+    private static func readPipelines(_ value: JSONValue?, problems: ProblemList) -> [String: PipelineDefinition] {
+        guard let value else {
+            problems.add("pipelines", "required: define at least one pipeline")
+            return [:]
+        }
+        var all = ConfigReader(value, path: "pipelines", problems: problems)
+        var pipelines: [String: PipelineDefinition] = [:]
+        for name in all.keys {
+            let path = "pipelines.\(name)"
+            if !ObjectName.isValid(name) { problems.add(path, "invalid pipeline name (use letters, digits, . _ -; start with a letter or digit)") }
+            var r = ConfigReader(all.value(name), path: path, problems: problems)
+            let description = r.string("description") ?? ""
+            let parameters = self.readParameters(r.value("params"), path: "\(path).params", problems: problems)
+            let tasks = self.readTasks(r.value("tasks"), path: "\(path).tasks", problems: problems)
+            r.finish()
+            pipelines[name] = PipelineDefinition(name: name, description: description, parameters: parameters, tasks: tasks)
+        }
+        return pipelines
+    }
+
+    private static func readParameters(_ value: JSONValue?, path: String, problems: ProblemList) -> [ParameterSpec] {
+        guard let value else { return [] }
+        var all = ConfigReader(value, path: path, problems: problems)
+        var specs: [ParameterSpec] = []
+        for name in all.keys {
+            let p = "\(path).\(name)"
+            if !ParameterName.isValid(name) { problems.add(p, "invalid parameter name (use a-z, 0-9 and _, starting with a letter or _)") }
+            var r = ConfigReader(all.value(name), path: p, problems: problems)
+            let spec = ParameterSpec(
+                name: name, isRequired: r.bool("required") ?? false, defaultValue: r.string("default"),
+                description: r.string("description") ?? "")
+            if let d = spec.defaultValue, d.utf8.count > PipelineDefinition.maxParameterBytes || d.utf8.contains(0) {
+                problems.add("\(p).default", "longer than \(PipelineDefinition.maxParameterBytes) bytes or contains NUL")
+            }
+            r.finish()
+            specs.append(spec)
+        }
+        return specs
+    }
+
+    private static func readTasks(_ value: JSONValue?, path: String, problems: ProblemList) -> [TaskDefinition] {
+        guard let value else {
+            problems.add(path, "required: a pipeline needs at least one task")
+            return []
+        }
+        var all = ConfigReader(value, path: path, problems: problems)
+        var tasks: [TaskDefinition] = []
+        for name in all.keys {
+            let p = "\(path).\(name)"
+            if !ObjectName.isValid(name) { problems.add(p, "invalid task name (use letters, digits, . _ -; start with a letter or digit)") }
+            var r = ConfigReader(all.value(name), path: p, problems: problems)
+            var run: [ArgvTemplate] = []
+            if let argv = r.strings("run") {
+                if argv.isEmpty || argv[0].isEmpty { problems.add("\(p).run", "must name a program as its first element") }
+                for (i, element) in argv.enumerated() {
+                    do { run.append(try ArgvTemplate(element)) } catch { problems.add("\(p).run[\(i)]", error.reason) }
+                    if element.utf8.contains(0) { problems.add("\(p).run[\(i)]", "contains NUL") }
+                }
+            } else {
+                problems.add("\(p).run", "required: an argv array such as [\"/usr/bin/make\", \"all\"]")
+            }
+            let needs = r.strings("needs") ?? []
+            r.finish()
+            tasks.append(TaskDefinition(name: name, run: run, needs: needs))
+        }
+        return self.topologicalOrder(tasks)
+    }
+
+    /// Orders tasks so each comes after what it needs, ties broken by name (JSON objects have
+    /// no reliable member order once parsed). Tasks in a cycle keep name order at the end.
+    static func topologicalOrder(_ tasks: [TaskDefinition]) -> [TaskDefinition] {
+        let byName = Dictionary(tasks.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        var placed: Set<String> = []
+        var ordered: [TaskDefinition] = []
+        var remaining = tasks.sorted { $0.name < $1.name }
+        while !remaining.isEmpty {
+            let ready = remaining.filter { t in t.needs.allSatisfy { placed.contains($0) || byName[$0] == nil } }
+            if ready.isEmpty {
+                ordered += remaining
+                break
+            }
+            for t in ready { placed.insert(t.name) }
+            ordered += ready
+            remaining.removeAll { placed.contains($0.name) }
+        }
+        return ordered
+    }
+
+    private static func readRoles(_ value: JSONValue?, pipelines: [String: PipelineDefinition], problems: ProblemList) -> [Role] {
+        guard let value else { return [] }
+        var all = ConfigReader(value, path: "roles", problems: problems)
+        var roles: [Role] = []
+        for name in all.keys {
+            let path = "roles.\(name)"
+            var r = ConfigReader(all.value(name), path: path, problems: problems)
+            let users = r.strings("users") ?? []
+            let groups = r.strings("groups") ?? []
+            var grants: [Grant] = []
+            for (i, g) in (r.array("grants") ?? []).enumerated() {
+                let gp = "\(path).grants[\(i)]"
+                var gr = ConfigReader(g, path: gp, problems: problems)
+                let patterns = (gr.strings("pipelines") ?? []).map(GlobPattern.init)
+                if patterns.isEmpty { problems.add("\(gp).pipelines", "required: at least one pipeline name or pattern") }
+                for (j, pattern) in patterns.enumerated() where !pipelines.keys.contains(where: pattern.matches) {
+                    problems.add("\(gp).pipelines[\(j)]", pattern.isLiteral ? "unknown pipeline \"\(pattern)\"" : "pattern \"\(pattern)\" matches no pipeline")
+                }
+                var verbs: Set<Verb> = []
+                for (j, v) in (gr.strings("verbs") ?? []).enumerated() {
+                    if let verb = Verb(rawValue: v) { verbs.insert(verb) } else {
+                        problems.add("\(gp).verbs[\(j)]", "unknown verb \"\(v)\" (known: \(Verb.allCases.map(\.rawValue).joined(separator: ", ")))")
+                    }
+                }
+                if verbs.isEmpty { problems.add("\(gp).verbs", "required: at least one verb") }
+                gr.finish()
+                grants.append(Grant(pipelines: patterns, verbs: verbs))
+            }
+            r.finish()
+            roles.append(Role(name: name, users: Set(users), groups: Set(groups), grants: grants))
+        }
+        return roles
+    }
+}

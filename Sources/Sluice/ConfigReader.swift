@@ -1,0 +1,123 @@
+/// Reads one JSON object of the configuration, recording every problem with its key path and
+/// the keys it did not expect.
+struct ConfigReader {
+    let path: String
+    private let members: [String: JSONValue]
+    private var seen: Set<String> = []
+    private let problems: ProblemList
+
+    /// A reader for `value` at `path`; records a problem if it is not an object.
+    init(_ value: JSONValue?, path: String, problems: ProblemList) {
+        self.path = path
+        self.problems = problems
+        switch value {
+        case .object(let m): self.members = m
+        case nil: self.members = [:]
+        case .some(let other):
+            self.members = [:]
+            problems.add(path, "must be an object, found \(other.typeName)")
+        }
+    }
+
+    /// The member keys, sorted.
+    var keys: [String] { self.members.keys.sorted() }
+
+    func child(_ key: String) -> String { self.path.isEmpty ? key : "\(self.path).\(key)" }
+
+    mutating func value(_ key: String) -> JSONValue? {
+        self.seen.insert(key)
+        return self.members[key]
+    }
+
+    mutating func string(_ key: String) -> String? {
+        switch self.value(key) {
+        case nil, .null?: return nil
+        case .string(let s)?: return s
+        case let other?:
+            self.problems.add(self.child(key), "must be a string, found \(other.typeName)")
+            return nil
+        }
+    }
+
+    mutating func bool(_ key: String) -> Bool? {
+        switch self.value(key) {
+        case nil, .null?: return nil
+        case .bool(let b)?: return b
+        case let other?:
+            self.problems.add(self.child(key), "must be true or false, found \(other.typeName)")
+            return nil
+        }
+    }
+
+    mutating func int(_ key: String, in range: ClosedRange<Int>) -> Int? {
+        switch self.value(key) {
+        case nil, .null?: return nil
+        case .number(let n)?:
+            guard n.rounded() == n, n >= Double(range.lowerBound), n <= Double(range.upperBound) else {
+                self.problems.add(self.child(key), "must be a whole number from \(range.lowerBound) to \(range.upperBound)")
+                return nil
+            }
+            return Int(n)
+        case let other?:
+            self.problems.add(self.child(key), "must be a number, found \(other.typeName)")
+            return nil
+        }
+    }
+
+    mutating func strings(_ key: String) -> [String]? {
+        switch self.value(key) {
+        case nil, .null?: return nil
+        case .array(let items)?:
+            var out: [String] = []
+            for (i, item) in items.enumerated() {
+                if case .string(let s) = item { out.append(s) } else {
+                    self.problems.add("\(self.child(key))[\(i)]", "must be a string, found \(item.typeName)")
+                }
+            }
+            return out
+        case let other?:
+            self.problems.add(self.child(key), "must be an array of strings, found \(other.typeName)")
+            return nil
+        }
+    }
+
+    mutating func array(_ key: String) -> [JSONValue]? {
+        switch self.value(key) {
+        case nil, .null?: return nil
+        case .array(let items)?: return items
+        case let other?:
+            self.problems.add(self.child(key), "must be an array, found \(other.typeName)")
+            return nil
+        }
+    }
+
+    /// Records every member that no accessor asked for as an unknown key.
+    func finish() {
+        for key in self.members.keys.sorted() where !self.seen.contains(key) {
+            self.problems.add(self.child(key), "unknown key")
+        }
+    }
+}
+
+/// Problems collected while reading a configuration.
+final class ProblemList {
+    private(set) var items: [ConfigProblem] = []
+
+    func add(_ path: String, _ message: String) { self.items.append(ConfigProblem(path: path, message: message)) }
+}
+
+/// A problem in the configuration file, located by key path.
+public struct ConfigProblem: Sendable, Hashable, CustomStringConvertible {
+    /// The key path, e.g. `roles.ops.grants[0].verbs[1]`.
+    public var path: String
+    /// What is wrong.
+    public var message: String
+
+    /// Creates a problem.
+    public init(path: String, message: String) {
+        self.path = path
+        self.message = message
+    }
+
+    public var description: String { self.path.isEmpty ? self.message : "\(self.path): \(self.message)" }
+}

@@ -1,0 +1,99 @@
+import Foundation
+import JobStore
+import Workflow
+
+/// The JSON shapes of the API. Keys are snake_case; times are ISO 8601 with milliseconds (UTC).
+enum JobJSON {
+    struct Job: Encodable {
+        var id: Int64
+        var pipeline: String
+        var state: String
+        var triggered_by: String
+        var identity_source: String
+        var params: [String: String]
+        var cancel_requested: Bool
+        var created_at: String
+        var started_at: String?
+        var finished_at: String?
+        var tasks: [Task]?
+        var links: Links
+    }
+
+    struct Task: Encodable {
+        var name: String
+        var state: String
+        var needs: [String]
+        var attempt: Int
+        var exit_code: Int32?
+        var message: String?
+        var started_at: String?
+        var finished_at: String?
+    }
+
+    struct Links: Encodable {
+        var `self`: String
+        var html: String
+    }
+
+    struct JobList: Encodable {
+        var jobs: [Job]
+        var next_before: Int64?
+    }
+
+    struct Pipeline: Encodable {
+        struct Parameter: Encodable {
+            var name: String
+            var type: String
+            var required: Bool
+            var `default`: String?
+            var description: String
+        }
+
+        var name: String
+        var description: String
+        var params: [Parameter]
+        var tasks: [PipelineTask]
+        var verbs: [String]
+    }
+
+    struct PipelineTask: Encodable {
+        var name: String
+        var needs: [String]
+    }
+
+    struct PipelineList: Encodable {
+        var pipelines: [Pipeline]
+    }
+
+    static func job(_ record: JobRecord, mountPath: String, includeTasks: Bool) -> Job {
+        Job(
+            id: record.id, pipeline: record.pipeline, state: record.state.rawValue, triggered_by: record.triggeredBy,
+            identity_source: record.identitySource, params: record.params, cancel_requested: record.cancelRequested,
+            created_at: self.time(record.createdAt), started_at: record.startedAt.map(self.time),
+            finished_at: record.finishedAt.map(self.time),
+            tasks: includeTasks
+                ? record.tasks.map {
+                    Task(name: $0.name, state: $0.state.rawValue, needs: $0.needs, attempt: $0.attempt, exit_code: $0.exitCode,
+                         message: $0.message, started_at: $0.startedAt.map(self.time), finished_at: $0.finishedAt.map(self.time))
+                } : nil,
+            links: Links(self: "\(mountPath)/api/v1/jobs/\(record.id)", html: "\(mountPath)/jobs/\(record.id)"))
+    }
+
+    static func pipeline(_ p: PipelineDefinition, verbs: [String]) -> Pipeline {
+        Pipeline(
+            name: p.name, description: p.description,
+            params: p.parameters.map { .init(name: $0.name, type: "string", required: $0.isRequired && $0.defaultValue == nil, default: $0.defaultValue, description: $0.description) },
+            tasks: p.tasks.map { PipelineTask(name: $0.name, needs: $0.needs) }, verbs: verbs)
+    }
+
+    static func time(_ date: Date) -> String {
+        date.formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true).timeZone(separator: .omitted))
+    }
+
+    static func encode<T: Encodable>(_ value: T) -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        // Encoding these plain structs cannot fail; an empty body would show up in tests at once.
+        return Array((try? encoder.encode(value)) ?? Data()) + [0x0a]
+    }
+}

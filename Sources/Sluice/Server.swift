@@ -1,0 +1,84 @@
+import FastCGI
+import Foundation
+import JobStore
+import Logging
+import Workflow
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Wires configuration, store, runner and FastCGI front end together, and runs until SIGTERM
+/// or SIGINT.
+public enum Server {
+    /// The version printed by `sluice version`.
+    public static let version = "0.1.0"
+
+    /// Runs the server. Returns the process exit status.
+    ///
+    /// Call `ProcessSignals.blockInCurrentThread()` first thing in `main`, before any thread
+    /// exists, so the termination signals reach `sigwait` here instead of libfcgi's handler.
+    public static func serve(configPath: String, socketPath: String?) -> Int32 {
+        let logger = Logger(label: "server")
+        let configuration: Configuration
+        do { configuration = try ConfigLoader.load(path: configPath) } catch {
+            FileHandle.standardError.write(Data("sluice: configuration refused\n\(error)\n".utf8))
+            return 1
+        }
+        let data = configuration.server.dataDirectory
+        for directory in [data, data + "/logs"] {
+            do { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o750]) } catch {
+                FileHandle.standardError.write(Data("sluice: cannot create \(directory): \(error)\n".utf8))
+                return 1
+            }
+        }
+        let store: SQLiteJobStore
+        do { store = try SQLiteJobStore(path: data + "/sluice.db") } catch {
+            FileHandle.standardError.write(Data("sluice: cannot open the job store: \(error)\n".utf8))
+            return 1
+        }
+        let runner = Runner(store: store, configuration: .init(
+            parallelism: configuration.server.parallelism, logDirectory: data + "/logs",
+            gracePeriod: Double(configuration.server.gracePeriod)))
+        let app = App(configuration: configuration, store: store, runner: runner)
+        let server: FastCGIServer
+        do {
+            server = try FastCGIServer(
+                source: socketPath.map { .unixSocket(path: $0) } ?? .inherited,
+                configuration: .init(threads: configuration.server.threads, maxBodyBytes: configuration.server.maxBodyBytes),
+                handler: app)
+        } catch {
+            FileHandle.standardError.write(Data("sluice: \(error)\n".utf8))
+            return 1
+        }
+        runner.start()
+        server.start()
+        logger.info("started", ["version": version, "config.hash": configuration.hash, "pid": "\(getpid())"])
+        while true {
+            let signal = ProcessSignals.wait()
+            if signal == SIGHUP {
+                logger.warning("SIGHUP received; configuration reload is not implemented yet, restart to apply changes")
+                continue
+            }
+            logger.info("stopping", ["signal": "\(signal)"])
+            break
+        }
+        app.beginDraining()
+        server.stopAccepting()
+        server.waitForWorkers()
+        runner.stop()
+        logger.info("stopped")
+        return 0
+    }
+
+    /// `sluice check FILE`: prints every problem; returns 0 if the file is usable.
+    public static func check(configPath: String) -> Int32 {
+        do {
+            let configuration = try ConfigLoader.load(path: configPath)
+            print("\(configPath): ok (\(configuration.pipelines.count) pipelines, \(configuration.policy.roles.count) roles, sha256 \(configuration.hash))")
+            return 0
+        } catch {
+            FileHandle.standardError.write(Data("\(error)\n\(configPath): \(error.problems.count) problem(s)\n".utf8))
+            return 1
+        }
+    }
+}

@@ -1,0 +1,79 @@
+/// A problem found in a pipeline definition, located by its key path in the configuration.
+public struct DefinitionProblem: Sendable, Hashable, CustomStringConvertible {
+    /// The key path, e.g. `pipelines.etl.tasks.load.needs[0]`.
+    public var path: String
+    /// What is wrong.
+    public var message: String
+
+    /// Creates a problem.
+    public init(path: String, message: String) {
+        self.path = path
+        self.message = message
+    }
+
+    public var description: String { "\(self.path): \(self.message)" }
+}
+
+extension PipelineDefinition {
+    /// Checks the task graph and parameter use: unknown `needs`, self-dependencies, cycles,
+    /// parameters used but not declared, and an empty task list.
+    public func problems() -> [DefinitionProblem] {
+        let base = "pipelines.\(self.name)"
+        var problems: [DefinitionProblem] = []
+        if self.tasks.isEmpty { problems.append(.init(path: "\(base).tasks", message: "a pipeline needs at least one task")) }
+        let names = Set(self.tasks.map(\.name))
+        let declared = Set(self.parameters.map(\.name))
+        for task in self.tasks {
+            let path = "\(base).tasks.\(task.name)"
+            for (i, need) in task.needs.enumerated() {
+                if need == task.name {
+                    problems.append(.init(path: "\(path).needs[\(i)]", message: "a task cannot need itself"))
+                } else if !names.contains(need) {
+                    problems.append(.init(path: "\(path).needs[\(i)]", message: "unknown task \"\(need)\""))
+                }
+            }
+            for (i, element) in task.run.enumerated() {
+                for name in element.parameterNames where !declared.contains(name) {
+                    problems.append(.init(path: "\(path).run[\(i)]", message: "uses parameter {\(name)}, which is not declared in \(base).params"))
+                }
+            }
+        }
+        if let cycle = self.cycle() {
+            problems.append(.init(path: "\(base).tasks", message: "dependency cycle (each needs the next): \(cycle.joined(separator: " → "))"))
+        }
+        return problems
+    }
+
+    /// One dependency cycle (first task repeated at the end), or nil if the graph is acyclic.
+    /// Iterative depth-first search, so deep graphs cannot overflow the stack.
+    public func cycle() -> [String]? {
+        let byName = Dictionary(self.tasks.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        enum Mark { case visiting, done }
+        var marks: [String: Mark] = [:]
+        for root in self.tasks.map(\.name) where marks[root] == nil {
+            var stack: [(name: String, next: Int)] = [(root, 0)]
+            marks[root] = .visiting
+            while let top = stack.last {
+                let needs = byName[top.name]?.needs ?? []
+                if top.next < needs.count {
+                    stack[stack.count - 1].next += 1
+                    let child = needs[top.next]
+                    guard byName[child] != nil, child != top.name else { continue }
+                    switch marks[child] {
+                    case .visiting:
+                        let start = stack.firstIndex { $0.name == child }!
+                        return stack[start...].map(\.name) + [child]
+                    case .done: continue
+                    case nil:
+                        marks[child] = .visiting
+                        stack.append((child, 0))
+                    }
+                } else {
+                    marks[top.name] = .done
+                    stack.removeLast()
+                }
+            }
+        }
+        return nil
+    }
+}

@@ -1,0 +1,52 @@
+/// Problems with the parameters of a trigger, one message per field.
+public struct ParameterErrors: Error, Sendable, Hashable {
+    /// Field name → what is wrong with it.
+    public var fields: [String: String]
+
+    /// Creates the error.
+    public init(fields: [String: String]) { self.fields = fields }
+}
+
+extension PipelineDefinition {
+    /// The largest accepted parameter value, in UTF-8 bytes.
+    public static let maxParameterBytes = 4096
+
+    /// Validates supplied parameter values and fills in defaults.
+    ///
+    /// Undeclared names, missing required values, values over `maxParameterBytes` and values
+    /// containing NUL (which cannot travel in argv or the environment) are refused.
+    /// - Returns: every declared parameter that has a value.
+    /// - Throws: `ParameterErrors` with one message per offending field.
+    public func resolveParameters(_ supplied: [String: String]) throws(ParameterErrors) -> [String: String] {
+        var errors: [String: String] = [:]
+        var values: [String: String] = [:]
+        let declared = Dictionary(self.parameters.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        for (name, value) in supplied {
+            guard declared[name] != nil else {
+                errors[name] = "not a parameter of pipeline \(self.name)"
+                continue
+            }
+            if value.utf8.count > Self.maxParameterBytes {
+                errors[name] = "longer than \(Self.maxParameterBytes) bytes"
+            } else if value.utf8.contains(0) {
+                errors[name] = "contains a NUL character"
+            } else {
+                values[name] = value
+            }
+        }
+        for spec in self.parameters where values[spec.name] == nil && errors[spec.name] == nil {
+            if let value = spec.defaultValue {
+                values[spec.name] = value
+            } else if spec.isRequired {
+                errors[spec.name] = "required"
+            }
+        }
+        guard errors.isEmpty else { throw ParameterErrors(fields: errors) }
+        return values
+    }
+
+    /// Each task's argv with the parameters substituted, in definition order.
+    public func resolvedArgv(_ values: [String: String]) -> [(task: TaskDefinition, argv: [String])] {
+        self.tasks.map { ($0, $0.run.map { $0.render(values) }) }
+    }
+}

@@ -1,0 +1,72 @@
+import Foundation
+
+/// The JSON representation of a job (`GET /api/v1/jobs/{id}`), decoded strictly: a field the contract
+/// requires that is missing or of the wrong type fails the test that decodes it.
+struct JobDocument: Decodable, Sendable {
+    /// One task of the job.
+    struct TaskEntry: Decodable, Sendable {
+        /// The task's name in the pipeline.
+        let name: String
+        /// `queued`, `running`, `succeeded`, `failed`, `skipped` or `cancelled`.
+        let state: String
+        /// Names of the tasks this one waits for.
+        let needs: [String]
+        /// The process's exit code, once it has one.
+        let exitCode: Int?
+        /// ISO 8601 start time, once started.
+        let startedAt: String?
+        /// ISO 8601 end time, once finished.
+        let finishedAt: String?
+    }
+
+    /// The job id, also the last path component of its `Location`.
+    let id: Int
+    /// The pipeline's name.
+    let pipeline: String
+    /// `queued`, `running`, `succeeded`, `failed` or `cancelled`.
+    let state: String
+    /// The identity that triggered the job.
+    let triggeredBy: String
+    /// The job's parameters.
+    let params: [String: String]
+    /// ISO 8601 creation time.
+    let createdAt: String
+    /// ISO 8601 start time, once started.
+    let startedAt: String?
+    /// ISO 8601 end time, once finished.
+    let finishedAt: String?
+    /// The tasks, in the order the server lists them.
+    let tasks: [TaskEntry]
+
+    /// Whether the job will not change any more.
+    var isFinished: Bool { ["succeeded", "failed", "cancelled"].contains(self.state) }
+
+    /// The task with this name, if the job has one.
+    func task(_ name: String) -> TaskEntry? {
+        self.tasks.first { $0.name == name }
+    }
+
+    /// A one-line summary for failure messages, e.g. `job 7 failed [a:succeeded b:failed(1)]`.
+    var summary: String {
+        let tasks = self.tasks.map { "\($0.name):\($0.state)" + ($0.exitCode.map { "(\($0))" } ?? "") }
+        return "job \(self.id) \(self.pipeline) \(self.state) [\(tasks.joined(separator: " "))]"
+    }
+
+    /// Decodes a job from a response body.
+    /// - Throws: `DecodingError` if the body does not match the contract.
+    static func decode(_ body: [UInt8]) throws -> JobDocument {
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        return try decoder.decode(JobDocument.self, from: Data(body))
+    }
+
+    /// Parses an ISO 8601 timestamp, with or without fractional seconds.
+    static func date(_ text: String?) -> Date? {
+        guard let text else { return nil }
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        if let date = formatter.date(from: text) { return date }
+        formatter.formatOptions = [.withInternetDateTime]
+        return formatter.date(from: text)
+    }
+}

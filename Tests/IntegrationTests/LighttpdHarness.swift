@@ -1,0 +1,315 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A real lighttpd 1.4 in front of the built `sluice` binary, in a private temporary directory.
+///
+/// Modelled on lighttpd's own `tests/LightyTest.pm`: render a config, run `lighttpd -D -f`, poll until
+/// the server answers while checking that it is still alive, and stop it with SIGTERM. lighttpd spawns
+/// `sluice serve` itself through `bin-path` and hands it the listening socket as fd 0, exactly as in
+/// development; `max-procs` is 1 because the job runner lives inside that one process.
+///
+/// ```swift
+/// let harness = try await LighttpdHarness.start { directory in "{ server: { data_dir: \"\(directory)/data\" } }" }
+/// defer { harness.shutdown() }
+/// let response = try harness.client.send("GET", "/sluice/healthz")
+/// ```
+///
+/// Confinement: an instance belongs to the one test that started it and is only used from that test's
+/// task; the only mutable state is the `Process`, whose own methods are thread-safe. Hence
+/// `@unchecked Sendable`, so a test may hand it to helpers without ceremony.
+final class LighttpdHarness: @unchecked Sendable {
+    /// The users in lighttpd's plain-text user file, with their passwords.
+    static let passwords: [String: String] = ["alice": "alice", "bob": "bob", "carol": "carol"]
+    /// The `fastcgi.server` prefix Sluice is mounted under (and the `auth.require` prefix).
+    static let mountPath = "/sluice"
+
+    /// The temporary directory holding every file of this instance (configs, logs, socket, data).
+    let directory: String
+    /// The TCP port lighttpd listens on at 127.0.0.1.
+    let port: UInt16
+    /// The absolute path of the Sluice config; unique per instance, so it also identifies the process.
+    let sluiceConfigPath: String
+    /// A client for this server that knows the test users' passwords.
+    let client: HTTPClient
+
+    private let lighttpd: Process
+    private let errorLogPath: String
+    private let stderrPath: String
+
+    private init(directory: String, port: UInt16, lighttpd: Process) {
+        self.directory = directory
+        self.port = port
+        self.sluiceConfigPath = directory + "/sluice.json5"
+        self.client = HTTPClient(port: port, passwords: Self.passwords)
+        self.lighttpd = lighttpd
+        self.errorLogPath = directory + "/lighttpd-error.log"
+        self.stderrPath = directory + "/lighttpd-stderr.log"
+    }
+
+    // MARK: - Starting
+
+    /// Writes all config files into a fresh temporary directory, starts lighttpd and waits (at most 10 s)
+    /// until `GET /sluice/healthz` answers 200.
+    ///
+    /// Fails rather than skips when lighttpd is missing: CI installs it, and a silently skipped
+    /// integration suite would hide the one test of the real deployment shape.
+    /// - Parameter sluiceConfig: Returns the Sluice JSON5 config text, given the temporary directory.
+    /// - Returns: A running harness; call `shutdown()` when done.
+    /// - Throws: `HarnessError` with lighttpd's logs if it does not come up.
+    static func start(sluiceConfig: (_ directory: String) -> String) async throws -> LighttpdHarness {
+        let lighttpdPath = try Self.findLighttpd()
+        let binary = try Self.findSluiceBinary()
+        let directory = try Self.makeTemporaryDirectory()
+        do {
+            try FileManager.default.createDirectory(atPath: directory + "/www", withIntermediateDirectories: true)
+            // bin-path is split on whitespace, so reach the binary through a symlink in the (space-free) directory.
+            try FileManager.default.createSymbolicLink(atPath: directory + "/sluice", withDestinationPath: binary)
+            try Self.write(sluiceConfig(directory), to: directory + "/sluice.json5")
+            try Self.write(
+                Self.passwords.sorted { $0.key < $1.key }.map { "\($0.key):\($0.value)\n" }.joined(),
+                to: directory + "/users.txt")
+
+            // The free port is found by binding to port 0 and closing again, so another process may grab
+            // it before lighttpd binds: retry a few times if lighttpd dies on "Address already in use".
+            var lastError: Error?
+            for _ in 0..<3 {
+                let port = try Self.findFreePort()
+                try Self.write(Self.lighttpdConfig(directory: directory, port: port), to: directory + "/lighttpd.conf")
+                let harness = try Self.launch(lighttpdPath, directory: directory, port: port)
+                do {
+                    try await harness.waitUntilHealthy(timeout: .seconds(10))
+                    return harness
+                } catch {
+                    lastError = error
+                    harness.stopLighttpd()
+                    harness.killLeftovers()
+                    let log = harness.logs()
+                    if !(log.contains("Address already in use") || log.contains("can't bind")) { break }
+                }
+            }
+            throw lastError ?? HarnessError("lighttpd did not start")
+        } catch {
+            if ProcessInfo.processInfo.environment["SLUICE_KEEP_TMP"] == nil {
+                Self.removeDirectory(directory)
+            }
+            throw error
+        }
+    }
+
+    /// The lighttpd config: loopback only, plain-text users, Sluice spawned through `bin-path`.
+    ///
+    /// `auth.require` uses exactly the `fastcgi.server` prefix (both are byte-prefix matches, so
+    /// `/sluiceX` is covered too) everywhere except the one URL path `/sluice/healthz`.
+    static func lighttpdConfig(directory: String, port: UInt16) -> String {
+        """
+        # Generated by LighttpdHarness for one integration test.
+        server.modules = ( "mod_auth", "mod_authn_file", "mod_fastcgi", "mod_accesslog" )
+        server.bind = "127.0.0.1"
+        server.port = \(port)
+        server.document-root = "\(directory)/www"
+        server.errorlog = "\(directory)/lighttpd-error.log"
+        accesslog.filename = "\(directory)/access.log"
+
+        auth.backend = "plain"
+        auth.backend.plain.userfile = "\(directory)/users.txt"
+        $HTTP["url"] != "\(mountPath)/healthz" {
+          auth.require = ( "\(mountPath)" => ( "method" => "basic", "realm" => "sluice", "require" => "valid-user" ) )
+        }
+
+        fastcgi.server = ( "\(mountPath)" => ( "sluice" => (
+          "bin-path"    => "\(directory)/sluice serve --config \(directory)/sluice.json5",
+          "socket"      => "\(directory)/sluice.sock",
+          "max-procs"   => 1,
+          "check-local" => "disable",
+          "kill-signal" => 15,
+        )))
+
+        """
+    }
+
+    private static func launch(_ lighttpdPath: String, directory: String, port: UInt16) throws -> LighttpdHarness {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: lighttpdPath)
+        process.arguments = ["-D", "-f", directory + "/lighttpd.conf"]
+        process.currentDirectoryURL = URL(fileURLWithPath: directory)
+        // A file, not a pipe: nobody drains a pipe, and sluice inherits lighttpd's stderr.
+        let stderrPath = directory + "/lighttpd-stderr.log"
+        guard FileManager.default.createFile(atPath: stderrPath, contents: nil),
+            let output = FileHandle(forWritingAtPath: stderrPath) else {
+            throw HarnessError("cannot open \(stderrPath)")
+        }
+        defer { try? output.close() }
+        process.standardInput = FileHandle.nullDevice
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        return LighttpdHarness(directory: directory, port: port, lighttpd: process)
+    }
+
+    private func waitUntilHealthy(timeout: Duration) async throws {
+        let deadline = ContinuousClock.now + timeout
+        var probe = self.client
+        probe.timeoutSeconds = 2
+        var last = "no answer"
+        while ContinuousClock.now < deadline {
+            guard self.lighttpd.isRunning else {
+                throw HarnessError("lighttpd exited with status \(self.lighttpd.terminationStatus)\n\(self.logs())")
+            }
+            do {
+                let response = try probe.send("GET", Self.mountPath + "/healthz")
+                if response.status == 200 { return }
+                last = response.description
+            } catch {
+                last = "\(error)"
+            }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        throw HarnessError("GET \(Self.mountPath)/healthz did not answer 200 within \(timeout): \(last)\n\(self.logs())")
+    }
+
+    // MARK: - Inspecting
+
+    /// lighttpd's error log and stderr (which sluice inherits), for failure messages.
+    func logs() -> String {
+        let errorLog = (try? String(contentsOfFile: self.errorLogPath, encoding: .utf8)) ?? "(none)"
+        let stderr = (try? String(contentsOfFile: self.stderrPath, encoding: .utf8)) ?? "(none)"
+        return "--- \(self.errorLogPath)\n\(errorLog)\n--- \(self.stderrPath)\n\(stderr)"
+    }
+
+    /// Living `sluice serve` processes started for this instance, found by their unique config path.
+    func sluiceProcessIDs() -> [pid_t] {
+        ProcessTable.livingProcessIDs(withArgument: self.sluiceConfigPath)
+    }
+
+    // MARK: - Stopping
+
+    /// Sends SIGTERM to lighttpd and waits for it (SIGKILL after 10 s). lighttpd then sends its
+    /// `kill-signal` to sluice but does not wait for it; observe that with `sluiceProcessIDs()`.
+    func stopLighttpd() {
+        if self.lighttpd.isRunning {
+            self.lighttpd.terminate()
+            let deadline = ContinuousClock.now + .seconds(10)
+            while self.lighttpd.isRunning && ContinuousClock.now < deadline {
+                usleep(50_000)
+            }
+            if self.lighttpd.isRunning {
+                kill(self.lighttpd.processIdentifier, SIGKILL)
+            }
+        }
+        self.lighttpd.waitUntilExit()
+    }
+
+    /// Stops lighttpd, kills anything this instance left behind, and removes the directory unless
+    /// the environment variable `SLUICE_KEEP_TMP` is set.
+    func shutdown() {
+        self.stopLighttpd()
+        self.killLeftovers()
+        if ProcessInfo.processInfo.environment["SLUICE_KEEP_TMP"] != nil {
+            print("LighttpdHarness: kept \(self.directory)")
+        } else {
+            Self.removeDirectory(self.directory)
+        }
+    }
+
+    /// Gives sluice 5 s to exit on its own, then SIGKILLs it and every living process whose working
+    /// directory is ours (tasks run in the config's directory), so a failed test leaks nothing.
+    private func killLeftovers() {
+        let deadline = ContinuousClock.now + .seconds(5)
+        while !self.sluiceProcessIDs().isEmpty && ContinuousClock.now < deadline {
+            usleep(100_000)
+        }
+        let ours = ProcessTable.allProcessIDs().filter { pid in
+            pid != getpid() && !ProcessTable.isGone(pid)
+                && (ProcessTable.workingDirectory(of: pid) == self.directory
+                    || (ProcessTable.commandLine(of: pid)?.contains(self.sluiceConfigPath) ?? false))
+        }
+        for pid in ours {
+            print("LighttpdHarness: SIGKILL leftover process \(pid) \(ProcessTable.commandLine(of: pid) ?? [])")
+            kill(pid, SIGKILL)
+        }
+    }
+
+    // MARK: - Environment
+
+    /// The `sluice` executable: `$SLUICE_BINARY`, else `<package root>/.build/debug/sluice`.
+    static func findSluiceBinary(filePath: String = #filePath) throws -> String {
+        if let path = ProcessInfo.processInfo.environment["SLUICE_BINARY"], !path.isEmpty {
+            guard FileManager.default.isExecutableFile(atPath: path) else {
+                throw HarnessError("SLUICE_BINARY=\(path) is not an executable file")
+            }
+            return path
+        }
+        // This file is <root>/Tests/IntegrationTests/LighttpdHarness.swift.
+        let root = URL(fileURLWithPath: filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+        let path = root.appendingPathComponent(".build/debug/sluice").path
+        guard FileManager.default.isExecutableFile(atPath: path) else {
+            throw HarnessError("no sluice binary at \(path); build it or set SLUICE_BINARY")
+        }
+        return path
+    }
+
+    /// lighttpd: `$LIGHTTPD`, else `/usr/sbin/lighttpd`, else the first `lighttpd` on `PATH`.
+    static func findLighttpd() throws -> String {
+        let environment = ProcessInfo.processInfo.environment
+        var candidates = [environment["LIGHTTPD"], "/usr/sbin/lighttpd"].compactMap { $0 }
+        candidates += (environment["PATH"] ?? "").split(separator: ":").map { "\($0)/lighttpd" }
+        guard let path = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
+            throw HarnessError(
+                "lighttpd is not installed (tried \(candidates)); the integration tests need it: "
+                    + "apt-get install lighttpd, or run scripts/test, which installs it")
+        }
+        return path
+    }
+
+    private static func makeTemporaryDirectory() throws -> String {
+        // Short and space-free: it ends up in bin-path (split on whitespace) and in unix socket paths.
+        var template = Array("/tmp/sluice-it-XXXXXX".utf8CString)
+        let path = template.withUnsafeMutableBufferPointer { buffer -> String? in
+            guard let base = buffer.baseAddress, let result = mkdtemp(base) else { return nil }
+            return String(cString: result)
+        }
+        guard let path else { throw HarnessError("mkdtemp failed: \(String(cString: strerror(errno)))") }
+        return path
+    }
+
+    private static func findFreePort() throws -> UInt16 {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw HarnessError("socket() failed") }
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = 0
+        address.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian  // 127.0.0.1
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let ok = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0
+            }
+        }
+        guard ok else { throw HarnessError("cannot bind 127.0.0.1:0: \(String(cString: strerror(errno)))") }
+        return UInt16(bigEndian: address.sin_port)
+    }
+
+    private static func write(_ text: String, to path: String) throws {
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+    }
+
+    private static func removeDirectory(_ path: String) {
+        try? FileManager.default.removeItem(atPath: path)
+    }
+}
+
+/// Why the harness could not start or drive lighttpd; the message includes lighttpd's logs if known.
+struct HarnessError: Error, CustomStringConvertible {
+    /// The full explanation.
+    let description: String
+
+    /// Creates an error with the given explanation.
+    init(_ description: String) {
+        self.description = description
+    }
+}
