@@ -47,7 +47,7 @@ let package = Package(
         .testTarget(name: "JobStoreTests", dependencies: ["JobStore"]),
         .testTarget(name: "WorkflowTests", dependencies: ["Workflow", "JobStore"]),
         .testTarget(name: "PagesTests", dependencies: ["Pages"]),
-        .testTarget(name: "SluiceTests", dependencies: ["Sluice", "HTTP", "Policy", "Identity"]),
+        .testTarget(name: "SluiceTests", dependencies: ["Sluice", "HTTP", "Policy", "Identity", "JobStore", "Workflow", "Pages"]),
         .testTarget(name: "IntegrationTests", dependencies: ["sluice"]),
     ]
 )

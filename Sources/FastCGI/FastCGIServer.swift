@@ -1,11 +1,12 @@
+internal import CFastCGI
+import Foundation
 public import HTTP
 import Logging
-import Foundation
 import Synchronization
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
-internal import CFastCGI
 
 /// The FastCGI front end: a fixed pool of OS threads, each owning one libfcgi request and
 /// looping accept → copy into Swift → handle → write → finish.
@@ -62,7 +63,8 @@ public final class FastCGIServer: Sendable {
             thread.name = "fastcgi-\(index)"
             thread.start()
         }
-        self.logger.info("accepting", ["threads": String(self.configuration.threads), "socket": self.socket.path ?? "fd \(self.socket.fd)"])
+        self.logger.info(
+            "accepting", ["threads": String(self.configuration.threads), "socket": self.socket.path ?? "fd \(self.socket.fd)"])
     }
 
     /// Stops accepting new connections; requests already being handled run to completion.

@@ -1,7 +1,8 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 internal import CFastCGI
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Where the FastCGI front end accepts connections.
 public enum ListenSource: Sendable, Equatable {
@@ -46,7 +47,8 @@ struct ListenSocket {
             }
             // FCGX_IsCGI() is true when fd 0 is not a listening socket, i.e. nobody handed us one.
             if FCGX_IsCGI() != 0 {
-                throw FastCGIError("fd 0 is not a FastCGI listening socket; start under lighttpd bin-path or spawn-fcgi, or pass --socket PATH")
+                throw FastCGIError(
+                    "fd 0 is not a FastCGI listening socket; start under lighttpd bin-path or spawn-fcgi, or pass --socket PATH")
             }
             return ListenSocket(fd: 0, path: nil)
         case .unixSocket(let path):

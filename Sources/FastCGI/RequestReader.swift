@@ -1,5 +1,5 @@
-import HTTP
 internal import CFastCGI
+import HTTP
 
 /// Copies a libfcgi request's params and body into Swift values.
 enum RequestReader {

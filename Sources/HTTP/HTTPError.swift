@@ -1,3 +1,5 @@
+import Foundation
+
 /// An error that maps to an HTTP status and a message that is safe to show to the client.
 ///
 /// This is the single place where failure becomes a status code: handlers throw `HTTPError`
@@ -26,8 +28,6 @@ public struct HTTPError: Error, Sendable, CustomStringConvertible {
     public var description: String { "HTTPError(\(self.status), \(self.message))" }
 }
 
-import Foundation
-
 extension HTTPError {
     private struct Envelope: Encodable {
         struct Body: Encodable {
@@ -41,8 +41,10 @@ extension HTTPError {
     /// The error as the JSON API's one error shape:
     /// `{"error": {"status": 400, "message": "...", "fields": {"name": "problem"}}}`.
     public func jsonResponse() -> HTTPResponse {
-        let envelope = Envelope(error: .init(status: self.status.code, message: self.message,
-                                             fields: self.fieldErrors.isEmpty ? nil : self.fieldErrors))
+        let envelope = Envelope(
+            error: .init(
+                status: self.status.code, message: self.message,
+                fields: self.fieldErrors.isEmpty ? nil : self.fieldErrors))
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         var response = HTTPResponse.json(Array((try? encoder.encode(envelope)) ?? Data()) + [0x0a], status: self.status)

@@ -33,7 +33,8 @@ public struct HTTPResponse: Sendable {
     /// An HTML page (`text/html; charset=utf-8`).
     public static func html(_ html: String, status: HTTPStatus = .ok) -> HTTPResponse {
         var r = HTTPResponse.text(html, status: status, contentType: "text/html; charset=utf-8")
-        r.setHeader("Content-Security-Policy", "default-src 'self'; style-src 'self' 'unsafe-inline'; object-src 'none'; frame-ancestors 'none'")
+        r.setHeader(
+            "Content-Security-Policy", "default-src 'self'; style-src 'self' 'unsafe-inline'; object-src 'none'; frame-ancestors 'none'")
         r.setHeader("X-Content-Type-Options", "nosniff")
         r.setHeader("Referrer-Policy", "same-origin")
         return r
@@ -49,7 +50,8 @@ public struct HTTPResponse: Sendable {
 
     /// A redirect to a location the server built itself (never a client-supplied URL).
     public static func redirect(to location: String, status: HTTPStatus = .seeOther) -> HTTPResponse {
-        HTTPResponse(status: status, headers: [("Location", location), ("Content-Type", "text/plain")],
-                     body: Array("See \(location)\n".utf8))
+        HTTPResponse(
+            status: status, headers: [("Location", location), ("Content-Type", "text/plain")],
+            body: Array("See \(location)\n".utf8))
     }
 }

@@ -20,7 +20,8 @@ public struct RemoteUserAuthenticator: Authenticator {
             return .invalid(reason: "REMOTE_USER contains control characters or is too long")
         }
         let authType = request.params["AUTH_TYPE"]?.lowercased()
-        return .authenticated(Principal(user: user, source: .remoteUser, isAmbient: authType == nil || authType == "basic" || authType == "digest"))
+        return .authenticated(
+            Principal(user: user, source: .remoteUser, isAmbient: authType == nil || authType == "basic" || authType == "digest"))
     }
 }
 

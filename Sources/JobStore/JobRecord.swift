@@ -106,7 +106,10 @@ public struct NewJob: Sendable {
     public var tasks: [TaskRecord]
 
     /// Creates a new job description.
-    public init(pipeline: String, triggeredBy: String, identitySource: String, params: [String: String], workingDirectory: String, tasks: [TaskRecord]) {
+    public init(
+        pipeline: String, triggeredBy: String, identitySource: String, params: [String: String], workingDirectory: String,
+        tasks: [TaskRecord]
+    ) {
         self.pipeline = pipeline
         self.triggeredBy = triggeredBy
         self.identitySource = identitySource

@@ -53,14 +53,18 @@ public final class SQLiteJobStore: JobStore {
                 INSERT INTO jobs (pipeline, state, triggered_by, identity_source, params, working_directory, created_at)
                 VALUES (?, 'queued', ?, ?, ?, ?, ?)
                 """,
-                [.text(job.pipeline), .text(job.triggeredBy), .text(job.identitySource),
-                 .text(try JSONCoding.encode(job.params)), .text(job.workingDirectory), .integer(created.milliseconds)])
+                [
+                    .text(job.pipeline), .text(job.triggeredBy), .text(job.identitySource),
+                    .text(try JSONCoding.encode(job.params)), .text(job.workingDirectory), .integer(created.milliseconds),
+                ])
             let id = db.lastInsertRowID
             for (position, task) in job.tasks.enumerated() {
                 try db.run(
                     "INSERT INTO tasks (job_id, name, position, needs, argv, state) VALUES (?, ?, ?, ?, ?, 'queued')",
-                    [.integer(id), .text(task.name), .integer(Int64(position)),
-                     .text(try JSONCoding.encode(task.needs)), .text(try JSONCoding.encode(task.argv))])
+                    [
+                        .integer(id), .text(task.name), .integer(Int64(position)),
+                        .text(try JSONCoding.encode(task.needs)), .text(try JSONCoding.encode(task.argv)),
+                    ])
             }
             return id
         }
@@ -121,15 +125,21 @@ public final class SQLiteJobStore: JobStore {
                 case .running:
                     try db.run(
                         "UPDATE tasks SET state = 'running', attempt = attempt + 1, pid = ?, started_at = ?, finished_at = NULL, exit_code = NULL, message = ? WHERE job_id = ? AND name = ?",
-                        [change.pid.map { .integer(Int64($0)) } ?? .null, now, change.message.sqlValue, .integer(jobID), .text(change.task)])
+                        [
+                            change.pid.map { .integer(Int64($0)) } ?? .null, now, change.message.sqlValue, .integer(jobID),
+                            .text(change.task),
+                        ])
                 case .queued:
-                    try db.run("UPDATE tasks SET state = 'queued', message = ? WHERE job_id = ? AND name = ?",
-                               [change.message.sqlValue, .integer(jobID), .text(change.task)])
+                    try db.run(
+                        "UPDATE tasks SET state = 'queued', message = ? WHERE job_id = ? AND name = ?",
+                        [change.message.sqlValue, .integer(jobID), .text(change.task)])
                 case .succeeded, .failed, .skipped, .cancelled:
                     try db.run(
                         "UPDATE tasks SET state = ?, exit_code = ?, message = COALESCE(?, message), finished_at = ? WHERE job_id = ? AND name = ?",
-                        [.text(change.state.rawValue), change.exitCode.map { .integer(Int64($0)) } ?? .null, change.message.sqlValue,
-                         now, .integer(jobID), .text(change.task)])
+                        [
+                            .text(change.state.rawValue), change.exitCode.map { .integer(Int64($0)) } ?? .null, change.message.sqlValue,
+                            now, .integer(jobID), .text(change.task),
+                        ])
                 }
                 guard db.changes == 1 else { throw JobStoreError("job \(jobID) has no task \(change.task)") }
             }
@@ -151,8 +161,8 @@ public final class SQLiteJobStore: JobStore {
 
     private static func job(from row: Row) throws -> JobRecord {
         guard let id = row["id"].int64, let pipeline = row["pipeline"].text,
-              let state = row["state"].text.flatMap(JobState.init(rawValue:)),
-              let params = row["params"].text, let created = row["created_at"].int64
+            let state = row["state"].text.flatMap(JobState.init(rawValue:)),
+            let params = row["params"].text, let created = row["created_at"].int64
         else { throw JobStoreError("malformed job row") }
         return JobRecord(
             id: id, pipeline: pipeline, state: state, triggeredBy: row["triggered_by"].text ?? "",
@@ -164,13 +174,14 @@ public final class SQLiteJobStore: JobStore {
 
     private static func task(from row: Row) throws -> TaskRecord {
         guard let name = row["name"].text, let state = row["state"].text.flatMap(TaskState.init(rawValue:)),
-              let needs = row["needs"].text, let argv = row["argv"].text
+            let needs = row["needs"].text, let argv = row["argv"].text
         else { throw JobStoreError("malformed task row") }
         return TaskRecord(
             name: name, needs: try JSONCoding.decode([String].self, needs), argv: try JSONCoding.decode([String].self, argv),
             state: state, attempt: Int(row["attempt"].int64 ?? 0), pid: row["pid"].int64.map { Int32(truncatingIfNeeded: $0) },
             exitCode: row["exit_code"].int64.map { Int32(truncatingIfNeeded: $0) }, message: row["message"].text,
-            startedAt: row["started_at"].int64.map(Date.init(milliseconds:)), finishedAt: row["finished_at"].int64.map(Date.init(milliseconds:)))
+            startedAt: row["started_at"].int64.map(Date.init(milliseconds:)),
+            finishedAt: row["finished_at"].int64.map(Date.init(milliseconds:)))
     }
 }
 

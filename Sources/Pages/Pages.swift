@@ -8,13 +8,16 @@ public enum Pages {
         } else {
             body += "<table><thead><tr><th>Pipeline</th><th>Description</th><th>Last job</th></tr></thead><tbody>\n"
             for p in pipelines {
-                let last = p.lastJobID.map { "<a href=\"\(layout.href("/jobs/\($0)"))\">#\($0)</a> \(Layout.badge(p.lastState ?? ""))" } ?? "—"
-                body += "<tr><td><a href=\"\(layout.href("/jobs?pipeline=" + HTML.pathSegment(p.name)))\">\(HTML.escape(p.name))</a></td><td>\(HTML.escape(p.description))</td><td>\(last)</td></tr>\n"
+                let last =
+                    p.lastJobID.map { "<a href=\"\(layout.href("/jobs/\($0)"))\">#\($0)</a> \(Layout.badge(p.lastState ?? ""))" } ?? "—"
+                body +=
+                    "<tr><td><a href=\"\(layout.href("/jobs?pipeline=" + HTML.pathSegment(p.name)))\">\(HTML.escape(p.name))</a></td><td>\(HTML.escape(p.description))</td><td>\(last)</td></tr>\n"
             }
             body += "</tbody></table>\n"
         }
         body += "<h2>Recent jobs</h2>\n" + self.jobTable(layout, recent)
-        return layout.render(title: "Dashboard", body: body, refreshSeconds: recent.contains { $0.state == "running" || $0.state == "queued" } ? 5 : nil)
+        return layout.render(
+            title: "Dashboard", body: body, refreshSeconds: recent.contains { $0.state == "running" || $0.state == "queued" } ? 5 : nil)
     }
 
     /// The job list.
@@ -24,9 +27,11 @@ public enum Pages {
 
     static func jobTable(_ layout: Layout, _ jobs: [JobRow]) -> String {
         guard !jobs.isEmpty else { return "<p>No jobs yet.</p>\n" }
-        var html = "<table><thead><tr><th>Job</th><th>Pipeline</th><th>State</th><th>Triggered by</th><th>Created</th><th>Duration</th></tr></thead><tbody>\n"
+        var html =
+            "<table><thead><tr><th>Job</th><th>Pipeline</th><th>State</th><th>Triggered by</th><th>Created</th><th>Duration</th></tr></thead><tbody>\n"
         for j in jobs {
-            html += "<tr><td><a href=\"\(layout.href("/jobs/\(j.id)"))\">#\(j.id)</a></td><td>\(HTML.escape(j.pipeline))</td><td>\(Layout.badge(j.state))</td>"
+            html +=
+                "<tr><td><a href=\"\(layout.href("/jobs/\(j.id)"))\">#\(j.id)</a></td><td>\(HTML.escape(j.pipeline))</td><td>\(Layout.badge(j.state))</td>"
                 + "<td>\(HTML.escape(j.triggeredBy))</td><td>\(HTML.escape(j.created))</td><td>\(HTML.escape(j.duration))</td></tr>\n"
         }
         return html + "</tbody></table>\n"
@@ -47,14 +52,19 @@ public enum Pages {
             body += "<p>None.</p>\n"
         } else {
             body += "<table><tbody>\n"
-            for (name, value) in detail.params { body += "<tr><th>\(HTML.escape(name))</th><td><code>\(HTML.escape(value))</code></td></tr>\n" }
+            for (name, value) in detail.params {
+                body += "<tr><th>\(HTML.escape(name))</th><td><code>\(HTML.escape(value))</code></td></tr>\n"
+            }
             body += "</tbody></table>\n"
         }
-        body += "<h2>Tasks</h2>\n<table><thead><tr><th>Task</th><th>State</th><th>Needs</th><th>Attempt</th><th>Duration</th><th>Exit</th><th>Note</th><th>Log</th></tr></thead><tbody>\n"
+        body +=
+            "<h2>Tasks</h2>\n<table><thead><tr><th>Task</th><th>State</th><th>Needs</th><th>Attempt</th><th>Duration</th><th>Exit</th><th>Note</th><th>Log</th></tr></thead><tbody>\n"
         for t in detail.tasks {
-            let log = t.canReadLog && t.attempt > 0
+            let log =
+                t.canReadLog && t.attempt > 0
                 ? "<a href=\"\(layout.href("/jobs/\(j.id)/tasks/\(HTML.pathSegment(t.name))/log"))\">log</a>" : ""
-            body += "<tr id=\"task-\(HTML.escape(t.name))\"><td>\(HTML.escape(t.name))</td><td>\(Layout.badge(t.state))</td>"
+            body +=
+                "<tr id=\"task-\(HTML.escape(t.name))\"><td>\(HTML.escape(t.name))</td><td>\(Layout.badge(t.state))</td>"
                 + "<td>\(HTML.escape(t.needs.joined(separator: ", ")))</td><td>\(t.attempt)</td><td>\(HTML.escape(t.duration))</td>"
                 + "<td>\(t.exitCode.map(String.init) ?? "")</td><td>\(HTML.escape(t.message ?? ""))</td><td>\(log)</td></tr>\n"
         }

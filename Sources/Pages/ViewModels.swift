@@ -64,7 +64,9 @@ public struct TaskRow: Sendable, Hashable {
     public var canReadLog: Bool
 
     /// Creates a row.
-    public init(name: String, state: String, needs: [String], attempt: Int, duration: String, exitCode: Int32?, message: String?, canReadLog: Bool) {
+    public init(
+        name: String, state: String, needs: [String], attempt: Int, duration: String, exitCode: Int32?, message: String?, canReadLog: Bool
+    ) {
         self.name = name
         self.state = state
         self.needs = needs
@@ -96,7 +98,10 @@ public struct JobDetail: Sendable, Hashable {
     public var isLive: Bool
 
     /// Creates the model.
-    public init(job: JobRow, identitySource: String, params: [(name: String, value: String)], started: String, finished: String, cancelRequested: Bool, tasks: [TaskRow], isLive: Bool) {
+    public init(
+        job: JobRow, identitySource: String, params: [(name: String, value: String)], started: String, finished: String,
+        cancelRequested: Bool, tasks: [TaskRow], isLive: Bool
+    ) {
         self.job = job
         self.identitySource = identitySource
         self.params = params
@@ -108,7 +113,8 @@ public struct JobDetail: Sendable, Hashable {
     }
 
     public static func == (a: JobDetail, b: JobDetail) -> Bool {
-        a.job == b.job && a.tasks == b.tasks && a.params.map(\.name) == b.params.map(\.name) && a.params.map(\.value) == b.params.map(\.value)
+        a.job == b.job && a.tasks == b.tasks && a.params.map(\.name) == b.params.map(\.name)
+            && a.params.map(\.value) == b.params.map(\.value)
             && a.started == b.started && a.finished == b.finished && a.isLive == b.isLive && a.identitySource == b.identitySource
     }
 

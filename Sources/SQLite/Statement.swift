@@ -20,8 +20,9 @@ public final class Statement {
         sqlite3_reset(self.handle)
         sqlite3_clear_bindings(self.handle)
         // A count mismatch is a programming error (GRDB treats it the same way).
-        precondition(Int(sqlite3_bind_parameter_count(self.handle)) == values.count,
-                     "statement expects \(sqlite3_bind_parameter_count(self.handle)) arguments, got \(values.count): \(self.sql)")
+        precondition(
+            Int(sqlite3_bind_parameter_count(self.handle)) == values.count,
+            "statement expects \(sqlite3_bind_parameter_count(self.handle)) arguments, got \(values.count): \(self.sql)")
         for (offset, value) in values.enumerated() {
             let index = Int32(offset + 1)
             let rc: Int32

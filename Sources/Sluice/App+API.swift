@@ -43,12 +43,15 @@ extension App {
             throw HTTPError(.badRequest, "invalid parameters", fieldErrors: error.fields)
         }
         let tasks = pipeline.resolvedArgv(values).map { TaskRecord(name: $0.task.name, needs: $0.task.needs, argv: $0.argv) }
-        let job = try self.store.createJob(NewJob(
-            pipeline: name, triggeredBy: context.caller.user, identitySource: context.caller.source.rawValue,
-            params: values, workingDirectory: self.configuration.directory, tasks: tasks))
+        let job = try self.store.createJob(
+            NewJob(
+                pipeline: name, triggeredBy: context.caller.user, identitySource: context.caller.source.rawValue,
+                params: values, workingDirectory: self.configuration.directory, tasks: tasks))
         self.runner?.wake()
-        self.logger.info("job triggered", ["request.id": context.requestID, "job.id": "\(job.id)", "pipeline": name, "user": context.caller.user])
-        var response = HTTPResponse.json(JobJSON.encode(JobJSON.job(job, mountPath: context.mountPath, includeTasks: true)), status: .accepted)
+        self.logger.info(
+            "job triggered", ["request.id": context.requestID, "job.id": "\(job.id)", "pipeline": name, "user": context.caller.user])
+        var response = HTTPResponse.json(
+            JobJSON.encode(JobJSON.job(job, mountPath: context.mountPath, includeTasks: true)), status: .accepted)
         response.setHeader("Location", "\(context.mountPath)/api/v1/jobs/\(job.id)")
         return response
     }
@@ -63,7 +66,9 @@ extension App {
         do { root = try JSONValue.parse(Data(request.body)) } catch {
             throw HTTPError(.badRequest, "the body is not valid JSON")
         }
-        guard case .object(let members) = root else { throw HTTPError(.badRequest, "the body must be a JSON object such as {\"params\": {}}") }
+        guard case .object(let members) = root else {
+            throw HTTPError(.badRequest, "the body must be a JSON object such as {\"params\": {}}")
+        }
         if let unknown = members.keys.sorted().first(where: { $0 != "params" }) {
             throw HTTPError(.badRequest, "unknown member \"\(unknown)\" (only \"params\" is allowed)")
         }
@@ -132,8 +137,10 @@ extension App {
             guard let value = Int(text), value >= 0 else { throw HTTPError(.badRequest, "offset must be a non-negative integer") }
             offset = value
         }
-        let chunk = try LogReader.read(path: Runner.logPath(logDirectory: self.logDirectory, jobID: job.id, task: task.name), offset: offset, limit: 1 << 20)
-        var response = HTTPResponse(status: .ok, headers: [("Content-Type", "text/plain; charset=utf-8"), ("X-Content-Type-Options", "nosniff")], body: chunk.bytes)
+        let chunk = try LogReader.read(
+            path: Runner.logPath(logDirectory: self.logDirectory, jobID: job.id, task: task.name), offset: offset, limit: 1 << 20)
+        var response = HTTPResponse(
+            status: .ok, headers: [("Content-Type", "text/plain; charset=utf-8"), ("X-Content-Type-Options", "nosniff")], body: chunk.bytes)
         response.setHeader("X-Log-Next-Offset", String(chunk.nextOffset))
         response.setHeader("X-Log-Complete", task.state.isTerminal ? "true" : "false")
         return response

@@ -18,7 +18,9 @@ extension App {
         }
         guard verb != .view else { return }
         if case .deny(let reason) = self.configuration.policy.decide(subject, verb, pipeline: pipeline) {
-            self.logger.info("denied", ["request.id": context.requestID, "user": subject.user, "verb": verb.rawValue, "pipeline": pipeline, "reason": reason])
+            self.logger.info(
+                "denied",
+                ["request.id": context.requestID, "user": subject.user, "verb": verb.rawValue, "pipeline": pipeline, "reason": reason])
             throw HTTPError(.forbidden, "you may not \(verb.rawValue) \(pipeline)")
         }
     }

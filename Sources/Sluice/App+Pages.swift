@@ -12,7 +12,9 @@ extension App {
         let recent = try self.store.jobs(JobQuery(pipelines: Set(names), limit: 20))
         let rows = try names.map { name in
             let last = try self.store.jobs(JobQuery(pipelines: [name], limit: 1)).first
-            return PipelineRow(name: name, description: self.configuration.pipelines[name]?.description ?? "", lastState: last?.state.rawValue, lastJobID: last?.id)
+            return PipelineRow(
+                name: name, description: self.configuration.pipelines[name]?.description ?? "", lastState: last?.state.rawValue,
+                lastJobID: last?.id)
         }
         return .html(Pages.dashboard(context.layout, pipelines: rows, recent: recent.map(Self.row)))
     }
@@ -29,11 +31,13 @@ extension App {
         let job = try self.visibleJob(context)
         let canReadLogs = self.may(context, .logs, job.pipeline)
         let tasks = job.tasks.map {
-            TaskRow(name: $0.name, state: $0.state.rawValue, needs: $0.needs, attempt: $0.attempt,
-                    duration: Self.duration($0.startedAt, $0.finishedAt), exitCode: $0.exitCode, message: $0.message, canReadLog: canReadLogs)
+            TaskRow(
+                name: $0.name, state: $0.state.rawValue, needs: $0.needs, attempt: $0.attempt,
+                duration: Self.duration($0.startedAt, $0.finishedAt), exitCode: $0.exitCode, message: $0.message, canReadLog: canReadLogs)
         }
         let detail = JobDetail(
-            job: Self.row(job), identitySource: job.identitySource, params: job.params.sorted { $0.key < $1.key }.map { ($0.key, $0.value) },
+            job: Self.row(job), identitySource: job.identitySource,
+            params: job.params.sorted { $0.key < $1.key }.map { ($0.key, $0.value) },
             started: job.startedAt.map(Self.time) ?? "", finished: job.finishedAt.map(Self.time) ?? "",
             cancelRequested: job.cancelRequested, tasks: tasks, isLive: !job.state.isTerminal)
         return .html(Pages.job(context.layout, detail))
@@ -42,13 +46,18 @@ extension App {
     /// `GET /jobs/{id}/tasks/{task}/log`: the last 256 KiB of the log, escaped.
     func logPage(_ context: RequestContext) throws -> HTTPResponse {
         let (job, task) = try self.logTarget(context)
-        let tail = try LogReader.tail(path: Runner.logPath(logDirectory: self.logDirectory, jobID: job.id, task: task.name), limit: 256 << 10)
-        return .html(Pages.log(context.layout, jobID: job.id, task: task.name, text: tail.text, truncatedBytes: tail.skipped, isLive: !task.state.isTerminal))
+        let tail = try LogReader.tail(
+            path: Runner.logPath(logDirectory: self.logDirectory, jobID: job.id, task: task.name), limit: 256 << 10)
+        return .html(
+            Pages.log(
+                context.layout, jobID: job.id, task: task.name, text: tail.text, truncatedBytes: tail.skipped,
+                isLive: !task.state.isTerminal))
     }
 
     static func row(_ job: JobRecord) -> JobRow {
-        JobRow(id: job.id, pipeline: job.pipeline, state: job.state.rawValue, triggeredBy: job.triggeredBy,
-               created: self.time(job.createdAt), duration: self.duration(job.startedAt, job.finishedAt))
+        JobRow(
+            id: job.id, pipeline: job.pipeline, state: job.state.rawValue, triggeredBy: job.triggeredBy,
+            created: self.time(job.createdAt), duration: self.duration(job.startedAt, job.finishedAt))
     }
 
     static func time(_ date: Date) -> String {

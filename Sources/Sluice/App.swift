@@ -1,13 +1,13 @@
-public import HTTP
-public import JobStore
-public import Workflow
+import Crypto
 import Foundation
+public import HTTP
 import Identity
+public import JobStore
 import Logging
 import Pages
 import Policy
 import Synchronization
-import Crypto
+public import Workflow
 
 /// The application: authenticates each request, routes it, and renders errors — the one place
 /// where failures become HTTP statuses.
@@ -51,8 +51,12 @@ public final class App: HTTPHandler {
 
     private static func makeRouter() -> Router<Route> {
         var r = Router<Route>()
-        func page(_ method: String, _ path: String, _ h: @escaping Handler) { r.add(method, path, Route(handler: h, needsIdentity: true, isAPI: false)) }
-        func api(_ method: String, _ path: String, _ h: @escaping Handler) { r.add(method, path, Route(handler: h, needsIdentity: true, isAPI: true)) }
+        func page(_ method: String, _ path: String, _ h: @escaping Handler) {
+            r.add(method, path, Route(handler: h, needsIdentity: true, isAPI: false))
+        }
+        func api(_ method: String, _ path: String, _ h: @escaping Handler) {
+            r.add(method, path, Route(handler: h, needsIdentity: true, isAPI: true))
+        }
         r.add("GET", "/healthz", Route(handler: { $0.health }, needsIdentity: false, isAPI: true))
         page("GET", "/", { $0.dashboard })
         page("GET", "/jobs", { $0.jobListPage })
@@ -76,7 +80,8 @@ public final class App: HTTPHandler {
         do {
             response = try self.dispatch(request, requestID: requestID, mountPath: mountPath)
         } catch let error as HTTPError {
-            response = self.render(error, asJSON: isAPIPath || Self.prefersJSON(request), mountPath: mountPath, user: request.params["REMOTE_USER"])
+            response = self.render(
+                error, asJSON: isAPIPath || Self.prefersJSON(request), mountPath: mountPath, user: request.params["REMOTE_USER"])
         } catch {
             self.logger.error("unhandled error", ["request.id": requestID, "error": "\(error)"])
             let generic = HTTPError(.internalServerError, "internal error (request \(requestID))")
@@ -116,8 +121,14 @@ public final class App: HTTPHandler {
             case .absent:
                 if route.needsIdentity { throw HTTPError(.unauthorized, "authentication required") }
             case .invalid(let reason):
-                self.logger.warning("authentication failed", ["request.id": requestID, "reason": reason, "client.address": request.params["REMOTE_ADDR"] ?? ""])
+                self.logger.warning(
+                    "authentication failed",
+                    ["request.id": requestID, "reason": reason, "client.address": request.params["REMOTE_ADDR"] ?? ""])
                 throw HTTPError(.unauthorized, "authentication required")
+            }
+            if let reason = CrossSiteGuard.refusal(request, principal: principal) {
+                self.logger.warning("cross-site request refused", ["request.id": requestID, "reason": reason])
+                throw HTTPError(.forbidden, "cross-site request refused")
             }
             let context = RequestContext(
                 request: request, parameters: parameters, principal: principal, mountPath: mountPath,
@@ -128,7 +139,10 @@ public final class App: HTTPHandler {
 
     private func render(_ error: HTTPError, asJSON: Bool, mountPath: String, user: String?) -> HTTPResponse {
         if asJSON { return error.jsonResponse() }
-        var response = HTTPResponse.html(Pages.error(Layout(mountPath: mountPath, user: user.flatMap { $0.isEmpty ? nil : $0 }), status: error.status.code, message: error.message), status: error.status)
+        var response = HTTPResponse.html(
+            Pages.error(
+                Layout(mountPath: mountPath, user: user.flatMap { $0.isEmpty ? nil : $0 }), status: error.status.code,
+                message: error.message), status: error.status)
         for (name, value) in error.headers { response.setHeader(name, value) }
         return response
     }

@@ -1,5 +1,5 @@
-public import Foundation
 import Crypto
+public import Foundation
 import Policy
 import Workflow
 
@@ -61,7 +61,8 @@ public enum ConfigLoader {
         let data = r.string("data_dir") ?? "data"
         let server = Configuration.Server(
             basePath: basePath,
-            dataDirectory: data.hasPrefix("/") ? data : URL(fileURLWithPath: directory).appendingPathComponent(data).standardizedFileURL.path,
+            dataDirectory: data.hasPrefix("/")
+                ? data : URL(fileURLWithPath: directory).appendingPathComponent(data).standardizedFileURL.path,
             threads: r.int("threads", in: 1...256) ?? 8,
             parallelism: r.int("parallelism", in: 1...1024) ?? 4,
             maxBodyBytes: r.int("max_body_bytes", in: 1...(64 << 20)) ?? (1 << 20),
@@ -88,7 +89,9 @@ public enum ConfigLoader {
         var pipelines: [String: PipelineDefinition] = [:]
         for name in all.keys {
             let path = "pipelines.\(name)"
-            if !ObjectName.isValid(name) { problems.add(path, "invalid pipeline name (use letters, digits, . _ -; start with a letter or digit)") }
+            if !ObjectName.isValid(name) {
+                problems.add(path, "invalid pipeline name (use letters, digits, . _ -; start with a letter or digit)")
+            }
             var r = ConfigReader(all.value(name), path: path, problems: problems)
             let description = r.string("description") ?? ""
             let parameters = self.readParameters(r.value("params"), path: "\(path).params", problems: problems)
@@ -183,12 +186,17 @@ public enum ConfigLoader {
                 let patterns = (gr.strings("pipelines") ?? []).map(GlobPattern.init)
                 if patterns.isEmpty { problems.add("\(gp).pipelines", "required: at least one pipeline name or pattern") }
                 for (j, pattern) in patterns.enumerated() where !pipelines.keys.contains(where: pattern.matches) {
-                    problems.add("\(gp).pipelines[\(j)]", pattern.isLiteral ? "unknown pipeline \"\(pattern)\"" : "pattern \"\(pattern)\" matches no pipeline")
+                    problems.add(
+                        "\(gp).pipelines[\(j)]",
+                        pattern.isLiteral ? "unknown pipeline \"\(pattern)\"" : "pattern \"\(pattern)\" matches no pipeline")
                 }
                 var verbs: Set<Verb> = []
                 for (j, v) in (gr.strings("verbs") ?? []).enumerated() {
-                    if let verb = Verb(rawValue: v) { verbs.insert(verb) } else {
-                        problems.add("\(gp).verbs[\(j)]", "unknown verb \"\(v)\" (known: \(Verb.allCases.map(\.rawValue).joined(separator: ", ")))")
+                    if let verb = Verb(rawValue: v) {
+                        verbs.insert(verb)
+                    } else {
+                        problems.add(
+                            "\(gp).verbs[\(j)]", "unknown verb \"\(v)\" (known: \(Verb.allCases.map(\.rawValue).joined(separator: ", ")))")
                     }
                 }
                 if verbs.isEmpty { problems.add("\(gp).verbs", "required: at least one verb") }

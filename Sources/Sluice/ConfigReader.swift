@@ -70,7 +70,9 @@ struct ConfigReader {
         case .array(let items)?:
             var out: [String] = []
             for (i, item) in items.enumerated() {
-                if case .string(let s) = item { out.append(s) } else {
+                if case .string(let s) = item {
+                    out.append(s)
+                } else {
                     self.problems.add("\(self.child(key))[\(i)]", "must be a string, found \(item.typeName)")
                 }
             }

@@ -73,8 +73,9 @@ enum JobJSON {
             finished_at: record.finishedAt.map(self.time),
             tasks: includeTasks
                 ? record.tasks.map {
-                    Task(name: $0.name, state: $0.state.rawValue, needs: $0.needs, attempt: $0.attempt, exit_code: $0.exitCode,
-                         message: $0.message, started_at: $0.startedAt.map(self.time), finished_at: $0.finishedAt.map(self.time))
+                    Task(
+                        name: $0.name, state: $0.state.rawValue, needs: $0.needs, attempt: $0.attempt, exit_code: $0.exitCode,
+                        message: $0.message, started_at: $0.startedAt.map(self.time), finished_at: $0.finishedAt.map(self.time))
                 } : nil,
             links: Links(self: "\(mountPath)/api/v1/jobs/\(record.id)", html: "\(mountPath)/jobs/\(record.id)"))
     }
@@ -82,7 +83,11 @@ enum JobJSON {
     static func pipeline(_ p: PipelineDefinition, verbs: [String]) -> Pipeline {
         Pipeline(
             name: p.name, description: p.description,
-            params: p.parameters.map { .init(name: $0.name, type: "string", required: $0.isRequired && $0.defaultValue == nil, default: $0.defaultValue, description: $0.description) },
+            params: p.parameters.map {
+                .init(
+                    name: $0.name, type: "string", required: $0.isRequired && $0.defaultValue == nil, default: $0.defaultValue,
+                    description: $0.description)
+            },
             tasks: p.tasks.map { PipelineTask(name: $0.name, needs: $0.needs) }, verbs: verbs)
     }
 

@@ -3,8 +3,9 @@ import Foundation
 import JobStore
 import Logging
 import Workflow
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Wires configuration, store, runner and FastCGI front end together, and runs until SIGTERM
@@ -26,7 +27,10 @@ public enum Server {
         }
         let data = configuration.server.dataDirectory
         for directory in [data, data + "/logs"] {
-            do { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o750]) } catch {
+            do {
+                try FileManager.default.createDirectory(
+                    atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o750])
+            } catch {
                 FileHandle.standardError.write(Data("sluice: cannot create \(directory): \(error)\n".utf8))
                 return 1
             }
@@ -36,9 +40,11 @@ public enum Server {
             FileHandle.standardError.write(Data("sluice: cannot open the job store: \(error)\n".utf8))
             return 1
         }
-        let runner = Runner(store: store, configuration: .init(
-            parallelism: configuration.server.parallelism, logDirectory: data + "/logs",
-            gracePeriod: Double(configuration.server.gracePeriod)))
+        let runner = Runner(
+            store: store,
+            configuration: .init(
+                parallelism: configuration.server.parallelism, logDirectory: data + "/logs",
+                gracePeriod: Double(configuration.server.gracePeriod)))
         let app = App(configuration: configuration, store: store, runner: runner)
         let server: FastCGIServer
         do {
@@ -74,7 +80,9 @@ public enum Server {
     public static func check(configPath: String) -> Int32 {
         do {
             let configuration = try ConfigLoader.load(path: configPath)
-            print("\(configPath): ok (\(configuration.pipelines.count) pipelines, \(configuration.policy.roles.count) roles, sha256 \(configuration.hash))")
+            print(
+                "\(configPath): ok (\(configuration.pipelines.count) pipelines, \(configuration.policy.roles.count) roles, sha256 \(configuration.hash))"
+            )
             return 0
         } catch {
             FileHandle.standardError.write(Data("\(error)\n\(configPath): \(error.problems.count) problem(s)\n".utf8))

@@ -34,12 +34,14 @@ extension PipelineDefinition {
             }
             for (i, element) in task.run.enumerated() {
                 for name in element.parameterNames where !declared.contains(name) {
-                    problems.append(.init(path: "\(path).run[\(i)]", message: "uses parameter {\(name)}, which is not declared in \(base).params"))
+                    problems.append(
+                        .init(path: "\(path).run[\(i)]", message: "uses parameter {\(name)}, which is not declared in \(base).params"))
                 }
             }
         }
         if let cycle = self.cycle() {
-            problems.append(.init(path: "\(base).tasks", message: "dependency cycle (each needs the next): \(cycle.joined(separator: " → "))"))
+            problems.append(
+                .init(path: "\(base).tasks", message: "dependency cycle (each needs the next): \(cycle.joined(separator: " → "))"))
         }
         return problems
     }

@@ -7,7 +7,7 @@ enum ProcessIdentity {
     /// Whether `pid` is still the task process that started at `startedAt`.
     static func isTaskProcess(pid: Int32, startedAt: Date) -> Bool {
         guard pid > 1, let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-              let close = stat.lastIndex(of: ")")
+            let close = stat.lastIndex(of: ")")
         else { return false }
         // Fields after the command name (which may contain spaces and parentheses): state is
         // field 3, pgrp field 5, starttime field 22 (clock ticks after boot), per proc(5).

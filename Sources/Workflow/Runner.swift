@@ -1,8 +1,9 @@
-public import JobStore
 import Foundation
+public import JobStore
 import Logging
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Executes jobs: one scheduler thread owns every running job, claims queued jobs from the store,
@@ -31,7 +32,9 @@ public final class Runner: Sendable {
         public var gracePeriod: Double
 
         /// Creates settings.
-        public init(parallelism: Int = 4, logDirectory: String, environment: [String: String] = Runner.defaultEnvironment, gracePeriod: Double = 5) {
+        public init(
+            parallelism: Int = 4, logDirectory: String, environment: [String: String] = Runner.defaultEnvironment, gracePeriod: Double = 5
+        ) {
             self.parallelism = parallelism
             self.logDirectory = logDirectory
             self.environment = environment
@@ -159,7 +162,8 @@ final class RunnerLoop: @unchecked Sendable {
             for task in record.tasks where task.state == .running {
                 if let pid = task.pid, let started = task.startedAt, ProcessIdentity.isTaskProcess(pid: pid, startedAt: started) {
                     TaskProcess.signalGroup(pid, SIGKILL)
-                    self.logger.warning("killed task left running by a previous process", ["job.id": "\(id)", "task": task.name, "process.pid": "\(pid)"])
+                    self.logger.warning(
+                        "killed task left running by a previous process", ["job.id": "\(id)", "task": task.name, "process.pid": "\(pid)"])
                 }
                 changes += plan.finish(task.name, as: .failed, message: "interrupted: Sluice stopped while the task was running")
             }

@@ -1,8 +1,9 @@
-import Foundation
-#if canImport(Glibc)
-import Glibc
-#endif
 internal import CSpawn
+import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Starting and stopping task processes with `posix_spawn`: an argv array (never a shell string),
 /// an explicit environment, its own process group, stdin from /dev/null, and stdout and stderr
@@ -23,7 +24,9 @@ public enum TaskProcess {
     ///   - environment: the child's complete environment.
     ///   - workingDirectory: the child's working directory.
     ///   - logPath: file that receives stdout and stderr (created 0640, appended).
-    public static func spawn(argv: [String], environment: [String: String], workingDirectory: String, logPath: String) throws(SpawnError) -> Int32 {
+    public static func spawn(argv: [String], environment: [String: String], workingDirectory: String, logPath: String) throws(SpawnError)
+        -> Int32
+    {
         guard let program = argv.first, !program.isEmpty else { throw SpawnError(reason: "empty argv") }
         let executable = try self.resolve(program, path: environment["PATH"] ?? "/usr/bin:/bin", workingDirectory: workingDirectory)
 
