@@ -33,7 +33,15 @@ public final class Statement {
             case .text(let v):
                 // SQLITE_TRANSIENT: SQLite copies the bytes before returning, so Swift's temporary
                 // C string may go away afterwards.
-                rc = sqlite3_bind_text(self.handle, index, v, -1, csqlite_transient())
+                // Pass the byte count, not -1: with -1 SQLite stops at the first NUL and would
+                // silently truncate text that contains one.
+                // The trailing 0 keeps the buffer non-empty: a NULL pointer would bind SQL NULL.
+                let length = Int32(v.utf8.count)
+                rc = (Array(v.utf8) + [0]).withUnsafeBufferPointer { bytes in
+                    bytes.withMemoryRebound(to: CChar.self) {
+                        sqlite3_bind_text(self.handle, index, $0.baseAddress, length, csqlite_transient())
+                    }
+                }
             case .blob(let v):
                 rc = v.withUnsafeBytes { sqlite3_bind_blob(self.handle, index, $0.baseAddress, Int32($0.count), csqlite_transient()) }
             }

@@ -1,6 +1,7 @@
 import Foundation
 public import JobStore
 import Logging
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -57,6 +58,9 @@ public final class Runner: Sendable {
     private let queue = EventQueue<Event>()
     private let loop: RunnerLoop
     private let finished = DispatchSemaphore(value: 0)
+    private let lifecycle = Mutex<Lifecycle>(.idle)
+
+    private enum Lifecycle { case idle, started, stopped }
 
     /// Creates a runner; nothing happens until `start()`.
     public init(store: any JobStore, configuration: Configuration) {
@@ -66,6 +70,11 @@ public final class Runner: Sendable {
     /// Starts the scheduler thread. Tasks left `running` by a previous process are recorded as
     /// interrupted (and their process groups killed if they survived), then queued work resumes.
     public func start() {
+        guard self.lifecycle.withLock({ state in
+            guard state == .idle else { return false }
+            state = .started
+            return true
+        }) else { return }
         let thread = Thread { [loop, finished] in
             loop.run()
             finished.signal()
@@ -79,7 +88,13 @@ public final class Runner: Sendable {
 
     /// Stops the runner: no new tasks start; running tasks get SIGTERM, then SIGKILL after the
     /// grace period, and are recorded as failed (interrupted). Returns when that is done.
+    /// Calling it again, or before `start()`, does nothing.
     public func stop() {
+        let wasRunning = self.lifecycle.withLock { state in
+            defer { state = .stopped }
+            return state == .started
+        }
+        guard wasRunning else { return }
         self.queue.post(.stop)
         self.finished.wait()
     }
@@ -171,7 +186,12 @@ final class RunnerLoop: @unchecked Sendable {
                 try self.store.record(jobID: id, changes: changes, jobState: plan.jobState)
                 record = try self.store.job(id: id) ?? record
             }
-            if plan.jobState.isTerminal { return nil }
+            if plan.jobState.isTerminal {
+                // Nothing left to run (e.g. every task was settled before a crash, or there are
+                // none): make the stored job state agree so it stops being listed as unfinished.
+                if record.state != plan.jobState { try self.store.record(jobID: id, changes: [], jobState: plan.jobState) }
+                return nil
+            }
             return ActiveJob(record: record, plan: plan, cancelling: false)
         } catch {
             self.logger.error("cannot load job", ["job.id": "\(id)", "error": "\(error)"])
@@ -185,6 +205,7 @@ final class RunnerLoop: @unchecked Sendable {
         let changes = job.plan.cancelQueued()
         self.active[id] = job
         self.commit(id, changes)
+        if job.plan.jobState.isTerminal { self.active[id] = nil }
         for (pid, owner) in self.running where owner.job == id {
             TaskProcess.signalGroup(pid, SIGTERM)
             self.scheduleKill(pid)
@@ -198,24 +219,31 @@ final class RunnerLoop: @unchecked Sendable {
         }
     }
 
-    /// Starts ready tasks, oldest job first, while slots are free.
+    /// Starts ready tasks, oldest job first, while slots are free. A task that fails to spawn
+    /// frees its slot at once (and may make others ready), so scheduling repeats until a pass
+    /// starts nothing new or every slot is taken.
     private func schedule() {
-        for id in self.active.keys.sorted() {
-            let free = self.configuration.parallelism - self.running.count
-            guard free > 0 else { return }
-            guard var job = self.active[id], !job.cancelling else { continue }
-            let names = job.plan.startReady(limit: free)
-            guard !names.isEmpty else { continue }
-            self.active[id] = job
-            // Commit `running` first: if Sluice dies after this, recovery sees the task as
-            // interrupted instead of silently running it a second time.
-            guard self.commit(id, names.map { TaskChange(task: $0, state: .running) }) else { continue }
-            for name in names { self.launch(job.record, task: name) }
+        var again = true
+        while again {
+            again = false
+            for id in self.active.keys.sorted() {
+                let free = self.configuration.parallelism - self.running.count
+                guard free > 0 else { return }
+                guard var job = self.active[id], !job.cancelling else { continue }
+                let names = job.plan.startReady(limit: free)
+                guard !names.isEmpty else { continue }
+                self.active[id] = job
+                // Commit `running` first: if Sluice dies after this, recovery sees the task as
+                // interrupted instead of silently running it a second time.
+                guard self.commit(id, names.map { TaskChange(task: $0, state: .running) }) else { continue }
+                for name in names where !self.launch(job.record, task: name) { again = true }
+            }
         }
     }
 
-    private func launch(_ job: JobRecord, task name: String) {
-        guard let task = job.tasks.first(where: { $0.name == name }) else { return }
+    /// Spawns the task; returns false if it could not be started (it is then recorded as failed).
+    private func launch(_ job: JobRecord, task name: String) -> Bool {
+        guard let task = job.tasks.first(where: { $0.name == name }) else { return false }
         let directory = "\(self.configuration.logDirectory)/\(job.id)"
         mkdir(self.configuration.logDirectory, 0o750)
         mkdir(directory, 0o750)
@@ -240,10 +268,12 @@ final class RunnerLoop: @unchecked Sendable {
             waiter.name = "wait-\(pid)"
             waiter.start()
             self.logger.info("task started", ["job.id": "\(job.id)", "task": name, "process.pid": "\(pid)"])
+            return true
         } catch {
             let log = Runner.logPath(logDirectory: self.configuration.logDirectory, jobID: job.id, task: name)
             _ = FileManager.default.createFile(atPath: log, contents: Data("sluice: \(error.reason)\n".utf8))
             self.finish(job.id, task: name, as: .failed, exitCode: 127, message: error.reason)
+            return false
         }
     }
 
