@@ -22,6 +22,7 @@ let package = Package(
         // posix_spawn file actions that glibc only declares under _GNU_SOURCE.
         .target(name: "CSpawn"),
         .target(name: "Logging", swiftSettings: strict),
+        .target(name: "JSON", swiftSettings: strict),
         .target(name: "HTTP", swiftSettings: strict),
         .target(name: "FastCGI", dependencies: ["CFastCGI", "HTTP", "Logging"], swiftSettings: strict),
         .target(name: "Crypto", dependencies: ["CCrypto"], swiftSettings: strict),
@@ -34,7 +35,7 @@ let package = Package(
         .target(
             name: "Sluice",
             dependencies: [
-                "HTTP", "FastCGI", "Crypto", "Identity", "Policy", "JobStore", "Workflow", "Pages", "Logging",
+                "HTTP", "FastCGI", "Crypto", "Identity", "Policy", "JobStore", "Workflow", "Pages", "Logging", "JSON",
             ],
             swiftSettings: strict
         ),
@@ -47,7 +48,9 @@ let package = Package(
         .testTarget(name: "JobStoreTests", dependencies: ["JobStore"]),
         .testTarget(name: "WorkflowTests", dependencies: ["Workflow", "JobStore"]),
         .testTarget(name: "PagesTests", dependencies: ["Pages"]),
-        .testTarget(name: "SluiceTests", dependencies: ["Sluice", "HTTP", "Policy", "Identity", "JobStore", "Workflow", "Pages"]),
+        .testTarget(
+            name: "SluiceTests", dependencies: ["Sluice", "HTTP", "Policy", "Identity", "JobStore", "Workflow", "Pages", "JSON"]),
+        .testTarget(name: "JSONTests", dependencies: ["JSON"]),
         .testTarget(name: "IntegrationTests", dependencies: ["sluice"]),
     ]
 )

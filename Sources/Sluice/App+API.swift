@@ -1,5 +1,6 @@
 import Foundation
 import HTTP
+import JSON
 import JobStore
 import Policy
 import Workflow
@@ -64,7 +65,7 @@ extension App {
         }
         let root: JSONValue
         do { root = try JSONValue.parse(Data(request.body)) } catch {
-            throw HTTPError(.badRequest, "the body is not valid JSON")
+            throw HTTPError(.badRequest, "the body is not valid JSON (\(error))")
         }
         guard case .object(let members) = root else {
             throw HTTPError(.badRequest, "the body must be a JSON object such as {\"params\": {}}")

@@ -35,10 +35,11 @@ extension App {
         self.configuration.pipelineNames.filter { self.may(context, .view, $0) }
     }
 
-    /// Loads a job the caller may view (404 otherwise, whether missing or hidden).
+    /// Loads a job the caller may view (404 otherwise, with the same message whether it is
+    /// missing or hidden, so job ids of hidden pipelines cannot be probed).
     func visibleJob(_ context: RequestContext, verb: Verb = .view) throws -> JobRecord {
         guard let id = Int64(context.parameter("id")), id > 0, let job = try self.store.job(id: id) else {
-            throw HTTPError(.notFound, "no such job")
+            throw HTTPError(.notFound, "not found")
         }
         try self.authorize(context, verb, pipeline: job.pipeline)
         return job

@@ -68,8 +68,9 @@ extension App {
     static func duration(_ start: Date?, _ end: Date?) -> String {
         guard let start else { return "" }
         let seconds = max(0, (end ?? Date()).timeIntervalSince(start))
-        if seconds < 60 { return String(format: "%.1f s", seconds) }
-        let whole = Int(seconds)
+        // Below 59.95 s: one decimal; from there on whole seconds, so 59.97 s never reads "60.0 s".
+        if seconds < 59.95 { return String(format: "%.1f s", seconds) }
+        let whole = Int(seconds.rounded())
         if whole < 3600 { return "\(whole / 60) min \(whole % 60) s" }
         return "\(whole / 3600) h \(whole % 3600 / 60) min"
     }

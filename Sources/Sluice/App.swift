@@ -75,37 +75,39 @@ public final class App: HTTPHandler {
     public func respond(to request: HTTPRequest) -> HTTPResponse {
         let requestID = Hex.encode(SecureRandom.bytes(6))
         let mountPath = self.configuration.server.basePath ?? request.scriptName
-        let isAPIPath = self.routePath(of: request).hasPrefix("/api/")
+        let isAPIPath = self.routePath(of: request)?.hasPrefix("/api/") ?? false
         var response: HTTPResponse
         do {
             response = try self.dispatch(request, requestID: requestID, mountPath: mountPath)
         } catch let error as HTTPError {
             response = self.render(
-                error, asJSON: isAPIPath || Self.prefersJSON(request), mountPath: mountPath, user: request.params["REMOTE_USER"])
+                error, asJSON: isAPIPath || Self.prefersJSON(request), mountPath: mountPath)
         } catch {
             self.logger.error("unhandled error", ["request.id": requestID, "error": "\(error)"])
             let generic = HTTPError(.internalServerError, "internal error (request \(requestID))")
-            response = self.render(generic, asJSON: isAPIPath || Self.prefersJSON(request), mountPath: mountPath, user: nil)
+            response = self.render(generic, asJSON: isAPIPath || Self.prefersJSON(request), mountPath: mountPath)
         }
         response.setHeader("X-Request-Id", requestID)
         if request.method == "HEAD" { response.body = [] }
         return response
     }
 
-    /// The path below the mount point, still percent-encoded.
+    /// The path below the mount point, still percent-encoded; nil if the request is outside it.
     ///
     /// The mount point is `server.base_path` when configured, else the front server's
     /// `SCRIPT_NAME`. Configure it: lighttpd's `fastcgi.server` prefix also matches `/sluiceX`,
     /// and then reports `SCRIPT_NAME=/sluiceX`, which only a configured base path can refuse.
-    func routePath(of request: HTTPRequest) -> String {
+    func routePath(of request: HTTPRequest) -> String? {
         let raw = request.rawPath
-        let prefix = self.configuration.server.basePath ?? request.scriptName
-        if !prefix.isEmpty && raw.hasPrefix(prefix) { return String(raw.dropFirst(prefix.count)) }
-        return raw
+        if let base = self.configuration.server.basePath {
+            guard raw.hasPrefix(base) else { return nil }
+            return String(raw.dropFirst(base.count))
+        }
+        return raw.hasPrefix(request.scriptName) ? String(raw.dropFirst(request.scriptName.count)) : raw
     }
 
     private func dispatch(_ request: HTTPRequest, requestID: String, mountPath: String) throws -> HTTPResponse {
-        let path = self.routePath(of: request)
+        guard let path = self.routePath(of: request) else { throw HTTPError(.notFound, "not found") }
         if path.isEmpty { return .redirect(to: mountPath + "/", status: .movedPermanently) }
         // A prefix match such as /sluiceX must not be served as /sluice + "X".
         guard path.hasPrefix("/") else { throw HTTPError(.notFound, "not found") }
@@ -137,11 +139,12 @@ public final class App: HTTPHandler {
         }
     }
 
-    private func render(_ error: HTTPError, asJSON: Bool, mountPath: String, user: String?) -> HTTPResponse {
+    /// Renders an error. Error pages show no user name: the error may be that the name was refused.
+    private func render(_ error: HTTPError, asJSON: Bool, mountPath: String) -> HTTPResponse {
         if asJSON { return error.jsonResponse() }
         var response = HTTPResponse.html(
             Pages.error(
-                Layout(mountPath: mountPath, user: user.flatMap { $0.isEmpty ? nil : $0 }), status: error.status.code,
+                Layout(mountPath: mountPath, user: nil), status: error.status.code,
                 message: error.message), status: error.status)
         for (name, value) in error.headers { response.setHeader(name, value) }
         return response

@@ -1,5 +1,6 @@
 import Crypto
 public import Foundation
+import JSON
 import Policy
 import Workflow
 
@@ -24,10 +25,12 @@ public enum ConfigLoader {
 
     /// Loads and validates configuration text; `directory` anchors relative paths.
     public static func load(data: Data, file: String, directory: String) throws(ConfigError) -> Configuration {
-        let root: JSONValue
-        do { root = try JSONValue.parse(data, json5: true) } catch {
-            throw ConfigError(file: file, problems: [.init(path: "", message: "not valid JSON5: \(Self.describe(error))")])
+        let document: JSONParser.Document
+        do { document = try JSONParser.parse(Array(data), json5: true) } catch {
+            throw ConfigError(
+                file: file, problems: [.init(path: error.path ?? "", message: "not valid JSON5: \(error.message)", line: error.line)])
         }
+        let root = document.value
         let problems = ProblemList()
         var top = ConfigReader(root, path: "", problems: problems)
         let server = self.readServer(top.value("server"), directory: directory, problems: problems)
@@ -38,18 +41,12 @@ public enum ConfigLoader {
         for name in pipelines.keys.sorted() {
             for p in pipelines[name]!.problems() { problems.add(p.path, p.message) }
         }
-        guard problems.items.isEmpty else { throw ConfigError(file: file, problems: problems.items) }
+        guard problems.items.isEmpty else {
+            throw ConfigError(file: file, problems: problems.items.map { $0.located(in: document.lines) })
+        }
         return Configuration(
             server: server, remoteUserEnabled: remoteUser, policy: Policy(roles: roles), pipelines: pipelines,
             directory: directory, hash: Hex.encode(SHA256.hash(Array(data))))
-    }
-
-    private static func describe(_ error: any Error) -> String {
-        if case DecodingError.dataCorrupted(let context) = error {
-            let underlying = (context.underlyingError as? NSError)?.userInfo[NSDebugDescriptionErrorKey] as? String
-            return underlying ?? context.debugDescription
-        }
-        return "\(error)"
     }
 
     private static func readServer(_ value: JSONValue?, directory: String, problems: ProblemList) -> Configuration.Server {
@@ -81,11 +78,8 @@ public enum ConfigLoader {
     }
 
     private static func readPipelines(_ value: JSONValue?, problems: ProblemList) -> [String: PipelineDefinition] {
-        guard let value else {
-            problems.add("pipelines", "required: define at least one pipeline")
-            return [:]
-        }
         var all = ConfigReader(value, path: "pipelines", problems: problems)
+        if all.keys.isEmpty { problems.add("pipelines", "required: define at least one pipeline") }
         var pipelines: [String: PipelineDefinition] = [:]
         for name in all.keys {
             let path = "pipelines.\(name)"

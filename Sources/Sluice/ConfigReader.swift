@@ -1,3 +1,5 @@
+import JSON
+
 /// Reads one JSON object of the configuration, recording every problem with its key path and
 /// the keys it did not expect.
 struct ConfigReader {
@@ -108,18 +110,39 @@ final class ProblemList {
     func add(_ path: String, _ message: String) { self.items.append(ConfigProblem(path: path, message: message)) }
 }
 
-/// A problem in the configuration file, located by key path.
+/// A problem in the configuration file, located by key path and line.
 public struct ConfigProblem: Sendable, Hashable, CustomStringConvertible {
     /// The key path, e.g. `roles.ops.grants[0].verbs[1]`.
     public var path: String
     /// What is wrong.
     public var message: String
+    /// The line of the key (or of its nearest enclosing key), if known.
+    public var line: Int?
 
     /// Creates a problem.
-    public init(path: String, message: String) {
+    public init(path: String, message: String, line: Int? = nil) {
         self.path = path
         self.message = message
+        self.line = line
     }
 
-    public var description: String { self.path.isEmpty ? self.message : "\(self.path): \(self.message)" }
+    /// The problem with `line` set from the parser's key-path → line table: the path itself, or
+    /// the nearest enclosing path that has a line (a missing key is reported at its parent).
+    func located(in lines: [String: Int]) -> ConfigProblem {
+        var copy = self
+        var path = self.path
+        while copy.line == nil && !path.isEmpty {
+            if let line = lines[path] {
+                copy.line = line
+                break
+            }
+            if let cut = path.lastIndex(where: { $0 == "." || $0 == "[" }) { path = String(path[..<cut]) } else { path = "" }
+        }
+        return copy
+    }
+
+    public var description: String {
+        let location = self.line.map { "line \($0): " } ?? ""
+        return self.path.isEmpty ? "\(location)\(self.message)" : "\(location)\(self.path): \(self.message)"
+    }
 }

@@ -50,5 +50,11 @@ public struct ConfigError: Error, Sendable, CustomStringConvertible {
         self.problems = problems
     }
 
-    public var description: String { self.problems.map { "\(self.file): \($0)" }.joined(separator: "\n") }
+    /// One line per problem, `file:line: path: message`, as compilers print them.
+    public var description: String {
+        self.problems.map { p in
+            let location = p.line.map { "\(self.file):\($0)" } ?? self.file
+            return p.path.isEmpty ? "\(location): \(p.message)" : "\(location): \(p.path): \(p.message)"
+        }.joined(separator: "\n")
+    }
 }

@@ -91,8 +91,15 @@ enum JobJSON {
             tasks: p.tasks.map { PipelineTask(name: $0.name, needs: $0.needs) }, verbs: verbs)
     }
 
+    /// `2026-11-23T12:21:17.887Z`. Formatted from whole milliseconds: the stored value is
+    /// milliseconds, and Foundation's fractional-second formatting truncates the binary
+    /// double (20.123 s would print as .122).
     static func time(_ date: Date) -> String {
-        date.formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true).timeZone(separator: .omitted))
+        let milliseconds = Int64((date.timeIntervalSince1970 * 1000).rounded())
+        let (seconds, fraction) = milliseconds.quotientAndRemainder(dividingBy: 1000)
+        let whole = Date(timeIntervalSince1970: Double(seconds) + (fraction < 0 ? -1 : 0))
+        let base = whole.formatted(.iso8601.year().month().day().time(includingFractionalSeconds: false).timeZone(separator: .omitted))
+        return String(base.dropLast()) + String(format: ".%03dZ", (fraction + 1000) % 1000)
     }
 
     static func encode<T: Encodable>(_ value: T) -> [UInt8] {

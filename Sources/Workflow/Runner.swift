@@ -70,11 +70,13 @@ public final class Runner: Sendable {
     /// Starts the scheduler thread. Tasks left `running` by a previous process are recorded as
     /// interrupted (and their process groups killed if they survived), then queued work resumes.
     public func start() {
-        guard self.lifecycle.withLock({ state in
-            guard state == .idle else { return false }
-            state = .started
-            return true
-        }) else { return }
+        guard
+            self.lifecycle.withLock({ state in
+                guard state == .idle else { return false }
+                state = .started
+                return true
+            })
+        else { return }
         let thread = Thread { [loop, finished] in
             loop.run()
             finished.signal()

@@ -1,0 +1,82 @@
+import HTTP
+import Testing
+
+@Suite struct HTTPRequestTests {
+    @Test("Headers are looked up by their CGI names")
+    func headerNames() {
+        let request = HTTPRequest(
+            method: "POST", requestURI: "/",
+            params: [
+                "CONTENT_TYPE": "application/json", "CONTENT_LENGTH": "12", "HTTP_X_FORWARDED_USER": "mallory",
+                "HTTP_ACCEPT": "text/html", "HTTP_IDEMPOTENCY_KEY": "k1",
+            ])
+        #expect(request.header("Content-Type") == "application/json")
+        #expect(request.header("content-type") == "application/json")
+        #expect(request.header("Content-Length") == "12")
+        #expect(request.header("X-Forwarded-User") == "mallory")
+        #expect(request.header("x-forwarded-user") == "mallory")
+        #expect(request.header("Accept") == "text/html")
+        #expect(request.header("Idempotency-Key") == "k1")
+        #expect(request.header("X-Missing") == nil)
+    }
+
+    @Test("Content type and length are not read from HTTP_ params")
+    func contentTypeIsNotAnHTTPParam() {
+        let request = HTTPRequest(method: "POST", requestURI: "/", params: ["HTTP_CONTENT_TYPE": "application/json"])
+        #expect(request.header("Content-Type") == nil)
+    }
+
+    @Test("An empty CONTENT_TYPE or CONTENT_LENGTH reads as absent")
+    func emptyContentType() {
+        let request = HTTPRequest(method: "GET", requestURI: "/", params: ["CONTENT_TYPE": "", "CONTENT_LENGTH": ""])
+        #expect(request.header("Content-Type") == nil)
+        #expect(request.header("Content-Length") == nil)
+    }
+
+    @Test("Header names map punctuation to underscores, as CGI does")
+    func punctuation() {
+        let request = HTTPRequest(method: "GET", requestURI: "/", params: ["HTTP_X_FORWARDED_USER": "eve"])
+        #expect(request.header("X_Forwarded_User") == "eve")
+        #expect(request.header("X.Forwarded.User") == "eve")
+    }
+
+    @Test("Headers never reach non-HTTP params such as REMOTE_USER")
+    func remoteUserIsNotAHeader() {
+        let request = HTTPRequest(method: "GET", requestURI: "/", params: ["REMOTE_USER": "alice"])
+        #expect(request.header("Remote-User") == nil)
+        #expect(request.header("REMOTE_USER") == nil)
+    }
+
+    @Test("The raw path is everything before the first question mark, still encoded")
+    func rawPath() {
+        #expect(HTTPRequest(method: "GET", requestURI: "/a/b%2Fc?x=1?y=2").rawPath == "/a/b%2Fc")
+        #expect(HTTPRequest(method: "GET", requestURI: "/a/b").rawPath == "/a/b")
+        #expect(HTTPRequest(method: "GET", requestURI: "/?").rawPath == "/")
+        #expect(HTTPRequest(method: "GET", requestURI: "?q").rawPath == "")
+        #expect(HTTPRequest(method: "GET", requestURI: "").rawPath == "")
+    }
+
+    @Test("The query is decoded, and the first value of a repeated name wins")
+    func query() {
+        let request = HTTPRequest(method: "GET", requestURI: "/jobs?pipeline=etl%2Dnightly&limit=5&limit=500&q=a+b&bad=%zz")
+        #expect(request.query == ["pipeline": "etl-nightly", "limit": "5", "q": "a b", "bad": "%zz"])
+        #expect(HTTPRequest(method: "GET", requestURI: "/jobs").query == [:])
+        #expect(HTTPRequest(method: "GET", requestURI: "/jobs?").query == [:])
+        // Only the first ? separates the query; later ones belong to it.
+        #expect(HTTPRequest(method: "GET", requestURI: "/x?a=1?b=2").query == ["a": "1?b=2"])
+    }
+
+    @Test("The initializer keeps every value as given")
+    func initializer() {
+        let request = HTTPRequest(method: "PUT", requestURI: "/u", scriptName: "/s", params: ["A": "b"], body: [1, 2, 3])
+        #expect(request.method == "PUT")
+        #expect(request.requestURI == "/u")
+        #expect(request.scriptName == "/s")
+        #expect(request.params == ["A": "b"])
+        #expect(request.body == [1, 2, 3])
+        let defaults = HTTPRequest(method: "GET", requestURI: "/")
+        #expect(defaults.scriptName == "")
+        #expect(defaults.params.isEmpty)
+        #expect(defaults.body.isEmpty)
+    }
+}

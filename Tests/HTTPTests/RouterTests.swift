@@ -1,0 +1,171 @@
+import HTTP
+import Testing
+
+@Suite struct RouterTests {
+    /// A router whose targets are labels, so a test can see which route matched.
+    private func router() -> Router<String> {
+        var router = Router<String>()
+        router.add("GET", "/", "root")
+        router.add("GET", "/jobs", "jobs")
+        router.add("GET", "/jobs/", "jobs-slash")
+        router.add("GET", "/jobs/new", "new-job")
+        router.add("GET", "/jobs/:id", "job")
+        router.add("GET", "/jobs/:id/tasks/:task/log", "log")
+        router.add("POST", "/jobs/:id/cancel", "cancel")
+        router.add("DELETE", "/jobs/:id/cancel", "uncancel")
+        return router
+    }
+
+    private func found(_ match: Router<String>.Match) -> (target: String, parameters: [String: String])? {
+        if case .found(let target, let parameters) = match { return (target, parameters) }
+        return nil
+    }
+
+    private func isNotFound(_ match: Router<String>.Match) -> Bool {
+        if case .notFound = match { return true }
+        return false
+    }
+
+    @Test("A literal segment matches only itself and a parameter segment captures any other value")
+    func literalAndParameterSegments() throws {
+        let router = self.router()
+        let literal = try #require(self.found(router.match(method: "GET", rawPath: "/jobs/new")))
+        #expect(literal.target == "new-job")
+        #expect(literal.parameters.isEmpty)
+        let parameter = try #require(self.found(router.match(method: "GET", rawPath: "/jobs/42")))
+        #expect(parameter.target == "job")
+        #expect(parameter.parameters == ["id": "42"])
+        let two = try #require(self.found(router.match(method: "GET", rawPath: "/jobs/7/tasks/extract/log")))
+        #expect(two.target == "log")
+        #expect(two.parameters == ["id": "7", "task": "extract"])
+        #expect(self.isNotFound(router.match(method: "GET", rawPath: "/job/7")))
+        #expect(self.isNotFound(router.match(method: "GET", rawPath: "/JOBS")))
+    }
+
+    @Test("The root path matches only the root route")
+    func root() throws {
+        let router = self.router()
+        #expect(try #require(self.found(router.match(method: "GET", rawPath: "/"))).target == "root")
+        #expect(try #require(self.found(router.match(method: "GET", rawPath: ""))).target == "root")
+        #expect(self.isNotFound(router.match(method: "GET", rawPath: "//")))
+    }
+
+    @Test("A trailing slash is significant")
+    func trailingSlash() throws {
+        let router = self.router()
+        #expect(try #require(self.found(router.match(method: "GET", rawPath: "/jobs"))).target == "jobs")
+        #expect(try #require(self.found(router.match(method: "GET", rawPath: "/jobs/"))).target == "jobs-slash")
+        #expect(self.isNotFound(router.match(method: "GET", rawPath: "/jobs/7/")))
+        #expect(self.isNotFound(router.match(method: "GET", rawPath: "/jobs/7/tasks/a/log/")))
+    }
+
+    @Test("Parameters are percent-decoded")
+    func percentDecodedParameters() throws {
+        let router = self.router()
+        let match = try #require(self.found(router.match(method: "GET", rawPath: "/jobs/%37/tasks/caf%C3%A9%20au%20lait/log")))
+        #expect(match.parameters == ["id": "7", "task": "café au lait"])
+        // A plus sign is a plus in a path, not a space.
+        #expect(try #require(self.found(router.match(method: "GET", rawPath: "/jobs/a+b"))).parameters == ["id": "a+b"])
+    }
+
+    @Test("An encoded slash stays inside its segment")
+    func encodedSlash() throws {
+        let router = self.router()
+        let match = try #require(self.found(router.match(method: "GET", rawPath: "/jobs/..%2F..%2Fetc%2Fpasswd")))
+        #expect(match.target == "job")
+        #expect(match.parameters == ["id": "../../etc/passwd"])
+        let log = try #require(self.found(router.match(method: "GET", rawPath: "/jobs/1/tasks/a%2fb/log")))
+        #expect(log.parameters["task"] == "a/b")
+    }
+
+    @Test("Literal segments are compared after decoding")
+    func decodedLiterals() throws {
+        let router = self.router()
+        #expect(try #require(self.found(router.match(method: "GET", rawPath: "/%6Aobs/new"))).target == "new-job")
+    }
+
+    @Test(
+        "A malformed or non-UTF-8 escape anywhere in the path is not found",
+        arguments: ["/jobs/%zz", "/jobs/%", "/jobs/%4", "/jobs/7%", "/%zzjobs", "/jobs/%ff", "/jobs/%C0%AF", "/jobs/%ED%A0%80", "/jobs/7/tasks/%G1/log"])
+    func malformedEscapes(path: String) {
+        #expect(self.isNotFound(self.router().match(method: "GET", rawPath: path)))
+    }
+
+    @Test("HEAD matches a GET route")
+    func headMatchesGet() throws {
+        let router = self.router()
+        let match = try #require(self.found(router.match(method: "HEAD", rawPath: "/jobs/3")))
+        #expect(match.target == "job")
+        #expect(match.parameters == ["id": "3"])
+    }
+
+    @Test("GET does not match a HEAD-only route, and HEAD does not match a POST route")
+    func headIsOnlyAnAliasOfGet() {
+        var router = Router<String>()
+        router.add("HEAD", "/ping", "ping")
+        router.add("POST", "/submit", "submit")
+        guard case .methodNotAllowed(let allowed) = router.match(method: "GET", rawPath: "/ping") else {
+            Issue.record("GET matched a HEAD-only route")
+            return
+        }
+        #expect(allowed == ["HEAD"])
+        guard case .methodNotAllowed(let allowedSubmit) = router.match(method: "HEAD", rawPath: "/submit") else {
+            Issue.record("HEAD matched a POST route")
+            return
+        }
+        #expect(allowedSubmit == ["POST"])
+    }
+
+    @Test("A known path with another method is 405 listing the allowed methods")
+    func methodNotAllowed() {
+        let router = self.router()
+        guard case .methodNotAllowed(let allowed) = router.match(method: "GET", rawPath: "/jobs/9/cancel") else {
+            Issue.record("expected methodNotAllowed")
+            return
+        }
+        #expect(Set(allowed) == ["POST", "DELETE"])
+        guard case .methodNotAllowed(let getOnly) = router.match(method: "PUT", rawPath: "/jobs/9") else {
+            Issue.record("expected methodNotAllowed")
+            return
+        }
+        #expect(getOnly == ["GET"])
+    }
+
+    @Test("Methods are compared exactly")
+    func methodCase() {
+        guard case .methodNotAllowed = self.router().match(method: "get", rawPath: "/jobs") else {
+            Issue.record("a lower-case method matched")
+            return
+        }
+    }
+
+    @Test("An unknown path is not found for every method")
+    func unknownPath() {
+        let router = self.router()
+        for method in ["GET", "HEAD", "POST", "DELETE", "BREW"] {
+            #expect(self.isNotFound(router.match(method: method, rawPath: "/nothing/here")))
+        }
+    }
+
+    @Test("An empty parameter segment does not match")
+    func emptyParameter() {
+        let router = self.router()
+        #expect(self.isNotFound(router.match(method: "GET", rawPath: "/jobs//tasks/a/log")))
+        #expect(self.isNotFound(router.match(method: "GET", rawPath: "/jobs/1/tasks//log")))
+        #expect(self.isNotFound(router.match(method: "POST", rawPath: "/jobs//cancel")))
+    }
+
+    @Test("An empty router finds nothing")
+    func emptyRouter() {
+        #expect(self.isNotFound(Router<String>().match(method: "GET", rawPath: "/")))
+    }
+
+    @Test("A very long path with many segments is simply not found")
+    func oversizedPath() throws {
+        let router = self.router()
+        let long = String(repeating: "/a", count: 50_000)
+        #expect(self.isNotFound(router.match(method: "GET", rawPath: long)))
+        let huge = try #require(self.found(router.match(method: "GET", rawPath: "/jobs/" + String(repeating: "%41", count: 100_000))))
+        #expect(huge.parameters["id"] == String(repeating: "A", count: 100_000))
+    }
+}

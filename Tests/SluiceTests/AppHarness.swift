@@ -1,0 +1,143 @@
+import Foundation
+import HTTP
+import JobStore
+import Testing
+import Workflow
+
+@testable import Sluice
+
+/// An `App` over a real SQLite store in a fresh temporary directory, with helpers to send
+/// requests the way the FastCGI front end would. Call `remove()` in a `defer`.
+struct AppHarness {
+    /// Roles: bob operates etl-*, vera only views etl-*, sam operates the hidden pipeline `secret`.
+    static func configuration(server: String = #"server: { base_path: "/sluice" },"#, identity: String = "") -> String {
+        """
+        {
+          \(server)
+          \(identity)
+          roles: {
+            operator: { users: ["bob"], grants: [{ pipelines: ["etl-*"], verbs: ["view", "trigger", "cancel", "logs"] }] },
+            viewer: { users: ["vera"], grants: [{ pipelines: ["etl-*"], verbs: ["view"] }] },
+            secret: { users: ["sam"], grants: [{ pipelines: ["secret"], verbs: ["view", "trigger", "cancel", "logs"] }] },
+          },
+          pipelines: {
+            "etl-nightly": {
+              description: "Load <b>orders</b>",
+              params: { date: { required: true }, env: { default: "staging" } },
+              tasks: {
+                extract: { run: ["./bin/extract", "--date", "{date}"] },
+                load: { run: ["./bin/load", "--env={env}"], needs: ["extract"] },
+              },
+            },
+            secret: { tasks: { only: { run: ["/bin/true"] } } },
+          },
+        }
+        """
+    }
+
+    let directory: TemporaryDirectory
+    let configuration: Configuration
+    let store: SQLiteJobStore
+    let app: App
+    /// The mount path requests are sent under.
+    let mount: String
+
+    init(config: String = AppHarness.configuration(), mount: String = "/sluice") throws {
+        self.directory = try TemporaryDirectory()
+        self.configuration = try ConfigLoader.load(data: Data(config.utf8), file: "test.json5", directory: self.directory.path)
+        self.store = try SQLiteJobStore(path: self.directory.file("jobs.db"))
+        self.app = App(configuration: self.configuration, store: self.store, runner: nil)
+        self.mount = mount
+    }
+
+    func remove() { self.directory.remove() }
+
+    /// Sends `method path` (path relative to the mount, with any query) as `user`.
+    func send(
+        _ method: String, _ path: String, user: String? = "bob", body: String = "", contentType: String? = nil,
+        params extra: [String: String] = [:]
+    ) -> HTTPResponse {
+        self.sendRaw(method, self.mount + path, scriptName: self.mount, user: user, body: body, contentType: contentType, params: extra)
+    }
+
+    /// Sends a request with an exact request URI and SCRIPT_NAME.
+    func sendRaw(
+        _ method: String, _ requestURI: String, scriptName: String, user: String? = "bob", body: String = "",
+        contentType: String? = nil, params extra: [String: String] = [:]
+    ) -> HTTPResponse {
+        var params = [
+            "REQUEST_METHOD": method, "REQUEST_URI": requestURI, "SCRIPT_NAME": scriptName, "REMOTE_ADDR": "127.0.0.1",
+            "SERVER_PROTOCOL": "HTTP/1.1", "CONTENT_LENGTH": String(body.utf8.count),
+        ]
+        if let user { params["REMOTE_USER"] = user }
+        if let contentType { params["CONTENT_TYPE"] = contentType }
+        params.merge(extra) { _, new in new }
+        return self.app.respond(
+            to: HTTPRequest(method: method, requestURI: requestURI, scriptName: scriptName, params: params, body: Array(body.utf8)))
+    }
+
+    /// Triggers etl-nightly through the API.
+    func trigger(_ body: String = #"{"params": {"date": "2024-05-01"}}"#, pipeline: String = "etl-nightly", user: String = "bob")
+        -> HTTPResponse
+    {
+        self.send("POST", "/api/v1/pipelines/\(pipeline)/jobs", user: user, body: body, contentType: "application/json")
+    }
+
+    /// Creates a job directly in the store (bypassing the policy).
+    @discardableResult
+    func createJob(pipeline: String = "etl-nightly", by user: String = "bob", params: [String: String] = ["date": "2024-05-01"]) throws
+        -> JobRecord
+    {
+        let definition = try #require(self.configuration.pipelines[pipeline])
+        let tasks = definition.resolvedArgv(params).map { TaskRecord(name: $0.task.name, needs: $0.task.needs, argv: $0.argv) }
+        return try self.store.createJob(
+            NewJob(
+                pipeline: pipeline, triggeredBy: user, identitySource: "remote_user", params: params,
+                workingDirectory: self.configuration.directory, tasks: tasks))
+    }
+
+    /// Marks every task of the job finished in `state`.
+    func finish(_ job: JobRecord, as state: TaskState = .succeeded, jobState: JobState = .succeeded) throws {
+        try self.store.record(
+            jobID: job.id, changes: job.tasks.map { TaskChange(task: $0.name, state: state, exitCode: state == .succeeded ? 0 : 1) },
+            jobState: jobState)
+    }
+
+    /// Marks one task running (its attempt becomes 1).
+    func start(_ job: JobRecord, task: String) throws {
+        try self.store.record(jobID: job.id, changes: [TaskChange(task: task, state: .running, pid: 4242)], jobState: .running)
+    }
+
+    /// Writes a task's log where the runner would.
+    func writeLog(_ job: JobRecord, task: String, _ bytes: [UInt8]) throws {
+        let path = Runner.logPath(logDirectory: self.configuration.server.dataDirectory + "/logs", jobID: job.id, task: task)
+        try FileManager.default.createDirectory(
+            atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+    }
+
+    /// The response body as a JSON object.
+    static func json(_ response: HTTPResponse, sourceLocation: SourceLocation = #_sourceLocation) throws -> [String: Any] {
+        #expect(response.header("Content-Type") == "application/json", sourceLocation: sourceLocation)
+        return try #require(
+            try JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any], sourceLocation: sourceLocation)
+    }
+
+    /// The `error` member of a JSON error response.
+    static func jsonError(_ response: HTTPResponse, sourceLocation: SourceLocation = #_sourceLocation) throws -> [String: Any] {
+        let root = try self.json(response, sourceLocation: sourceLocation)
+        let error = try #require(root["error"] as? [String: Any], sourceLocation: sourceLocation)
+        #expect(error["status"] as? Int == response.status.code, sourceLocation: sourceLocation)
+        return error
+    }
+
+    /// The response body as text.
+    static func text(_ response: HTTPResponse) -> String { String(decoding: response.body, as: UTF8.self) }
+
+    /// Expects an HTML response with the security headers.
+    static func expectHTML(_ response: HTTPResponse, sourceLocation: SourceLocation = #_sourceLocation) {
+        #expect(response.header("Content-Type") == "text/html; charset=utf-8", sourceLocation: sourceLocation)
+        #expect(response.header("Content-Security-Policy")?.contains("frame-ancestors 'none'") == true, sourceLocation: sourceLocation)
+        #expect(response.header("X-Content-Type-Options") == "nosniff", sourceLocation: sourceLocation)
+    }
+}

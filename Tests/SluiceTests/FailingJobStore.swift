@@ -1,0 +1,16 @@
+import JobStore
+
+/// A store whose every operation fails, for testing how the app reports internal errors.
+struct FailingJobStore: JobStore {
+    struct Failure: Error, CustomStringConvertible {
+        var description: String { "disk on fire at /secret/path" }
+    }
+
+    func createJob(_ job: NewJob) throws -> JobRecord { throw Failure() }
+    func job(id: Int64) throws -> JobRecord? { throw Failure() }
+    func jobs(_ query: JobQuery) throws -> [JobRecord] { throw Failure() }
+    func requestCancel(jobID: Int64) throws -> JobRecord? { throw Failure() }
+    func unfinishedJobs() throws -> [JobRecord] { throw Failure() }
+    func recordProcess(jobID: Int64, task: String, pid: Int32) throws { throw Failure() }
+    func record(jobID: Int64, changes: [TaskChange], jobState: JobState) throws { throw Failure() }
+}
