@@ -44,7 +44,10 @@ public struct Router<Target: Sendable>: Sendable {
     public func match(method: String, rawPath: String) -> Match {
         var decoded: [String] = []
         for segment in Self.split(rawPath) {
-            guard let value = FormDecoder.percentDecode(segment) else { return .notFound }
+            // `.` and `..` (also percent-encoded) never name anything here. The front server
+            // authorizes the normalized path while we route the raw one, so such paths must not
+            // resolve to a route.
+            guard let value = FormDecoder.percentDecode(segment), value != ".", value != ".." else { return .notFound }
             decoded.append(value)
         }
         var allowed: [String] = []

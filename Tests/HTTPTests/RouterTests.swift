@@ -86,7 +86,10 @@ import Testing
 
     @Test(
         "A malformed or non-UTF-8 escape anywhere in the path is not found",
-        arguments: ["/jobs/%zz", "/jobs/%", "/jobs/%4", "/jobs/7%", "/%zzjobs", "/jobs/%ff", "/jobs/%C0%AF", "/jobs/%ED%A0%80", "/jobs/7/tasks/%G1/log"])
+        arguments: [
+            "/jobs/%zz", "/jobs/%", "/jobs/%4", "/jobs/7%", "/%zzjobs", "/jobs/%ff", "/jobs/%C0%AF", "/jobs/%ED%A0%80",
+            "/jobs/7/tasks/%G1/log",
+        ])
     func malformedEscapes(path: String) {
         #expect(self.isNotFound(self.router().match(method: "GET", rawPath: path)))
     }
@@ -167,5 +170,23 @@ import Testing
         #expect(self.isNotFound(router.match(method: "GET", rawPath: long)))
         let huge = try #require(self.found(router.match(method: "GET", rawPath: "/jobs/" + String(repeating: "%41", count: 100_000))))
         #expect(huge.parameters["id"] == String(repeating: "A", count: 100_000))
+    }
+}
+
+@Suite struct RouterDotSegmentTests {
+    @Test(
+        "Dot segments, plain or percent-encoded, never resolve to a route",
+        arguments: [
+            "/x/../healthz", "/./healthz", "/%2e%2e/healthz", "/%2E/healthz", "/jobs/../jobs/1",
+        ])
+    func dotSegments(_ path: String) {
+        var router = Router<String>()
+        router.add("GET", "/healthz", "health")
+        router.add("GET", "/jobs/:id", "job")
+        router.add("GET", "/x/:y/healthz", "x")
+        guard case .notFound = router.match(method: "GET", rawPath: path) else {
+            Issue.record("\(path) matched a route")
+            return
+        }
     }
 }

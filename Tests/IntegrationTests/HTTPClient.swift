@@ -1,7 +1,7 @@
 import Foundation
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A deliberately tiny HTTP/1.1 client over a raw TCP socket to `127.0.0.1`.
@@ -100,7 +100,7 @@ struct HTTPClient: Sendable {
 
     /// Connects, writes `request`, and reads until the peer closes the connection.
     private func exchange(_ request: [UInt8]) throws -> [UInt8] {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw HTTPClientError("socket() failed", errno: errno) }
         defer { close(fd) }
 
@@ -142,7 +142,8 @@ struct HTTPClient: Sendable {
             } else if errno == EINTR {
                 continue
             } else if errno == EAGAIN || errno == EWOULDBLOCK {
-                throw HTTPClientError("no complete response within \(self.timeoutSeconds) s (\(response.count) bytes read)")
+                throw HTTPClientError(
+                    "no complete response within \(self.timeoutSeconds) s (\(response.count) bytes read)")
             } else {
                 throw HTTPClientError("recv() failed", errno: errno)
             }
@@ -155,7 +156,8 @@ struct HTTPClient: Sendable {
     static func parse(_ raw: [UInt8]) throws -> Response {
         let separator: [UInt8] = Array("\r\n\r\n".utf8)
         guard let headEnd = Self.index(of: separator, in: raw, from: 0) else {
-            throw HTTPClientError("response has no end of header block: \(String(decoding: raw.prefix(300), as: UTF8.self))")
+            throw HTTPClientError(
+                "response has no end of header block: \(String(decoding: raw.prefix(300), as: UTF8.self))")
         }
         let lines = String(decoding: raw[..<headEnd], as: UTF8.self).components(separatedBy: "\r\n")
         let statusParts = lines[0].split(separator: " ", maxSplits: 2)
@@ -175,7 +177,9 @@ struct HTTPClient: Sendable {
         if let coding = response.header("Transfer-Encoding"), coding.lowercased().contains("chunked") {
             body = try Self.decodeChunked(rest)
         } else if let lengthText = response.header("Content-Length") {
-            guard let length = Int(lengthText), length >= 0 else { throw HTTPClientError("bad Content-Length \(lengthText)") }
+            guard let length = Int(lengthText), length >= 0 else {
+                throw HTTPClientError("bad Content-Length \(lengthText)")
+            }
             guard rest.count >= length else {
                 throw HTTPClientError("body truncated: Content-Length \(length), received \(rest.count)")
             }

@@ -60,13 +60,19 @@ struct JobDocument: Decodable, Sendable {
         return try decoder.decode(JobDocument.self, from: Data(body))
     }
 
-    /// Parses an ISO 8601 timestamp, with or without fractional seconds.
+    /// Parses an ISO 8601 timestamp, with or without fractional seconds (of any precision).
     static func date(_ text: String?) -> Date? {
         guard let text else { return nil }
         let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        if let date = formatter.date(from: text) { return date }
         formatter.formatOptions = [.withInternetDateTime]
-        return formatter.date(from: text)
+        guard let dot = text.firstIndex(of: ".") else { return formatter.date(from: text) }
+        // ISO8601DateFormatter's fractional-seconds option does not take every precision, so parse
+        // "2025-01-02T03:04:05.123456Z" as "2025-01-02T03:04:05Z" plus 0.123456 s.
+        let digits = text[text.index(after: dot)...].prefix { $0.isNumber }
+        let zone = text[text.index(after: dot)...].dropFirst(digits.count)
+        guard let whole = formatter.date(from: String(text[..<dot]) + zone),
+            let fraction = Double("0." + digits)
+        else { return nil }
+        return whole.addingTimeInterval(fraction)
     }
 }

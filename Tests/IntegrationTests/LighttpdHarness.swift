@@ -1,7 +1,7 @@
 import Foundation
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A real lighttpd 1.4 in front of the built `sluice` binary, in a private temporary directory.
@@ -18,8 +18,7 @@ import Glibc
 /// ```
 ///
 /// Confinement: an instance belongs to the one test that started it and is only used from that test's
-/// task; the only mutable state is the `Process`, whose own methods are thread-safe. Hence
-/// `@unchecked Sendable`, so a test may hand it to helpers without ceremony.
+/// task; its only mutable state is inside the `SpawnedProcess`. Hence `@unchecked Sendable`.
 final class LighttpdHarness: @unchecked Sendable {
     /// The users in lighttpd's plain-text user file, with their passwords.
     static let passwords: [String: String] = ["alice": "alice", "bob": "bob", "carol": "carol"]
@@ -35,11 +34,11 @@ final class LighttpdHarness: @unchecked Sendable {
     /// A client for this server that knows the test users' passwords.
     let client: HTTPClient
 
-    private let lighttpd: Process
+    private let lighttpd: SpawnedProcess
     private let errorLogPath: String
     private let stderrPath: String
 
-    private init(directory: String, port: UInt16, lighttpd: Process) {
+    private init(directory: String, port: UInt16, lighttpd: SpawnedProcess) {
         self.directory = directory
         self.port = port
         self.sluiceConfigPath = directory + "/sluice.json5"
@@ -131,21 +130,10 @@ final class LighttpdHarness: @unchecked Sendable {
     }
 
     private static func launch(_ lighttpdPath: String, directory: String, port: UInt16) throws -> LighttpdHarness {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: lighttpdPath)
-        process.arguments = ["-D", "-f", directory + "/lighttpd.conf"]
-        process.currentDirectoryURL = URL(fileURLWithPath: directory)
-        // A file, not a pipe: nobody drains a pipe, and sluice inherits lighttpd's stderr.
-        let stderrPath = directory + "/lighttpd-stderr.log"
-        guard FileManager.default.createFile(atPath: stderrPath, contents: nil),
-            let output = FileHandle(forWritingAtPath: stderrPath) else {
-            throw HarnessError("cannot open \(stderrPath)")
-        }
-        defer { try? output.close() }
-        process.standardInput = FileHandle.nullDevice
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
+        // A file, not a pipe: nobody would drain a pipe, and sluice inherits lighttpd's stderr.
+        let process = try SpawnedProcess(
+            path: lighttpdPath, arguments: ["-D", "-f", directory + "/lighttpd.conf"],
+            outputPath: directory + "/lighttpd-stderr.log")
         return LighttpdHarness(directory: directory, port: port, lighttpd: process)
     }
 
@@ -156,7 +144,7 @@ final class LighttpdHarness: @unchecked Sendable {
         var last = "no answer"
         while ContinuousClock.now < deadline {
             guard self.lighttpd.isRunning else {
-                throw HarnessError("lighttpd exited with status \(self.lighttpd.terminationStatus)\n\(self.logs())")
+                throw HarnessError("lighttpd exited (\(self.lighttpd.terminationDescription))\n\(self.logs())")
             }
             do {
                 let response = try probe.send("GET", Self.mountPath + "/healthz")
@@ -167,7 +155,8 @@ final class LighttpdHarness: @unchecked Sendable {
             }
             try await Task.sleep(for: .milliseconds(100))
         }
-        throw HarnessError("GET \(Self.mountPath)/healthz did not answer 200 within \(timeout): \(last)\n\(self.logs())")
+        throw HarnessError(
+            "GET \(Self.mountPath)/healthz did not answer 200 within \(timeout): \(last)\n\(self.logs())")
     }
 
     // MARK: - Inspecting
@@ -189,17 +178,7 @@ final class LighttpdHarness: @unchecked Sendable {
     /// Sends SIGTERM to lighttpd and waits for it (SIGKILL after 10 s). lighttpd then sends its
     /// `kill-signal` to sluice but does not wait for it; observe that with `sluiceProcessIDs()`.
     func stopLighttpd() {
-        if self.lighttpd.isRunning {
-            self.lighttpd.terminate()
-            let deadline = ContinuousClock.now + .seconds(10)
-            while self.lighttpd.isRunning && ContinuousClock.now < deadline {
-                usleep(50_000)
-            }
-            if self.lighttpd.isRunning {
-                kill(self.lighttpd.processIdentifier, SIGKILL)
-            }
-        }
-        self.lighttpd.waitUntilExit()
+        self.lighttpd.terminate(signal: SIGTERM, timeout: .seconds(10))
     }
 
     /// Stops lighttpd, kills anything this instance left behind, and removes the directory unless
@@ -277,7 +256,7 @@ final class LighttpdHarness: @unchecked Sendable {
     }
 
     private static func findFreePort() throws -> UInt16 {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw HarnessError("socket() failed") }
         defer { close(fd) }
         var address = sockaddr_in()

@@ -2,7 +2,7 @@ import Foundation
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// End-to-end tests of the walking skeleton: curl-like requests → lighttpd (basic auth, mod_fastcgi
@@ -17,7 +17,7 @@ struct WalkingSkeletonTests {
         """
         // Written by WalkingSkeletonTests.
         {
-          server: { data_dir: "\(directory)/data", threads: 4, parallelism: 4, max_body_bytes: 65536 },
+          server: { base_path: "/sluice", data_dir: "\(directory)/data", threads: 4, parallelism: 4, max_body_bytes: 65536 },
           roles: {
             admin:    { users: ["alice"], grants: [{ pipelines: ["*"], verbs: ["view", "trigger", "cancel", "logs"] }] },
             operator: { users: ["bob"],   grants: [{ pipelines: ["*"], verbs: ["view", "trigger", "cancel"] }] },
@@ -284,7 +284,8 @@ extension WalkingSkeletonTests {
             }
             try await Task.sleep(for: .milliseconds(200))
         }
-        throw HarnessError("GET \(location) did not reach the expected state within \(timeout); last: \(last)\n\(harness.logs())")
+        throw HarnessError(
+            "GET \(location) did not reach the expected state within \(timeout); last: \(last)\n\(harness.logs())")
     }
 
     /// The `error.status` of a JSON error body, or nil if the body is not one.
