@@ -27,7 +27,7 @@ let package = Package(
         .target(name: "FastCGI", dependencies: ["CFastCGI", "HTTP", "Logging"], swiftSettings: strict),
         .target(name: "Crypto", dependencies: ["CCrypto"], swiftSettings: strict),
         .target(name: "Policy", swiftSettings: strict),
-        .target(name: "Identity", dependencies: ["Crypto", "HTTP"], swiftSettings: strict),
+        .target(name: "Identity", dependencies: ["Crypto", "HTTP", "JSON", "Logging"], swiftSettings: strict),
         .target(name: "SQLite", dependencies: ["CSQLite"], swiftSettings: strict),
         .target(name: "JobStore", dependencies: ["SQLite"], swiftSettings: strict),
         .target(name: "Workflow", dependencies: ["JobStore", "Logging", "CSpawn"], swiftSettings: strict),
@@ -42,7 +42,7 @@ let package = Package(
         .executableTarget(name: "sluice", dependencies: ["Sluice"], swiftSettings: strict),
 
         .testTarget(name: "HTTPTests", dependencies: ["HTTP"]),
-        .testTarget(name: "CryptoTests", dependencies: ["Crypto"]),
+        .testTarget(name: "CryptoTests", dependencies: ["Crypto"], exclude: ["Fixtures"]),
         .testTarget(name: "PolicyTests", dependencies: ["Policy"]),
         .testTarget(name: "SQLiteTests", dependencies: ["SQLite"]),
         .testTarget(name: "JobStoreTests", dependencies: ["JobStore"]),

@@ -120,7 +120,9 @@ static inline int ccrypto_public_check(EVP_PKEY *pkey) {
 
 /* Key families this package understands. EVP_PKEY_is_a also works for provider-only keys, where
  * EVP_PKEY_get_id may return -1; "RSA" does not match RSA-PSS keys, which we do not accept. */
-enum { CCRYPTO_KEY_OTHER = 0, CCRYPTO_KEY_RSA = 1, CCRYPTO_KEY_EC = 2 };
+#define CCRYPTO_KEY_OTHER 0
+#define CCRYPTO_KEY_RSA 1
+#define CCRYPTO_KEY_EC 2
 
 static inline int ccrypto_key_family(const EVP_PKEY *pkey) {
     if (pkey == NULL)

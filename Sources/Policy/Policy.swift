@@ -7,13 +7,31 @@
 public struct Policy: Sendable {
     /// All roles, in configuration order.
     public let roles: [Role]
+    /// A role every authenticated subject holds, if configured.
+    public let defaultRole: String?
 
     /// Creates a policy.
-    public init(roles: [Role]) { self.roles = roles }
+    public init(roles: [Role], defaultRole: String? = nil) {
+        self.roles = roles
+        self.defaultRole = defaultRole
+    }
 
-    /// The roles `subject` holds, through its user name or any of its groups.
+    /// The roles `subject` holds: through its user name, any of its groups, roles assigned to it
+    /// directly (service tokens), or the default role.
     public func roles(of subject: Subject) -> [Role] {
-        self.roles.filter { $0.users.contains(subject.user) || !$0.groups.isDisjoint(with: subject.groups) }
+        self.roles.filter {
+            $0.users.contains(subject.user) || !$0.groups.isDisjoint(with: subject.groups) || subject.roles.contains($0.name)
+                || $0.name == self.defaultRole
+        }
+    }
+
+    /// Why `subject` holds `role` (for explanations), or nil if it does not.
+    public func membership(of subject: Subject, in role: Role) -> String? {
+        if role.users.contains(subject.user) { return "user \(subject.user)" }
+        if let group = role.groups.intersection(subject.groups).sorted().first { return "group \(group)" }
+        if subject.roles.contains(role.name) { return "assigned directly" }
+        if role.name == self.defaultRole { return "default role" }
+        return nil
     }
 
     /// Decides whether `subject` may use `verb` on `pipeline`.
@@ -40,10 +58,13 @@ public struct Subject: Sendable, Hashable {
     public var user: String
     /// Group names.
     public var groups: Set<String>
+    /// Roles assigned directly (a service token's configured roles), not derived from membership.
+    public var roles: Set<String>
 
     /// Creates a subject.
-    public init(user: String, groups: Set<String> = []) {
+    public init(user: String, groups: Set<String> = [], roles: Set<String> = []) {
         self.user = user
         self.groups = groups
+        self.roles = roles
     }
 }
