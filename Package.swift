@@ -40,6 +40,8 @@ let package = Package(
             swiftSettings: strict
         ),
         .executableTarget(name: "sluice", dependencies: ["Sluice"], swiftSettings: strict),
+        // Micro-benchmarks driven by scripts/bench; not installed.
+        .executableTarget(name: "sluice-bench", dependencies: ["Crypto"], swiftSettings: strict),
 
         .testTarget(name: "HTTPTests", dependencies: ["HTTP"]),
         .testTarget(name: "CryptoTests", dependencies: ["Crypto"], exclude: ["Fixtures"]),
@@ -51,6 +53,7 @@ let package = Package(
         .testTarget(
             name: "SluiceTests", dependencies: ["Sluice", "HTTP", "Policy", "Identity", "JobStore", "Workflow", "Pages", "JSON"]),
         .testTarget(name: "JSONTests", dependencies: ["JSON"]),
+        .testTarget(name: "IdentityTests", dependencies: ["Identity", "Crypto", "HTTP", "JSON"]),
         .testTarget(name: "IntegrationTests", dependencies: ["sluice"]),
     ]
 )

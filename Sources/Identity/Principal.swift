@@ -4,6 +4,12 @@ public struct Principal: Sendable, Hashable {
     public enum Source: String, Sendable, Hashable {
         /// lighttpd's own authentication (`REMOTE_USER`).
         case remoteUser = "remote_user"
+        /// Headers set by a trusted proxy (oauth2-proxy style).
+        case proxyHeaders = "proxy_headers"
+        /// A signed identity assertion (JWT) verified against a JWKS.
+        case assertion = "assertion"
+        /// A configured service token (`Authorization: Bearer slc_…`).
+        case serviceToken = "service_token"
     }
 
     /// The user name.
@@ -15,13 +21,19 @@ public struct Principal: Sendable, Hashable {
     /// Whether the credentials are sent by the browser on its own (basic auth, cookies), which
     /// makes state-changing requests subject to cross-site checks.
     public var isAmbient: Bool
+    /// Roles assigned directly by the source's configuration (service tokens); never from claims.
+    public var roles: Set<String>
+    /// Which configured source vouched (the assertion source's or token's name), for explanations.
+    public var sourceName: String?
 
     /// Creates a principal.
-    public init(user: String, groups: Set<String> = [], source: Source, isAmbient: Bool) {
+    public init(user: String, groups: Set<String> = [], source: Source, isAmbient: Bool, roles: Set<String> = [], sourceName: String? = nil) {
         self.user = user
         self.groups = groups
         self.source = source
         self.isAmbient = isAmbient
+        self.roles = roles
+        self.sourceName = sourceName
     }
 }
 

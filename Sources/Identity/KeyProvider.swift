@@ -1,0 +1,142 @@
+import Crypto
+public import Foundation
+import Logging
+import Synchronization
+
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+/// Where an assertion source's keys come from.
+public protocol KeyProvider: Sendable {
+    /// The key set to verify with now, or nil if none could ever be loaded.
+    func current() -> KeySet?
+    /// Called when a token names a `kid` the current set lacks. May fetch a fresh set, at most
+    /// once per cooldown, so a flood of unknown `kid`s cannot become a flood of fetches.
+    func refresh(missingKid: String) -> KeySet?
+}
+
+/// Keys loaded once, from a JWKS file named in the configuration.
+public struct StaticKeyProvider: KeyProvider {
+    private let set: KeySet
+
+    /// Creates the provider.
+    public init(_ set: KeySet) { self.set = set }
+
+    public func current() -> KeySet? { self.set }
+    public func refresh(missingKid: String) -> KeySet? { self.set }
+}
+
+/// Keys fetched from an HTTPS URL (J22): cached for `maxAge`, refetched on an unknown `kid` at
+/// most once per `cooldown`, the last good set kept when a refresh fails (up to `hardMaxAge`),
+/// and swapped atomically: a verification uses either the old set or the new one, never a mix.
+public final class RemoteKeyProvider: KeyProvider {
+    /// Fetches a document; injectable for tests. Throws on any failure.
+    public typealias Fetcher = @Sendable (URL, _ timeout: TimeInterval, _ maxBytes: Int) throws -> [UInt8]
+
+    private struct State {
+        var set: KeySet?
+        var fetchedAt: Date?
+        var lastAttempt: Date?
+        var fetches = 0
+    }
+
+    /// The JWKS URL.
+    public let url: URL
+    private let maxAge: TimeInterval
+    private let cooldown: TimeInterval
+    private let hardMaxAge: TimeInterval
+    private let timeout: TimeInterval
+    private let fetch: Fetcher
+    private let now: @Sendable () -> Date
+    // The lock is held while fetching, so concurrent requests wait for one fetch (≤ timeout)
+    // instead of starting their own.
+    private let state = Mutex(State())
+    private let logger = Logger(label: "jwks")
+
+    /// Creates the provider. Nothing is fetched until the first verification.
+    public init(
+        url: URL, maxAge: TimeInterval = 600, cooldown: TimeInterval = 30, hardMaxAge: TimeInterval = 86_400,
+        timeout: TimeInterval = 5, fetch: @escaping Fetcher = RemoteKeyProvider.fetchOverHTTPS,
+        now: @escaping @Sendable () -> Date = Date.init
+    ) {
+        self.url = url
+        self.maxAge = maxAge
+        self.cooldown = cooldown
+        self.hardMaxAge = hardMaxAge
+        self.timeout = timeout
+        self.fetch = fetch
+        self.now = now
+    }
+
+    /// How many fetches were attempted (for tests and metrics).
+    public var fetchCount: Int { self.state.withLock { $0.fetches } }
+
+    public func current() -> KeySet? {
+        self.state.withLock { state in
+            let now = self.now()
+            let stale = state.fetchedAt.map { now.timeIntervalSince($0) >= self.maxAge } ?? true
+            if stale { self.attempt(&state, now: now, reason: state.set == nil ? "first use" : "cache expired") }
+            return self.usable(state, now: now)
+        }
+    }
+
+    public func refresh(missingKid: String) -> KeySet? {
+        self.state.withLock { state in
+            let now = self.now()
+            self.attempt(&state, now: now, reason: "unknown kid")
+            return self.usable(state, now: now)
+        }
+    }
+
+    /// The cached set unless it is older than the hard limit (then nothing is accepted, J22).
+    private func usable(_ state: State, now: Date) -> KeySet? {
+        guard let fetched = state.fetchedAt, now.timeIntervalSince(fetched) < self.hardMaxAge else { return nil }
+        return state.set
+    }
+
+    private func attempt(_ state: inout State, now: Date, reason: String) {
+        if let last = state.lastAttempt, now.timeIntervalSince(last) < self.cooldown { return }
+        state.lastAttempt = now
+        state.fetches += 1
+        do {
+            let set = try KeySet.parse(try self.fetch(self.url, self.timeout, KeySet.maxDocumentBytes))
+            state.set = set
+            state.fetchedAt = now
+            self.logger.info("jwks fetched", ["url": self.url.absoluteString, "keys": "\(set.keys.count)", "skipped": set.skipped.joined(separator: "; "), "reason": reason])
+        } catch {
+            self.logger.warning("jwks fetch failed; keeping the last good key set", ["url": self.url.absoluteString, "error": "\(error)", "reason": reason])
+        }
+    }
+
+    /// Fetches over HTTPS only, with certificate verification (the system CA store), a timeout
+    /// and a size cap. Redirects are not followed to other schemes.
+    public static let fetchOverHTTPS: Fetcher = { url, timeout, maxBytes in
+        guard url.scheme?.lowercased() == "https" else { throw AssertionError(.keysUnavailable, "JWKS URL is not https") }
+        let configuration = URLSessionConfiguration.ephemeral
+        configuration.timeoutIntervalForRequest = timeout
+        configuration.timeoutIntervalForResource = timeout
+        let session = URLSession(configuration: configuration)
+        defer { session.finishTasksAndInvalidate() }
+        let result = Mutex<Result<[UInt8], AssertionError>?>(nil)
+        let done = DispatchSemaphore(value: 0)
+        var request = URLRequest(url: url)
+        request.setValue("application/json", forHTTPHeaderField: "Accept")
+        session.dataTask(with: request) { data, response, error in
+            let outcome: Result<[UInt8], AssertionError>
+            if let error {
+                outcome = .failure(AssertionError(.keysUnavailable, "fetch failed: \(error.localizedDescription)"))
+            } else if let http = response as? HTTPURLResponse, http.statusCode != 200 {
+                outcome = .failure(AssertionError(.keysUnavailable, "HTTP \(http.statusCode)"))
+            } else if let data, data.count <= maxBytes {
+                outcome = .success(Array(data))
+            } else {
+                outcome = .failure(AssertionError(.keysUnavailable, "response empty or larger than \(maxBytes) bytes"))
+            }
+            result.withLock { $0 = outcome }
+            done.signal()
+        }.resume()
+        if done.wait(timeout: .now() + timeout + 1) == .timedOut { throw AssertionError(.keysUnavailable, "timed out") }
+        return try result.withLock { $0 }!.get()
+    }
+}
