@@ -2,10 +2,30 @@ public import Crypto
 import Foundation
 import JSON
 
+/// One verification key: its `kid`, the one algorithm it may verify, and the key.
+public struct KeyEntry: Sendable {
+    /// The key id, a lookup key only (J9).
+    public let kid: String?
+    /// The algorithm the key is bound to (J6).
+    public let algorithm: SignatureAlgorithm
+    /// The checked key.
+    public let key: PublicKey
+
+    /// Creates an entry.
+    public init(kid: String?, algorithm: SignatureAlgorithm, key: PublicKey) {
+        self.kid = kid
+        self.algorithm = algorithm
+        self.key = key
+    }
+
+    /// The entry for a validated JWK.
+    public init(_ jwk: JWK) { self.init(kid: jwk.kid, algorithm: jwk.algorithm, key: jwk.key) }
+}
+
 /// The verification keys of one issuer, parsed from a JWKS document.
 public struct KeySet: Sendable {
     /// Usable keys.
-    public let keys: [JWK]
+    public let keys: [KeyEntry]
     /// Keys that were skipped, with the reason (unknown `kty`, weak, private...), for the log (J23).
     public let skipped: [String]
 
@@ -14,9 +34,14 @@ public struct KeySet: Sendable {
     /// The most keys accepted in one document.
     public static let maxKeys = 20
 
-    /// Creates a set from keys.
+    /// Creates a set from validated JWKs.
     public init(keys: [JWK], skipped: [String] = []) {
-        self.keys = keys
+        self.init(entries: keys.map(KeyEntry.init), skipped: skipped)
+    }
+
+    /// Creates a set from entries.
+    public init(entries: [KeyEntry], skipped: [String] = []) {
+        self.keys = entries
         self.skipped = skipped
     }
 
@@ -62,7 +87,7 @@ public struct KeySet: Sendable {
 
     /// The one key for `kid` and `algorithm` (J9): with a `kid`, exactly one key with that `kid`,
     /// and it must be bound to `algorithm`; without, exactly one key bound to `algorithm`.
-    func key(kid: String?, algorithm: SignatureAlgorithm) -> JWK? {
+    func key(kid: String?, algorithm: SignatureAlgorithm) -> KeyEntry? {
         let candidates = kid.map { k in self.keys.filter { $0.kid == k } } ?? self.keys.filter { $0.algorithm == algorithm }
         guard candidates.count == 1, candidates[0].algorithm == algorithm else { return nil }
         return candidates[0]

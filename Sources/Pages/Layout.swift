@@ -27,7 +27,7 @@ public struct Layout: Sendable {
         head += "<style>\(Self.style)</style></head>\n"
         let who = self.user.map { "<span class=\"who\">\(HTML.escape($0))</span>" } ?? ""
         return head + """
-            <body><header><a class="brand" href="\(self.href("/"))">Sluice</a> <a href="\(self.href("/jobs"))">Jobs</a> \(who)</header>
+            <body><header><a class="brand" href="\(self.href("/"))">Sluice</a> <a href="\(self.href("/jobs"))">Jobs</a> <a href="\(self.href("/whoami"))">Who am I</a> \(who)</header>
             <main>
             \(body)
             </main></body></html>

@@ -2,6 +2,7 @@ import Foundation
 import HTTP
 import JSON
 import JobStore
+import Pages
 import Policy
 import Workflow
 
@@ -10,6 +11,17 @@ extension App {
     func health(_ context: RequestContext) throws -> HTTPResponse {
         if self.isDraining { return .json(Array("{\"status\":\"draining\"}\n".utf8), status: .serviceUnavailable) }
         return .json(Array("{\"status\":\"ok\"}\n".utf8))
+    }
+
+    /// `GET /api/v1/whoami`: identity source, subject, groups, roles, and per pipeline the verbs
+    /// allowed with the grant that allows each.
+    func whoami(_ context: RequestContext) throws -> HTTPResponse {
+        .json(JobJSON.encode(Explanation.make(context.caller, self.configuration)))
+    }
+
+    /// `GET /whoami`: the same as a page.
+    func whoamiPage(_ context: RequestContext) throws -> HTTPResponse {
+        .html(Pages.whoami(context.layout, Explanation.make(context.caller, self.configuration).page))
     }
 
     /// `GET /api/v1/pipelines`.

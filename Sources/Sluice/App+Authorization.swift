@@ -5,7 +5,7 @@ import Policy
 
 extension App {
     /// The policy subject for a principal.
-    func subject(_ principal: Principal) -> Subject { Subject(user: principal.user, groups: principal.groups) }
+    func subject(_ principal: Principal) -> Subject { Explanation.subject(of: principal) }
 
     /// Checks that the caller may use `verb` on `pipeline`.
     ///

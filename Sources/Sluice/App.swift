@@ -38,9 +38,7 @@ public final class App: HTTPHandler {
         self.store = store
         self.runner = runner
         self.logDirectory = configuration.server.dataDirectory + "/logs"
-        var sources: [any Authenticator] = []
-        if configuration.remoteUserEnabled { sources.append(RemoteUserAuthenticator()) }
-        self.authenticator = AuthenticatorChain(sources)
+        self.authenticator = configuration.makeAuthenticator()
         self.router = Self.makeRouter()
     }
 
@@ -62,6 +60,8 @@ public final class App: HTTPHandler {
         page("GET", "/jobs", { $0.jobListPage })
         page("GET", "/jobs/:id", { $0.jobPage })
         page("GET", "/jobs/:id/tasks/:task/log", { $0.logPage })
+        page("GET", "/whoami", { $0.whoamiPage })
+        api("GET", "/api/v1/whoami", { $0.whoami })
         api("GET", "/api/v1/pipelines", { $0.listPipelines })
         api("GET", "/api/v1/pipelines/:name", { $0.showPipeline })
         api("POST", "/api/v1/pipelines/:name/jobs", { $0.trigger })

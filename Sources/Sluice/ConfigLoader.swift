@@ -34,9 +34,9 @@ public enum ConfigLoader {
         let problems = ProblemList()
         var top = ConfigReader(root, path: "", problems: problems)
         let server = self.readServer(top.value("server"), directory: directory, problems: problems)
-        let remoteUser = self.readIdentity(top.value("identity"), problems: problems)
         let pipelines = self.readPipelines(top.value("pipelines"), problems: problems)
         let roles = self.readRoles(top.value("roles"), pipelines: pipelines, problems: problems)
+        let (identity, defaultRole) = self.readIdentity(top.value("identity"), roles: Set(roles.map(\.name)), directory: directory, problems: problems)
         top.finish()
         for name in pipelines.keys.sorted() {
             for p in pipelines[name]!.problems() { problems.add(p.path, p.message) }
@@ -45,7 +45,7 @@ public enum ConfigLoader {
             throw ConfigError(file: file, problems: problems.items.map { $0.located(in: document.lines) })
         }
         return Configuration(
-            server: server, remoteUserEnabled: remoteUser, policy: Policy(roles: roles), pipelines: pipelines,
+            server: server, identity: identity, policy: Policy(roles: roles, defaultRole: defaultRole), pipelines: pipelines,
             directory: directory, hash: Hex.encode(SHA256.hash(Array(data))))
     }
 
@@ -66,15 +66,6 @@ public enum ConfigLoader {
             gracePeriod: r.int("grace_period_seconds", in: 0...3600) ?? 5)
         r.finish()
         return server
-    }
-
-    private static func readIdentity(_ value: JSONValue?, problems: ProblemList) -> Bool {
-        guard let value else { return true }
-        var r = ConfigReader(value, path: "identity", problems: problems)
-        let remote = r.value("remote_user")
-        if let remote { ConfigReader(remote, path: "identity.remote_user", problems: problems).finish() }
-        r.finish()
-        return remote != nil
     }
 
     private static func readPipelines(_ value: JSONValue?, problems: ProblemList) -> [String: PipelineDefinition] {

@@ -1,4 +1,5 @@
-import Foundation
+public import Foundation
+public import Identity
 public import Policy
 public import Workflow
 
@@ -22,8 +23,8 @@ public struct Configuration: Sendable {
 
     /// Server settings.
     public var server: Server
-    /// Whether lighttpd's `REMOTE_USER` is an identity source.
-    public var remoteUserEnabled: Bool
+    /// The identity sources.
+    public var identity: IdentitySettings
     /// Roles and grants.
     public var policy: Policy
     /// Pipelines by name.
@@ -33,8 +34,40 @@ public struct Configuration: Sendable {
     /// SHA-256 of the file's bytes, hex: identifies the configuration in force.
     public var hash: String
 
+    /// The authenticators in the order they are consulted: service tokens, signed assertions,
+    /// trusted proxy headers, then lighttpd's `REMOTE_USER`. The first that finds credentials
+    /// decides; invalid credentials end the search with a 401.
+    public func makeAuthenticator(now: @escaping @Sendable () -> Date = Date.init) -> AuthenticatorChain {
+        var sources: [any Authenticator] = []
+        if !self.identity.serviceTokens.isEmpty { sources.append(ServiceTokenAuthenticator(tokens: self.identity.serviceTokens, now: now)) }
+        for source in self.identity.assertions { sources.append(AssertionAuthenticator(verifier: AssertionVerifier(source: source, now: now))) }
+        if let proxy = self.identity.proxyHeaders { sources.append(proxy) }
+        if self.identity.remoteUser { sources.append(RemoteUserAuthenticator()) }
+        return AuthenticatorChain(sources)
+    }
+
     /// Pipeline names, sorted.
     public var pipelineNames: [String] { self.pipelines.keys.sorted() }
+}
+
+/// The configured identity sources.
+public struct IdentitySettings: Sendable {
+    /// Whether lighttpd's `REMOTE_USER` is trusted.
+    public var remoteUser: Bool
+    /// Signed-assertion sources.
+    public var assertions: [AssertionSource]
+    /// Trusted proxy headers, if configured.
+    public var proxyHeaders: ProxyHeaderAuthenticator?
+    /// Service tokens (digests only).
+    public var serviceTokens: [ServiceToken]
+
+    /// Creates settings.
+    public init(remoteUser: Bool = true, assertions: [AssertionSource] = [], proxyHeaders: ProxyHeaderAuthenticator? = nil, serviceTokens: [ServiceToken] = []) {
+        self.remoteUser = remoteUser
+        self.assertions = assertions
+        self.proxyHeaders = proxyHeaders
+        self.serviceTokens = serviceTokens
+    }
 }
 
 /// The configuration file could not be used.

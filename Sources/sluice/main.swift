@@ -9,11 +9,17 @@ ProcessSignals.blockInCurrentThread()
 let usage = """
     usage: sluice serve --config FILE [--socket PATH]
            sluice check FILE
+           sluice explain --config FILE --user NAME [--groups a,b]
+           sluice explain --config FILE --token JWT [--source NAME]
+           sluice token new NAME [--roles a,b] [--expires 2027-06-30]
            sluice version
 
     serve    run the FastCGI application; without --socket it accepts on fd 0, the socket
              lighttpd (bin-path) or spawn-fcgi hands over
     check    validate a configuration file; exit status 1 and one line per problem if invalid
+    explain  what a user (with groups) may do on each pipeline and which grant allows it; or
+             verify a signed assertion exactly as the server would and say why it is refused
+    token    print a new service token once, and the config entry holding only its SHA-256
     version  print the version
 
     """
@@ -21,6 +27,18 @@ let usage = """
 func fail(_ message: String) -> Never {
     FileHandle.standardError.write(Data("sluice: \(message)\n\n\(usage)".utf8))
     exit(2)
+}
+
+/// Reads `--name value` pairs; anything else is a usage error.
+func parseOptions(_ arguments: [String], allowed: Set<String>) -> [String: String] {
+    var options: [String: String] = [:]
+    var rest = arguments[...]
+    while let option = rest.popFirst() {
+        guard allowed.contains(option) else { fail("unknown option \(option)") }
+        guard let value = rest.popFirst() else { fail("\(option) needs a value") }
+        options[option] = value
+    }
+    return options
 }
 
 var arguments = Array(CommandLine.arguments.dropFirst())
@@ -46,6 +64,16 @@ case "serve":
 case "check":
     guard arguments.count == 1 else { fail("check needs exactly one FILE") }
     exit(Server.check(configPath: arguments[0]))
+case "explain":
+    let options = parseOptions(arguments, allowed: ["--config", "--user", "--groups", "--token", "--source"])
+    guard let config = options["--config"] else { fail("explain needs --config FILE") }
+    guard (options["--user"] == nil) != (options["--token"] == nil) else { fail("explain needs either --user or --token") }
+    exit(Commands.explain(configPath: config, user: options["--user"], groups: options["--groups"], token: options["--token"], source: options["--source"]))
+case "token":
+    guard arguments.first == "new", arguments.count >= 2 else { fail("usage: sluice token new NAME [--roles a,b] [--expires DATE]") }
+    let options = parseOptions(Array(arguments.dropFirst(2)), allowed: ["--roles", "--expires"])
+    let roles = options["--roles"].map { $0.split(separator: ",").map(String.init) } ?? []
+    exit(Commands.newToken(name: arguments[1], roles: roles, expires: options["--expires"]))
 case "version", "--version":
     print("sluice \(Server.version)")
 case "help", "--help", "-h":

@@ -78,7 +78,7 @@ import Workflow
         #expect(config.server.parallelism == 4)
         #expect(config.server.maxBodyBytes == 1 << 20)
         #expect(config.server.gracePeriod == 5)
-        #expect(config.remoteUserEnabled)
+        #expect(config.identity.remoteUser)
         #expect(config.directory == "/srv/sluice")
         #expect(config.pipelineNames == ["etl-nightly", "reports"])
         #expect(config.hash.count == 64)
@@ -143,8 +143,8 @@ import Workflow
 
     @Test("An identity block without remote_user turns REMOTE_USER off; with it, on")
     func identity() throws {
-        #expect(try !Self.load("{ identity: {}, \(Self.minimal) }").remoteUserEnabled)
-        #expect(try Self.load("{ identity: { remote_user: {} }, \(Self.minimal) }").remoteUserEnabled)
+        #expect(try !Self.load("{ identity: {}, \(Self.minimal) }").identity.remoteUser)
+        #expect(try Self.load("{ identity: { remote_user: {} }, \(Self.minimal) }").identity.remoteUser)
     }
 
     @Test("Null members count as absent")

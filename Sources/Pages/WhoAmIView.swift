@@ -1,0 +1,49 @@
+/// Everything the "who am I" page shows.
+public struct WhoAmIView: Sendable {
+    /// The user name.
+    public var user: String
+    /// The identity source (and its configured name).
+    public var source: String
+    /// Groups.
+    public var groups: [String]
+    /// Roles held, each with why.
+    public var roles: [(name: String, via: String)]
+    /// Visible pipelines with each allowed verb and the grant that allows it.
+    public var pipelines: [(name: String, verbs: [(verb: String, grant: String)])]
+    /// The configuration hash in force.
+    public var configHash: String
+
+    /// Creates the model.
+    public init(
+        user: String, source: String, groups: [String], roles: [(name: String, via: String)],
+        pipelines: [(name: String, verbs: [(verb: String, grant: String)])], configHash: String
+    ) {
+        self.user = user
+        self.source = source
+        self.groups = groups
+        self.roles = roles
+        self.pipelines = pipelines
+        self.configHash = configHash
+    }
+}
+
+extension Pages {
+    /// The "who am I" page.
+    public static func whoami(_ layout: Layout, _ view: WhoAmIView) -> String {
+        var body = "<h1>Who am I</h1>\n<dl>\n"
+        body += "<dt>User</dt><dd>\(HTML.escape(view.user))</dd>\n<dt>Source</dt><dd>\(HTML.escape(view.source))</dd>\n"
+        body += "<dt>Groups</dt><dd>\(view.groups.isEmpty ? "none" : HTML.escape(view.groups.joined(separator: ", ")))</dd>\n"
+        let roles = view.roles.map { "\(HTML.escape($0.name)) <small>(\(HTML.escape($0.via)))</small>" }
+        body += "<dt>Roles</dt><dd>\(roles.isEmpty ? "none" : roles.joined(separator: ", "))</dd>\n"
+        body += "<dt>Configuration</dt><dd><code>\(HTML.escape(String(view.configHash.prefix(16))))</code></dd>\n</dl>\n"
+        body += "<h2>What I may do</h2>\n"
+        if view.pipelines.isEmpty { return layout.render(title: "Who am I", body: body + "<p>No pipeline is visible to you.</p>\n") }
+        body += "<table><thead><tr><th>Pipeline</th><th>Verb</th><th>Allowed by</th></tr></thead><tbody>\n"
+        for p in view.pipelines {
+            for v in p.verbs {
+                body += "<tr><td>\(HTML.escape(p.name))</td><td>\(HTML.escape(v.verb))</td><td><code>\(HTML.escape(v.grant))</code></td></tr>\n"
+            }
+        }
+        return layout.render(title: "Who am I", body: body + "</tbody></table>\n")
+    }
+}

@@ -1,0 +1,69 @@
+import Crypto
+import Foundation
+import Identity
+
+/// The offline subcommands: `explain` and `token new`.
+public enum Commands {
+    /// `sluice explain --config FILE --user U [--groups a,b]`: what that user may do, and why.
+    /// `sluice explain --config FILE --token JWT [--source NAME]`: verifies the token exactly as the
+    /// server would (same sources, same order) and says why it is accepted or refused.
+    public static func explain(configPath: String, user: String?, groups: String?, token: String?, source: String?) -> Int32 {
+        let configuration: Configuration
+        do { configuration = try ConfigLoader.load(path: configPath) } catch {
+            FileHandle.standardError.write(Data("\(error)\n".utf8))
+            return 1
+        }
+        if let user {
+            let principal = Principal(user: user, groups: GroupList.parse(groups ?? ""), source: .remoteUser, isAmbient: true)
+            print(Explanation.make(principal, configuration).text, terminator: "")
+            return 0
+        }
+        guard let token else { return 2 }
+        let sources = configuration.identity.assertions.filter { source == nil || $0.name == source }
+        guard !sources.isEmpty else {
+            print("refused: no assertion source\(source.map { " named \($0)" } ?? "") is configured")
+            return 1
+        }
+        for assertionSource in sources {
+            switch AssertionVerifier(source: assertionSource).verify(token) {
+            case .success(let verified):
+                print("accepted by source \(assertionSource.name): kid \(verified.kid ?? "-"), \(verified.algorithm)")
+                let principal = Principal(
+                    user: verified.user, groups: verified.groups, source: .assertion, isAmbient: false, sourceName: assertionSource.name)
+                print(Explanation.make(principal, configuration).text, terminator: "")
+                return 0
+            case .failure(let error):
+                print("refused by source \(assertionSource.name): \(error)")
+            }
+        }
+        return 1
+    }
+
+    /// `sluice token new NAME [--roles a,b] [--expires DATE]`: prints a new token once, and the
+    /// configuration entry that holds only its SHA-256.
+    public static func newToken(name: String, roles: [String], expires: String?) -> Int32 {
+        guard GroupList.isAcceptableName(name), !name.contains(where: { $0 == "," || $0 == "\"" || $0.isWhitespace }) else {
+            FileHandle.standardError.write(Data("sluice: token name must be a short word without spaces, commas or quotes\n".utf8))
+            return 2
+        }
+        if let expires, ConfigLoader.parseExpiry(expires) == nil {
+            FileHandle.standardError.write(Data("sluice: --expires must be a date (2027-06-30) or an ISO 8601 date-time\n".utf8))
+            return 2
+        }
+        let token = ServiceToken.generate()
+        let digest = Hex.encode(SHA256.hash(Array(token.utf8)))
+        let roleList = roles.map { "\"\($0)\"" }.joined(separator: ", ")
+        print("""
+            Token (shown once; store it in your CI's secret store):
+
+                \(token)
+
+            Add this entry to identity.service_tokens in the configuration:
+
+                { name: "\(name)", sha256: "\(digest)", roles: [\(roleList)]\(expires.map { ", expires: \"\($0)\"" } ?? "") },
+
+            Use it with:  curl -H 'Authorization: Bearer \(ServiceToken.prefix)…' …
+            """)
+        return 0
+    }
+}

@@ -1,0 +1,73 @@
+import Identity
+import Pages
+import Policy
+
+/// Who a principal is and what it may do on each pipeline, with the grant that allows each verb:
+/// the answer of `/whoami`, `/api/v1/whoami` and `sluice explain`.
+struct Explanation: Encodable {
+    struct RoleMembership: Encodable {
+        var name: String
+        var via: String
+    }
+
+    struct Permission: Encodable {
+        var verb: String
+        var grant: String
+    }
+
+    struct PipelineAccess: Encodable {
+        var name: String
+        var verbs: [Permission]
+    }
+
+    var user: String
+    var source: String
+    var source_name: String?
+    var groups: [String]
+    var roles: [RoleMembership]
+    var pipelines: [PipelineAccess]
+    var config_hash: String
+
+    /// The policy subject of a principal: its name, groups, and directly assigned roles.
+    static func subject(of principal: Principal) -> Subject {
+        Subject(user: principal.user, groups: principal.groups, roles: principal.roles)
+    }
+
+    /// Explains `principal` under `configuration`. Pipelines it may not view are left out.
+    static func make(_ principal: Principal, _ configuration: Configuration) -> Explanation {
+        let subject = self.subject(of: principal)
+        let policy = configuration.policy
+        let roles = policy.roles(of: subject).map { RoleMembership(name: $0.name, via: policy.membership(of: subject, in: $0) ?? "") }
+        let pipelines = configuration.pipelineNames.compactMap { name -> PipelineAccess? in
+            let verbs = Verb.allCases.compactMap { verb -> Permission? in
+                guard case .allow(let role, let index) = policy.decide(subject, verb, pipeline: name) else { return nil }
+                return Permission(verb: verb.rawValue, grant: "roles.\(role).grants[\(index)]")
+            }
+            return verbs.contains { $0.verb == Verb.view.rawValue } ? PipelineAccess(name: name, verbs: verbs) : nil
+        }
+        return Explanation(
+            user: principal.user, source: principal.source.rawValue, source_name: principal.sourceName, groups: principal.groups.sorted(),
+            roles: roles, pipelines: pipelines, config_hash: configuration.hash)
+    }
+
+    /// The view model of the HTML page.
+    var page: WhoAmIView {
+        WhoAmIView(
+            user: self.user, source: self.source_name.map { "\(self.source) (\($0))" } ?? self.source, groups: self.groups,
+            roles: self.roles.map { ($0.name, $0.via) }, pipelines: self.pipelines.map { ($0.name, $0.verbs.map { ($0.verb, $0.grant) }) },
+            configHash: self.config_hash)
+    }
+
+    /// Plain text for the command line.
+    var text: String {
+        var out = "user:    \(self.user)\nsource:  \(self.page.source)\ngroups:  \(self.groups.isEmpty ? "(none)" : self.groups.joined(separator: ", "))\n"
+        out += "roles:   \(self.roles.isEmpty ? "(none)" : self.roles.map { "\($0.name) (\($0.via))" }.joined(separator: ", "))\n"
+        out += "config:  sha256 \(self.config_hash)\n"
+        if self.pipelines.isEmpty { out += "pipelines: none visible\n" }
+        for p in self.pipelines {
+            out += "pipeline \(p.name):\n"
+            for v in p.verbs { out += "  \(v.verb.padding(toLength: 8, withPad: " ", startingAt: 0)) by \(v.grant)\n" }
+        }
+        return out
+    }
+}
