@@ -39,7 +39,8 @@ public final class ALBKeyProvider: KeyProvider {
     public func refresh(missingKid kid: String) -> KeySet? {
         self.state.withLock { state in
             // ALB kids are UUIDs; anything else never becomes part of a URL.
-            guard kid.utf8.count <= 64, kid.utf8.allSatisfy({ $0 == 0x2D || ($0 >= 0x30 && $0 <= 0x39) || ($0 | 0x20 >= 0x61 && $0 | 0x20 <= 0x7A) })
+            guard kid.utf8.count <= 64,
+                kid.utf8.allSatisfy({ $0 == 0x2D || ($0 >= 0x30 && $0 <= 0x39) || ($0 | 0x20 >= 0x61 && $0 | 0x20 <= 0x7A) })
             else { return KeySet(entries: state.entries) }
             let now = self.now()
             if let last = state.lastAttempt, now.timeIntervalSince(last) < self.cooldown { return KeySet(entries: state.entries) }
@@ -59,7 +60,8 @@ public final class ALBKeyProvider: KeyProvider {
     /// The DER bytes of a `-----BEGIN PUBLIC KEY-----` PEM block.
     static func der(fromPEM pem: [UInt8]) throws(AssertionError) -> [UInt8] {
         let text = String(decoding: pem, as: UTF8.self)
-        guard let begin = text.range(of: "-----BEGIN PUBLIC KEY-----"), let end = text.range(of: "-----END PUBLIC KEY-----"), begin.upperBound <= end.lowerBound
+        guard let begin = text.range(of: "-----BEGIN PUBLIC KEY-----"), let end = text.range(of: "-----END PUBLIC KEY-----"),
+            begin.upperBound <= end.lowerBound
         else { throw AssertionError(.keysUnavailable, "not a PEM public key") }
         let body = text[begin.upperBound..<end.lowerBound].filter { !$0.isWhitespace }
         guard let der = Data(base64Encoded: String(body)) else { throw AssertionError(.keysUnavailable, "PEM body is not base64") }

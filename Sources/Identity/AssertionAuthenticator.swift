@@ -27,8 +27,9 @@ public struct AssertionAuthenticator: Authenticator {
         }
         switch self.verifier.verify(token) {
         case .success(let assertion):
-            return .authenticated(Principal(
-                user: assertion.user, groups: assertion.groups, source: .assertion, isAmbient: isAmbient, sourceName: source.name))
+            return .authenticated(
+                Principal(
+                    user: assertion.user, groups: assertion.groups, source: .assertion, isAmbient: isAmbient, sourceName: source.name))
         case .failure(let error):
             let tag = Hex.encode(SHA256.hash(Array(token.utf8)).prefix(4))
             return .invalid(reason: "assertion source \(source.name): \(error) (token sha256 prefix \(tag))")

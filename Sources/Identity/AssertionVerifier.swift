@@ -93,7 +93,9 @@ public struct AssertionVerifier: Sendable {
             guard case .string(let typ)? = jws.header["typ"], typ == type else { throw AssertionError(.claims, "typ is not \(type)") }
         }
         if let signer = self.source.signer {
-            guard case .string(let value)? = jws.header["signer"], value == signer else { throw AssertionError(.claims, "signer does not match") }
+            guard case .string(let value)? = jws.header["signer"], value == signer else {
+                throw AssertionError(.claims, "signer does not match")
+            }
         }
         guard var keys = self.source.keys.current() else { throw AssertionError(.keysUnavailable, "no key set loaded") }
         var key = keys.key(kid: jws.kid, algorithm: algorithm)
@@ -101,7 +103,9 @@ public struct AssertionVerifier: Sendable {
             keys = fresh
             key = keys.key(kid: jws.kid, algorithm: algorithm)
         }
-        guard let key else { throw AssertionError(.unknownKey, "no single key for kid \(jws.kid.map { String($0.prefix(64)) } ?? "(none)") and \(algorithm)") }
+        guard let key else {
+            throw AssertionError(.unknownKey, "no single key for kid \(jws.kid.map { String($0.prefix(64)) } ?? "(none)") and \(algorithm)")
+        }
         guard key.key.verify(signature: jws.signature, message: jws.signingInput, algorithm: algorithm) else {
             throw AssertionError(.signature, "signature does not verify (kid \(key.kid ?? "-"))")
         }
@@ -133,7 +137,9 @@ public struct AssertionVerifier: Sendable {
                 groups = GroupList.parse(strings)
             default: throw AssertionError(.claims, "claim \(name) is neither a string nor an array")
             }
-            guard groups.allSatisfy(GroupList.isAcceptableName) else { throw AssertionError(.claims, "a group name has control characters") }
+            guard groups.allSatisfy(GroupList.isAcceptableName) else {
+                throw AssertionError(.claims, "a group name has control characters")
+            }
         }
         return VerifiedAssertion(user: user, groups: groups, kid: key.kid, algorithm: algorithm, claims: claims)
     }
@@ -151,8 +157,12 @@ public struct AssertionVerifier: Sendable {
         }
         guard let exp = try number("exp") else { throw AssertionError(.claims, "exp is missing") }
         if now >= exp + leeway { throw AssertionError(.expired, "expired \(Int(now - exp)) s ago") }
-        if let nbf = try number("nbf"), now + leeway < nbf { throw AssertionError(.notYetValid, "nbf is \(Int(nbf - now)) s in the future") }
-        if let iat = try number("iat"), iat > now + leeway { throw AssertionError(.notYetValid, "iat is \(Int(iat - now)) s in the future") }
+        if let nbf = try number("nbf"), now + leeway < nbf {
+            throw AssertionError(.notYetValid, "nbf is \(Int(nbf - now)) s in the future")
+        }
+        if let iat = try number("iat"), iat > now + leeway {
+            throw AssertionError(.notYetValid, "iat is \(Int(iat - now)) s in the future")
+        }
     }
 
     private func checkAudience(_ value: JSONValue?) throws(AssertionError) {

@@ -4,7 +4,7 @@ import Logging
 import Synchronization
 
 #if canImport(FoundationNetworking)
-import FoundationNetworking
+    import FoundationNetworking
 #endif
 
 /// Where an assertion source's keys come from.
@@ -103,9 +103,15 @@ public final class RemoteKeyProvider: KeyProvider {
             let set = try KeySet.parse(try self.fetch(self.url, self.timeout, KeySet.maxDocumentBytes))
             state.set = set
             state.fetchedAt = now
-            self.logger.info("jwks fetched", ["url": self.url.absoluteString, "keys": "\(set.keys.count)", "skipped": set.skipped.joined(separator: "; "), "reason": reason])
+            self.logger.info(
+                "jwks fetched",
+                [
+                    "url": self.url.absoluteString, "keys": "\(set.keys.count)", "skipped": set.skipped.joined(separator: "; "),
+                    "reason": reason,
+                ])
         } catch {
-            self.logger.warning("jwks fetch failed; keeping the last good key set", ["url": self.url.absoluteString, "error": "\(error)", "reason": reason])
+            self.logger.warning(
+                "jwks fetch failed; keeping the last good key set", ["url": self.url.absoluteString, "error": "\(error)", "reason": reason])
         }
     }
 

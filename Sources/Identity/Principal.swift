@@ -27,7 +27,8 @@ public struct Principal: Sendable, Hashable {
     public var sourceName: String?
 
     /// Creates a principal.
-    public init(user: String, groups: Set<String> = [], source: Source, isAmbient: Bool, roles: Set<String> = [], sourceName: String? = nil) {
+    public init(user: String, groups: Set<String> = [], source: Source, isAmbient: Bool, roles: Set<String> = [], sourceName: String? = nil)
+    {
         self.user = user
         self.groups = groups
         self.source = source

@@ -54,8 +54,9 @@ public struct ServiceTokenAuthenticator: Authenticator {
         if let expires = entry.expires, self.now() >= expires {
             return .invalid(reason: "service token \(entry.name) expired")
         }
-        return .authenticated(Principal(
-            user: "token:\(entry.name)", source: .serviceToken, isAmbient: false, roles: entry.roles, sourceName: entry.name))
+        return .authenticated(
+            Principal(
+                user: "token:\(entry.name)", source: .serviceToken, isAmbient: false, roles: entry.roles, sourceName: entry.name))
     }
 }
 

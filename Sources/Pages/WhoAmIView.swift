@@ -41,7 +41,8 @@ extension Pages {
         body += "<table><thead><tr><th>Pipeline</th><th>Verb</th><th>Allowed by</th></tr></thead><tbody>\n"
         for p in view.pipelines {
             for v in p.verbs {
-                body += "<tr><td>\(HTML.escape(p.name))</td><td>\(HTML.escape(v.verb))</td><td><code>\(HTML.escape(v.grant))</code></td></tr>\n"
+                body +=
+                    "<tr><td>\(HTML.escape(p.name))</td><td>\(HTML.escape(v.verb))</td><td><code>\(HTML.escape(v.grant))</code></td></tr>\n"
             }
         }
         return layout.render(title: "Who am I", body: body + "</tbody></table>\n")

@@ -7,10 +7,12 @@ import Policy
 import Workflow
 
 extension App {
-    /// `GET /healthz`: liveness without identity; 503 while draining.
+    /// `GET /healthz`: liveness without identity, with the configuration hash in force; 503 while
+    /// draining.
     func health(_ context: RequestContext) throws -> HTTPResponse {
-        if self.isDraining { return .json(Array("{\"status\":\"draining\"}\n".utf8), status: .serviceUnavailable) }
-        return .json(Array("{\"status\":\"ok\"}\n".utf8))
+        let hash = self.configuration.hash
+        if self.isDraining { return .json(Array("{\"config\":\"\(hash)\",\"status\":\"draining\"}\n".utf8), status: .serviceUnavailable) }
+        return .json(Array("{\"config\":\"\(hash)\",\"status\":\"ok\"}\n".utf8))
     }
 
     /// `GET /api/v1/whoami`: identity source, subject, groups, roles, and per pipeline the verbs

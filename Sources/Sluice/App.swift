@@ -20,12 +20,22 @@ public final class App: HTTPHandler {
         var isAPI: Bool
     }
 
+    /// The configuration in force and the authenticators built from it, swapped together by
+    /// `reload(_:)`.
+    private struct Snapshot: Sendable {
+        var configuration: Configuration
+        var authenticator: AuthenticatorChain
+    }
+
+    private let snapshot: Mutex<Snapshot>
+
     /// The configuration in force.
-    let configuration: Configuration
+    var configuration: Configuration { self.snapshot.withLock { $0.configuration } }
+
+    private var authenticator: AuthenticatorChain { self.snapshot.withLock { $0.authenticator } }
     let store: any JobStore
     let runner: Runner?
     let logDirectory: String
-    private let authenticator: any Authenticator
     private let router: Router<Route>
     private let draining = Atomic<Bool>(false)
     let logger = Logger(label: "http")
@@ -34,12 +44,19 @@ public final class App: HTTPHandler {
     /// - Parameters:
     ///   - runner: woken after triggers and cancels; nil in tests that only look at the store.
     public init(configuration: Configuration, store: any JobStore, runner: Runner?) {
-        self.configuration = configuration
+        self.snapshot = Mutex(Snapshot(configuration: configuration, authenticator: configuration.makeAuthenticator()))
         self.store = store
         self.runner = runner
         self.logDirectory = configuration.server.dataDirectory + "/logs"
-        self.authenticator = configuration.makeAuthenticator()
         self.router = Self.makeRouter()
+    }
+
+    /// Puts a new configuration in force (SIGHUP). Requests already running finish with the
+    /// configuration they started with; jobs keep the argv they were triggered with. Server
+    /// settings (threads, data directory, parallelism) only change on restart.
+    public func reload(_ configuration: Configuration) {
+        let next = Snapshot(configuration: configuration, authenticator: configuration.makeAuthenticator())
+        self.snapshot.withLock { $0 = next }
     }
 
     /// Marks the app as draining: `/healthz` answers 503 so load balancers stop sending work.

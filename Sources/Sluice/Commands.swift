@@ -53,7 +53,8 @@ public enum Commands {
         let token = ServiceToken.generate()
         let digest = Hex.encode(SHA256.hash(Array(token.utf8)))
         let roleList = roles.map { "\"\($0)\"" }.joined(separator: ", ")
-        print("""
+        print(
+            """
             Token (shown once; store it in your CI's secret store):
 
                 \(token)

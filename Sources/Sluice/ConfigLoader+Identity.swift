@@ -43,14 +43,20 @@ extension ConfigLoader {
         var assertions: [AssertionSource] = []
         var names: Set<String> = []
         for (i, entry) in (r.array("assertions") ?? []).enumerated() {
-            guard let source = self.readAssertion(entry, path: "identity.assertions[\(i)]", directory: directory, problems: problems) else { continue }
-            if !names.insert(source.name).inserted { problems.add("identity.assertions[\(i)].name", "duplicate source name \"\(source.name)\"") }
+            guard let source = self.readAssertion(entry, path: "identity.assertions[\(i)]", directory: directory, problems: problems) else {
+                continue
+            }
+            if !names.insert(source.name).inserted {
+                problems.add("identity.assertions[\(i)].name", "duplicate source name \"\(source.name)\"")
+            }
             assertions.append(source)
         }
         let proxy = r.value("proxy_headers").flatMap { self.readProxyHeaders($0, problems: problems) }
         let tokens = self.readServiceTokens(r.array("service_tokens") ?? [], roles: roles, problems: problems)
         r.finish()
-        return (IdentitySettings(remoteUser: remote != nil, assertions: assertions, proxyHeaders: proxy, serviceTokens: tokens), defaultRole)
+        return (
+            IdentitySettings(remoteUser: remote != nil, assertions: assertions, proxyHeaders: proxy, serviceTokens: tokens), defaultRole
+        )
     }
 
     private static func readAssertion(_ value: JSONValue, path: String, directory: String, problems: ProblemList) -> AssertionSource? {
@@ -59,7 +65,9 @@ extension ConfigLoader {
         var preset: Preset? = nil
         if let name = presetName {
             preset = self.presets[name]
-            if preset == nil { problems.add("\(path).preset", "unknown preset \"\(name)\" (known: \(self.presets.keys.sorted().joined(separator: ", ")))") }
+            if preset == nil {
+                problems.add("\(path).preset", "unknown preset \"\(name)\" (known: \(self.presets.keys.sorted().joined(separator: ", ")))")
+            }
         }
         let name = r.string("name") ?? presetName ?? "assertion"
         let header = r.string("header") ?? preset?.header
@@ -77,7 +85,9 @@ extension ConfigLoader {
         let algorithmNames = r.strings("algorithms") ?? preset?.algorithms ?? []
         var algorithms: Set<SignatureAlgorithm> = []
         for (i, a) in algorithmNames.enumerated() {
-            if let alg = SignatureAlgorithm(jwsName: a) { algorithms.insert(alg) } else {
+            if let alg = SignatureAlgorithm(jwsName: a) {
+                algorithms.insert(alg)
+            } else {
                 problems.add("\(path).algorithms[\(i)]", "\"\(a)\" can never be accepted (only RS256 and ES256)")
             }
         }
@@ -120,7 +130,8 @@ extension ConfigLoader {
                 problems.add("\(path).\(jwksURL != nil ? "jwks_url" : "alb_keys_url")", "must be an https URL")
                 return nil
             }
-            keys = jwksURL != nil
+            keys =
+                jwksURL != nil
                 ? RemoteKeyProvider(url: url, maxAge: TimeInterval(maxAge), cooldown: TimeInterval(cooldown))
                 : ALBKeyProvider(baseURL: url, cooldown: TimeInterval(cooldown))
         }
@@ -138,9 +149,15 @@ extension ConfigLoader {
         r.finish()
         var ranges: [IPRange] = []
         for (i, p) in peers.enumerated() {
-            if let range = IPRange(p) { ranges.append(range) } else { problems.add("identity.proxy_headers.trusted_peers[\(i)]", "not an IP address or CIDR range") }
+            if let range = IPRange(p) {
+                ranges.append(range)
+            } else {
+                problems.add("identity.proxy_headers.trusted_peers[\(i)]", "not an IP address or CIDR range")
+            }
         }
-        if ranges.isEmpty { problems.add("identity.proxy_headers.trusted_peers", "required: the proxy's addresses; headers from anyone else are ignored") }
+        if ranges.isEmpty {
+            problems.add("identity.proxy_headers.trusted_peers", "required: the proxy's addresses; headers from anyone else are ignored")
+        }
         guard let user else {
             problems.add("identity.proxy_headers.user", "required: the header naming the user, e.g. X-Forwarded-User")
             return nil
@@ -158,13 +175,17 @@ extension ConfigLoader {
             let tokenRoles = r.strings("roles") ?? []
             let expires = r.string("expires")
             r.finish()
-            if !GroupList.isAcceptableName(name) || name.contains(where: { $0 == "," || $0.isWhitespace }) { problems.add("\(path).name", "required: a short name without spaces") }
+            if !GroupList.isAcceptableName(name) || name.contains(where: { $0 == "," || $0.isWhitespace }) {
+                problems.add("\(path).name", "required: a short name without spaces")
+            }
             if tokens.contains(where: { $0.name == name }) { problems.add("\(path).name", "duplicate token name \"\(name)\"") }
             guard let digest = Self.hexBytes(digestHex), digest.count == 32 else {
                 problems.add("\(path).sha256", "required: the token's SHA-256 as 64 hex digits (from `sluice token new`)")
                 continue
             }
-            for (j, role) in tokenRoles.enumerated() where !roles.contains(role) { problems.add("\(path).roles[\(j)]", "unknown role \"\(role)\"") }
+            for (j, role) in tokenRoles.enumerated() where !roles.contains(role) {
+                problems.add("\(path).roles[\(j)]", "unknown role \"\(role)\"")
+            }
             var expiry: Date? = nil
             if let text = expires {
                 expiry = Self.parseExpiry(text)
@@ -180,7 +201,9 @@ extension ConfigLoader {
         var out: [UInt8] = []
         var iterator = text.utf8.makeIterator()
         while let high = iterator.next(), let low = iterator.next() {
-            guard let h = UInt8(String(UnicodeScalar(high)), radix: 16), let l = UInt8(String(UnicodeScalar(low)), radix: 16) else { return nil }
+            guard let h = UInt8(String(UnicodeScalar(high)), radix: 16), let l = UInt8(String(UnicodeScalar(low)), radix: 16) else {
+                return nil
+            }
             out.append(h << 4 | l)
         }
         return out

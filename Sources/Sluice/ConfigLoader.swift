@@ -36,7 +36,8 @@ public enum ConfigLoader {
         let server = self.readServer(top.value("server"), directory: directory, problems: problems)
         let pipelines = self.readPipelines(top.value("pipelines"), problems: problems)
         let roles = self.readRoles(top.value("roles"), pipelines: pipelines, problems: problems)
-        let (identity, defaultRole) = self.readIdentity(top.value("identity"), roles: Set(roles.map(\.name)), directory: directory, problems: problems)
+        let (identity, defaultRole) = self.readIdentity(
+            top.value("identity"), roles: Set(roles.map(\.name)), directory: directory, problems: problems)
         top.finish()
         for name in pipelines.keys.sorted() {
             for p in pipelines[name]!.problems() { problems.add(p.path, p.message) }

@@ -40,7 +40,9 @@ public struct Configuration: Sendable {
     public func makeAuthenticator(now: @escaping @Sendable () -> Date = Date.init) -> AuthenticatorChain {
         var sources: [any Authenticator] = []
         if !self.identity.serviceTokens.isEmpty { sources.append(ServiceTokenAuthenticator(tokens: self.identity.serviceTokens, now: now)) }
-        for source in self.identity.assertions { sources.append(AssertionAuthenticator(verifier: AssertionVerifier(source: source, now: now))) }
+        for source in self.identity.assertions {
+            sources.append(AssertionAuthenticator(verifier: AssertionVerifier(source: source, now: now)))
+        }
         if let proxy = self.identity.proxyHeaders { sources.append(proxy) }
         if self.identity.remoteUser { sources.append(RemoteUserAuthenticator()) }
         return AuthenticatorChain(sources)
@@ -62,7 +64,10 @@ public struct IdentitySettings: Sendable {
     public var serviceTokens: [ServiceToken]
 
     /// Creates settings.
-    public init(remoteUser: Bool = true, assertions: [AssertionSource] = [], proxyHeaders: ProxyHeaderAuthenticator? = nil, serviceTokens: [ServiceToken] = []) {
+    public init(
+        remoteUser: Bool = true, assertions: [AssertionSource] = [], proxyHeaders: ProxyHeaderAuthenticator? = nil,
+        serviceTokens: [ServiceToken] = []
+    ) {
         self.remoteUser = remoteUser
         self.assertions = assertions
         self.proxyHeaders = proxyHeaders

@@ -60,7 +60,8 @@ struct Explanation: Encodable {
 
     /// Plain text for the command line.
     var text: String {
-        var out = "user:    \(self.user)\nsource:  \(self.page.source)\ngroups:  \(self.groups.isEmpty ? "(none)" : self.groups.joined(separator: ", "))\n"
+        var out =
+            "user:    \(self.user)\nsource:  \(self.page.source)\ngroups:  \(self.groups.isEmpty ? "(none)" : self.groups.joined(separator: ", "))\n"
         out += "roles:   \(self.roles.isEmpty ? "(none)" : self.roles.map { "\($0.name) (\($0.via))" }.joined(separator: ", "))\n"
         out += "config:  sha256 \(self.config_hash)\n"
         if self.pipelines.isEmpty { out += "pipelines: none visible\n" }

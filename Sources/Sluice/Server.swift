@@ -62,7 +62,7 @@ public enum Server {
         while true {
             let signal = ProcessSignals.wait()
             if signal == SIGHUP {
-                logger.warning("SIGHUP received; configuration reload is not implemented yet, restart to apply changes")
+                self.reload(app, path: configPath, running: app.configuration, logger: logger)
                 continue
             }
             logger.info("stopping", ["signal": "\(signal)"])
@@ -74,6 +74,27 @@ public enum Server {
         runner.stop()
         logger.info("stopped")
         return 0
+    }
+
+    /// Re-reads the configuration; a file that fails the check is refused and the old one stays.
+    static func reload(_ app: App, path: String, running: Configuration, logger: Logger) {
+        do {
+            let next = try ConfigLoader.load(path: path)
+            let old = running.server
+            if next.server.dataDirectory != old.dataDirectory || next.server.threads != old.threads
+                || next.server.parallelism != old.parallelism || next.server.maxBodyBytes != old.maxBodyBytes
+            {
+                logger.warning("server settings changed; they take effect on restart", ["config.hash": next.hash])
+            }
+            app.reload(next)
+            logger.info("configuration reloaded", ["config.hash": next.hash, "config.previous": running.hash])
+        } catch {
+            logger.error(
+                "configuration reload refused; the previous one stays in force",
+                [
+                    "config.hash": running.hash, "problems": error.problems.map(\.description).joined(separator: "; "),
+                ])
+        }
     }
 
     /// `sluice check FILE`: prints every problem; returns 0 if the file is usable.

@@ -163,3 +163,20 @@ import Testing
         #expect(!AppHarness.text(page).contains("disk on fire"))
     }
 }
+
+@Suite struct AppReloadTests {
+    @Test("reload puts a new policy in force for the next request and changes the health hash")
+    func reloadSwapsPolicy() throws {
+        let h = try AppHarness()
+        defer { h.remove() }
+        let before = try AppHarness.json(h.send("GET", "/healthz", user: nil))["config"] as? String
+        #expect(h.send("GET", "/api/v1/pipelines/etl-nightly", user: "vera").status.code == 200)
+        let stricter = AppHarness.configuration().replacingOccurrences(of: #"users: ["vera"]"#, with: #"users: ["erin"]"#)
+        let next = try ConfigLoader.load(data: Data(stricter.utf8), file: "test.json5", directory: h.directory.path)
+        h.app.reload(next)
+        let after = try AppHarness.json(h.send("GET", "/healthz", user: nil))["config"] as? String
+        #expect(before != nil && after != nil && before != after)
+        #expect(h.send("GET", "/api/v1/pipelines/etl-nightly", user: "vera").status.code == 404)
+        #expect(h.send("GET", "/api/v1/pipelines/etl-nightly", user: "erin").status.code == 200)
+    }
+}

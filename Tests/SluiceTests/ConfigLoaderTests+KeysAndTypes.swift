@@ -16,7 +16,7 @@ extension ConfigLoaderTests {
         "An unknown key anywhere is reported with its key path",
         arguments: [
             ("{ server: { colour: 1 }, \(ConfigLoaderTests.minimal) }", "server.colour"),
-            ("{ identity: { proxy_headers: {} }, \(ConfigLoaderTests.minimal) }", "identity.proxy_headers"),
+            ("{ identity: { colour: {} }, \(ConfigLoaderTests.minimal) }", "identity.colour"),
             ("{ identity: { remote_user: { realm: 'x' } }, \(ConfigLoaderTests.minimal) }", "identity.remote_user.realm"),
             (ConfigLoaderTests.withRole("{ users: ['a'], colour: 1, grants: [] }"), "roles.ops.colour"),
             (ConfigLoaderTests.withRole("{ grants: [{ pipelines: ['p'], verbs: ['view'], colour: 1 }] }"), "roles.ops.grants[0].colour"),
