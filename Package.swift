@@ -53,7 +53,7 @@ let package = Package(
         .testTarget(
             name: "SluiceTests", dependencies: ["Sluice", "HTTP", "Policy", "Identity", "JobStore", "Workflow", "Pages", "JSON"]),
         .testTarget(name: "JSONTests", dependencies: ["JSON"]),
-        .testTarget(name: "IdentityTests", dependencies: ["Identity", "Crypto", "HTTP", "JSON"]),
+        .testTarget(name: "IdentityTests", dependencies: ["Identity", "Crypto", "HTTP", "JSON"], exclude: ["Fixtures"]),
         .testTarget(name: "IntegrationTests", dependencies: ["sluice"]),
     ]
 )

@@ -16,6 +16,11 @@ public protocol JobStore: Sendable {
     /// already finished), or nil if there is no such job.
     func requestCancel(jobID: Int64) throws -> JobRecord?
 
+    /// Re-queues the tasks of a failed or cancelled job that did not succeed, keeping their
+    /// attempt counts, and clears the cancel request. Returns the job, or nil if it is missing or
+    /// not failed or cancelled (checked in the same transaction).
+    func retry(jobID: Int64) throws -> JobRecord?
+
     /// Jobs not yet finished, oldest first, without tasks: the runner's work list.
     func unfinishedJobs() throws -> [JobRecord]
 

@@ -105,6 +105,25 @@ public final class SQLiteJobStore: JobStore {
         return try self.job(id: jobID)
     }
 
+    public func retry(jobID: Int64) throws -> JobRecord? {
+        let retried = try self.write { db -> Bool in
+            guard let state = try db.query("SELECT state FROM jobs WHERE id = ?", [.integer(jobID)]).first?[0].text,
+                state == JobState.failed.rawValue || state == JobState.cancelled.rawValue
+            else { return false }
+            try db.run(
+                """
+                UPDATE tasks SET state = 'queued', exit_code = NULL, message = 'retry requested', pid = NULL, finished_at = NULL
+                WHERE job_id = ? AND state IN ('failed', 'skipped', 'cancelled')
+                """, [.integer(jobID)])
+            let anySucceeded = try db.query("SELECT 1 FROM tasks WHERE job_id = ? AND state = 'succeeded' LIMIT 1", [.integer(jobID)]).isEmpty == false
+            try db.run(
+                "UPDATE jobs SET state = ?, cancel_requested = 0, finished_at = NULL WHERE id = ?",
+                [.text(anySucceeded ? JobState.running.rawValue : JobState.queued.rawValue), .integer(jobID)])
+            return true
+        }
+        return retried ? try self.job(id: jobID) : nil
+    }
+
     public func unfinishedJobs() throws -> [JobRecord] {
         try self.read { db in
             try db.query("SELECT * FROM jobs WHERE state IN ('queued','running') ORDER BY id").map(Self.job(from:))

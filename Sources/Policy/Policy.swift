@@ -34,15 +34,20 @@ public struct Policy: Sendable {
         return nil
     }
 
-    /// Decides whether `subject` may use `verb` on `pipeline`.
-    public func decide(_ subject: Subject, _ verb: Verb, pipeline: String) -> Decision {
+    /// Decides whether `subject` may use `verb` on `pipeline` — with `parameters` when the
+    /// question is about particular values (a trigger, or an existing job), else about the
+    /// pipeline as such.
+    public func decide(_ subject: Subject, _ verb: Verb, pipeline: String, parameters: [String: String]? = nil) -> Decision {
         let held = self.roles(of: subject)
         for role in held {
-            if let index = role.grants.firstIndex(where: { $0.allows(verb, on: pipeline) }) {
+            if let index = role.grants.firstIndex(where: { $0.allows(verb, on: pipeline, parameters: parameters) }) {
                 return .allow(role: role.name, grantIndex: index)
             }
         }
         if held.isEmpty { return .deny(reason: "\(subject.user) holds no role") }
+        if parameters != nil, self.decide(subject, verb, pipeline: pipeline).isAllowed {
+            return .deny(reason: "no role of \(subject.user) grants \(verb.rawValue) on \(pipeline) with these parameter values")
+        }
         return .deny(reason: "no role of \(subject.user) grants \(verb.rawValue) on \(pipeline)")
     }
 

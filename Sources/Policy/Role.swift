@@ -4,16 +4,25 @@ public struct Grant: Sendable, Hashable {
     public var pipelines: [GlobPattern]
     /// The verbs granted.
     public var verbs: Set<Verb>
+    /// Limits on parameter values; empty means any values.
+    public var parameters: [String: ParameterConstraint]
 
     /// Creates a grant.
-    public init(pipelines: [GlobPattern], verbs: Set<Verb>) {
+    public init(pipelines: [GlobPattern], verbs: Set<Verb>, parameters: [String: ParameterConstraint] = [:]) {
         self.pipelines = pipelines
         self.verbs = verbs
+        self.parameters = parameters
     }
 
-    /// Whether this grant allows `verb` on `pipeline`.
-    public func allows(_ verb: Verb, on pipeline: String) -> Bool {
-        self.verbs.contains(verb) && self.pipelines.contains { $0.matches(pipeline) }
+    /// Whether this grant allows `verb` on `pipeline` with `parameters`.
+    ///
+    /// `parameters` nil asks about the pipeline as such (may I trigger it at all?): a grant with
+    /// constraints then allows, since some values satisfy it. Given values (a trigger's, or an
+    /// existing job's) must satisfy every constraint.
+    public func allows(_ verb: Verb, on pipeline: String, parameters values: [String: String]? = nil) -> Bool {
+        guard self.verbs.contains(verb), self.pipelines.contains(where: { $0.matches(pipeline) }) else { return false }
+        guard let values else { return true }
+        return self.parameters.allSatisfy { name, constraint in constraint.admits(values[name]) }
     }
 }
 

@@ -6,6 +6,8 @@ public enum Verb: String, CaseIterable, Sendable, Hashable, Codable {
     case trigger
     /// Cancel a queued or running job.
     case cancel
+    /// Retry a failed or cancelled job from the tasks that did not succeed.
+    case retry
     /// Read task logs.
     case logs
 }

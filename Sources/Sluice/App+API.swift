@@ -57,6 +57,8 @@ extension App {
         do { values = try pipeline.resolveParameters(supplied) } catch {
             throw HTTPError(.badRequest, "invalid parameters", fieldErrors: error.fields)
         }
+        // Grants may limit parameter values ("analyst may trigger export only with env=staging").
+        try self.authorize(context, .trigger, pipeline: name, parameters: values)
         let tasks = pipeline.resolvedArgv(values).map { TaskRecord(name: $0.task.name, needs: $0.task.needs, argv: $0.argv) }
         let job = try self.store.createJob(
             NewJob(
@@ -140,6 +142,19 @@ extension App {
         let updated = try self.store.requestCancel(jobID: job.id) ?? job
         self.runner?.wake()
         self.logger.info("job cancel requested", ["request.id": context.requestID, "job.id": "\(job.id)", "user": context.caller.user])
+        return .json(JobJSON.encode(JobJSON.job(updated, mountPath: context.mountPath, includeTasks: true)), status: .accepted)
+    }
+
+    /// `POST /api/v1/jobs/{id}/retry`: re-queues the tasks of a failed or cancelled job that did
+    /// not succeed (what succeeded is kept); 202. A job that is still going, or succeeded, is 409.
+    func retry(_ context: RequestContext) throws -> HTTPResponse {
+        let job = try self.visibleJob(context, verb: .retry)
+        guard job.state == .failed || job.state == .cancelled else {
+            throw HTTPError(.conflict, "only failed or cancelled jobs can be retried; this one is \(job.state.rawValue)")
+        }
+        guard let updated = try self.store.retry(jobID: job.id) else { throw HTTPError(.conflict, "the job changed; try again") }
+        self.runner?.wake()
+        self.logger.info("job retried", ["request.id": context.requestID, "job.id": "\(job.id)", "user": context.caller.user])
         return .json(JobJSON.encode(JobJSON.job(updated, mountPath: context.mountPath, includeTasks: true)), status: .accepted)
     }
 

@@ -11,13 +11,18 @@ extension App {
     ///
     /// A pipeline the caller may not even view is reported as 404, exactly like one that does not
     /// exist, so names cannot be probed; a visible pipeline without the verb is a 403.
-    func authorize(_ context: RequestContext, _ verb: Verb, pipeline: String) throws {
+    ///
+    /// With `parameters` (a trigger's values, or an existing job's), grants limited to certain
+    /// values count only if the values satisfy them.
+    /// For an existing job (`isJob`), its values also decide whether it is visible at all; for a
+    /// trigger they only decide the trigger.
+    func authorize(_ context: RequestContext, _ verb: Verb, pipeline: String, parameters: [String: String]? = nil, isJob: Bool = false) throws {
         let subject = self.subject(context.caller)
-        guard self.configuration.policy.decide(subject, .view, pipeline: pipeline).isAllowed else {
+        guard self.configuration.policy.decide(subject, .view, pipeline: pipeline, parameters: isJob ? parameters : nil).isAllowed else {
             throw HTTPError(.notFound, "not found")
         }
         guard verb != .view else { return }
-        if case .deny(let reason) = self.configuration.policy.decide(subject, verb, pipeline: pipeline) {
+        if case .deny(let reason) = self.configuration.policy.decide(subject, verb, pipeline: pipeline, parameters: parameters) {
             self.logger.info(
                 "denied",
                 ["request.id": context.requestID, "user": subject.user, "verb": verb.rawValue, "pipeline": pipeline, "reason": reason])
@@ -26,8 +31,8 @@ extension App {
     }
 
     /// Whether the caller may use `verb` on `pipeline` (for showing or hiding links).
-    func may(_ context: RequestContext, _ verb: Verb, _ pipeline: String) -> Bool {
-        self.configuration.policy.decide(self.subject(context.caller), verb, pipeline: pipeline).isAllowed
+    func may(_ context: RequestContext, _ verb: Verb, _ pipeline: String, parameters: [String: String]? = nil) -> Bool {
+        self.configuration.policy.decide(self.subject(context.caller), verb, pipeline: pipeline, parameters: parameters).isAllowed
     }
 
     /// The configured pipelines the caller may view, sorted by name.
@@ -41,7 +46,7 @@ extension App {
         guard let id = Int64(context.parameter("id")), id > 0, let job = try self.store.job(id: id) else {
             throw HTTPError(.notFound, "not found")
         }
-        try self.authorize(context, verb, pipeline: job.pipeline)
+        try self.authorize(context, verb, pipeline: job.pipeline, parameters: job.params, isJob: true)
         return job
     }
 }

@@ -85,6 +85,7 @@ public final class App: HTTPHandler {
         api("GET", "/api/v1/jobs", { $0.listJobs })
         api("GET", "/api/v1/jobs/:id", { $0.showJob })
         api("POST", "/api/v1/jobs/:id/cancel", { $0.cancel })
+        api("POST", "/api/v1/jobs/:id/retry", { $0.retry })
         api("GET", "/api/v1/jobs/:id/tasks/:task/log", { $0.rawLog })
         return r
     }

@@ -156,6 +156,47 @@ public enum ConfigLoader {
         return ordered
     }
 
+    /// Reads `params: { env: ["staging"], count: { min: 1, max: 10 } }` of a grant. A single
+    /// string means exactly that value.
+    private static func readConstraints(
+        _ value: JSONValue?, path: String, pipelines: [PipelineDefinition], problems: ProblemList
+    ) -> [String: ParameterConstraint] {
+        guard let value else { return [:] }
+        var r = ConfigReader(value, path: path, problems: problems)
+        var constraints: [String: ParameterConstraint] = [:]
+        for name in r.keys {
+            let p = "\(path).\(name)"
+            let constraint: ParameterConstraint
+            switch r.value(name) {
+            case .string(let s)?: constraint = .oneOf([s])
+            case .array(let items)?:
+                var values: Set<String> = []
+                for (i, item) in items.enumerated() {
+                    if case .string(let s) = item { values.insert(s) } else { problems.add("\(p)[\(i)]", "must be a string") }
+                }
+                constraint = .oneOf(values)
+            case .object?:
+                var range = ConfigReader(r.value(name), path: p, problems: problems)
+                let min = range.number("min")
+                let max = range.number("max")
+                range.finish()
+                if min == nil && max == nil { problems.add(p, "a range needs min and/or max") }
+                constraint = .range(min: min, max: max)
+            case let other?:
+                problems.add(p, "must be a value, a list of values, or {min, max}; found \(other.typeName)")
+                continue
+            case nil: continue
+            }
+            if constraint.isUnsatisfiable { problems.add(p, "can never match (\(constraint))") }
+            if !pipelines.isEmpty && !pipelines.contains(where: { $0.parameters.contains { $0.name == name } }) {
+                problems.add(p, "no pipeline this grant covers has a parameter \"\(name)\"")
+            }
+            constraints[name] = constraint
+        }
+        r.finish()
+        return constraints
+    }
+
     private static func readRoles(_ value: JSONValue?, pipelines: [String: PipelineDefinition], problems: ProblemList) -> [Role] {
         guard let value else { return [] }
         var all = ConfigReader(value, path: "roles", problems: problems)
@@ -186,8 +227,10 @@ public enum ConfigLoader {
                     }
                 }
                 if verbs.isEmpty { problems.add("\(gp).verbs", "required: at least one verb") }
+                let matched = pipelines.values.filter { p in patterns.contains { $0.matches(p.name) } }
+                let constraints = self.readConstraints(gr.value("params"), path: "\(gp).params", pipelines: matched, problems: problems)
                 gr.finish()
-                grants.append(Grant(pipelines: patterns, verbs: verbs))
+                grants.append(Grant(pipelines: patterns, verbs: verbs, parameters: constraints))
             }
             r.finish()
             roles.append(Role(name: name, users: Set(users), groups: Set(groups), grants: grants))

@@ -66,6 +66,16 @@ struct ConfigReader {
         }
     }
 
+    mutating func number(_ key: String) -> Double? {
+        switch self.value(key) {
+        case nil, .null?: return nil
+        case .number(let n)? where n.isFinite: return n
+        case let other?:
+            self.problems.add(self.child(key), "must be a finite number, found \(other.typeName)")
+            return nil
+        }
+    }
+
     mutating func strings(_ key: String) -> [String]? {
         switch self.value(key) {
         case nil, .null?: return nil

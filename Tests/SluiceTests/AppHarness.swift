@@ -16,7 +16,7 @@ struct AppHarness {
           \(server)
           \(identity)
           roles: {
-            operator: { users: ["bob"], grants: [{ pipelines: ["etl-*"], verbs: ["view", "trigger", "cancel", "logs"] }] },
+            operator: { users: ["bob"], grants: [{ pipelines: ["etl-*"], verbs: ["view", "trigger", "cancel", "retry", "logs"] }] },
             viewer: { users: ["vera"], grants: [{ pipelines: ["etl-*"], verbs: ["view"] }] },
             secret: { users: ["sam"], grants: [{ pipelines: ["secret"], verbs: ["view", "trigger", "cancel", "logs"] }] },
           },

@@ -204,7 +204,7 @@ extension AppTests {
         let pipelines = try #require(list["pipelines"] as? [[String: Any]])
         #expect(pipelines.map { $0["name"] as? String } == ["etl-nightly"])
         let detail = try AppHarness.json(h.send("GET", "/api/v1/pipelines/etl-nightly"))
-        #expect(detail["verbs"] as? [String] == ["view", "trigger", "cancel", "logs"])
+        #expect(detail["verbs"] as? [String] == ["view", "trigger", "cancel", "retry", "logs"])
         #expect(detail["description"] as? String == "Load <b>orders</b>")
         let params = try #require(detail["params"] as? [[String: Any]])
         #expect(params.map { $0["name"] as? String } == ["date", "env"])

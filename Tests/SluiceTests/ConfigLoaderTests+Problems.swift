@@ -52,7 +52,7 @@ extension ConfigLoaderTests {
     func unknownVerb() {
         let problems = Self.problems(Self.withRole("{ grants: [{ pipelines: ['p'], verbs: ['view', 'admin', 'VIEW'] }] }"))
         Self.expectProblem(problems, at: "roles.ops.grants[0].verbs[1]", containing: "unknown verb \"admin\"")
-        Self.expectProblem(problems, at: "roles.ops.grants[0].verbs[1]", containing: "view, trigger, cancel, logs")
+        Self.expectProblem(problems, at: "roles.ops.grants[0].verbs[1]", containing: "view, trigger, cancel, retry, logs")
         Self.expectProblem(problems, at: "roles.ops.grants[0].verbs[2]", containing: "unknown verb \"VIEW\"")
     }
 

@@ -1,0 +1,38 @@
+/// A limit a grant puts on one parameter's value: the grant applies only to triggers (and jobs)
+/// whose value satisfies it.
+public enum ParameterConstraint: Sendable, Hashable, CustomStringConvertible {
+    /// The value must be one of these strings, compared exactly.
+    case oneOf(Set<String>)
+    /// The value must be a decimal number within the closed range.
+    case range(min: Double?, max: Double?)
+
+    /// Whether `value` satisfies the constraint. A missing value never does.
+    public func admits(_ value: String?) -> Bool {
+        guard let value else { return false }
+        switch self {
+        case .oneOf(let values): return values.contains(value)
+        case .range(let min, let max):
+            // Plain decimal numbers only: no "inf", "nan", hex or whitespace sneaking past a range.
+            guard value.utf8.count <= 40,
+                value.utf8.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x2E || $0 == 0x2D || $0 == 0x2B || $0 == 0x65 || $0 == 0x45 }),
+                let number = Double(value), number.isFinite
+            else { return false }
+            return (min.map { number >= $0 } ?? true) && (max.map { number <= $0 } ?? true)
+        }
+    }
+
+    /// Whether no value at all can satisfy the constraint (an empty list, or min above max).
+    public var isUnsatisfiable: Bool {
+        switch self {
+        case .oneOf(let values): values.isEmpty
+        case .range(let min, let max): (min != nil && max != nil && min! > max!)
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .oneOf(let values): "one of \(values.sorted().joined(separator: ", "))"
+        case .range(let min, let max): "a number from \(min.map { "\($0)" } ?? "-∞") to \(max.map { "\($0)" } ?? "∞")"
+        }
+    }
+}
