@@ -30,6 +30,12 @@ public protocol JobStore: Sendable {
 
     /// Applies task changes and sets the job's state, in one transaction.
     func record(jobID: Int64, changes: [TaskChange], jobState: JobState) throws
+
+    /// Appends an audit record (committed before returning). Records are never changed.
+    func appendAudit(_ record: AuditRecord) throws
+
+    /// Audit records matching the query, newest first.
+    func auditRecords(_ query: AuditQuery) throws -> [AuditRecord]
 }
 
 /// An error of the job store that is not the database's own (e.g. corrupt stored JSON).

@@ -115,7 +115,8 @@ public final class SQLiteJobStore: JobStore {
                 UPDATE tasks SET state = 'queued', exit_code = NULL, message = 'retry requested', pid = NULL, finished_at = NULL
                 WHERE job_id = ? AND state IN ('failed', 'skipped', 'cancelled')
                 """, [.integer(jobID)])
-            let anySucceeded = try db.query("SELECT 1 FROM tasks WHERE job_id = ? AND state = 'succeeded' LIMIT 1", [.integer(jobID)]).isEmpty == false
+            let anySucceeded =
+                try db.query("SELECT 1 FROM tasks WHERE job_id = ? AND state = 'succeeded' LIMIT 1", [.integer(jobID)]).isEmpty == false
             try db.run(
                 "UPDATE jobs SET state = ?, cancel_requested = 0, finished_at = NULL WHERE id = ?",
                 [.text(anySucceeded ? JobState.running.rawValue : JobState.queued.rawValue), .integer(jobID)])
@@ -170,6 +171,71 @@ public final class SQLiteJobStore: JobStore {
                 WHERE id = ?
                 """,
                 [.text(jobState.rawValue), .text(jobState.rawValue), now, .text(jobState.rawValue), now, .integer(jobID)])
+        }
+    }
+
+    public func appendAudit(_ record: AuditRecord) throws {
+        let optional = { (s: String?) in s.map(SQLValue.text) ?? .null }
+        try self.write { db in
+            try db.run(
+                """
+                INSERT INTO audit (at, event, decision, user, identity_source, pipeline, job_id, reason, request_id, client_address, config_hash)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """,
+                [
+                    .integer(record.at.milliseconds), .text(record.event), .text(record.allowed ? "allow" : "deny"), optional(record.user),
+                    optional(record.identitySource), optional(record.pipeline), record.jobID.map(SQLValue.integer) ?? .null,
+                    .text(record.reason), optional(record.requestID), optional(record.clientAddress), .text(record.configHash),
+                ])
+        }
+    }
+
+    public func auditRecords(_ query: AuditQuery) throws -> [AuditRecord] {
+        var sql = "SELECT * FROM audit WHERE 1"
+        var arguments: [SQLValue] = []
+        if let pipelines = query.pipelines {
+            let list = pipelines.sorted()
+            var scope: [String] = []
+            if !list.isEmpty {
+                scope.append("pipeline IN (" + Array(repeating: "?", count: list.count).joined(separator: ",") + ")")
+                arguments += list.map(SQLValue.text)
+            }
+            if query.includeUnscoped { scope.append("pipeline IS NULL") }
+            if scope.isEmpty { return [] }
+            sql += " AND (" + scope.joined(separator: " OR ") + ")"
+        } else if !query.includeUnscoped {
+            sql += " AND pipeline IS NOT NULL"
+        }
+        if let user = query.user {
+            sql += " AND user = ?"
+            arguments.append(.text(user))
+        }
+        if let event = query.event {
+            sql += " AND event = ?"
+            arguments.append(.text(event))
+        }
+        if let allowed = query.allowed {
+            sql += " AND decision = ?"
+            arguments.append(.text(allowed ? "allow" : "deny"))
+        }
+        if let before = query.beforeID {
+            sql += " AND id < ?"
+            arguments.append(.integer(before))
+        }
+        if let since = query.since {
+            sql += " AND at >= ?"
+            arguments.append(.integer(since.milliseconds))
+        }
+        sql += " ORDER BY id DESC LIMIT ?"
+        arguments.append(.integer(Int64(max(0, min(query.limit, 10_000)))))
+        return try self.read { db in
+            try db.query(sql, arguments).map { row in
+                AuditRecord(
+                    id: row["id"].int64 ?? 0, at: Date(milliseconds: row["at"].int64 ?? 0), event: row["event"].text ?? "",
+                    allowed: row["decision"].text == "allow", user: row["user"].text, identitySource: row["identity_source"].text,
+                    pipeline: row["pipeline"].text, jobID: row["job_id"].int64, reason: row["reason"].text ?? "",
+                    requestID: row["request_id"].text, clientAddress: row["client_address"].text, configHash: row["config_hash"].text ?? "")
+            }
         }
     }
 

@@ -36,6 +36,28 @@ enum Schema {
                     finished_at INTEGER,
                     PRIMARY KEY (job_id, name)
                 ) WITHOUT ROWID;
-                """)
+                """),
+        .init(
+            name: "audit log",
+            sql: """
+                CREATE TABLE audit (
+                    id              INTEGER PRIMARY KEY AUTOINCREMENT,
+                    at              INTEGER NOT NULL,          -- Unix milliseconds
+                    event           TEXT    NOT NULL,          -- authenticate, trigger, cancel, retry, view, logs, reload, ...
+                    decision        TEXT    NOT NULL CHECK (decision IN ('allow', 'deny')),
+                    user            TEXT,
+                    identity_source TEXT,
+                    pipeline        TEXT,
+                    job_id          INTEGER,
+                    reason          TEXT    NOT NULL,
+                    request_id      TEXT,
+                    client_address  TEXT,
+                    config_hash     TEXT    NOT NULL
+                );
+                CREATE INDEX audit_by_pipeline ON audit(pipeline, id);
+                -- Append-only: the store never updates or deletes audit records.
+                CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit BEGIN SELECT RAISE(ABORT, 'audit records are append-only'); END;
+                CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit BEGIN SELECT RAISE(ABORT, 'audit records are append-only'); END;
+                """),
     ])
 }

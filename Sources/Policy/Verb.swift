@@ -10,4 +10,7 @@ public enum Verb: String, CaseIterable, Sendable, Hashable, Codable {
     case retry
     /// Read task logs.
     case logs
+    /// Read the audit log: records about the pipelines granted (and, when granted on `*`,
+    /// records about no pipeline: authentication failures, configuration reloads).
+    case audit
 }

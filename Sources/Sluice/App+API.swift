@@ -65,6 +65,9 @@ extension App {
                 pipeline: name, triggeredBy: context.caller.user, identitySource: context.caller.source.rawValue,
                 params: values, workingDirectory: self.configuration.directory, tasks: tasks))
         self.runner?.wake()
+        self.audit(
+            context, event: "trigger", allowed: true, pipeline: name, jobID: job.id,
+            reason: self.grantReason(context, .trigger, name, parameters: values))
         self.logger.info(
             "job triggered", ["request.id": context.requestID, "job.id": "\(job.id)", "pipeline": name, "user": context.caller.user])
         var response = HTTPResponse.json(
@@ -141,6 +144,9 @@ extension App {
         }
         let updated = try self.store.requestCancel(jobID: job.id) ?? job
         self.runner?.wake()
+        self.audit(
+            context, event: "cancel", allowed: true, pipeline: job.pipeline, jobID: job.id,
+            reason: self.grantReason(context, .cancel, job.pipeline, parameters: job.params))
         self.logger.info("job cancel requested", ["request.id": context.requestID, "job.id": "\(job.id)", "user": context.caller.user])
         return .json(JobJSON.encode(JobJSON.job(updated, mountPath: context.mountPath, includeTasks: true)), status: .accepted)
     }
@@ -154,6 +160,9 @@ extension App {
         }
         guard let updated = try self.store.retry(jobID: job.id) else { throw HTTPError(.conflict, "the job changed; try again") }
         self.runner?.wake()
+        self.audit(
+            context, event: "retry", allowed: true, pipeline: job.pipeline, jobID: job.id,
+            reason: self.grantReason(context, .retry, job.pipeline, parameters: job.params))
         self.logger.info("job retried", ["request.id": context.requestID, "job.id": "\(job.id)", "user": context.caller.user])
         return .json(JobJSON.encode(JobJSON.job(updated, mountPath: context.mountPath, includeTasks: true)), status: .accepted)
     }

@@ -16,13 +16,19 @@ extension App {
     /// values count only if the values satisfy them.
     /// For an existing job (`isJob`), its values also decide whether it is visible at all; for a
     /// trigger they only decide the trigger.
-    func authorize(_ context: RequestContext, _ verb: Verb, pipeline: String, parameters: [String: String]? = nil, isJob: Bool = false) throws {
+    func authorize(_ context: RequestContext, _ verb: Verb, pipeline: String, parameters: [String: String]? = nil, isJob: Bool = false)
+        throws
+    {
         let subject = self.subject(context.caller)
-        guard self.configuration.policy.decide(subject, .view, pipeline: pipeline, parameters: isJob ? parameters : nil).isAllowed else {
+        if case .deny(let reason) = self.configuration.policy.decide(
+            subject, .view, pipeline: pipeline, parameters: isJob ? parameters : nil)
+        {
+            self.audit(context, event: verb.rawValue, allowed: false, pipeline: pipeline, reason: "not visible: \(reason)")
             throw HTTPError(.notFound, "not found")
         }
         guard verb != .view else { return }
         if case .deny(let reason) = self.configuration.policy.decide(subject, verb, pipeline: pipeline, parameters: parameters) {
+            self.audit(context, event: verb.rawValue, allowed: false, pipeline: pipeline, reason: reason)
             self.logger.info(
                 "denied",
                 ["request.id": context.requestID, "user": subject.user, "verb": verb.rawValue, "pipeline": pipeline, "reason": reason])

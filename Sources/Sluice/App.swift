@@ -86,6 +86,8 @@ public final class App: HTTPHandler {
         api("GET", "/api/v1/jobs/:id", { $0.showJob })
         api("POST", "/api/v1/jobs/:id/cancel", { $0.cancel })
         api("POST", "/api/v1/jobs/:id/retry", { $0.retry })
+        api("GET", "/api/v1/audit", { $0.auditLog })
+        page("GET", "/audit", { $0.auditPage })
         api("GET", "/api/v1/jobs/:id/tasks/:task/log", { $0.rawLog })
         return r
     }
@@ -144,10 +146,13 @@ public final class App: HTTPHandler {
                 self.logger.warning(
                     "authentication failed",
                     ["request.id": requestID, "reason": reason, "client.address": request.params["REMOTE_ADDR"] ?? ""])
+                self.audit(principal: nil, request: request, requestID: requestID, event: "authenticate", allowed: false, reason: reason)
                 throw HTTPError(.unauthorized, "authentication required")
             }
             if let reason = CrossSiteGuard.refusal(request, principal: principal) {
                 self.logger.warning("cross-site request refused", ["request.id": requestID, "reason": reason])
+                self.audit(
+                    principal: principal, request: request, requestID: requestID, event: "cross_site", allowed: false, reason: reason)
                 throw HTTPError(.forbidden, "cross-site request refused")
             }
             let context = RequestContext(

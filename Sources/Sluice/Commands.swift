@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import Identity
+import JobStore
 
 /// The offline subcommands: `explain` and `token new`.
 public enum Commands {
@@ -37,6 +38,40 @@ public enum Commands {
             }
         }
         return 1
+    }
+
+    /// `sluice audit export --config FILE [--since DATE]`: every audit record (or those since a
+    /// date), oldest first, as JSON lines — for shipping to a SIEM or archiving.
+    public static func exportAudit(configPath: String, since: String?) -> Int32 {
+        let configuration: Configuration
+        do { configuration = try ConfigLoader.load(path: configPath) } catch {
+            FileHandle.standardError.write(Data("\(error)\n".utf8))
+            return 1
+        }
+        var sinceDate: Date? = nil
+        if let since {
+            guard let date = ConfigLoader.parseExpiry(since).map({ since.count == 10 ? $0.addingTimeInterval(-86_400) : $0 }) else {
+                FileHandle.standardError.write(Data("sluice: --since must be a date (2026-11-01) or an ISO 8601 date-time\n".utf8))
+                return 2
+            }
+            sinceDate = date
+        }
+        do {
+            let store = try SQLiteJobStore(path: configuration.server.dataDirectory + "/sluice.db")
+            var records: [AuditRecord] = []
+            var before: Int64? = nil
+            while true {
+                let page = try store.auditRecords(AuditQuery(beforeID: before, since: sinceDate, limit: 10_000))
+                records += page
+                guard page.count == 10_000, let last = page.last else { break }
+                before = last.id
+            }
+            for record in records.reversed() { print(String(decoding: JobJSON.encode(AuditJSON(record)).dropLast(), as: UTF8.self)) }
+            return 0
+        } catch {
+            FileHandle.standardError.write(Data("sluice: cannot read the audit log: \(error)\n".utf8))
+            return 1
+        }
     }
 
     /// `sluice token new NAME [--roles a,b] [--expires DATE]`: prints a new token once, and the

@@ -62,7 +62,7 @@ public enum Server {
         while true {
             let signal = ProcessSignals.wait()
             if signal == SIGHUP {
-                self.reload(app, path: configPath, running: app.configuration, logger: logger)
+                self.reload(app, store: store, path: configPath, running: app.configuration, logger: logger)
                 continue
             }
             logger.info("stopping", ["signal": "\(signal)"])
@@ -77,7 +77,15 @@ public enum Server {
     }
 
     /// Re-reads the configuration; a file that fails the check is refused and the old one stays.
-    static func reload(_ app: App, path: String, running: Configuration, logger: Logger) {
+    static func reload(_ app: App, store: any JobStore, path: String, running: Configuration, logger: Logger) {
+        func audit(_ allowed: Bool, _ reason: String, _ hash: String) {
+            let record = AuditRecord(
+                at: Date(), event: "reload", allowed: allowed, user: nil, identitySource: nil, pipeline: nil, jobID: nil, reason: reason,
+                requestID: nil, clientAddress: nil, configHash: hash)
+            do { try store.appendAudit(record) } catch {
+                logger.error("cannot write audit record", ["event": "reload", "error": "\(error)"])
+            }
+        }
         do {
             let next = try ConfigLoader.load(path: path)
             let old = running.server
@@ -88,12 +96,12 @@ public enum Server {
             }
             app.reload(next)
             logger.info("configuration reloaded", ["config.hash": next.hash, "config.previous": running.hash])
+            audit(true, "reloaded on SIGHUP (previous \(running.hash.prefix(12)))", next.hash)
         } catch {
+            let problems = error.problems.map(\.description).joined(separator: "; ")
             logger.error(
-                "configuration reload refused; the previous one stays in force",
-                [
-                    "config.hash": running.hash, "problems": error.problems.map(\.description).joined(separator: "; "),
-                ])
+                "configuration reload refused; the previous one stays in force", ["config.hash": running.hash, "problems": problems])
+            audit(false, "reload refused: \(problems.prefix(2000))", running.hash)
         }
     }
 

@@ -1,1 +1,40 @@
-print("bench: not written yet")
+/// sluice-bench: micro-benchmarks of Sluice's own targets, driven by `scripts/bench`, which runs
+/// the reference measurements (such as `openssl speed`) interleaved with these and prints the
+/// comparison table. Each subcommand prints progress on standard error and one machine-readable
+/// line per measured primitive on standard output:
+///
+///     <NAME> <median per second> <run1,run2,...>
+///
+/// Subcommands:
+///
+///     sluice-bench crypto --keys DIR [--seconds S] [--runs N] [--only ES256|RS256] [--clock user|wall]
+///
+/// New benchmarks (`runner`, `http`, …) get their own file and a case below.
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The usage text, printed for `--help` and on a usage error.
+let usage = """
+    usage: sluice-bench crypto --keys DIR [--seconds S] [--runs N] [--only ES256|RS256] [--clock user|wall]
+
+      crypto   PublicKey.verify throughput for ES256 and RS256 with keys and signatures made by the
+               openssl tool (scripts/bench writes them to DIR; see CryptoBench.swift for the files).
+               --seconds S  length of one run (default 2)
+               --runs N     number of runs; the median is reported (default 5)
+               --only ALG   measure only ES256 or only RS256 (default both)
+               --clock C    user: divide by user CPU time, like `openssl speed` (default);
+                            wall: divide by elapsed time, like `openssl speed -elapsed`
+    """
+
+var arguments = Array(CommandLine.arguments.dropFirst())
+let command = arguments.isEmpty ? "" : arguments.removeFirst()
+switch command {
+case "crypto":
+    CryptoBench.run(Options(arguments, valued: ["--keys", "--seconds", "--runs", "--only", "--clock"]))
+case "-h", "--help", "help":
+    print(usage)
+default:
+    fail(command.isEmpty ? "no benchmark given\n\(usage)" : "unknown benchmark '\(command)'\n\(usage)", status: 2)
+}

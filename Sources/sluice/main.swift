@@ -12,6 +12,7 @@ let usage = """
            sluice explain --config FILE --user NAME [--groups a,b]
            sluice explain --config FILE --token JWT [--source NAME]
            sluice token new NAME [--roles a,b] [--expires 2027-06-30]
+           sluice audit export --config FILE [--since 2026-11-01]
            sluice version
 
     serve    run the FastCGI application; without --socket it accepts on fd 0, the socket
@@ -20,6 +21,7 @@ let usage = """
     explain  what a user (with groups) may do on each pipeline and which grant allows it; or
              verify a signed assertion exactly as the server would and say why it is refused
     token    print a new service token once, and the config entry holding only its SHA-256
+    audit    print the audit log as JSON lines, oldest first
     version  print the version
 
     """
@@ -77,6 +79,11 @@ case "token":
     let options = parseOptions(Array(arguments.dropFirst(2)), allowed: ["--roles", "--expires"])
     let roles = options["--roles"].map { $0.split(separator: ",").map(String.init) } ?? []
     exit(Commands.newToken(name: arguments[1], roles: roles, expires: options["--expires"]))
+case "audit":
+    guard arguments.first == "export" else { fail("usage: sluice audit export --config FILE [--since DATE]") }
+    let options = parseOptions(Array(arguments.dropFirst()), allowed: ["--config", "--since"])
+    guard let config = options["--config"] else { fail("audit export needs --config FILE") }
+    exit(Commands.exportAudit(configPath: config, since: options["--since"]))
 case "version", "--version":
     print("sluice \(Server.version)")
 case "help", "--help", "-h":

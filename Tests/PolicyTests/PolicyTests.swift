@@ -100,7 +100,7 @@ import Testing
 
     @Test("Verbs have their configuration spelling")
     func verbNames() {
-        #expect(Verb.allCases.map(\.rawValue) == ["view", "trigger", "cancel", "retry", "logs"])
+        #expect(Verb.allCases.map(\.rawValue) == ["view", "trigger", "cancel", "retry", "logs", "audit"])
         #expect(Verb(rawValue: "admin") == nil)
         #expect(Verb(rawValue: "VIEW") == nil)
     }

@@ -11,6 +11,8 @@ struct FailingJobStore: JobStore {
     func jobs(_ query: JobQuery) throws -> [JobRecord] { throw Failure() }
     func requestCancel(jobID: Int64) throws -> JobRecord? { throw Failure() }
     func retry(jobID: Int64) throws -> JobRecord? { throw Failure() }
+    func appendAudit(_ record: AuditRecord) throws { throw Failure() }
+    func auditRecords(_ query: AuditQuery) throws -> [AuditRecord] { throw Failure() }
     func unfinishedJobs() throws -> [JobRecord] { throw Failure() }
     func recordProcess(jobID: Int64, task: String, pid: Int32) throws { throw Failure() }
     func record(jobID: Int64, changes: [TaskChange], jobState: JobState) throws { throw Failure() }
