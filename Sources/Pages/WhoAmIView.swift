@@ -12,12 +12,15 @@ public struct WhoAmIView: Sendable {
     public var pipelines: [(name: String, verbs: [(verb: String, grant: String)])]
     /// The configuration hash in force.
     public var configHash: String
+    /// Rate limits that apply, described.
+    public var limits: [String]
 
     /// Creates the model.
     public init(
         user: String, source: String, groups: [String], roles: [(name: String, via: String)],
-        pipelines: [(name: String, verbs: [(verb: String, grant: String)])], configHash: String
+        pipelines: [(name: String, verbs: [(verb: String, grant: String)])], configHash: String, limits: [String] = []
     ) {
+        self.limits = limits
         self.user = user
         self.source = source
         self.groups = groups
@@ -35,7 +38,9 @@ extension Pages {
         body += "<dt>Groups</dt><dd>\(view.groups.isEmpty ? "none" : HTML.escape(view.groups.joined(separator: ", ")))</dd>\n"
         let roles = view.roles.map { "\(HTML.escape($0.name)) <small>(\(HTML.escape($0.via)))</small>" }
         body += "<dt>Roles</dt><dd>\(roles.isEmpty ? "none" : roles.joined(separator: ", "))</dd>\n"
-        body += "<dt>Configuration</dt><dd><code>\(HTML.escape(String(view.configHash.prefix(16))))</code></dd>\n</dl>\n"
+        body += "<dt>Configuration</dt><dd><code>\(HTML.escape(String(view.configHash.prefix(16))))</code></dd>\n"
+        for limit in view.limits { body += "<dt>Rate limit</dt><dd>\(HTML.escape(limit))</dd>\n" }
+        body += "</dl>\n"
         body += "<h2>What I may do</h2>\n"
         if view.pipelines.isEmpty { return layout.render(title: "Who am I", body: body + "<p>No pipeline is visible to you.</p>\n") }
         body += "<table><thead><tr><th>Pipeline</th><th>Verb</th><th>Allowed by</th></tr></thead><tbody>\n"

@@ -18,12 +18,14 @@ extension App {
     /// `GET /api/v1/whoami`: identity source, subject, groups, roles, and per pipeline the verbs
     /// allowed with the grant that allows each.
     func whoami(_ context: RequestContext) throws -> HTTPResponse {
-        .json(JobJSON.encode(Explanation.make(context.caller, self.configuration)))
+        .json(JobJSON.encode(Explanation.make(context.caller, self.configuration, identityLimiter: self.limiters.identity)))
     }
 
     /// `GET /whoami`: the same as a page.
     func whoamiPage(_ context: RequestContext) throws -> HTTPResponse {
-        .html(Pages.whoami(context.layout, Explanation.make(context.caller, self.configuration).page))
+        .html(
+            Pages.whoami(context.layout, Explanation.make(context.caller, self.configuration, identityLimiter: self.limiters.identity).page)
+        )
     }
 
     /// `GET /api/v1/pipelines`.
@@ -59,6 +61,7 @@ extension App {
         }
         // Grants may limit parameter values ("analyst may trigger export only with env=staging").
         try self.authorize(context, .trigger, pipeline: name, parameters: values)
+        try self.spendTriggerTokens(context, pipeline: name)
         let tasks = pipeline.resolvedArgv(values).map { TaskRecord(name: $0.task.name, needs: $0.task.needs, argv: $0.argv) }
         let job = try self.store.createJob(
             NewJob(
@@ -74,6 +77,22 @@ extension App {
             JobJSON.encode(JobJSON.job(job, mountPath: context.mountPath, includeTasks: true)), status: .accepted)
         response.setHeader("Location", "\(context.mountPath)/api/v1/jobs/\(job.id)")
         return response
+    }
+
+    /// Takes a token from the caller's and the pipeline's trigger buckets; 429 with `Retry-After`
+    /// when either is empty (checked after validation and authorization, so refused requests do
+    /// not spend tokens).
+    func spendTriggerTokens(_ context: RequestContext, pipeline: String) throws {
+        let (perIdentity, perPipeline) = self.limiters
+        let checks: [(RateLimiter?, String, String)] = [
+            (perIdentity, "\(context.caller.source.rawValue):\(context.caller.user)", "you"),
+            (perPipeline, pipeline, "pipeline \(pipeline)"),
+        ]
+        for (limiter, key, who) in checks {
+            guard let limiter, let wait = limiter.take(key) else { continue }
+            self.audit(context, event: "trigger", allowed: false, pipeline: pipeline, reason: "rate limited: \(who)")
+            throw HTTPError(.tooManyRequests, "too many triggers for \(who); retry in \(wait) s", headers: [("Retry-After", String(wait))])
+        }
     }
 
     /// Reads `{"params": {"name": "value", ...}}`; every value must be a string.

@@ -25,6 +25,15 @@ public final class App: HTTPHandler {
     private struct Snapshot: Sendable {
         var configuration: Configuration
         var authenticator: AuthenticatorChain
+        var identityLimiter: RateLimiter?
+        var pipelineLimiter: RateLimiter?
+
+        init(_ configuration: Configuration) {
+            self.configuration = configuration
+            self.authenticator = configuration.makeAuthenticator()
+            self.identityLimiter = configuration.triggerLimitPerIdentity.map { RateLimiter(limit: $0) }
+            self.pipelineLimiter = configuration.triggerLimitPerPipeline.map { RateLimiter(limit: $0) }
+        }
     }
 
     private let snapshot: Mutex<Snapshot>
@@ -33,6 +42,9 @@ public final class App: HTTPHandler {
     var configuration: Configuration { self.snapshot.withLock { $0.configuration } }
 
     private var authenticator: AuthenticatorChain { self.snapshot.withLock { $0.authenticator } }
+
+    /// The trigger rate limiters in force (per identity, per pipeline).
+    var limiters: (identity: RateLimiter?, pipeline: RateLimiter?) { self.snapshot.withLock { ($0.identityLimiter, $0.pipelineLimiter) } }
     let store: any JobStore
     let runner: Runner?
     let logDirectory: String
@@ -44,7 +56,7 @@ public final class App: HTTPHandler {
     /// - Parameters:
     ///   - runner: woken after triggers and cancels; nil in tests that only look at the store.
     public init(configuration: Configuration, store: any JobStore, runner: Runner?) {
-        self.snapshot = Mutex(Snapshot(configuration: configuration, authenticator: configuration.makeAuthenticator()))
+        self.snapshot = Mutex(Snapshot(configuration))
         self.store = store
         self.runner = runner
         self.logDirectory = configuration.server.dataDirectory + "/logs"
@@ -55,7 +67,7 @@ public final class App: HTTPHandler {
     /// configuration they started with; jobs keep the argv they were triggered with. Server
     /// settings (threads, data directory, parallelism) only change on restart.
     public func reload(_ configuration: Configuration) {
-        let next = Snapshot(configuration: configuration, authenticator: configuration.makeAuthenticator())
+        let next = Snapshot(configuration)
         self.snapshot.withLock { $0 = next }
     }
 

@@ -36,6 +36,7 @@ public enum ConfigLoader {
         let server = self.readServer(top.value("server"), directory: directory, problems: problems)
         let pipelines = self.readPipelines(top.value("pipelines"), problems: problems)
         let roles = self.readRoles(top.value("roles"), pipelines: pipelines, problems: problems)
+        let limits = self.readRateLimits(top.value("rate_limits"), problems: problems)
         let (identity, defaultRole) = self.readIdentity(
             top.value("identity"), roles: Set(roles.map(\.name)), directory: directory, problems: problems)
         top.finish()
@@ -47,7 +48,8 @@ public enum ConfigLoader {
         }
         return Configuration(
             server: server, identity: identity, policy: Policy(roles: roles, defaultRole: defaultRole), pipelines: pipelines,
-            directory: directory, hash: Hex.encode(SHA256.hash(Array(data))))
+            triggerLimitPerIdentity: limits.identity, triggerLimitPerPipeline: limits.pipeline, directory: directory,
+            hash: Hex.encode(SHA256.hash(Array(data))))
     }
 
     private static func readServer(_ value: JSONValue?, directory: String, problems: ProblemList) -> Configuration.Server {
@@ -154,6 +156,30 @@ public enum ConfigLoader {
             remaining.removeAll { placed.contains($0.name) }
         }
         return ordered
+    }
+
+    /// Reads `rate_limits: { trigger_per_identity: {per_minute, burst}, trigger_per_pipeline: {...} }`.
+    private static func readRateLimits(_ value: JSONValue?, problems: ProblemList) -> (
+        identity: RateLimiter.Limit?, pipeline: RateLimiter.Limit?
+    ) {
+        guard let value else { return (nil, nil) }
+        var r = ConfigReader(value, path: "rate_limits", problems: problems)
+        func limit(_ key: String) -> RateLimiter.Limit? {
+            guard let v = r.value(key) else { return nil }
+            var l = ConfigReader(v, path: "rate_limits.\(key)", problems: problems)
+            let perMinute = l.int("per_minute", in: 1...1_000_000)
+            let burst = l.int("burst", in: 1...1_000_000)
+            l.finish()
+            guard let perMinute else {
+                problems.add("rate_limits.\(key).per_minute", "required: tokens regained per minute")
+                return nil
+            }
+            return RateLimiter.Limit(perMinute: Double(perMinute), burst: Double(burst ?? perMinute))
+        }
+        let identity = limit("trigger_per_identity")
+        let pipeline = limit("trigger_per_pipeline")
+        r.finish()
+        return (identity, pipeline)
     }
 
     /// Reads `params: { env: ["staging"], count: { min: 1, max: 10 } }` of a grant. A single

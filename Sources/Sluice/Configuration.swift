@@ -29,6 +29,10 @@ public struct Configuration: Sendable {
     public var policy: Policy
     /// Pipelines by name.
     public var pipelines: [String: PipelineDefinition]
+    /// Trigger limit per identity, if any.
+    var triggerLimitPerIdentity: RateLimiter.Limit?
+    /// Trigger limit per pipeline, if any.
+    var triggerLimitPerPipeline: RateLimiter.Limit?
     /// The directory holding the configuration file; tasks run there.
     public var directory: String
     /// SHA-256 of the file's bytes, hex: identifies the configuration in force.

@@ -20,6 +20,13 @@ struct Explanation: Encodable {
         var verbs: [Permission]
     }
 
+    struct LimitInfo: Encodable {
+        var name: String
+        var per_minute: Int
+        var burst: Int
+        var available: Int?
+    }
+
     var user: String
     var source: String
     var source_name: String?
@@ -27,6 +34,7 @@ struct Explanation: Encodable {
     var roles: [RoleMembership]
     var pipelines: [PipelineAccess]
     var config_hash: String
+    var limits: [LimitInfo]
 
     /// The policy subject of a principal: its name, groups, and directly assigned roles.
     static func subject(of principal: Principal) -> Subject {
@@ -34,7 +42,9 @@ struct Explanation: Encodable {
     }
 
     /// Explains `principal` under `configuration`. Pipelines it may not view are left out.
-    static func make(_ principal: Principal, _ configuration: Configuration) -> Explanation {
+    static func make(
+        _ principal: Principal, _ configuration: Configuration, identityLimiter: RateLimiter? = nil
+    ) -> Explanation {
         let subject = self.subject(of: principal)
         let policy = configuration.policy
         let roles = policy.roles(of: subject).map { RoleMembership(name: $0.name, via: policy.membership(of: subject, in: $0) ?? "") }
@@ -45,9 +55,20 @@ struct Explanation: Encodable {
             }
             return verbs.contains { $0.verb == Verb.view.rawValue } ? PipelineAccess(name: name, verbs: verbs) : nil
         }
+        var limits: [LimitInfo] = []
+        if let l = configuration.triggerLimitPerIdentity {
+            let key = "\(principal.source.rawValue):\(principal.user)"
+            limits.append(
+                LimitInfo(
+                    name: "trigger_per_identity", per_minute: Int(l.perMinute), burst: Int(l.burst),
+                    available: identityLimiter?.available(key)))
+        }
+        if let l = configuration.triggerLimitPerPipeline {
+            limits.append(LimitInfo(name: "trigger_per_pipeline", per_minute: Int(l.perMinute), burst: Int(l.burst), available: nil))
+        }
         return Explanation(
             user: principal.user, source: principal.source.rawValue, source_name: principal.sourceName, groups: principal.groups.sorted(),
-            roles: roles, pipelines: pipelines, config_hash: configuration.hash)
+            roles: roles, pipelines: pipelines, config_hash: configuration.hash, limits: limits)
     }
 
     /// The view model of the HTML page.
@@ -55,7 +76,10 @@ struct Explanation: Encodable {
         WhoAmIView(
             user: self.user, source: self.source_name.map { "\(self.source) (\($0))" } ?? self.source, groups: self.groups,
             roles: self.roles.map { ($0.name, $0.via) }, pipelines: self.pipelines.map { ($0.name, $0.verbs.map { ($0.verb, $0.grant) }) },
-            configHash: self.config_hash)
+            configHash: self.config_hash,
+            limits: self.limits.map { l in
+                "\(l.name): \(l.per_minute) per minute, burst \(l.burst)" + (l.available.map { ", \($0) available now" } ?? "")
+            })
     }
 
     /// Plain text for the command line.
@@ -64,6 +88,7 @@ struct Explanation: Encodable {
             "user:    \(self.user)\nsource:  \(self.page.source)\ngroups:  \(self.groups.isEmpty ? "(none)" : self.groups.joined(separator: ", "))\n"
         out += "roles:   \(self.roles.isEmpty ? "(none)" : self.roles.map { "\($0.name) (\($0.via))" }.joined(separator: ", "))\n"
         out += "config:  sha256 \(self.config_hash)\n"
+        for l in self.limits { out += "limit:   \(l.name): \(l.per_minute) per minute, burst \(l.burst)\n" }
         if self.pipelines.isEmpty { out += "pipelines: none visible\n" }
         for p in self.pipelines {
             out += "pipeline \(p.name):\n"
