@@ -11,7 +11,7 @@ public enum Pages {
                 let last =
                     p.lastJobID.map { "<a href=\"\(layout.href("/jobs/\($0)"))\">#\($0)</a> \(Layout.badge(p.lastState ?? ""))" } ?? "—"
                 body +=
-                    "<tr><td><a href=\"\(layout.href("/jobs?pipeline=" + HTML.pathSegment(p.name)))\">\(HTML.escape(p.name))</a></td><td>\(HTML.escape(p.description))</td><td>\(last)</td></tr>\n"
+                    "<tr><td><a href=\"\(layout.href("/pipelines/" + HTML.pathSegment(p.name)))\">\(HTML.escape(p.name))</a></td><td>\(HTML.escape(p.description))</td><td>\(last)</td></tr>\n"
             }
             body += "</tbody></table>\n"
         }
@@ -47,7 +47,9 @@ public enum Pages {
         if !detail.finished.isEmpty { body += "<dt>Finished</dt><dd>\(HTML.escape(detail.finished))</dd>\n" }
         if !j.duration.isEmpty { body += "<dt>Duration</dt><dd>\(HTML.escape(j.duration))</dd>\n" }
         if detail.cancelRequested && detail.isLive { body += "<dt>Cancel</dt><dd>requested</dd>\n" }
-        body += "</dl>\n<h2>Parameters</h2>\n"
+        body += "</dl>\n"
+        if !detail.actions.isEmpty { body += self.actions(layout, detail.actions) + "\n" }
+        body += "<h2>Parameters</h2>\n"
         if detail.params.isEmpty {
             body += "<p>None.</p>\n"
         } else {

@@ -96,12 +96,15 @@ public struct JobDetail: Sendable, Hashable {
     public var tasks: [TaskRow]
     /// Whether the job is still going (the page refreshes itself).
     public var isLive: Bool
+    /// Cancel / retry buttons the viewer may use.
+    public var actions: [JobAction]
 
     /// Creates the model.
     public init(
         job: JobRow, identitySource: String, params: [(name: String, value: String)], started: String, finished: String,
-        cancelRequested: Bool, tasks: [TaskRow], isLive: Bool
+        cancelRequested: Bool, tasks: [TaskRow], isLive: Bool, actions: [JobAction] = []
     ) {
+        self.actions = actions
         self.job = job
         self.identitySource = identitySource
         self.params = params

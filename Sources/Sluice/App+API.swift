@@ -52,9 +52,20 @@ extension App {
     /// wakes the runner, and only then answers 202 with the job's location.
     func trigger(_ context: RequestContext) throws -> HTTPResponse {
         let name = context.parameter("name")
-        guard let pipeline = self.configuration.pipelines[name] else { throw HTTPError(.notFound, "not found") }
+        guard self.configuration.pipelines[name] != nil else { throw HTTPError(.notFound, "not found") }
         try self.authorize(context, .trigger, pipeline: name)
-        let supplied = try Self.triggerParameters(context.request)
+        let job = try self.createJob(context, pipeline: name, supplied: try Self.triggerParameters(context.request))
+        var response = HTTPResponse.json(
+            JobJSON.encode(JobJSON.job(job, mountPath: context.mountPath, includeTasks: true)), status: .accepted)
+        response.setHeader("Location", "\(context.mountPath)/api/v1/jobs/\(job.id)")
+        return response
+    }
+
+    /// The trigger itself, shared by the API and the HTML form: validates the parameters (400 with
+    /// field errors), checks grants that limit values (403), spends rate-limit tokens (429),
+    /// commits the job, wakes the runner, and audits.
+    func createJob(_ context: RequestContext, pipeline name: String, supplied: [String: String]) throws -> JobRecord {
+        guard let pipeline = self.configuration.pipelines[name] else { throw HTTPError(.notFound, "not found") }
         let values: [String: String]
         do { values = try pipeline.resolveParameters(supplied) } catch {
             throw HTTPError(.badRequest, "invalid parameters", fieldErrors: error.fields)
@@ -73,10 +84,7 @@ extension App {
             reason: self.grantReason(context, .trigger, name, parameters: values))
         self.logger.info(
             "job triggered", ["request.id": context.requestID, "job.id": "\(job.id)", "pipeline": name, "user": context.caller.user])
-        var response = HTTPResponse.json(
-            JobJSON.encode(JobJSON.job(job, mountPath: context.mountPath, includeTasks: true)), status: .accepted)
-        response.setHeader("Location", "\(context.mountPath)/api/v1/jobs/\(job.id)")
-        return response
+        return job
     }
 
     /// Takes a token from the caller's and the pipeline's trigger buckets; 429 with `Retry-After`
@@ -92,6 +100,17 @@ extension App {
             guard let limiter, let wait = limiter.take(key) else { continue }
             self.audit(context, event: "trigger", allowed: false, pipeline: pipeline, reason: "rate limited: \(who)")
             throw HTTPError(.tooManyRequests, "too many triggers for \(who); retry in \(wait) s", headers: [("Retry-After", String(wait))])
+        }
+    }
+
+    /// API POSTs that carry browser credentials (basic auth, cookies) must be JSON, which a
+    /// cross-site HTML form cannot send: a second CSRF defence beside the Origin check. Checked
+    /// after authorization, so it reveals nothing about hidden pipelines or jobs.
+    static func requireJSONIfAmbient(_ context: RequestContext) throws {
+        guard context.caller.isAmbient else { return }
+        let type = context.request.header("Content-Type")?.split(separator: ";").first?.trimmingCharacters(in: .whitespaces).lowercased()
+        guard type == "application/json" else {
+            throw HTTPError(.unsupportedMediaType, "API requests with browser credentials must be sent as Content-Type: application/json")
         }
     }
 
@@ -158,22 +177,36 @@ extension App {
     /// already finished (nothing to do; the body shows its final state).
     func cancel(_ context: RequestContext) throws -> HTTPResponse {
         let job = try self.visibleJob(context, verb: .cancel)
+        try Self.requireJSONIfAmbient(context)
         if job.state.isTerminal {
             return .json(JobJSON.encode(JobJSON.job(job, mountPath: context.mountPath, includeTasks: true)))
         }
+        let updated = try self.cancelJob(context, job)
+        return .json(JobJSON.encode(JobJSON.job(updated, mountPath: context.mountPath, includeTasks: true)), status: .accepted)
+    }
+
+    /// Records the cancel request, wakes the runner and audits (API and form).
+    func cancelJob(_ context: RequestContext, _ job: JobRecord) throws -> JobRecord {
         let updated = try self.store.requestCancel(jobID: job.id) ?? job
         self.runner?.wake()
         self.audit(
             context, event: "cancel", allowed: true, pipeline: job.pipeline, jobID: job.id,
             reason: self.grantReason(context, .cancel, job.pipeline, parameters: job.params))
         self.logger.info("job cancel requested", ["request.id": context.requestID, "job.id": "\(job.id)", "user": context.caller.user])
-        return .json(JobJSON.encode(JobJSON.job(updated, mountPath: context.mountPath, includeTasks: true)), status: .accepted)
+        return updated
     }
 
     /// `POST /api/v1/jobs/{id}/retry`: re-queues the tasks of a failed or cancelled job that did
     /// not succeed (what succeeded is kept); 202. A job that is still going, or succeeded, is 409.
     func retry(_ context: RequestContext) throws -> HTTPResponse {
         let job = try self.visibleJob(context, verb: .retry)
+        try Self.requireJSONIfAmbient(context)
+        let updated = try self.retryJob(context, job)
+        return .json(JobJSON.encode(JobJSON.job(updated, mountPath: context.mountPath, includeTasks: true)), status: .accepted)
+    }
+
+    /// Re-queues a failed or cancelled job (409 otherwise), wakes the runner and audits.
+    func retryJob(_ context: RequestContext, _ job: JobRecord) throws -> JobRecord {
         guard job.state == .failed || job.state == .cancelled else {
             throw HTTPError(.conflict, "only failed or cancelled jobs can be retried; this one is \(job.state.rawValue)")
         }
@@ -183,7 +216,7 @@ extension App {
             context, event: "retry", allowed: true, pipeline: job.pipeline, jobID: job.id,
             reason: self.grantReason(context, .retry, job.pipeline, parameters: job.params))
         self.logger.info("job retried", ["request.id": context.requestID, "job.id": "\(job.id)", "user": context.caller.user])
-        return .json(JobJSON.encode(JobJSON.job(updated, mountPath: context.mountPath, includeTasks: true)), status: .accepted)
+        return updated
     }
 
     /// `GET /api/v1/jobs/{id}/tasks/{task}/log[?offset=N]`: raw log bytes from `offset`

@@ -39,7 +39,7 @@ extension App {
             job: Self.row(job), identitySource: job.identitySource,
             params: job.params.sorted { $0.key < $1.key }.map { ($0.key, $0.value) },
             started: job.startedAt.map(Self.time) ?? "", finished: job.finishedAt.map(Self.time) ?? "",
-            cancelRequested: job.cancelRequested, tasks: tasks, isLive: !job.state.isTerminal)
+            cancelRequested: job.cancelRequested, tasks: tasks, isLive: !job.state.isTerminal, actions: self.jobActions(context, job))
         return .html(Pages.job(context.layout, detail))
     }
 

@@ -51,6 +51,8 @@ public final class App: HTTPHandler {
     private let router: Router<Route>
     private let draining = Atomic<Bool>(false)
     let logger = Logger(label: "http")
+    /// Issues and checks the CSRF tokens of HTML forms.
+    let csrf: CSRFTokens
 
     /// Creates the app.
     /// - Parameters:
@@ -61,6 +63,13 @@ public final class App: HTTPHandler {
         self.runner = runner
         self.logDirectory = configuration.server.dataDirectory + "/logs"
         self.router = Self.makeRouter()
+        do {
+            self.csrf = try CSRFTokens(secretPath: configuration.server.dataDirectory + "/csrf.key")
+        } catch {
+            // Without the data directory (tests), forms still work until the process ends.
+            Logger(label: "http").warning("cannot keep the CSRF secret; using one for this process only", ["error": "\(error)"])
+            self.csrf = CSRFTokens(secret: SecureRandom.bytes(32))
+        }
     }
 
     /// Puts a new configuration in force (SIGHUP). Requests already running finish with the
@@ -90,6 +99,10 @@ public final class App: HTTPHandler {
         page("GET", "/jobs/:id", { $0.jobPage })
         page("GET", "/jobs/:id/tasks/:task/log", { $0.logPage })
         page("GET", "/whoami", { $0.whoamiPage })
+        page("GET", "/pipelines/:name", { $0.pipelinePage })
+        page("POST", "/pipelines/:name/jobs", { $0.triggerForm })
+        page("POST", "/jobs/:id/cancel", { $0.cancelForm })
+        page("POST", "/jobs/:id/retry", { $0.retryForm })
         api("GET", "/api/v1/whoami", { $0.whoami })
         api("GET", "/api/v1/pipelines", { $0.listPipelines })
         api("GET", "/api/v1/pipelines/:name", { $0.showPipeline })

@@ -50,7 +50,7 @@ import Testing
     func dashboardLinks() {
         let html = Pages.dashboard(
             self.layout, pipelines: [PipelineRow(name: "a b&c", description: "", lastState: "running", lastJobID: 3)], recent: [self.row(id: 9)])
-        #expect(html.contains("href=\"/deep/mount/jobs?pipeline=a%20b%26c\""))
+        #expect(html.contains("href=\"/deep/mount/pipelines/a%20b%26c\""))
         #expect(html.contains("href=\"/deep/mount/jobs/3\""))
         #expect(html.contains("href=\"/deep/mount/jobs/9\""))
         #expect(!html.contains("/sluice"))

@@ -140,7 +140,7 @@ extension AppTests {
         defer { h.remove() }
         let job = try h.createJob()
         try h.finish(job)
-        let response = h.send("POST", "/api/v1/jobs/\(job.id)/cancel")
+        let response = h.send("POST", "/api/v1/jobs/\(job.id)/cancel", body: "{}", contentType: "application/json")
         #expect(response.status.code == 200)
         let json = try AppHarness.json(response)
         #expect(json["state"] as? String == "succeeded")
@@ -153,7 +153,7 @@ extension AppTests {
         let h = try AppHarness()
         defer { h.remove() }
         let job = try h.createJob()
-        let response = h.send("POST", "/api/v1/jobs/\(job.id)/cancel")
+        let response = h.send("POST", "/api/v1/jobs/\(job.id)/cancel", body: "{}", contentType: "application/json")
         #expect(response.status.code == 202)
         #expect(try AppHarness.json(response)["cancel_requested"] as? Bool == true)
         #expect(try h.store.job(id: job.id)?.cancelRequested == true)

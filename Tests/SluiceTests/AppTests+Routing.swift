@@ -108,7 +108,7 @@ extension AppTests {
         let html = AppHarness.text(dashboard)
         #expect(html.contains("href=\"/deep/mount/\""))
         #expect(html.contains("href=\"/deep/mount/jobs\""))
-        #expect(html.contains("href=\"/deep/mount/jobs?pipeline=etl-nightly\""))
+        #expect(html.contains("href=\"/deep/mount/pipelines/etl-nightly\""))
         #expect(!html.contains("/sluice"))
         let trigger = h.trigger()
         #expect(trigger.status.code == 202)

@@ -1,0 +1,105 @@
+import Foundation
+import HTTP
+import JobStore
+import Pages
+import Policy
+import Workflow
+
+/// The HTML side of state changes: the pipeline page with its trigger form, and the cancel and
+/// retry buttons of the job page. Every form carries a CSRF token bound to the user and action.
+extension App {
+    /// `GET /pipelines/{name}`: description, tasks, the trigger form (if I may trigger), recent jobs.
+    func pipelinePage(_ context: RequestContext) throws -> HTTPResponse {
+        let name = context.parameter("name")
+        guard self.configuration.pipelines[name] != nil else { throw HTTPError(.notFound, "not found") }
+        try self.authorize(context, .view, pipeline: name)
+        return .html(try self.renderPipeline(context, name, values: [:], errors: [:], message: nil))
+    }
+
+    func renderPipeline(
+        _ context: RequestContext, _ name: String, values: [String: String], errors: [String: String], message: String?
+    ) throws -> String {
+        let pipeline = self.configuration.pipelines[name]!
+        let canTrigger = self.may(context, .trigger, name)
+        let fields = pipeline.parameters.map {
+            ParameterField(
+                name: $0.name, description: $0.description, isRequired: $0.isRequired && $0.defaultValue == nil,
+                defaultValue: $0.defaultValue, value: values[$0.name], error: errors[$0.name])
+        }
+        let recent = try self.store.jobs(JobQuery(pipelines: [name], limit: 20)).filter {
+            self.may(context, .view, name, parameters: $0.params)
+        }
+        let detail = PipelineDetail(
+            name: name, description: pipeline.description, tasks: pipeline.tasks.map { ($0.name, $0.needs) }, parameters: fields,
+            triggerToken: canTrigger ? self.csrf.token(for: context.caller, action: "trigger:\(name)") : nil, message: message,
+            recent: recent.map(Self.row))
+        return Pages.pipeline(context.layout, detail)
+    }
+
+    /// `POST /pipelines/{name}/jobs` (form): triggers and redirects to the new job (303); invalid
+    /// values re-render the form with an error next to each field (400).
+    func triggerForm(_ context: RequestContext) throws -> HTTPResponse {
+        let name = context.parameter("name")
+        guard self.configuration.pipelines[name] != nil else { throw HTTPError(.notFound, "not found") }
+        try self.authorize(context, .trigger, pipeline: name)
+        let form = try self.verifiedForm(context, action: "trigger:\(name)")
+        var supplied: [String: String] = [:]
+        for (key, value) in form where key.hasPrefix("p.") && !value.isEmpty { supplied[String(key.dropFirst(2))] = value }
+        do {
+            let job = try self.createJob(context, pipeline: name, supplied: supplied)
+            return .redirect(to: "\(context.mountPath)/jobs/\(job.id)")
+        } catch let error as HTTPError where error.status == .badRequest {
+            let page = try self.renderPipeline(
+                context, name, values: supplied, errors: error.fieldErrors, message: "Please correct the marked fields.")
+            return .html(page, status: .badRequest)
+        }
+    }
+
+    /// `POST /jobs/{id}/cancel` (form).
+    func cancelForm(_ context: RequestContext) throws -> HTTPResponse {
+        let job = try self.visibleJob(context, verb: .cancel)
+        _ = try self.verifiedForm(context, action: "cancel:\(job.id)")
+        if !job.state.isTerminal { _ = try self.cancelJob(context, job) }
+        return .redirect(to: "\(context.mountPath)/jobs/\(job.id)")
+    }
+
+    /// `POST /jobs/{id}/retry` (form).
+    func retryForm(_ context: RequestContext) throws -> HTTPResponse {
+        let job = try self.visibleJob(context, verb: .retry)
+        _ = try self.verifiedForm(context, action: "retry:\(job.id)")
+        _ = try self.retryJob(context, job)
+        return .redirect(to: "\(context.mountPath)/jobs/\(job.id)")
+    }
+
+    /// The decoded form body, after checking its CSRF token for this caller and action (403).
+    func verifiedForm(_ context: RequestContext, action: String) throws -> [String: String] {
+        let type = context.request.header("Content-Type")?.split(separator: ";").first?.trimmingCharacters(in: .whitespaces).lowercased()
+        guard type == "application/x-www-form-urlencoded" else {
+            throw HTTPError(.unsupportedMediaType, "forms are sent as application/x-www-form-urlencoded")
+        }
+        let form = FormDecoder.decode(String(decoding: context.request.body, as: UTF8.self))
+        guard let token = form["csrf"], self.csrf.isValid(token, for: context.caller, action: action) else {
+            self.audit(context, event: "csrf", allowed: false, reason: "missing, expired or foreign form token for \(action)")
+            throw HTTPError(.forbidden, "this form has expired or was not issued to you; reload the page and try again")
+        }
+        return form
+    }
+
+    /// The buttons the job page shows, each with its own token.
+    func jobActions(_ context: RequestContext, _ job: JobRecord) -> [JobAction] {
+        var actions: [JobAction] = []
+        if !job.state.isTerminal && self.may(context, .cancel, job.pipeline, parameters: job.params) {
+            actions.append(
+                JobAction(
+                    label: "Cancel job", path: "/jobs/\(job.id)/cancel",
+                    token: self.csrf.token(for: context.caller, action: "cancel:\(job.id)")))
+        }
+        if (job.state == .failed || job.state == .cancelled) && self.may(context, .retry, job.pipeline, parameters: job.params) {
+            actions.append(
+                JobAction(
+                    label: "Retry failed tasks", path: "/jobs/\(job.id)/retry",
+                    token: self.csrf.token(for: context.caller, action: "retry:\(job.id)")))
+        }
+        return actions
+    }
+}
