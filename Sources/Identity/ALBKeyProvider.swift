@@ -39,7 +39,9 @@ public final class ALBKeyProvider: KeyProvider {
     public func refresh(missingKid kid: String) -> KeySet? {
         self.state.withLock { state in
             // ALB kids are UUIDs; anything else never becomes part of a URL.
-            guard kid.utf8.count <= 64,
+            // A kid already held is never fetched again: a second entry would make it ambiguous.
+            if state.entries.contains(where: { $0.kid == kid }) { return KeySet(entries: state.entries) }
+            guard !kid.isEmpty, kid.utf8.count <= 64,
                 kid.utf8.allSatisfy({ $0 == 0x2D || ($0 >= 0x30 && $0 <= 0x39) || ($0 | 0x20 >= 0x61 && $0 | 0x20 <= 0x7A) })
             else { return KeySet(entries: state.entries) }
             let now = self.now()

@@ -90,10 +90,12 @@ public struct AssertionVerifier: Sendable {
             throw AssertionError(.algorithm, "alg \(jws.algorithm.prefix(16)) is not allowed")
         }
         if let type = self.source.requiredType {
-            guard case .string(let typ)? = jws.header["typ"], typ == type else { throw AssertionError(.claims, "typ is not \(type)") }
+            guard case .string(let typ)? = jws.header["typ"], Self.same(typ, type) else {
+                throw AssertionError(.claims, "typ is not \(type)")
+            }
         }
         if let signer = self.source.signer {
-            guard case .string(let value)? = jws.header["signer"], value == signer else {
+            guard case .string(let value)? = jws.header["signer"], Self.same(value, signer) else {
                 throw AssertionError(.claims, "signer does not match")
             }
         }
@@ -121,7 +123,9 @@ public struct AssertionVerifier: Sendable {
             throw AssertionError(.claims, "payload is not valid JSON (\(error))")
         }
         try self.checkTimes(claims)
-        guard case .string(let iss)? = claims["iss"], iss == self.source.issuer else { throw AssertionError(.claims, "iss does not match") }
+        guard case .string(let iss)? = claims["iss"], Self.same(iss, self.source.issuer) else {
+            throw AssertionError(.claims, "iss does not match")
+        }
         try self.checkAudience(claims["aud"])
         guard case .string(let user)? = claims[self.source.userClaim], GroupList.isAcceptableName(user) else {
             throw AssertionError(.claims, "claim \(self.source.userClaim) is missing, not a string, or not a usable name")
@@ -130,7 +134,11 @@ public struct AssertionVerifier: Sendable {
         if let name = self.source.groupsClaim {
             switch claims[name] {
             case nil, .null?: break
-            case .string(let s)?: groups = GroupList.parse(s)
+            case .string(let s)?:
+                guard !s.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+                    throw AssertionError(.claims, "claim \(name) contains control characters")
+                }
+                groups = GroupList.parse(s)
             case .array(let items)?:
                 let strings = items.compactMap { if case .string(let s) = $0 { s } else { nil } }
                 guard strings.count == items.count else { throw AssertionError(.claims, "claim \(name) holds a non-string") }
@@ -144,10 +152,13 @@ public struct AssertionVerifier: Sendable {
         return VerifiedAssertion(user: user, groups: groups, kid: key.kid, algorithm: algorithm, claims: claims)
     }
 
+    /// Exact comparison (J21): byte for byte, not Swift's canonical equivalence.
+    static func same(_ a: String, _ b: String) -> Bool { a.utf8.elementsEqual(b.utf8) }
+
     /// `exp` required; `nbf` and `iat` checked when present; all must be finite JSON numbers (J18).
     private func checkTimes(_ claims: [String: JSONValue]) throws(AssertionError) {
         let now = self.now().timeIntervalSince1970
-        let leeway = self.source.leeway
+        let leeway = min(max(self.source.leeway, 0), 60)  // capped here too: `leeway` is a var
         func number(_ name: String) throws(AssertionError) -> Double? {
             switch claims[name] {
             case nil: return nil
@@ -174,6 +185,8 @@ public struct AssertionVerifier: Sendable {
             guard audiences.count == items.count else { throw AssertionError(.claims, "aud holds a non-string") }
         default: throw AssertionError(.claims, "aud is missing or not a string or array")
         }
-        guard audiences.contains(where: self.source.audiences.contains) else { throw AssertionError(.claims, "aud does not match") }
+        guard audiences.contains(where: { aud in self.source.audiences.contains { Self.same(aud, $0) } }) else {
+            throw AssertionError(.claims, "aud does not match")
+        }
     }
 }

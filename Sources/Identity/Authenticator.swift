@@ -16,8 +16,8 @@ public struct RemoteUserAuthenticator: Authenticator {
     public func authenticate(_ request: HTTPRequest) -> AuthenticationResult {
         // nginx sends REMOTE_USER= (empty) when nobody authenticated: empty means absent.
         guard let user = request.params["REMOTE_USER"], !user.isEmpty else { return .absent }
-        guard user.utf8.count <= 256, !user.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
-            return .invalid(reason: "REMOTE_USER contains control characters or is too long")
+        guard GroupList.isAcceptableName(user) else {
+            return .invalid(reason: "REMOTE_USER contains control characters, is too long or is not in Unicode NFC")
         }
         let authType = request.params["AUTH_TYPE"]?.lowercased()
         return .authenticated(

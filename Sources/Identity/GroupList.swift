@@ -1,3 +1,5 @@
+import Foundation
+
 /// Normalises group lists. Identity providers send groups as a JSON array, or as one string
 /// separated by commas or spaces (and lighttpd joins repeated headers with ", "): all of these
 /// become the same set.
@@ -12,8 +14,14 @@ public enum GroupList {
         items.reduce(into: Set<String>()) { $0.formUnion(self.parse($1)) }
     }
 
-    /// Whether a group or user name is acceptable: non-empty, at most 256 bytes, no control characters.
+    /// Whether a group or user name is acceptable: non-empty, at most 256 bytes, no control
+    /// characters, and in Unicode normal form C.
+    ///
+    /// Why NFC: Swift compares strings by canonical equivalence, so "\u{212A}ate" (KELVIN SIGN)
+    /// would equal "Kate" in every role lookup. Refusing names that NFC would change leaves only
+    /// strings for which canonical equality and byte equality agree.
     public static func isAcceptableName(_ name: String) -> Bool {
         !name.isEmpty && name.utf8.count <= 256 && !name.unicodeScalars.contains { $0.properties.generalCategory == .control }
+            && name.utf8.elementsEqual(name.precomposedStringWithCanonicalMapping.utf8)
     }
 }

@@ -36,6 +36,7 @@ public struct ProxyHeaderAuthenticator: Authenticator {
                 return .invalid(reason: "\(name) contains control characters")
             }
             groups = GroupList.parse(value)
+            guard groups.allSatisfy(GroupList.isAcceptableName) else { return .invalid(reason: "\(name) holds an unusable group name") }
         }
         return .authenticated(Principal(user: user, groups: groups, source: .proxyHeaders, isAmbient: true))
     }
