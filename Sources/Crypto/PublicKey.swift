@@ -1,4 +1,5 @@
 internal import CCrypto
+import Synchronization
 
 /// A public key that verifies RS256 or ES256 signatures, and nothing else.
 ///
@@ -9,9 +10,9 @@ internal import CCrypto
 /// for many requests.
 ///
 /// Confinement: the wrapped `EVP_PKEY` is never modified after `init`, and OpenSSL allows one
-/// `EVP_PKEY` to be read by several threads at once (doc/man7/openssl-threads.pod). Each
-/// verification creates its own `EVP_MD_CTX`, which is never shared. That is why this class is
-/// `@unchecked Sendable`: its only mutable state lives inside libcrypto and is not mutated.
+/// `EVP_PKEY` to be read by several threads at once (doc/man7/openssl-threads.pod). Verification
+/// contexts are kept in a small pool behind a mutex and lent to one thread at a time. That is why
+/// this class is `@unchecked Sendable`.
 public final class PublicKey: @unchecked Sendable {
     /// Smallest accepted RSA modulus (RFC 7518 §3.3: "2048 bits or larger MUST be used").
     public static let minimumRSABits = 2048
@@ -27,6 +28,16 @@ public final class PublicKey: @unchecked Sendable {
     /// `EVP_PKEY_get_size`: for RSA the modulus length in bytes, which every signature must have.
     private let rsaSignatureSize: Int
 
+    /// An `EVP_PKEY_CTX *`. Confinement: only ever used by the thread that took it from the pool.
+    private struct VerifyContext: @unchecked Sendable {
+        let pointer: OpaquePointer
+    }
+
+    /// Ready verification contexts, each lent to one thread at a time.
+    private let contexts = Mutex<[VerifyContext]>([])
+    /// Contexts kept for reuse at most (more may exist briefly under load).
+    private static let poolSize = 8
+
     private init(pkey: OpaquePointer, algorithm: SignatureAlgorithm) {
         self.pkey = pkey
         self.algorithm = algorithm
@@ -35,6 +46,7 @@ public final class PublicKey: @unchecked Sendable {
     }
 
     deinit {
+        for context in self.contexts.withLock({ $0 }) { EVP_PKEY_CTX_free(context.pointer) }
         EVP_PKEY_free(pkey)
     }
 
@@ -180,11 +192,21 @@ public final class PublicKey: @unchecked Sendable {
     }
 
     private func digestVerify(_ signature: [UInt8], _ message: [UInt8]) -> Bool {
+        guard let context = self.contexts.withLock({ $0.popLast() }) ?? ccrypto_verify_context(pkey).map(VerifyContext.init) else {
+            ERR_clear_error()
+            return false
+        }
         let rc = signature.withUnsafeBufferPointer { sig in
             message.withUnsafeBufferPointer { msg in
-                ccrypto_verify_sha256(pkey, sig.baseAddress, sig.count, msg.baseAddress, msg.count)
+                ccrypto_verify_with_context(context.pointer, sig.baseAddress, sig.count, msg.baseAddress, msg.count)
             }
         }
+        let kept = self.contexts.withLock { pool in
+            guard pool.count < Self.poolSize else { return false }
+            pool.append(context)
+            return true
+        }
+        if !kept { EVP_PKEY_CTX_free(context.pointer) }
         // 0 is a bad signature, negative an error: both are "not valid", and both may leave
         // entries in this thread's error queue that must not be blamed on a later call.
         if rc != 1 { ERR_clear_error() }
