@@ -39,6 +39,7 @@ public final class RemoteKeyProvider: KeyProvider {
         var fetchedAt: Date?
         var lastAttempt: Date?
         var fetches = 0
+        var fetching = false
     }
 
     /// The JWKS URL.
@@ -49,9 +50,10 @@ public final class RemoteKeyProvider: KeyProvider {
     private let timeout: TimeInterval
     private let fetch: Fetcher
     private let now: @Sendable () -> Date
-    // The lock is held while fetching, so concurrent requests wait for one fetch (≤ timeout)
-    // instead of starting their own.
+    // Never held during a fetch: verifications with known keys go on while a refresh runs.
     private let state = Mutex(State())
+    /// Signalled when a fetch ends; only callers that have no key set at all wait for it.
+    private let fetchDone = NSCondition()
     private let logger = Logger(label: "jwks")
 
     /// Creates the provider. Nothing is fetched until the first verification.
@@ -73,20 +75,18 @@ public final class RemoteKeyProvider: KeyProvider {
     public var fetchCount: Int { self.state.withLock { $0.fetches } }
 
     public func current() -> KeySet? {
-        self.state.withLock { state in
-            let now = self.now()
-            let stale = state.fetchedAt.map { now.timeIntervalSince($0) >= self.maxAge } ?? true
-            if stale { self.attempt(&state, now: now, reason: state.set == nil ? "first use" : "cache expired") }
-            return self.usable(state, now: now)
+        let now = self.now()
+        let (stale, empty) = self.state.withLock { state in
+            (state.fetchedAt.map { now.timeIntervalSince($0) >= self.maxAge } ?? true, state.set == nil)
         }
+        if stale { self.attempt(now: now, reason: empty ? "first use" : "cache expired", waitIfRunning: empty) }
+        return self.state.withLock { self.usable($0, now: now) }
     }
 
     public func refresh(missingKid: String) -> KeySet? {
-        self.state.withLock { state in
-            let now = self.now()
-            self.attempt(&state, now: now, reason: "unknown kid")
-            return self.usable(state, now: now)
-        }
+        let now = self.now()
+        self.attempt(now: now, reason: "unknown kid", waitIfRunning: false)
+        return self.state.withLock { self.usable($0, now: now) }
     }
 
     /// The cached set unless it is older than the hard limit (then nothing is accepted, J22).
@@ -95,14 +95,33 @@ public final class RemoteKeyProvider: KeyProvider {
         return state.set
     }
 
-    private func attempt(_ state: inout State, now: Date, reason: String) {
-        if let last = state.lastAttempt, now.timeIntervalSince(last) < self.cooldown { return }
-        state.lastAttempt = now
-        state.fetches += 1
+    /// Fetches unless one ran within the cooldown or one is running. A caller without any key set
+    /// (`waitIfRunning`) waits for a running fetch; everyone else goes on with what is cached.
+    private func attempt(now: Date, reason: String, waitIfRunning: Bool) {
+        enum Step { case fetch, wait, skip }
+        let step = self.state.withLock { state -> Step in
+            if state.fetching { return waitIfRunning ? .wait : .skip }
+            if let last = state.lastAttempt, now.timeIntervalSince(last) < self.cooldown { return .skip }
+            state.fetching = true
+            state.lastAttempt = now
+            state.fetches += 1
+            return .fetch
+        }
+        switch step {
+        case .skip: return
+        case .wait:
+            // `fetching` is cleared with `fetchDone` locked, so this check cannot miss the signal.
+            let deadline = Date().addingTimeInterval(self.timeout + 2)
+            self.fetchDone.lock()
+            while self.state.withLock({ $0.fetching }) && self.fetchDone.wait(until: deadline) {}
+            self.fetchDone.unlock()
+            return
+        case .fetch: break
+        }
+        var fetched: KeySet? = nil
         do {
             let set = try KeySet.parse(try self.fetch(self.url, self.timeout, KeySet.maxDocumentBytes))
-            state.set = set
-            state.fetchedAt = now
+            fetched = set
             self.logger.info(
                 "jwks fetched",
                 [
@@ -113,6 +132,17 @@ public final class RemoteKeyProvider: KeyProvider {
             self.logger.warning(
                 "jwks fetch failed; keeping the last good key set", ["url": self.url.absoluteString, "error": "\(error)", "reason": reason])
         }
+        self.fetchDone.lock()
+        self.state.withLock { state in
+            // The new set replaces the old one in one step: a verification sees one or the other.
+            if let fetched {
+                state.set = fetched
+                state.fetchedAt = now
+            }
+            state.fetching = false
+        }
+        self.fetchDone.broadcast()
+        self.fetchDone.unlock()
     }
 
     /// Fetches over HTTPS only, with certificate verification (the system CA store), a timeout

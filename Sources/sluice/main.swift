@@ -10,7 +10,7 @@ let usage = """
     usage: sluice serve --config FILE [--socket PATH]
            sluice check FILE
            sluice explain --config FILE --user NAME [--groups a,b]
-           sluice explain --config FILE --token JWT [--source NAME]
+           sluice explain --config FILE --token JWT|- [--source NAME]   (- reads the token from stdin)
            sluice token new NAME [--roles a,b] [--expires 2027-06-30]
            sluice audit export --config FILE [--since 2026-11-01]
            sluice version

@@ -242,3 +242,39 @@ struct RemoteKeyProviderTests {
         }
     }
 }
+
+@Suite("RemoteKeyProvider: a slow refresh does not stall verifications with known keys")
+struct RemoteKeyProviderConcurrencyTests {
+    @Test("While an unknown-kid refetch hangs, tokens with a cached key still verify at once")
+    func slowRefreshDoesNotBlock() throws {
+        let document = try Fixture.jwks(["ec1"])
+        let calls = Mutex(0)
+        let release = DispatchSemaphore(value: 0)
+        let provider = RemoteKeyProvider(
+            // cooldown 0: the pinned clock never moves, and the refetch must be allowed.
+            url: RemoteKeyProviderTests.url, maxAge: 600, cooldown: 0,
+            fetch: { _, _, _ in
+                let n = calls.withLock { c in
+                    c += 1
+                    return c
+                }
+                if n == 2 { _ = release.wait(timeout: .now() + 10) }  // the refetch hangs until released
+                return document
+            }, now: { Fixture.now })
+        let verifier = AssertionVerifier(source: Fixture.source(keys: provider), now: { Fixture.now })
+        let known = try Fixture.token("ec1")
+        try expectAccepted(verifier.verify(known))
+        let unknown = try Fixture.token("ec1", header: ["kid": "rotated-away"])
+        let refetch = DispatchGroup()
+        DispatchQueue.global().async(group: refetch) { _ = verifier.verify(unknown) }
+        let deadline = Date().addingTimeInterval(10)
+        while calls.withLock({ $0 }) < 2 && Date() < deadline { usleep(1000) }
+        try #require(calls.withLock { $0 } == 2, "the unknown kid did not trigger a refetch")
+        let started = Date()
+        try expectAccepted(verifier.verify(known))
+        #expect(Date().timeIntervalSince(started) < 0.5, "a verification with a cached key waited for the refetch")
+        release.signal()
+        refetch.wait()
+        #expect(provider.fetchCount == 2)
+    }
+}
