@@ -70,10 +70,10 @@ case "explain":
     let options = parseOptions(arguments, allowed: ["--config", "--user", "--groups", "--token", "--source"])
     guard let config = options["--config"] else { fail("explain needs --config FILE") }
     guard (options["--user"] == nil) != (options["--token"] == nil) else { fail("explain needs either --user or --token") }
-    exit(
-        Commands.explain(
-            configPath: config, user: options["--user"], groups: options["--groups"], token: options["--token"], source: options["--source"]
-        ))
+    // `--token -` reads the token from stdin, so it does not show in `ps` to other local users.
+    var token = options["--token"]
+    if token == "-" { token = readLine(strippingNewline: true)?.trimmingCharacters(in: .whitespaces) }
+    exit(Commands.explain(configPath: config, user: options["--user"], groups: options["--groups"], token: token, source: options["--source"]))
 case "token":
     guard arguments.first == "new", arguments.count >= 2 else { fail("usage: sluice token new NAME [--roles a,b] [--expires DATE]") }
     let options = parseOptions(Array(arguments.dropFirst(2)), allowed: ["--roles", "--expires"])
