@@ -5,6 +5,10 @@ public enum ParameterConstraint: Sendable, Hashable, CustomStringConvertible {
     case oneOf(Set<String>)
     /// The value must be a decimal number within the closed range.
     case range(min: Double?, max: Double?)
+    /// The value must match a glob (`*` any run, `?` one character). Globs, not regular
+    /// expressions: matching is linear in the value's length, so no pattern can backtrack
+    /// catastrophically on hostile input.
+    case pattern(GlobPattern)
 
     /// Whether `value` satisfies the constraint. A missing value never does.
     public func admits(_ value: String?) -> Bool {
@@ -18,6 +22,8 @@ public enum ParameterConstraint: Sendable, Hashable, CustomStringConvertible {
                 let number = Double(value), number.isFinite
             else { return false }
             return (min.map { number >= $0 } ?? true) && (max.map { number <= $0 } ?? true)
+        case .pattern(let glob):
+            return glob.matches(value)
         }
     }
 
@@ -26,6 +32,7 @@ public enum ParameterConstraint: Sendable, Hashable, CustomStringConvertible {
         switch self {
         case .oneOf(let values): values.isEmpty
         case .range(let min, let max): (min != nil && max != nil && min! > max!)
+        case .pattern: false
         }
     }
 
@@ -33,6 +40,7 @@ public enum ParameterConstraint: Sendable, Hashable, CustomStringConvertible {
         switch self {
         case .oneOf(let values): "one of \(values.sorted().joined(separator: ", "))"
         case .range(let min, let max): "a number from \(min.map { "\($0)" } ?? "-∞") to \(max.map { "\($0)" } ?? "∞")"
+        case .pattern(let glob): "matching \(glob)"
         }
     }
 }

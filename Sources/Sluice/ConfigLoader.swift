@@ -202,14 +202,20 @@ public enum ConfigLoader {
                 }
                 constraint = .oneOf(values)
             case .object?:
-                var range = ConfigReader(r.value(name), path: p, problems: problems)
-                let min = range.number("min")
-                let max = range.number("max")
-                range.finish()
-                if min == nil && max == nil { problems.add(p, "a range needs min and/or max") }
-                constraint = .range(min: min, max: max)
+                var object = ConfigReader(r.value(name), path: p, problems: problems)
+                let pattern = object.string("pattern")
+                let min = object.number("min")
+                let max = object.number("max")
+                object.finish()
+                if let pattern {
+                    if min != nil || max != nil { problems.add(p, "use either pattern or min/max, not both") }
+                    constraint = .pattern(GlobPattern(pattern))
+                } else {
+                    if min == nil && max == nil { problems.add(p, "needs pattern, or min and/or max") }
+                    constraint = .range(min: min, max: max)
+                }
             case let other?:
-                problems.add(p, "must be a value, a list of values, or {min, max}; found \(other.typeName)")
+                problems.add(p, "must be a value, a list of values, {min, max} or {pattern}; found \(other.typeName)")
                 continue
             case nil: continue
             }

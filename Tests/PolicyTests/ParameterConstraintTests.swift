@@ -64,3 +64,15 @@ import Testing
         #expect(policy.roles(of: Subject(user: "x")).map(\.name) == ["viewer"])
     }
 }
+
+@Suite struct ParameterPatternTests {
+    @Test("A glob pattern constrains values in linear time, even against a hostile value")
+    func pattern() {
+        let c = ParameterConstraint.pattern(GlobPattern("2024-??-*"))
+        #expect(c.admits("2024-05-01"))
+        #expect(!c.admits("2023-05-01"))
+        #expect(!c.admits(nil))
+        let hostile = ParameterConstraint.pattern(GlobPattern(String(repeating: "*a", count: 30) + "b"))
+        #expect(!hostile.admits(String(repeating: "a", count: 4096)))
+    }
+}

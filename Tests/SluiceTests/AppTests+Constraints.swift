@@ -37,7 +37,7 @@ import Testing
     @Test("sluice check refuses constraints on unknown parameters and constraints that can never match")
     func checkConstraints() {
         for (constraint, fragment) in [("{ colour: ['red'] }", "no pipeline this grant covers"), ("{ env: [] }", "can never match"),
-                                        ("{ env: { min: 5, max: 1 } }", "can never match"), ("{ env: { } }", "needs min and/or max"),
+                                        ("{ env: { min: 5, max: 1 } }", "can never match"), ("{ env: { } }", "needs pattern, or min and/or max"), ("{ env: { pattern: 's*', min: 1 } }", "not both"),
                                         ("{ env: 5 }", "must be a value")] {
             let text = AppHarness.configuration().replacingOccurrences(
                 of: #"verbs: ["view"] }] },"#, with: #"verbs: ["view"], params: \#(constraint) }] },"#)
