@@ -1,3 +1,5 @@
+import Foundation
+
 /// A request as the application sees it, independent of the transport (FastCGI today).
 ///
 /// Every value is a Swift copy: nothing here points into C memory.
@@ -36,6 +38,15 @@ public struct HTTPRequest: Sendable {
     public var query: [String: String] {
         guard let q = self.requestURI.firstIndex(of: "?") else { return [:] }
         return FormDecoder.decode(String(self.requestURI[self.requestURI.index(after: q)...]))
+    }
+
+    /// The media type of the body, lower-case and without parameters (`application/json` for
+    /// `Application/JSON; charset=utf-8`), or nil without a Content-Type.
+    public var mediaType: String? {
+        guard let type = self.header("Content-Type") else { return nil }
+        return type.split(separator: ";", omittingEmptySubsequences: false).first.map {
+            String($0).trimmingCharacters(in: .whitespaces).lowercased()
+        }
     }
 
     /// A request header by its HTTP name, e.g. `header("Content-Type")`.

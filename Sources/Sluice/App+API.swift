@@ -108,16 +108,14 @@ extension App {
     /// after authorization, so it reveals nothing about hidden pipelines or jobs.
     static func requireJSONIfAmbient(_ context: RequestContext) throws {
         guard context.caller.isAmbient else { return }
-        let type = context.request.header("Content-Type")?.split(separator: ";").first?.trimmingCharacters(in: .whitespaces).lowercased()
-        guard type == "application/json" else {
+        guard context.request.mediaType == "application/json" else {
             throw HTTPError(.unsupportedMediaType, "API requests with browser credentials must be sent as Content-Type: application/json")
         }
     }
 
     /// Reads `{"params": {"name": "value", ...}}`; every value must be a string.
     static func triggerParameters(_ request: HTTPRequest) throws -> [String: String] {
-        let type = request.header("Content-Type")?.split(separator: ";").first?.trimmingCharacters(in: .whitespaces).lowercased()
-        guard type == "application/json" else {
+        guard request.mediaType == "application/json" else {
             throw HTTPError(.unsupportedMediaType, "send the trigger as Content-Type: application/json")
         }
         let root: JSONValue
@@ -188,11 +186,7 @@ extension App {
     /// Records the cancel request, wakes the runner and audits (API and form).
     func cancelJob(_ context: RequestContext, _ job: JobRecord) throws -> JobRecord {
         let updated = try self.store.requestCancel(jobID: job.id) ?? job
-        self.runner?.wake()
-        self.audit(
-            context, event: "cancel", allowed: true, pipeline: job.pipeline, jobID: job.id,
-            reason: self.grantReason(context, .cancel, job.pipeline, parameters: job.params))
-        self.logger.info("job cancel requested", ["request.id": context.requestID, "job.id": "\(job.id)", "user": context.caller.user])
+        self.changed(context, job, by: .cancel, log: "job cancel requested")
         return updated
     }
 
@@ -211,12 +205,18 @@ extension App {
             throw HTTPError(.conflict, "only failed or cancelled jobs can be retried; this one is \(job.state.rawValue)")
         }
         guard let updated = try self.store.retry(jobID: job.id) else { throw HTTPError(.conflict, "the job changed; try again") }
+        self.changed(context, job, by: .retry, log: "job retried")
+        return updated
+    }
+
+    /// After a committed change to `job` by `verb`: wakes the runner, audits with the granting
+    /// rule, and logs.
+    private func changed(_ context: RequestContext, _ job: JobRecord, by verb: Verb, log message: String) {
         self.runner?.wake()
         self.audit(
-            context, event: "retry", allowed: true, pipeline: job.pipeline, jobID: job.id,
-            reason: self.grantReason(context, .retry, job.pipeline, parameters: job.params))
-        self.logger.info("job retried", ["request.id": context.requestID, "job.id": "\(job.id)", "user": context.caller.user])
-        return updated
+            context, event: verb.rawValue, allowed: true, pipeline: job.pipeline, jobID: job.id,
+            reason: self.grantReason(context, verb, job.pipeline, parameters: job.params))
+        self.logger.info(message, ["request.id": context.requestID, "job.id": "\(job.id)", "user": context.caller.user])
     }
 
     /// `GET /api/v1/jobs/{id}/tasks/{task}/log[?offset=N]`: raw log bytes from `offset`

@@ -73,8 +73,7 @@ extension App {
 
     /// The decoded form body, after checking its CSRF token for this caller and action (403).
     func verifiedForm(_ context: RequestContext, action: String) throws -> [String: String] {
-        let type = context.request.header("Content-Type")?.split(separator: ";").first?.trimmingCharacters(in: .whitespaces).lowercased()
-        guard type == "application/x-www-form-urlencoded" else {
+        guard context.request.mediaType == "application/x-www-form-urlencoded" else {
             throw HTTPError(.unsupportedMediaType, "forms are sent as application/x-www-form-urlencoded")
         }
         let form = FormDecoder.decode(String(decoding: context.request.body, as: UTF8.self))
