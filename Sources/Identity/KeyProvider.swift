@@ -52,7 +52,7 @@ public final class RemoteKeyProvider: KeyProvider {
     private let now: @Sendable () -> Date
     // Never held during a fetch: verifications with known keys go on while a refresh runs.
     private let state = Mutex(State())
-    /// Signalled when a fetch ends; only callers that have no key set at all wait for it.
+    /// Signalled when a fetch ends; only callers that need the new set wait for it.
     private let fetchDone = NSCondition()
     private let logger = Logger(label: "jwks")
 
@@ -85,7 +85,9 @@ public final class RemoteKeyProvider: KeyProvider {
 
     public func refresh(missingKid: String) -> KeySet? {
         let now = self.now()
-        self.attempt(now: now, reason: "unknown kid", waitIfRunning: false)
+        // A token with an unknown kid waits for a fetch already running (it would fail without the
+        // new set); tokens with cached keys never wait (see `current()`).
+        self.attempt(now: now, reason: "unknown kid", waitIfRunning: true)
         return self.state.withLock { self.usable($0, now: now) }
     }
 
@@ -95,8 +97,9 @@ public final class RemoteKeyProvider: KeyProvider {
         return state.set
     }
 
-    /// Fetches unless one ran within the cooldown or one is running. A caller without any key set
-    /// (`waitIfRunning`) waits for a running fetch; everyone else goes on with what is cached.
+    /// Fetches unless one ran within the cooldown or one is running. A caller that cannot proceed
+    /// without new keys (`waitIfRunning`: no set yet, or an unknown kid) waits for a running
+    /// fetch; everyone else goes on with what is cached.
     private func attempt(now: Date, reason: String, waitIfRunning: Bool) {
         enum Step { case fetch, wait, skip }
         let step = self.state.withLock { state -> Step in
