@@ -162,7 +162,14 @@ extension App {
             limit = value
         }
         let jobs = try self.store.jobs(JobQuery(pipelines: visible, beforeID: before, limit: limit))
-        return (jobs, jobs.count == limit ? jobs.last?.id : nil)
+        // The cursor follows the unfiltered page, so paging never skips jobs; a page may then hold
+        // fewer than `limit` jobs when some have values the caller's grants do not cover.
+        return (self.visibleJobs(context, jobs), jobs.count == limit ? jobs.last?.id : nil)
+    }
+
+    /// The jobs whose parameter values the caller's view grants cover (like `visibleJob`).
+    func visibleJobs(_ context: RequestContext, _ jobs: [JobRecord]) -> [JobRecord] {
+        jobs.filter { self.may(context, .view, $0.pipeline, parameters: $0.params) }
     }
 
     /// `GET /api/v1/jobs/{id}`.

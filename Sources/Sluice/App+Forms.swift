@@ -26,9 +26,7 @@ extension App {
                 name: $0.name, description: $0.description, isRequired: $0.isRequired && $0.defaultValue == nil,
                 defaultValue: $0.defaultValue, value: values[$0.name], error: errors[$0.name])
         }
-        let recent = try self.store.jobs(JobQuery(pipelines: [name], limit: 20)).filter {
-            self.may(context, .view, name, parameters: $0.params)
-        }
+        let recent = self.visibleJobs(context, try self.store.jobs(JobQuery(pipelines: [name], limit: 20)))
         let detail = PipelineDetail(
             name: name, description: pipeline.description, tasks: pipeline.tasks.map { ($0.name, $0.needs) }, parameters: fields,
             triggerToken: canTrigger ? self.csrf.token(for: context.caller, action: "trigger:\(name)") : nil, message: message,

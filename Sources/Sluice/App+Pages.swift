@@ -9,9 +9,9 @@ extension App {
     /// `GET /`: pipelines I may see with their latest job, and recent jobs.
     func dashboard(_ context: RequestContext) throws -> HTTPResponse {
         let names = self.visiblePipelines(context)
-        let recent = try self.store.jobs(JobQuery(pipelines: Set(names), limit: 20))
+        let recent = self.visibleJobs(context, try self.store.jobs(JobQuery(pipelines: Set(names), limit: 20)))
         let rows = try names.map { name in
-            let last = try self.store.jobs(JobQuery(pipelines: [name], limit: 1)).first
+            let last = self.visibleJobs(context, try self.store.jobs(JobQuery(pipelines: [name], limit: 20))).first
             return PipelineRow(
                 name: name, description: self.configuration.pipelines[name]?.description ?? "", lastState: last?.state.rawValue,
                 lastJobID: last?.id)
