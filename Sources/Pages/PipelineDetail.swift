@@ -8,9 +8,18 @@ public struct ParameterField: Sendable, Hashable {
     public var value: String?
     /// The validation error shown next to the field.
     public var error: String?
+    /// The parameter type's name (`string`, `int`, `float`, `bool`, `date`, `datetime`, `choice`, `list`).
+    public var type: String
+    /// The allowed values of a `choice`.
+    public var choices: [String]
 
     /// Creates a field.
-    public init(name: String, description: String, isRequired: Bool, defaultValue: String?, value: String?, error: String?) {
+    public init(
+        name: String, description: String, isRequired: Bool, defaultValue: String?, value: String?, error: String?,
+        type: String = "string", choices: [String] = []
+    ) {
+        self.type = type
+        self.choices = choices
         self.name = name
         self.description = description
         self.isRequired = isRequired
@@ -83,10 +92,7 @@ extension Pages {
                 let id = "p-\(HTML.escape(f.name))"
                 body +=
                     "<p><label for=\"\(id)\">\(HTML.escape(f.name))\(f.isRequired ? " <abbr title=\"required\">*</abbr>" : "")</label><br>"
-                body +=
-                    "<input id=\"\(id)\" name=\"p.\(HTML.escape(f.name))\" value=\"\(HTML.escape(f.value ?? f.defaultValue ?? ""))\"\(f.isRequired ? " required" : "")"
-                if f.error != nil { body += " aria-invalid=\"true\" aria-describedby=\"\(id)-error\"" }
-                body += ">"
+                body += self.input(f, id: id)
                 if !f.description.isEmpty { body += " <small>\(HTML.escape(f.description))</small>" }
                 if let error = f.error { body += "<br><strong id=\"\(id)-error\">\(HTML.escape(error))</strong>" }
                 body += "</p>\n"
@@ -95,6 +101,31 @@ extension Pages {
         }
         body += "<h2>Recent jobs</h2>\n" + self.jobTable(layout, p.recent)
         return layout.render(title: p.name, body: body)
+    }
+
+    /// The input matching a parameter's type: a select for choices and booleans, number and date
+    /// inputs for numbers and dates, text otherwise (the server validates every value anyway).
+    static func input(_ f: ParameterField, id: String) -> String {
+        let current = f.value ?? f.defaultValue ?? ""
+        var attributes = "id=\"\(id)\" name=\"p.\(HTML.escape(f.name))\"\(f.isRequired ? " required" : "")"
+        if f.error != nil { attributes += " aria-invalid=\"true\" aria-describedby=\"\(id)-error\"" }
+        let options: [String]? = f.type == "choice" ? f.choices : (f.type == "bool" ? ["true", "false"] : nil)
+        if let options {
+            var html = "<select \(attributes)>"
+            if !f.isRequired && f.defaultValue == nil { html += "<option value=\"\"></option>" }
+            for option in options {
+                html += "<option\(option == current ? " selected" : "")>\(HTML.escape(option))</option>"
+            }
+            return html + "</select>"
+        }
+        let type =
+            switch f.type {
+            case "int": "number\" step=\"1"
+            case "float": "number\" step=\"any"
+            case "date": "date"
+            default: "text"
+            }
+        return "<input type=\"\(type)\" \(attributes) value=\"\(HTML.escape(current))\">"
     }
 
     /// The buttons of the job page.

@@ -54,7 +54,8 @@ extension App {
         let name = context.parameter("name")
         guard self.configuration.pipelines[name] != nil else { throw HTTPError(.notFound, "not found") }
         try self.authorize(context, .trigger, pipeline: name)
-        let job = try self.createJob(context, pipeline: name, supplied: try Self.triggerParameters(context.request))
+        let job = try self.createJob(
+            context, pipeline: name, supplied: try Self.triggerParameters(context.request, pipeline: self.configuration.pipelines[name]!))
         var response = HTTPResponse.json(
             JobJSON.encode(JobJSON.job(job, mountPath: context.mountPath, includeTasks: true)), status: .accepted)
         response.setHeader("Location", "\(context.mountPath)/api/v1/jobs/\(job.id)")
@@ -114,7 +115,7 @@ extension App {
     }
 
     /// Reads `{"params": {"name": "value", ...}}`; every value must be a string.
-    static func triggerParameters(_ request: HTTPRequest) throws -> [String: String] {
+    static func triggerParameters(_ request: HTTPRequest, pipeline: PipelineDefinition) throws -> [String: String] {
         guard request.mediaType == "application/json" else {
             throw HTTPError(.unsupportedMediaType, "send the trigger as Content-Type: application/json")
         }
@@ -133,7 +134,22 @@ extension App {
         var result: [String: String] = [:]
         var errors: [String: String] = [:]
         for (key, value) in values {
-            if case .string(let s) = value { result[key] = s } else { errors[key] = "must be a string, found \(value.typeName)" }
+            // A typed parameter may come as its JSON type (7 for int, true for bool, an array for a
+            // list); everything else, and every string parameter, must be a JSON string.
+            let type = pipeline.parameters.first { $0.name == key }?.type
+            switch value {
+            case .string(let s): result[key] = s
+            case .number(let n) where n.isFinite && type?.acceptsJSONNumber == true: result[key] = JSONNumber.text(n)
+            case .bool(let b) where type == .boolean: result[key] = b ? "true" : "false"
+            case .array(let items) where type?.isList == true:
+                let strings = items.compactMap { if case .string(let s) = $0 { s } else { nil } }
+                guard strings.count == items.count, !strings.contains(where: { $0.contains(",") }) else {
+                    errors[key] = "must be an array of strings without commas"
+                    continue
+                }
+                result[key] = strings.joined(separator: ",")
+            default: errors[key] = "must be a string, found \(value.typeName)"
+            }
         }
         guard errors.isEmpty else { throw HTTPError(.badRequest, "invalid parameters", fieldErrors: errors) }
         return result

@@ -24,7 +24,8 @@ extension App {
         let fields = pipeline.parameters.map {
             ParameterField(
                 name: $0.name, description: $0.description, isRequired: $0.isRequired && $0.defaultValue == nil,
-                defaultValue: $0.defaultValue, value: values[$0.name], error: errors[$0.name])
+                defaultValue: $0.defaultValue, value: values[$0.name], error: errors[$0.name], type: $0.type.name,
+                choices: Self.choices(of: $0.type))
         }
         let recent = self.visibleJobs(context, try self.store.jobs(JobQuery(pipelines: [name], limit: 20)))
         let detail = PipelineDetail(
@@ -32,6 +33,11 @@ extension App {
             triggerToken: canTrigger ? self.csrf.token(for: context.caller, action: "trigger:\(name)") : nil, message: message,
             recent: recent.map(Self.row))
         return Pages.pipeline(context.layout, detail)
+    }
+
+    static func choices(of type: ParameterType) -> [String] {
+        if case .choice(let values) = type { return values }
+        return []
     }
 
     /// `POST /pipelines/{name}/jobs` (form): triggers and redirects to the new job (303); invalid

@@ -98,16 +98,69 @@ public enum ConfigLoader {
             let p = "\(path).\(name)"
             if !ParameterName.isValid(name) { problems.add(p, "invalid parameter name (use a-z, 0-9 and _, starting with a letter or _)") }
             var r = ConfigReader(all.value(name), path: p, problems: problems)
-            let spec = ParameterSpec(
-                name: name, isRequired: r.bool("required") ?? false, defaultValue: r.string("default"),
-                description: r.string("description") ?? "")
-            if let d = spec.defaultValue, d.utf8.count > PipelineDefinition.maxParameterBytes || d.utf8.contains(0) {
-                problems.add("\(p).default", "longer than \(PipelineDefinition.maxParameterBytes) bytes or contains NUL")
+            let type = self.readParameterType(&r, path: p, problems: problems)
+            // A default may be written as the JSON value of its type (7 for int, true for bool) or as a string.
+            var defaultValue: String? = nil
+            switch r.value("default") {
+            case nil, .null?: break
+            case .string(let d)?: defaultValue = d
+            case .number(let n)? where type.acceptsJSONNumber: defaultValue = JSONNumber.text(n)
+            case .bool(let b)? where type == .boolean: defaultValue = b ? "true" : "false"
+            case let other?: problems.add("\(p).default", "must be a string, found \(other.typeName)")
             }
+            if let d = defaultValue {
+                if d.utf8.count > PipelineDefinition.maxParameterBytes || d.utf8.contains(0) {
+                    problems.add("\(p).default", "longer than \(PipelineDefinition.maxParameterBytes) bytes or contains NUL")
+                } else {
+                    switch type.canonical(d) {
+                    case .success(let canonical): defaultValue = canonical
+                    case .failure(let error): problems.add("\(p).default", "does not fit type \(type): \(error.message)")
+                    }
+                }
+            }
+            let spec = ParameterSpec(
+                name: name, isRequired: r.bool("required") ?? false, defaultValue: defaultValue,
+                description: r.string("description") ?? "", type: type)
             r.finish()
             specs.append(spec)
         }
         return specs
+    }
+
+    /// Reads `type` and its limits: `min`/`max` (int, float), `min_length`/`max_length` (string),
+    /// `values` (choice), `max_items` (list). Limits that do not belong to the type are unknown keys.
+    private static func readParameterType(_ r: inout ConfigReader, path p: String, problems: ProblemList) -> ParameterType {
+        let name = r.string("type") ?? "string"
+        switch name {
+        case "string":
+            let minLength = r.int("min_length", in: 0...4096)
+            let maxLength = r.int("max_length", in: 1...4096)
+            if let a = minLength, let b = maxLength, a > b { problems.add(p, "min_length is above max_length") }
+            return .string(minLength: minLength, maxLength: maxLength)
+        case "int":
+            let min = r.number("min").map { Int64(exactly: $0) }
+            let max = r.number("max").map { Int64(exactly: $0) }
+            if min == .some(nil) || max == .some(nil) { problems.add(p, "min and max of an int must be whole numbers") }
+            if let a = min ?? nil, let b = max ?? nil, a > b { problems.add(p, "min is above max") }
+            return .integer(min: min ?? nil, max: max ?? nil)
+        case "float":
+            let min = r.number("min")
+            let max = r.number("max")
+            if let a = min, let b = max, a > b { problems.add(p, "min is above max") }
+            return .number(min: min, max: max)
+        case "bool": return .boolean
+        case "date": return .date
+        case "datetime": return .datetime
+        case "choice":
+            let values = r.strings("values") ?? []
+            if values.isEmpty { problems.add("\(p).values", "required: the allowed values of a choice") }
+            if Set(values).count != values.count { problems.add("\(p).values", "lists a value twice") }
+            return .choice(values)
+        case "list": return .list(maxItems: r.int("max_items", in: 1...1000))
+        default:
+            problems.add("\(p).type", "unknown type \"\(name)\" (known: string, int, float, bool, date, datetime, choice, list)")
+            return .string(minLength: nil, maxLength: nil)
+        }
     }
 
     private static func readTasks(_ value: JSONValue?, path: String, problems: ProblemList) -> [TaskDefinition] {

@@ -47,6 +47,12 @@ enum JobJSON {
             var required: Bool
             var `default`: String?
             var description: String
+            var min: Double?
+            var max: Double?
+            var min_length: Int?
+            var max_length: Int?
+            var values: [String]?
+            var max_items: Int?
         }
 
         var name: String
@@ -83,17 +89,28 @@ enum JobJSON {
     static func pipeline(_ p: PipelineDefinition, verbs: [String]) -> Pipeline {
         Pipeline(
             name: p.name, description: p.description,
-            params: p.parameters.map {
-                .init(
-                    name: $0.name, type: "string", required: $0.isRequired && $0.defaultValue == nil, default: $0.defaultValue,
-                    description: $0.description)
-            },
+            params: p.parameters.map(Self.parameter),
             tasks: p.tasks.map { PipelineTask(name: $0.name, needs: $0.needs) }, verbs: verbs)
     }
 
     /// `2026-11-23T12:21:17.887Z`. Formatted from whole milliseconds: the stored value is
     /// milliseconds, and Foundation's fractional-second formatting truncates the binary
     /// double (20.123 s would print as .122).
+    static func parameter(_ spec: ParameterSpec) -> Pipeline.Parameter {
+        var p = Pipeline.Parameter(
+            name: spec.name, type: spec.type.name, required: spec.isRequired && spec.defaultValue == nil, default: spec.defaultValue,
+            description: spec.description)
+        switch spec.type {
+        case .string(let minLength, let maxLength): (p.min_length, p.max_length) = (minLength, maxLength)
+        case .integer(let min, let max): (p.min, p.max) = (min.map(Double.init), max.map(Double.init))
+        case .number(let min, let max): (p.min, p.max) = (min, max)
+        case .choice(let values): p.values = values
+        case .list(let maxItems): p.max_items = maxItems
+        case .boolean, .date, .datetime: break
+        }
+        return p
+    }
+
     static func time(_ date: Date) -> String {
         let milliseconds = Int64((date.timeIntervalSince1970 * 1000).rounded())
         let (seconds, fraction) = milliseconds.quotientAndRemainder(dividingBy: 1000)
@@ -107,5 +124,12 @@ enum JobJSON {
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         // Encoding these plain structs cannot fail; an empty body would show up in tests at once.
         return Array((try? encoder.encode(value)) ?? Data()) + [0x0a]
+    }
+}
+
+/// The text of a JSON number given for a numeric parameter: whole numbers without a fraction.
+enum JSONNumber {
+    static func text(_ n: Double) -> String {
+        n.rounded() == n && abs(n) < 1e15 ? String(Int64(n)) : String(n)
     }
 }

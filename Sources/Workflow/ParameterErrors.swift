@@ -13,8 +13,9 @@ extension PipelineDefinition {
 
     /// Validates supplied parameter values and fills in defaults.
     ///
-    /// Undeclared names, missing required values, values over `maxParameterBytes` and values
-    /// containing NUL (which cannot travel in argv or the environment) are refused.
+    /// Undeclared names, missing required values, values over `maxParameterBytes`, values
+    /// containing NUL (which cannot travel in argv or the environment) and values that do not fit
+    /// the parameter's type are refused; accepted values are returned in canonical form.
     /// - Returns: every declared parameter that has a value.
     /// - Throws: `ParameterErrors` with one message per offending field.
     public func resolveParameters(_ supplied: [String: String]) throws(ParameterErrors) -> [String: String] {
@@ -31,7 +32,10 @@ extension PipelineDefinition {
             } else if value.utf8.contains(0) {
                 errors[name] = "contains a NUL character"
             } else {
-                values[name] = value
+                switch declared[name]!.type.canonical(value) {
+                case .success(let canonical): values[name] = canonical
+                case .failure(let error): errors[name] = error.message
+                }
             }
         }
         for spec in self.parameters where values[spec.name] == nil && errors[spec.name] == nil {

@@ -18,7 +18,7 @@ public struct PipelineDefinition: Sendable, Hashable {
     }
 }
 
-/// A declared pipeline parameter. Values are strings in this version.
+/// A declared pipeline parameter. Values travel as strings, checked and canonicalised by `type`.
 public struct ParameterSpec: Sendable, Hashable {
     /// The name, `[a-z_][a-z0-9_]*` (it also becomes `SLUICE_PARAM_<NAME>`).
     public var name: String
@@ -28,13 +28,19 @@ public struct ParameterSpec: Sendable, Hashable {
     public var defaultValue: String?
     /// Help text.
     public var description: String
+    /// The type that values must have.
+    public var type: ParameterType
 
     /// Creates a spec.
-    public init(name: String, isRequired: Bool = false, defaultValue: String? = nil, description: String = "") {
+    public init(
+        name: String, isRequired: Bool = false, defaultValue: String? = nil, description: String = "",
+        type: ParameterType = .string(minLength: nil, maxLength: nil)
+    ) {
         self.name = name
         self.isRequired = isRequired
         self.defaultValue = defaultValue
         self.description = description
+        self.type = type
     }
 }
 

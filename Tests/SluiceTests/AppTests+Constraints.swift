@@ -69,3 +69,43 @@ import Testing
         #expect(h.send("POST", "/api/v1/jobs/\(id)/retry", body: "{}", contentType: "application/json").status.code == 409)
     }
 }
+
+@Suite struct AppTypedParameterTests {
+    static let config = AppHarness.configuration().replacingOccurrences(
+        of: #"params: { date: { required: true }, env: { default: "staging" } },"#,
+        with: #"params: { date: { type: "date", required: true }, env: { type: "choice", values: ["staging", "prod"], default: "staging" }, days: { type: "int", min: 1, max: 7, default: 1 }, tags: { type: "list" } },"#)
+
+    @Test("Typed parameters: JSON numbers and arrays are accepted, values canonicalised, errors per field")
+    func typed() throws {
+        let h = try AppHarness(config: Self.config)
+        defer { h.remove() }
+        let ok = h.trigger(#"{"params": {"date": "2024-05-01", "days": 3, "tags": ["a", "b"]}}"#)
+        #expect(ok.status.code == 202)
+        #expect(try AppHarness.json(ok)["params"] as? [String: String] == ["date": "2024-05-01", "env": "staging", "days": "3", "tags": "a,b"])
+        let bad = try AppHarness.json(h.trigger(#"{"params": {"date": "2024-02-30", "days": 9, "env": "dev"}}"#))
+        let fields = (bad["error"] as? [String: Any])?["fields"] as? [String: String]
+        #expect(Set(fields?.keys ?? [:].keys) == ["date", "days", "env"])
+        let schema = try AppHarness.json(h.send("GET", "/api/v1/pipelines/etl-nightly"))["params"] as! [[String: Any]]
+        let days = schema.first { $0["name"] as? String == "days" }
+        #expect(days?["type"] as? String == "int" && days?["max"] as? Double == 7 && days?["default"] as? String == "1")
+        let page = AppHarness.text(h.send("GET", "/pipelines/etl-nightly"))
+        #expect(page.contains("<select") && page.contains(#"type="date""#) && page.contains(#"type="number""#))
+    }
+
+    @Test("sluice check refuses unknown types, defaults that do not fit, and empty choices")
+    func check() {
+        for (params, fragment) in [
+            (#"x: { type: "uuid" }"#, "unknown type"), (#"x: { type: "int", default: "abc" }"#, "does not fit type int"),
+            (#"x: { type: "choice" }"#, "allowed values"), (#"x: { type: "int", min: 5, max: 1 }"#, "min is above max"),
+            (#"x: { type: "date", max_length: 3 }"#, "unknown key"),
+        ] {
+            let text = AppHarness.configuration().replacingOccurrences(of: #"env: { default: "staging" } },"#, with: #"env: { default: "staging" }, \#(params) },"#)
+            do {
+                _ = try ConfigLoader.load(data: Data(text.utf8), file: "t", directory: "/tmp")
+                Issue.record("accepted \(params)")
+            } catch {
+                #expect(error.problems.contains { $0.message.contains(fragment) }, "\(params): \(error.problems)")
+            }
+        }
+    }
+}
