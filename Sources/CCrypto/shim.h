@@ -21,6 +21,23 @@
  */
 
 /*
+ * Turns the parameters collected in `bld` into a public key of `type` ("RSA", "EC") with
+ * EVP_PKEY_fromdata; frees what it allocates (not `bld`). NULL on any failure.
+ */
+static inline EVP_PKEY *ccrypto_public_key_from_params(const char *type, OSSL_PARAM_BLD *bld) {
+    EVP_PKEY *pkey = NULL;
+    OSSL_PARAM *params = OSSL_PARAM_BLD_to_param(bld);
+    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, type, NULL);
+    /* EVP_PKEY_PUBLIC_KEY is a nested macro Swift cannot import; that is one more reason for C. */
+    if (params == NULL || ctx == NULL || EVP_PKEY_fromdata_init(ctx) != 1
+        || EVP_PKEY_fromdata(ctx, &pkey, EVP_PKEY_PUBLIC_KEY, params) != 1)
+        pkey = NULL;
+    EVP_PKEY_CTX_free(ctx);
+    OSSL_PARAM_free(params);
+    return pkey;
+}
+
+/*
  * Builds an RSA public key from big-endian n and e.
  *
  * Why C: OSSL_PARAM_BLD_push_* stores *pointers* to the key names and values and copies them only
@@ -33,8 +50,6 @@ static inline EVP_PKEY *ccrypto_rsa_public_key(const unsigned char *n, size_t nl
     EVP_PKEY *pkey = NULL;
     BIGNUM *bn_n = NULL, *bn_e = NULL;
     OSSL_PARAM_BLD *bld = NULL;
-    OSSL_PARAM *params = NULL;
-    EVP_PKEY_CTX *ctx = NULL;
 
     if (n == NULL || e == NULL || nlen == 0 || elen == 0 || nlen > INT_MAX || elen > INT_MAX)
         return NULL;
@@ -46,16 +61,8 @@ static inline EVP_PKEY *ccrypto_rsa_public_key(const unsigned char *n, size_t nl
     if (OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, bn_n) != 1
         || OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, bn_e) != 1)
         goto done;
-    params = OSSL_PARAM_BLD_to_param(bld);
-    ctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL);
-    if (params == NULL || ctx == NULL || EVP_PKEY_fromdata_init(ctx) != 1)
-        goto done;
-    /* EVP_PKEY_PUBLIC_KEY is a nested macro Swift cannot import; that is one more reason for C. */
-    if (EVP_PKEY_fromdata(ctx, &pkey, EVP_PKEY_PUBLIC_KEY, params) != 1)
-        pkey = NULL;
+    pkey = ccrypto_public_key_from_params("RSA", bld);
 done:
-    EVP_PKEY_CTX_free(ctx);
-    OSSL_PARAM_free(params);
     OSSL_PARAM_BLD_free(bld);
     BN_free(bn_n);
     BN_free(bn_e);
@@ -70,8 +77,6 @@ done:
 static inline EVP_PKEY *ccrypto_p256_public_key(const unsigned char *x, const unsigned char *y) {
     EVP_PKEY *pkey = NULL;
     OSSL_PARAM_BLD *bld = NULL;
-    OSSL_PARAM *params = NULL;
-    EVP_PKEY_CTX *ctx = NULL;
     unsigned char pub[65];
 
     if (x == NULL || y == NULL)
@@ -85,15 +90,8 @@ static inline EVP_PKEY *ccrypto_p256_public_key(const unsigned char *x, const un
     if (OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, "P-256", 0) != 1
         || OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, pub, sizeof pub) != 1)
         goto done;
-    params = OSSL_PARAM_BLD_to_param(bld);
-    ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
-    if (params == NULL || ctx == NULL || EVP_PKEY_fromdata_init(ctx) != 1)
-        goto done;
-    if (EVP_PKEY_fromdata(ctx, &pkey, EVP_PKEY_PUBLIC_KEY, params) != 1)
-        pkey = NULL;
+    pkey = ccrypto_public_key_from_params("EC", bld);
 done:
-    EVP_PKEY_CTX_free(ctx);
-    OSSL_PARAM_free(params);
     OSSL_PARAM_BLD_free(bld);
     return pkey;
 }

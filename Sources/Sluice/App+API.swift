@@ -139,7 +139,7 @@ extension App {
             let type = pipeline.parameters.first { $0.name == key }?.type
             switch value {
             case .string(let s): result[key] = s
-            case .number(let n) where n.isFinite && type?.acceptsJSONNumber == true: result[key] = JSONNumber.text(n)
+            case .number(let n) where n.isFinite && type?.acceptsJSONNumber == true: result[key] = ParameterType.text(of: n)
             case .bool(let b) where type == .boolean: result[key] = b ? "true" : "false"
             case .array(let items) where type?.isList == true:
                 let strings = items.compactMap { if case .string(let s) = $0 { s } else { nil } }

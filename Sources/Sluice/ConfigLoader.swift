@@ -104,7 +104,7 @@ public enum ConfigLoader {
             switch r.value("default") {
             case nil, .null?: break
             case .string(let d)?: defaultValue = d
-            case .number(let n)? where type.acceptsJSONNumber: defaultValue = JSONNumber.text(n)
+            case .number(let n)? where type.acceptsJSONNumber: defaultValue = ParameterType.text(of: n)
             case .bool(let b)? where type == .boolean: defaultValue = b ? "true" : "false"
             case let other?: problems.add("\(p).default", "must be a string, found \(other.typeName)")
             }

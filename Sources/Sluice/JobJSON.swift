@@ -127,9 +127,3 @@ enum JobJSON {
     }
 }
 
-/// The text of a JSON number given for a numeric parameter: whole numbers without a fraction.
-enum JSONNumber {
-    static func text(_ n: Double) -> String {
-        n.rounded() == n && abs(n) < 1e15 ? String(Int64(n)) : String(n)
-    }
-}

@@ -56,7 +56,7 @@ public enum ParameterType: Sendable, Hashable, CustomStringConvertible {
             guard Self.isPlainDecimal(value), let n = Double(value), n.isFinite else { return .failure(.init("must be a decimal number")) }
             if let min, n < min { return .failure(.init("must be at least \(min)")) }
             if let max, n > max { return .failure(.init("must be at most \(max)")) }
-            return .success(n.rounded() == n && abs(n) < 1e15 ? String(Int64(n)) : String(n))
+            return .success(Self.text(of: n))
         case .boolean:
             switch value.lowercased() {
             case "true": return .success("true")
@@ -124,6 +124,11 @@ extension ParameterType {
         case .integer, .number: true
         default: false
         }
+    }
+
+    /// The canonical text of a number value: whole numbers without a fraction (`2`, not `2.0`).
+    public static func text(of number: Double) -> String {
+        number.rounded() == number && abs(number) < 1e15 ? String(Int64(number)) : String(number)
     }
 
     /// Whether values are lists (a JSON array of strings is then acceptable).
