@@ -41,7 +41,7 @@ let package = Package(
         ),
         .executableTarget(name: "sluice", dependencies: ["Sluice"], swiftSettings: strict),
         // Micro-benchmarks driven by scripts/bench; not installed.
-        .executableTarget(name: "sluice-bench", dependencies: ["Crypto"], swiftSettings: strict),
+        .executableTarget(name: "sluice-bench", dependencies: ["Crypto", "Workflow", "JobStore"], swiftSettings: strict),
 
         .testTarget(name: "HTTPTests", dependencies: ["HTTP"]),
         .testTarget(name: "CryptoTests", dependencies: ["Crypto"], exclude: ["Fixtures"]),
@@ -54,6 +54,6 @@ let package = Package(
             name: "SluiceTests", dependencies: ["Sluice", "HTTP", "Policy", "Identity", "JobStore", "Workflow", "Pages", "JSON"]),
         .testTarget(name: "JSONTests", dependencies: ["JSON"]),
         .testTarget(name: "IdentityTests", dependencies: ["Identity", "Crypto", "HTTP", "JSON"], exclude: ["Fixtures"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["sluice"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["sluice", "JobStore"]),
     ]
 )

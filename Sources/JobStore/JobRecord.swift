@@ -26,13 +26,25 @@ public struct JobRecord: Sendable, Hashable {
     public var finishedAt: Date?
     /// The tasks in definition order; empty when loaded as a summary.
     public var tasks: [TaskRecord]
+    /// The job's identity for deduplication: the pipeline plus its canonical significant
+    /// parameters (empty for jobs created before identities existed).
+    public var identity: String
+    /// Whether the job waits until no earlier unfinished job has the same identity
+    /// (`on_duplicate: queue`).
+    public var waitsForIdentity: Bool
+    /// Names of secret parameters the trigger supplied; their values are never stored.
+    public var secretParameters: [String]
 
     /// Creates a record.
     public init(
         id: Int64, pipeline: String, state: JobState, triggeredBy: String, identitySource: String,
         params: [String: String], workingDirectory: String, cancelRequested: Bool, createdAt: Date,
-        startedAt: Date?, finishedAt: Date?, tasks: [TaskRecord]
+        startedAt: Date?, finishedAt: Date?, tasks: [TaskRecord], identity: String = "", waitsForIdentity: Bool = false,
+        secretParameters: [String] = []
     ) {
+        self.identity = identity
+        self.waitsForIdentity = waitsForIdentity
+        self.secretParameters = secretParameters
         self.id = id
         self.pipeline = pipeline
         self.state = state
@@ -70,13 +82,22 @@ public struct TaskRecord: Sendable, Hashable {
     public var startedAt: Date?
     /// When it reached a terminal state.
     public var finishedAt: Date?
+    /// Whether it runs a process or nothing.
+    public var kind: TaskKind
+    /// Retries, timeout, environment, working directory, expected output, resources.
+    public var options: TaskOptions
+    /// For a queued task waiting to be retried: when the next attempt may start.
+    public var retryAt: Date?
 
     /// Creates a record.
     public init(
         name: String, needs: [String], argv: [String], state: TaskState = .queued, attempt: Int = 0,
         pid: Int32? = nil, exitCode: Int32? = nil, message: String? = nil, startedAt: Date? = nil,
-        finishedAt: Date? = nil
+        finishedAt: Date? = nil, kind: TaskKind = .command, options: TaskOptions = .standard, retryAt: Date? = nil
     ) {
+        self.kind = kind
+        self.options = options
+        self.retryAt = retryAt
         self.name = name
         self.needs = needs
         self.argv = argv
@@ -104,12 +125,25 @@ public struct NewJob: Sendable {
     public var workingDirectory: String
     /// Tasks with their resolved argv, in definition order.
     public var tasks: [TaskRecord]
+    /// The deduplication identity (see `JobRecord.identity`).
+    public var identity: String
+    /// Names of secret parameters supplied (values are never stored).
+    public var secretParameters: [String]
+    /// The caller's `Idempotency-Key`, if any, scoped to the caller.
+    public var idempotencyKey: String?
+    /// A digest of what the request asked for, compared when an idempotency key is reused.
+    public var requestDigest: String?
 
     /// Creates a new job description.
     public init(
         pipeline: String, triggeredBy: String, identitySource: String, params: [String: String], workingDirectory: String,
-        tasks: [TaskRecord]
+        tasks: [TaskRecord], identity: String = "", secretParameters: [String] = [], idempotencyKey: String? = nil,
+        requestDigest: String? = nil
     ) {
+        self.identity = identity
+        self.secretParameters = secretParameters
+        self.idempotencyKey = idempotencyKey
+        self.requestDigest = requestDigest
         self.pipeline = pipeline
         self.triggeredBy = triggeredBy
         self.identitySource = identitySource
@@ -131,9 +165,12 @@ public struct TaskChange: Sendable, Hashable {
     public var exitCode: Int32?
     /// A note for people.
     public var message: String?
+    /// For a task queued again after a failure: when its next attempt may start.
+    public var retryAt: Date?
 
     /// Creates a change.
-    public init(task: String, state: TaskState, pid: Int32? = nil, exitCode: Int32? = nil, message: String? = nil) {
+    public init(task: String, state: TaskState, pid: Int32? = nil, exitCode: Int32? = nil, message: String? = nil, retryAt: Date? = nil) {
+        self.retryAt = retryAt
         self.task = task
         self.state = state
         self.pid = pid

@@ -15,11 +15,16 @@ public enum JobState: String, Sendable, Hashable, Codable, CaseIterable {
     /// - all finished: `cancelled` if any was cancelled, else `failed` if any failed or was
     ///   skipped, else `succeeded`.
     public static func derived(from tasks: some Collection<TaskState>) -> JobState {
-        if tasks.contains(where: { !$0.isTerminal }) {
-            return tasks.allSatisfy({ $0 == .queued }) ? .queued : .running
-        }
-        if tasks.contains(.cancelled) { return .cancelled }
-        if tasks.contains(where: { $0 == .failed || $0 == .skipped }) { return .failed }
+        var counts = TaskStateCounts()
+        for state in tasks { counts.add(state) }
+        return self.derived(from: counts)
+    }
+
+    /// The same rule as `derived(from:)`, from counts kept up to date incrementally (O(1)).
+    public static func derived(from counts: TaskStateCounts) -> JobState {
+        if counts.unfinished > 0 { return counts.total == counts[.queued] ? .queued : .running }
+        if counts[.cancelled] > 0 { return .cancelled }
+        if counts[.failed] > 0 || counts[.skipped] > 0 { return .failed }
         return .succeeded
     }
 }
@@ -44,6 +49,45 @@ public enum TaskState: String, Sendable, Hashable, Codable, CaseIterable {
         switch self {
         case .queued, .running: false
         case .succeeded, .failed, .skipped, .cancelled: true
+        }
+    }
+}
+
+/// How many tasks are in each state.
+public struct TaskStateCounts: Sendable, Hashable {
+    private var counts = [Int](repeating: 0, count: TaskState.allCases.count)
+
+    /// No tasks.
+    public init() {}
+
+    /// The number of tasks in `state`.
+    public subscript(state: TaskState) -> Int { self.counts[state.index] }
+
+    /// All tasks.
+    public var total: Int { self.counts.reduce(0, +) }
+
+    /// Tasks not in a terminal state.
+    public var unfinished: Int { self[.queued] + self[.running] }
+
+    /// Counts one more task in `state`.
+    public mutating func add(_ state: TaskState) { self.counts[state.index] += 1 }
+
+    /// Moves one task from `old` to `new`.
+    public mutating func move(from old: TaskState, to new: TaskState) {
+        self.counts[old.index] -= 1
+        self.counts[new.index] += 1
+    }
+}
+
+extension TaskState {
+    fileprivate var index: Int {
+        switch self {
+        case .queued: 0
+        case .running: 1
+        case .succeeded: 2
+        case .failed: 3
+        case .skipped: 4
+        case .cancelled: 5
         }
     }
 }

@@ -6,6 +6,11 @@ public protocol JobStore: Sendable {
     /// Inserts a job and all its tasks (state `queued`) in one transaction.
     func createJob(_ job: NewJob) throws -> JobRecord
 
+    /// Checks the job against the idempotency key, the duplicate policy and the pipeline's queue
+    /// bound, and inserts it if they allow, all in one transaction (so two concurrent triggers
+    /// cannot both pass a check that only one of them may pass).
+    func submit(_ job: NewJob, rules: SubmissionRules) throws -> Submission
+
     /// The job with its tasks, or nil.
     func job(id: Int64) throws -> JobRecord?
 
@@ -31,11 +36,54 @@ public protocol JobStore: Sendable {
     /// Applies task changes and sets the job's state, in one transaction.
     func record(jobID: Int64, changes: [TaskChange], jobState: JobState) throws
 
+    /// Applies the changes of several jobs in one transaction: the runner's batched commit.
+    func record(_ updates: [JobUpdate]) throws
+
+    /// Records the process ids of tasks just started, in one transaction.
+    func recordProcesses(_ processes: [(jobID: Int64, task: String, pid: Int32)]) throws
+
     /// Appends an audit record (committed before returning). Records are never changed.
     func appendAudit(_ record: AuditRecord) throws
 
     /// Audit records matching the query, newest first.
     func auditRecords(_ query: AuditQuery) throws -> [AuditRecord]
+}
+
+/// The changes of one job in a batched commit.
+public struct JobUpdate: Sendable {
+    /// The job.
+    public var jobID: Int64
+    /// Its task changes, in order.
+    public var changes: [TaskChange]
+    /// Its state afterwards.
+    public var jobState: JobState
+
+    /// Creates an update.
+    public init(jobID: Int64, changes: [TaskChange], jobState: JobState) {
+        self.jobID = jobID
+        self.changes = changes
+        self.jobState = jobState
+    }
+}
+
+extension JobStore {
+    /// Applies the changes of several jobs, one transaction per job (stores may do better).
+    public func record(_ updates: [JobUpdate]) throws {
+        for update in updates { try self.record(jobID: update.jobID, changes: update.changes, jobState: update.jobState) }
+    }
+
+    /// Records process ids one by one (stores may do better).
+    public func recordProcesses(_ processes: [(jobID: Int64, task: String, pid: Int32)]) throws {
+        for p in processes { try self.recordProcess(jobID: p.jobID, task: p.task, pid: p.pid) }
+    }
+
+    /// Creates the job without any submission rule.
+    public func createJob(_ job: NewJob) throws -> JobRecord {
+        guard case .created(let record) = try self.submit(job, rules: SubmissionRules()) else {
+            throw JobStoreError("job was not created")
+        }
+        return record
+    }
 }
 
 /// An error of the job store that is not the database's own (e.g. corrupt stored JSON).

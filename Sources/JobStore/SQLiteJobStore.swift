@@ -45,31 +45,76 @@ public final class SQLiteJobStore: JobStore {
         }
     }
 
-    public func createJob(_ job: NewJob) throws -> JobRecord {
+    public func submit(_ job: NewJob, rules: SubmissionRules) throws -> Submission {
         let created = self.now()
-        let id = try self.write { db in
-            try db.run(
-                """
-                INSERT INTO jobs (pipeline, state, triggered_by, identity_source, params, working_directory, created_at)
-                VALUES (?, 'queued', ?, ?, ?, ?, ?)
-                """,
-                [
-                    .text(job.pipeline), .text(job.triggeredBy), .text(job.identitySource),
-                    .text(try JSONCoding.encode(job.params)), .text(job.workingDirectory), .integer(created.milliseconds),
-                ])
-            let id = db.lastInsertRowID
-            for (position, task) in job.tasks.enumerated() {
-                try db.run(
-                    "INSERT INTO tasks (job_id, name, position, needs, argv, state) VALUES (?, ?, ?, ?, ?, 'queued')",
-                    [
-                        .integer(id), .text(task.name), .integer(Int64(position)),
-                        .text(try JSONCoding.encode(task.needs)), .text(try JSONCoding.encode(task.argv)),
-                    ])
-            }
-            return id
+        enum Outcome: Sendable {
+            case inserted(Int64)
+            case existing(Int64, Submission.Reason)
+            case refused(Submission.Refusal)
         }
-        guard let record = try self.job(id: id) else { throw JobStoreError("job \(id) vanished after insert") }
-        return record
+        let outcome = try self.write { db -> Outcome in
+            if let key = job.idempotencyKey,
+                let row = try db.query(
+                    "SELECT id, request_digest FROM jobs WHERE triggered_by = ? AND identity_source = ? AND idempotency_key = ?",
+                    [.text(job.triggeredBy), .text(job.identitySource), .text(key)]
+                ).first, let id = row["id"].int64
+            {
+                return row["request_digest"].text == job.requestDigest
+                    ? .existing(id, .idempotencyKey) : .refused(.idempotencyKeyReused(jobID: id))
+            }
+            if rules.onDuplicate == .returnExisting || rules.onDuplicate == .reject,
+                let id = try db.query(
+                    "SELECT id FROM jobs WHERE pipeline = ? AND identity = ? AND state IN ('queued','running') ORDER BY id LIMIT 1",
+                    [.text(job.pipeline), .text(job.identity)]
+                ).first?["id"].int64
+            {
+                return rules.onDuplicate == .reject ? .refused(.duplicate(jobID: id)) : .existing(id, .duplicate)
+            }
+            if let limit = rules.maxUnfinished {
+                let count =
+                    try db.query(
+                        "SELECT count(*) FROM jobs WHERE pipeline = ? AND state IN ('queued','running')", [.text(job.pipeline)]
+                    ).first?[0].int64 ?? 0
+                if count >= Int64(limit) { return .refused(.queueFull(limit: limit)) }
+            }
+            return .inserted(try Self.insert(job, waits: rules.onDuplicate == .queue, at: created, into: db))
+        }
+        switch outcome {
+        case .inserted(let id):
+            guard let record = try self.job(id: id) else { throw JobStoreError("job \(id) vanished after insert") }
+            return .created(record)
+        case .existing(let id, let reason):
+            guard let record = try self.job(id: id) else { throw JobStoreError("job \(id) vanished") }
+            return .existing(record, reason)
+        case .refused(let refusal):
+            return .refused(refusal)
+        }
+    }
+
+    private static func insert(_ job: NewJob, waits: Bool, at created: Date, into db: Connection) throws -> Int64 {
+        try db.run(
+            """
+            INSERT INTO jobs (pipeline, state, triggered_by, identity_source, params, working_directory, created_at,
+                              identity, waits_for_identity, idempotency_key, request_digest, secret_params)
+            VALUES (?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """,
+            [
+                .text(job.pipeline), .text(job.triggeredBy), .text(job.identitySource),
+                .text(try JSONCoding.encode(job.params)), .text(job.workingDirectory), .integer(created.milliseconds),
+                .text(job.identity), .integer(waits ? 1 : 0), job.idempotencyKey.map(SQLValue.text) ?? .null,
+                job.requestDigest.map(SQLValue.text) ?? .null, .text(StringArrayColumn.encode(job.secretParameters)),
+            ])
+        let id = db.lastInsertRowID
+        for (position, task) in job.tasks.enumerated() {
+            try db.run(
+                "INSERT INTO tasks (job_id, name, position, needs, argv, state, kind, options) VALUES (?, ?, ?, ?, ?, 'queued', ?, ?)",
+                [
+                    .integer(id), .text(task.name), .integer(Int64(position)),
+                    .text(StringArrayColumn.encode(task.needs)), .text(StringArrayColumn.encode(task.argv)),
+                    .text(task.kind.rawValue), task.options == .standard ? .null : .text(try JSONCoding.encode(task.options)),
+                ])
+        }
+        return id
     }
 
     public func job(id: Int64) throws -> JobRecord? {
@@ -112,7 +157,7 @@ public final class SQLiteJobStore: JobStore {
             else { return false }
             try db.run(
                 """
-                UPDATE tasks SET state = 'queued', exit_code = NULL, message = 'retry requested', pid = NULL, finished_at = NULL
+                UPDATE tasks SET state = 'queued', exit_code = NULL, message = 'retry requested', pid = NULL, finished_at = NULL, retry_at = NULL
                 WHERE job_id = ? AND state IN ('failed', 'skipped', 'cancelled')
                 """, [.integer(jobID)])
             let anySucceeded =
@@ -132,46 +177,73 @@ public final class SQLiteJobStore: JobStore {
     }
 
     public func recordProcess(jobID: Int64, task: String, pid: Int32) throws {
+        try self.recordProcesses([(jobID, task, pid)])
+    }
+
+    public func recordProcesses(_ processes: [(jobID: Int64, task: String, pid: Int32)]) throws {
+        guard !processes.isEmpty else { return }
         try self.write { db in
-            try db.run("UPDATE tasks SET pid = ? WHERE job_id = ? AND name = ?", [.integer(Int64(pid)), .integer(jobID), .text(task)])
+            for p in processes {
+                try db.run(
+                    "UPDATE tasks SET pid = ? WHERE job_id = ? AND name = ?", [.integer(Int64(p.pid)), .integer(p.jobID), .text(p.task)])
+            }
         }
     }
 
     public func record(jobID: Int64, changes: [TaskChange], jobState: JobState) throws {
+        try self.record([JobUpdate(jobID: jobID, changes: changes, jobState: jobState)])
+    }
+
+    public func record(_ updates: [JobUpdate]) throws {
+        guard !updates.isEmpty else { return }
         let now = SQLValue.integer(self.now().milliseconds)
         try self.write { db in
-            for change in changes {
-                switch change.state {
-                case .running:
-                    try db.run(
-                        "UPDATE tasks SET state = 'running', attempt = attempt + 1, pid = ?, started_at = ?, finished_at = NULL, exit_code = NULL, message = ? WHERE job_id = ? AND name = ?",
-                        [
-                            change.pid.map { .integer(Int64($0)) } ?? .null, now, change.message.sqlValue, .integer(jobID),
-                            .text(change.task),
-                        ])
-                case .queued:
-                    try db.run(
-                        "UPDATE tasks SET state = 'queued', message = ? WHERE job_id = ? AND name = ?",
-                        [change.message.sqlValue, .integer(jobID), .text(change.task)])
-                case .succeeded, .failed, .skipped, .cancelled:
-                    try db.run(
-                        "UPDATE tasks SET state = ?, exit_code = ?, message = COALESCE(?, message), finished_at = ? WHERE job_id = ? AND name = ?",
-                        [
-                            .text(change.state.rawValue), change.exitCode.map { .integer(Int64($0)) } ?? .null, change.message.sqlValue,
-                            now, .integer(jobID), .text(change.task),
-                        ])
-                }
-                guard db.changes == 1 else { throw JobStoreError("job \(jobID) has no task \(change.task)") }
-            }
-            try db.run(
-                """
-                UPDATE jobs SET state = ?,
-                    started_at = CASE WHEN started_at IS NULL AND ? != 'queued' THEN ? ELSE started_at END,
-                    finished_at = CASE WHEN ? IN ('succeeded','failed','cancelled') THEN ? ELSE NULL END
-                WHERE id = ?
-                """,
-                [.text(jobState.rawValue), .text(jobState.rawValue), now, .text(jobState.rawValue), now, .integer(jobID)])
+            for update in updates { try Self.apply(update, at: now, in: db) }
         }
+    }
+
+    private static func apply(_ update: JobUpdate, at now: SQLValue, in db: Connection) throws {
+        let jobID = SQLValue.integer(update.jobID)
+        for change in update.changes {
+            switch change.state {
+            case .running:
+                try db.run(
+                    """
+                    UPDATE tasks SET state = 'running', attempt = attempt + 1, pid = ?, started_at = ?, finished_at = NULL,
+                        exit_code = NULL, message = ?, retry_at = NULL
+                    WHERE job_id = ? AND name = ?
+                    """,
+                    [change.pid.map { .integer(Int64($0)) } ?? .null, now, change.message.sqlValue, jobID, .text(change.task)])
+            case .queued:
+                try db.run(
+                    "UPDATE tasks SET state = 'queued', message = ?, retry_at = ?, finished_at = ?, exit_code = ? WHERE job_id = ? AND name = ?",
+                    [
+                        change.message.sqlValue, change.retryAt.map { .integer($0.milliseconds) } ?? .null,
+                        change.retryAt == nil ? .null : now, change.exitCode.map { .integer(Int64($0)) } ?? .null, jobID,
+                        .text(change.task),
+                    ])
+            case .succeeded, .failed, .skipped, .cancelled:
+                try db.run(
+                    """
+                    UPDATE tasks SET state = ?, exit_code = ?, message = COALESCE(?, message), finished_at = ?, retry_at = NULL
+                    WHERE job_id = ? AND name = ?
+                    """,
+                    [
+                        .text(change.state.rawValue), change.exitCode.map { .integer(Int64($0)) } ?? .null, change.message.sqlValue,
+                        now, jobID, .text(change.task),
+                    ])
+            }
+            guard db.changes == 1 else { throw JobStoreError("job \(update.jobID) has no task \(change.task)") }
+        }
+        let state = SQLValue.text(update.jobState.rawValue)
+        try db.run(
+            """
+            UPDATE jobs SET state = ?,
+                started_at = CASE WHEN started_at IS NULL AND ? != 'queued' THEN ? ELSE started_at END,
+                finished_at = CASE WHEN ? IN ('succeeded','failed','cancelled') THEN ? ELSE NULL END
+            WHERE id = ?
+            """,
+            [state, state, now, state, now, jobID])
     }
 
     public func appendAudit(_ record: AuditRecord) throws {
@@ -254,19 +326,51 @@ public final class SQLiteJobStore: JobStore {
             identitySource: row["identity_source"].text ?? "", params: try JSONCoding.decode([String: String].self, params),
             workingDirectory: row["working_directory"].text ?? "", cancelRequested: row["cancel_requested"].int64 == 1,
             createdAt: Date(milliseconds: created), startedAt: row["started_at"].int64.map(Date.init(milliseconds:)),
-            finishedAt: row["finished_at"].int64.map(Date.init(milliseconds:)), tasks: [])
+            finishedAt: row["finished_at"].int64.map(Date.init(milliseconds:)), tasks: [], identity: row["identity"].text ?? "",
+            waitsForIdentity: row["waits_for_identity"].int64 == 1,
+            secretParameters: try StringArrayColumn.decode(row["secret_params"].text ?? "[]"))
     }
 
     private static func task(from row: Row) throws -> TaskRecord {
         guard let name = row["name"].text, let state = row["state"].text.flatMap(TaskState.init(rawValue:)),
             let needs = row["needs"].text, let argv = row["argv"].text
         else { throw JobStoreError("malformed task row") }
+        guard let kind = TaskKind(rawValue: row["kind"].text ?? "command") else { throw JobStoreError("malformed task kind") }
         return TaskRecord(
-            name: name, needs: try JSONCoding.decode([String].self, needs), argv: try JSONCoding.decode([String].self, argv),
+            name: name, needs: try StringArrayColumn.decode(needs), argv: try StringArrayColumn.decode(argv),
             state: state, attempt: Int(row["attempt"].int64 ?? 0), pid: row["pid"].int64.map { Int32(truncatingIfNeeded: $0) },
             exitCode: row["exit_code"].int64.map { Int32(truncatingIfNeeded: $0) }, message: row["message"].text,
             startedAt: row["started_at"].int64.map(Date.init(milliseconds:)),
-            finishedAt: row["finished_at"].int64.map(Date.init(milliseconds:)))
+            finishedAt: row["finished_at"].int64.map(Date.init(milliseconds:)), kind: kind,
+            options: try row["options"].text.map { try JSONCoding.decode(TaskOptions.self, $0) } ?? .standard,
+            retryAt: row["retry_at"].int64.map(Date.init(milliseconds:)))
+    }
+}
+
+/// JSON arrays of strings (task needs, argv): the hot columns of big jobs. Strings that need no
+/// JSON escaping take a fast path that skips Foundation's coders; anything else goes through
+/// them, so every stored value is valid JSON either way.
+enum StringArrayColumn {
+    /// Whether `s` can be written between quotes as is.
+    private static func isPlain(_ s: String) -> Bool {
+        s.utf8.allSatisfy { $0 >= 0x20 && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") }
+    }
+
+    static func encode(_ values: [String]) throws -> String {
+        if values.isEmpty { return "[]" }
+        if values.allSatisfy(Self.isPlain) { return "[\"" + values.joined(separator: "\",\"") + "\"]" }
+        return try JSONCoding.encode(values)
+    }
+
+    static func decode(_ text: String) throws -> [String] {
+        if text == "[]" { return [] }
+        // Without a backslash no string in the array can contain an escaped quote, so `","`
+        // only ever separates elements.
+        if text.hasPrefix("[\""), text.hasSuffix("\"]"), text.utf8.count >= 4, !text.utf8.contains(UInt8(ascii: "\\")) {
+            let inner = text.dropFirst(2).dropLast(2)
+            return inner.split(separator: "\",\"", omittingEmptySubsequences: false).map(String.init)
+        }
+        return try JSONCoding.decode([String].self, text)
     }
 }
 

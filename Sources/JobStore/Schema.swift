@@ -59,5 +59,20 @@ enum Schema {
                 CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit BEGIN SELECT RAISE(ABORT, 'audit records are append-only'); END;
                 CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit BEGIN SELECT RAISE(ABORT, 'audit records are append-only'); END;
                 """),
+        .init(
+            name: "task options, retries, deduplication, idempotency, secrets",
+            sql: """
+                ALTER TABLE jobs ADD COLUMN identity TEXT NOT NULL DEFAULT '';         -- pipeline + canonical significant params, hashed
+                ALTER TABLE jobs ADD COLUMN waits_for_identity INTEGER NOT NULL DEFAULT 0;
+                ALTER TABLE jobs ADD COLUMN idempotency_key TEXT;
+                ALTER TABLE jobs ADD COLUMN request_digest TEXT;
+                ALTER TABLE jobs ADD COLUMN secret_params TEXT NOT NULL DEFAULT '[]';  -- names only, never values
+                CREATE UNIQUE INDEX jobs_idempotency ON jobs(triggered_by, identity_source, idempotency_key)
+                    WHERE idempotency_key IS NOT NULL;
+                CREATE INDEX jobs_unfinished_by_pipeline ON jobs(pipeline, identity) WHERE state IN ('queued','running');
+                ALTER TABLE tasks ADD COLUMN kind TEXT NOT NULL DEFAULT 'command' CHECK (kind IN ('command','noop'));
+                ALTER TABLE tasks ADD COLUMN options TEXT;                              -- JSON TaskOptions; NULL: defaults
+                ALTER TABLE tasks ADD COLUMN retry_at INTEGER;                          -- Unix ms of the next attempt
+                """),
     ])
 }

@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import HTTP
 import JSON
@@ -54,38 +55,81 @@ extension App {
         let name = context.parameter("name")
         guard self.configuration.pipelines[name] != nil else { throw HTTPError(.notFound, "not found") }
         try self.authorize(context, .trigger, pipeline: name)
-        let job = try self.createJob(
-            context, pipeline: name, supplied: try Self.triggerParameters(context.request, pipeline: self.configuration.pipelines[name]!))
+        let key = try Self.idempotencyKey(context.request)
+        let (job, created) = try self.createJob(
+            context, pipeline: name, supplied: try Self.triggerParameters(context.request, pipeline: self.configuration.pipelines[name]!),
+            idempotencyKey: key)
         var response = HTTPResponse.json(
-            JobJSON.encode(JobJSON.job(job, mountPath: context.mountPath, includeTasks: true)), status: .accepted)
+            JobJSON.encode(JobJSON.job(job, mountPath: context.mountPath, includeTasks: true)), status: created == nil ? .accepted : .ok)
         response.setHeader("Location", "\(context.mountPath)/api/v1/jobs/\(job.id)")
+        if let reason = created { response.setHeader("Sluice-Existing-Job", reason.rawValue) }
         return response
+    }
+
+    /// The `Idempotency-Key` header: 1 to 255 printable ASCII characters, or absent.
+    static func idempotencyKey(_ request: HTTPRequest) throws -> String? {
+        guard let key = request.header("Idempotency-Key") else { return nil }
+        guard (1...255).contains(key.utf8.count), key.utf8.allSatisfy({ $0 >= 0x21 && $0 <= 0x7e }) else {
+            throw HTTPError(.badRequest, "Idempotency-Key must be 1 to 255 printable ASCII characters without spaces")
+        }
+        return key
     }
 
     /// The trigger itself, shared by the API and the HTML form: validates the parameters (400 with
     /// field errors), checks grants that limit values (403), spends rate-limit tokens (429),
-    /// commits the job, wakes the runner, and audits.
-    func createJob(_ context: RequestContext, pipeline name: String, supplied: [String: String]) throws -> JobRecord {
+    /// commits the job under the pipeline's duplicate rule, queue bound and the idempotency key
+    /// (409, 429, 422), wakes the runner, and audits.
+    /// - Returns: the job, and why an existing job answers instead of a new one (nil: created).
+    func createJob(
+        _ context: RequestContext, pipeline name: String, supplied: [String: String], idempotencyKey: String? = nil
+    ) throws -> (JobRecord, Submission.Reason?) {
         guard let pipeline = self.configuration.pipelines[name] else { throw HTTPError(.notFound, "not found") }
         let values: [String: String]
         do { values = try pipeline.resolveParameters(supplied) } catch {
             throw HTTPError(.badRequest, "invalid parameters", fieldErrors: error.fields)
         }
+        let (stored, secret) = pipeline.separateSecrets(values)
         // Grants may limit parameter values ("analyst may trigger export only with env=staging").
-        try self.authorize(context, .trigger, pipeline: name, parameters: values)
+        try self.authorize(context, .trigger, pipeline: name, parameters: stored)
         try self.spendTriggerTokens(context, pipeline: name)
-        let tasks = pipeline.resolvedArgv(values).map { TaskRecord(name: $0.task.name, needs: $0.task.needs, argv: $0.argv) }
-        let job = try self.store.createJob(
-            NewJob(
-                pipeline: name, triggeredBy: context.caller.user, identitySource: context.caller.source.rawValue,
-                params: values, workingDirectory: self.configuration.directory, tasks: tasks))
-        self.runner?.wake()
-        self.audit(
-            context, event: "trigger", allowed: true, pipeline: name, jobID: job.id,
-            reason: self.grantReason(context, .trigger, name, parameters: values))
-        self.logger.info(
-            "job triggered", ["request.id": context.requestID, "job.id": "\(job.id)", "pipeline": name, "user": context.caller.user])
-        return job
+        // The digest covers what is stored, not secrets: a hash of a secret would be a stored
+        // oracle for guessing it.
+        let digest = Hex.encode(SHA256.hash(Array(pipeline.identity(stored).utf8) + Array("\u{0}all".utf8)))
+        let newJob = NewJob(
+            pipeline: name, triggeredBy: context.caller.user, identitySource: context.caller.source.rawValue, params: stored,
+            workingDirectory: self.configuration.directory, tasks: pipeline.resolvedTasks(stored),
+            identity: Hex.encode(SHA256.hash(Array(pipeline.identity(stored).utf8))), secretParameters: secret.keys.sorted(),
+            idempotencyKey: idempotencyKey, requestDigest: idempotencyKey == nil ? nil : digest)
+        var maxUnfinished: Int? = nil
+        if let limit = pipeline.queueLimit { maxUnfinished = (pipeline.concurrency ?? 0) + limit }
+        let rules = SubmissionRules(onDuplicate: pipeline.onDuplicate, maxUnfinished: maxUnfinished)
+        let submission: Submission
+        if let runner = self.runner {
+            submission = try runner.submitting(secrets: secret) { try self.store.submit(newJob, rules: rules) }
+        } else {
+            submission = try self.store.submit(newJob, rules: rules)
+        }
+        FaultPoint.afterTriggerCommit.check()
+        switch submission {
+        case .created(let job):
+            self.runner?.wake()
+            self.audit(
+                context, event: "trigger", allowed: true, pipeline: name, jobID: job.id,
+                reason: self.grantReason(context, .trigger, name, parameters: stored))
+            self.logger.info(
+                "job triggered", ["request.id": context.requestID, "job.id": "\(job.id)", "pipeline": name, "user": context.caller.user])
+            return (job, nil)
+        case .existing(let job, let reason):
+            return (job, reason)
+        case .refused(.queueFull(let limit)):
+            self.audit(context, event: "trigger", allowed: false, pipeline: name, reason: "queue full (\(limit) unfinished jobs)")
+            throw HTTPError(
+                .tooManyRequests, "pipeline \(name) already has \(limit) unfinished jobs; retry later", headers: [("Retry-After", "30")])
+        case .refused(.duplicate(let id)):
+            throw HTTPError(.conflict, "job \(id) with the same parameters has not finished (on_duplicate: reject)")
+        case .refused(.idempotencyKeyReused(let id)):
+            throw HTTPError(.unprocessableContent, "this Idempotency-Key was used for job \(id) with a different request")
+        }
     }
 
     /// Takes a token from the caller's and the pipeline's trigger buckets; 429 with `Retry-After`
@@ -227,6 +271,9 @@ extension App {
         guard job.state == .failed || job.state == .cancelled else {
             throw HTTPError(.conflict, "only failed or cancelled jobs can be retried; this one is \(job.state.rawValue)")
         }
+        guard job.secretParameters.isEmpty else {
+            throw HTTPError(.conflict, "the job had secret parameters, which are never stored; trigger it again instead")
+        }
         guard let updated = try self.store.retry(jobID: job.id) else { throw HTTPError(.conflict, "the job changed; try again") }
         self.changed(context, job, by: .retry, log: "job retried")
         return updated
@@ -251,13 +298,24 @@ extension App {
             guard let value = Int(text), value >= 0 else { throw HTTPError(.badRequest, "offset must be a non-negative integer") }
             offset = value
         }
+        let attempt = try Self.attempt(context, task)
         let chunk = try LogReader.read(
-            path: Runner.logPath(logDirectory: self.logDirectory, jobID: job.id, task: task.name), offset: offset, limit: 1 << 20)
+            path: Runner.logPath(logDirectory: self.logDirectory, jobID: job.id, task: task.name, attempt: attempt), offset: offset,
+            limit: 1 << 20)
         var response = HTTPResponse(
             status: .ok, headers: [("Content-Type", "text/plain; charset=utf-8"), ("X-Content-Type-Options", "nosniff")], body: chunk.bytes)
         response.setHeader("X-Log-Next-Offset", String(chunk.nextOffset))
         response.setHeader("X-Log-Complete", task.state.isTerminal ? "true" : "false")
         return response
+    }
+
+    /// The attempt whose log is asked for: `?attempt=N` (1 ... the task's attempts), else the latest.
+    static func attempt(_ context: RequestContext, _ task: TaskRecord) throws -> Int {
+        guard let text = context.request.query["attempt"] else { return max(task.attempt, 1) }
+        guard let n = Int(text), n >= 1, n <= max(task.attempt, 1) else {
+            throw HTTPError(.badRequest, "attempt must be a whole number from 1 to \(max(task.attempt, 1))")
+        }
+        return n
     }
 
     /// The job and task named by the route, checked for the `logs` verb.

@@ -50,7 +50,7 @@ extension App {
         var supplied: [String: String] = [:]
         for (key, value) in form where key.hasPrefix("p.") && !value.isEmpty { supplied[String(key.dropFirst(2))] = value }
         do {
-            let job = try self.createJob(context, pipeline: name, supplied: supplied)
+            let (job, _) = try self.createJob(context, pipeline: name, supplied: supplied)
             return .redirect(to: "\(context.mountPath)/jobs/\(job.id)")
         } catch let error as HTTPError where error.status == .badRequest {
             let page = try self.renderPipeline(

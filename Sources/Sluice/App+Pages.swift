@@ -46,8 +46,9 @@ extension App {
     /// `GET /jobs/{id}/tasks/{task}/log`: the last 256 KiB of the log, escaped.
     func logPage(_ context: RequestContext) throws -> HTTPResponse {
         let (job, task) = try self.logTarget(context)
+        let attempt = try Self.attempt(context, task)
         let tail = try LogReader.tail(
-            path: Runner.logPath(logDirectory: self.logDirectory, jobID: job.id, task: task.name), limit: 256 << 10)
+            path: Runner.logPath(logDirectory: self.logDirectory, jobID: job.id, task: task.name, attempt: attempt), limit: 256 << 10)
         return .html(
             Pages.log(
                 context.layout, jobID: job.id, task: task.name, text: tail.text, truncatedBytes: tail.skipped,

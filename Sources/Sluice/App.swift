@@ -78,6 +78,7 @@ public final class App: HTTPHandler {
     public func reload(_ configuration: Configuration) {
         let next = Snapshot(configuration)
         self.snapshot.withLock { $0 = next }
+        self.runner?.update(configuration.runnerLimits)
     }
 
     /// Marks the app as draining: `/healthz` answers 503 so load balancers stop sending work.

@@ -1,6 +1,7 @@
 import Crypto
 public import Foundation
 import JSON
+import JobStore
 import Policy
 import Workflow
 
@@ -37,6 +38,7 @@ public enum ConfigLoader {
         let pipelines = self.readPipelines(top.value("pipelines"), problems: problems)
         let roles = self.readRoles(top.value("roles"), pipelines: pipelines, problems: problems)
         let limits = self.readRateLimits(top.value("rate_limits"), problems: problems)
+        let resources = self.readResources(top.value("resources"), pipelines: pipelines, problems: problems)
         let (identity, defaultRole) = self.readIdentity(
             top.value("identity"), roles: Set(roles.map(\.name)), directory: directory, problems: problems)
         top.finish()
@@ -48,7 +50,7 @@ public enum ConfigLoader {
         }
         return Configuration(
             server: server, identity: identity, policy: Policy(roles: roles, defaultRole: defaultRole), pipelines: pipelines,
-            triggerLimitPerIdentity: limits.identity, triggerLimitPerPipeline: limits.pipeline, directory: directory,
+            triggerLimitPerIdentity: limits.identity, triggerLimitPerPipeline: limits.pipeline, resources: resources, directory: directory,
             hash: Hex.encode(SHA256.hash(Array(data))))
     }
 
@@ -66,7 +68,11 @@ public enum ConfigLoader {
             threads: r.int("threads", in: 1...256) ?? 8,
             parallelism: r.int("parallelism", in: 1...1024) ?? 4,
             maxBodyBytes: r.int("max_body_bytes", in: 1...(64 << 20)) ?? (1 << 20),
-            gracePeriod: r.int("grace_period_seconds", in: 0...3600) ?? 5)
+            gracePeriod: r.int("grace_period_seconds", in: 0...3600) ?? 5,
+            passEnvironment: Self.readEnvironmentNames(&r, problems: problems),
+            logHeadBytes: r.int("log_head_bytes", in: 0...(1 << 30)) ?? (1 << 20),
+            logTailBytes: r.int("log_tail_bytes", in: 0...(1 << 30)) ?? (1 << 20),
+            logRetentionDays: r.int("log_retention_days", in: 1...36500))
         r.finish()
         return server
     }
@@ -84,8 +90,23 @@ public enum ConfigLoader {
             let description = r.string("description") ?? ""
             let parameters = self.readParameters(r.value("params"), path: "\(path).params", problems: problems)
             let tasks = self.readTasks(r.value("tasks"), path: "\(path).tasks", problems: problems)
+            let concurrency = r.int("concurrency", in: 1...10_000)
+            let queueLimit = r.int("queue_limit", in: 0...1_000_000)
+            var onDuplicate = DuplicatePolicy.allow
+            if let text = r.string("on_duplicate") {
+                if let policy = DuplicatePolicy(rawValue: text) {
+                    onDuplicate = policy
+                } else {
+                    problems.add(
+                        "\(path).on_duplicate",
+                        "unknown policy \"\(text)\" (known: \(DuplicatePolicy.allCases.map { $0.rawValue }.joined(separator: ", ")))")
+                }
+            }
             r.finish()
-            pipelines[name] = PipelineDefinition(name: name, description: description, parameters: parameters, tasks: tasks)
+            pipelines[name] = PipelineDefinition(
+                name: name, description: description, parameters: parameters, tasks: tasks, concurrency: concurrency,
+                queueLimit: queueLimit,
+                onDuplicate: onDuplicate)
         }
         return pipelines
     }
@@ -118,9 +139,13 @@ public enum ConfigLoader {
                     }
                 }
             }
+            let isSecret = r.bool("secret") ?? false
+            if isSecret && defaultValue != nil {
+                problems.add("\(p).default", "a secret parameter cannot have a default (it would be stored)")
+            }
             let spec = ParameterSpec(
                 name: name, isRequired: r.bool("required") ?? false, defaultValue: defaultValue,
-                description: r.string("description") ?? "", type: type)
+                description: r.string("description") ?? "", type: type, isSecret: isSecret, isSignificant: r.bool("significant") ?? true)
             r.finish()
             specs.append(spec)
         }
@@ -174,19 +199,63 @@ public enum ConfigLoader {
             let p = "\(path).\(name)"
             if !ObjectName.isValid(name) { problems.add(p, "invalid task name (use letters, digits, . _ -; start with a letter or digit)") }
             var r = ConfigReader(all.value(name), path: p, problems: problems)
+            func template(_ key: String, _ text: String?) -> ArgvTemplate? {
+                guard let text else { return nil }
+                if text.utf8.contains(0) { problems.add("\(p).\(key)", "contains NUL") }
+                do { return try ArgvTemplate(text) } catch {
+                    problems.add("\(p).\(key)", error.reason)
+                    return nil
+                }
+            }
+            var kind = TaskKind.command
+            if let k = r.string("kind") {
+                if let parsed = TaskKind(rawValue: k) {
+                    kind = parsed
+                } else {
+                    problems.add("\(p).kind", "unknown kind \"\(k)\" (known: command, noop)")
+                }
+            }
             var run: [ArgvTemplate] = []
             if let argv = r.strings("run") {
                 if argv.isEmpty || argv[0].isEmpty { problems.add("\(p).run", "must name a program as its first element") }
-                for (i, element) in argv.enumerated() {
-                    do { run.append(try ArgvTemplate(element)) } catch { problems.add("\(p).run[\(i)]", error.reason) }
-                    if element.utf8.contains(0) { problems.add("\(p).run[\(i)]", "contains NUL") }
-                }
-            } else {
-                problems.add("\(p).run", "required: an argv array such as [\"/usr/bin/make\", \"all\"]")
+                for (i, element) in argv.enumerated() { if let t = template("run[\(i)]", element) { run.append(t) } }
+            } else if kind == .command {
+                problems.add("\(p).run", "required: an argv array such as [\"/usr/bin/make\", \"all\"] (or kind: \"noop\")")
             }
             let needs = r.strings("needs") ?? []
+            let retries = r.int("retries", in: 0...100) ?? 0
+            let initialDelay: Double = r.number("retry_delay_seconds").map { max(0, $0) } ?? 1
+            let factor: Double = r.number("retry_backoff").map { min(max(1, $0), 10) } ?? 2
+            let maxDelay: Double = r.number("retry_max_delay_seconds").map { max(0, $0) } ?? 300
+            let jitter: Double = r.number("retry_jitter").map { min(max(0, $0), 1) } ?? 0.5
+            let retry = RetryPolicy(retries: retries, initialDelay: initialDelay, factor: factor, maxDelay: maxDelay, jitter: jitter)
+            let timeout = r.number("timeout_seconds")
+            if let t = timeout, !(t > 0 && t <= 30 * 86400) { problems.add("\(p).timeout_seconds", "must be above 0 and at most 30 days") }
+            var environment: [String: ArgvTemplate] = [:]
+            if let envValue = r.value("env") {
+                var e = ConfigReader(envValue, path: "\(p).env", problems: problems)
+                for key in e.keys {
+                    if !EnvironmentName.isValid(key) || key.hasPrefix("SLUICE_") {
+                        problems.add("\(p).env.\(key)", "invalid variable name (A-Z, a-z, 0-9, _; not starting with a digit or SLUICE_)")
+                    }
+                    if let t = template("env.\(key)", e.string(key)) { environment[key] = t }
+                }
+                e.finish()
+            }
+            let workingDirectory = template("working_dir", r.string("working_dir"))
+            if let w = workingDirectory?.text, !w.hasPrefix("/") { problems.add("\(p).working_dir", "must be an absolute path") }
+            let creates = template("creates", r.string("creates"))
+            var resources: [String: Int] = [:]
+            if let resValue = r.value("resources") {
+                var e = ConfigReader(resValue, path: "\(p).resources", problems: problems)
+                for key in e.keys { if let n = e.int(key, in: 1...1_000_000) { resources[key] = n } }
+                e.finish()
+            }
             r.finish()
-            tasks.append(TaskDefinition(name: name, run: run, needs: needs))
+            tasks.append(
+                TaskDefinition(
+                    name: name, run: run, needs: needs, kind: kind, retry: retry, timeout: timeout, environment: environment,
+                    workingDirectory: workingDirectory, creates: creates, resources: resources))
         }
         return self.topologicalOrder(tasks)
     }
@@ -194,21 +263,73 @@ public enum ConfigLoader {
     /// Orders tasks so each comes after what it needs, ties broken by name (JSON objects have
     /// no reliable member order once parsed). Tasks in a cycle keep name order at the end.
     static func topologicalOrder(_ tasks: [TaskDefinition]) -> [TaskDefinition] {
-        let byName = Dictionary(tasks.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
-        var placed: Set<String> = []
-        var ordered: [TaskDefinition] = []
-        var remaining = tasks.sorted { $0.name < $1.name }
-        while !remaining.isEmpty {
-            let ready = remaining.filter { t in t.needs.allSatisfy { placed.contains($0) || byName[$0] == nil } }
-            if ready.isEmpty {
-                ordered += remaining
-                break
-            }
-            for t in ready { placed.insert(t.name) }
-            ordered += ready
-            remaining.removeAll { placed.contains($0.name) }
+        // Kahn's algorithm layer by layer, each layer in name order: linear in tasks and edges
+        // up to the sort, so pipelines with many thousands of tasks load quickly.
+        let sorted = tasks.sorted { $0.name < $1.name }
+        var position: [String: Int] = [:]
+        for (i, t) in sorted.enumerated() where position[t.name] == nil { position[t.name] = i }
+        var unmet = [Int](repeating: 0, count: sorted.count)
+        var dependents = [[Int]](repeating: [], count: sorted.count)
+        for (i, t) in sorted.enumerated() {
+            for need in Set(t.needs) { if let j = position[need], j != i { unmet[i] += 1; dependents[j].append(i) } }
         }
+        var layer = sorted.indices.filter { unmet[$0] == 0 }
+        var placed = [Bool](repeating: false, count: sorted.count)
+        var ordered: [TaskDefinition] = []
+        while !layer.isEmpty {
+            var next: [Int] = []
+            for i in layer {
+                placed[i] = true
+                ordered.append(sorted[i])
+                for d in dependents[i] {
+                    unmet[d] -= 1
+                    if unmet[d] == 0 { next.append(d) }
+                }
+            }
+            layer = next.sorted()
+        }
+        // Tasks in a cycle keep name order at the end (the cycle is reported separately).
+        ordered += sorted.indices.filter { !placed[$0] }.map { sorted[$0] }
         return ordered
+    }
+
+    /// Reads `resources: { db: 2, gpu: 1 }`: capacities of named resources shared by all
+    /// pipelines. Every resource a task holds must be declared, with room for what it holds.
+    private static func readResources(
+        _ value: JSONValue?, pipelines: [String: PipelineDefinition], problems: ProblemList
+    ) -> [String: Int] {
+        var capacities: [String: Int] = [:]
+        if let value {
+            var r = ConfigReader(value, path: "resources", problems: problems)
+            for name in r.keys {
+                if !ObjectName.isValid(name) { problems.add("resources.\(name)", "invalid resource name") }
+                if let n = r.int(name, in: 1...1_000_000) { capacities[name] = n }
+            }
+            r.finish()
+        }
+        for pipeline in pipelines.values {
+            for task in pipeline.tasks {
+                for (name, amount) in task.resources.sorted(by: { $0.key < $1.key }) {
+                    let path = "pipelines.\(pipeline.name).tasks.\(task.name).resources.\(name)"
+                    if let capacity = capacities[name] {
+                        if amount > capacity { problems.add(path, "holds \(amount) but resources.\(name) has only \(capacity)") }
+                    } else {
+                        problems.add(path, "unknown resource (declare it under resources: { \(name): N })")
+                    }
+                }
+            }
+        }
+        return capacities
+    }
+
+    /// Reads `server.pass_environment`: names of Sluice's own environment variables that tasks
+    /// receive (nothing else of Sluice's environment reaches them).
+    private static func readEnvironmentNames(_ r: inout ConfigReader, problems: ProblemList) -> [String] {
+        let names = r.strings("pass_environment") ?? []
+        for (i, name) in names.enumerated() where !EnvironmentName.isValid(name) || name.hasPrefix("SLUICE_") {
+            problems.add("server.pass_environment[\(i)]", "invalid variable name \"\(name)\"")
+        }
+        return names
     }
 
     /// Reads `rate_limits: { trigger_per_identity: {per_minute, burst}, trigger_per_pipeline: {...} }`.

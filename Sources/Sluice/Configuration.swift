@@ -19,6 +19,14 @@ public struct Configuration: Sendable {
         public var maxBodyBytes: Int
         /// Seconds between SIGTERM and SIGKILL when stopping a task.
         public var gracePeriod: Int
+        /// Names of Sluice's own environment variables passed to tasks.
+        public var passEnvironment: [String]
+        /// Bytes kept from the start of each attempt's log.
+        public var logHeadBytes: Int
+        /// Bytes kept from the end of each attempt's log.
+        public var logTailBytes: Int
+        /// Days after a job finished that its logs are deleted; nil: kept.
+        public var logRetentionDays: Int?
     }
 
     /// Server settings.
@@ -33,6 +41,8 @@ public struct Configuration: Sendable {
     var triggerLimitPerIdentity: RateLimiter.Limit?
     /// Trigger limit per pipeline, if any.
     var triggerLimitPerPipeline: RateLimiter.Limit?
+    /// Capacities of named resources.
+    public var resources: [String: Int]
     /// The directory holding the configuration file; tasks run there.
     public var directory: String
     /// SHA-256 of the file's bytes, hex: identifies the configuration in force.
@@ -50,6 +60,11 @@ public struct Configuration: Sendable {
         if let proxy = self.identity.proxyHeaders { sources.append(proxy) }
         if self.identity.remoteUser { sources.append(RemoteUserAuthenticator()) }
         return AuthenticatorChain(sources)
+    }
+
+    /// The runner's live limits under this configuration.
+    public var runnerLimits: Runner.Limits {
+        Runner.Limits(concurrency: self.pipelines.compactMapValues(\.concurrency), resources: self.resources)
     }
 
     /// Pipeline names, sorted.

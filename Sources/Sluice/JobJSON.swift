@@ -126,4 +126,3 @@ enum JobJSON {
         return Array((try? encoder.encode(value)) ?? Data()) + [0x0a]
     }
 }
-

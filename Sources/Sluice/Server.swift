@@ -44,7 +44,9 @@ public enum Server {
             store: store,
             configuration: .init(
                 parallelism: configuration.server.parallelism, logDirectory: data + "/logs",
-                gracePeriod: Double(configuration.server.gracePeriod)))
+                environment: Self.taskEnvironment(passing: configuration.server.passEnvironment),
+                gracePeriod: Double(configuration.server.gracePeriod)),
+            limits: configuration.runnerLimits)
         let app = App(configuration: configuration, store: store, runner: runner)
         let server: FastCGIServer
         do {
@@ -74,6 +76,15 @@ public enum Server {
         runner.stop()
         logger.info("stopped")
         return 0
+    }
+
+    /// The environment tasks start with: the runner's fixed defaults plus the allow-listed
+    /// variables of Sluice's own environment (read once, at start).
+    static func taskEnvironment(passing names: [String]) -> [String: String] {
+        var environment = Runner.defaultEnvironment
+        let own = ProcessInfo.processInfo.environment
+        for name in names { if let value = own[name] { environment[name] = value } }
+        return environment
     }
 
     /// Re-reads the configuration; a file that fails the check is refused and the old one stays.

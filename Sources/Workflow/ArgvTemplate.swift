@@ -91,3 +91,13 @@ public enum ObjectName {
         return alnum(first) && name.utf8.allSatisfy { alnum($0) || $0 == 0x2e || $0 == 0x5f || $0 == 0x2d }
     }
 }
+
+/// Rules for environment variable names a configuration may set or pass through.
+public enum EnvironmentName {
+    /// `[A-Za-z_][A-Za-z0-9_]*`, at most 128 characters.
+    public static func isValid(_ name: String) -> Bool {
+        guard let first = name.utf8.first, name.utf8.count <= 128 else { return false }
+        let letter = { (b: UInt8) in (b >= 0x41 && b <= 0x5a) || (b >= 0x61 && b <= 0x7a) || b == 0x5f }
+        return letter(first) && name.utf8.allSatisfy { letter($0) || ($0 >= 0x30 && $0 <= 0x39) }
+    }
+}

@@ -32,11 +32,22 @@ extension PipelineDefinition {
                     problems.append(.init(path: "\(path).needs[\(i)]", message: "unknown task \"\(need)\""))
                 }
             }
-            for (i, element) in task.run.enumerated() {
-                for name in element.parameterNames where !declared.contains(name) {
-                    problems.append(
-                        .init(path: "\(path).run[\(i)]", message: "uses parameter {\(name)}, which is not declared in \(base).params"))
+            let secrets = Set(self.parameters.filter(\.isSecret).map(\.name))
+            for (where_, template) in task.templates {
+                for name in template.parameterNames {
+                    if !declared.contains(name) {
+                        problems.append(
+                            .init(path: "\(path).\(where_)", message: "uses parameter {\(name)}, which is not declared in \(base).params"))
+                    } else if secrets.contains(name) {
+                        problems.append(
+                            .init(
+                                path: "\(path).\(where_)",
+                                message: "uses secret parameter {\(name)}; secrets reach tasks only as $SLUICE_PARAM_\(name.uppercased())"))
+                    }
                 }
+            }
+            if task.kind == .noop && (!task.run.isEmpty || task.creates != nil || task.timeout != nil || task.retry.retries > 0) {
+                problems.append(.init(path: path, message: "a noop task runs nothing: it takes no run, creates, timeout or retries"))
             }
         }
         if let cycle = self.cycle() {

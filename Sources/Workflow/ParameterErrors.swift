@@ -48,9 +48,4 @@ extension PipelineDefinition {
         guard errors.isEmpty else { throw ParameterErrors(fields: errors) }
         return values
     }
-
-    /// Each task's argv with the parameters substituted, in definition order.
-    public func resolvedArgv(_ values: [String: String]) -> [(task: TaskDefinition, argv: [String])] {
-        self.tasks.map { ($0, $0.run.map { $0.render(values) }) }
-    }
 }

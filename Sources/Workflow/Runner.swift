@@ -1,18 +1,16 @@
 import Foundation
 public import JobStore
-import Logging
 import Synchronization
 
-#if canImport(Glibc)
-    import Glibc
-#endif
-
 /// Executes jobs: one scheduler thread owns every running job, claims queued jobs from the store,
-/// starts ready tasks up to the parallelism limit, and commits each state transition to the
-/// store before acting on it.
+/// runs ready tasks up to the parallelism limit, and commits each state transition to the store
+/// before acting on it.
 ///
 /// The web side meets the runner only at the store plus `wake()`, a non-blocking signal; the
 /// runner never polls on a timer. Each task process has a waiter thread that reports its exit.
+/// Transitions found in one scheduling pass (tasks finished, `noop` tasks completed, tasks
+/// claimed) are committed together in one transaction, so durability costs one fsync per pass,
+/// not one per transition.
 ///
 /// ```swift
 /// let runner = Runner(store: store, configuration: .init(logDirectory: "/var/lib/sluice/logs"))
@@ -21,25 +19,47 @@ import Synchronization
 /// runner.stop()   // on shutdown: stops running tasks, records them as interrupted
 /// ```
 public final class Runner: Sendable {
-    /// Runner settings.
+    /// Runner settings fixed at start.
     public struct Configuration: Sendable {
-        /// Most task processes running at once, across all jobs.
+        /// Most task processes running at once, across all jobs (`noop` tasks take no slot).
         public var parallelism: Int
-        /// Where task logs go: `<logDirectory>/<job id>/<task>.log`.
+        /// Where task logs go: `<logDirectory>/<job id>/<task>.<attempt>.log`.
         public var logDirectory: String
         /// The environment every task starts with (an allow-list, not Sluice's own environment).
         public var environment: [String: String]
-        /// Seconds between SIGTERM and SIGKILL when a task is cancelled or Sluice stops.
+        /// Seconds between SIGTERM and SIGKILL when a task is cancelled, times out or Sluice stops.
         public var gracePeriod: Double
+        /// A random number in `0..<1` for retry jitter (injectable for tests).
+        public var random: @Sendable () -> Double
+        /// Called on the runner thread after a job's changes were committed (keep it short).
+        public var onJobChange: (@Sendable (_ jobID: Int64, _ state: JobState) -> Void)?
 
         /// Creates settings.
         public init(
-            parallelism: Int = 4, logDirectory: String, environment: [String: String] = Runner.defaultEnvironment, gracePeriod: Double = 5
+            parallelism: Int = 4, logDirectory: String, environment: [String: String] = Runner.defaultEnvironment, gracePeriod: Double = 5,
+            random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) },
+            onJobChange: (@Sendable (_ jobID: Int64, _ state: JobState) -> Void)? = nil
         ) {
             self.parallelism = parallelism
             self.logDirectory = logDirectory
             self.environment = environment
             self.gracePeriod = gracePeriod
+            self.random = random
+            self.onJobChange = onJobChange
+        }
+    }
+
+    /// Settings that may change while running (on configuration reload).
+    public struct Limits: Sendable, Hashable {
+        /// Most jobs of a pipeline running at once, by pipeline; absent: unlimited.
+        public var concurrency: [String: Int]
+        /// Capacity of each named resource, shared by all pipelines.
+        public var resources: [String: Int]
+
+        /// Creates limits.
+        public init(concurrency: [String: Int] = [:], resources: [String: Int] = [:]) {
+            self.concurrency = concurrency
+            self.resources = resources
         }
     }
 
@@ -51,24 +71,27 @@ public final class Runner: Sendable {
     enum Event: Sendable {
         case wake
         case exited(pid: Int32, code: Int32)
-        case killDeadline(pid: Int32)
+        case timeout(pid: Int32, serial: UInt64)
+        case killDeadline(pid: Int32, serial: UInt64)
         case stop
     }
 
     private let queue = EventQueue<Event>()
     private let loop: RunnerLoop
+    private let shared: RunnerShared
     private let finished = DispatchSemaphore(value: 0)
     private let lifecycle = Mutex<Lifecycle>(.idle)
 
     private enum Lifecycle { case idle, started, stopped }
 
     /// Creates a runner; nothing happens until `start()`.
-    public init(store: any JobStore, configuration: Configuration) {
-        self.loop = RunnerLoop(store: store, configuration: configuration, queue: self.queue)
+    public init(store: any JobStore, configuration: Configuration, limits: Limits = Limits()) {
+        self.shared = RunnerShared(limits: limits)
+        self.loop = RunnerLoop(store: store, configuration: configuration, queue: self.queue, shared: self.shared)
     }
 
-    /// Starts the scheduler thread. Tasks left `running` by a previous process are recorded as
-    /// interrupted (and their process groups killed if they survived), then queued work resumes.
+    /// Starts the scheduler thread. Tasks left `running` by a previous process are killed if
+    /// still alive, then retried per their policy or failed as interrupted; queued work resumes.
     public func start() {
         guard
             self.lifecycle.withLock({ state in
@@ -88,9 +111,28 @@ public final class Runner: Sendable {
     /// Tells the runner the store has news (a new job, a cancel request). Never blocks.
     public func wake() { self.queue.post(.wake) }
 
+    /// Replaces the pipeline concurrency limits and resource capacities (on reload).
+    public func update(_ limits: Limits) {
+        self.shared.limits.withLock { $0 = limits }
+        self.wake()
+    }
+
+    /// Runs `submit` (which commits a job) while holding the secrets table, and keeps `secrets`
+    /// for the job it created, in memory only. Holding the table means the runner cannot load
+    /// the new job before its secrets are in place.
+    public func submitting(secrets: [String: String], _ submit: () throws -> Submission) throws -> Submission {
+        if secrets.isEmpty { return try submit() }
+        return try self.shared.secrets.withLock { table in
+            let submission = try submit()
+            if case .created(let job) = submission { table[job.id] = secrets }
+            return submission
+        }
+    }
+
     /// Stops the runner: no new tasks start; running tasks get SIGTERM, then SIGKILL after the
-    /// grace period, and are recorded as failed (interrupted). Returns when that is done.
-    /// Calling it again, or before `start()`, does nothing.
+    /// grace period, and are queued for a retry if their policy allows, else failed as
+    /// interrupted. Returns when that is committed. Calling it again, or before `start()`, does
+    /// nothing.
     public func stop() {
         let wasRunning = self.lifecycle.withLock { state in
             defer { state = .stopped }
@@ -101,240 +143,17 @@ public final class Runner: Sendable {
         self.finished.wait()
     }
 
-    /// Where the log of `task` of job `jobID` is written.
-    public static func logPath(logDirectory: String, jobID: Int64, task: String) -> String {
-        "\(logDirectory)/\(jobID)/\(task).log"
+    /// Where the log of attempt `attempt` of `task` of job `jobID` is written.
+    public static func logPath(logDirectory: String, jobID: Int64, task: String, attempt: Int) -> String {
+        "\(logDirectory)/\(jobID)/\(task).\(max(attempt, 1)).log"
     }
 }
 
-/// The runner thread's state.
-final class RunnerLoop: @unchecked Sendable {
-    // Confinement: every property is used only by the runner thread (`run()`), except `queue`,
-    // which is thread-safe.
-    private struct ActiveJob {
-        var record: JobRecord
-        var plan: JobPlan
-        var cancelling: Bool
-    }
+/// State shared between the runner thread and callers of `Runner`.
+final class RunnerShared: Sendable {
+    let limits: Mutex<Runner.Limits>
+    /// Secret parameter values by job id, never written anywhere.
+    let secrets = Mutex<[Int64: [String: String]]>([:])
 
-    private let store: any JobStore
-    private let configuration: Runner.Configuration
-    private let queue: EventQueue<Runner.Event>
-    private let logger = Logger(label: "runner")
-    private var active: [Int64: ActiveJob] = [:]
-    private var running: [Int32: (job: Int64, task: String)] = [:]
-    private var stopping = false
-
-    init(store: any JobStore, configuration: Runner.Configuration, queue: EventQueue<Runner.Event>) {
-        self.store = store
-        self.configuration = configuration
-        self.queue = queue
-    }
-
-    func run() {
-        self.refresh()
-        self.schedule()
-        while !self.stopping {
-            var needsRefresh = false
-            for event in self.queue.takeAll() {
-                switch event {
-                case .wake: needsRefresh = true
-                case .exited(let pid, let code): self.processExited(pid: pid, code: code)
-                case .killDeadline(let pid): if self.running[pid] != nil { TaskProcess.signalGroup(pid, SIGKILL) }
-                case .stop: self.stopping = true
-                }
-            }
-            if self.stopping { break }
-            if needsRefresh { self.refresh() }
-            self.schedule()
-        }
-        self.shutDown()
-    }
-
-    /// Loads jobs the runner does not hold yet and acts on new cancel requests.
-    private func refresh() {
-        let unfinished: [JobRecord]
-        do { unfinished = try self.store.unfinishedJobs() } catch {
-            self.logger.error("cannot list unfinished jobs", ["error": "\(error)"])
-            return
-        }
-        for summary in unfinished {
-            if self.active[summary.id] == nil {
-                guard let job = self.load(summary.id) else { continue }
-                self.active[summary.id] = job
-            }
-            if summary.cancelRequested && self.active[summary.id]?.cancelling == false {
-                self.cancel(summary.id)
-            }
-        }
-    }
-
-    private func load(_ id: Int64) -> ActiveJob? {
-        do {
-            guard var record = try self.store.job(id: id) else { return nil }
-            var plan = JobPlan(tasks: record.tasks)
-            var changes: [TaskChange] = []
-            // A task recorded as running that this process did not start was interrupted by a
-            // crash or stop of an earlier Sluice process.
-            for task in record.tasks where task.state == .running {
-                if let pid = task.pid, let started = task.startedAt, ProcessIdentity.isTaskProcess(pid: pid, startedAt: started) {
-                    TaskProcess.signalGroup(pid, SIGKILL)
-                    self.logger.warning(
-                        "killed task left running by a previous process", ["job.id": "\(id)", "task": task.name, "process.pid": "\(pid)"])
-                }
-                changes += plan.finish(task.name, as: .failed, message: "interrupted: Sluice stopped while the task was running")
-            }
-            if !changes.isEmpty {
-                try self.store.record(jobID: id, changes: changes, jobState: plan.jobState)
-                record = try self.store.job(id: id) ?? record
-            }
-            if plan.jobState.isTerminal {
-                // Nothing left to run (e.g. every task was settled before a crash, or there are
-                // none): make the stored job state agree so it stops being listed as unfinished.
-                if record.state != plan.jobState { try self.store.record(jobID: id, changes: [], jobState: plan.jobState) }
-                return nil
-            }
-            return ActiveJob(record: record, plan: plan, cancelling: false)
-        } catch {
-            self.logger.error("cannot load job", ["job.id": "\(id)", "error": "\(error)"])
-            return nil
-        }
-    }
-
-    private func cancel(_ id: Int64) {
-        guard var job = self.active[id] else { return }
-        job.cancelling = true
-        let changes = job.plan.cancelQueued()
-        self.active[id] = job
-        self.commit(id, changes)
-        if job.plan.jobState.isTerminal { self.active[id] = nil }
-        for (pid, owner) in self.running where owner.job == id {
-            TaskProcess.signalGroup(pid, SIGTERM)
-            self.scheduleKill(pid)
-        }
-        self.logger.info("job cancelling", ["job.id": "\(id)", "tasks.running": "\(job.plan.runningTasks.count)"])
-    }
-
-    private func scheduleKill(_ pid: Int32) {
-        DispatchQueue.global().asyncAfter(deadline: .now() + self.configuration.gracePeriod) { [queue] in
-            queue.post(.killDeadline(pid: pid))
-        }
-    }
-
-    /// Starts ready tasks, oldest job first, while slots are free. A task that fails to spawn
-    /// frees its slot at once (and may make others ready), so scheduling repeats until a pass
-    /// starts nothing new or every slot is taken.
-    private func schedule() {
-        var again = true
-        while again {
-            again = false
-            for id in self.active.keys.sorted() {
-                let free = self.configuration.parallelism - self.running.count
-                guard free > 0 else { return }
-                guard var job = self.active[id], !job.cancelling else { continue }
-                let names = job.plan.startReady(limit: free)
-                guard !names.isEmpty else { continue }
-                self.active[id] = job
-                // Commit `running` first: if Sluice dies after this, recovery sees the task as
-                // interrupted instead of silently running it a second time.
-                guard self.commit(id, names.map { TaskChange(task: $0, state: .running) }) else { continue }
-                for name in names where !self.launch(job.record, task: name) { again = true }
-            }
-        }
-    }
-
-    /// Spawns the task; returns false if it could not be started (it is then recorded as failed).
-    private func launch(_ job: JobRecord, task name: String) -> Bool {
-        guard let task = job.tasks.first(where: { $0.name == name }) else { return false }
-        let directory = "\(self.configuration.logDirectory)/\(job.id)"
-        mkdir(self.configuration.logDirectory, 0o750)
-        mkdir(directory, 0o750)
-        var environment = self.configuration.environment
-        environment["SLUICE_JOB_ID"] = String(job.id)
-        environment["SLUICE_PIPELINE"] = job.pipeline
-        environment["SLUICE_TASK"] = name
-        for (key, value) in job.params { environment["SLUICE_PARAM_" + key.uppercased()] = value }
-        do {
-            let pid = try TaskProcess.spawn(
-                argv: task.argv, environment: environment, workingDirectory: job.workingDirectory,
-                logPath: Runner.logPath(logDirectory: self.configuration.logDirectory, jobID: job.id, task: name))
-            self.running[pid] = (job.id, name)
-            do { try self.store.recordProcess(jobID: job.id, task: name, pid: pid) } catch {
-                self.logger.error("cannot record pid", ["job.id": "\(job.id)", "task": name, "error": "\(error)"])
-            }
-            let queue = self.queue
-            let waiter = Thread {
-                let code = TaskProcess.wait(pid)
-                queue.post(.exited(pid: pid, code: code))
-            }
-            waiter.name = "wait-\(pid)"
-            waiter.start()
-            self.logger.info("task started", ["job.id": "\(job.id)", "task": name, "process.pid": "\(pid)"])
-            return true
-        } catch {
-            let log = Runner.logPath(logDirectory: self.configuration.logDirectory, jobID: job.id, task: name)
-            _ = FileManager.default.createFile(atPath: log, contents: Data("sluice: \(error.reason)\n".utf8))
-            self.finish(job.id, task: name, as: .failed, exitCode: 127, message: error.reason)
-            return false
-        }
-    }
-
-    private func processExited(pid: Int32, code: Int32) {
-        guard let owner = self.running.removeValue(forKey: pid) else { return }
-        // The task is over once its leader exits; background children it left in its process
-        // group would otherwise outlive it unsupervised.
-        TaskProcess.signalGroup(pid, SIGKILL)
-        let cancelling = self.active[owner.job]?.cancelling ?? false
-        let state: TaskState = cancelling ? .cancelled : (code == 0 ? .succeeded : .failed)
-        var message: String? = nil
-        if cancelling {
-            message = "cancelled"
-        } else if code > 128 {
-            message = "killed by signal \(code - 128)"
-        } else if code != 0 {
-            message = "exited with status \(code)"
-        }
-        if self.stopping { message = "interrupted: Sluice stopped while the task was running" }
-        self.finish(owner.job, task: owner.task, as: self.stopping ? .failed : state, exitCode: code, message: message)
-        self.logger.info("task finished", ["job.id": "\(owner.job)", "task": owner.task, "state": state.rawValue, "exit": "\(code)"])
-    }
-
-    private func finish(_ id: Int64, task: String, as state: TaskState, exitCode: Int32?, message: String?) {
-        guard var job = self.active[id] else { return }
-        let changes = job.plan.finish(task, as: state, exitCode: exitCode, message: message)
-        self.active[id] = job
-        self.commit(id, changes)
-        if job.plan.jobState.isTerminal {
-            self.active[id] = nil
-            self.logger.info("job finished", ["job.id": "\(id)", "state": job.plan.jobState.rawValue])
-        }
-    }
-
-    @discardableResult
-    private func commit(_ id: Int64, _ changes: [TaskChange]) -> Bool {
-        guard !changes.isEmpty, let job = self.active[id] else { return true }
-        do {
-            try self.store.record(jobID: id, changes: changes, jobState: job.plan.jobState)
-            return true
-        } catch {
-            self.logger.error("cannot record task changes", ["job.id": "\(id)", "error": "\(error)"])
-            return false
-        }
-    }
-
-    /// Stops every running task (SIGTERM, then SIGKILL after the grace period) and records it.
-    private func shutDown() {
-        for pid in self.running.keys { TaskProcess.signalGroup(pid, SIGTERM) }
-        let deadline = Date().addingTimeInterval(self.configuration.gracePeriod)
-        var killed = false
-        while !self.running.isEmpty {
-            let events = self.queue.takeAll(until: killed ? nil : deadline)
-            if events.isEmpty && !killed {
-                for pid in self.running.keys { TaskProcess.signalGroup(pid, SIGKILL) }
-                killed = true
-            }
-            for case .exited(let pid, let code) in events { self.processExited(pid: pid, code: code) }
-        }
-        self.logger.info("runner stopped")
-    }
+    init(limits: Runner.Limits) { self.limits = Mutex(limits) }
 }

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Prints `message` to standard error and exits with `status` (1: the benchmark failed, 2: usage).

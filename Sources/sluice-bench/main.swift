@@ -12,12 +12,14 @@
 /// New benchmarks (`runner`, `http`, …) get their own file and a case below.
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The usage text, printed for `--help` and on a usage error.
 let usage = """
     usage: sluice-bench crypto --keys DIR [--seconds S] [--runs N] [--only ES256|RS256] [--clock user|wall]
+           sluice-bench runner-dag --tasks N
+           sluice-bench runner-procs --tasks N --parallelism P
 
       crypto   PublicKey.verify throughput for ES256 and RS256 with keys and signatures made by the
                openssl tool (scripts/bench writes them to DIR; see CryptoBench.swift for the files).
@@ -26,13 +28,22 @@ let usage = """
                --only ALG   measure only ES256 or only RS256 (default both)
                --clock C    user: divide by user CPU time, like `openssl speed` (default);
                             wall: divide by elapsed time, like `openssl speed -elapsed`
+      runner-dag    one job of N noop tasks in a layered DAG (width 10, two needs each) through the
+                    runner and a durable SQLite store; prints one JSON line (see RunnerBench.swift)
+      runner-procs  one job of N independent /bin/true tasks at parallelism P; one JSON line
     """
 
+// The runner logs every job at info level; a benchmark wants only warnings on its stderr.
+setenv("SLUICE_LOG_LEVEL", "warning", 0)
 var arguments = Array(CommandLine.arguments.dropFirst())
 let command = arguments.isEmpty ? "" : arguments.removeFirst()
 switch command {
 case "crypto":
     CryptoBench.run(Options(arguments, valued: ["--keys", "--seconds", "--runs", "--only", "--clock"]))
+case "runner-dag":
+    RunnerBench.dag(Options(arguments, valued: ["--tasks"]))
+case "runner-procs":
+    RunnerBench.processes(Options(arguments, valued: ["--tasks", "--parallelism"]))
 case "-h", "--help", "help":
     print(usage)
 default:

@@ -89,7 +89,7 @@ struct AppHarness {
         -> JobRecord
     {
         let definition = try #require(self.configuration.pipelines[pipeline])
-        let tasks = definition.resolvedArgv(params).map { TaskRecord(name: $0.task.name, needs: $0.task.needs, argv: $0.argv) }
+        let tasks = definition.resolvedTasks(params)
         return try self.store.createJob(
             NewJob(
                 pipeline: pipeline, triggeredBy: user, identitySource: "remote_user", params: params,
@@ -109,8 +109,9 @@ struct AppHarness {
     }
 
     /// Writes a task's log where the runner would.
-    func writeLog(_ job: JobRecord, task: String, _ bytes: [UInt8]) throws {
-        let path = Runner.logPath(logDirectory: self.configuration.server.dataDirectory + "/logs", jobID: job.id, task: task)
+    func writeLog(_ job: JobRecord, task: String, attempt: Int = 1, _ bytes: [UInt8]) throws {
+        let path = Runner.logPath(
+            logDirectory: self.configuration.server.dataDirectory + "/logs", jobID: job.id, task: task, attempt: attempt)
         try FileManager.default.createDirectory(
             atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
         try Data(bytes).write(to: URL(fileURLWithPath: path))

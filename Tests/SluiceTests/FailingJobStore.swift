@@ -7,6 +7,7 @@ struct FailingJobStore: JobStore {
     }
 
     func createJob(_ job: NewJob) throws -> JobRecord { throw Failure() }
+    func submit(_ job: NewJob, rules: SubmissionRules) throws -> Submission { throw Failure() }
     func job(id: Int64) throws -> JobRecord? { throw Failure() }
     func jobs(_ query: JobQuery) throws -> [JobRecord] { throw Failure() }
     func requestCancel(jobID: Int64) throws -> JobRecord? { throw Failure() }

@@ -111,11 +111,11 @@ import Workflow
         #expect(cycle.first == cycle.last)
     }
 
-    @Test("resolvedArgv keeps every value in its own argv element")
-    func resolvedArgv() throws {
+    @Test("resolvedTasks keeps every value in its own argv element")
+    func resolvedTasks() throws {
         let values = try Self.diamond.resolveParameters(["date": "2024-01-01 ; rm -rf / 'x'"])
-        let resolved = Self.diamond.resolvedArgv(values)
-        #expect(resolved.map(\.task.name) == ["a", "b", "c", "d"])
+        let resolved = Self.diamond.resolvedTasks(values)
+        #expect(resolved.map(\.name) == ["a", "b", "c", "d"])
         #expect(resolved[0].argv == ["./a", "--date", "2024-01-01 ; rm -rf / 'x'"])
         #expect(resolved[1].argv == ["/bin/true"])
     }

@@ -75,8 +75,8 @@ final class RunnerHarness {
         try self.job(id, within: timeout) { $0.state.isTerminal }
     }
 
-    func log(_ job: JobRecord, _ task: String) -> String {
-        let path = Runner.logPath(logDirectory: self.configuration.logDirectory, jobID: job.id, task: task)
+    func log(_ job: JobRecord, _ task: String, attempt: Int = 1) -> String {
+        let path = Runner.logPath(logDirectory: self.configuration.logDirectory, jobID: job.id, task: task, attempt: attempt)
         return FileManager.default.contents(atPath: path).map { String(decoding: $0, as: UTF8.self) } ?? ""
     }
 }

@@ -83,7 +83,7 @@ import Workflow
         #expect(done.state == .succeeded)
         let real = URL(fileURLWithPath: h.workingDirectory).resolvingSymlinksInPath().path
         #expect(h.log(done, "show") == "\(job.id)|test|show|\(value)|unset|/usr/local/bin:/usr/bin:/bin|\(real)\n")
-        #expect(Runner.logPath(logDirectory: "/l", jobID: 7, task: "t") == "/l/7/t.log")
+        #expect(Runner.logPath(logDirectory: "/l", jobID: 7, task: "t", attempt: 2) == "/l/7/t.2.log")
     }
 
     @Test("With parallelism 1 no two tasks ever run at the same time")

@@ -1,0 +1,118 @@
+import Foundation
+import JobStore
+import Workflow
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Runner benchmarks: one job through the real runner and the real SQLite store (WAL,
+/// `synchronous=FULL`) in a fresh temporary directory, timed from the trigger (validating the
+/// pipeline, resolving its tasks and committing the job) to the commit of its final state.
+///
+///     sluice-bench runner-dag --tasks N
+///         a layered DAG of `noop` tasks, width 10, task (k, j) needing (k-1, j) and
+///         (k-1, (j+1) % 10): prints {"tasks":N,"seconds":S,"peak_rss_kb":K,"commit_seconds":C}
+///     sluice-bench runner-procs --tasks N --parallelism P
+///         N independent `/bin/true` tasks: prints {"tasks":N,"seconds":S,"per_second":R,"peak_rss_kb":K}
+enum RunnerBench {
+    /// The layered DAG (the same shape as scripts/bench-support/luigi_layered.py).
+    static func layeredPipeline(tasks n: Int) -> PipelineDefinition {
+        let width = 10
+        var tasks: [TaskDefinition] = []
+        tasks.reserveCapacity(n)
+        for k in 0..<(n / width) {
+            for j in 0..<width {
+                let needs = k == 0 ? [] : ["t\(k - 1)_\(j)", "t\(k - 1)_\((j + 1) % width)"]
+                tasks.append(TaskDefinition(name: "t\(k)_\(j)", run: [], needs: needs, kind: .noop))
+            }
+        }
+        return PipelineDefinition(name: "layered", tasks: tasks)
+    }
+
+    static func processPipeline(tasks n: Int) -> PipelineDefinition {
+        let run = try! ArgvTemplate("/bin/true")
+        return PipelineDefinition(name: "procs", tasks: (0..<n).map { TaskDefinition(name: "p\($0)", run: [run]) })
+    }
+
+    static func dag(_ options: Options) {
+        let n = Int(options.positive("--tasks", default: 1000))
+        guard n % 10 == 0 else { fail("--tasks must be a multiple of 10", status: 2) }
+        let result = self.measure(self.layeredPipeline(tasks: n), parallelism: 8)
+        print(
+            "{\"tasks\":\(n),\"seconds\":\(result.seconds),\"peak_rss_kb\":\(self.peakRSSKilobytes()),\"trigger_seconds\":\(result.triggerSeconds)}"
+        )
+    }
+
+    static func processes(_ options: Options) {
+        let n = Int(options.positive("--tasks", default: 1000))
+        let parallelism = Int(options.positive("--parallelism", default: 8))
+        let result = self.measure(self.processPipeline(tasks: n), parallelism: parallelism)
+        print(
+            "{\"tasks\":\(n),\"seconds\":\(result.seconds),\"per_second\":\(Double(n) / result.seconds),\"peak_rss_kb\":\(self.peakRSSKilobytes())}"
+        )
+    }
+
+    /// Runs one job of `pipeline` to completion; fails unless it succeeded.
+    static func measure(_ pipeline: PipelineDefinition, parallelism: Int) -> (seconds: Double, triggerSeconds: Double) {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "sluice-bench-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        ).path
+        try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let store: SQLiteJobStore
+        do { store = try SQLiteJobStore(path: directory + "/bench.db") } catch { fail("cannot open store: \(error)") }
+        let done = DispatchSemaphore(value: 0)
+        let finalState = LockedState()
+        let runner = Runner(
+            store: store,
+            configuration: .init(
+                parallelism: parallelism, logDirectory: directory + "/logs",
+                onJobChange: { _, state in
+                    if state.isTerminal {
+                        finalState.set(state)
+                        done.signal()
+                    }
+                }))
+        runner.start()
+        defer { runner.stop() }
+        let start = DispatchTime.now()
+        // The trigger: what `POST /api/v1/pipelines/{name}/jobs` does after authorization.
+        let problems = pipeline.problems()
+        guard problems.isEmpty else { fail("pipeline invalid: \(problems)") }
+        let values: [String: String]
+        do { values = try pipeline.resolveParameters([:]) } catch { fail("parameters: \(error)") }
+        let job = NewJob(
+            pipeline: pipeline.name, triggeredBy: "bench", identitySource: "bench", params: values, workingDirectory: directory,
+            tasks: pipeline.resolvedTasks(values), identity: pipeline.identity(values))
+        do { _ = try store.submit(job, rules: SubmissionRules()) } catch { fail("cannot create job: \(error)") }
+        let triggered = DispatchTime.now()
+        runner.wake()
+        done.wait()
+        let end = DispatchTime.now()
+        guard finalState.get() == .succeeded else { fail("job ended \(finalState.get().map(\.rawValue) ?? "?")") }
+        return (
+            Double(end.uptimeNanoseconds - start.uptimeNanoseconds) / 1e9,
+            Double(triggered.uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
+        )
+    }
+
+    /// VmHWM: the peak resident set size of this process, in KiB.
+    static func peakRSSKilobytes() -> Int {
+        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return -1 }
+        for line in status.split(separator: "\n") where line.hasPrefix("VmHWM:") {
+            return Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "") ?? -1
+        }
+        return -1
+    }
+}
+
+/// The job's final state, set by the runner thread and read by the main thread.
+final class LockedState: @unchecked Sendable {
+    // Confinement: `state` is only touched with `lock` held.
+    private let lock = NSLock()
+    private var state: JobState?
+
+    func set(_ value: JobState) { self.lock.withLock { self.state = value } }
+    func get() -> JobState? { self.lock.withLock { self.state } }
+}
