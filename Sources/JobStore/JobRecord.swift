@@ -187,9 +187,15 @@ public struct JobQuery: Sendable {
     public var beforeID: Int64?
     /// At most this many, newest first.
     public var limit: Int
+    /// Only jobs with one of these ids (nil: any).
+    public var ids: [Int64]?
+    /// Only jobs that finished before this time.
+    public var finishedBefore: Date?
 
     /// Creates a query.
-    public init(pipelines: Set<String>? = nil, beforeID: Int64? = nil, limit: Int = 50) {
+    public init(pipelines: Set<String>? = nil, beforeID: Int64? = nil, limit: Int = 50, ids: [Int64]? = nil, finishedBefore: Date? = nil) {
+        self.ids = ids
+        self.finishedBefore = finishedBefore
         self.pipelines = pipelines
         self.beforeID = beforeID
         self.limit = limit

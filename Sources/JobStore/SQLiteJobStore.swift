@@ -138,6 +138,15 @@ public final class SQLiteJobStore: JobStore {
             sql += " AND pipeline IN (" + Array(repeating: "?", count: pipelines.count).joined(separator: ",") + ")"
             arguments += pipelines.sorted().map(SQLValue.text)
         }
+        if let ids = query.ids {
+            if ids.isEmpty { return [] }
+            sql += " AND id IN (" + Array(repeating: "?", count: ids.count).joined(separator: ",") + ")"
+            arguments += ids.map(SQLValue.integer)
+        }
+        if let before = query.finishedBefore {
+            sql += " AND finished_at IS NOT NULL AND finished_at < ?"
+            arguments.append(.integer(before.milliseconds))
+        }
         sql += " ORDER BY id DESC LIMIT ?"
         arguments.append(.integer(Int64(max(0, min(query.limit, 1000)))))
         return try self.read { db in try db.query(sql, arguments).map(Self.job(from:)) }

@@ -8,7 +8,8 @@ public struct ParameterField: Sendable, Hashable {
     public var value: String?
     /// The validation error shown next to the field.
     public var error: String?
-    /// The parameter type's name (`string`, `int`, `float`, `bool`, `date`, `datetime`, `choice`, `list`).
+    /// The parameter type's name (`string`, `int`, `float`, `bool`, `date`, `datetime`, `choice`, `list`), or
+    /// `secret` for a secret parameter (a password input that is never filled in).
     public var type: String
     /// The allowed values of a `choice`.
     public var choices: [String]
@@ -106,7 +107,7 @@ extension Pages {
     /// The input matching a parameter's type: a select for choices and booleans, number and date
     /// inputs for numbers and dates, text otherwise (the server validates every value anyway).
     static func input(_ f: ParameterField, id: String) -> String {
-        let current = f.value ?? f.defaultValue ?? ""
+        let current = f.type == "secret" ? "" : (f.value ?? f.defaultValue ?? "")
         var attributes = "id=\"\(id)\" name=\"p.\(HTML.escape(f.name))\"\(f.isRequired ? " required" : "")"
         if f.error != nil { attributes += " aria-invalid=\"true\" aria-describedby=\"\(id)-error\"" }
         let options: [String]? = f.type == "choice" ? f.choices : (f.type == "bool" ? ["true", "false"] : nil)
@@ -123,6 +124,7 @@ extension Pages {
             case "int": "number\" step=\"1"
             case "float": "number\" step=\"any"
             case "date": "date"
+            case "secret": "password\" autocomplete=\"off"
             default: "text"
             }
         return "<input type=\"\(type)\" \(attributes) value=\"\(HTML.escape(current))\">"

@@ -24,7 +24,9 @@ extension App {
         let fields = pipeline.parameters.map {
             ParameterField(
                 name: $0.name, description: $0.description, isRequired: $0.isRequired && $0.defaultValue == nil,
-                defaultValue: $0.defaultValue, value: values[$0.name], error: errors[$0.name], type: $0.type.name,
+                // A secret is never echoed back into the page, not even after a validation error.
+                defaultValue: $0.defaultValue, value: $0.isSecret ? nil : values[$0.name], error: errors[$0.name],
+                type: $0.isSecret ? "secret" : $0.type.name,
                 choices: Self.choices(of: $0.type))
         }
         let recent = self.visibleJobs(context, try self.store.jobs(JobQuery(pipelines: [name], limit: 20)))

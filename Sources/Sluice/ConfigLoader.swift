@@ -139,13 +139,25 @@ public enum ConfigLoader {
                     }
                 }
             }
+            var pattern: ParameterPattern? = nil
+            if let source = r.string("pattern") {
+                if case .string = type {
+                    do { pattern = try ParameterPattern(source) } catch { problems.add("\(p).pattern", error.reason) }
+                } else {
+                    problems.add("\(p).pattern", "only string parameters take a pattern")
+                }
+            }
+            if let pattern, let d = defaultValue, !pattern.matches(d) {
+                problems.add("\(p).default", "does not match the pattern \(pattern.source)")
+            }
             let isSecret = r.bool("secret") ?? false
             if isSecret && defaultValue != nil {
                 problems.add("\(p).default", "a secret parameter cannot have a default (it would be stored)")
             }
             let spec = ParameterSpec(
                 name: name, isRequired: r.bool("required") ?? false, defaultValue: defaultValue,
-                description: r.string("description") ?? "", type: type, isSecret: isSecret, isSignificant: r.bool("significant") ?? true)
+                description: r.string("description") ?? "", type: type, isSecret: isSecret, isSignificant: r.bool("significant") ?? true,
+                pattern: pattern)
             r.finish()
             specs.append(spec)
         }

@@ -11,6 +11,8 @@ enum JobJSON {
         var triggered_by: String
         var identity_source: String
         var params: [String: String]
+        /// Names of secret parameters the trigger supplied; their values are never stored or shown.
+        var secret_params: [String]
         var cancel_requested: Bool
         var created_at: String
         var started_at: String?
@@ -23,11 +25,15 @@ enum JobJSON {
         var name: String
         var state: String
         var needs: [String]
+        var kind: String
         var attempt: Int
+        var max_attempts: Int
         var exit_code: Int32?
         var message: String?
         var started_at: String?
         var finished_at: String?
+        /// For a task waiting to be retried: when the next attempt may start.
+        var retry_at: String?
     }
 
     struct Links: Encodable {
@@ -53,6 +59,9 @@ enum JobJSON {
             var max_length: Int?
             var values: [String]?
             var max_items: Int?
+            var pattern: String?
+            var secret: Bool
+            var significant: Bool
         }
 
         var name: String
@@ -60,11 +69,18 @@ enum JobJSON {
         var params: [Parameter]
         var tasks: [PipelineTask]
         var verbs: [String]
+        var concurrency: Int?
+        var queue_limit: Int?
+        var on_duplicate: String
     }
 
     struct PipelineTask: Encodable {
         var name: String
         var needs: [String]
+        var kind: String
+        var retries: Int
+        var timeout_seconds: Double?
+        var resources: [String: Int]?
     }
 
     struct PipelineList: Encodable {
@@ -74,14 +90,17 @@ enum JobJSON {
     static func job(_ record: JobRecord, mountPath: String, includeTasks: Bool) -> Job {
         Job(
             id: record.id, pipeline: record.pipeline, state: record.state.rawValue, triggered_by: record.triggeredBy,
-            identity_source: record.identitySource, params: record.params, cancel_requested: record.cancelRequested,
+            identity_source: record.identitySource, params: record.params, secret_params: record.secretParameters,
+            cancel_requested: record.cancelRequested,
             created_at: self.time(record.createdAt), started_at: record.startedAt.map(self.time),
             finished_at: record.finishedAt.map(self.time),
             tasks: includeTasks
                 ? record.tasks.map {
                     Task(
-                        name: $0.name, state: $0.state.rawValue, needs: $0.needs, attempt: $0.attempt, exit_code: $0.exitCode,
-                        message: $0.message, started_at: $0.startedAt.map(self.time), finished_at: $0.finishedAt.map(self.time))
+                        name: $0.name, state: $0.state.rawValue, needs: $0.needs, kind: $0.kind.rawValue, attempt: $0.attempt,
+                        max_attempts: $0.options.retry.retries + 1, exit_code: $0.exitCode, message: $0.message,
+                        started_at: $0.startedAt.map(self.time), finished_at: $0.finishedAt.map(self.time),
+                        retry_at: $0.state == .queued ? $0.retryAt.map(self.time) : nil)
                 } : nil,
             links: Links(self: "\(mountPath)/api/v1/jobs/\(record.id)", html: "\(mountPath)/jobs/\(record.id)"))
     }
@@ -90,7 +109,11 @@ enum JobJSON {
         Pipeline(
             name: p.name, description: p.description,
             params: p.parameters.map(Self.parameter),
-            tasks: p.tasks.map { PipelineTask(name: $0.name, needs: $0.needs) }, verbs: verbs)
+            tasks: p.tasks.map {
+                PipelineTask(
+                    name: $0.name, needs: $0.needs, kind: $0.kind.rawValue, retries: $0.retry.retries, timeout_seconds: $0.timeout,
+                    resources: $0.resources.isEmpty ? nil : $0.resources)
+            }, verbs: verbs, concurrency: p.concurrency, queue_limit: p.queueLimit, on_duplicate: p.onDuplicate.rawValue)
     }
 
     /// `2026-11-23T12:21:17.887Z`. Formatted from whole milliseconds: the stored value is
@@ -99,7 +122,7 @@ enum JobJSON {
     static func parameter(_ spec: ParameterSpec) -> Pipeline.Parameter {
         var p = Pipeline.Parameter(
             name: spec.name, type: spec.type.name, required: spec.isRequired && spec.defaultValue == nil, default: spec.defaultValue,
-            description: spec.description)
+            description: spec.description, pattern: spec.pattern?.source, secret: spec.isSecret, significant: spec.isSignificant)
         switch spec.type {
         case .string(let minLength, let maxLength): (p.min_length, p.max_length) = (minLength, maxLength)
         case .integer(let min, let max): (p.min, p.max) = (min.map(Double.init), max.map(Double.init))

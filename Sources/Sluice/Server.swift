@@ -59,6 +59,11 @@ public enum Server {
             return 1
         }
         runner.start()
+        // Retention is read at start; changing it takes a restart (the timer is not reloaded).
+        let retention = configuration.server.logRetentionDays.map {
+            LogRetention.schedule(store: store, logDirectory: data + "/logs", days: $0)
+        }
+        defer { retention?.cancel() }
         server.start()
         logger.info("started", ["version": version, "config.hash": configuration.hash, "pid": "\(getpid())"])
         while true {

@@ -32,8 +32,14 @@ extension PipelineDefinition {
             } else if value.utf8.contains(0) {
                 errors[name] = "contains a NUL character"
             } else {
-                switch declared[name]!.type.canonical(value) {
-                case .success(let canonical): values[name] = canonical
+                let spec = declared[name]!
+                switch spec.type.canonical(value) {
+                case .success(let canonical):
+                    if let pattern = spec.pattern, !pattern.matches(canonical) {
+                        errors[name] = "must match the pattern \(pattern.source)"
+                    } else {
+                        values[name] = canonical
+                    }
                 case .failure(let error): errors[name] = error.message
                 }
             }

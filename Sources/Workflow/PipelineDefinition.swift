@@ -48,12 +48,16 @@ public struct ParameterSpec: Sendable, Hashable {
     public var isSecret: Bool
     /// Whether the value is part of the job's identity (for `on_duplicate`); secrets never are.
     public var isSignificant: Bool
+    /// For string parameters: a pattern the whole value must match.
+    public var pattern: ParameterPattern?
 
     /// Creates a spec.
     public init(
         name: String, isRequired: Bool = false, defaultValue: String? = nil, description: String = "",
-        type: ParameterType = .string(minLength: nil, maxLength: nil), isSecret: Bool = false, isSignificant: Bool = true
+        type: ParameterType = .string(minLength: nil, maxLength: nil), isSecret: Bool = false, isSignificant: Bool = true,
+        pattern: ParameterPattern? = nil
     ) {
+        self.pattern = pattern
         self.isSecret = isSecret
         self.isSignificant = isSignificant && !isSecret
         self.name = name
