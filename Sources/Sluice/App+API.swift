@@ -94,7 +94,7 @@ extension App {
         try self.spendTriggerTokens(context, pipeline: name)
         // The digest covers what is stored, not secrets: a hash of a secret would be a stored
         // oracle for guessing it.
-        let digest = Hex.encode(SHA256.hash(Array(pipeline.identity(stored).utf8) + Array("\u{0}all".utf8)))
+        let digest = Hex.encode(SHA256.hash(Array(pipeline.requestText(stored).utf8)))
         let newJob = NewJob(
             pipeline: name, triggeredBy: context.caller.user, identitySource: context.caller.source.rawValue, params: stored,
             workingDirectory: self.configuration.directory, tasks: pipeline.resolvedTasks(stored),

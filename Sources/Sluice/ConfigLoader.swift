@@ -92,6 +92,9 @@ public enum ConfigLoader {
             let tasks = self.readTasks(r.value("tasks"), path: "\(path).tasks", problems: problems)
             let concurrency = r.int("concurrency", in: 1...10_000)
             let queueLimit = r.int("queue_limit", in: 0...1_000_000)
+            if queueLimit != nil && concurrency == nil {
+                problems.add("\(path).queue_limit", "needs concurrency: jobs only wait (and fill the queue) when concurrency is limited")
+            }
             var onDuplicate = DuplicatePolicy.allow
             if let text = r.string("on_duplicate") {
                 if let policy = DuplicatePolicy(rawValue: text) {

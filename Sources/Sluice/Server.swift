@@ -45,7 +45,8 @@ public enum Server {
             configuration: .init(
                 parallelism: configuration.server.parallelism, logDirectory: data + "/logs",
                 environment: Self.taskEnvironment(passing: configuration.server.passEnvironment),
-                gracePeriod: Double(configuration.server.gracePeriod)),
+                gracePeriod: Double(configuration.server.gracePeriod),
+                logLimits: .init(headBytes: configuration.server.logHeadBytes, tailBytes: configuration.server.logTailBytes)),
             limits: configuration.runnerLimits)
         let app = App(configuration: configuration, store: store, runner: runner)
         let server: FastCGIServer

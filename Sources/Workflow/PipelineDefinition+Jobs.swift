@@ -19,9 +19,18 @@ extension PipelineDefinition {
     /// canonical form, as one unambiguous string (names sorted; lengths prefixed, so no value can
     /// imitate a separator).
     public func identity(_ values: [String: String]) -> String {
-        let significant = Set(self.parameters.filter(\.isSignificant).map(\.name))
+        self.canonicalText(values, only: Set(self.parameters.filter(\.isSignificant).map(\.name)))
+    }
+
+    /// What an `Idempotency-Key` is bound to: the pipeline and every stored parameter (significant
+    /// or not), in the same unambiguous form as `identity`.
+    public func requestText(_ values: [String: String]) -> String {
+        self.canonicalText(values, only: Set(self.parameters.filter { !$0.isSecret }.map(\.name)))
+    }
+
+    private func canonicalText(_ values: [String: String], only names: Set<String>) -> String {
         var text = "\(self.name.utf8.count):\(self.name)"
-        for name in values.keys.sorted() where significant.contains(name) {
+        for name in values.keys.sorted() where names.contains(name) {
             let value = values[name]!
             text += ";\(name.utf8.count):\(name)=\(value.utf8.count):\(value)"
         }

@@ -29,6 +29,8 @@ public final class Runner: Sendable {
         public var environment: [String: String]
         /// Seconds between SIGTERM and SIGKILL when a task is cancelled, times out or Sluice stops.
         public var gracePeriod: Double
+        /// How much of each attempt's output its log keeps (head and tail).
+        public var logLimits: LogCapture.Limits
         /// A random number in `0..<1` for retry jitter (injectable for tests).
         public var random: @Sendable () -> Double
         /// Called on the runner thread after a job's changes were committed (keep it short).
@@ -37,13 +39,14 @@ public final class Runner: Sendable {
         /// Creates settings.
         public init(
             parallelism: Int = 4, logDirectory: String, environment: [String: String] = Runner.defaultEnvironment, gracePeriod: Double = 5,
-            random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) },
+            logLimits: LogCapture.Limits = .init(), random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) },
             onJobChange: (@Sendable (_ jobID: Int64, _ state: JobState) -> Void)? = nil
         ) {
             self.parallelism = parallelism
             self.logDirectory = logDirectory
             self.environment = environment
             self.gracePeriod = gracePeriod
+            self.logLimits = logLimits
             self.random = random
             self.onJobChange = onJobChange
         }

@@ -52,6 +52,11 @@ final class RunnerLoop: @unchecked Sendable {
     var resourceUse: [String: Int] = [:]
     /// Ready tasks waiting for a named resource.
     var blocked: [(job: Int64, index: Int)] = []
+    /// Ready command tasks waiting for a free process slot, oldest first (`slotHead` is the
+    /// front): kept apart from the jobs' ready queues so that `noop` tasks behind them still
+    /// complete at once.
+    var slotQueue: [(job: Int64, index: Int)] = []
+    var slotHead = 0
     /// Queued tasks waiting for their retry time.
     var retryTimers: [(due: Date, job: Int64, index: Int)] = []
     /// Changes found this pass, per job, not yet committed; a job with no changes may be listed
@@ -78,7 +83,9 @@ final class RunnerLoop: @unchecked Sendable {
         while !self.stopping {
             for event in self.queue.takeAll(until: self.nextDeadline()) {
                 switch event {
-                case .wake: self.needsRefresh = true
+                case .wake:
+                    self.needsRefresh = true
+                    self.unblock()  // resource capacities may have changed
                 case .exited(let pid, let code): self.processExited(pid: pid, code: code)
                 case .timeout(let pid, let serial): self.timedOut(pid: pid, serial: serial)
                 case .killDeadline(let pid, let serial):
@@ -217,37 +224,68 @@ final class RunnerLoop: @unchecked Sendable {
     private func schedule() {
         guard !self.stopping else { return }
         let capacities = self.shared.limits.withLock { $0.resources }
+        // Tasks that already waited for a slot go first.
+        while self.slotsInUse < self.configuration.parallelism && self.slotHead < self.slotQueue.count {
+            let (id, i) = self.slotQueue[self.slotHead]
+            self.slotHead += 1
+            guard var job = self.active[id], !job.cancelling, job.plan.state(at: i) == .queued else { continue }
+            if let change = self.claim(&job, i, capacities: capacities) { self.pending[id, default: []].append(change) }
+            self.active[id] = job
+        }
+        if self.slotHead == self.slotQueue.count {
+            self.slotQueue.removeAll(keepingCapacity: true)
+            self.slotHead = 0
+        }
         for id in self.active.keys.sorted() {
             guard var job = self.active[id], !job.cancelling else { continue }
             var changes: [TaskChange] = []
             while let i = job.plan.nextReady() {
+                job.plan.takeReady()
                 let task = job.record.tasks[i]
                 if task.kind == .noop {
-                    job.plan.takeReady()
                     changes += job.plan.finish(i, as: .succeeded)
                     continue
                 }
-                if let path = task.options.creates, Self.exists(path) {
-                    job.plan.takeReady()
+                if let path = task.options.creates.map({
+                    Self.resolve($0, in: task.options.workingDirectory ?? job.record.workingDirectory)
+                }),
+                    Self.exists(path)
+                {
                     changes += job.plan.finish(i, as: .succeeded, message: "already complete: \(path) exists")
                     continue
                 }
-                guard self.slotsInUse < self.configuration.parallelism else { break }
-                job.plan.takeReady()
-                guard self.acquire(task.options.resources, capacities: capacities) else {
-                    self.blocked.append((id, i))
+                guard self.slotsInUse < self.configuration.parallelism else {
+                    self.slotQueue.append((id, i))
                     continue
                 }
-                job.plan.markRunning(i)
-                job.attempts[i] += 1
-                self.slotsInUse += 1
-                self.nextSerial += 1
-                self.claims.append(Claim(job: id, index: i, serial: self.nextSerial))
-                changes.append(TaskChange(task: task.name, state: .running))
+                if let change = self.claim(&job, i, capacities: capacities) { changes.append(change) }
             }
             self.active[id] = job
             if !changes.isEmpty { self.pending[id, default: []] += changes }
         }
+    }
+
+    /// Claims a ready command task if its resources are free (else parks it until they are):
+    /// marks it running and queues its spawn for after the commit.
+    private func claim(_ job: inout ActiveJob, _ i: Int, capacities: [String: Int]) -> TaskChange? {
+        let id = job.record.id
+        let task = job.record.tasks[i]
+        guard self.acquire(task.options.resources, capacities: capacities) else {
+            self.blocked.append((id, i))
+            return nil
+        }
+        job.plan.markRunning(i)
+        job.attempts[i] += 1
+        self.slotsInUse += 1
+        self.nextSerial += 1
+        self.claims.append(Claim(job: id, index: i, serial: self.nextSerial))
+        return TaskChange(task: task.name, state: .running)
+    }
+
+    /// `path` if absolute, else relative to `directory` (a task's `creates` is relative to the
+    /// directory the task runs in, not to Sluice's).
+    static func resolve(_ path: String, in directory: String) -> String {
+        path.hasPrefix("/") ? path : directory + "/" + path
     }
 
     private func acquire(_ wanted: [String: Int], capacities: [String: Int]) -> Bool {
@@ -339,14 +377,15 @@ final class RunnerLoop: @unchecked Sendable {
         for (key, value) in record.params { environment["SLUICE_PARAM_" + key.uppercased()] = value }
         for (key, value) in job.secrets { environment["SLUICE_PARAM_" + key.uppercased()] = value }
         do {
-            let pid = try TaskProcess.spawn(
-                argv: task.argv, environment: environment, workingDirectory: task.options.workingDirectory ?? record.workingDirectory,
-                logPath: logPath)
+            let spawned = try TaskProcess.spawnPiped(
+                argv: task.argv, environment: environment, workingDirectory: task.options.workingDirectory ?? record.workingDirectory)
+            let pid = spawned.pid
             self.running[pid] = RunningTask(job: record.id, index: claim.index, serial: claim.serial, resources: task.options.resources)
             let queue = self.queue
+            let limits = self.configuration.logLimits
             let waiter = Thread {
-                let code = TaskProcess.wait(pid)
-                queue.post(.exited(pid: pid, code: code))
+                let outcome = TaskProcess.supervise(spawned, logPath: logPath, limits: limits, killGroupOnExit: true)
+                queue.post(.exited(pid: pid, code: outcome.exitCode))
             }
             waiter.name = "wait-\(pid)"
             waiter.start()
@@ -401,7 +440,10 @@ final class RunnerLoop: @unchecked Sendable {
         } else if task.timedOut {
             self.settle(task.job, task.index, exitCode: code, failure: "timed out after \(Self.seconds(definition.options.timeout ?? 0))")
         } else if code == 0 {
-            if let path = definition.options.creates, !Self.exists(path) {
+            if let creates = definition.options.creates,
+                case let path = Self.resolve(creates, in: definition.options.workingDirectory ?? job.record.workingDirectory),
+                !Self.exists(path)
+            {
                 self.settle(task.job, task.index, exitCode: code, failure: "exited with status 0 but did not create \(path)")
             } else {
                 self.settle(task.job, task.index, exitCode: code, failure: nil)

@@ -7,7 +7,8 @@ import Foundation
 
 /// Starting and stopping task processes with `posix_spawn`: an argv array (never a shell string),
 /// an explicit environment, its own process group, stdin from /dev/null, and stdout and stderr
-/// appended to a log file.
+/// either appended to a log file (`spawn`) or sent through a pipe to a size-capped log
+/// (`spawnPiped`, then `supervise`).
 public enum TaskProcess {
     /// Why a process could not be started.
     public struct SpawnError: Error, Sendable, CustomStringConvertible {
@@ -27,6 +28,82 @@ public enum TaskProcess {
     public static func spawn(argv: [String], environment: [String: String], workingDirectory: String, logPath: String) throws(SpawnError)
         -> Int32
     {
+        try self.start(argv: argv, environment: environment, workingDirectory: workingDirectory) { actions in
+            posix_spawn_file_actions_addopen(&actions, 1, logPath, O_WRONLY | O_CREAT | O_APPEND, 0o640)
+            posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        }
+    }
+
+    /// Starts `argv` like `spawn(argv:environment:workingDirectory:logPath:)` (same process
+    /// group, signal reset, descriptors and working directory) but with stdout and stderr
+    /// connected to one pipe, whose read end the caller receives together with a pidfd.
+    ///
+    /// Hand the result to `supervise(_:logPath:limits:)`, which reads the pipe, reaps the child
+    /// and closes both descriptors. Until then the caller owns them, and nothing else may reap
+    /// the pid (no `wait(_:)`, no `waitpid(-1)`).
+    ///
+    /// - Parameters:
+    ///   - argv: the program and its arguments. A program without `/` is looked up in the
+    ///     `PATH` of `environment` (not of this process).
+    ///   - environment: the child's complete environment.
+    ///   - workingDirectory: the child's working directory.
+    /// - Returns: the pid (also the process-group id), the pipe's read end, and a pidfd, which is
+    ///   -1 when the kernel has no pidfd_open (before Linux 5.3).
+    public static func spawnPiped(argv: [String], environment: [String: String], workingDirectory: String) throws(SpawnError)
+        -> SpawnedTask
+    {
+        let (readEnd, writeEnd) = try self.makePipe()
+        let pid: Int32
+        do {
+            pid = try self.start(argv: argv, environment: environment, workingDirectory: workingDirectory) { actions in
+                // dup2 onto 1 and 2 clears close-on-exec on the copies only, so the child keeps
+                // stdout and stderr while closefrom(3) drops both original pipe ends.
+                posix_spawn_file_actions_adddup2(&actions, writeEnd, 1)
+                posix_spawn_file_actions_adddup2(&actions, writeEnd, 2)
+            }
+        } catch {
+            close(readEnd)
+            close(writeEnd)
+            throw error
+        }
+        // The parent must not keep a writer: end-of-file (read() == 0, POLLHUP) only comes once
+        // every write end is closed, and ours would stay open for as long as we read.
+        close(writeEnd)
+        // The child has not been reaped, so even if it already exited its pid cannot be reused
+        // yet and the pidfd refers to it (and is readable at once).
+        let pidFD = cspawn_pidfd_open(pid)
+        return SpawnedTask(pid: pid, outputFD: readEnd, pidFD: pidFD < 0 ? -1 : pidFD)
+    }
+
+    /// A close-on-exec pipe whose two ends are both above stderr.
+    ///
+    /// A daemon started with fd 0, 1 or 2 closed would get a pipe end there, and the child's
+    /// redirections (`/dev/null` onto 0, the write end onto 1 and 2) would then clobber it
+    /// before it is duplicated.
+    private static func makePipe() throws(SpawnError) -> (read: Int32, write: Int32) {
+        var fds: [Int32] = [-1, -1]
+        guard cspawn_pipe_cloexec(&fds) == 0 else {
+            throw SpawnError(reason: "cannot create output pipe: \(String(cString: strerror(errno)))")
+        }
+        for index in fds.indices where fds[index] < 3 {
+            let moved = fcntl(fds[index], F_DUPFD_CLOEXEC, 3)
+            let failure = errno
+            close(fds[index])
+            fds[index] = moved
+            if moved < 0 {
+                fds.filter { $0 >= 0 }.forEach { close($0) }
+                throw SpawnError(reason: "cannot create output pipe: \(String(cString: strerror(failure)))")
+            }
+        }
+        return (fds[0], fds[1])
+    }
+
+    /// The shared part of `spawn` and `spawnPiped`: `redirectOutput` adds the file actions for
+    /// descriptors 1 and 2, between stdin's and closefrom(3).
+    private static func start(
+        argv: [String], environment: [String: String], workingDirectory: String,
+        redirectOutput: (inout posix_spawn_file_actions_t) -> Void
+    ) throws(SpawnError) -> Int32 {
         guard let program = argv.first, !program.isEmpty else { throw SpawnError(reason: "empty argv") }
         let executable = try self.resolve(program, path: environment["PATH"] ?? "/usr/bin:/bin", workingDirectory: workingDirectory)
 
@@ -34,8 +111,7 @@ public enum TaskProcess {
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, logPath, O_WRONLY | O_CREAT | O_APPEND, 0o640)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        redirectOutput(&actions)
         // libfcgi accepts connections without O_CLOEXEC, so close everything above stderr:
         // a task must never hold a client connection or the FastCGI socket open.
         cspawn_file_actions_addclosefrom(&actions, 3)
@@ -102,6 +178,11 @@ public enum TaskProcess {
         while waitpid(pid, &status, 0) < 0 {
             if errno != EINTR { return -1 }
         }
+        return self.exitCode(status: status)
+    }
+
+    /// The exit code in a `waitpid` status word: the exit status, or 128 + signal when killed.
+    static func exitCode(status: Int32) -> Int32 {
         // WIFEXITED/WEXITSTATUS are macros Swift cannot import; decode the status word directly.
         let signal = status & 0x7f
         if signal == 0 { return (status >> 8) & 0xff }

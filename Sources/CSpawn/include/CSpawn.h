@@ -1,6 +1,7 @@
 #ifndef CSPAWN_H
 #define CSPAWN_H
 #include <spawn.h>
+#include <sys/types.h>
 
 // glibc declares these two file actions only under _GNU_SOURCE, which Swift's Glibc module does
 // not define; these wrappers are compiled with it (see spawn.c). Both exist since glibc 2.34.
@@ -12,4 +13,16 @@ int cspawn_file_actions_addchdir(posix_spawn_file_actions_t *actions, const char
 /// (posix_spawn_file_actions_addclosefrom_np), so tasks never inherit the FastCGI socket or
 /// client connections that libfcgi opened without O_CLOEXEC.
 int cspawn_file_actions_addclosefrom(posix_spawn_file_actions_t *actions, int lowfd);
+
+/// pipe2(fds, O_CLOEXEC): a pipe whose two ends are close-on-exec from the moment they exist.
+/// pipe2 is another _GNU_SOURCE-only declaration. pipe() followed by fcntl(FD_CLOEXEC) would
+/// leave a window in which another thread's fork+exec inherits the write end, and a stray copy
+/// of the write end means the reader never sees end-of-file. Returns 0, or -1 with errno set.
+int cspawn_pipe_cloexec(int fds[2]);
+
+/// pidfd_open(pid, 0) (Linux 5.3+): a close-on-exec descriptor that refers to process `pid`
+/// and becomes readable for poll(2) when it exits. glibc 2.36 only added a pidfd_open()
+/// function, and Swift cannot call the variadic syscall(2), hence this wrapper. Returns the
+/// descriptor, or -1 with errno set (ENOSYS on older kernels).
+int cspawn_pidfd_open(pid_t pid);
 #endif
