@@ -9,6 +9,7 @@
 public struct Router<Target: Sendable>: Sendable {
     private struct Route: Sendable {
         var method: String
+        var pattern: String
         var segments: [Segment]
         var target: Target
     }
@@ -36,7 +37,12 @@ public struct Router<Target: Sendable>: Sendable {
     /// Registers `target` for `method` and `pattern` (segments starting with `:` capture a value).
     public mutating func add(_ method: String, _ pattern: String, _ target: Target) {
         let segments = Self.split(pattern).map { $0.hasPrefix(":") ? Segment.parameter(String($0.dropFirst())) : .literal($0) }
-        self.routes.append(Route(method: method, segments: segments, target: target))
+        self.routes.append(Route(method: method, pattern: pattern, segments: segments, target: target))
+    }
+
+    /// Every registered route, in registration order (for documentation and its tests).
+    public var registered: [(method: String, pattern: String, target: Target)] {
+        self.routes.map { ($0.method, $0.pattern, $0.target) }
     }
 
     /// Matches a raw (percent-encoded) path. Each segment is decoded separately, so an encoded

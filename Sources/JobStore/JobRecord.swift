@@ -191,6 +191,18 @@ public struct JobQuery: Sendable {
     public var ids: [Int64]?
     /// Only jobs that finished before this time.
     public var finishedBefore: Date?
+    /// Only jobs in one of these states (nil: any).
+    public var states: Set<JobState>?
+    /// Only jobs triggered by this user.
+    public var triggeredBy: String?
+    /// Only jobs created at or after this time.
+    public var createdFrom: Date?
+    /// Only jobs created before this time.
+    public var createdUntil: Date?
+    /// Only jobs with an id above this (cursor for paging oldest first).
+    public var afterID: Int64?
+    /// Oldest first instead of newest first.
+    public var oldestFirst = false
 
     /// Creates a query.
     public init(pipelines: Set<String>? = nil, beforeID: Int64? = nil, limit: Int = 50, ids: [Int64]? = nil, finishedBefore: Date? = nil) {

@@ -147,7 +147,28 @@ public final class SQLiteJobStore: JobStore {
             sql += " AND finished_at IS NOT NULL AND finished_at < ?"
             arguments.append(.integer(before.milliseconds))
         }
-        sql += " ORDER BY id DESC LIMIT ?"
+        if let states = query.states {
+            if states.isEmpty { return [] }
+            sql += " AND state IN (" + Array(repeating: "?", count: states.count).joined(separator: ",") + ")"
+            arguments += states.map(\.rawValue).sorted().map(SQLValue.text)
+        }
+        if let user = query.triggeredBy {
+            sql += " AND triggered_by = ?"
+            arguments.append(.text(user))
+        }
+        if let from = query.createdFrom {
+            sql += " AND created_at >= ?"
+            arguments.append(.integer(from.milliseconds))
+        }
+        if let until = query.createdUntil {
+            sql += " AND created_at < ?"
+            arguments.append(.integer(until.milliseconds))
+        }
+        if let after = query.afterID {
+            sql += " AND id > ?"
+            arguments.append(.integer(after))
+        }
+        sql += query.oldestFirst ? " ORDER BY id ASC LIMIT ?" : " ORDER BY id DESC LIMIT ?"
         arguments.append(.integer(Int64(max(0, min(query.limit, 1000)))))
         return try self.read { db in try db.query(sql, arguments).map(Self.job(from:)) }
     }

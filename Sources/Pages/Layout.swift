@@ -14,26 +14,46 @@ public struct Layout: Sendable {
     /// An href for `path` (which starts with `/`) under the mount path, escaped for an attribute.
     public func href(_ path: String) -> String { HTML.escape(self.mountPath + path) }
 
-    /// Renders a full page around `body` (already HTML). `refreshSeconds` adds a meta refresh,
-    /// which keeps live pages updating with JavaScript off.
+    /// Renders a full page around `body` (already HTML).
+    ///
+    /// Live pages (`refreshSeconds` set) update in two ways: with JavaScript, `app.js` follows
+    /// the element carrying a `data-live-*` attribute (see `Layout.script`); without it, a meta
+    /// refresh inside `<noscript>` reloads the page. There is no inline script or style: the
+    /// Content-Security-Policy allows only Sluice's own files.
     public func render(title: String, body: String, refreshSeconds: Int? = nil) -> String {
         var head = """
             <!doctype html>
             <html lang="en"><head><meta charset="utf-8">
             <meta name="viewport" content="width=device-width, initial-scale=1">
             <title>\(HTML.escape(title)) · Sluice</title>
+            <link rel="stylesheet" href="\(self.href("/static/app.css?v=" + Self.assetVersion))">
+            <script src="\(self.href("/static/app.js?v=" + Self.assetVersion))" defer></script>
+
             """
-        if let seconds = refreshSeconds { head += "<meta http-equiv=\"refresh\" content=\"\(seconds)\">\n" }
-        head += "<style>\(Self.style)</style></head>\n"
+        if let seconds = refreshSeconds { head += "<noscript><meta http-equiv=\"refresh\" content=\"\(seconds)\"></noscript>\n" }
+        head += "</head>\n"
         let who = self.user.map { "<span class=\"who\">\(HTML.escape($0))</span>" } ?? ""
         return head + """
-            <body><header><a class="brand" href="\(self.href("/"))">Sluice</a> <a href="\(self.href("/jobs"))">Jobs</a> <a href="\(self.href("/whoami"))">Who am I</a> \(who)</header>
-            <main>
+            <body><a class="skip" href="#main">Skip to content</a>
+            <header><nav aria-label="Sluice"><a class="brand" href="\(self.href("/"))">Sluice</a> <a href="\(self.href("/jobs"))">Jobs</a> <a href="\(self.href("/whoami"))">Who am I</a> \(who)</nav></header>
+            <main id="main">
             \(body)
             </main></body></html>
 
             """
     }
+
+    /// Changes whenever the stylesheet or script does, so browsers may cache them for long.
+    public static let assetVersion: String = {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325  // FNV-1a: a cache key, not a security property
+        for byte in (Self.style + Self.script).utf8 {
+            hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3
+        }
+        return String(hash, radix: 16)
+    }()
+
+    /// Sluice's stylesheet, served as `/static/app.css`.
+    public static var stylesheet: String { Self.style }
 
     static let style = """
         body{font:15px/1.4 system-ui,sans-serif;margin:0;color:#1b1b1b;background:#fafafa}
@@ -46,7 +66,71 @@ public struct Layout: Sendable {
         .state-skipped{background:#fff3cd;color:#6b5200}.state-cancelled{background:#e2e3e5;color:#383d41}
         pre{background:#111;color:#eee;padding:1em;overflow:auto;white-space:pre-wrap;word-break:break-all}
         dl{display:grid;grid-template-columns:max-content auto;gap:.2em 1em}dt{font-weight:600}
+        a{color:#0b4f9c}header a{color:#fff}a:focus,button:focus,input:focus,select:focus{outline:3px solid #f0a500;outline-offset:2px}
+        .skip{position:absolute;left:-999px}.skip:focus{left:1em;top:.5em;background:#fff;color:#000;padding:.3em;z-index:9}
+        .scroll{overflow-x:auto}.graph svg{max-width:100%;height:auto}.muted{color:#555}
+        label{display:block;font-weight:600;margin-top:.6em}.error{color:#721c24;font-weight:600}
+        input,select,button{font:inherit;padding:.3em .5em;max-width:100%}form.action{display:inline}
+        .filters{display:flex;flex-wrap:wrap;gap:.2em 1em;align-items:end}.filters label{margin-top:0}
+        @media (max-width:40em){main{padding:.5em}th,td{padding:.3em}.hide-narrow{display:none}}
         """
+
+    /// Sluice's script, served as `/static/app.js`: progressive enhancement only (every page
+    /// works without it). It follows live elements:
+    /// - `data-live-job="<api url>"`: long-polls the job JSON with `?wait=25` and `If-None-Match`;
+    ///   when it changes, fetches the page again and swaps `<main>`'s content (no reload, no
+    ///   lost scroll position); stops once the job is finished.
+    /// - `data-live-log="<raw log url>"` with `data-offset`: appends new log bytes as text
+    ///   (never as HTML), with terminal escapes and control characters removed, until the
+    ///   server says the task is complete.
+    public static let script = #"""
+        "use strict";
+        (function () {
+          function clean(t) { return t.replace(/\u001b\[[0-?]*[ -\/]*[@-~]/g, "").replace(/\u001b\][^\u0007\u001b]*(\u0007|\u001b\\)/g, "").replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]/g, "\ufffd"); }
+          function followJob(el) {
+            var url = el.getAttribute("data-live-job"), tag = null;
+            function poll() {
+              var h = { "Accept": "application/json" }; if (tag) { h["If-None-Match"] = tag; }
+              fetch(url + "?wait=25", { headers: h, credentials: "same-origin" }).then(function (r) {
+                if (r.status === 304) { return null; }
+                if (!r.ok) { throw new Error("status " + r.status); }
+                var first = tag === null; tag = r.headers.get("ETag");
+                return r.json().then(function (job) { return first ? null : job; });
+              }).then(function (job) {
+                if (!job) { return setTimeout(poll, 100); }
+                return fetch(location.href, { credentials: "same-origin" }).then(function (r) { return r.text(); }).then(function (html) {
+                  var doc = new DOMParser().parseFromString(html, "text/html"), fresh = doc.getElementById("main");
+                  if (fresh) { document.getElementById("main").replaceChildren.apply(document.getElementById("main"), Array.from(fresh.childNodes)); }
+                  var next = document.querySelector("[data-live-job]");
+                  if (next && ["queued", "running"].indexOf(job.state) >= 0) { setTimeout(poll, 100); }
+                });
+              }).catch(function () { setTimeout(poll, 5000); });
+            }
+            poll();
+          }
+          function followLog(el) {
+            var url = el.getAttribute("data-live-log"), offset = parseInt(el.getAttribute("data-offset") || "0", 10);
+            function poll() {
+              fetch(url + (url.indexOf("?") < 0 ? "?" : "&") + "offset=" + offset, { credentials: "same-origin" }).then(function (r) {
+                if (!r.ok) { throw new Error("status " + r.status); }
+                var next = parseInt(r.headers.get("X-Log-Next-Offset") || String(offset), 10), done = r.headers.get("X-Log-Complete") === "true";
+                return r.text().then(function (t) {
+                  if (next < offset) { el.textContent = ""; }
+                  if (t) { el.appendChild(document.createTextNode(clean(t))); }
+                  offset = next;
+                  if (!done) { setTimeout(poll, 1000); } else { var s = document.getElementById("log-status"); if (s) { s.textContent = "Task finished."; } }
+                });
+              }).catch(function () { setTimeout(poll, 5000); });
+            }
+            poll();
+          }
+          document.addEventListener("DOMContentLoaded", function () {
+            var job = document.querySelector("[data-live-job]"); if (job) { followJob(job); }
+            var log = document.querySelector("[data-live-log]"); if (log) { followLog(log); }
+          });
+        })();
+
+        """#
 
     /// A state badge; the state word is the visible text, so it reads without colour too.
     public static func badge(_ state: String) -> String {

@@ -2,39 +2,71 @@
 public enum Pages {
     /// The dashboard: pipelines the viewer may see and recent jobs.
     public static func dashboard(_ layout: Layout, pipelines: [PipelineRow], recent: [JobRow]) -> String {
+        let running = pipelines.reduce(0) { $0 + $1.running }
+        let queued = pipelines.reduce(0) { $0 + $1.queued }
         var body = "<h1>Pipelines</h1>\n"
+        body += "<p><a href=\"\(layout.href("/jobs?state=running"))\">\(running) running</a> · "
+        body += "<a href=\"\(layout.href("/jobs?state=queued"))\">\(queued) queued</a></p>\n"
         if pipelines.isEmpty {
             body += "<p>You may not see any pipeline.</p>\n"
         } else {
-            body += "<table><thead><tr><th>Pipeline</th><th>Description</th><th>Last job</th></tr></thead><tbody>\n"
+            body +=
+                "<div class=\"scroll\"><table><thead><tr><th>Pipeline</th><th class=\"hide-narrow\">Description</th><th>Last job</th><th>Now</th><th></th></tr></thead><tbody>\n"
             for p in pipelines {
+                let page = layout.href("/pipelines/" + HTML.pathSegment(p.name))
                 let last =
                     p.lastJobID.map { "<a href=\"\(layout.href("/jobs/\($0)"))\">#\($0)</a> \(Layout.badge(p.lastState ?? ""))" } ?? "—"
+                let now = p.running + p.queued == 0 ? "" : "\(p.running) running, \(p.queued) queued"
+                let trigger = p.canTrigger ? "<a href=\"\(page)#trigger\">Trigger…</a>" : ""
                 body +=
-                    "<tr><td><a href=\"\(layout.href("/pipelines/" + HTML.pathSegment(p.name)))\">\(HTML.escape(p.name))</a></td><td>\(HTML.escape(p.description))</td><td>\(last)</td></tr>\n"
+                    "<tr><td><a href=\"\(page)\">\(HTML.escape(p.name))</a></td><td class=\"hide-narrow\">\(HTML.escape(p.description))</td>"
+                    + "<td>\(last)</td><td>\(now)</td><td>\(trigger)</td></tr>\n"
             }
-            body += "</tbody></table>\n"
+            body += "</tbody></table></div>\n"
         }
         body += "<h2>Recent jobs</h2>\n" + self.jobTable(layout, recent)
-        return layout.render(
-            title: "Dashboard", body: body, refreshSeconds: recent.contains { $0.state == "running" || $0.state == "queued" } ? 5 : nil)
+        return layout.render(title: "Dashboard", body: body, refreshSeconds: running + queued > 0 ? 5 : nil)
     }
 
-    /// The job list.
-    public static func jobList(_ layout: Layout, title: String, jobs: [JobRow]) -> String {
-        layout.render(title: title, body: "<h1>\(HTML.escape(title))</h1>\n" + self.jobTable(layout, jobs))
+    /// The job list with its filter form and a link to the next page. The form is a plain GET
+    /// form, so filters are bookmarkable and work without JavaScript.
+    public static func jobList(_ layout: Layout, _ view: JobListView) -> String {
+        var body = "<h1>\(HTML.escape(view.title))</h1>\n"
+        body += "<form method=\"get\" action=\"\(layout.href("/jobs"))\" class=\"filters\" role=\"search\">\n"
+        func select(_ name: String, _ label: String, _ options: [(String, String)]) -> String {
+            var html = "<div><label for=\"f-\(name)\">\(label)</label><select id=\"f-\(name)\" name=\"\(name)\">"
+            for (value, text) in options {
+                let selected = (view.filters[name] ?? "") == value ? " selected" : ""
+                html += "<option value=\"\(HTML.escape(value))\"\(selected)>\(HTML.escape(text))</option>"
+            }
+            return html + "</select></div>\n"
+        }
+        body += select("pipeline", "Pipeline", [("", "all")] + view.pipelines.map { ($0, $0) })
+        body += select(
+            "state", "State", [("", "any")] + ["queued", "running", "succeeded", "failed", "cancelled"].map { ($0, $0) })
+        body +=
+            "<div><label for=\"f-user\">Triggered by</label><input id=\"f-user\" name=\"user\" value=\"\(HTML.escape(view.filters["user"] ?? ""))\"></div>\n"
+        body +=
+            "<div><label for=\"f-from\">From</label><input id=\"f-from\" type=\"date\" name=\"from\" value=\"\(HTML.escape(view.filters["from"] ?? ""))\"></div>\n"
+        body +=
+            "<div><label for=\"f-until\">Until</label><input id=\"f-until\" type=\"date\" name=\"until\" value=\"\(HTML.escape(view.filters["until"] ?? ""))\"></div>\n"
+        body += select("sort", "Order", [("newest", "newest first"), ("oldest", "oldest first")])
+        body += "<div><button type=\"submit\">Filter</button></div>\n</form>\n"
+        body += self.jobTable(layout, view.jobs)
+        if let next = view.nextQuery { body += "<p><a rel=\"next\" href=\"\(layout.href("/jobs?" + next))\">Next page</a></p>\n" }
+        return layout.render(title: view.title, body: body)
     }
 
     static func jobTable(_ layout: Layout, _ jobs: [JobRow]) -> String {
         guard !jobs.isEmpty else { return "<p>No jobs yet.</p>\n" }
         var html =
-            "<table><thead><tr><th>Job</th><th>Pipeline</th><th>State</th><th>Triggered by</th><th>Created</th><th>Duration</th></tr></thead><tbody>\n"
+            "<div class=\"scroll\"><table><thead><tr><th>Job</th><th>Pipeline</th><th>State</th><th>Triggered by</th><th>Created</th><th>Duration</th></tr></thead><tbody>\n"
         for j in jobs {
             html +=
                 "<tr><td><a href=\"\(layout.href("/jobs/\(j.id)"))\">#\(j.id)</a></td><td>\(HTML.escape(j.pipeline))</td><td>\(Layout.badge(j.state))</td>"
                 + "<td>\(HTML.escape(j.triggeredBy))</td><td>\(HTML.escape(j.created))</td><td>\(HTML.escape(j.duration))</td></tr>\n"
         }
-        return html + "</tbody></table>\n"
+        return html + "</tbody></table></div>\n"
     }
 
     /// The job page: who, when, parameters, and each task's state with a link to its log.
@@ -50,36 +82,104 @@ public enum Pages {
         body += "</dl>\n"
         if !detail.actions.isEmpty { body += self.actions(layout, detail.actions) + "\n" }
         body += "<h2>Parameters</h2>\n"
-        if detail.params.isEmpty {
+        if detail.params.isEmpty && detail.secretParams.isEmpty {
             body += "<p>None.</p>\n"
         } else {
             body += "<table><tbody>\n"
             for (name, value) in detail.params {
                 body += "<tr><th>\(HTML.escape(name))</th><td><code>\(HTML.escape(value))</code></td></tr>\n"
             }
+            for name in detail.secretParams {
+                body += "<tr><th>\(HTML.escape(name))</th><td><span class=\"muted\">•••••• (secret, never stored)</span></td></tr>\n"
+            }
             body += "</tbody></table>\n"
         }
+        if !detail.graphSVG.isEmpty { body += "<h2>Graph</h2>\n<div class=\"graph scroll\">\(detail.graphSVG)</div>\n" }
+        if !detail.timelineSVG.isEmpty { body += "<h2>Timeline</h2>\n<div class=\"graph scroll\">\(detail.timelineSVG)</div>\n" }
         body +=
-            "<h2>Tasks</h2>\n<table><thead><tr><th>Task</th><th>State</th><th>Needs</th><th>Attempt</th><th>Duration</th><th>Exit</th><th>Note</th><th>Log</th></tr></thead><tbody>\n"
+            "<h2>Tasks</h2>\n<div class=\"scroll\"><table><thead><tr><th>Task</th><th>State</th><th class=\"hide-narrow\">Needs</th><th>Attempt</th><th>Duration</th><th>Exit</th><th>Note</th><th>Log</th></tr></thead><tbody>\n"
         for t in detail.tasks {
             let log =
                 t.canReadLog && t.attempt > 0
                 ? "<a href=\"\(layout.href("/jobs/\(j.id)/tasks/\(HTML.pathSegment(t.name))/log"))\">log</a>" : ""
+            var note = HTML.escape(t.message ?? "")
+            if let retry = t.retryAt { note += (note.isEmpty ? "" : "<br>") + "next attempt at \(HTML.escape(retry))" }
+            let attempts = t.kind == "noop" ? "noop" : (t.maxAttempts > 1 ? "\(t.attempt) of \(t.maxAttempts)" : "\(t.attempt)")
             body +=
                 "<tr id=\"task-\(HTML.escape(t.name))\"><td>\(HTML.escape(t.name))</td><td>\(Layout.badge(t.state))</td>"
-                + "<td>\(HTML.escape(t.needs.joined(separator: ", ")))</td><td>\(t.attempt)</td><td>\(HTML.escape(t.duration))</td>"
-                + "<td>\(t.exitCode.map(String.init) ?? "")</td><td>\(HTML.escape(t.message ?? ""))</td><td>\(log)</td></tr>\n"
+                + "<td class=\"hide-narrow\">\(HTML.escape(t.needs.joined(separator: ", ")))</td><td>\(attempts)</td><td>\(HTML.escape(t.duration))</td>"
+                + "<td>\(t.exitCode.map(String.init) ?? "")</td><td>\(note)</td><td>\(log)</td></tr>\n"
         }
-        body += "</tbody></table>\n"
+        body += "</tbody></table></div>\n"
+        if detail.isLive, let live = detail.liveURL {
+            body = "<div data-live-job=\"\(HTML.escape(live))\">\n" + body + "</div>\n"
+        }
         return layout.render(title: "Job #\(j.id)", body: body, refreshSeconds: detail.isLive ? 2 : nil)
     }
 
-    /// A task's log, escaped inside `<pre>`. `truncatedBytes` > 0 says the start was left out.
-    public static func log(_ layout: Layout, jobID: Int64, task: String, text: String, truncatedBytes: Int, isLive: Bool) -> String {
-        var body = "<h1><a href=\"\(layout.href("/jobs/\(jobID)"))\">Job #\(jobID)</a> · \(HTML.escape(task)) log</h1>\n"
-        if truncatedBytes > 0 { body += "<p>The first \(truncatedBytes) bytes are not shown.</p>\n" }
-        body += "<pre>\(HTML.escape(text))</pre>\n"
-        return layout.render(title: "\(task) log", body: body, refreshSeconds: isLive ? 2 : nil)
+    public static func log(_ layout: Layout, _ view: LogView) -> String {
+        let base = "/jobs/\(view.jobID)/tasks/\(HTML.pathSegment(view.task))/log"
+        let raw = "/api/v1" + base + "?attempt=\(view.attempt)"
+        var body = "<h1><a href=\"\(layout.href("/jobs/\(view.jobID)"))\">Job #\(view.jobID)</a> · \(HTML.escape(view.task)) log</h1>\n"
+        if view.attempts > 1 {
+            body += "<p>Attempt: "
+            body += (1...view.attempts).map { n in
+                n == view.attempt
+                    ? "<strong aria-current=\"page\">\(n)</strong>" : "<a href=\"\(layout.href(base + "?attempt=\(n)"))\">\(n)</a>"
+            }.joined(separator: " ")
+            body += "</p>\n"
+        }
+        body += "<p><a href=\"\(layout.href(raw + "&download=1"))\" download>Download</a> · \(view.size) bytes"
+        if view.offset > 0 {
+            let previous = max(0, view.offset - view.window)
+            body += " · <a href=\"\(layout.href(base + "?attempt=\(view.attempt)&offset=\(previous)"))\">Earlier</a>"
+        }
+        if view.nextOffset < view.size {
+            body += " · <a href=\"\(layout.href(base + "?attempt=\(view.attempt)&offset=\(view.nextOffset)"))\">Later</a>"
+        }
+        body += "</p>\n"
+        if view.offset > 0 { body += "<p class=\"muted\">Showing from byte \(view.offset).</p>\n" }
+        let follow = view.isLive && view.nextOffset >= view.size
+        let attributes = follow ? " data-live-log=\"\(layout.href(raw))\" data-offset=\"\(view.nextOffset)\"" : ""
+        body += "<pre\(attributes)>\(HTML.escape(Self.neutralizeTerminal(view.text)))</pre>\n"
+        if view.isLive {
+            body += "<p id=\"log-status\" class=\"muted\" aria-live=\"polite\">The task is running; the log follows it.</p>\n"
+        }
+        return layout.render(title: "\(view.task) log", body: body, refreshSeconds: follow ? 2 : nil)
+    }
+
+    /// Removes terminal control sequences (CSI such as colours and cursor moves, OSC such as
+    /// window titles and hyperlinks) from log text; `HTML.escape` then shows any remaining
+    /// control character as U+FFFD. A log line can therefore neither style nor rewrite the page.
+    public static func neutralizeTerminal(_ text: String) -> String {
+        guard text.unicodeScalars.contains("\u{1B}") || text.unicodeScalars.contains("\u{9B}") else { return text }
+        var out = String.UnicodeScalarView()
+        var scalars = text.unicodeScalars.makeIterator()
+        while let c = scalars.next() {
+            if c == "\u{9B}" {
+                Self.skipCSI(&scalars)
+            } else if c == "\u{1B}" {
+                guard let kind = scalars.next() else { break }
+                switch kind {
+                case "[": Self.skipCSI(&scalars)
+                case "]", "P", "_", "^", "X":
+                    // String sequences end at BEL or ESC \.
+                    var previous: Unicode.Scalar = " "
+                    while let s = scalars.next(), s != "\u{07}", !(previous == "\u{1B}" && s == "\\") { previous = s }
+                default: break  // two-character escape: dropped
+                }
+            } else {
+                out.append(c)
+            }
+        }
+        return String(out)
+    }
+
+    private static func skipCSI(_ scalars: inout String.UnicodeScalarView.Iterator) {
+        // Parameter and intermediate bytes (0x20-0x3F), then one final byte (0x40-0x7E).
+        while let s = scalars.next() {
+            if (0x40...0x7E).contains(s.value) || !(0x20...0x3F).contains(s.value) { return }
+        }
     }
 
     /// An error page.

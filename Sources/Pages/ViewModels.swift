@@ -34,6 +34,12 @@ public struct PipelineRow: Sendable, Hashable {
     public var lastState: String?
     /// The id of its latest job, if any.
     public var lastJobID: Int64?
+    /// Jobs of it running now.
+    public var running: Int = 0
+    /// Jobs of it waiting to start.
+    public var queued: Int = 0
+    /// Whether the viewer may trigger it (a link to the trigger form).
+    public var canTrigger: Bool = false
 
     /// Creates a row.
     public init(name: String, description: String, lastState: String?, lastJobID: Int64?) {
@@ -62,6 +68,12 @@ public struct TaskRow: Sendable, Hashable {
     public var message: String?
     /// Whether the viewer may read its log.
     public var canReadLog: Bool
+    /// `command` or `noop`.
+    public var kind: String = "command"
+    /// Attempts allowed (1 + retries).
+    public var maxAttempts: Int = 1
+    /// For a task waiting to be retried: when, formatted.
+    public var retryAt: String? = nil
 
     /// Creates a row.
     public init(
@@ -98,6 +110,14 @@ public struct JobDetail: Sendable, Hashable {
     public var isLive: Bool
     /// Cancel / retry buttons the viewer may use.
     public var actions: [JobAction]
+    /// Names of secret parameters (shown masked).
+    public var secretParams: [String] = []
+    /// The task graph as inline SVG (already safe HTML), or empty.
+    public var graphSVG: String = ""
+    /// The timeline strip as inline SVG (already safe HTML), or empty.
+    public var timelineSVG: String = ""
+    /// The job's JSON URL, followed live by the page script while the job runs.
+    public var liveURL: String? = nil
 
     /// Creates the model.
     public init(
@@ -122,4 +142,68 @@ public struct JobDetail: Sendable, Hashable {
     }
 
     public func hash(into hasher: inout Hasher) { hasher.combine(self.job) }
+}
+
+/// The job list page: filters, one page of jobs, and the link to the next page.
+public struct JobListView: Sendable, Hashable {
+    /// The page title.
+    public var title: String
+    /// The jobs of this page.
+    public var jobs: [JobRow]
+    /// Pipelines the viewer may filter by.
+    public var pipelines: [String]
+    /// The filter values in force, by query name (`pipeline`, `state`, `user`, `from`, `until`, `sort`).
+    public var filters: [String: String]
+    /// The query string of the next page (already encoded), if there is one.
+    public var nextQuery: String?
+
+    /// Creates the model.
+    public init(title: String, jobs: [JobRow], pipelines: [String], filters: [String: String], nextQuery: String?) {
+        self.title = title
+        self.jobs = jobs
+        self.pipelines = pipelines
+        self.filters = filters
+        self.nextQuery = nextQuery
+    }
+}
+
+/// The log page of one attempt of a task: a window of the log, links to the other attempts,
+/// to the previous and next windows, and to the raw file.
+public struct LogView: Sendable, Hashable {
+    /// The job.
+    public var jobID: Int64
+    /// The task.
+    public var task: String
+    /// The attempt shown, and how many there are.
+    public var attempt: Int
+    /// How many attempts the task has made.
+    public var attempts: Int
+    /// The text of the window (decoded leniently; escaped and neutralised when rendered).
+    public var text: String
+    /// Byte offset where the window starts, and where the next one would start.
+    public var offset: Int
+    public var nextOffset: Int
+    /// The log's size in bytes.
+    public var size: Int
+    /// The window size, for the previous/next links.
+    public var window: Int
+    /// Whether the task is still running (the page follows the log).
+    public var isLive: Bool
+
+    /// Creates the model.
+    public init(
+        jobID: Int64, task: String, attempt: Int, attempts: Int, text: String, offset: Int, nextOffset: Int, size: Int, window: Int,
+        isLive: Bool
+    ) {
+        self.jobID = jobID
+        self.task = task
+        self.attempt = attempt
+        self.attempts = attempts
+        self.text = text
+        self.offset = offset
+        self.nextOffset = nextOffset
+        self.size = size
+        self.window = window
+        self.isLive = isLive
+    }
 }

@@ -126,8 +126,11 @@ extension App {
             throw HTTPError(
                 .tooManyRequests, "pipeline \(name) already has \(limit) unfinished jobs; retry later", headers: [("Retry-After", "30")])
         case .refused(.duplicate(let id)):
+            self.audit(context, event: "trigger", allowed: false, pipeline: name, jobID: id, reason: "duplicate of unfinished job \(id)")
             throw HTTPError(.conflict, "job \(id) with the same parameters has not finished (on_duplicate: reject)")
         case .refused(.idempotencyKeyReused(let id)):
+            self.audit(
+                context, event: "trigger", allowed: false, pipeline: name, jobID: id, reason: "Idempotency-Key reused with another request")
             throw HTTPError(.unprocessableContent, "this Idempotency-Key was used for job \(id) with a different request")
         }
     }
@@ -201,30 +204,93 @@ extension App {
 
     /// `GET /api/v1/jobs[?pipeline=NAME&before=ID&limit=N]`: newest first, only visible pipelines.
     func listJobs(_ context: RequestContext) throws -> HTTPResponse {
-        let (jobs, next) = try self.jobPage(context)
-        let list = JobJSON.JobList(jobs: jobs.map { JobJSON.job($0, mountPath: context.mountPath, includeTasks: false) }, next_before: next)
+        let page = try self.jobSelection(context)
+        let list = JobJSON.JobList(
+            jobs: page.jobs.map { JobJSON.job($0, mountPath: context.mountPath, includeTasks: false) },
+            next_before: page.oldestFirst ? nil : page.next, next_after: page.oldestFirst ? page.next : nil)
         return .json(JobJSON.encode(list))
     }
 
-    /// The jobs the caller may see, honouring `pipeline`, `before` and `limit` query parameters.
-    func jobPage(_ context: RequestContext) throws -> ([JobRecord], Int64?) {
+    /// One page of the job list.
+    struct JobPage {
+        var jobs: [JobRecord]
+        /// The cursor of the next page (`before` newest first, `after` oldest first), if any.
+        var next: Int64?
+        var oldestFirst: Bool
+        /// The filters as given, for links to the next page.
+        var filters: [(String, String)]
+    }
+
+    /// The jobs the caller may see, honouring the query: `pipeline`, `state` (comma-separated),
+    /// `user`, `from`/`until` (ISO 8601 date or date-time, UTC), `sort` (`newest` or `oldest` —
+    /// an allow-list: the cursor is the job id, so only id order pages stably), `before`/`after`
+    /// cursors and `limit`. Unknown values are 400s, not silently ignored filters.
+    func jobSelection(_ context: RequestContext) throws -> JobPage {
         let query = context.request.query
+        var filters: [(String, String)] = []
         var visible = Set(self.visiblePipelines(context))
-        if let only = query["pipeline"] { visible = visible.contains(only) ? [only] : [] }
-        var before: Int64? = nil
-        if let text = query["before"] {
-            guard let value = Int64(text), value > 0 else { throw HTTPError(.badRequest, "before must be a positive job id") }
-            before = value
+        if let only = query["pipeline"], !only.isEmpty {
+            visible = visible.contains(only) ? [only] : []
+            filters.append(("pipeline", only))
         }
-        var limit = 50
+        var jobQuery = JobQuery(pipelines: visible, limit: 50)
+        if let text = query["state"], !text.isEmpty {
+            var states: Set<JobState> = []
+            for item in text.split(separator: ",") {
+                guard let state = JobState(rawValue: String(item)) else {
+                    throw HTTPError(
+                        .badRequest, "unknown state \"\(item)\" (known: \(JobState.allCases.map(\.rawValue).joined(separator: ", ")))")
+                }
+                states.insert(state)
+            }
+            jobQuery.states = states
+            filters.append(("state", text))
+        }
+        if let user = query["user"], !user.isEmpty {
+            jobQuery.triggeredBy = user
+            filters.append(("user", user))
+        }
+        for (key, keyPath) in [("from", \JobQuery.createdFrom), ("until", \JobQuery.createdUntil)] {
+            guard let text = query[key], !text.isEmpty else { continue }
+            guard let date = Self.parseTime(text) else {
+                throw HTTPError(.badRequest, "\(key) must be a date (2026-11-23) or a date-time with a zone (2026-11-23T12:00:00Z)")
+            }
+            jobQuery[keyPath: keyPath] = date
+            filters.append((key, text))
+        }
+        switch query["sort"] ?? "newest" {
+        case "newest": break
+        case "oldest":
+            jobQuery.oldestFirst = true
+            filters.append(("sort", "oldest"))
+        default: throw HTTPError(.badRequest, "sort must be newest or oldest")
+        }
+        for (key, keyPath) in [("before", \JobQuery.beforeID), ("after", \JobQuery.afterID)] {
+            guard let text = query[key] else { continue }
+            guard let value = Int64(text), value > 0 else { throw HTTPError(.badRequest, "\(key) must be a positive job id") }
+            jobQuery[keyPath: keyPath] = value
+        }
         if let text = query["limit"] {
             guard let value = Int(text), (1...500).contains(value) else { throw HTTPError(.badRequest, "limit must be from 1 to 500") }
-            limit = value
+            jobQuery.limit = value
         }
-        let jobs = try self.store.jobs(JobQuery(pipelines: visible, beforeID: before, limit: limit))
+        let jobs = try self.store.jobs(jobQuery)
         // The cursor follows the unfiltered page, so paging never skips jobs; a page may then hold
         // fewer than `limit` jobs when some have values the caller's grants do not cover.
-        return (self.visibleJobs(context, jobs), jobs.count == limit ? jobs.last?.id : nil)
+        return JobPage(
+            jobs: self.visibleJobs(context, jobs), next: jobs.count == jobQuery.limit ? jobs.last?.id : nil,
+            oldestFirst: jobQuery.oldestFirst, filters: filters)
+    }
+
+    /// A date (`2026-11-23`, midnight UTC) or an ISO 8601 date-time with a zone.
+    static func parseTime(_ text: String) -> Date? {
+        if case .success(let canonical) = ParameterType.datetime.canonical(text) {
+            return try? Date(canonical, strategy: .iso8601)
+        }
+        if case .success = ParameterType.date.canonical(text) {
+            return try? Date(text + "T00:00:00Z", strategy: .iso8601)
+        }
+        return nil
     }
 
     /// The jobs whose parameter values the caller's view grants cover (like `visibleJob`).
@@ -233,9 +299,31 @@ extension App {
     }
 
     /// `GET /api/v1/jobs/{id}`.
+    ///
+    /// With `?wait=S` (1–60) it long-polls: the answer waits until the job differs from the
+    /// representation named by `If-None-Match` (or from the current one, without that header),
+    /// at most S seconds; 304 if nothing changed by then.
     func showJob(_ context: RequestContext) throws -> HTTPResponse {
-        let job = try self.visibleJob(context)
-        return .json(JobJSON.encode(JobJSON.job(job, mountPath: context.mountPath, includeTasks: true)))
+        var job = try self.visibleJob(context)
+        var body = JobJSON.encode(JobJSON.job(job, mountPath: context.mountPath, includeTasks: true))
+        if let text = context.request.query["wait"] {
+            guard let seconds = Int(text), (0...60).contains(seconds) else {
+                throw HTTPError(.badRequest, "wait must be a whole number of seconds from 0 to 60")
+            }
+            let baseline = context.request.header("If-None-Match") ?? ConditionalGET.tag(of: body)
+            let deadline = Date().addingTimeInterval(Double(seconds))
+            while ConditionalGET.matches(baseline, ConditionalGET.tag(of: body)) && !job.state.isTerminal {
+                // Take the generation before reading, so a change between the read and the
+                // wait still wakes us.
+                let generation = self.changes.generation(of: job.id)
+                guard let fresh = try self.store.job(id: job.id) else { break }
+                job = fresh
+                body = JobJSON.encode(JobJSON.job(job, mountPath: context.mountPath, includeTasks: true))
+                if !ConditionalGET.matches(baseline, ConditionalGET.tag(of: body)) { break }
+                if Date() >= deadline || !self.changes.wait(for: job.id, after: generation, until: deadline) { break }
+            }
+        }
+        return .json(body)
     }
 
     /// `POST /api/v1/jobs/{id}/cancel`: 202 while the cancel takes effect, 200 if the job had
@@ -283,6 +371,7 @@ extension App {
     /// rule, and logs.
     private func changed(_ context: RequestContext, _ job: JobRecord, by verb: Verb, log message: String) {
         self.runner?.wake()
+        self.changes.notify(job.id)
         self.audit(
             context, event: verb.rawValue, allowed: true, pipeline: job.pipeline, jobID: job.id,
             reason: self.grantReason(context, verb, job.pipeline, parameters: job.params))
@@ -305,6 +394,11 @@ extension App {
         var response = HTTPResponse(
             status: .ok, headers: [("Content-Type", "text/plain; charset=utf-8"), ("X-Content-Type-Options", "nosniff")], body: chunk.bytes)
         response.setHeader("X-Log-Next-Offset", String(chunk.nextOffset))
+        response.setHeader("X-Log-Size", String(chunk.fileSize))
+        if context.request.query["download"] != nil {
+            // The name is built from validated parts only (ids and `[A-Za-z0-9._-]` names).
+            response.setHeader("Content-Disposition", "attachment; filename=\"job-\(job.id)-\(task.name)-\(attempt).log\"")
+        }
         response.setHeader("X-Log-Complete", task.state.isTerminal ? "true" : "false")
         return response
     }

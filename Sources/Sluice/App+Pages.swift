@@ -6,24 +6,45 @@ import Policy
 import Workflow
 
 extension App {
-    /// `GET /`: pipelines I may see with their latest job, and recent jobs.
+    /// `GET /`: pipelines I may see with their latest job, running and queued counts, a trigger
+    /// link where I may trigger, and recent jobs.
     func dashboard(_ context: RequestContext) throws -> HTTPResponse {
         let names = self.visiblePipelines(context)
         let recent = self.visibleJobs(context, try self.store.jobs(JobQuery(pipelines: Set(names), limit: 20)))
+        var counts: [String: (running: Int, queued: Int)] = [:]
+        for job in self.visibleJobs(context, try self.store.unfinishedJobs()) {
+            if job.state == .running {
+                counts[job.pipeline, default: (0, 0)].running += 1
+            } else {
+                counts[job.pipeline, default: (0, 0)].queued += 1
+            }
+        }
         let rows = try names.map { name in
             let last = self.visibleJobs(context, try self.store.jobs(JobQuery(pipelines: [name], limit: 20))).first
-            return PipelineRow(
+            var row = PipelineRow(
                 name: name, description: self.configuration.pipelines[name]?.description ?? "", lastState: last?.state.rawValue,
                 lastJobID: last?.id)
+            row.running = counts[name]?.running ?? 0
+            row.queued = counts[name]?.queued ?? 0
+            row.canTrigger = self.may(context, .trigger, name)
+            return row
         }
         return .html(Pages.dashboard(context.layout, pipelines: rows, recent: recent.map(Self.row)))
     }
 
-    /// `GET /jobs`: the job list (same filters as the API).
+    /// `GET /jobs`: the job list with filters (same query as the API).
     func jobListPage(_ context: RequestContext) throws -> HTTPResponse {
-        let (jobs, _) = try self.jobPage(context)
-        let title = context.request.query["pipeline"].map { "Jobs of \($0)" } ?? "Jobs"
-        return .html(Pages.jobList(context.layout, title: title, jobs: jobs.map(Self.row)))
+        let page = try self.jobSelection(context)
+        let title = context.request.query["pipeline"].flatMap { $0.isEmpty ? nil : "Jobs of \($0)" } ?? "Jobs"
+        var nextQuery: String? = nil
+        if let next = page.next {
+            let cursor = (page.oldestFirst ? "after" : "before", String(next))
+            nextQuery = (page.filters + [cursor]).map { "\(FormEncoder.encode($0.0))=\(FormEncoder.encode($0.1))" }.joined(separator: "&")
+        }
+        let view = JobListView(
+            title: title, jobs: page.jobs.map(Self.row), pipelines: self.visiblePipelines(context),
+            filters: Dictionary(page.filters, uniquingKeysWith: { a, _ in a }), nextQuery: nextQuery)
+        return .html(Pages.jobList(context.layout, view))
     }
 
     /// `GET /jobs/{id}`: the job page.
@@ -31,28 +52,46 @@ extension App {
         let job = try self.visibleJob(context)
         let canReadLogs = self.may(context, .logs, job.pipeline)
         let tasks = job.tasks.map {
-            TaskRow(
+            var row = TaskRow(
                 name: $0.name, state: $0.state.rawValue, needs: $0.needs, attempt: $0.attempt,
                 duration: Self.duration($0.startedAt, $0.finishedAt), exitCode: $0.exitCode, message: $0.message, canReadLog: canReadLogs)
+            row.kind = $0.kind.rawValue
+            row.maxAttempts = $0.options.retry.retries + 1
+            row.retryAt = $0.state == .queued ? $0.retryAt.map(Self.time) : nil
+            return row
         }
-        let detail = JobDetail(
+        var detail = JobDetail(
             job: Self.row(job), identitySource: job.identitySource,
             params: job.params.sorted { $0.key < $1.key }.map { ($0.key, $0.value) },
             started: job.startedAt.map(Self.time) ?? "", finished: job.finishedAt.map(Self.time) ?? "",
             cancelRequested: job.cancelRequested, tasks: tasks, isLive: !job.state.isTerminal, actions: self.jobActions(context, job))
+        detail.secretParams = job.secretParameters
+        detail.liveURL = "\(context.mountPath)/api/v1/jobs/\(job.id)"
+        detail.graphSVG = JobGraphs.graph(job, mountPath: context.mountPath, canReadLogs: canReadLogs)
+        detail.timelineSVG = JobGraphs.timeline(job)
         return .html(Pages.job(context.layout, detail))
     }
 
-    /// `GET /jobs/{id}/tasks/{task}/log`: the last 256 KiB of the log, escaped.
+    /// `GET /jobs/{id}/tasks/{task}/log[?attempt=N&offset=B]`: a 256 KiB window of one attempt's
+    /// log — by default the end, following it live while the task runs — with links to earlier
+    /// and later windows, to other attempts and to the raw file.
     func logPage(_ context: RequestContext) throws -> HTTPResponse {
         let (job, task) = try self.logTarget(context)
         let attempt = try Self.attempt(context, task)
-        let tail = try LogReader.tail(
-            path: Runner.logPath(logDirectory: self.logDirectory, jobID: job.id, task: task.name, attempt: attempt), limit: 256 << 10)
-        return .html(
-            Pages.log(
-                context.layout, jobID: job.id, task: task.name, text: tail.text, truncatedBytes: tail.skipped,
-                isLive: !task.state.isTerminal))
+        let path = Runner.logPath(logDirectory: self.logDirectory, jobID: job.id, task: task.name, attempt: attempt)
+        let window = 256 << 10
+        var offset: Int? = nil
+        if let text = context.request.query["offset"] {
+            guard let value = Int(text), value >= 0 else { throw HTTPError(.badRequest, "offset must be a non-negative integer") }
+            offset = value
+        }
+        let size = LogReader.size(path: path)
+        let chunk = try LogReader.read(path: path, offset: offset ?? max(0, size - window), limit: window)
+        let view = LogView(
+            jobID: job.id, task: task.name, attempt: attempt, attempts: max(task.attempt, 1),
+            text: String(decoding: chunk.bytes, as: UTF8.self), offset: chunk.nextOffset - chunk.bytes.count, nextOffset: chunk.nextOffset,
+            size: chunk.fileSize, window: window, isLive: !task.state.isTerminal && attempt == task.attempt)
+        return .html(Pages.log(context.layout, view))
     }
 
     static func row(_ job: JobRecord) -> JobRow {

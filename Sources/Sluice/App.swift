@@ -48,16 +48,20 @@ public final class App: HTTPHandler {
     let store: any JobStore
     let runner: Runner?
     let logDirectory: String
-    private let router: Router<Route>
+    let router: Router<Route>
     private let draining = Atomic<Bool>(false)
     let logger = Logger(label: "http")
     /// Issues and checks the CSRF tokens of HTML forms.
     let csrf: CSRFTokens
+    /// Wakes long-polling job requests when the runner commits a change.
+    let changes: JobChanges
 
     /// Creates the app.
     /// - Parameters:
     ///   - runner: woken after triggers and cancels; nil in tests that only look at the store.
-    public init(configuration: Configuration, store: any JobStore, runner: Runner?) {
+    ///   - changes: notified by the runner of committed job changes (for `?wait=`).
+    public init(configuration: Configuration, store: any JobStore, runner: Runner?, changes: JobChanges? = nil) {
+        self.changes = changes ?? JobChanges(maxWaiters: max(1, configuration.server.threads / 2))
         self.snapshot = Mutex(Snapshot(configuration))
         self.store = store
         self.runner = runner
@@ -82,7 +86,10 @@ public final class App: HTTPHandler {
     }
 
     /// Marks the app as draining: `/healthz` answers 503 so load balancers stop sending work.
-    public func beginDraining() { self.draining.store(true, ordering: .relaxed) }
+    public func beginDraining() {
+        self.draining.store(true, ordering: .relaxed)
+        self.changes.close()
+    }
 
     var isDraining: Bool { self.draining.load(ordering: .relaxed) }
 
@@ -95,6 +102,8 @@ public final class App: HTTPHandler {
             r.add(method, path, Route(handler: h, needsIdentity: true, isAPI: true))
         }
         r.add("GET", "/healthz", Route(handler: { $0.health }, needsIdentity: false, isAPI: true))
+        r.add("GET", "/static/:file", Route(handler: { $0.staticFile }, needsIdentity: false, isAPI: false))
+        r.add("GET", "/api/v1/openapi.json", Route(handler: { $0.openAPI }, needsIdentity: false, isAPI: true))
         page("GET", "/", { $0.dashboard })
         page("GET", "/jobs", { $0.jobListPage })
         page("GET", "/jobs/:id", { $0.jobPage })
@@ -134,6 +143,8 @@ public final class App: HTTPHandler {
             response = self.render(generic, asJSON: isAPIPath || Self.prefersJSON(request), mountPath: mountPath)
         }
         response.setHeader("X-Request-Id", requestID)
+        SecurityHeaders.apply(to: &response)
+        if request.method == "GET" || request.method == "HEAD" { ConditionalGET.apply(to: &response, request: request) }
         if request.method == "HEAD" { response.body = [] }
         return response
     }

@@ -239,10 +239,20 @@ public enum ConfigLoader {
             }
             let needs = r.strings("needs") ?? []
             let retries = r.int("retries", in: 0...100) ?? 0
-            let initialDelay: Double = r.number("retry_delay_seconds").map { max(0, $0) } ?? 1
-            let factor: Double = r.number("retry_backoff").map { min(max(1, $0), 10) } ?? 2
-            let maxDelay: Double = r.number("retry_max_delay_seconds").map { max(0, $0) } ?? 300
-            let jitter: Double = r.number("retry_jitter").map { min(max(0, $0), 1) } ?? 0.5
+            func ranged(_ key: String, _ range: ClosedRange<Double>, _ fallback: Double) -> Double {
+                guard let value = r.number(key) else { return fallback }
+                guard range.contains(value) else {
+                    problems.add(
+                        "\(p).\(key)",
+                        "must be from \(ParameterType.text(of: range.lowerBound)) to \(ParameterType.text(of: range.upperBound))")
+                    return fallback
+                }
+                return value
+            }
+            let initialDelay = ranged("retry_delay_seconds", 0...86400, 1)
+            let factor = ranged("retry_backoff", 1...10, 2)
+            let maxDelay = ranged("retry_max_delay_seconds", 0...86400, 300)
+            let jitter = ranged("retry_jitter", 0...1, 0.5)
             let retry = RetryPolicy(retries: retries, initialDelay: initialDelay, factor: factor, maxDelay: maxDelay, jitter: jitter)
             let timeout = r.number("timeout_seconds")
             if let t = timeout, !(t > 0 && t <= 30 * 86400) { problems.add("\(p).timeout_seconds", "must be above 0 and at most 30 days") }
@@ -411,6 +421,9 @@ public enum ConfigLoader {
             if constraint.isUnsatisfiable { problems.add(p, "can never match (\(constraint))") }
             if !pipelines.isEmpty && !pipelines.contains(where: { $0.parameters.contains { $0.name == name } }) {
                 problems.add(p, "no pipeline this grant covers has a parameter \"\(name)\"")
+            }
+            if pipelines.contains(where: { $0.parameters.contains { $0.name == name && $0.isSecret } }) {
+                problems.add(p, "\"\(name)\" is a secret parameter: its value is never seen, so a grant cannot depend on it")
             }
             constraints[name] = constraint
         }

@@ -43,7 +43,10 @@ enum JobJSON {
 
     struct JobList: Encodable {
         var jobs: [Job]
+        /// The `before` cursor of the next page (newest first), when there may be more.
         var next_before: Int64?
+        /// The `after` cursor of the next page (`sort=oldest`), when there may be more.
+        var next_after: Int64?
     }
 
     struct Pipeline: Encodable {

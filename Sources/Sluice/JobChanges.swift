@@ -1,0 +1,58 @@
+public import Foundation
+import Synchronization
+
+/// Tells long-polling requests (`GET /api/v1/jobs/{id}?wait=S`) that a job changed. The runner
+/// calls `notify` after each commit; a waiting request sleeps on a condition variable until the
+/// job's generation moves past the one it saw, its deadline passes, or Sluice begins to drain.
+///
+/// Each waiter holds a FastCGI worker thread, so at most `maxWaiters` wait at once; others are
+/// answered at once as if their deadline had passed.
+public final class JobChanges: @unchecked Sendable {
+    // Confinement: `generations`, `waiters` and `closed` are only touched with `condition` locked.
+    private let condition = NSCondition()
+    private var generations: [Int64: UInt64] = [:]
+    private var waiters = 0
+    private var closed = false
+    /// Most requests waiting at once.
+    public let maxWaiters: Int
+
+    /// Creates a notifier.
+    public init(maxWaiters: Int) { self.maxWaiters = max(0, maxWaiters) }
+
+    /// The job's current generation (0 until its first change in this process).
+    public func generation(of job: Int64) -> UInt64 {
+        self.condition.lock()
+        defer { self.condition.unlock() }
+        return self.generations[job] ?? 0
+    }
+
+    /// Records a change of `job` and wakes its waiters.
+    public func notify(_ job: Int64) {
+        self.condition.lock()
+        self.generations[job, default: 0] &+= 1
+        self.condition.broadcast()
+        self.condition.unlock()
+    }
+
+    /// Wakes every waiter for good (drain on shutdown).
+    public func close() {
+        self.condition.lock()
+        self.closed = true
+        self.condition.broadcast()
+        self.condition.unlock()
+    }
+
+    /// Waits until `job` moves past `generation` or `deadline` passes. Returns whether it changed;
+    /// false at once when too many requests are already waiting or Sluice is draining.
+    public func wait(for job: Int64, after generation: UInt64, until deadline: Date) -> Bool {
+        self.condition.lock()
+        defer { self.condition.unlock() }
+        guard !self.closed, self.waiters < self.maxWaiters else { return false }
+        self.waiters += 1
+        defer { self.waiters -= 1 }
+        while (self.generations[job] ?? 0) == generation && !self.closed {
+            if !self.condition.wait(until: deadline) { break }
+        }
+        return (self.generations[job] ?? 0) != generation
+    }
+}

@@ -1,0 +1,278 @@
+import Foundation
+
+/// The OpenAPI 3.1 description of the JSON API, served at `/api/v1/openapi.json`.
+///
+/// Written by hand, next to the routes it describes; `OpenAPITests` fails when a JSON route is
+/// added, removed or changes its methods without this document following.
+enum OpenAPI {
+    /// The document, with `serverURL` (the mount path) as its server.
+    static func document(serverURL: String) -> String {
+        let server = serverURL.isEmpty ? "/" : serverURL
+        return #"""
+            {
+              "openapi": "3.1.0",
+              "info": {
+                "title": "Sluice",
+                "version": "1",
+                "description": "Trigger and watch pipelines. Every path needs an identity (lighttpd REMOTE_USER, a signed assertion, trusted proxy headers or a service token) except /healthz and this document."
+              },
+              "servers": [{"url": "\#(JSONText.escape(server))"}],
+              "security": [{"basic": []}, {"bearer": []}],
+              "paths": {
+                "/healthz": {
+                  "get": {
+                    "operationId": "health", "security": [],
+                    "responses": {
+                      "200": {"description": "Serving", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Health"}}}},
+                      "503": {"description": "Draining", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Health"}}}}
+                    }
+                  }
+                },
+                "/api/v1/openapi.json": {
+                  "get": {"operationId": "openapi", "security": [], "responses": {"200": {"description": "This document", "content": {"application/json": {"schema": {"type": "object"}}}}}}
+                },
+                "/api/v1/whoami": {
+                  "get": {
+                    "operationId": "whoami",
+                    "responses": {
+                      "200": {"description": "Who you are and what you may do", "content": {"application/json": {"schema": {"type": "object", "required": ["user", "source"], "properties": {"user": {"type": "string"}, "source": {"type": "string"}}}}}},
+                      "401": {"$ref": "#/components/responses/Error"}
+                    }
+                  }
+                },
+                "/api/v1/pipelines": {
+                  "get": {
+                    "operationId": "listPipelines",
+                    "responses": {
+                      "200": {"description": "Pipelines you may view", "content": {"application/json": {"schema": {"type": "object", "required": ["pipelines"], "properties": {"pipelines": {"type": "array", "items": {"$ref": "#/components/schemas/Pipeline"}}}}}}},
+                      "401": {"$ref": "#/components/responses/Error"}
+                    }
+                  }
+                },
+                "/api/v1/pipelines/{name}": {
+                  "parameters": [{"$ref": "#/components/parameters/PipelineName"}],
+                  "get": {
+                    "operationId": "showPipeline",
+                    "responses": {
+                      "200": {"description": "The pipeline with its parameter schema", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Pipeline"}}}},
+                      "401": {"$ref": "#/components/responses/Error"},
+                      "404": {"$ref": "#/components/responses/Error"}
+                    }
+                  }
+                },
+                "/api/v1/pipelines/{name}/jobs": {
+                  "parameters": [{"$ref": "#/components/parameters/PipelineName"}],
+                  "post": {
+                    "operationId": "trigger",
+                    "parameters": [{"name": "Idempotency-Key", "in": "header", "required": false, "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]+$"}}],
+                    "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "additionalProperties": false, "properties": {"params": {"type": "object", "additionalProperties": {"type": ["string", "number", "boolean", "array"]}}}}}}},
+                    "responses": {
+                      "200": {"description": "An existing job answers (same Idempotency-Key, or on_duplicate: return_existing)", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Job"}}}},
+                      "202": {"description": "Job created and committed", "headers": {"Location": {"schema": {"type": "string"}}}, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Job"}}}},
+                      "400": {"$ref": "#/components/responses/Error"},
+                      "401": {"$ref": "#/components/responses/Error"},
+                      "403": {"$ref": "#/components/responses/Error"},
+                      "404": {"$ref": "#/components/responses/Error"},
+                      "409": {"$ref": "#/components/responses/Error"},
+                      "413": {"$ref": "#/components/responses/Error"},
+                      "415": {"$ref": "#/components/responses/Error"},
+                      "422": {"$ref": "#/components/responses/Error"},
+                      "429": {"$ref": "#/components/responses/Error"}
+                    }
+                  }
+                },
+                "/api/v1/jobs": {
+                  "get": {
+                    "operationId": "listJobs",
+                    "parameters": [
+                      {"name": "pipeline", "in": "query", "schema": {"type": "string"}},
+                      {"name": "state", "in": "query", "description": "Comma-separated job states", "schema": {"type": "string"}},
+                      {"name": "user", "in": "query", "schema": {"type": "string"}},
+                      {"name": "from", "in": "query", "description": "Created at or after (date or date-time with zone)", "schema": {"type": "string"}},
+                      {"name": "until", "in": "query", "description": "Created before (date or date-time with zone)", "schema": {"type": "string"}},
+                      {"name": "sort", "in": "query", "schema": {"type": "string", "enum": ["newest", "oldest"]}},
+                      {"name": "before", "in": "query", "schema": {"type": "integer", "minimum": 1}},
+                      {"name": "after", "in": "query", "schema": {"type": "integer", "minimum": 1}},
+                      {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 500}}
+                    ],
+                    "responses": {
+                      "200": {"description": "A page of jobs", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/JobList"}}}},
+                      "400": {"$ref": "#/components/responses/Error"},
+                      "401": {"$ref": "#/components/responses/Error"}
+                    }
+                  }
+                },
+                "/api/v1/jobs/{id}": {
+                  "parameters": [{"$ref": "#/components/parameters/JobID"}],
+                  "get": {
+                    "operationId": "showJob",
+                    "parameters": [
+                      {"name": "wait", "in": "query", "description": "Long-poll: wait up to this many seconds until the job differs from If-None-Match (or from now)", "schema": {"type": "integer", "minimum": 0, "maximum": 60}},
+                      {"name": "If-None-Match", "in": "header", "schema": {"type": "string"}}
+                    ],
+                    "responses": {
+                      "200": {"description": "The job with its tasks", "headers": {"ETag": {"schema": {"type": "string"}}}, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Job"}}}},
+                      "304": {"description": "Unchanged since If-None-Match"},
+                      "400": {"$ref": "#/components/responses/Error"},
+                      "401": {"$ref": "#/components/responses/Error"},
+                      "404": {"$ref": "#/components/responses/Error"}
+                    }
+                  }
+                },
+                "/api/v1/jobs/{id}/cancel": {
+                  "parameters": [{"$ref": "#/components/parameters/JobID"}],
+                  "post": {
+                    "operationId": "cancelJob",
+                    "responses": {
+                      "200": {"description": "Already finished", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Job"}}}},
+                      "202": {"description": "Cancel recorded", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Job"}}}},
+                      "401": {"$ref": "#/components/responses/Error"},
+                      "403": {"$ref": "#/components/responses/Error"},
+                      "404": {"$ref": "#/components/responses/Error"},
+                      "415": {"$ref": "#/components/responses/Error"}
+                    }
+                  }
+                },
+                "/api/v1/jobs/{id}/retry": {
+                  "parameters": [{"$ref": "#/components/parameters/JobID"}],
+                  "post": {
+                    "operationId": "retryJob",
+                    "responses": {
+                      "202": {"description": "Failed, skipped and cancelled tasks queued again", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Job"}}}},
+                      "401": {"$ref": "#/components/responses/Error"},
+                      "403": {"$ref": "#/components/responses/Error"},
+                      "404": {"$ref": "#/components/responses/Error"},
+                      "409": {"$ref": "#/components/responses/Error"},
+                      "415": {"$ref": "#/components/responses/Error"}
+                    }
+                  }
+                },
+                "/api/v1/jobs/{id}/tasks/{task}/log": {
+                  "parameters": [{"$ref": "#/components/parameters/JobID"}, {"name": "task", "in": "path", "required": true, "schema": {"type": "string"}}],
+                  "get": {
+                    "operationId": "taskLog",
+                    "parameters": [
+                      {"name": "attempt", "in": "query", "schema": {"type": "integer", "minimum": 1}},
+                      {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0}},
+                      {"name": "download", "in": "query", "schema": {"type": "string"}}
+                    ],
+                    "responses": {
+                      "200": {"description": "Log bytes from offset (at most 1 MiB)", "headers": {"X-Log-Next-Offset": {"schema": {"type": "integer"}}, "X-Log-Complete": {"schema": {"type": "string", "enum": ["true", "false"]}}}, "content": {"text/plain": {"schema": {"type": "string"}}}},
+                      "400": {"$ref": "#/components/responses/Error"},
+                      "401": {"$ref": "#/components/responses/Error"},
+                      "404": {"$ref": "#/components/responses/Error"}
+                    }
+                  }
+                },
+                "/api/v1/audit": {
+                  "get": {
+                    "operationId": "auditLog",
+                    "parameters": [
+                      {"name": "pipeline", "in": "query", "schema": {"type": "string"}},
+                      {"name": "user", "in": "query", "schema": {"type": "string"}},
+                      {"name": "event", "in": "query", "schema": {"type": "string"}},
+                      {"name": "decision", "in": "query", "schema": {"type": "string", "enum": ["allow", "deny"]}},
+                      {"name": "before", "in": "query", "schema": {"type": "integer", "minimum": 1}},
+                      {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}}
+                    ],
+                    "responses": {
+                      "200": {"description": "Audit records, newest first", "content": {"application/json": {"schema": {"type": "object", "required": ["records"], "properties": {"records": {"type": "array", "items": {"type": "object"}}, "next_before": {"type": "integer"}}}}}},
+                      "400": {"$ref": "#/components/responses/Error"},
+                      "401": {"$ref": "#/components/responses/Error"},
+                      "403": {"$ref": "#/components/responses/Error"}
+                    }
+                  }
+                }
+              },
+              "components": {
+                "securitySchemes": {
+                  "basic": {"type": "http", "scheme": "basic", "description": "Checked by lighttpd (REMOTE_USER)"},
+                  "bearer": {"type": "http", "scheme": "bearer", "description": "A service token (slc_...) or a signed identity assertion"}
+                },
+                "parameters": {
+                  "PipelineName": {"name": "name", "in": "path", "required": true, "schema": {"type": "string"}},
+                  "JobID": {"name": "id", "in": "path", "required": true, "schema": {"type": "integer", "minimum": 1}}
+                },
+                "responses": {
+                  "Error": {"description": "An error, in the one shape every JSON error has", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+                },
+                "schemas": {
+                  "Error": {
+                    "type": "object", "required": ["error"],
+                    "properties": {"error": {"type": "object", "required": ["status", "message"], "properties": {
+                      "status": {"type": "integer"}, "message": {"type": "string"},
+                      "fields": {"type": "object", "additionalProperties": {"type": "string"}}}}}
+                  },
+                  "Health": {"type": "object", "required": ["status", "config"], "properties": {"status": {"type": "string", "enum": ["ok", "draining"]}, "config": {"type": "string"}}},
+                  "Pipeline": {
+                    "type": "object", "required": ["name", "description", "params", "tasks", "verbs", "on_duplicate"],
+                    "properties": {
+                      "name": {"type": "string"}, "description": {"type": "string"},
+                      "params": {"type": "array", "items": {"type": "object", "required": ["name", "type", "required", "description", "secret", "significant"], "properties": {
+                        "name": {"type": "string"}, "type": {"type": "string", "enum": ["string", "int", "float", "bool", "date", "datetime", "choice", "list"]},
+                        "required": {"type": "boolean"}, "default": {"type": "string"}, "description": {"type": "string"},
+                        "min": {"type": "number"}, "max": {"type": "number"}, "min_length": {"type": "integer"}, "max_length": {"type": "integer"},
+                        "values": {"type": "array", "items": {"type": "string"}}, "max_items": {"type": "integer"}, "pattern": {"type": "string"},
+                        "secret": {"type": "boolean"}, "significant": {"type": "boolean"}}}},
+                      "tasks": {"type": "array", "items": {"type": "object", "required": ["name", "needs", "kind", "retries"], "properties": {
+                        "name": {"type": "string"}, "needs": {"type": "array", "items": {"type": "string"}}, "kind": {"type": "string", "enum": ["command", "noop"]},
+                        "retries": {"type": "integer"}, "timeout_seconds": {"type": "number"}, "resources": {"type": "object", "additionalProperties": {"type": "integer"}}}}},
+                      "verbs": {"type": "array", "items": {"type": "string"}},
+                      "concurrency": {"type": "integer"}, "queue_limit": {"type": "integer"},
+                      "on_duplicate": {"type": "string", "enum": ["return_existing", "queue", "reject", "allow"]}
+                    }
+                  },
+                  "Task": {
+                    "type": "object", "required": ["name", "state", "needs", "kind", "attempt", "max_attempts"],
+                    "properties": {
+                      "name": {"type": "string"}, "state": {"$ref": "#/components/schemas/TaskState"},
+                      "needs": {"type": "array", "items": {"type": "string"}}, "kind": {"type": "string", "enum": ["command", "noop"]},
+                      "attempt": {"type": "integer", "minimum": 0}, "max_attempts": {"type": "integer", "minimum": 1},
+                      "exit_code": {"type": "integer"}, "message": {"type": "string"},
+                      "started_at": {"type": "string", "format": "date-time"}, "finished_at": {"type": "string", "format": "date-time"},
+                      "retry_at": {"type": "string", "format": "date-time"}
+                    }
+                  },
+                  "TaskState": {"type": "string", "enum": ["queued", "running", "succeeded", "failed", "skipped", "cancelled"]},
+                  "Job": {
+                    "type": "object", "required": ["id", "pipeline", "state", "triggered_by", "identity_source", "params", "secret_params", "cancel_requested", "created_at", "links"],
+                    "properties": {
+                      "id": {"type": "integer"}, "pipeline": {"type": "string"},
+                      "state": {"type": "string", "enum": ["queued", "running", "succeeded", "failed", "cancelled"]},
+                      "triggered_by": {"type": "string"}, "identity_source": {"type": "string"},
+                      "params": {"type": "object", "additionalProperties": {"type": "string"}},
+                      "secret_params": {"type": "array", "items": {"type": "string"}},
+                      "cancel_requested": {"type": "boolean"},
+                      "created_at": {"type": "string", "format": "date-time"}, "started_at": {"type": "string", "format": "date-time"},
+                      "finished_at": {"type": "string", "format": "date-time"},
+                      "tasks": {"type": "array", "items": {"$ref": "#/components/schemas/Task"}},
+                      "links": {"type": "object", "required": ["self", "html"], "properties": {"self": {"type": "string"}, "html": {"type": "string"}}}
+                    }
+                  },
+                  "JobList": {
+                    "type": "object", "required": ["jobs"],
+                    "properties": {"jobs": {"type": "array", "items": {"$ref": "#/components/schemas/Job"}}, "next_before": {"type": "integer"}, "next_after": {"type": "integer"}}
+                  }
+                }
+              }
+            }
+
+            """#
+    }
+}
+
+/// Escaping for a string placed inside a JSON string literal.
+enum JSONText {
+    static func escape(_ text: String) -> String {
+        var out = ""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            default:
+                if scalar.value < 0x20 { out += String(format: "\\u%04x", scalar.value) } else { out.unicodeScalars.append(scalar) }
+            }
+        }
+        return out
+    }
+}
