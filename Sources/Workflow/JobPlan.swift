@@ -20,6 +20,8 @@ public struct JobPlan: Sendable {
     private var counts = TaskStateCounts()
     private var readyQueue: [Int] = []
     private var readyHead = 0
+    /// Whether any task has ever started (so a job waiting only for retries reads `running`).
+    private var hasStarted: Bool
 
     /// Builds the plan from stored tasks (which may be partly done when a job is resumed).
     /// Tasks whose needs have all succeeded and that are still queued become ready, except those
@@ -42,6 +44,7 @@ public struct JobPlan: Sendable {
         self.dependents = dependents
         self.unmet = unmet
         self.states = tasks.map(\.state)
+        self.hasStarted = tasks.contains { $0.attempt > 0 || $0.state != .queued }
         for state in self.states { self.counts.add(state) }
         for i in tasks.indices where self.states[i] == .queued && unmet[i] == 0 && tasks[i].retryAt == nil {
             self.readyQueue.append(i)
@@ -60,8 +63,12 @@ public struct JobPlan: Sendable {
     /// All task states, in definition order.
     public var taskStates: [TaskState] { self.states }
 
-    /// The job state these task states imply (O(1)).
-    public var jobState: JobState { JobState.derived(from: self.counts) }
+    /// The job state these task states imply (O(1)). A job some of whose tasks have run is
+    /// `running` even while its unfinished tasks all wait (for a retry, a slot, a resource).
+    public var jobState: JobState {
+        let state = JobState.derived(from: self.counts)
+        return state == .queued && self.hasStarted ? .running : state
+    }
 
     /// The next ready task, without taking it; nil when none is ready.
     public mutating func nextReady() -> Int? {
@@ -98,6 +105,7 @@ public struct JobPlan: Sendable {
     /// Marks the queued task at `i` as running.
     public mutating func markRunning(_ i: Int) {
         precondition(self.states[i] == .queued, "markRunning(\(self.names[i])) in state \(self.states[i])")
+        self.hasStarted = true
         self.set(i, .running)
     }
 
@@ -137,6 +145,7 @@ public struct JobPlan: Sendable {
     public mutating func finish(_ i: Int, as state: TaskState, exitCode: Int32? = nil, message: String? = nil) -> [TaskChange] {
         precondition(state.isTerminal, "finish(\(self.names[i])) with non-terminal state \(state)")
         guard !self.states[i].isTerminal else { return [] }
+        self.hasStarted = true
         self.set(i, state)
         var changes = [TaskChange(task: self.names[i], state: state, exitCode: exitCode, message: message)]
         if state == .succeeded {

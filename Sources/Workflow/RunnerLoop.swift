@@ -37,6 +37,8 @@ final class RunnerLoop: @unchecked Sendable {
         var job: Int64
         var index: Int
         var serial: UInt64
+        /// The resource amounts taken for it.
+        var resources: [String: Int]
     }
 
     let store: any JobStore
@@ -180,12 +182,31 @@ final class RunnerLoop: @unchecked Sendable {
         var changes: [TaskChange] = []
         // A task recorded as running that this process did not start was interrupted by a crash
         // or stop of an earlier Sluice process.
-        for (i, task) in record.tasks.enumerated() where task.state == .running {
+        let interrupted = record.tasks.indices.filter { record.tasks[$0].state == .running }
+        // Processes are found by their run key as well as by pid: a crash between spawn and the
+        // pid's commit leaves a live task that no stored pid names.
+        let keys = Dictionary(
+            interrupted.map { i in
+                (
+                    ProcessIdentity.runKey(
+                        logDirectory: self.configuration.logDirectory, jobID: id, task: record.tasks[i].name,
+                        attempt: record.tasks[i].attempt), i
+                )
+            }, uniquingKeysWith: { a, _ in a })
+        let groups = interrupted.isEmpty ? [:] : ProcessIdentity.processGroups(carrying: Set(keys.keys))
+        for (key, i) in keys {
+            let task = record.tasks[i]
+            var killed = groups[key] ?? []
             if let pid = task.pid, let started = task.startedAt, ProcessIdentity.isTaskProcess(pid: pid, startedAt: started) {
-                TaskProcess.signalGroup(pid, SIGKILL)
-                self.logger.warning(
-                    "killed task left running by a previous process", ["job.id": "\(id)", "task": task.name, "process.pid": "\(pid)"])
+                killed.insert(pid)
             }
+            for group in killed {
+                TaskProcess.signalGroup(group, SIGKILL)
+                self.logger.warning(
+                    "killed task left running by a previous process", ["job.id": "\(id)", "task": task.name, "process.group": "\(group)"])
+            }
+        }
+        for i in interrupted {
             changes += self.failOrRetry(&job, i, exitCode: nil, message: "interrupted: Sluice stopped while the task was running")
         }
         for (i, task) in record.tasks.enumerated() where task.state == .queued {
@@ -270,7 +291,7 @@ final class RunnerLoop: @unchecked Sendable {
     private func claim(_ job: inout ActiveJob, _ i: Int, capacities: [String: Int]) -> TaskChange? {
         let id = job.record.id
         let task = job.record.tasks[i]
-        guard self.acquire(task.options.resources, capacities: capacities) else {
+        guard let held = self.acquire(task.options.resources, capacities: capacities) else {
             self.blocked.append((id, i))
             return nil
         }
@@ -278,7 +299,7 @@ final class RunnerLoop: @unchecked Sendable {
         job.attempts[i] += 1
         self.slotsInUse += 1
         self.nextSerial += 1
-        self.claims.append(Claim(job: id, index: i, serial: self.nextSerial))
+        self.claims.append(Claim(job: id, index: i, serial: self.nextSerial, resources: held))
         return TaskChange(task: task.name, state: .running)
     }
 
@@ -288,13 +309,20 @@ final class RunnerLoop: @unchecked Sendable {
         path.hasPrefix("/") ? path : directory + "/" + path
     }
 
-    private func acquire(_ wanted: [String: Int], capacities: [String: Int]) -> Bool {
+    /// Takes the resources a task needs if they are free; returns what it now holds. A job
+    /// keeps the amounts it was triggered with, so after a reload lowered a capacity below such
+    /// an amount the task holds the whole capacity instead of waiting forever; a resource no
+    /// longer configured is unlimited.
+    private func acquire(_ wanted: [String: Int], capacities: [String: Int]) -> [String: Int]? {
+        var held: [String: Int] = [:]
         for (name, amount) in wanted {
-            guard let capacity = capacities[name] else { continue }  // no longer configured: unlimited
-            if self.resourceUse[name, default: 0] + amount > capacity { return false }
+            guard let capacity = capacities[name] else { continue }
+            let take = min(amount, capacity)
+            if self.resourceUse[name, default: 0] + take > capacity { return nil }
+            held[name] = take
         }
-        for (name, amount) in wanted { self.resourceUse[name, default: 0] += amount }
-        return true
+        for (name, amount) in held { self.resourceUse[name, default: 0] += amount }
+        return held
     }
 
     private func release(_ held: [String: Int]) {
@@ -359,6 +387,7 @@ final class RunnerLoop: @unchecked Sendable {
     private func launch(_ claim: Claim) -> Int32? {
         guard let job = self.active[claim.job] else {
             self.slotsInUse -= 1
+            self.release(claim.resources)
             return nil
         }
         let record = job.record
@@ -374,13 +403,15 @@ final class RunnerLoop: @unchecked Sendable {
         environment["SLUICE_PIPELINE"] = record.pipeline
         environment["SLUICE_TASK"] = task.name
         environment["SLUICE_ATTEMPT"] = String(attempt)
+        environment["SLUICE_RUN_KEY"] = ProcessIdentity.runKey(
+            logDirectory: self.configuration.logDirectory, jobID: record.id, task: task.name, attempt: attempt)
         for (key, value) in record.params { environment["SLUICE_PARAM_" + key.uppercased()] = value }
         for (key, value) in job.secrets { environment["SLUICE_PARAM_" + key.uppercased()] = value }
         do {
             let spawned = try TaskProcess.spawnPiped(
                 argv: task.argv, environment: environment, workingDirectory: task.options.workingDirectory ?? record.workingDirectory)
             let pid = spawned.pid
-            self.running[pid] = RunningTask(job: record.id, index: claim.index, serial: claim.serial, resources: task.options.resources)
+            self.running[pid] = RunningTask(job: record.id, index: claim.index, serial: claim.serial, resources: claim.resources)
             let queue = self.queue
             let limits = self.configuration.logLimits
             let waiter = Thread {
@@ -400,7 +431,7 @@ final class RunnerLoop: @unchecked Sendable {
         } catch {
             _ = FileManager.default.createFile(atPath: logPath, contents: Data("sluice: \(error.reason)\n".utf8))
             self.slotsInUse -= 1
-            self.release(task.options.resources)
+            self.release(claim.resources)
             self.settle(claim.job, claim.index, exitCode: 127, failure: error.reason)
             return nil
         }

@@ -41,6 +41,11 @@ final class LighttpdHarness: @unchecked Sendable {
         /// sluice itself, with the sluice command line (`<directory>/sluice serve --config …`) as its
         /// arguments; it must end by exec-ing them, so the process lighttpd signals is sluice.
         var launcher: String? = nil
+        /// Whether sluice is started through a launcher (written by the harness; `launcher` must be
+        /// nil) that waits while `<directory>/hold-restarts` exists before exec-ing sluice. With it a
+        /// crash test can hold back the sluice that lighttpd respawns (`holdRestarts()`), inspect
+        /// what the crash left behind, and only then let recovery run (`releaseRestarts()`).
+        var restartGate = false
 
         /// The defaults: basic auth required, nothing extra.
         init() {}
@@ -54,6 +59,8 @@ final class LighttpdHarness: @unchecked Sendable {
     let sluiceConfigPath: String
     /// A client for this server that knows the test users' passwords.
     let client: HTTPClient
+    /// While this file exists, a sluice started through the restart gate waits (`Options.restartGate`).
+    var restartGatePath: String { self.directory + "/hold-restarts" }
 
     private let lighttpd: SpawnedProcess
     private let errorLogPath: String
@@ -84,6 +91,7 @@ final class LighttpdHarness: @unchecked Sendable {
     static func start(
         _ options: Options = Options(), sluiceConfig: (_ directory: String) -> String
     ) async throws -> LighttpdHarness {
+        var options = options
         let lighttpdPath = try Self.findLighttpd()
         let binary = try Self.findSluiceBinary()
         let directory = try Self.makeTemporaryDirectory()
@@ -93,6 +101,10 @@ final class LighttpdHarness: @unchecked Sendable {
             try FileManager.default.createSymbolicLink(atPath: directory + "/sluice", withDestinationPath: binary)
             for (name, contents) in options.files {
                 try Self.write(contents, to: directory + "/" + name)
+            }
+            if options.restartGate {
+                precondition(options.launcher == nil, "Options.restartGate brings its own launcher")
+                options.launcher = Self.restartGateLauncher(directory: directory)
             }
             if let launcher = options.launcher {
                 try Self.write(launcher, to: directory + "/launch-sluice")
@@ -177,6 +189,18 @@ final class LighttpdHarness: @unchecked Sendable {
             """
     }
 
+    /// The launcher behind `Options.restartGate`: polls every 50 ms while the gate file exists,
+    /// then execs the sluice command line it was given (so the pid lighttpd knows becomes sluice's).
+    static func restartGateLauncher(directory: String) -> String {
+        """
+        #!/bin/sh
+        # Written by LighttpdHarness: holds a (re)started sluice while the gate file exists.
+        while [ -e '\(directory)/hold-restarts' ]; do sleep 0.05; done
+        exec "$@"
+
+        """
+    }
+
     private static func launch(_ lighttpdPath: String, directory: String, port: UInt16) throws -> LighttpdHarness {
         // A file, not a pipe: nobody would drain a pipe, and sluice inherits lighttpd's stderr.
         let process = try SpawnedProcess(
@@ -235,6 +259,108 @@ final class LighttpdHarness: @unchecked Sendable {
     /// Living `sluice serve` processes started for this instance, found by their unique config path.
     func sluiceProcessIDs() -> [pid_t] {
         ProcessTable.livingProcessIDs(withArgument: self.sluiceConfigPath)
+    }
+
+    // MARK: - Crashing and restarting
+
+    /// Whether `pid` is sluice itself (argv[0] is this instance's `sluice` symlink), not a
+    /// launcher that has yet to exec it.
+    func isSluice(_ pid: pid_t) -> Bool {
+        ProcessTable.commandLine(of: pid)?.first == self.directory + "/sluice"
+    }
+
+    /// Makes a sluice that lighttpd (re)starts from now on wait before it runs, until
+    /// `releaseRestarts()`. Needs `Options.restartGate`. While a sluice is held, requests to the
+    /// mount path get no answer (the launcher holds the FastCGI socket but accepts nothing).
+    func holdRestarts() {
+        precondition(FileManager.default.fileExists(atPath: self.directory + "/launch-sluice"), "needs Options.restartGate")
+        _ = FileManager.default.createFile(atPath: self.restartGatePath, contents: Data())
+    }
+
+    /// Lets a held sluice start (see `holdRestarts()`).
+    func releaseRestarts() {
+        unlink(self.restartGatePath)
+    }
+
+    /// Waits until lighttpd has started a new sluice process that waits at the held restart gate,
+    /// without sending any request: proof that lighttpd respawned the dead backend by itself and
+    /// that the new sluice (hence its recovery) has not started yet.
+    /// - Returns: The launcher's pid, which becomes sluice's once `releaseRestarts()` lets it exec.
+    /// - Throws: `HarnessError` if no launcher waits within `timeout`.
+    @discardableResult
+    func waitUntilHeld(timeout: Duration = .seconds(5)) async throws -> pid_t {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if let pid = self.sluiceProcessIDs().first(where: { !self.isSluice($0) }) { return pid }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        throw HarnessError("lighttpd did not restart sluice (held at the gate) within \(timeout)\n\(self.logs())")
+    }
+
+    /// Sends SIGKILL to every living sluice process of this instance, as `kill -9` would, and
+    /// waits until they are gone (zombies count as gone).
+    /// - Returns: The pids that were killed.
+    /// - Throws: `HarnessError` if there was no sluice process, or one survives `timeout`.
+    @discardableResult
+    func killSluice(timeout: Duration = .seconds(5)) async throws -> [pid_t] {
+        let pids = self.sluiceProcessIDs().filter(self.isSluice)
+        guard !pids.isEmpty else { throw HarnessError("no sluice process to kill\n\(self.logs())") }
+        for pid in pids { kill(pid, SIGKILL) }
+        for pid in pids { try await self.waitUntilGone(pid, timeout: timeout) }
+        return pids
+    }
+
+    /// Waits until `pid` has exited (a zombie counts as exited).
+    /// - Throws: `HarnessError` if it still runs after `timeout`.
+    func waitUntilGone(_ pid: pid_t, timeout: Duration = .seconds(5)) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while !ProcessTable.isGone(pid) {
+            guard ContinuousClock.now < deadline else {
+                throw HarnessError("process \(pid) still runs after \(timeout)\n\(self.logs())")
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+    }
+
+    /// Waits until a sluice process that is not one of `previous` runs and `GET /sluice/healthz`
+    /// answers 200 through lighttpd.
+    ///
+    /// lighttpd 1.4.69 restarts a dead `bin-path` backend by itself: its once-a-second
+    /// maintenance notices the exit (logging `child signalled: 9`) and spawns a new one, and a
+    /// request that finds the backend dead makes it spawn one at once. This only waits for that
+    /// (the health probes being such requests); it restarts nothing itself. A held restart gate
+    /// (`holdRestarts()`) must be released first.
+    /// - Parameters:
+    ///   - previous: The pids of the sluice processes that died.
+    ///   - timeout: How long to wait.
+    ///   - nudge: Whether to send health probes before a new sluice process exists (making lighttpd
+    ///     respawn at once); without, lighttpd must respawn it on its own.
+    /// - Returns: The new sluice's pid.
+    /// - Throws: `HarnessError` if lighttpd exits or no new sluice answers within `timeout`.
+    func waitForRestart(replacing previous: [pid_t], timeout: Duration = .seconds(15), nudge: Bool = true) async throws -> pid_t {
+        let deadline = ContinuousClock.now + timeout
+        var probe = self.client
+        probe.timeoutSeconds = 2
+        var last = "no new sluice process yet"
+        while ContinuousClock.now < deadline {
+            guard self.lighttpd.isRunning else {
+                throw HarnessError("lighttpd exited (\(self.lighttpd.terminationDescription))\n\(self.logs())")
+            }
+            if let pid = self.sluiceProcessIDs().first(where: { !previous.contains($0) && self.isSluice($0) }) {
+                do {
+                    let response = try probe.send("GET", Self.mountPath + "/healthz")
+                    if response.status == 200 { return pid }
+                    last = "sluice \(pid) runs; healthz: \(response)"
+                } catch {
+                    last = "sluice \(pid) runs; healthz: \(error)"
+                }
+            } else if nudge {
+                // A request makes lighttpd notice a dead backend (and respawn it) at once.
+                _ = try? probe.send("GET", Self.mountPath + "/healthz")
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        throw HarnessError("sluice was not restarted within \(timeout) (replacing \(previous)): \(last)\n\(self.logs())")
     }
 
     // MARK: - Stopping

@@ -14,13 +14,19 @@ final class RunnerHarness {
     private var started = false
     private var stopped = false
 
-    init(parallelism: Int = 4, gracePeriod: Double = 1) throws {
+    init(
+        parallelism: Int = 4, gracePeriod: Double = 1, limits: Runner.Limits = Runner.Limits(),
+        environment: [String: String] = Runner.defaultEnvironment,
+        random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) }
+    ) throws {
         self.dir = try TemporaryDirectory()
         try FileManager.default.createDirectory(atPath: self.dir.file("work"), withIntermediateDirectories: true)
         let offset = self.clockOffset
         self.store = try SQLiteJobStore(path: self.dir.file("jobs.sqlite"), now: { Date().addingTimeInterval(offset.seconds) })
-        self.configuration = Runner.Configuration(parallelism: parallelism, logDirectory: self.dir.file("logs"), gracePeriod: gracePeriod)
-        self.runner = Runner(store: self.store, configuration: self.configuration)
+        self.configuration = Runner.Configuration(
+            parallelism: parallelism, logDirectory: self.dir.file("logs"), environment: environment, gracePeriod: gracePeriod,
+            random: random)
+        self.runner = Runner(store: self.store, configuration: self.configuration, limits: limits)
     }
 
     var workingDirectory: String { self.dir.file("work") }

@@ -1,0 +1,709 @@
+import Foundation
+import JobStore
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Crash recovery through the real deployment shape: lighttpd → `sluice serve`, killed with
+/// SIGKILL at chosen points and restarted by lighttpd, with the job store read directly.
+///
+/// The crash points: the four fault points `SLUICE_FAULT=<point>@<marker>` arms inside Sluice
+/// (after the trigger commit, after the claim, after the spawn, during completion), a `kill -9`
+/// from the test while a task runs, and several `kill -9`s at random moments. After each, the
+/// test lets the restarted Sluice recover and checks the invariants of `violations(...)`: every
+/// acknowledged job exists, every job ends terminal with no task left running, attempts only
+/// grow, no task started before everything it needs had succeeded, job states agree with their
+/// tasks, no task process outlives recovery, and `PRAGMA integrity_check` says ok.
+///
+/// Most tests use the harness's restart gate: lighttpd respawns sluice at once, so the gate holds
+/// the new process back while the test looks at what the crash left (tasks still `running`, the
+/// orphaned process still alive), which makes "recovery did it" observable instead of a race.
+///
+/// Every test has its own lighttpd, sluice and temporary directory; the suite is serialized.
+@Suite("Crash recovery: kill -9 Sluice, restart, recover", .serialized, .timeLimit(.minutes(2)))
+struct CrashRecoveryTests {
+    // MARK: - Configuration
+
+    /// A Sluice config with one admin (alice) and the given `pipelines: { … }` members.
+    static func sluiceConfig(directory: String, pipelines: String) -> String {
+        """
+        // Written by CrashRecoveryTests.
+        {
+          server: { base_path: "/sluice", data_dir: "\(directory)/data", threads: 4, parallelism: 4, grace_period_seconds: 1 },
+          roles: {
+            admin: { users: ["alice"], grants: [{ pipelines: ["*"], verbs: ["view", "trigger", "cancel", "logs"] }] },
+          },
+          pipelines: {
+        \(pipelines)
+          },
+        }
+
+        """
+    }
+
+    /// One task's JSON5 members: a `run` shell script, `needs`, and a retry policy (`retries` and
+    /// its backoff keys only when `retries > 0`).
+    ///
+    /// The script first appends its pid, which is its process-group id, to
+    /// `<directory>/pgids-<name>` (one line per attempt), then runs `first` on the task's first
+    /// attempt and `later` on every other one; an atomic `mkdir` tells them apart. So a first
+    /// attempt can hang (`sleep 300`) while a retry finishes at once, and an orphaned first
+    /// attempt cannot finish by itself during the test and hide a recovery that did not kill it.
+    static func task(
+        _ name: String, directory: String, needs: [String] = [], retries: Int = 0, first: String = "sleep 0.2",
+        later: String = "sleep 0.2"
+    ) -> String {
+        let script =
+            "echo $$ >> \(directory)/pgids-\(name); "
+            + "if mkdir \(directory)/ran-\(name) 2>/dev/null; then \(first); else \(later); fi"
+        var members = [#"run: ["/bin/sh", "-c", "\#(script)"]"#]
+        if !needs.isEmpty { members.append("needs: [" + needs.map { "\"\($0)\"" }.joined(separator: ", ") + "]") }
+        if retries > 0 { members.append("retries: \(retries), retry_delay_seconds: 0.1, retry_jitter: 0") }
+        return "\(name): { \(members.joined(separator: ", ")) }"
+    }
+
+    /// A pipeline's JSON5 member with the given task members.
+    static func pipeline(_ name: String, _ tasks: [String]) -> String {
+        "    \(name): { tasks: {\n" + tasks.map { "      \($0),\n" }.joined() + "    } },"
+    }
+
+    /// A shell command that keeps a task's process group busy (two processes) for five minutes.
+    static let hang = "sleep 300 & sleep 300; wait"
+
+    // MARK: - Tests
+
+    @Test("after-trigger-commit: the unanswered trigger's job was committed and runs after the restart")
+    func crashAfterTriggerCommit() async throws {
+        let fault = FaultMarker("after-trigger-commit")
+        defer { fault.remove() }
+        let (harness, store) = try await Self.start(fault: fault) { directory in
+            Self.pipeline(
+                "chain",
+                [
+                    Self.task("a", directory: directory), Self.task("b", directory: directory, needs: ["a"]),
+                    Self.task("c", directory: directory, needs: ["b"]),
+                ])
+        }
+        defer { harness.shutdown() }
+        let original = try Self.onlySluice(harness)
+        harness.holdRestarts()
+
+        // Sluice dies between the commit and the answer: the client sees lighttpd's 5xx or a dropped connection.
+        var client = harness.client
+        client.timeoutSeconds = 15
+        let answer = Result { try client.postJSON("/sluice/api/v1/pipelines/chain/jobs", #"{"params":{}}"#, as: "alice") }
+        try await Self.waitForFault(fault, killing: original, harness: harness)
+        try await harness.waitUntilHeld()
+        switch answer {
+        case .success(let response):
+            print("CrashRecoveryTests: the trigger cut off by the crash got HTTP \(response.status)")
+            #expect(response.status >= 500, "the trigger was answered although sluice died before answering: \(response)")
+        case .failure(let error):
+            print("CrashRecoveryTests: the trigger cut off by the crash got no answer: \(error)")
+        }
+
+        // Before recovery: the job is there, queued, nothing started.
+        let committed = try store.jobs(JobQuery(limit: 1000))
+        #expect(committed.count == 1, "expected exactly the one committed job, found \(committed.map(\.id))")
+        let id = try #require(committed.first?.id, "the job committed before the crash is missing\n\(harness.logs())")
+        let before = try #require(try store.job(id: id))
+        #expect(before.tasks.allSatisfy { $0.state == .queued && $0.attempt == 0 }, "\(Self.summary(before))")
+        let attempts = try Self.attempts(in: store)
+
+        harness.releaseRestarts()
+        _ = try await harness.waitForRestart(replacing: [original])
+        // The marker now exists, so the restarted sluice answers triggers normally.
+        let second = try harness.client.postJSON("/sluice/api/v1/pipelines/chain/jobs", #"{"params":{}}"#, as: "alice")
+        try #require(second.status == 202, "\(second)\n\(harness.logs())")
+        let secondID = Int64(try JobDocument.decode(second.body).id)
+
+        let jobs = try await Self.settle(harness, store, acknowledged: [secondID], attemptsBefore: attempts)
+        for job in jobs.values {
+            #expect(job.state == .succeeded, "\(Self.summary(job))\n\(harness.logs())")
+        }
+        #expect(Set(jobs.keys) == [id, secondID], "\(jobs.values.map(Self.summary))")
+    }
+
+    @Test("after-claim: a task committed as running but never spawned is retried after the restart")
+    func crashAfterClaim() async throws {
+        let fault = FaultMarker("after-claim")
+        defer { fault.remove() }
+        let (harness, store) = try await Self.start(fault: fault) { directory in
+            Self.pipeline(
+                "diamond",
+                [
+                    Self.task("start", directory: directory, retries: 1),
+                    Self.task("left", directory: directory, needs: ["start"], retries: 1),
+                    Self.task("right", directory: directory, needs: ["start"], retries: 1),
+                    Self.task("join", directory: directory, needs: ["left", "right"], retries: 1),
+                ])
+        }
+        defer { harness.shutdown() }
+        let original = try Self.onlySluice(harness)
+        harness.holdRestarts()
+
+        // The claim races the answer (the runner is woken by the trigger), so a 202 is not guaranteed.
+        var client = harness.client
+        client.timeoutSeconds = 15
+        let acknowledged = Self.acknowledgedJobs(
+            try? client.postJSON("/sluice/api/v1/pipelines/diamond/jobs", #"{"params":{}}"#, as: "alice"))
+        try await Self.waitForFault(fault, killing: original, harness: harness)
+        try await harness.waitUntilHeld()
+
+        // Before recovery: `start` is committed as running, but no process ever ran it.
+        let jobs = try store.jobs(JobQuery(limit: 1000))
+        #expect(jobs.count == 1, "expected exactly one job, found \(jobs.map(\.id))")
+        let id = try #require(jobs.first?.id, "no job after the claim\n\(harness.logs())")
+        let before = try #require(try store.job(id: id))
+        #expect(before.task("start")?.state == .running, "\(Self.summary(before))")
+        #expect((before.task("start")?.attempt ?? 0) >= 1, "a claim must count as an attempt: \(Self.summary(before))")
+        #expect(before.tasks.filter { $0.name != "start" }.allSatisfy { $0.state == .queued }, "\(Self.summary(before))")
+        #expect(Self.processGroups(of: "start", in: harness).isEmpty, "start was spawned although sluice died before spawning")
+        let attempts = try Self.attempts(in: store)
+
+        harness.releaseRestarts()
+        _ = try await harness.waitForRestart(replacing: [original])
+        let settled = try await Self.settle(harness, store, acknowledged: acknowledged, attemptsBefore: attempts)
+
+        let job = try #require(settled[id])
+        #expect(job.state == .succeeded, "\(Self.summary(job))\n\(harness.logs())")
+        #expect(
+            (job.task("start")?.attempt ?? 0) > (attempts[TaskKey(job: id, task: "start")] ?? 0),
+            "start was not retried: \(Self.summary(job))")
+        #expect(Self.processGroups(of: "start", in: harness).count == 1, "start should have run exactly once")
+    }
+
+    @Test("after-spawn: the process whose pid was never recorded is killed on restart, and the task retried")
+    func crashAfterSpawn() async throws {
+        let fault = FaultMarker("after-spawn")
+        defer { fault.remove() }
+        let (harness, store) = try await Self.start(fault: fault) { directory in
+            Self.pipeline(
+                "orphan",
+                [
+                    Self.task("work", directory: directory, retries: 1, first: Self.hang),
+                    Self.task("after", directory: directory, needs: ["work"]),
+                ])
+        }
+        defer { harness.shutdown() }
+        let original = try Self.onlySluice(harness)
+        harness.holdRestarts()
+
+        var client = harness.client
+        client.timeoutSeconds = 15
+        let acknowledged = Self.acknowledgedJobs(
+            try? client.postJSON("/sluice/api/v1/pipelines/orphan/jobs", #"{"params":{}}"#, as: "alice"))
+        try await Self.waitForFault(fault, killing: original, harness: harness)
+        try await harness.waitUntilHeld()
+
+        // Before recovery: the task is running in the store, and its process outlived sluice.
+        let id = try #require(try store.jobs(JobQuery(limit: 1000)).first?.id, "no job\n\(harness.logs())")
+        let before = try #require(try store.job(id: id))
+        #expect(before.task("work")?.state == .running, "\(Self.summary(before))")
+        let orphan = try await Self.waitForProcessGroup(of: "work", in: harness)
+        #expect(!ProcessTable.livingMembers(ofProcessGroup: orphan).isEmpty, "the orphan should still run before recovery")
+        let attempts = try Self.attempts(in: store)
+
+        harness.releaseRestarts()
+        _ = try await harness.waitForRestart(replacing: [original])
+        let settled = try await Self.settle(harness, store, acknowledged: acknowledged, attemptsBefore: attempts)
+
+        let survivors = try await Self.survivors(ofProcessGroup: orphan)
+        let job = try #require(settled[id])
+        let groups = Self.processGroups(of: "work", in: harness)
+        #expect(
+            survivors.isEmpty,
+            "the task process \(orphan), spawned but not recorded, outlived recovery: \(survivors); meanwhile the task ran again (process groups \(groups)): \(Self.summary(job))"
+        )
+        #expect(job.state == .succeeded, "\(Self.summary(job))\n\(harness.logs())")
+        #expect((job.task("work")?.attempt ?? 0) > (attempts[TaskKey(job: id, task: "work")] ?? 0), "\(Self.summary(job))")
+    }
+
+    @Test(
+        "during-completion: a task whose exit was not committed is retried, or failed as interrupted",
+        arguments: [0, 1])
+    func crashDuringCompletion(retries: Int) async throws {
+        let fault = FaultMarker("during-completion")
+        defer { fault.remove() }
+        let (harness, store) = try await Self.start(fault: fault) { directory in
+            Self.pipeline(
+                "pair",
+                [
+                    Self.task("first", directory: directory, retries: retries),
+                    Self.task("second", directory: directory, needs: ["first"], retries: retries),
+                ])
+        }
+        defer { harness.shutdown() }
+        let original = try Self.onlySluice(harness)
+        harness.holdRestarts()
+
+        let accepted = try harness.client.postJSON("/sluice/api/v1/pipelines/pair/jobs", #"{"params":{}}"#, as: "alice")
+        try #require(accepted.status == 202, "\(accepted)\n\(harness.logs())")
+        let id = Int64(try JobDocument.decode(accepted.body).id)
+        try await Self.waitForFault(fault, killing: original, harness: harness)
+        try await harness.waitUntilHeld()
+
+        // Before recovery: `first` exited, but the store still says running; `second` never started.
+        let before = try #require(try store.job(id: id))
+        #expect(before.task("first")?.state == .running, "\(Self.summary(before))")
+        #expect(before.task("second")?.state == .queued, "\(Self.summary(before))")
+        let firstGroups = Self.processGroups(of: "first", in: harness)
+        #expect(firstGroups.count == 1, "first should have run once")
+        #expect(firstGroups.allSatisfy { ProcessTable.livingMembers(ofProcessGroup: $0).isEmpty }, "first's process should have exited")
+        let attempts = try Self.attempts(in: store)
+
+        harness.releaseRestarts()
+        _ = try await harness.waitForRestart(replacing: [original])
+        let settled = try await Self.settle(harness, store, acknowledged: [id], attemptsBefore: attempts)
+
+        let job = try #require(settled[id])
+        let first = try #require(job.task("first"))
+        if retries > 0 {
+            #expect(job.state == .succeeded, "\(Self.summary(job))\n\(harness.logs())")
+            #expect(first.attempt > (attempts[TaskKey(job: id, task: "first")] ?? 0), "\(Self.summary(job))")
+            #expect(Self.processGroups(of: "first", in: harness).count == 2, "first should have run twice")
+        } else {
+            #expect(job.state == .failed, "\(Self.summary(job))\n\(harness.logs())")
+            #expect(first.state == .failed, "\(Self.summary(job))")
+            #expect(first.message?.hasPrefix("interrupted") == true, "message: \(first.message ?? "nil")")
+            #expect(job.task("second")?.state == .skipped, "\(Self.summary(job))")
+            #expect(Self.processGroups(of: "first", in: harness).count == 1, "first must not run again without retries")
+        }
+    }
+
+    @Test(
+        "mid-task kill -9: the orphaned process group is killed on restart; the task is retried, or failed as interrupted",
+        arguments: [0, 1])
+    func killMidTask(retries: Int) async throws {
+        let (harness, store) = try await Self.start(fault: nil) { directory in
+            Self.pipeline(
+                "sleeper",
+                [
+                    Self.task("sleep", directory: directory, retries: retries, first: Self.hang),
+                    Self.task("after", directory: directory, needs: ["sleep"]),
+                ])
+        }
+        defer { harness.shutdown() }
+
+        let accepted = try harness.client.postJSON("/sluice/api/v1/pipelines/sleeper/jobs", #"{"params":{}}"#, as: "alice")
+        try #require(accepted.status == 202, "\(accepted)\n\(harness.logs())")
+        let id = Int64(try JobDocument.decode(accepted.body).id)
+        let orphan = try await Self.waitForProcessGroup(of: "sleep", in: harness)
+        try await Self.poll("task sleep running in the store", harness: harness, store: store) {
+            try store.job(id: id)?.task("sleep")?.state == .running
+        }
+        try await Self.poll("the task's sh and its two sleeps", harness: harness, store: store) {
+            ProcessTable.livingMembers(ofProcessGroup: orphan).count >= 3
+        }
+        let attempts = try Self.attempts(in: store)
+
+        harness.holdRestarts()
+        let killed = try await harness.killSluice()
+        try await harness.waitUntilHeld()
+
+        // Before recovery: the task's processes survive their supervisor, and the store says running.
+        #expect(!ProcessTable.livingMembers(ofProcessGroup: orphan).isEmpty, "the orphan should still run before recovery")
+        #expect(try store.job(id: id)?.task("sleep")?.state == .running)
+
+        harness.releaseRestarts()
+        _ = try await harness.waitForRestart(replacing: killed)
+        let settled = try await Self.settle(harness, store, acknowledged: [id], attemptsBefore: attempts)
+
+        let survivors = try await Self.survivors(ofProcessGroup: orphan)
+        #expect(survivors.isEmpty, "orphaned task processes outlived recovery: \(survivors)")
+        let job = try #require(settled[id])
+        let task = try #require(job.task("sleep"))
+        if retries > 0 {
+            #expect(job.state == .succeeded, "\(Self.summary(job))\n\(harness.logs())")
+            #expect(task.attempt > (attempts[TaskKey(job: id, task: "sleep")] ?? 0), "\(Self.summary(job))")
+            #expect(Self.processGroups(of: "sleep", in: harness).count == 2, "sleep should have run twice")
+        } else {
+            #expect(job.state == .failed, "\(Self.summary(job))\n\(harness.logs())")
+            #expect(task.state == .failed, "\(Self.summary(job))")
+            #expect(task.message?.hasPrefix("interrupted") == true, "message: \(task.message ?? "nil")")
+            #expect(job.task("after")?.state == .skipped, "\(Self.summary(job))")
+            #expect(Self.processGroups(of: "sleep", in: harness).count == 1, "sleep must not run again without retries")
+        }
+    }
+
+    @Test("pid reuse: a recorded pid that now belongs to a process started at another time is not killed")
+    func reusedProcessIDIsSpared() async throws {
+        let (harness, store) = try await Self.start(fault: nil) { directory in
+            Self.pipeline("sleeper", [Self.task("sleep", directory: directory, first: Self.hang)])
+        }
+        defer { harness.shutdown() }
+
+        let accepted = try harness.client.postJSON("/sluice/api/v1/pipelines/sleeper/jobs", #"{"params":{}}"#, as: "alice")
+        try #require(accepted.status == 202, "\(accepted)\n\(harness.logs())")
+        let id = Int64(try JobDocument.decode(accepted.body).id)
+        let group = try await Self.waitForProcessGroup(of: "sleep", in: harness)
+        try await Self.poll("task sleep running in the store", harness: harness, store: store) {
+            try store.job(id: id)?.task("sleep")?.state == .running
+        }
+
+        harness.holdRestarts()
+        let killed = try await harness.killSluice()
+        try await harness.waitUntilHeld()
+        // The task dies with its supervisor, and its pid "is reused" by an unrelated process that
+        // also leads its own process group, but started a minute after the task (as recorded).
+        kill(-group, SIGKILL)
+        _ = try await Self.survivors(ofProcessGroup: group)
+        let decoy = try SpawnedProcess(path: "/bin/sleep", arguments: ["60"], outputPath: "/dev/null")
+        defer { decoy.terminate(signal: SIGKILL) }
+        let minuteAgo = try SQLiteJobStore(path: harness.directory + "/data/sluice.db", now: { Date().addingTimeInterval(-60) })
+        try minuteAgo.record(jobID: id, changes: [TaskChange(task: "sleep", state: .running, pid: decoy.pid)], jobState: .running)
+        let attempts = try Self.attempts(in: store)
+
+        harness.releaseRestarts()
+        _ = try await harness.waitForRestart(replacing: killed)
+        let settled = try await Self.settle(harness, store, acknowledged: [id], attemptsBefore: attempts)
+
+        #expect(decoy.isRunning, "recovery killed process \(decoy.pid) on its pid alone (it started a minute after the task)")
+        let job = try #require(settled[id])
+        #expect(job.task("sleep")?.state == .failed, "\(Self.summary(job))")
+        #expect(job.task("sleep")?.message?.hasPrefix("interrupted") == true, "\(Self.summary(job))")
+    }
+
+    @Test("kill -9 at random moments while jobs run; lighttpd restarts sluice each time")
+    func randomKills() async throws {
+        var random = SplitMix64(seed: ProcessInfo.processInfo.environment["SLUICE_CRASH_SEED"].flatMap(UInt64.init))
+        print("CrashRecoveryTests.randomKills: SLUICE_CRASH_SEED=\(random.seed)")
+        // No restart gate: this test relies on lighttpd's own respawning, as production does.
+        let (harness, store) = try await Self.start(fault: nil, restartGate: false) { directory in
+            // Per-task files would be shared by all jobs here, so this pipeline runs plain commands.
+            func task(_ name: String, needs: [String] = []) -> String {
+                let needsText = needs.isEmpty ? "" : ", needs: [" + needs.map { "\"\($0)\"" }.joined(separator: ", ") + "]"
+                return "\(name): { run: [\"/bin/sh\", \"-c\", \"sleep 0.2\"]\(needsText), retries: 3, retry_delay_seconds: 0.1 }"
+            }
+            return Self.pipeline(
+                "mesh",
+                [
+                    task("root"), task("x", needs: ["root"]), task("y", needs: ["root"]), task("z", needs: ["root"]),
+                    task("merge", needs: ["x", "y", "z"]), task("tail", needs: ["merge"]),
+                ])
+        }
+        defer { harness.shutdown() }
+
+        var acknowledged: [Int64] = []
+        var attempts: [TaskKey: Int] = [:]
+        for round in 0..<4 {
+            for _ in 0..<2 {
+                let accepted = try harness.client.postJSON("/sluice/api/v1/pipelines/mesh/jobs", #"{"params":{}}"#, as: "alice")
+                try #require(accepted.status == 202, "round \(round): \(accepted)\n\(harness.logs())")
+                acknowledged.append(Int64(try JobDocument.decode(accepted.body).id))
+            }
+            // Shorter than a job takes (four levels of 0.2 s tasks), so every kill hits running work.
+            try await Task.sleep(for: .milliseconds(100 + Int(random.next() % 700)))
+            // Attempts seen before the kill; the kill comes later still, so the real ones can only be higher.
+            attempts.merge(try Self.attempts(in: store)) { max($0, $1) }
+            let killed = try await harness.killSluice()
+            // Every other round sends no request until the new sluice runs: lighttpd must respawn it by itself.
+            _ = try await harness.waitForRestart(replacing: killed, nudge: round % 2 == 1)
+        }
+        let settled = try await Self.settle(harness, store, acknowledged: acknowledged, attemptsBefore: attempts)
+        #expect(settled.count == acknowledged.count, "\(settled.values.map(Self.summary))")
+        // With 3 retries a task fails only if all four of its attempts were interrupted.
+        for job in settled.values {
+            for task in job.tasks where task.state == .failed {
+                #expect(
+                    task.message?.hasPrefix("interrupted") == true && task.attempt >= 4,
+                    "\(task.name) failed other than by running out of retries: \(Self.summary(job))\n\(harness.logs())")
+            }
+        }
+        #expect(
+            settled.values.contains { $0.tasks.contains { $0.attempt > 1 } },
+            "four kills while jobs ran should have interrupted (and retried) some task: \(settled.values.map(Self.summary))")
+    }
+}
+
+// MARK: - Helpers
+
+extension CrashRecoveryTests {
+    /// A task of a job, as a key for attempt counts.
+    struct TaskKey: Hashable, CustomStringConvertible {
+        /// The job id.
+        let job: Int64
+        /// The task's name.
+        let task: String
+
+        var description: String { "\(self.job)/\(self.task)" }
+    }
+
+    /// The `SLUICE_FAULT` marker of one test: a fresh path that does not exist yet.
+    struct FaultMarker {
+        /// The fault point, e.g. `after-claim`.
+        let point: String
+        /// The marker file sluice creates when the fault fires.
+        let path: String
+
+        /// A marker for `point` at a new path under `/tmp`.
+        init(_ point: String) {
+            self.point = point
+            self.path = "/tmp/sluice-fault-\(UUID().uuidString)"
+        }
+
+        /// The value of `SLUICE_FAULT`.
+        var environmentValue: String { "\(self.point)@\(self.path)" }
+
+        /// Whether the fault has fired.
+        var hasFired: Bool { FileManager.default.fileExists(atPath: self.path) }
+
+        /// Removes the marker file.
+        func remove() { unlink(self.path) }
+    }
+
+    /// A small seedable generator (SplitMix64), so a failing random schedule can be replayed.
+    struct SplitMix64: RandomNumberGenerator {
+        /// The seed it started from.
+        let seed: UInt64
+        private var state: UInt64
+
+        /// Starts from `seed`, or from a random one if nil.
+        init(seed: UInt64?) {
+            self.seed = seed ?? UInt64.random(in: 0...UInt64.max)
+            self.state = self.seed
+        }
+
+        mutating func next() -> UInt64 {
+            self.state &+= 0x9E37_79B9_7F4A_7C15
+            var z = self.state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+    }
+}
+
+extension JobRecord {
+    /// The task with this name, if any.
+    fileprivate func task(_ name: String) -> TaskRecord? {
+        self.tasks.first { $0.name == name }
+    }
+}
+
+extension CrashRecoveryTests {
+    /// Starts lighttpd and sluice with `fault` armed (and the restart gate, unless told otherwise)
+    /// and opens the job store beside it.
+    static func start(
+        fault: FaultMarker?, restartGate: Bool = true, pipelines: (_ directory: String) -> String
+    ) async throws -> (LighttpdHarness, SQLiteJobStore) {
+        var options = LighttpdHarness.Options()
+        options.restartGate = restartGate
+        if let fault { options.sluiceEnvironment["SLUICE_FAULT"] = fault.environmentValue }
+        let harness = try await LighttpdHarness.start(options) { directory in
+            Self.sluiceConfig(directory: directory, pipelines: pipelines(directory))
+        }
+        do {
+            // Sluice created and migrated the database before it answered the health check.
+            let store = try SQLiteJobStore(path: harness.directory + "/data/sluice.db")
+            return (harness, store)
+        } catch {
+            harness.shutdown()
+            throw error
+        }
+    }
+
+    /// The id of the job a trigger's answer acknowledged (a 202 with a job), as a list of zero or one.
+    static func acknowledgedJobs(_ response: HTTPClient.Response?) -> [Int64] {
+        guard let response, response.status == 202, let job = try? JobDocument.decode(response.body) else { return [] }
+        return [Int64(job.id)]
+    }
+
+    /// The one sluice process (max-procs is 1).
+    static func onlySluice(_ harness: LighttpdHarness) throws -> pid_t {
+        let pids = harness.sluiceProcessIDs().filter(harness.isSluice)
+        guard pids.count == 1, let pid = pids.first else { throw HarnessError("expected one sluice process, found \(pids)") }
+        return pid
+    }
+
+    /// Waits until `fault` has fired: its marker exists and sluice `pid` is gone.
+    static func waitForFault(_ fault: FaultMarker, killing pid: pid_t, harness: LighttpdHarness) async throws {
+        let deadline = ContinuousClock.now + .seconds(15)
+        while !(fault.hasFired && ProcessTable.isGone(pid)) {
+            guard ContinuousClock.now < deadline else {
+                throw HarnessError(
+                    "fault point \(fault.point) did not fire within 15 s (marker \(fault.hasFired ? "exists" : "missing"), "
+                        + "sluice \(pid) \(ProcessTable.isGone(pid) ? "gone" : "alive")); is it wired into Sluice?\n\(harness.logs())")
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+    }
+
+    /// Polls `condition` every 50 ms for at most `timeout`.
+    /// - Throws: `HarnessError` naming `what`, with the store's jobs and the logs, on timeout.
+    static func poll(
+        _ what: String, harness: LighttpdHarness, store: SQLiteJobStore, timeout: Duration = .seconds(15),
+        until condition: () throws -> Bool
+    ) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while try !condition() {
+            guard ContinuousClock.now < deadline else {
+                throw HarnessError("timed out after \(timeout) waiting for \(what)\n\(Self.dump(store))\n\(harness.logs())")
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+    }
+
+    /// The process-group ids the task `name` recorded, one per attempt that ran (see `task(...)`).
+    static func processGroups(of name: String, in harness: LighttpdHarness) -> [pid_t] {
+        let text = (try? String(contentsOfFile: harness.directory + "/pgids-\(name)", encoding: .utf8)) ?? ""
+        return text.split(separator: "\n").compactMap { pid_t($0) }
+    }
+
+    /// Waits until the task `name` has recorded the process group of its first attempt.
+    static func waitForProcessGroup(of name: String, in harness: LighttpdHarness) async throws -> pid_t {
+        let deadline = ContinuousClock.now + .seconds(15)
+        while ContinuousClock.now < deadline {
+            if let group = Self.processGroups(of: name, in: harness).first { return group }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        throw HarnessError("task \(name) never started its process\n\(harness.logs())")
+    }
+
+    /// The living members of process group `group` after giving them `grace` to die, with their argv.
+    static func survivors(ofProcessGroup group: pid_t, grace: Duration = .seconds(3)) async throws -> [String] {
+        let deadline = ContinuousClock.now + grace
+        while !ProcessTable.livingMembers(ofProcessGroup: group).isEmpty && ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        return ProcessTable.livingMembers(ofProcessGroup: group).map {
+            "\($0) \((ProcessTable.commandLine(of: $0) ?? []).joined(separator: " "))"
+        }
+    }
+
+    /// Every task's attempt count, from the store.
+    static func attempts(in store: SQLiteJobStore) throws -> [TaskKey: Int] {
+        var result: [TaskKey: Int] = [:]
+        for summary in try store.jobs(JobQuery(limit: 1000)) {
+            for task in try store.job(id: summary.id)?.tasks ?? [] {
+                result[TaskKey(job: summary.id, task: task.name)] = task.attempt
+            }
+        }
+        return result
+    }
+
+    /// Waits (at most 30 s) until every job in the store is terminal, then checks the recovery
+    /// invariants (`violations`), the database's integrity, that the API agrees, and that no task
+    /// process is left; records an issue with the jobs and logs for anything wrong.
+    /// - Returns: Every job, with its tasks, by id.
+    static func settle(
+        _ harness: LighttpdHarness, _ store: SQLiteJobStore, acknowledged: [Int64], attemptsBefore: [TaskKey: Int],
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) async throws -> [Int64: JobRecord] {
+        try await Self.poll("every job to be terminal", harness: harness, store: store, timeout: .seconds(30)) {
+            try store.jobs(JobQuery(limit: 1000)).allSatisfy(\.state.isTerminal)
+        }
+        var jobs: [Int64: JobRecord] = [:]
+        for summary in try store.jobs(JobQuery(limit: 1000)) {
+            jobs[summary.id] = try store.job(id: summary.id)
+        }
+        var problems = Self.violations(jobs: jobs, acknowledged: acknowledged, attemptsBefore: attemptsBefore)
+        let integrity = try store.integrityCheck()
+        if integrity != ["ok"] { problems.append("PRAGMA integrity_check: \(integrity)") }
+        for id in acknowledged {
+            let response = try harness.client.send("GET", "/sluice/api/v1/jobs/\(id)", as: "alice")
+            guard response.status == 200, let document = try? JobDocument.decode(response.body) else {
+                problems.append("GET job \(id): \(response)")
+                continue
+            }
+            if document.state != jobs[id]?.state.rawValue {
+                problems.append("the API says job \(id) is \(document.state), the store \(jobs[id]?.state.rawValue ?? "nothing")")
+            }
+        }
+        let leftovers = try await Self.leftoverTaskProcesses(harness)
+        if !leftovers.isEmpty { problems.append("task processes left after every job finished: \(leftovers)") }
+        #expect(
+            problems.isEmpty,
+            "\(problems.joined(separator: "\n"))\n\(Self.dump(store))\n\(harness.logs())", sourceLocation: sourceLocation)
+        return jobs
+    }
+
+    /// What breaks the recovery invariants, given every job (with tasks) after recovery settled.
+    ///
+    /// - every acknowledged job exists;
+    /// - every job is terminal, no task is queued or running, and the job's state is the one its
+    ///   tasks imply;
+    /// - no task's attempt count is below one seen earlier;
+    /// - every task that started (has `started_at`) counted an attempt, and started only after each
+    ///   task it needs had succeeded and finished (`finished_at ≤ started_at`, both from the store);
+    /// - a command that succeeded exited with 0.
+    static func violations(jobs: [Int64: JobRecord], acknowledged: [Int64], attemptsBefore: [TaskKey: Int]) -> [String] {
+        var problems: [String] = []
+        for id in acknowledged where jobs[id] == nil {
+            problems.append("acknowledged job \(id) is missing")
+        }
+        for job in jobs.values.sorted(by: { $0.id < $1.id }) {
+            if !job.state.isTerminal { problems.append("job \(job.id) is \(job.state.rawValue)") }
+            let derived = JobState.derived(from: job.tasks.map(\.state))
+            if derived != job.state {
+                problems.append("job \(job.id) is \(job.state.rawValue) but its tasks make it \(derived.rawValue)")
+            }
+            let byName = Dictionary(job.tasks.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+            for task in job.tasks {
+                let key = TaskKey(job: job.id, task: task.name)
+                if !task.state.isTerminal { problems.append("\(key) is still \(task.state.rawValue)") }
+                if let before = attemptsBefore[key], task.attempt < before {
+                    problems.append("\(key): attempt went down from \(before) to \(task.attempt)")
+                }
+                if task.kind == .command && task.state == .succeeded && task.exitCode != 0 {
+                    problems.append("\(key) succeeded with exit code \(task.exitCode.map(String.init) ?? "nil")")
+                }
+                guard let started = task.startedAt else { continue }
+                if task.kind == .command && task.attempt < 1 { problems.append("\(key) started without counting an attempt") }
+                for name in task.needs {
+                    guard let need = byName[name] else {
+                        problems.append("\(key) needs \(name), which the job does not have")
+                        continue
+                    }
+                    if need.state != .succeeded {
+                        problems.append("\(key) started although \(name) is \(need.state.rawValue)")
+                    } else if let finished = need.finishedAt, finished > started {
+                        problems.append("\(key) started at \(started) before \(name) finished at \(finished)")
+                    } else if need.finishedAt == nil {
+                        problems.append("\(key) started but \(name) has no finished_at")
+                    }
+                }
+            }
+        }
+        return problems
+    }
+
+    /// Processes still running in the harness directory (where tasks run) other than lighttpd
+    /// and sluice, after a grace of 3 s for any that are just ending.
+    static func leftoverTaskProcesses(_ harness: LighttpdHarness) async throws -> [String] {
+        func scan() -> [pid_t] {
+            ProcessTable.allProcessIDs().filter { pid in
+                guard pid != getpid(), !ProcessTable.isGone(pid), ProcessTable.workingDirectory(of: pid) == harness.directory else {
+                    return false
+                }
+                let argv = ProcessTable.commandLine(of: pid) ?? []
+                return !argv.contains(harness.sluiceConfigPath) && !argv.contains(harness.directory + "/lighttpd.conf")
+            }
+        }
+        let deadline = ContinuousClock.now + .seconds(3)
+        while !scan().isEmpty && ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        return scan().map { "\($0) \((ProcessTable.commandLine(of: $0) ?? []).joined(separator: " "))" }
+    }
+
+    /// `job 3 diamond succeeded [start:succeeded#2(0) left:succeeded#1(0) …]`, for messages.
+    static func summary(_ job: JobRecord) -> String {
+        let tasks = job.tasks.map { task in
+            "\(task.name):\(task.state.rawValue)#\(task.attempt)" + (task.exitCode.map { "(\($0))" } ?? "")
+                + (task.message.map { " \"\($0)\"" } ?? "")
+        }
+        return "job \(job.id) \(job.pipeline) \(job.state.rawValue) [\(tasks.joined(separator: " "))]"
+    }
+
+    /// Every job in the store, one summary line each, for failure messages.
+    static func dump(_ store: SQLiteJobStore) -> String {
+        let jobs = (try? store.jobs(JobQuery(limit: 1000))) ?? []
+        let lines = jobs.reversed().map { summary in
+            (try? store.job(id: summary.id)).flatMap { $0 }.map(Self.summary) ?? "job \(summary.id): unreadable"
+        }
+        return "--- jobs in the store\n" + lines.joined(separator: "\n")
+    }
+}
