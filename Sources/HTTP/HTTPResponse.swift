@@ -30,22 +30,15 @@ public struct HTTPResponse: Sendable {
         HTTPResponse(status: status, headers: [("Content-Type", contentType)], body: Array(text.utf8))
     }
 
-    /// An HTML page (`text/html; charset=utf-8`).
+    /// An HTML page (`text/html; charset=utf-8`). Security headers (CSP and the rest) are the
+    /// application's to add, in one place, for every response.
     public static func html(_ html: String, status: HTTPStatus = .ok) -> HTTPResponse {
-        var r = HTTPResponse.text(html, status: status, contentType: "text/html; charset=utf-8")
-        r.setHeader(
-            "Content-Security-Policy", "default-src 'self'; style-src 'self' 'unsafe-inline'; object-src 'none'; frame-ancestors 'none'")
-        r.setHeader("X-Content-Type-Options", "nosniff")
-        r.setHeader("Referrer-Policy", "same-origin")
-        return r
+        HTTPResponse.text(html, status: status, contentType: "text/html; charset=utf-8")
     }
 
     /// A JSON response from already-encoded bytes.
     public static func json(_ bytes: [UInt8], status: HTTPStatus = .ok) -> HTTPResponse {
-        var r = HTTPResponse(status: status, headers: [("Content-Type", "application/json")], body: bytes)
-        r.setHeader("X-Content-Type-Options", "nosniff")
-        r.setHeader("Cache-Control", "no-store")
-        return r
+        HTTPResponse(status: status, headers: [("Content-Type", "application/json")], body: bytes)
     }
 
     /// A redirect to a location the server built itself (never a client-supplied URL).

@@ -36,6 +36,8 @@ public struct PipelineDetail: Sendable {
     public var description: String
     /// Tasks with what they need, in dependency order.
     public var tasks: [(name: String, needs: [String])]
+    /// The task graph as inline SVG (already safe HTML), or empty.
+    public var graphSVG: String = ""
     public var parameters: [ParameterField]
     /// The CSRF token of the trigger form; nil hides the form (the viewer may not trigger).
     public var triggerToken: String?
@@ -78,14 +80,17 @@ extension Pages {
     public static func pipeline(_ layout: Layout, _ p: PipelineDetail) -> String {
         var body = "<h1>\(HTML.escape(p.name))</h1>\n"
         if !p.description.isEmpty { body += "<p>\(HTML.escape(p.description))</p>\n" }
-        body += "<h2>Tasks</h2>\n<ol>\n"
+        body += "<h2>Tasks</h2>\n"
+        if !p.graphSVG.isEmpty { body += "<div class=\"graph scroll\">\(p.graphSVG)</div>\n<details><summary>As a list</summary>\n" }
+        body += "<ol>\n"
         for t in p.tasks {
             let needs = t.needs.isEmpty ? "" : " <small>after \(HTML.escape(t.needs.joined(separator: ", ")))</small>"
             body += "<li>\(HTML.escape(t.name))\(needs)</li>\n"
         }
         body += "</ol>\n"
+        if !p.graphSVG.isEmpty { body += "</details>\n" }
         if let token = p.triggerToken {
-            body += "<h2>Trigger</h2>\n"
+            body += "<h2 id=\"trigger\">Trigger</h2>\n"
             if let message = p.message { body += "<p role=\"alert\"><strong>\(HTML.escape(message))</strong></p>\n" }
             body += "<form method=\"post\" action=\"\(layout.href("/pipelines/" + HTML.pathSegment(p.name) + "/jobs"))\">\n"
             body += "<input type=\"hidden\" name=\"csrf\" value=\"\(HTML.escape(token))\">\n"
@@ -94,8 +99,8 @@ extension Pages {
                 body +=
                     "<p><label for=\"\(id)\">\(HTML.escape(f.name))\(f.isRequired ? " <abbr title=\"required\">*</abbr>" : "")</label><br>"
                 body += self.input(f, id: id)
-                if !f.description.isEmpty { body += " <small>\(HTML.escape(f.description))</small>" }
-                if let error = f.error { body += "<br><strong id=\"\(id)-error\">\(HTML.escape(error))</strong>" }
+                if !f.description.isEmpty { body += " <small id=\"\(id)-help\">\(HTML.escape(f.description))</small>" }
+                if let error = f.error { body += "<br><strong class=\"error\" id=\"\(id)-error\">\(HTML.escape(error))</strong>" }
                 body += "</p>\n"
             }
             body += "<p><button type=\"submit\">Trigger \(HTML.escape(p.name))</button></p>\n</form>\n"
@@ -108,8 +113,14 @@ extension Pages {
     /// inputs for numbers and dates, text otherwise (the server validates every value anyway).
     static func input(_ f: ParameterField, id: String) -> String {
         let current = f.type == "secret" ? "" : (f.value ?? f.defaultValue ?? "")
-        var attributes = "id=\"\(id)\" name=\"p.\(HTML.escape(f.name))\"\(f.isRequired ? " required" : "")"
-        if f.error != nil { attributes += " aria-invalid=\"true\" aria-describedby=\"\(id)-error\"" }
+        var attributes = "id=\"\(id)\" name=\"p.\(HTML.escape(f.name))\"\(f.isRequired ? " required aria-required=\"true\"" : "")"
+        var described: [String] = []
+        if f.error != nil {
+            attributes += " aria-invalid=\"true\""
+            described.append("\(id)-error")
+        }
+        if !f.description.isEmpty { described.append("\(id)-help") }
+        if !described.isEmpty { attributes += " aria-describedby=\"\(described.joined(separator: " "))\"" }
         let options: [String]? = f.type == "choice" ? f.choices : (f.type == "bool" ? ["true", "false"] : nil)
         if let options {
             var html = "<select \(attributes)>"

@@ -30,10 +30,11 @@ extension App {
                 choices: Self.choices(of: $0.type))
         }
         let recent = self.visibleJobs(context, try self.store.jobs(JobQuery(pipelines: [name], limit: 20)))
-        let detail = PipelineDetail(
+        var detail = PipelineDetail(
             name: name, description: pipeline.description, tasks: pipeline.tasks.map { ($0.name, $0.needs) }, parameters: fields,
             triggerToken: canTrigger ? self.csrf.token(for: context.caller, action: "trigger:\(name)") : nil, message: message,
             recent: recent.map(Self.row))
+        detail.graphSVG = JobGraphs.graph(pipeline)
         return Pages.pipeline(context.layout, detail)
     }
 

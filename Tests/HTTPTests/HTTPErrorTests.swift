@@ -14,7 +14,6 @@ import Testing
         let response = HTTPError(.notFound, "no such job").jsonResponse()
         #expect(response.status == .notFound)
         #expect(response.header("Content-Type") == "application/json")
-        #expect(response.header("X-Content-Type-Options") == "nosniff")
         #expect(response.body.last == 0x0a)
         let error = try self.envelope(response)
         #expect(error["status"] as? Int == 404)

@@ -428,7 +428,7 @@ extension RunnerTests {
         #expect(h.log(done, "elsewhere") == realPath(elsewhere) + "\n")
         let names = Set(h.lines(of: envDump).compactMap { $0.split(separator: "=", maxSplits: 1).first.map(String.init) })
         let expected: Set = [
-            "PATH", "LANG", "EXTRA", "SLUICE_JOB_ID", "SLUICE_PIPELINE", "SLUICE_TASK", "SLUICE_ATTEMPT", "SLUICE_PARAM_DAY",
+            "PATH", "LANG", "EXTRA", "SLUICE_JOB_ID", "SLUICE_PIPELINE", "SLUICE_TASK", "SLUICE_ATTEMPT", "SLUICE_RUN_KEY", "SLUICE_PARAM_DAY",
         ]
         let shellOwn: Set = ["PWD", "OLDPWD", "SHLVL", "_"]
         #expect(expected.isSubset(of: names), "\(names)")

@@ -1,0 +1,137 @@
+import Foundation
+import HTTP
+import JobStore
+import Testing
+
+@testable import Sluice
+
+extension AppTests {
+    @Test("The job page shows the task graph and timeline, live-follows a running job, and masks secrets")
+    func jobPageViews() throws {
+        let h = try AppHarness()
+        defer { h.remove() }
+        let job = try h.createJob()
+        try h.start(job, task: "extract")
+        let live = AppHarness.text(h.send("GET", "/jobs/\(job.id)"))
+        #expect(live.contains("<svg") && live.contains("class=\"task-graph\""))
+        #expect(live.contains("class=\"timeline\""), "a started task gives a timeline")
+        #expect(live.contains("data-live-job=\"/sluice/api/v1/jobs/\(job.id)\""))
+        #expect(live.contains("<noscript><meta http-equiv=\"refresh\""))
+        try h.finish(job)
+        let done = AppHarness.text(h.send("GET", "/jobs/\(job.id)"))
+        #expect(!done.contains("data-live-job") && !done.contains("http-equiv=\"refresh\""))
+    }
+
+    @Test("Every answer carries the security headers; pages get a CSP without inline code")
+    func securityHeaders() throws {
+        let h = try AppHarness()
+        defer { h.remove() }
+        for path in ["/", "/api/v1/jobs", "/static/app.js", "/no/such/page", "/api/v1/nope"] {
+            let response = h.send("GET", path)
+            #expect(response.header("X-Content-Type-Options") == "nosniff", "\(path)")
+            #expect(response.header("X-Frame-Options") == "DENY", "\(path)")
+            #expect(response.header("Referrer-Policy") == "same-origin", "\(path)")
+        }
+        let page = h.send("GET", "/")
+        let csp = try #require(page.header("Content-Security-Policy"))
+        #expect(csp.contains("frame-ancestors 'none'") && csp.contains("script-src 'self'") && csp.contains("style-src 'self'"))
+        #expect(!csp.contains("unsafe-inline"))
+        #expect(h.send("GET", "/api/v1/jobs").header("Content-Security-Policy")?.contains("default-src 'none'") == true)
+    }
+
+    @Test("The stylesheet and script are served with a long cache life; unknown assets are 404")
+    func staticAssets() throws {
+        let h = try AppHarness()
+        defer { h.remove() }
+        let css = h.send("GET", "/static/app.css")
+        #expect(css.status.code == 200 && css.header("Content-Type")?.hasPrefix("text/css") == true)
+        #expect(css.header("Cache-Control")?.contains("immutable") == true)
+        let js = h.send("GET", "/static/app.js")
+        #expect(js.status.code == 200 && js.header("Content-Type")?.hasPrefix("text/javascript") == true)
+        #expect(AppHarness.text(js).contains("data-live-job"))
+        #expect(h.send("GET", "/static/..%2Fsluice.db").status.code == 404)
+        #expect(h.send("GET", "/static/other.js").status.code == 404)
+    }
+
+    @Test("GET answers carry an ETag; If-None-Match with it gives an empty 304, with another tag a 200")
+    func conditionalGet() throws {
+        let h = try AppHarness()
+        defer { h.remove() }
+        let job = try h.createJob()
+        let first = h.send("GET", "/api/v1/jobs/\(job.id)")
+        let tag = try #require(first.header("ETag"))
+        let again = h.send("GET", "/api/v1/jobs/\(job.id)", params: ["HTTP_IF_NONE_MATCH": tag])
+        #expect(again.status.code == 304 && again.body.isEmpty)
+        #expect(again.header("ETag") == tag)
+        #expect(h.send("GET", "/api/v1/jobs/\(job.id)", params: ["HTTP_IF_NONE_MATCH": "W/\(tag)"]).status.code == 304)
+        #expect(h.send("GET", "/api/v1/jobs/\(job.id)", params: ["HTTP_IF_NONE_MATCH": "\"other\", \(tag)"]).status.code == 304)
+        #expect(h.send("GET", "/api/v1/jobs/\(job.id)", params: ["HTTP_IF_NONE_MATCH": "\"other\""]).status.code == 200)
+        try h.start(job, task: "extract")
+        let changed = h.send("GET", "/api/v1/jobs/\(job.id)", params: ["HTTP_IF_NONE_MATCH": tag])
+        #expect(changed.status.code == 200 && changed.header("ETag") != tag)
+    }
+
+    @Test("?wait long-polls until the job changes, answers 304 at the deadline, and refuses bad values")
+    func longPoll() async throws {
+        let h = try AppHarness()
+        defer { h.remove() }
+        let job = try h.createJob()
+        let tag = try #require(h.send("GET", "/api/v1/jobs/\(job.id)").header("ETag"))
+        // Unchanged: waits about a second, then 304.
+        let start = ContinuousClock.now
+        let unchanged = h.send("GET", "/api/v1/jobs/\(job.id)?wait=1", params: ["HTTP_IF_NONE_MATCH": tag])
+        #expect(unchanged.status.code == 304)
+        #expect(ContinuousClock.now - start >= .milliseconds(900))
+        // A change committed while the request waits wakes it at once.
+        let waiter = Task.detached { h.send("GET", "/api/v1/jobs/\(job.id)?wait=20", params: ["HTTP_IF_NONE_MATCH": tag]) }
+        try await Task.sleep(for: .milliseconds(300))
+        try h.start(job, task: "extract")
+        h.app.changes.notify(job.id)
+        let woken = await waiter.value
+        #expect(woken.status.code == 200)
+        #expect(AppHarness.text(woken).contains("\"state\":\"running\""))
+        for bad in ["-1", "61", "x", "1.5"] {
+            #expect(h.send("GET", "/api/v1/jobs/\(job.id)?wait=\(bad)").status.code == 400, "wait=\(bad)")
+        }
+    }
+
+    @Test("The job list filters by state, user and time, sorts oldest first, and pages with a cursor")
+    func jobListFilters() throws {
+        let h = try AppHarness()
+        defer { h.remove() }
+        var ids: [Int64] = []
+        for i in 0..<5 { ids.append(try h.createJob(by: i % 2 == 0 ? "bob" : "vera").id) }
+        try h.finish(try #require(try h.store.job(id: ids[0])))
+        func list(_ query: String) throws -> [String: Any] {
+            let response = h.send("GET", "/api/v1/jobs?\(query)")
+            #expect(response.status.code == 200, "\(query)")
+            return try AppHarness.json(response)
+        }
+        func idsOf(_ json: [String: Any]) -> [Int64] {
+            ((json["jobs"] as? [[String: Any]]) ?? []).compactMap { ($0["id"] as? NSNumber)?.int64Value }
+        }
+        #expect(idsOf(try list("state=succeeded")) == [ids[0]])
+        #expect(idsOf(try list("state=queued,succeeded")).count == 5)
+        #expect(idsOf(try list("user=vera")) == [ids[3], ids[1]])
+        #expect(idsOf(try list("sort=oldest&limit=2")) == [ids[0], ids[1]])
+        let page = try list("sort=oldest&limit=2")
+        let next = try #require((page["next_after"] as? NSNumber)?.int64Value)
+        #expect(idsOf(try list("sort=oldest&limit=2&after=\(next)")) == [ids[2], ids[3]])
+        #expect(idsOf(try list("from=2000-01-01&until=2999-01-01")).count == 5)
+        #expect(idsOf(try list("from=2999-01-01")).isEmpty)
+        for bad in ["state=bogus", "sort=duration", "from=yesterday", "after=0", "until=2024-13-01"] {
+            #expect(h.send("GET", "/api/v1/jobs?\(bad)").status.code == 400, "\(bad)")
+        }
+        let html = AppHarness.text(h.send("GET", "/jobs?user=vera&limit=1"))
+        #expect(html.contains("rel=\"next\" href=\"/sluice/jobs?user=vera&amp;before=\(ids[3])\""))
+    }
+
+    @Test("The OpenAPI document is served without identity")
+    func openAPIServed() throws {
+        let h = try AppHarness()
+        defer { h.remove() }
+        let response = h.send("GET", "/api/v1/openapi.json", user: nil)
+        #expect(response.status.code == 200)
+        #expect(AppHarness.text(response).contains("\"openapi\": \"3.1.0\""))
+    }
+}
