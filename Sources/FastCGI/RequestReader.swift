@@ -1,6 +1,10 @@
 internal import CFastCGI
 import HTTP
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// Copies a libfcgi request's params and body into Swift values.
 enum RequestReader {
     /// The list of param names that appeared more than once.
@@ -14,16 +18,20 @@ enum RequestReader {
         var params: [String: String] = [:]
         var duplicated: [String] = []
         guard var cursor = envp else { return .success(params) }
+        params.reserveCapacity(48)
         while let entry = cursor.pointee {
-            // The pointers are only valid until FCGX_Finish_r, so copy now.
-            let pair = String(cString: entry)
+            // The pointers are only valid until FCGX_Finish_r, so copy now: name and value are
+            // decoded straight from the C bytes on each side of the first `=` (invalid UTF-8
+            // becomes U+FFFD, as with String(cString:)).
+            let length = strlen(entry)
+            let bytes = UnsafeRawBufferPointer(start: entry, count: length)
             let name: String
             let value: String
-            if let eq = pair.firstIndex(of: "=") {
-                name = String(pair[..<eq])
-                value = String(pair[pair.index(after: eq)...])
+            if let eq = bytes.firstIndex(of: UInt8(ascii: "=")) {
+                name = String(decoding: bytes[..<eq], as: UTF8.self)
+                value = String(decoding: bytes[(eq + 1)...], as: UTF8.self)
             } else {
-                name = pair
+                name = String(decoding: bytes, as: UTF8.self)
                 value = ""
             }
             if params.updateValue(value, forKey: name) != nil { duplicated.append(name) }

@@ -54,17 +54,22 @@ public struct HTTPRequest: Sendable {
     /// CGI maps every non-alphanumeric character of a header name to `_`, so `X-Foo` and `X_Foo`
     /// are indistinguishable here; that is why the transport rejects duplicated params.
     public func header(_ name: String) -> String? {
-        var key = ""
-        for scalar in name.unicodeScalars {
-            if scalar.properties.isAlphabetic || ("0"..."9").contains(scalar) {
-                key.unicodeScalars.append(contentsOf: String(scalar).uppercased().unicodeScalars)
-            } else {
-                key.append("_")
+        // ASCII only (header names are tokens): upper-case letters, keep digits, `_` for the rest.
+        var key = [UInt8]()
+        key.reserveCapacity(name.utf8.count + 5)
+        key.append(contentsOf: "HTTP_".utf8)
+        for byte in name.utf8 {
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"): key.append(byte - 32)
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"): key.append(byte)
+            default: key.append(UInt8(ascii: "_"))
             }
         }
-        switch key {
-        case "CONTENT_TYPE", "CONTENT_LENGTH": return self.params[key].flatMap { $0.isEmpty ? nil : $0 }
-        default: return self.params["HTTP_" + key]
+        let full = String(decoding: key, as: UTF8.self)
+        switch full {
+        case "HTTP_CONTENT_TYPE", "HTTP_CONTENT_LENGTH":
+            return self.params[String(full.dropFirst(5))].flatMap { $0.isEmpty ? nil : $0 }
+        default: return self.params[full]
         }
     }
 }

@@ -16,13 +16,24 @@ public struct HTTPResponse: Sendable {
 
     /// Sets (replacing) a header value.
     public mutating func setHeader(_ name: String, _ value: String) {
-        self.headers.removeAll { $0.name.lowercased() == name.lowercased() }
+        self.headers.removeAll { Self.sameName($0.name, name) }
         self.headers.append((name, value))
     }
 
     /// The first value of a header, compared case-insensitively.
     public func header(_ name: String) -> String? {
-        self.headers.first { $0.name.lowercased() == name.lowercased() }?.value
+        self.headers.first { Self.sameName($0.name, name) }?.value
+    }
+
+    /// ASCII case-insensitive equality of header names, without allocating.
+    static func sameName(_ a: String, _ b: String) -> Bool {
+        guard a.utf8.count == b.utf8.count else { return false }
+        for (x, y) in zip(a.utf8, b.utf8) where x != y {
+            let lx = x >= 65 && x <= 90 ? x + 32 : x
+            let ly = y >= 65 && y <= 90 ? y + 32 : y
+            if lx != ly { return false }
+        }
+        return true
     }
 
     /// A UTF-8 text response of the given content type.

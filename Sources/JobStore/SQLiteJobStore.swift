@@ -81,8 +81,18 @@ public final class SQLiteJobStore: JobStore {
         }
         switch outcome {
         case .inserted(let id):
-            guard let record = try self.job(id: id) else { throw JobStoreError("job \(id) vanished after insert") }
-            return .created(record)
+            // Built from what was just inserted rather than read back: for a job of 100,000
+            // tasks the read-back cost as much as the insert.
+            let tasks = job.tasks.map { task in
+                TaskRecord(name: task.name, needs: task.needs, argv: task.argv, kind: task.kind, options: task.options)
+            }
+            return .created(
+                JobRecord(
+                    id: id, pipeline: job.pipeline, state: .queued, triggeredBy: job.triggeredBy, identitySource: job.identitySource,
+                    params: job.params, workingDirectory: job.workingDirectory, cancelRequested: false,
+                    createdAt: Date(milliseconds: created.milliseconds), startedAt: nil, finishedAt: nil, tasks: tasks,
+                    identity: job.identity,
+                    waitsForIdentity: rules.onDuplicate == .queue, secretParameters: job.secretParameters))
         case .existing(let id, let reason):
             guard let record = try self.job(id: id) else { throw JobStoreError("job \(id) vanished") }
             return .existing(record, reason)
@@ -396,9 +406,28 @@ enum StringArrayColumn {
         if text == "[]" { return [] }
         // Without a backslash no string in the array can contain an escaped quote, so `","`
         // only ever separates elements.
-        if text.hasPrefix("[\""), text.hasSuffix("\"]"), text.utf8.count >= 4, !text.utf8.contains(UInt8(ascii: "\\")) {
-            let inner = text.dropFirst(2).dropLast(2)
-            return inner.split(separator: "\",\"", omittingEmptySubsequences: false).map(String.init)
+        let bytes = text.utf8
+        if bytes.count >= 4, bytes.first == UInt8(ascii: "["), bytes.last == UInt8(ascii: "]"), !bytes.contains(UInt8(ascii: "\\")) {
+            // Scan the bytes once, splitting at `","`.
+            var result: [String] = []
+            let all = Array(bytes)
+            guard all[1] == UInt8(ascii: "\""), all[all.count - 2] == UInt8(ascii: "\"") else {
+                return try JSONCoding.decode([String].self, text)
+            }
+            var start = 2
+            var i = 2
+            let end = all.count - 2
+            while i < end {
+                if all[i] == UInt8(ascii: "\""), i + 2 < all.count, all[i + 1] == UInt8(ascii: ","), all[i + 2] == UInt8(ascii: "\"") {
+                    result.append(String(decoding: all[start..<i], as: UTF8.self))
+                    i += 3
+                    start = i
+                } else {
+                    i += 1
+                }
+            }
+            result.append(String(decoding: all[start..<end], as: UTF8.self))
+            return result
         }
         return try JSONCoding.decode([String].self, text)
     }

@@ -60,7 +60,7 @@ extension App {
             context, pipeline: name, supplied: try Self.triggerParameters(context.request, pipeline: self.configuration.pipelines[name]!),
             idempotencyKey: key)
         var response = HTTPResponse.json(
-            JobJSON.encode(JobJSON.job(job, mountPath: context.mountPath, includeTasks: true)), status: created == nil ? .accepted : .ok)
+            JobJSON.bytes(job, mountPath: context.mountPath, includeTasks: true), status: created == nil ? .accepted : .ok)
         response.setHeader("Location", "\(context.mountPath)/api/v1/jobs/\(job.id)")
         if let reason = created { response.setHeader("Sluice-Existing-Job", reason.rawValue) }
         return response
@@ -205,10 +205,10 @@ extension App {
     /// `GET /api/v1/jobs[?pipeline=NAME&before=ID&limit=N]`: newest first, only visible pipelines.
     func listJobs(_ context: RequestContext) throws -> HTTPResponse {
         let page = try self.jobSelection(context)
-        let list = JobJSON.JobList(
-            jobs: page.jobs.map { JobJSON.job($0, mountPath: context.mountPath, includeTasks: false) },
-            next_before: page.oldestFirst ? nil : page.next, next_after: page.oldestFirst ? page.next : nil)
-        return .json(JobJSON.encode(list))
+        return .json(
+            JobJSON.listBytes(
+                page.jobs, mountPath: context.mountPath, nextBefore: page.oldestFirst ? nil : page.next,
+                nextAfter: page.oldestFirst ? page.next : nil))
     }
 
     /// One page of the job list.
@@ -305,7 +305,7 @@ extension App {
     /// at most S seconds; 304 if nothing changed by then.
     func showJob(_ context: RequestContext) throws -> HTTPResponse {
         var job = try self.visibleJob(context)
-        var body = JobJSON.encode(JobJSON.job(job, mountPath: context.mountPath, includeTasks: true))
+        var body = JobJSON.bytes(job, mountPath: context.mountPath, includeTasks: true)
         if let text = context.request.query["wait"] {
             guard let seconds = Int(text), (0...60).contains(seconds) else {
                 throw HTTPError(.badRequest, "wait must be a whole number of seconds from 0 to 60")
@@ -318,7 +318,7 @@ extension App {
                 let generation = self.changes.generation(of: job.id)
                 guard let fresh = try self.store.job(id: job.id) else { break }
                 job = fresh
-                body = JobJSON.encode(JobJSON.job(job, mountPath: context.mountPath, includeTasks: true))
+                body = JobJSON.bytes(job, mountPath: context.mountPath, includeTasks: true)
                 if !ConditionalGET.matches(baseline, ConditionalGET.tag(of: body)) { break }
                 if Date() >= deadline || !self.changes.wait(for: job.id, after: generation, until: deadline) { break }
             }
@@ -332,10 +332,10 @@ extension App {
         let job = try self.visibleJob(context, verb: .cancel)
         try Self.requireJSONIfAmbient(context)
         if job.state.isTerminal {
-            return .json(JobJSON.encode(JobJSON.job(job, mountPath: context.mountPath, includeTasks: true)))
+            return .json(JobJSON.bytes(job, mountPath: context.mountPath, includeTasks: true))
         }
         let updated = try self.cancelJob(context, job)
-        return .json(JobJSON.encode(JobJSON.job(updated, mountPath: context.mountPath, includeTasks: true)), status: .accepted)
+        return .json(JobJSON.bytes(updated, mountPath: context.mountPath, includeTasks: true), status: .accepted)
     }
 
     /// Records the cancel request, wakes the runner and audits (API and form).
@@ -351,7 +351,7 @@ extension App {
         let job = try self.visibleJob(context, verb: .retry)
         try Self.requireJSONIfAmbient(context)
         let updated = try self.retryJob(context, job)
-        return .json(JobJSON.encode(JobJSON.job(updated, mountPath: context.mountPath, includeTasks: true)), status: .accepted)
+        return .json(JobJSON.bytes(updated, mountPath: context.mountPath, includeTasks: true), status: .accepted)
     }
 
     /// Re-queues a failed or cancelled job (409 otherwise), wakes the runner and audits.

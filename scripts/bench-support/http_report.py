@@ -1,0 +1,305 @@
+#!/usr/bin/env python3
+"""Helpers of `scripts/bench http` (Python standard library only; run with any python3).
+
+    http_report.py config DATA_DIR TOKEN_SHA256 THREADS
+        Prints the Sluice configuration (JSON) of the benchmark: base path /sluice, data in
+        DATA_DIR, THREADS FastCGI threads, no rate limits, one role "bench" (view, trigger, logs
+        on every pipeline) held by the service token whose SHA-256 is TOKEN_SHA256, and two
+        pipelines of `noop` tasks: "quick" (one task; what the trigger benchmark triggers) and
+        "big" (1,000 tasks in 100 layers of width 10, task (k, j) named t{k}_{j} needing
+        (k-1, j) and (k-1, (j+1) % 10): the DAG of `scripts/bench runner`).
+
+    http_report.py token
+        Reads the output of `sluice token new` on stdin and prints "TOKEN SHA256".
+
+    http_report.py job-state
+        Reads a job's JSON (GET /api/v1/jobs/{id}) on stdin and prints "ID STATE TASKS".
+
+    http_report.py wrk
+        Reads the output of `wrk --latency` on stdin and prints
+        "REQ_PER_S P50_MS P99_MS REQUESTS NON_2XX_3XX SOCKET_ERRORS".
+        Exits 1 with the reason on stderr if a number is missing.
+
+    http_report.py samples FILE MARKER OUT
+        Server times from lighttpd's access log, whose lines end in `%D "%{User-Agent}i"`: the %D
+        (microseconds lighttpd spent on the request) of the lines whose user agent is MARKER and
+        whose status is 200, written to OUT in milliseconds, one a line. Prints
+        "COUNT MEDIAN_MS P99_MS".
+
+    http_report.py table RESULTS CEILING_LABEL
+        Prints the table of medians, ratios to the ceiling, server times and the floors from
+        RESULTS: one line per measurement, either
+            wrk ROUND TARGET REQ_PER_S P50_MS P99_MS REQUESTS NON_2XX_3XX SOCKET_ERRORS APP_US LIGHTTPD_US
+        (APP_US, LIGHTTPD_US: CPU time per request of the responder and of lighttpd during the run)
+        or  server ROUND TARGET COUNT MEDIAN_MS P99_MS SAMPLES_FILE
+        Floors that fail are printed as FAIL; the exit status is 0 all the same (it is a report).
+"""
+
+import json
+import re
+import statistics
+import sys
+
+# The floors of the issue.
+FLOOR_JOB_JSON_RATIO = 0.6  # small job JSON req/s over the hello ceiling's
+FLOOR_PAGE_SERVER_MS = 50.0  # median server time of the 1,000-task job page
+
+# Targets in the order of the table: (key, label). The key is what scripts/bench writes.
+TARGETS = [
+    ("hello", "hello (C libfcgi) GET /hello"),
+    ("healthz", "GET /sluice/healthz"),
+    ("job-json", "GET /sluice/api/v1/jobs/{id} (1 task)"),
+    ("job-json-1k", "GET /sluice/api/v1/jobs/{id} (1,000 tasks)"),
+    ("job-page-1k", "GET /sluice/jobs/{id} (1,000 tasks)"),
+    ("trigger", "POST /sluice/api/v1/pipelines/quick/jobs"),
+]
+
+
+def fail(message):
+    print(f"http_report: {message}", file=sys.stderr)
+    sys.exit(1)
+
+
+# --- config -------------------------------------------------------------------------------------
+
+
+def config(data_dir, sha256, threads):
+    width, layers = 10, 100
+    tasks = []
+    for k in range(layers):
+        for j in range(width):
+            task = {"kind": "noop"}
+            if k > 0:
+                task["needs"] = [f"t{k - 1}_{j}", f"t{k - 1}_{(j + 1) % width}"]
+            tasks.append(f"        {json.dumps(f't{k}_{j}')}: {json.dumps(task)}")
+    server = {"base_path": "/sluice", "data_dir": data_dir, "threads": int(threads)}
+    roles = {"bench": {"grants": [{"pipelines": ["*"], "verbs": ["view", "trigger", "logs"]}]}}
+    identity = {"service_tokens": [{"name": "bench", "sha256": sha256, "roles": ["bench"]}]}
+    quick = {"description": "One noop task (the trigger benchmark)", "tasks": {"only": {"kind": "noop"}}}
+    # Plain JSON (a subset of JSON5), one task a line.
+    print("\n".join([
+        "{",
+        f'  "server": {json.dumps(server)},',
+        f'  "roles": {json.dumps(roles)},',
+        f'  "identity": {json.dumps(identity)},',
+        '  "pipelines": {',
+        f'    "quick": {json.dumps(quick)},',
+        '    "big": {',
+        '      "description": "1,000 noop tasks in 100 layers of width 10",',
+        '      "tasks": {',
+        ",\n".join(tasks),
+        "      }",
+        "    }",
+        "  }",
+        "}",
+    ]))
+
+
+def token(text):
+    found = re.search(r"^\s+(\S+)\s*$", text.split("Add this entry", 1)[0], re.MULTILINE)
+    digest = re.search(r'sha256:\s*"([0-9a-f]{64})"', text)
+    if not found or not digest:
+        fail(f"cannot find the token and its sha256 in the output of `sluice token new`: {text[:400]!r}")
+    print(found.group(1), digest.group(1))
+
+
+def job_state(text):
+    try:
+        job = json.loads(text)
+        print(job["id"], job["state"], len(job.get("tasks") or []))
+    except (ValueError, KeyError, TypeError) as error:
+        fail(f"not a job's JSON ({error}): {text[:300]!r}")
+
+
+# --- wrk ----------------------------------------------------------------------------------------
+
+UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0, "h": 3600000.0}
+
+
+def duration_ms(text):
+    match = re.fullmatch(r"([0-9.]+)(us|ms|s|m|h)", text)
+    if not match:
+        fail(f"not a wrk duration: {text!r}")
+    return float(match.group(1)) * UNITS_MS[match.group(2)]
+
+
+def parse_wrk(text):
+    rate = re.search(r"^Requests/sec:\s+([0-9.]+)", text, re.MULTILINE)
+    p50 = re.search(r"^\s+50%\s+(\S+)", text, re.MULTILINE)
+    p99 = re.search(r"^\s+99%\s+(\S+)", text, re.MULTILINE)
+    total = re.search(r"^\s+(\d+) requests in ", text, re.MULTILINE)
+    if not (rate and p50 and p99 and total):
+        fail(f"cannot read Requests/sec and the 50%/99% latencies from wrk's output:\n{text}")
+    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", text)
+    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
+    socket_errors = sum(int(g) for g in errors.groups()) if errors else 0
+    print(
+        f"{float(rate.group(1)):.2f} {duration_ms(p50.group(1)):.3f} {duration_ms(p99.group(1)):.3f} "
+        f"{total.group(1)} {non2xx.group(1) if non2xx else 0} {socket_errors}"
+    )
+
+
+# --- access log ---------------------------------------------------------------------------------
+
+# ... "GET /sluice/jobs/1 HTTP/1.1" 200 123456 4321 "marker"
+ACCESS_LINE = re.compile(r'"(?:[^"\\]|\\.)*" (\d{3}) (?:\d+|-) (\d+) "((?:[^"\\]|\\.)*)"$')
+
+
+def percentile(values, fraction):
+    """Nearest-rank percentile of a sorted list."""
+    if not values:
+        return 0.0
+    rank = max(1, -(-len(values) * fraction // 1))  # ceil(n * fraction), at least 1
+    return values[int(rank) - 1]
+
+
+def server_times(path, marker):
+    times = []
+    with open(path, encoding="utf-8", errors="replace") as log:
+        for line in log:
+            match = ACCESS_LINE.search(line.rstrip("\n"))
+            if match and match.group(3) == marker and match.group(1) == "200":
+                times.append(int(match.group(2)) / 1000.0)
+    times.sort()
+    if not times:
+        fail(f"no line with user agent {marker!r} and status 200 in {path}")
+    return times
+
+
+def samples(path, marker, out):
+    times = server_times(path, marker)
+    with open(out, "w") as f:
+        f.write("\n".join(f"{t:.3f}" for t in times) + "\n")
+    print(f"{len(times)} {statistics.median(times):.3f} {percentile(times, 0.99):.3f}")
+
+
+# --- table --------------------------------------------------------------------------------------
+
+
+def fmt_ratio(r):
+    return f"{r:.2f}" if r >= 0.1 else f"{r:.3f}"
+
+
+def fmt_us(us):
+    return f"{us:.0f} us" if us < 10000 else f"{us / 1000:.1f} ms"
+
+
+def fmt_ms(ms):
+    return f"{ms:.2f} ms" if ms < 100 else f"{ms:.0f} ms"
+
+
+def table(path, ceiling_label):
+    wrk = {}  # target -> list of (rps, p50, p99, requests, non2xx, socket errors, app us, lighttpd us)
+    server = {}  # target -> list of (count, median, p99, samples file)
+    with open(path) as results:
+        for line in results:
+            fields = line.split()
+            if not fields:
+                continue
+            if fields[0] == "wrk":
+                values = tuple(float(v) for v in fields[3:11])
+                wrk.setdefault(fields[2], []).append(values)
+            elif fields[0] == "server":
+                server.setdefault(fields[2], []).append(
+                    (int(fields[3]), float(fields[4]), float(fields[5]), fields[6]))
+    if "hello" not in wrk:
+        fail("no hello (ceiling) measurement in the results")
+    ceiling = statistics.median(r[0] for r in wrk["hello"])
+
+    labels = dict(TARGETS)
+    labels["hello"] = f"hello ({ceiling_label}) GET /hello"
+    width = max(len(labels[k]) for k, _ in TARGETS if k in wrk)
+    header = (f"{'target':<{width}} | {'req/s (median)':>14} | {'p50':>9} | {'p99':>9} | {'ratio':>5} | "
+              f"{'app CPU/req':>11} | {'lighttpd CPU/req':>16} | runs")
+    print(header)
+    print("|".join("-" * len(part) for part in header.split("|")))
+    notes = []
+    ratios = {}
+    for key, _ in TARGETS:
+        if key not in wrk:
+            continue
+        rows = wrk[key]
+        rps = statistics.median(r[0] for r in rows)
+        p50 = statistics.median(r[1] for r in rows)
+        p99 = statistics.median(r[2] for r in rows)
+        app = statistics.median(r[6] for r in rows)
+        light = statistics.median(r[7] for r in rows)
+        ratios[key] = rps / ceiling if ceiling else 0.0
+        print(f"{labels[key]:<{width}} | {rps:>14.0f} | {fmt_ms(p50):>9} | {fmt_ms(p99):>9} | {fmt_ratio(ratios[key]):>5} | "
+              f"{fmt_us(app):>11} | {fmt_us(light):>16} | {len(rows)}")
+        bad = sum(int(r[4]) for r in rows)
+        socket_errors = sum(int(r[5]) for r in rows)
+        if bad or socket_errors:
+            total = sum(int(r[3]) for r in rows)
+            notes.append(
+                f"{key}: {bad} of {total} responses were not 2xx/3xx, {socket_errors} socket errors "
+                "(wrk counts them in req/s: this row is not valid)")
+    print()
+    print("per-round req/s (ratio to the ceiling of the same round):")
+    for key, _ in TARGETS:
+        if key not in wrk:
+            continue
+        cells = []
+        for i, r in enumerate(wrk[key]):
+            same_round = wrk["hello"][i][0] if i < len(wrk["hello"]) else ceiling
+            cells.append(f"{r[0]:.0f} ({fmt_ratio(r[0] / same_round)})")
+        print(f"  {key}: {' '.join(cells)}")
+    print("CPU/req: user + system time of the process over the wrk run, divided by the requests wrk counted;")
+    print("  the trigger row's includes the runner running the triggered jobs during the run.")
+    for note in notes:
+        print(f"warning: {note}")
+
+    page = None
+    if server:
+        print()
+        print("server time (lighttpd access log %D: request read to response written), sequential requests:")
+        for key, rows in server.items():
+            # Pool every sample of every round for the median and p99.
+            samples = []
+            for _, _, _, samples_file in rows:
+                with open(samples_file) as f:
+                    samples.extend(float(v) for v in f.read().split())
+            samples.sort()
+            median = statistics.median(samples)
+            p99 = percentile(samples, 0.99)
+            per_round = " ".join(f"{r[1]:.2f}" for r in rows)
+            print(f"  {labels.get(key, key)}: median {fmt_ms(median)}, p99 {fmt_ms(p99)} over {len(samples)} requests "
+                  f"in {len(rows)} round(s); per-round medians (ms): {per_round}")
+            if key == "job-page-1k":
+                page = median
+
+    print()
+    print("floors:")
+    if "job-json" in ratios:
+        ratio = ratios["job-json"]
+        verdict = "PASS" if ratio >= FLOOR_JOB_JSON_RATIO else "FAIL"
+        print(f"  {verdict}  job JSON (1-task job) >= {FLOOR_JOB_JSON_RATIO} of the ceiling: {ratio:.2f}")
+    else:
+        print("  (job JSON not measured)")
+    if page is not None:
+        verdict = "PASS" if page < FLOOR_PAGE_SERVER_MS else "FAIL"
+        print(f"  {verdict}  1,000-task job page server time (median) < {FLOOR_PAGE_SERVER_MS:.0f} ms: {page:.2f} ms")
+    else:
+        print("  (job page server time not measured)")
+
+
+def main(argv):
+    if len(argv) == 5 and argv[1] == "config":
+        config(argv[2], argv[3], argv[4])
+    elif len(argv) == 2 and argv[1] == "token":
+        token(sys.stdin.read())
+    elif len(argv) == 2 and argv[1] == "job-state":
+        job_state(sys.stdin.read())
+    elif len(argv) == 2 and argv[1] == "wrk":
+        parse_wrk(sys.stdin.read())
+    elif len(argv) == 5 and argv[1] == "samples":
+        samples(argv[2], argv[3], argv[4])
+    elif len(argv) == 4 and argv[1] == "table":
+        table(argv[2], argv[3])
+    else:
+        fail("usage: http_report.py config DATA_DIR SHA256 THREADS | token | job-state | wrk | "
+             "samples FILE MARKER OUT | table RESULTS CEILING_LABEL")
+
+
+if __name__ == "__main__":
+    main(sys.argv)
