@@ -37,7 +37,7 @@ extension Pages {
         var body = "<h1>Audit log</h1>\n"
         guard !rows.isEmpty else { return layout.render(title: "Audit log", body: body + "<p>No records.</p>\n") }
         body +=
-            "<table><thead><tr><th>#</th><th>Time</th><th>Event</th><th>Decision</th><th>User</th><th>Source</th><th>Pipeline</th><th>Job</th><th>Reason</th><th>Client</th><th>Config</th></tr></thead><tbody>\n"
+            "<div class=\"scroll\"><table><thead><tr><th>#</th><th>Time</th><th>Event</th><th>Decision</th><th>User</th><th>Source</th><th>Pipeline</th><th>Job</th><th>Reason</th><th>Client</th><th>Config</th></tr></thead><tbody>\n"
         for r in rows {
             let job = r.jobID.map { "<a href=\"\(layout.href("/jobs/\($0)"))\">#\($0)</a>" } ?? ""
             body +=
@@ -45,6 +45,6 @@ extension Pages {
                 + "<td>\(HTML.escape(r.user))</td><td>\(HTML.escape(r.source))</td><td>\(HTML.escape(r.pipeline))</td><td>\(job)</td>"
                 + "<td>\(HTML.escape(r.reason))</td><td>\(HTML.escape(r.client))</td><td><code>\(HTML.escape(r.configHash))</code></td></tr>\n"
         }
-        return layout.render(title: "Audit log", body: body + "</tbody></table>\n")
+        return layout.render(title: "Audit log", body: body + "</tbody></table></div>\n")
     }
 }

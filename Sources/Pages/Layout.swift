@@ -58,7 +58,8 @@ public struct Layout: Sendable {
     static let style = """
         body{font:15px/1.4 system-ui,sans-serif;margin:0;color:#1b1b1b;background:#fafafa}
         header{background:#1f3a5f;color:#fff;padding:.6em 1em}header a{color:#fff;margin-right:1em}
-        .brand{font-weight:700}.who{float:right}main{padding:1em;max-width:70em}
+        header nav{display:flex;flex-wrap:wrap;gap:.3em 0;align-items:baseline}
+        .brand{font-weight:700}.who{margin-left:auto;overflow-wrap:anywhere}main{padding:1em;max-width:70em}
         table{border-collapse:collapse;width:100%;background:#fff}th,td{text-align:left;padding:.35em .6em;border-bottom:1px solid #ddd}
         .state{font-weight:600;padding:.1em .45em;border-radius:.3em}
         .state-succeeded{background:#d4edda;color:#155724}.state-failed{background:#f8d7da;color:#721c24}
@@ -95,7 +96,9 @@ public struct Layout: Sendable {
                 if (r.status === 304) { return null; }
                 if (!r.ok) { throw new Error("status " + r.status); }
                 var first = tag === null; tag = r.headers.get("ETag");
-                return r.json().then(function (job) { return first ? null : job; });
+                // The first answer is only the baseline, unless the job already finished
+                // (then the page is stale now, and no later poll would ever differ).
+                return r.json().then(function (job) { return first && ["queued", "running"].indexOf(job.state) >= 0 ? null : job; });
               }).then(function (job) {
                 if (!job) { return setTimeout(poll, 100); }
                 return fetch(location.href, { credentials: "same-origin" }).then(function (r) { return r.text(); }).then(function (html) {

@@ -97,7 +97,7 @@ extension Pages {
             for f in p.parameters {
                 let id = "p-\(HTML.escape(f.name))"
                 body +=
-                    "<p><label for=\"\(id)\">\(HTML.escape(f.name))\(f.isRequired ? " <abbr title=\"required\">*</abbr>" : "")</label><br>"
+                    "<p><label for=\"\(id)\">\(HTML.escape(f.name))\(f.isRequired ? " <abbr title=\"required\">*</abbr>" : "")</label>"
                 body += self.input(f, id: id)
                 if !f.description.isEmpty { body += " <small id=\"\(id)-help\">\(HTML.escape(f.description))</small>" }
                 if let error = f.error { body += "<br><strong class=\"error\" id=\"\(id)-error\">\(HTML.escape(error))</strong>" }

@@ -43,13 +43,13 @@ extension Pages {
         body += "</dl>\n"
         body += "<h2>What I may do</h2>\n"
         if view.pipelines.isEmpty { return layout.render(title: "Who am I", body: body + "<p>No pipeline is visible to you.</p>\n") }
-        body += "<table><thead><tr><th>Pipeline</th><th>Verb</th><th>Allowed by</th></tr></thead><tbody>\n"
+        body += "<div class=\"scroll\"><table><thead><tr><th>Pipeline</th><th>Verb</th><th>Allowed by</th></tr></thead><tbody>\n"
         for p in view.pipelines {
             for v in p.verbs {
                 body +=
                     "<tr><td>\(HTML.escape(p.name))</td><td>\(HTML.escape(v.verb))</td><td><code>\(HTML.escape(v.grant))</code></td></tr>\n"
             }
         }
-        return layout.render(title: "Who am I", body: body + "</tbody></table>\n")
+        return layout.render(title: "Who am I", body: body + "</tbody></table></div>\n")
     }
 }

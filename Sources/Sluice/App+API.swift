@@ -273,6 +273,7 @@ extension App {
         if let text = query["limit"] {
             guard let value = Int(text), (1...500).contains(value) else { throw HTTPError(.badRequest, "limit must be from 1 to 500") }
             jobQuery.limit = value
+            filters.append(("limit", text))
         }
         let jobs = try self.store.jobs(jobQuery)
         // The cursor follows the unfiltered page, so paging never skips jobs; a page may then hold

@@ -22,11 +22,15 @@ public final class App: HTTPHandler {
 
     /// The configuration in force and the authenticators built from it, swapped together by
     /// `reload(_:)`.
-    private struct Snapshot: Sendable {
-        var configuration: Configuration
-        var authenticator: AuthenticatorChain
-        var identityLimiter: RateLimiter?
-        var pipelineLimiter: RateLimiter?
+    ///
+    /// A class, so that taking it is one retain under the lock: with a struct every request
+    /// copied the whole configuration (dozens of retains) inside the critical section, and the
+    /// worker threads queued on the lock (it showed in profiles as `Mutex.lockSlow`).
+    private final class Snapshot: Sendable {
+        let configuration: Configuration
+        let authenticator: AuthenticatorChain
+        let identityLimiter: RateLimiter?
+        let pipelineLimiter: RateLimiter?
 
         init(_ configuration: Configuration) {
             self.configuration = configuration
@@ -39,12 +43,17 @@ public final class App: HTTPHandler {
     private let snapshot: Mutex<Snapshot>
 
     /// The configuration in force.
-    var configuration: Configuration { self.snapshot.withLock { $0.configuration } }
+    var configuration: Configuration { self.current.configuration }
 
-    private var authenticator: AuthenticatorChain { self.snapshot.withLock { $0.authenticator } }
+    private var authenticator: AuthenticatorChain { self.current.authenticator }
+
+    private var current: Snapshot { self.snapshot.withLock { $0 } }
 
     /// The trigger rate limiters in force (per identity, per pipeline).
-    var limiters: (identity: RateLimiter?, pipeline: RateLimiter?) { self.snapshot.withLock { ($0.identityLimiter, $0.pipelineLimiter) } }
+    var limiters: (identity: RateLimiter?, pipeline: RateLimiter?) {
+        let snapshot = self.current
+        return (snapshot.identityLimiter, snapshot.pipelineLimiter)
+    }
     let store: any JobStore
     let runner: Runner?
     let logDirectory: String

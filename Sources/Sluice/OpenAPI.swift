@@ -123,6 +123,7 @@ enum OpenAPI {
                   "parameters": [{"$ref": "#/components/parameters/JobID"}],
                   "post": {
                     "operationId": "cancelJob",
+                    "requestBody": {"required": false, "description": "Callers authenticated by browser credentials (basic auth) must send Content-Type: application/json (415 otherwise); an empty object will do", "content": {"application/json": {"schema": {"type": "object"}}}},
                     "responses": {
                       "200": {"description": "Already finished", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Job"}}}},
                       "202": {"description": "Cancel recorded", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Job"}}}},
@@ -137,6 +138,7 @@ enum OpenAPI {
                   "parameters": [{"$ref": "#/components/parameters/JobID"}],
                   "post": {
                     "operationId": "retryJob",
+                    "requestBody": {"required": false, "description": "Callers authenticated by browser credentials (basic auth) must send Content-Type: application/json (415 otherwise); an empty object will do", "content": {"application/json": {"schema": {"type": "object"}}}},
                     "responses": {
                       "202": {"description": "Failed, skipped and cancelled tasks queued again", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Job"}}}},
                       "401": {"$ref": "#/components/responses/Error"},
