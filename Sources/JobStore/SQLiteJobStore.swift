@@ -129,10 +129,15 @@ public final class SQLiteJobStore: JobStore {
 
     public func job(id: Int64) throws -> JobRecord? {
         try self.read { db in
-            guard let row = try db.query("SELECT * FROM jobs WHERE id = ?", [.integer(id)]).first else { return nil }
-            var job = try Self.job(from: row)
-            job.tasks = try db.query("SELECT * FROM tasks WHERE job_id = ? ORDER BY position", [.integer(id)]).map(Self.task(from:))
-            return job
+            // One read transaction for both queries: the job and its tasks come from the same
+            // snapshot (a commit between them could otherwise pair a new job state with old
+            // tasks), and the WAL read lock is taken once instead of twice.
+            try db.transaction(immediate: false) {
+                guard let row = try db.query("SELECT * FROM jobs WHERE id = ?", [.integer(id)]).first else { return nil }
+                var job = try Self.job(from: row)
+                job.tasks = try db.query("SELECT * FROM tasks WHERE job_id = ? ORDER BY position", [.integer(id)]).map(Self.task(from:))
+                return job
+            }
         }
     }
 

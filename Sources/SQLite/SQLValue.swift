@@ -44,15 +44,36 @@ extension Optional where Wrapped == String {
 public struct Row: Sendable {
     /// Column values in select order.
     public let values: [SQLValue]
+    private let names: ColumnNames
+
     /// Column names in select order.
-    public let columns: [String]
+    public var columns: [String] { self.names.names }
+
+    init(values: [SQLValue], names: ColumnNames) {
+        self.values = values
+        self.names = names
+    }
 
     /// The value of column `index`.
     public subscript(index: Int) -> SQLValue { self.values[index] }
 
     /// The value of the column named `name` (first match), or `.null`.
     public subscript(name: String) -> SQLValue {
-        guard let i = self.columns.firstIndex(of: name) else { return .null }
+        guard let i = self.names.index[name] else { return .null }
         return self.values[i]
+    }
+}
+
+/// The column names of a result, with a name → position table shared by all its rows (a
+/// linear search of the names per lookup showed in profiles of wide `SELECT *` rows).
+final class ColumnNames: Sendable {
+    let names: [String]
+    let index: [String: Int]
+
+    init(_ names: [String]) {
+        self.names = names
+        var index: [String: Int] = [:]
+        for (i, name) in names.enumerated() where index[name] == nil { index[name] = i }
+        self.index = index
     }
 }

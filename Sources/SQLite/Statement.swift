@@ -6,6 +6,10 @@ public final class Statement {
     private unowned let connection: Connection
     /// The SQL text.
     public let sql: String
+    /// The result's column names, kept from the first step: the names of a prepared statement's
+    /// result only change with the schema, and Sluice migrates before it prepares anything
+    /// else. A different column count rebuilds them anyway.
+    private var columnNames: ColumnNames?
 
     init(connection: Connection, handle: OpaquePointer, sql: String) {
         self.connection = connection
@@ -53,14 +57,19 @@ public final class Statement {
     public func rows() throws(SQLiteError) -> [Row] {
         defer { sqlite3_reset(self.handle) }
         var result: [Row] = []
-        var columns: [String]? = nil
+        var columns: ColumnNames? = nil
         while true {
             let rc = sqlite3_step(self.handle)
             if rc == SQLITE_DONE { return result }
             guard rc == SQLITE_ROW else { throw self.connection.error(rc, sql: self.sql) }
             let count = sqlite3_column_count(self.handle)
             if columns == nil {
-                columns = (0..<count).map { String(cString: sqlite3_column_name(self.handle, $0)) }
+                if let cached = self.columnNames, cached.names.count == Int(count) {
+                    columns = cached
+                } else {
+                    columns = ColumnNames((0..<count).map { String(cString: sqlite3_column_name(self.handle, $0)) })
+                    self.columnNames = columns
+                }
             }
             var values: [SQLValue] = []
             values.reserveCapacity(Int(count))
@@ -79,7 +88,7 @@ public final class Statement {
                 default: values.append(.null)
                 }
             }
-            result.append(Row(values: values, columns: columns!))
+            result.append(Row(values: values, names: columns!))
         }
     }
 }
