@@ -29,7 +29,7 @@ let package = Package(
         .target(name: "Policy", swiftSettings: strict),
         .target(name: "Identity", dependencies: ["Crypto", "HTTP", "JSON", "Logging"], swiftSettings: strict),
         .target(name: "SQLite", dependencies: ["CSQLite"], swiftSettings: strict),
-        .target(name: "JobStore", dependencies: ["SQLite"], swiftSettings: strict),
+        .target(name: "JobStore", dependencies: ["SQLite", "JSON"], swiftSettings: strict),
         .target(name: "Workflow", dependencies: ["JobStore", "Logging", "CSpawn"], swiftSettings: strict),
         .target(name: "Pages", swiftSettings: strict),
         .target(

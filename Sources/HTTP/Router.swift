@@ -69,14 +69,16 @@ public struct Router<Target: Sendable>: Sendable {
 
     private static func bind(_ pattern: [Segment], _ path: [String]) -> [String: String]? {
         guard pattern.count == path.count else { return nil }
-        var parameters: [String: String] = [:]
-        for (segment, value) in zip(pattern, path) {
-            switch segment {
-            case .literal(let literal): if literal != value { return nil }
-            case .parameter(let name):
-                if value.isEmpty { return nil }
-                parameters[name] = value
+        // Literals first, without building anything: most routes fail here.
+        for i in pattern.indices {
+            switch pattern[i] {
+            case .literal(let literal): if literal.utf8.count != path[i].utf8.count || literal != path[i] { return nil }
+            case .parameter: if path[i].isEmpty { return nil }
             }
+        }
+        var parameters: [String: String] = [:]
+        for i in pattern.indices {
+            if case .parameter(let name) = pattern[i] { parameters[name] = path[i] }
         }
         return parameters
     }

@@ -65,8 +65,14 @@ public enum BearerToken {
     /// The token, if the request has a Bearer authorization (scheme case-insensitive).
     public static func value(in request: HTTPRequest) -> String? {
         guard let header = request.header("Authorization") else { return nil }
-        let parts = header.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
-        guard parts.count == 2, parts[0].lowercased() == "bearer" else { return nil }
-        return parts[1].trimmingCharacters(in: .whitespaces)
+        let parts = header.utf8.split(separator: UInt8(ascii: " "), maxSplits: 1, omittingEmptySubsequences: true)
+        guard parts.count == 2, parts[0].count == 6,
+            String(decoding: parts[0], as: UTF8.self).lowercased() == "bearer"
+        else { return nil }
+        // Trim spaces and tabs by hand: Foundation's trimmingCharacters showed in profiles.
+        var value = parts[1][...]
+        while let first = value.first, first == 0x20 || first == 0x09 { value = value.dropFirst() }
+        while let last = value.last, last == 0x20 || last == 0x09 { value = value.dropLast() }
+        return String(decoding: value, as: UTF8.self)
     }
 }

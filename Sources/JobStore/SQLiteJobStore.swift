@@ -1,4 +1,5 @@
 public import Foundation
+import JSON
 import SQLite
 import Synchronization
 
@@ -368,7 +369,7 @@ public final class SQLiteJobStore: JobStore {
         else { throw JobStoreError("malformed job row") }
         return JobRecord(
             id: id, pipeline: pipeline, state: state, triggeredBy: row["triggered_by"].text ?? "",
-            identitySource: row["identity_source"].text ?? "", params: try JSONCoding.decode([String: String].self, params),
+            identitySource: row["identity_source"].text ?? "", params: try ParamsColumn.decode(params),
             workingDirectory: row["working_directory"].text ?? "", cancelRequested: row["cancel_requested"].int64 == 1,
             createdAt: Date(milliseconds: created), startedAt: row["started_at"].int64.map(Date.init(milliseconds:)),
             finishedAt: row["finished_at"].int64.map(Date.init(milliseconds:)), tasks: [], identity: row["identity"].text ?? "",
@@ -435,6 +436,23 @@ enum StringArrayColumn {
             return result
         }
         return try JSONCoding.decode([String].self, text)
+    }
+}
+
+/// The `params` column: a JSON object of strings, read on every job lookup. Our own parser
+/// (no `JSONDecoder` setup per call), with the empty object short-cut.
+enum ParamsColumn {
+    static func decode(_ text: String) throws -> [String: String] {
+        if text == "{}" { return [:] }
+        guard case .object(let members) = try JSONParser.parse(Array(text.utf8), json5: false).value else {
+            throw JobStoreError("params is not a JSON object")
+        }
+        var result: [String: String] = [:]
+        for (name, value) in members {
+            guard case .string(let text) = value else { throw JobStoreError("params.\(name) is not a string") }
+            result[name] = text
+        }
+        return result
     }
 }
 
