@@ -96,7 +96,8 @@ final class CompiledRegex: @unchecked Sendable {
         guard rc == 0 else {
             var buffer = [CChar](repeating: 0, count: 256)
             regerror(rc, &self.regex, &buffer, buffer.count)
-            throw TemplateError("not a valid POSIX extended regular expression: \(String(cString: buffer))")
+            let message = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            throw TemplateError("not a valid POSIX extended regular expression: \(message)")
         }
         self.compiled = true
     }
