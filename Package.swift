@@ -31,7 +31,7 @@ let package = Package(
         .target(name: "SQLite", dependencies: ["CSQLite"], swiftSettings: strict),
         .target(name: "JobStore", dependencies: ["SQLite", "JSON"], swiftSettings: strict),
         .target(name: "Workflow", dependencies: ["JobStore", "Logging", "CSpawn"], swiftSettings: strict),
-        .target(name: "Pages", swiftSettings: strict),
+        .target(name: "Pages", dependencies: ["HTTP"], swiftSettings: strict),
         .target(
             name: "Sluice",
             dependencies: [

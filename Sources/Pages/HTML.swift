@@ -1,3 +1,5 @@
+import HTTP
+
 /// The one escaping primitive: every value that reaches a page goes through it.
 public enum HTML {
     /// Escapes `& < > " '` so the text is safe in element content and quoted attribute values.
@@ -26,20 +28,5 @@ public enum HTML {
     }
 
     /// Percent-encodes one path segment (a pipeline or task name) for use inside an href.
-    public static func pathSegment(_ text: String) -> String {
-        var out = ""
-        for byte in text.utf8 {
-            switch byte {
-            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
-                UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
-                out.unicodeScalars.append(Unicode.Scalar(byte))
-            default:
-                let hex = Array("0123456789ABCDEF".unicodeScalars)
-                out += "%"
-                out.unicodeScalars.append(hex[Int(byte >> 4)])
-                out.unicodeScalars.append(hex[Int(byte & 0xf)])
-            }
-        }
-        return out
-    }
+    public static func pathSegment(_ text: String) -> String { FormEncoder.encode(text) }
 }
