@@ -70,7 +70,7 @@ public struct Layout: Sendable {
         a{color:#0b4f9c}header a{color:#fff}a:focus,button:focus,input:focus,select:focus{outline:3px solid #f0a500;outline-offset:2px}
         .skip{position:absolute;left:-999px}.skip:focus{left:1em;top:.5em;background:#fff;color:#000;padding:.3em;z-index:9}
         .scroll{overflow-x:auto}.graph svg{max-width:100%;height:auto}.muted{color:#555}
-        .graph svg.timeline,.graph svg.task-graph{min-width:32em}
+        .graph svg.timeline,.graph svg.task-graph{min-width:48em}
         label{display:block;font-weight:600;margin-top:.6em}.error{color:#721c24;font-weight:600}
         input,select,button{font:inherit;padding:.3em .5em;max-width:100%}form.action{display:inline}
         .filters{display:flex;flex-wrap:wrap;gap:.2em 1em;align-items:end}.filters label{margin-top:0}
