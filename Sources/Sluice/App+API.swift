@@ -307,24 +307,28 @@ extension App {
     func showJob(_ context: RequestContext) throws -> HTTPResponse {
         var job = try self.visibleJob(context)
         var body = JobJSON.bytes(job, mountPath: context.mountPath, includeTasks: true)
-        if let text = context.request.query["wait"] {
-            guard let seconds = Int(text), (0...60).contains(seconds) else {
-                throw HTTPError(.badRequest, "wait must be a whole number of seconds from 0 to 60")
-            }
-            let baseline = context.request.header("If-None-Match") ?? ConditionalGET.tag(of: body)
-            let deadline = Date().addingTimeInterval(Double(seconds))
-            while ConditionalGET.matches(baseline, ConditionalGET.tag(of: body)) && !job.state.isTerminal {
-                // Take the generation before reading, so a change between the read and the
-                // wait still wakes us.
-                let generation = self.changes.generation(of: job.id)
-                guard let fresh = try self.store.job(id: job.id) else { break }
-                job = fresh
-                body = JobJSON.bytes(job, mountPath: context.mountPath, includeTasks: true)
-                if !ConditionalGET.matches(baseline, ConditionalGET.tag(of: body)) { break }
-                if Date() >= deadline || !self.changes.wait(for: job.id, after: generation, until: deadline) { break }
-            }
+        guard let text = context.request.query["wait"] else { return .json(body) }
+        guard let seconds = Int(text), (0...60).contains(seconds) else {
+            throw HTTPError(.badRequest, "wait must be a whole number of seconds from 0 to 60")
         }
-        return .json(body)
+        var tag = ConditionalGET.tag(of: body)
+        let baseline = context.request.header("If-None-Match") ?? tag
+        let deadline = Date().addingTimeInterval(Double(seconds))
+        while ConditionalGET.matches(baseline, tag) && !job.state.isTerminal {
+            // Take the generation before reading, so a change between the read and the wait
+            // still wakes us.
+            let generation = self.changes.generation(of: job.id)
+            guard let fresh = try self.store.job(id: job.id) else { break }
+            job = fresh
+            body = JobJSON.bytes(job, mountPath: context.mountPath, includeTasks: true)
+            tag = ConditionalGET.tag(of: body)
+            if !ConditionalGET.matches(baseline, tag) { break }
+            if Date() >= deadline || !self.changes.wait(for: job.id, after: generation, until: deadline) { break }
+        }
+        // The tag is known already; ConditionalGET uses it instead of hashing the body again.
+        var response = HTTPResponse.json(body)
+        response.setHeader("ETag", tag)
+        return response
     }
 
     /// `POST /api/v1/jobs/{id}/cancel`: 202 while the cancel takes effect, 200 if the job had
@@ -393,7 +397,7 @@ extension App {
             path: Runner.logPath(logDirectory: self.logDirectory, jobID: job.id, task: task.name, attempt: attempt), offset: offset,
             limit: 1 << 20)
         var response = HTTPResponse(
-            status: .ok, headers: [("Content-Type", "text/plain; charset=utf-8"), ("X-Content-Type-Options", "nosniff")], body: chunk.bytes)
+            status: .ok, headers: [("Content-Type", "text/plain; charset=utf-8")], body: chunk.bytes)
         response.setHeader("X-Log-Next-Offset", String(chunk.nextOffset))
         response.setHeader("X-Log-Size", String(chunk.fileSize))
         if context.request.query["download"] != nil {

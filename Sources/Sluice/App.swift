@@ -151,10 +151,11 @@ public final class App: HTTPHandler {
     public func respond(to request: HTTPRequest) -> HTTPResponse {
         let requestID = Hex.encode(SecureRandom.bytes(6))
         let mountPath = self.configuration.server.basePath ?? request.scriptName
-        let isAPIPath = self.routePath(of: request)?.hasPrefix("/api/") ?? false
+        let path = self.routePath(of: request)
+        let isAPIPath = path?.hasPrefix("/api/") ?? false
         var response: HTTPResponse
         do {
-            response = try self.dispatch(request, requestID: requestID, mountPath: mountPath)
+            response = try self.dispatch(request, path: path, requestID: requestID, mountPath: mountPath)
         } catch let error as HTTPError {
             response = self.render(
                 error, asJSON: isAPIPath || Self.prefersJSON(request), mountPath: mountPath)
@@ -184,8 +185,8 @@ public final class App: HTTPHandler {
         return raw.hasPrefix(request.scriptName) ? String(raw.dropFirst(request.scriptName.count)) : raw
     }
 
-    private func dispatch(_ request: HTTPRequest, requestID: String, mountPath: String) throws -> HTTPResponse {
-        guard let path = self.routePath(of: request) else { throw HTTPError(.notFound, "not found") }
+    private func dispatch(_ request: HTTPRequest, path: String?, requestID: String, mountPath: String) throws -> HTTPResponse {
+        guard let path else { throw HTTPError(.notFound, "not found") }
         if path.isEmpty { return .redirect(to: mountPath + "/", status: .movedPermanently) }
         // A prefix match such as /sluiceX must not be served as /sluice + "X".
         guard path.hasPrefix("/") else { throw HTTPError(.notFound, "not found") }
