@@ -21,21 +21,22 @@ let package = Package(
 
         // posix_spawn file actions that glibc only declares under _GNU_SOURCE.
         .target(name: "CSpawn"),
+        .target(name: "ByteStrings", swiftSettings: strict),
         .target(name: "Logging", swiftSettings: strict),
         .target(name: "JSON", swiftSettings: strict),
         .target(name: "HTTP", swiftSettings: strict),
         .target(name: "FastCGI", dependencies: ["CFastCGI", "HTTP", "Logging"], swiftSettings: strict),
         .target(name: "Crypto", dependencies: ["CCrypto"], swiftSettings: strict),
-        .target(name: "Policy", swiftSettings: strict),
-        .target(name: "Identity", dependencies: ["Crypto", "HTTP", "JSON", "Logging"], swiftSettings: strict),
+        .target(name: "Policy", dependencies: ["ByteStrings"], swiftSettings: strict),
+        .target(name: "Identity", dependencies: ["ByteStrings", "Crypto", "HTTP", "JSON", "Logging"], swiftSettings: strict),
         .target(name: "SQLite", dependencies: ["CSQLite"], swiftSettings: strict),
         .target(name: "JobStore", dependencies: ["SQLite", "JSON"], swiftSettings: strict),
-        .target(name: "Workflow", dependencies: ["JobStore", "Logging", "CSpawn"], swiftSettings: strict),
+        .target(name: "Workflow", dependencies: ["ByteStrings", "JobStore", "Logging", "CSpawn"], swiftSettings: strict),
         .target(name: "Pages", dependencies: ["HTTP"], swiftSettings: strict),
         .target(
             name: "Sluice",
             dependencies: [
-                "HTTP", "FastCGI", "Crypto", "Identity", "Policy", "JobStore", "Workflow", "Pages", "Logging", "JSON",
+                "ByteStrings", "HTTP", "FastCGI", "Crypto", "Identity", "Policy", "JobStore", "Workflow", "Pages", "Logging", "JSON",
             ],
             swiftSettings: strict
         ),
@@ -43,15 +44,16 @@ let package = Package(
         // Micro-benchmarks driven by scripts/bench; not installed.
         .executableTarget(name: "sluice-bench", dependencies: ["Crypto", "Workflow", "JobStore"], swiftSettings: strict),
 
+        .testTarget(name: "ByteStringsTests", dependencies: ["ByteStrings"]),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP"]),
         .testTarget(name: "CryptoTests", dependencies: ["Crypto"], exclude: ["Fixtures"]),
-        .testTarget(name: "PolicyTests", dependencies: ["Policy"]),
+        .testTarget(name: "PolicyTests", dependencies: ["Policy", "ByteStrings"]),
         .testTarget(name: "SQLiteTests", dependencies: ["SQLite"]),
         .testTarget(name: "JobStoreTests", dependencies: ["JobStore"]),
-        .testTarget(name: "WorkflowTests", dependencies: ["Workflow", "JobStore"]),
+        .testTarget(name: "WorkflowTests", dependencies: ["Workflow", "JobStore", "ByteStrings"]),
         .testTarget(name: "PagesTests", dependencies: ["Pages"]),
         .testTarget(
-            name: "SluiceTests", dependencies: ["Sluice", "HTTP", "Policy", "Identity", "JobStore", "Workflow", "Pages", "JSON"]),
+            name: "SluiceTests", dependencies: ["Sluice", "ByteStrings", "HTTP", "Policy", "Identity", "JobStore", "Workflow", "Pages", "JSON"]),
         .testTarget(name: "JSONTests", dependencies: ["JSON"]),
         .testTarget(name: "IdentityTests", dependencies: ["Identity", "Crypto", "HTTP", "JSON"], exclude: ["Fixtures"]),
         .testTarget(name: "IntegrationTests", dependencies: ["sluice", "JobStore"]),

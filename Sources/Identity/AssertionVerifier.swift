@@ -130,7 +130,7 @@ public struct AssertionVerifier: Sendable {
         guard case .string(let user)? = claims[self.source.userClaim], GroupList.isAcceptableName(user) else {
             throw AssertionError(.claims, "claim \(self.source.userClaim) is missing, not a string, or not a usable name")
         }
-        var groups: Set<String> = []
+        var groups: [String] = []
         if let name = self.source.groupsClaim {
             switch claims[name] {
             case nil, .null?: break
@@ -146,10 +146,10 @@ public struct AssertionVerifier: Sendable {
             default: throw AssertionError(.claims, "claim \(name) is neither a string nor an array")
             }
             guard groups.allSatisfy(GroupList.isAcceptableName) else {
-                throw AssertionError(.claims, "a group name has control characters")
+                throw AssertionError(.claims, "a group name has control characters or is not in Unicode NFC")
             }
         }
-        return VerifiedAssertion(user: user, groups: groups, kid: key.kid, algorithm: algorithm, claims: claims)
+        return VerifiedAssertion(user: user, groups: Set(groups), kid: key.kid, algorithm: algorithm, claims: claims)
     }
 
     /// Exact comparison (J21): byte for byte, not Swift's canonical equivalence.

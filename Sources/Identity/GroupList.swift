@@ -1,3 +1,4 @@
+import ByteStrings
 import Foundation
 
 /// Normalises group lists. Identity providers send groups as a JSON array, or as one string
@@ -5,13 +6,16 @@ import Foundation
 /// become the same set.
 public enum GroupList {
     /// The groups in a string separated by commas and/or whitespace; empty items are dropped.
-    public static func parse(_ text: String) -> Set<String> {
-        Set(text.split(whereSeparator: { $0 == "," || $0.isWhitespace }).map(String.init))
+    ///
+    /// A list, not a set: a `Set<String>` would merge canonically equivalent names (`K-team` and
+    /// `\u{212A}-team`) before `isAcceptableName` could refuse the one that is not NFC.
+    public static func parse(_ text: String) -> [String] {
+        text.split(whereSeparator: { $0 == "," || $0.isWhitespace }).map(String.init)
     }
 
     /// The groups of an array of strings, each of which may itself hold several.
-    public static func parse(_ items: [String]) -> Set<String> {
-        items.reduce(into: Set<String>()) { $0.formUnion(self.parse($1)) }
+    public static func parse(_ items: [String]) -> [String] {
+        items.flatMap { self.parse($0) }
     }
 
     /// Whether a group or user name is acceptable: non-empty, at most 256 bytes, no control
@@ -22,6 +26,6 @@ public enum GroupList {
     /// strings for which canonical equality and byte equality agree.
     public static func isAcceptableName(_ name: String) -> Bool {
         !name.isEmpty && name.utf8.count <= 256 && !name.unicodeScalars.contains { $0.properties.generalCategory == .control }
-            && name.utf8.elementsEqual(name.precomposedStringWithCanonicalMapping.utf8)
+            && UnicodeNames.isNFC(name)
     }
 }

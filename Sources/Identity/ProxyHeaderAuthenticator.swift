@@ -35,8 +35,9 @@ public struct ProxyHeaderAuthenticator: Authenticator {
             guard !value.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
                 return .invalid(reason: "\(name) contains control characters")
             }
-            groups = GroupList.parse(value)
-            guard groups.allSatisfy(GroupList.isAcceptableName) else { return .invalid(reason: "\(name) holds an unusable group name") }
+            let items = GroupList.parse(value)
+            guard items.allSatisfy(GroupList.isAcceptableName) else { return .invalid(reason: "\(name) holds an unusable group name") }
+            groups = Set(items)
         }
         return .authenticated(Principal(user: user, groups: groups, source: .proxyHeaders, isAmbient: true))
     }

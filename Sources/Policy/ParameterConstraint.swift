@@ -1,8 +1,11 @@
+public import ByteStrings
+
 /// A limit a grant puts on one parameter's value: the grant applies only to triggers (and jobs)
 /// whose value satisfies it.
 public enum ParameterConstraint: Sendable, Hashable, CustomStringConvertible {
-    /// The value must be one of these strings, compared exactly.
-    case oneOf(Set<String>)
+    /// The value must be one of these strings, compared as bytes (`"Ko\u{308}ln"` is not
+    /// `"Köln"`: a task would receive other bytes than the grant names).
+    case oneOf(Set<ByteString>)
     /// The value must be a decimal number within the closed range.
     case range(min: Double?, max: Double?)
     /// The value must match a glob (`*` any run, `?` one character). Globs, not regular
@@ -14,7 +17,7 @@ public enum ParameterConstraint: Sendable, Hashable, CustomStringConvertible {
     public func admits(_ value: String?) -> Bool {
         guard let value else { return false }
         switch self {
-        case .oneOf(let values): return values.contains(value)
+        case .oneOf(let values): return values.contains(ByteString(value))
         case .range(let min, let max):
             // Plain decimal numbers only: no "inf", "nan", hex or whitespace sneaking past a range.
             guard value.utf8.count <= 40,
@@ -38,7 +41,7 @@ public enum ParameterConstraint: Sendable, Hashable, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case .oneOf(let values): "one of \(values.sorted().joined(separator: ", "))"
+        case .oneOf(let values): "one of \(values.sorted().map(\.string).joined(separator: ", "))"
         case .range(let min, let max): "a number from \(min.map { "\($0)" } ?? "-∞") to \(max.map { "\($0)" } ?? "∞")"
         case .pattern(let glob): "matching \(glob)"
         }

@@ -1,3 +1,5 @@
+public import ByteStrings
+
 /// Who holds which roles, and what each role may do. Deny by default. Pure: no I/O.
 ///
 /// ```swift
@@ -19,18 +21,16 @@ public struct Policy: Sendable {
     /// The roles `subject` holds: through its user name, any of its groups, roles assigned to it
     /// directly (service tokens), or the default role.
     public func roles(of subject: Subject) -> [Role] {
-        self.roles.filter {
-            $0.users.contains(subject.user) || !$0.groups.isDisjoint(with: subject.groups) || subject.roles.contains($0.name)
-                || $0.name == self.defaultRole
-        }
+        self.roles.filter { self.membership(of: subject, in: $0) != nil }
     }
 
     /// Why `subject` holds `role` (for explanations), or nil if it does not.
     public func membership(of subject: Subject, in role: Role) -> String? {
-        if role.users.contains(subject.user) { return "user \(subject.user)" }
+        // Every comparison is of bytes (ByteString), never Swift's canonical equivalence.
+        if role.users.contains(ByteString(subject.user)) { return "user \(subject.user)" }
         if let group = role.groups.intersection(subject.groups).sorted().first { return "group \(group)" }
-        if subject.roles.contains(role.name) { return "assigned directly" }
-        if role.name == self.defaultRole { return "default role" }
+        if subject.roles.contains(ByteString(role.name)) { return "assigned directly" }
+        if let defaultRole = self.defaultRole, role.name.bytesEqual(defaultRole) { return "default role" }
         return nil
     }
 
@@ -61,13 +61,13 @@ public struct Policy: Sendable {
 public struct Subject: Sendable, Hashable {
     /// The user name (or service-token name).
     public var user: String
-    /// Group names.
-    public var groups: Set<String>
+    /// Group names, compared as bytes.
+    public var groups: Set<ByteString>
     /// Roles assigned directly (a service token's configured roles), not derived from membership.
-    public var roles: Set<String>
+    public var roles: Set<ByteString>
 
     /// Creates a subject.
-    public init(user: String, groups: Set<String> = [], roles: Set<String> = []) {
+    public init(user: String, groups: Set<ByteString> = [], roles: Set<ByteString> = []) {
         self.user = user
         self.groups = groups
         self.roles = roles

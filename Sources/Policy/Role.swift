@@ -1,10 +1,12 @@
+public import ByteStrings
+
 /// Permission to use some verbs on the pipelines whose names match some patterns.
 public struct Grant: Sendable, Hashable {
     /// Pipeline-name patterns.
     public var pipelines: [GlobPattern]
     /// The verbs granted.
     public var verbs: Set<Verb>
-    /// Limits on parameter values; empty means any values.
+    /// Limits on parameter values, by parameter name; empty means any values.
     public var parameters: [String: ParameterConstraint]
 
     /// Creates a grant.
@@ -22,7 +24,9 @@ public struct Grant: Sendable, Hashable {
     public func allows(_ verb: Verb, on pipeline: String, parameters values: [String: String]? = nil) -> Bool {
         guard self.verbs.contains(verb), self.pipelines.contains(where: { $0.matches(pipeline) }) else { return false }
         guard let values else { return true }
-        return self.parameters.allSatisfy { name, constraint in constraint.admits(values[name]) }
+        // Looked up by bytes: a value supplied under a canonically equivalent spelling of the
+        // name (`\u{212A}ey` for `Key`) is not the value of that parameter.
+        return self.parameters.allSatisfy { name, constraint in constraint.admits(values[exactly: name]) }
     }
 }
 
@@ -30,15 +34,15 @@ public struct Grant: Sendable, Hashable {
 public struct Role: Sendable, Hashable {
     /// The role's name, as in the configuration.
     public var name: String
-    /// Users who hold the role.
-    public var users: Set<String>
-    /// Groups whose members hold the role.
-    public var groups: Set<String>
+    /// Users who hold the role, compared as bytes.
+    public var users: Set<ByteString>
+    /// Groups whose members hold the role, compared as bytes.
+    public var groups: Set<ByteString>
     /// What the role may do.
     public var grants: [Grant]
 
     /// Creates a role.
-    public init(name: String, users: Set<String> = [], groups: Set<String> = [], grants: [Grant]) {
+    public init(name: String, users: Set<ByteString> = [], groups: Set<ByteString> = [], grants: [Grant]) {
         self.name = name
         self.users = users
         self.groups = groups

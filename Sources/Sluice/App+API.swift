@@ -1,3 +1,4 @@
+import ByteStrings
 import Crypto
 import Foundation
 import HTTP
@@ -10,8 +11,8 @@ import Workflow
 extension App {
     /// `GET /healthz`: liveness without identity, with the configuration hash in force; 503 while
     /// draining.
-    func health(_ context: RequestContext) throws -> HTTPResponse {
-        let hash = self.configuration.hash
+    func health(_ context: PublicContext) throws -> HTTPResponse {
+        let hash = context.snapshot.configuration.hash
         if self.isDraining { return .json(Array("{\"config\":\"\(hash)\",\"status\":\"draining\"}\n".utf8), status: .serviceUnavailable) }
         return .json(Array("{\"config\":\"\(hash)\",\"status\":\"ok\"}\n".utf8))
     }
@@ -19,30 +20,31 @@ extension App {
     /// `GET /api/v1/whoami`: identity source, subject, groups, roles, and per pipeline the verbs
     /// allowed with the grant that allows each.
     func whoami(_ context: RequestContext) throws -> HTTPResponse {
-        .json(JobJSON.encode(Explanation.make(context.caller, self.configuration, identityLimiter: self.limiters.identity)))
+        .json(JobJSON.encode(Explanation.make(context.caller, context.configuration, identityLimiter: context.snapshot.identityLimiter)))
     }
 
     /// `GET /whoami`: the same as a page.
     func whoamiPage(_ context: RequestContext) throws -> HTTPResponse {
         .html(
-            Pages.whoami(context.layout, Explanation.make(context.caller, self.configuration, identityLimiter: self.limiters.identity).page)
+            Pages.whoami(
+                context.layout,
+                Explanation.make(context.caller, context.configuration, identityLimiter: context.snapshot.identityLimiter).page)
         )
     }
 
     /// `GET /api/v1/pipelines`.
     func listPipelines(_ context: RequestContext) throws -> HTTPResponse {
-        let list = self.visiblePipelines(context).map { name in
-            JobJSON.pipeline(self.configuration.pipelines[name]!, verbs: self.verbs(context, name))
+        let list = self.visiblePipelines(context).map { pipeline in
+            JobJSON.pipeline(pipeline, verbs: self.verbs(context, pipeline.name))
         }
         return .json(JobJSON.encode(JobJSON.PipelineList(pipelines: list)))
     }
 
     /// `GET /api/v1/pipelines/{name}`: the pipeline with its parameter schema and my verbs.
     func showPipeline(_ context: RequestContext) throws -> HTTPResponse {
-        let name = context.parameter("name")
-        guard let pipeline = self.configuration.pipelines[name] else { throw HTTPError(.notFound, "not found") }
-        try self.authorize(context, .view, pipeline: name)
-        return .json(JobJSON.encode(JobJSON.pipeline(pipeline, verbs: self.verbs(context, name))))
+        let pipeline = try self.configuredPipeline(context)
+        try self.authorize(context, .view, pipeline: pipeline.name)
+        return .json(JobJSON.encode(JobJSON.pipeline(pipeline, verbs: self.verbs(context, pipeline.name))))
     }
 
     private func verbs(_ context: RequestContext, _ pipeline: String) -> [String] {
@@ -52,13 +54,11 @@ extension App {
     /// `POST /api/v1/pipelines/{name}/jobs` with `{"params": {...}}`: validates, commits the job,
     /// wakes the runner, and only then answers 202 with the job's location.
     func trigger(_ context: RequestContext) throws -> HTTPResponse {
-        let name = context.parameter("name")
-        guard self.configuration.pipelines[name] != nil else { throw HTTPError(.notFound, "not found") }
-        try self.authorize(context, .trigger, pipeline: name)
+        let pipeline = try self.configuredPipeline(context)
+        try self.authorize(context, .trigger, pipeline: pipeline.name)
         let key = try Self.idempotencyKey(context.request)
         let (job, created) = try self.createJob(
-            context, pipeline: name, supplied: try Self.triggerParameters(context.request, pipeline: self.configuration.pipelines[name]!),
-            idempotencyKey: key)
+            context, pipeline: pipeline, supplied: try Self.triggerParameters(context.request, pipeline: pipeline), idempotencyKey: key)
         var response = HTTPResponse.json(
             JobJSON.bytes(job, mountPath: context.mountPath, includeTasks: true), status: created == nil ? .accepted : .ok)
         response.setHeader("Location", "\(context.mountPath)/api/v1/jobs/\(job.id)")
@@ -80,10 +80,13 @@ extension App {
     /// commits the job under the pipeline's duplicate rule, queue bound and the idempotency key
     /// (409, 429, 422), wakes the runner, and audits.
     /// - Returns: the job, and why an existing job answers instead of a new one (nil: created).
+    ///
+    /// `pipeline` comes from the request's snapshot, so the job is stored under the
+    /// configuration's own spelling of the name.
     func createJob(
-        _ context: RequestContext, pipeline name: String, supplied: [String: String], idempotencyKey: String? = nil
+        _ context: RequestContext, pipeline: PipelineDefinition, supplied: [String: String], idempotencyKey: String? = nil
     ) throws -> (JobRecord, Submission.Reason?) {
-        guard let pipeline = self.configuration.pipelines[name] else { throw HTTPError(.notFound, "not found") }
+        let name = pipeline.name
         let values: [String: String]
         do { values = try pipeline.resolveParameters(supplied) } catch {
             throw HTTPError(.badRequest, "invalid parameters", fieldErrors: error.fields)
@@ -97,7 +100,7 @@ extension App {
         let digest = Hex.encode(SHA256.hash(Array(pipeline.requestText(stored).utf8)))
         let newJob = NewJob(
             pipeline: name, triggeredBy: context.caller.user, identitySource: context.caller.source.rawValue, params: stored,
-            workingDirectory: self.configuration.directory, tasks: pipeline.resolvedTasks(stored),
+            workingDirectory: context.configuration.directory, tasks: pipeline.resolvedTasks(stored),
             identity: Hex.encode(SHA256.hash(Array(pipeline.identity(stored).utf8))), secretParameters: secret.keys.sorted(),
             idempotencyKey: idempotencyKey, requestDigest: idempotencyKey == nil ? nil : digest)
         var maxUnfinished: Int? = nil
@@ -139,7 +142,7 @@ extension App {
     /// when either is empty (checked after validation and authorization, so refused requests do
     /// not spend tokens).
     func spendTriggerTokens(_ context: RequestContext, pipeline: String) throws {
-        let (perIdentity, perPipeline) = self.limiters
+        let (perIdentity, perPipeline) = (context.snapshot.identityLimiter, context.snapshot.pipelineLimiter)
         let checks: [(RateLimiter?, String, String)] = [
             (perIdentity, "\(context.caller.source.rawValue):\(context.caller.user)", "you"),
             (perPipeline, pipeline, "pipeline \(pipeline)"),
@@ -183,7 +186,7 @@ extension App {
         for (key, value) in values {
             // A typed parameter may come as its JSON type (7 for int, true for bool, an array for a
             // list); everything else, and every string parameter, must be a JSON string.
-            let type = pipeline.parameters.first { $0.name == key }?.type
+            let type = pipeline.parameters.first { $0.name.bytesEqual(key) }?.type
             switch value {
             case .string(let s): result[key] = s
             case .number(let n) where n.isFinite && type?.acceptsJSONNumber == true: result[key] = ParameterType.text(of: n)
@@ -228,9 +231,10 @@ extension App {
     func jobSelection(_ context: RequestContext) throws -> JobPage {
         let query = context.request.query
         var filters: [(String, String)] = []
-        var visible = Set(self.visiblePipelines(context))
+        var visible = Set(self.visiblePipelines(context).map(\.name))
         if let only = query["pipeline"], !only.isEmpty {
-            visible = visible.contains(only) ? [only] : []
+            // The configuration's spelling, found by bytes; anything else matches no job.
+            visible = visible.firstByteEqual(only).map { [$0] } ?? []
             filters.append(("pipeline", only))
         }
         var jobQuery = JobQuery(pipelines: visible, limit: 50)
@@ -420,7 +424,7 @@ extension App {
     /// The job and task named by the route, checked for the `logs` verb.
     func logTarget(_ context: RequestContext) throws -> (JobRecord, TaskRecord) {
         let job = try self.visibleJob(context, verb: .logs)
-        guard let task = job.tasks.first(where: { $0.name == context.parameter("task") }), ObjectName.isValid(task.name) else {
+        guard let task = job.tasks.first(where: { $0.name.bytesEqual(context.parameter("task")) }), ObjectName.isValid(task.name) else {
             throw HTTPError(.notFound, "no such task")
         }
         return (job, task)

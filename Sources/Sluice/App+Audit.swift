@@ -1,3 +1,4 @@
+import ByteStrings
 import Foundation
 import HTTP
 import Identity
@@ -10,12 +11,12 @@ extension App {
     /// decision has been made; the log line keeps the evidence.
     func audit(
         principal: Principal?, request: HTTPRequest, requestID: String, event: String, allowed: Bool, pipeline: String? = nil,
-        jobID: Int64? = nil, reason: String
+        jobID: Int64? = nil, reason: String, configHash: String
     ) {
         let record = AuditRecord(
             at: Date(), event: event, allowed: allowed, user: principal?.user, identitySource: principal?.source.rawValue,
             pipeline: pipeline, jobID: jobID, reason: reason, requestID: requestID, clientAddress: request.params["REMOTE_ADDR"],
-            configHash: self.configuration.hash)
+            configHash: configHash)
         do { try self.store.appendAudit(record) } catch {
             self.logger.error("cannot write audit record", ["request.id": requestID, "event": event, "error": "\(error)"])
         }
@@ -24,13 +25,13 @@ extension App {
     /// Appends an audit record about a routed request.
     func audit(_ context: RequestContext, event: String, allowed: Bool, pipeline: String? = nil, jobID: Int64? = nil, reason: String) {
         self.audit(
-            principal: context.principal, request: context.request, requestID: context.requestID, event: event, allowed: allowed,
-            pipeline: pipeline, jobID: jobID, reason: reason)
+            principal: context.caller, request: context.request, requestID: context.requestID, event: event, allowed: allowed,
+            pipeline: pipeline, jobID: jobID, reason: reason, configHash: context.configuration.hash)
     }
 
     /// The rule that allowed `verb`, as `roles.<role>.grants[<i>]`, for audit reasons.
     func grantReason(_ context: RequestContext, _ verb: Verb, _ pipeline: String, parameters: [String: String]? = nil) -> String {
-        if case .allow(let role, let index) = self.configuration.policy.decide(
+        if case .allow(let role, let index) = context.snapshot.policy.decide(
             self.subject(context.caller), verb, pipeline: pipeline, parameters: parameters)
         {
             return "roles.\(role).grants[\(index)]"
@@ -42,14 +43,17 @@ extension App {
     /// unscoped records (authentication failures, reloads) only with `audit` granted on `*`.
     func auditScope(_ context: RequestContext) throws -> AuditQuery {
         let subject = self.subject(context.caller)
-        let policy = self.configuration.policy
-        let pipelines = Set(self.configuration.pipelineNames.filter { policy.decide(subject, .audit, pipeline: $0).isAllowed })
+        let policy = context.snapshot.policy
+        let pipelines = Set(context.configuration.pipelineNames.filter { policy.decide(subject, .audit, pipeline: $0).isAllowed })
         let everything = policy.decide(subject, .audit, pipeline: "*").isAllowed
         guard everything || !pipelines.isEmpty else { throw HTTPError(.forbidden, "you may not read the audit log") }
         let query = context.request.query
         var scope = AuditQuery(pipelines: everything ? nil : pipelines, includeUnscoped: everything)
         if let only = query["pipeline"] {
-            guard everything || pipelines.contains(only) else { throw HTTPError(.forbidden, "you may not read the audit log of \(only)") }
+            // Compared as bytes: the scope is what SQL filters on, byte for byte.
+            guard everything || pipelines.firstByteEqual(only) != nil else {
+                throw HTTPError(.forbidden, "you may not read the audit log of \(only)")
+            }
             scope.pipelines = [only]
             scope.includeUnscoped = false
         }

@@ -2,6 +2,7 @@ import HTTP
 import Identity
 import JobStore
 import Policy
+import Workflow
 
 extension App {
     /// The policy subject for a principal.
@@ -20,14 +21,14 @@ extension App {
         throws
     {
         let subject = self.subject(context.caller)
-        if case .deny(let reason) = self.configuration.policy.decide(
+        if case .deny(let reason) = context.snapshot.policy.decide(
             subject, .view, pipeline: pipeline, parameters: isJob ? parameters : nil)
         {
             self.audit(context, event: verb.rawValue, allowed: false, pipeline: pipeline, reason: "not visible: \(reason)")
             throw HTTPError(.notFound, "not found")
         }
         guard verb != .view else { return }
-        if case .deny(let reason) = self.configuration.policy.decide(subject, verb, pipeline: pipeline, parameters: parameters) {
+        if case .deny(let reason) = context.snapshot.policy.decide(subject, verb, pipeline: pipeline, parameters: parameters) {
             self.audit(context, event: verb.rawValue, allowed: false, pipeline: pipeline, reason: reason)
             self.logger.info(
                 "denied",
@@ -38,12 +39,23 @@ extension App {
 
     /// Whether the caller may use `verb` on `pipeline` (for showing or hiding links).
     func may(_ context: RequestContext, _ verb: Verb, _ pipeline: String, parameters: [String: String]? = nil) -> Bool {
-        self.configuration.policy.decide(self.subject(context.caller), verb, pipeline: pipeline, parameters: parameters).isAllowed
+        context.snapshot.policy.decide(self.subject(context.caller), verb, pipeline: pipeline, parameters: parameters).isAllowed
     }
 
     /// The configured pipelines the caller may view, sorted by name.
-    func visiblePipelines(_ context: RequestContext) -> [String] {
-        self.configuration.pipelineNames.filter { self.may(context, .view, $0) }
+    func visiblePipelines(_ context: RequestContext) -> [PipelineDefinition] {
+        context.configuration.pipelineNames.compactMap { name in
+            self.may(context, .view, name) ? context.configuration.pipelines[name] : nil
+        }
+    }
+
+    /// The pipeline named by the route's `name` segment, from the request's snapshot (404 if
+    /// there is none under exactly that spelling).
+    func configuredPipeline(_ context: RequestContext) throws -> PipelineDefinition {
+        guard let pipeline = context.snapshot.pipeline(named: context.parameter("name")) else {
+            throw HTTPError(.notFound, "not found")
+        }
+        return pipeline
     }
 
     /// Loads a job the caller may view (404 otherwise, with the same message whether it is

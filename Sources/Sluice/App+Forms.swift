@@ -1,3 +1,4 @@
+import ByteStrings
 import Foundation
 import HTTP
 import JobStore
@@ -10,16 +11,15 @@ import Workflow
 extension App {
     /// `GET /pipelines/{name}`: description, tasks, the trigger form (if I may trigger), recent jobs.
     func pipelinePage(_ context: RequestContext) throws -> HTTPResponse {
-        let name = context.parameter("name")
-        guard self.configuration.pipelines[name] != nil else { throw HTTPError(.notFound, "not found") }
-        try self.authorize(context, .view, pipeline: name)
-        return .html(try self.renderPipeline(context, name, values: [:], errors: [:], message: nil))
+        let pipeline = try self.configuredPipeline(context)
+        try self.authorize(context, .view, pipeline: pipeline.name)
+        return .html(try self.renderPipeline(context, pipeline, values: [:], errors: [:], message: nil))
     }
 
     func renderPipeline(
-        _ context: RequestContext, _ name: String, values: [String: String], errors: [String: String], message: String?
+        _ context: RequestContext, _ pipeline: PipelineDefinition, values: [String: String], errors: [String: String], message: String?
     ) throws -> String {
-        let pipeline = self.configuration.pipelines[name]!
+        let name = pipeline.name
         let canTrigger = self.may(context, .trigger, name)
         let fields = pipeline.parameters.map {
             ParameterField(
@@ -46,18 +46,18 @@ extension App {
     /// `POST /pipelines/{name}/jobs` (form): triggers and redirects to the new job (303); invalid
     /// values re-render the form with an error next to each field (400).
     func triggerForm(_ context: RequestContext) throws -> HTTPResponse {
-        let name = context.parameter("name")
-        guard self.configuration.pipelines[name] != nil else { throw HTTPError(.notFound, "not found") }
+        let pipeline = try self.configuredPipeline(context)
+        let name = pipeline.name
         try self.authorize(context, .trigger, pipeline: name)
         let form = try self.verifiedForm(context, action: "trigger:\(name)")
         var supplied: [String: String] = [:]
         for (key, value) in form where key.hasPrefix("p.") && !value.isEmpty { supplied[String(key.dropFirst(2))] = value }
         do {
-            let (job, _) = try self.createJob(context, pipeline: name, supplied: supplied)
+            let (job, _) = try self.createJob(context, pipeline: pipeline, supplied: supplied)
             return .redirect(to: "\(context.mountPath)/jobs/\(job.id)")
         } catch let error as HTTPError where error.status == .badRequest {
             let page = try self.renderPipeline(
-                context, name, values: supplied, errors: error.fieldErrors, message: "Please correct the marked fields.")
+                context, pipeline, values: supplied, errors: error.fieldErrors, message: "Please correct the marked fields.")
             return .html(page, status: .badRequest)
         }
     }
@@ -84,6 +84,11 @@ extension App {
             throw HTTPError(.unsupportedMediaType, "forms are sent as application/x-www-form-urlencoded")
         }
         let form = FormDecoder.decode(String(decoding: context.request.body, as: UTF8.self))
+        // Field names are parameter names: bytes must match the configuration's, so a name in
+        // another normal form is refused like one in the URL.
+        if form.keys.contains(where: { !UnicodeNames.isNFC($0) }) {
+            throw HTTPError(.badRequest, "a form field name is not in Unicode NFC (canonical composition)")
+        }
         guard let token = form["csrf"], self.csrf.isValid(token, for: context.caller, action: action) else {
             self.audit(context, event: "csrf", allowed: false, reason: "missing, expired or foreign form token for \(action)")
             throw HTTPError(.forbidden, "this form has expired or was not issued to you; reload the page and try again")

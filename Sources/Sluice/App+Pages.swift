@@ -9,7 +9,8 @@ extension App {
     /// `GET /`: pipelines I may see with their latest job, running and queued counts, a trigger
     /// link where I may trigger, and recent jobs.
     func dashboard(_ context: RequestContext) throws -> HTTPResponse {
-        let names = self.visiblePipelines(context)
+        let pipelines = self.visiblePipelines(context)
+        let names = pipelines.map(\.name)
         let recent = self.visibleJobs(context, try self.store.jobs(JobQuery(pipelines: Set(names), limit: 20)))
         var counts: [String: (running: Int, queued: Int)] = [:]
         for job in self.visibleJobs(context, try self.store.unfinishedJobs()) {
@@ -19,11 +20,11 @@ extension App {
                 counts[job.pipeline, default: (0, 0)].queued += 1
             }
         }
-        let rows = try names.map { name in
+        let rows = try pipelines.map { pipeline in
+            let name = pipeline.name
             let last = self.visibleJobs(context, try self.store.jobs(JobQuery(pipelines: [name], limit: 20))).first
             var row = PipelineRow(
-                name: name, description: self.configuration.pipelines[name]?.description ?? "", lastState: last?.state.rawValue,
-                lastJobID: last?.id)
+                name: name, description: pipeline.description, lastState: last?.state.rawValue, lastJobID: last?.id)
             row.running = counts[name]?.running ?? 0
             row.queued = counts[name]?.queued ?? 0
             row.canTrigger = self.may(context, .trigger, name)
@@ -42,7 +43,7 @@ extension App {
             nextQuery = (page.filters + [cursor]).map { "\(FormEncoder.encode($0.0))=\(FormEncoder.encode($0.1))" }.joined(separator: "&")
         }
         let view = JobListView(
-            title: title, jobs: page.jobs.map(Self.row), pipelines: self.visiblePipelines(context),
+            title: title, jobs: page.jobs.map(Self.row), pipelines: self.visiblePipelines(context).map(\.name),
             filters: Dictionary(page.filters, uniquingKeysWith: { a, _ in a }), nextQuery: nextQuery)
         return .html(Pages.jobList(context.layout, view))
     }

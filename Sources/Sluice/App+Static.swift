@@ -4,7 +4,7 @@ import Pages
 extension App {
     /// `GET /static/{file}`: the stylesheet and the script, cacheable for a year because their
     /// URLs carry a version (`?v=`) that changes with their content.
-    func staticFile(_ context: RequestContext) throws -> HTTPResponse {
+    func staticFile(_ context: PublicContext) throws -> HTTPResponse {
         let (type, text): (String, String)
         switch context.parameter("file") {
         case "app.css": (type, text) = ("text/css; charset=utf-8", Layout.stylesheet)
@@ -17,7 +17,7 @@ extension App {
     }
 
     /// `GET /api/v1/openapi.json`: the OpenAPI 3.1 description of the JSON API.
-    func openAPI(_ context: RequestContext) throws -> HTTPResponse {
+    func openAPI(_ context: PublicContext) throws -> HTTPResponse {
         .json(Array(OpenAPI.document(serverURL: context.mountPath).utf8))
     }
 }

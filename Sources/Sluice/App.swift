@@ -1,3 +1,4 @@
+import ByteStrings
 import Crypto
 import Foundation
 public import HTTP
@@ -13,59 +14,36 @@ public import Workflow
 /// where failures become HTTP statuses.
 public final class App: HTTPHandler {
     typealias Handler = @Sendable (App) -> (RequestContext) throws -> HTTPResponse
+    typealias PublicHandler = @Sendable (App) -> (PublicContext) throws -> HTTPResponse
 
     struct Route: Sendable {
-        var handler: Handler
-        var needsIdentity: Bool
+        enum Target: Sendable {
+            /// Reached without identity (`/healthz`, static files, the OpenAPI document).
+            case open(PublicHandler)
+            /// Reached only by an authenticated caller.
+            case identified(Handler)
+        }
+
+        var target: Target
         var isAPI: Bool
     }
 
-    /// The configuration in force and the authenticators built from it, swapped together by
-    /// `reload(_:)`.
+    /// The configuration snapshot in force, swapped whole by `reload(_:)`.
     ///
-    /// A class, so that taking it is one retain under the lock: with a struct every request
-    /// copied the whole configuration (dozens of retains) inside the critical section, and the
-    /// worker threads queued on the lock (it showed in profiles as `Mutex.lockSlow`).
-    private final class Snapshot: Sendable {
-        let configuration: Configuration
-        let authenticator: AuthenticatorChain
-        let identityLimiter: RateLimiter?
-        let pipelineLimiter: RateLimiter?
+    /// Read once per request, under a mutex that guards only a pointer copy and a retain, so the
+    /// critical section is a few instructions. (An earlier version read a lock-free pointer ~25
+    /// times per request and never freed old snapshots, since a reader might still be using
+    /// one; one read per request makes the lock cheap and lets ARC free a snapshot once the last
+    /// request holding it is done.)
+    private let snapshotInForce: Mutex<ConfigurationSnapshot>
 
-        init(_ configuration: Configuration) {
-            self.configuration = configuration
-            self.authenticator = configuration.makeAuthenticator()
-            self.identityLimiter = configuration.triggerLimitPerIdentity.map { RateLimiter(limit: $0) }
-            self.pipelineLimiter = configuration.triggerLimitPerPipeline.map { RateLimiter(limit: $0) }
-        }
-    }
+    /// The snapshot in force now. Handlers never call this: they use their context's snapshot,
+    /// taken once by dispatch.
+    var currentSnapshot: ConfigurationSnapshot { self.snapshotInForce.withLock { $0 } }
 
-    /// The snapshot in force, as the bits of a retained pointer, read without a lock: every
-    /// request reads it several times, and a mutex here convoyed the worker threads (8 threads
-    /// on 2 cores; the holder gets preempted). A reload publishes a new snapshot and keeps the
-    /// old one alive for good — a request may still be using it, and reloads are rare (one
-    /// small object per SIGHUP).
-    private let snapshot: Atomic<UInt>
+    /// The configuration in force now (for reloads and offline tools, not for handlers).
+    public var configurationInForce: Configuration { self.currentSnapshot.configuration }
 
-    /// The configuration in force.
-    var configuration: Configuration { self.current.configuration }
-
-    private var authenticator: AuthenticatorChain { self.current.authenticator }
-
-    private var current: Snapshot {
-        let bits = self.snapshot.load(ordering: .acquiring)
-        return Unmanaged<Snapshot>.fromOpaque(UnsafeRawPointer(bitPattern: bits)!).takeUnretainedValue()
-    }
-
-    private static func publish(_ snapshot: Snapshot) -> UInt {
-        UInt(bitPattern: Unmanaged.passRetained(snapshot).toOpaque())
-    }
-
-    /// The trigger rate limiters in force (per identity, per pipeline).
-    var limiters: (identity: RateLimiter?, pipeline: RateLimiter?) {
-        let snapshot = self.current
-        return (snapshot.identityLimiter, snapshot.pipelineLimiter)
-    }
     let store: any JobStore
     let runner: Runner?
     let logDirectory: String
@@ -83,7 +61,7 @@ public final class App: HTTPHandler {
     ///   - changes: notified by the runner of committed job changes (for `?wait=`).
     public init(configuration: Configuration, store: any JobStore, runner: Runner?, changes: JobChanges? = nil) {
         self.changes = changes ?? JobChanges(maxWaiters: max(1, configuration.server.threads / 2))
-        self.snapshot = Atomic(Self.publish(Snapshot(configuration)))
+        self.snapshotInForce = Mutex(ConfigurationSnapshot(configuration))
         self.store = store
         self.runner = runner
         self.logDirectory = configuration.server.dataDirectory + "/logs"
@@ -101,8 +79,9 @@ public final class App: HTTPHandler {
     /// configuration they started with; jobs keep the argv they were triggered with. Server
     /// settings (threads, data directory, parallelism) only change on restart.
     public func reload(_ configuration: Configuration) {
-        let next = Snapshot(configuration)
-        self.snapshot.store(Self.publish(next), ordering: .releasing)
+        let next = ConfigurationSnapshot(configuration)
+        // The old snapshot is released here; requests still holding it keep it alive until they finish.
+        self.snapshotInForce.withLock { $0 = next }
         self.runner?.update(configuration.runnerLimits)
     }
 
@@ -117,14 +96,14 @@ public final class App: HTTPHandler {
     private static func makeRouter() -> Router<Route> {
         var r = Router<Route>()
         func page(_ method: String, _ path: String, _ h: @escaping Handler) {
-            r.add(method, path, Route(handler: h, needsIdentity: true, isAPI: false))
+            r.add(method, path, Route(target: .identified(h), isAPI: false))
         }
         func api(_ method: String, _ path: String, _ h: @escaping Handler) {
-            r.add(method, path, Route(handler: h, needsIdentity: true, isAPI: true))
+            r.add(method, path, Route(target: .identified(h), isAPI: true))
         }
-        r.add("GET", "/healthz", Route(handler: { $0.health }, needsIdentity: false, isAPI: true))
-        r.add("GET", "/static/:file", Route(handler: { $0.staticFile }, needsIdentity: false, isAPI: false))
-        r.add("GET", "/api/v1/openapi.json", Route(handler: { $0.openAPI }, needsIdentity: false, isAPI: true))
+        r.add("GET", "/healthz", Route(target: .open({ $0.health }), isAPI: true))
+        r.add("GET", "/static/:file", Route(target: .open({ $0.staticFile }), isAPI: false))
+        r.add("GET", "/api/v1/openapi.json", Route(target: .open({ $0.openAPI }), isAPI: true))
         page("GET", "/", { $0.dashboard })
         page("GET", "/jobs", { $0.jobListPage })
         page("GET", "/jobs/:id", { $0.jobPage })
@@ -150,12 +129,15 @@ public final class App: HTTPHandler {
 
     public func respond(to request: HTTPRequest) -> HTTPResponse {
         let requestID = Hex.encode(SecureRandom.bytes(6))
-        let mountPath = self.configuration.server.basePath ?? request.scriptName
-        let path = self.routePath(of: request)
+        // The one read of the configuration for this request: everything below, handlers
+        // included, decides with this snapshot.
+        let snapshot = self.currentSnapshot
+        let mountPath = snapshot.configuration.server.basePath ?? request.scriptName
+        let path = Self.routePath(of: request, basePath: snapshot.configuration.server.basePath)
         let isAPIPath = path?.hasPrefix("/api/") ?? false
         var response: HTTPResponse
         do {
-            response = try self.dispatch(request, path: path, requestID: requestID, mountPath: mountPath)
+            response = try self.dispatch(request, path: path, requestID: requestID, mountPath: mountPath, snapshot: snapshot)
         } catch let error as HTTPError {
             response = self.render(
                 error, asJSON: isAPIPath || Self.prefersJSON(request), mountPath: mountPath)
@@ -176,16 +158,20 @@ public final class App: HTTPHandler {
     /// The mount point is `server.base_path` when configured, else the front server's
     /// `SCRIPT_NAME`. Configure it: lighttpd's `fastcgi.server` prefix also matches `/sluiceX`,
     /// and then reports `SCRIPT_NAME=/sluiceX`, which only a configured base path can refuse.
-    func routePath(of request: HTTPRequest) -> String? {
+    static func routePath(of request: HTTPRequest, basePath: String?) -> String? {
         let raw = request.rawPath
-        if let base = self.configuration.server.basePath {
-            guard raw.hasPrefix(base) else { return nil }
-            return String(raw.dropFirst(base.count))
+        if let base = basePath {
+            guard raw.utf8.starts(with: base.utf8) else { return nil }
+            return String(decoding: raw.utf8.dropFirst(base.utf8.count), as: UTF8.self)
         }
-        return raw.hasPrefix(request.scriptName) ? String(raw.dropFirst(request.scriptName.count)) : raw
+        // Bytes, not `hasPrefix`: that compares Characters by canonical equivalence.
+        let script = request.scriptName.utf8
+        return raw.utf8.starts(with: script) ? String(decoding: raw.utf8.dropFirst(script.count), as: UTF8.self) : raw
     }
 
-    private func dispatch(_ request: HTTPRequest, path: String?, requestID: String, mountPath: String) throws -> HTTPResponse {
+    private func dispatch(
+        _ request: HTTPRequest, path: String?, requestID: String, mountPath: String, snapshot: ConfigurationSnapshot
+    ) throws -> HTTPResponse {
         guard let path else { throw HTTPError(.notFound, "not found") }
         if path.isEmpty { return .redirect(to: mountPath + "/", status: .movedPermanently) }
         // A prefix match such as /sluiceX must not be served as /sluice + "X".
@@ -196,28 +182,56 @@ public final class App: HTTPHandler {
         case .methodNotAllowed(let allowed):
             throw HTTPError(.methodNotAllowed, "method not allowed", headers: [("Allow", allowed.joined(separator: ", "))])
         case .found(let route, let parameters):
-            var principal: Principal? = nil
-            switch self.authenticator.authenticate(request) {
-            case .authenticated(let p): principal = p
-            case .absent:
-                if route.needsIdentity { throw HTTPError(.unauthorized, "authentication required") }
+            // Credentials are checked on every route: bad ones are a 401 even where none are needed.
+            var authenticated: Principal? = nil
+            switch snapshot.authenticator.authenticate(request) {
+            case .authenticated(let p): authenticated = p
+            case .absent: break
             case .invalid(let reason):
                 self.logger.warning(
                     "authentication failed",
                     ["request.id": requestID, "reason": reason, "client.address": request.params["REMOTE_ADDR"] ?? ""])
-                self.audit(principal: nil, request: request, requestID: requestID, event: "authenticate", allowed: false, reason: reason)
+                self.audit(
+                    principal: nil, request: request, requestID: requestID, event: "authenticate", allowed: false, reason: reason,
+                    configHash: snapshot.configuration.hash)
                 throw HTTPError(.unauthorized, "authentication required")
             }
+            let handler: Handler
+            switch route.target {
+            case .open(let open):
+                let context = PublicContext(request: request, parameters: parameters, mountPath: mountPath, snapshot: snapshot)
+                return try open(self)(context)
+            case .identified(let identified): handler = identified
+            }
+            guard let principal = authenticated else { throw HTTPError(.unauthorized, "authentication required") }
             if let reason = CrossSiteGuard.refusal(request, principal: principal) {
                 self.logger.warning("cross-site request refused", ["request.id": requestID, "reason": reason])
                 self.audit(
-                    principal: principal, request: request, requestID: requestID, event: "cross_site", allowed: false, reason: reason)
+                    principal: principal, request: request, requestID: requestID, event: "cross_site", allowed: false, reason: reason,
+                    configHash: snapshot.configuration.hash)
                 throw HTTPError(.forbidden, "cross-site request refused")
             }
+            try Self.requireNFC(parameters: parameters, query: request.query)
             let context = RequestContext(
-                request: request, parameters: parameters, principal: principal, mountPath: mountPath,
-                isAPI: route.isAPI, requestID: requestID)
-            return try route.handler(self)(context)
+                request: request, parameters: parameters, caller: principal, mountPath: mountPath, isAPI: route.isAPI,
+                requestID: requestID, snapshot: snapshot)
+            return try handler(self)(context)
+        }
+    }
+
+    /// Refuses (400) route segments and query names or values that are not in Unicode NFC.
+    ///
+    /// Every name in the URL (pipeline, task, user, state, event filters) is compared as bytes
+    /// with the configuration's spelling and with what the store holds; a spelling that is only
+    /// canonically equivalent (`\u{212A}PI-report` for `KPI-report`) is refused outright rather
+    /// than matched by one layer and missed by another.
+    static func requireNFC(parameters: [String: String], query: [String: String]) throws {
+        for (name, value) in parameters where !UnicodeNames.isNFC(value) {
+            throw HTTPError(.badRequest, "the \(name) in the URL is not in Unicode NFC (canonical composition)")
+        }
+        for (name, value) in query where !UnicodeNames.isNFC(name) || !UnicodeNames.isNFC(value) {
+            let shown = UnicodeNames.isNFC(name) ? "query parameter \(name)" : "a query parameter name"
+            throw HTTPError(.badRequest, "\(shown) is not in Unicode NFC (canonical composition)")
         }
     }
 

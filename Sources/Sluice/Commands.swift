@@ -15,7 +15,7 @@ public enum Commands {
             return 1
         }
         if let user {
-            let principal = Principal(user: user, groups: GroupList.parse(groups ?? ""), source: .remoteUser, isAmbient: true)
+            let principal = Principal(user: user, groups: Set(GroupList.parse(groups ?? "")), source: .remoteUser, isAmbient: true)
             print(Explanation.make(principal, configuration).text, terminator: "")
             return 0
         }

@@ -1,3 +1,4 @@
+import ByteStrings
 import Crypto
 import Foundation
 import Identity
@@ -39,7 +40,7 @@ extension ConfigLoader {
         let remote = r.value("remote_user")
         if let remote { ConfigReader(remote, path: "identity.remote_user", problems: problems).finish() }
         let defaultRole = r.string("default_role")
-        if let role = defaultRole, !roles.contains(role) { problems.add("identity.default_role", "unknown role \"\(role)\"") }
+        if let role = defaultRole, roles.firstByteEqual(role) == nil { problems.add("identity.default_role", "unknown role \"\(role)\"") }
         var assertions: [AssertionSource] = []
         var names: Set<String> = []
         for (i, entry) in (r.array("assertions") ?? []).enumerated() {
@@ -178,12 +179,12 @@ extension ConfigLoader {
             if !GroupList.isAcceptableName(name) || name.contains(where: { $0 == "," || $0.isWhitespace }) {
                 problems.add("\(path).name", "required: a short name without spaces")
             }
-            if tokens.contains(where: { $0.name == name }) { problems.add("\(path).name", "duplicate token name \"\(name)\"") }
+            if tokens.contains(where: { $0.name.bytesEqual(name) }) { problems.add("\(path).name", "duplicate token name \"\(name)\"") }
             guard let digest = Self.hexBytes(digestHex), digest.count == 32 else {
                 problems.add("\(path).sha256", "required: the token's SHA-256 as 64 hex digits (from `sluice token new`)")
                 continue
             }
-            for (j, role) in tokenRoles.enumerated() where !roles.contains(role) {
+            for (j, role) in tokenRoles.enumerated() where roles.firstByteEqual(role) == nil {
                 problems.add("\(path).roles[\(j)]", "unknown role \"\(role)\"")
             }
             var expiry: Date? = nil

@@ -1,3 +1,4 @@
+import ByteStrings
 import Crypto
 public import Foundation
 import JSON
@@ -194,7 +195,10 @@ public enum ConfigLoader {
         case "choice":
             let values = r.strings("values") ?? []
             if values.isEmpty { problems.add("\(p).values", "required: the allowed values of a choice") }
-            if Set(values).count != values.count { problems.add("\(p).values", "lists a value twice") }
+            if Set(values.map { ByteString($0) }).count != values.count { problems.add("\(p).values", "lists a value twice") }
+            for (i, value) in values.enumerated() where !UnicodeNames.isNFC(value) {
+                problems.add("\(p).values[\(i)]", Self.notNFC)
+            }
             return .choice(values)
         case "list": return .list(maxItems: r.int("max_items", in: 1...1000))
         default:
@@ -393,11 +397,18 @@ public enum ConfigLoader {
             let p = "\(path).\(name)"
             let constraint: ParameterConstraint
             switch r.value(name) {
-            case .string(let s)?: constraint = .oneOf([s])
+            case .string(let s)?:
+                if !UnicodeNames.isNFC(s) { problems.add(p, Self.notNFC) }
+                constraint = .oneOf([ByteString(s)])
             case .array(let items)?:
-                var values: Set<String> = []
+                var values: Set<ByteString> = []
                 for (i, item) in items.enumerated() {
-                    if case .string(let s) = item { values.insert(s) } else { problems.add("\(p)[\(i)]", "must be a string") }
+                    guard case .string(let s) = item else {
+                        problems.add("\(p)[\(i)]", "must be a string")
+                        continue
+                    }
+                    if !UnicodeNames.isNFC(s) { problems.add("\(p)[\(i)]", Self.notNFC) }
+                    values.insert(ByteString(s))
                 }
                 constraint = .oneOf(values)
             case .object?:
@@ -419,10 +430,10 @@ public enum ConfigLoader {
             case nil: continue
             }
             if constraint.isUnsatisfiable { problems.add(p, "can never match (\(constraint))") }
-            if !pipelines.isEmpty && !pipelines.contains(where: { $0.parameters.contains { $0.name == name } }) {
+            if !pipelines.isEmpty && !pipelines.contains(where: { $0.parameters.contains { $0.name.bytesEqual(name) } }) {
                 problems.add(p, "no pipeline this grant covers has a parameter \"\(name)\"")
             }
-            if pipelines.contains(where: { $0.parameters.contains { $0.name == name && $0.isSecret } }) {
+            if pipelines.contains(where: { $0.parameters.contains { $0.name.bytesEqual(name) && $0.isSecret } }) {
                 problems.add(p, "\"\(name)\" is a secret parameter: its value is never seen, so a grant cannot depend on it")
             }
             constraints[name] = constraint
@@ -438,8 +449,14 @@ public enum ConfigLoader {
         for name in all.keys {
             let path = "roles.\(name)"
             var r = ConfigReader(all.value(name), path: path, problems: problems)
+            if !UnicodeNames.isNFC(name) { problems.add(path, "invalid role name: \(Self.notNFC)") }
             let users = r.strings("users") ?? []
             let groups = r.strings("groups") ?? []
+            // Names from identity sources must be NFC (others are refused), so a configured name
+            // in another form could never match: say so instead of letting it sit unused.
+            for (key, names) in [("users", users), ("groups", groups)] {
+                for (i, item) in names.enumerated() where !UnicodeNames.isNFC(item) { problems.add("\(path).\(key)[\(i)]", Self.notNFC) }
+            }
             var grants: [Grant] = []
             for (i, g) in (r.array("grants") ?? []).enumerated() {
                 let gp = "\(path).grants[\(i)]"
@@ -467,8 +484,13 @@ public enum ConfigLoader {
                 grants.append(Grant(pipelines: patterns, verbs: verbs, parameters: constraints))
             }
             r.finish()
-            roles.append(Role(name: name, users: Set(users), groups: Set(groups), grants: grants))
+            roles.append(
+                Role(name: name, users: Set(users.map { ByteString($0) }), groups: Set(groups.map { ByteString($0) }), grants: grants))
         }
         return roles
     }
+
+    /// The message for a name or value that is not in Unicode NFC.
+    static let notNFC =
+        "not in Unicode NFC (canonical composition); names and values are compared as bytes, so write it composed (e.g. \"ö\", not \"o\" + U+0308)"
 }

@@ -1,3 +1,4 @@
+import ByteStrings
 import Identity
 import Pages
 import Policy
@@ -38,7 +39,8 @@ struct Explanation: Encodable {
 
     /// The policy subject of a principal: its name, groups, and directly assigned roles.
     static func subject(of principal: Principal) -> Subject {
-        Subject(user: principal.user, groups: principal.groups, roles: principal.roles)
+        Subject(
+            user: principal.user, groups: Set(principal.groups.map { ByteString($0) }), roles: Set(principal.roles.map { ByteString($0) }))
     }
 
     /// Explains `principal` under `configuration`. Pipelines it may not view are left out.

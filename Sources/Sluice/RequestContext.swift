@@ -1,31 +1,47 @@
 import HTTP
 import Identity
 import Pages
+import Policy
 
-/// What a route handler gets: the request, its route parameters, the caller, and where Sluice
-/// is mounted.
+/// What a route handler that needs identity gets: the request, its route parameters, the
+/// authenticated caller, where Sluice is mounted, and the one configuration snapshot the whole
+/// request is decided under.
 struct RequestContext {
     /// The request.
     var request: HTTPRequest
-    /// Values of the route's `:name` segments, decoded.
+    /// Values of the route's `:name` segments, decoded (and in Unicode NFC: dispatch refuses others).
     var parameters: [String: String]
-    /// The authenticated caller (nil only on routes that need no identity).
-    var principal: Principal?
+    /// The authenticated caller. Not optional: routes without identity get a `PublicContext`.
+    var caller: Principal
     /// The public mount path for links (no trailing slash).
     var mountPath: String
     /// Whether the route is part of the JSON API (errors render as JSON).
     var isAPI: Bool
     /// A short id for correlating the response with log lines.
     var requestID: String
+    /// The configuration, policy and limiters this request is decided under, taken once.
+    let snapshot: ConfigurationSnapshot
 
-    /// The caller; routes that need identity are only reached with one.
-    var caller: Principal {
-        guard let principal else { preconditionFailure("route requires identity but was reached without one") }
-        return principal
-    }
+    /// The configuration this request is decided under.
+    var configuration: Configuration { self.snapshot.configuration }
 
     /// The page layout for this request.
-    var layout: Layout { Layout(mountPath: self.mountPath, user: self.principal?.user) }
+    var layout: Layout { Layout(mountPath: self.mountPath, user: self.caller.user) }
+
+    /// A route parameter that the router guarantees to be present.
+    func parameter(_ name: String) -> String { self.parameters[name] ?? "" }
+}
+
+/// What a route handler without identity gets (`/healthz`, static files, the OpenAPI document).
+struct PublicContext {
+    /// The request.
+    var request: HTTPRequest
+    /// Values of the route's `:name` segments, decoded.
+    var parameters: [String: String]
+    /// The public mount path for links (no trailing slash).
+    var mountPath: String
+    /// The configuration snapshot taken for this request.
+    let snapshot: ConfigurationSnapshot
 
     /// A route parameter that the router guarantees to be present.
     func parameter(_ name: String) -> String { self.parameters[name] ?? "" }

@@ -72,7 +72,7 @@ public enum Server {
         while true {
             let signal = ProcessSignals.wait()
             if signal == SIGHUP {
-                self.reload(app, store: store, path: configPath, running: app.configuration, logger: logger)
+                self.reload(app, store: store, path: configPath, running: app.configurationInForce, logger: logger)
                 continue
             }
             logger.info("stopping", ["signal": "\(signal)"])

@@ -1,3 +1,5 @@
+import ByteStrings
+
 /// Problems with the parameters of a trigger, one message per field.
 public struct ParameterErrors: Error, Sendable, Hashable {
     /// Field name → what is wrong with it.
@@ -21,9 +23,11 @@ extension PipelineDefinition {
     public func resolveParameters(_ supplied: [String: String]) throws(ParameterErrors) -> [String: String] {
         var errors: [String: String] = [:]
         var values: [String: String] = [:]
-        let declared = Dictionary(self.parameters.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        // Declared names are looked up by bytes: `\u{212A}ey` is not the parameter `Key`, and the
+        // value is stored under the configuration's own spelling of the name.
+        let declared = Dictionary(self.parameters.map { (ByteString($0.name), $0) }, uniquingKeysWith: { a, _ in a })
         for (name, value) in supplied {
-            guard declared[name] != nil else {
+            guard let spec = declared[ByteString(name)] else {
                 errors[name] = "not a parameter of pipeline \(self.name)"
                 continue
             }
@@ -32,7 +36,6 @@ extension PipelineDefinition {
             } else if value.utf8.contains(0) {
                 errors[name] = "contains a NUL character"
             } else {
-                let spec = declared[name]!
                 switch spec.type.canonical(value) {
                 case .success(let canonical):
                     if let pattern = spec.pattern, !pattern.matches(canonical) {

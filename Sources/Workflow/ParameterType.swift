@@ -58,11 +58,12 @@ public enum ParameterType: Sendable, Hashable, CustomStringConvertible {
             if let max, n > max { return .failure(.init("must be at most \(max)")) }
             return .success(Self.text(of: n))
         case .boolean:
-            switch value.lowercased() {
-            case "true": return .success("true")
-            case "false": return .success("false")
-            default: return .failure(.init("must be true or false"))
-            }
+            // ASCII case folding on bytes: no Unicode lower-casing or canonical equivalence
+            // decides what counts as `true`.
+            let folded = value.utf8.map { $0 >= 0x41 && $0 <= 0x5a ? $0 + 0x20 : $0 }
+            if folded.elementsEqual("true".utf8) { return .success("true") }
+            if folded.elementsEqual("false".utf8) { return .success("false") }
+            return .failure(.init("must be true or false"))
         case .date:
             guard let date = Self.date(value) else { return .failure(.init("must be a date, YYYY-MM-DD")) }
             return .success(date)

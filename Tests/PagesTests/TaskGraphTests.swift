@@ -232,12 +232,12 @@ import Testing
         #expect(!svg.contains("a0"))
     }
 
-    @Test("A 100,000-task layered DAG collapses to a small SVG quickly")
+    // No wall-clock assertions here: on a shared 2-core machine they fail under load and prove
+    // nothing; the drawing's speed is measured by scripts/bench.
+    @Test("A 100,000-task layered DAG collapses to a small SVG")
     func hugeGraph() {
         let nodes = self.layered(layers: 1_000, width: 100)
-        var svg = ""
-        let elapsed = ContinuousClock().measure { svg = TaskGraph.svg(nodes) }
-        #expect(elapsed < .seconds(1))
+        let svg = TaskGraph.svg(nodes)
         let rects = self.occurrences(of: "<rect", in: svg)
         #expect(rects > 0 && rects <= 60 * 7)
         #expect(svg.utf8.count < 60_000)
@@ -250,9 +250,7 @@ import Testing
     @Test("A 1,000-task graph still draws every task")
     func thousand() {
         let nodes = self.layered(layers: 20, width: 50)
-        var svg = ""
-        let elapsed = ContinuousClock().measure { svg = TaskGraph.svg(nodes, maxNodes: 1_000) }
-        #expect(elapsed < .seconds(1))
+        let svg = TaskGraph.svg(nodes, maxNodes: 1_000)
         #expect(self.occurrences(of: "<rect", in: svg) == 1_000)
     }
 }

@@ -1,0 +1,58 @@
+import ByteStrings
+import Testing
+
+/// Spellings that Swift's `String ==` treats as equal but whose bytes differ, and look-alikes
+/// that are different strings altogether.
+enum Spellings {
+    /// (configuration's spelling, another spelling whose bytes differ).
+    static let canonicalPairs: [(String, String)] = [
+        ("KPI", "\u{212A}PI"),  // KELVIN SIGN
+        ("Köln", "Ko\u{308}ln"),  // NFC vs NFD
+        ("a;b", "a\u{37E}b"),  // GREEK QUESTION MARK
+        ("Å", "\u{212B}"),  // ANGSTROM SIGN
+    ]
+    /// Full-width forms: compatibility (NFKC) equivalents, distinct under `==` as well.
+    static let fullWidth: [(String, String)] = [("KPI", "\u{FF2B}PI"), ("a;b", "a\u{FF1B}b")]
+}
+
+@Suite("ByteString: names compared as bytes")
+struct ByteStringTests {
+    @Test("Swift's String == merges these spellings; ByteString does not", arguments: Spellings.canonicalPairs)
+    func canonicalPairsDiffer(_ pair: (String, String)) {
+        // The premise: without ByteString these would be one name.
+        #expect(pair.0 == pair.1)
+        #expect(ByteString(pair.0) != ByteString(pair.1))
+        #expect(!pair.0.bytesEqual(pair.1))
+        #expect(Set([ByteString(pair.0), ByteString(pair.1)]).count == 2)
+        #expect(!Set([ByteString(pair.0)]).contains(ByteString(pair.1)))
+    }
+
+    @Test("Equal bytes are equal, hash alike and order by bytes")
+    func equalBytes() {
+        #expect(ByteString("Köln") == ByteString("K\u{F6}ln"))
+        #expect(ByteString("Köln").hashValue == ByteString("K\u{F6}ln").hashValue)
+        #expect(ByteString("B") < ByteString("a"))
+        #expect([ByteString("b"), "a", "B"].sorted() == ["B", "a", "b"])
+    }
+
+    @Test("Dictionary lookups by exact key never find a canonically equivalent key", arguments: Spellings.canonicalPairs)
+    func exactDictionaryLookup(_ pair: (String, String)) {
+        let table = [pair.0: 1]
+        #expect(table[pair.1] == 1)  // the trap
+        #expect(table[exactly: pair.1] == nil)
+        #expect(table[exactly: pair.0] == 1)
+        #expect(table.entry(exactly: pair.0)?.key.bytesEqual(pair.0) == true)
+        #expect([pair.0].firstByteEqual(pair.1) == nil)
+    }
+
+    @Test("NFC check: ASCII and composed text pass; decomposed, singleton and compatibility cases as Unicode says")
+    func nfc() {
+        #expect(UnicodeNames.isNFC("KPI-report"))
+        #expect(UnicodeNames.isNFC("Köln"))
+        #expect(!UnicodeNames.isNFC("Ko\u{308}ln"))
+        #expect(!UnicodeNames.isNFC("\u{212A}PI"))
+        #expect(!UnicodeNames.isNFC("a\u{37E}b"))
+        // Full-width letters are NFC (only NFKC folds them): distinct names, not refused ones.
+        for (_, wide) in Spellings.fullWidth { #expect(UnicodeNames.isNFC(wide)) }
+    }
+}
