@@ -1,7 +1,7 @@
 /// The URL-safe base64 alphabet without padding, as JOSE uses it (RFC 7515 §2, RFC 4648 §5).
 ///
-/// Decoding is strict on purpose (checklist J3): one token must have exactly one encoding, so
-/// that what was verified is what was read.
+/// Decoding is strict on purpose (docs/security.md, JWT checklist J3): one token must have exactly
+/// one encoding, so that what was verified is what was read.
 public enum Base64URL {
     private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
 

@@ -20,12 +20,12 @@ public enum JWKMember: Sendable, Hashable, ExpressibleByStringLiteral, Expressib
 
 /// A public JSON Web Key (RFC 7517) that is usable for verifying RS256 or ES256 signatures.
 ///
-/// Creating one applies checklist J6, J7, J12 and J13: `kty` `RSA` means RS256 and `EC` with
-/// `crv` `P-256` means ES256, and nothing else; an `alg` member, if present, must name that
-/// algorithm; `use`, if present, must be `sig`; `key_ops`, if present, must contain `verify`;
-/// symmetric (`oct`) keys, keys with private members, unknown key types and keys that fail the
-/// key policy are refused with a ``CryptoError``. A key-set loader is expected to skip refused
-/// keys and log the reason (J23), not to fail the whole set.
+/// Creating one applies J6, J7, J12 and J13 of the JWT checklist in docs/security.md: `kty` `RSA`
+/// means RS256 and `EC` with `crv` `P-256` means ES256, and nothing else; an `alg` member, if
+/// present, must name that algorithm; `use`, if present, must be `sig`; `key_ops`, if present, must
+/// contain `verify`; symmetric (`oct`) keys, keys with private members, unknown key types and keys
+/// that fail the key policy are refused with a ``CryptoError``. A key-set loader is expected to
+/// skip refused keys and log the reason (J23), not to fail the whole set.
 public struct JWK: Sendable {
     /// Private members of RSA (RFC 7518 §6.3.2) and EC (§6.2.2) keys. `k` (the secret of an `oct`
     /// key) is handled by refusing `oct` altogether.

@@ -3,11 +3,11 @@ import Synchronization
 
 /// A public key that verifies RS256 or ES256 signatures, and nothing else.
 ///
-/// Every key is checked once, when it is created (checklist J12/J13): RSA keys need a modulus of
-/// 2048 to 8192 bits and the exponent 65537; EC keys must be on P-256. Both must pass
-/// `EVP_PKEY_public_check`. A key is bound to exactly one algorithm (J6): an RSA key verifies only
-/// RS256, a P-256 key only ES256. Verification does no parsing, so a key can be cached and used
-/// for many requests.
+/// Every key is checked once, when it is created (docs/security.md, JWT checklist J12/J13): RSA
+/// keys need a modulus of 2048 to 8192 bits and the exponent 65537; EC keys must be on P-256. Both
+/// must pass `EVP_PKEY_public_check`. A key is bound to exactly one algorithm (J6): an RSA key
+/// verifies only RS256, a P-256 key only ES256. Verification does no parsing, so a key can be
+/// cached and used for many requests.
 ///
 /// Confinement: the wrapped `EVP_PKEY` is never modified after `init`, and OpenSSL allows one
 /// `EVP_PKEY` to be read by several threads at once (doc/man7/openssl-threads.pod). Verification
@@ -158,7 +158,7 @@ public final class PublicKey: @unchecked Sendable {
     ///
     /// False whenever `algorithm` is not this key's algorithm. RS256 signatures must be exactly as
     /// long as the modulus (RFC 8017 §8.2.2); ES256 signatures must be the 64-byte `r ‖ s`
-    /// (RFC 7518 §3.4), which libcrypto converts to DER. Only `EVP_DigestVerify` returning 1
+    /// (RFC 7518 §3.4), which libcrypto converts to DER. Only `EVP_PKEY_verify` returning 1
     /// counts as valid (J17).
     public func verify(signature: [UInt8], message: [UInt8], algorithm: SignatureAlgorithm) -> Bool {
         guard algorithm == self.algorithm else { return false }

@@ -1,4 +1,4 @@
-/// The only two JWS signature algorithms Sluice ever accepts (checklist J5).
+/// The only two JWS signature algorithms Sluice ever accepts (docs/security.md, JWT checklist J5).
 public enum SignatureAlgorithm: String, Sendable, Hashable, CaseIterable, CustomStringConvertible {
     /// RSASSA-PKCS1-v1_5 with SHA-256 (RFC 7518 §3.3).
     case rs256 = "RS256"

@@ -3,7 +3,7 @@ public import HTTP
 
 /// Authenticates a request by the signed assertion in the source's header. A present but invalid
 /// assertion is `.invalid`: it never falls through to a weaker source. The log reason carries at
-/// most a SHA-256 prefix of the token, never the token (J24).
+/// most a SHA-256 prefix of the token, never the token (docs/security.md, JWT checklist J24).
 public struct AssertionAuthenticator: Authenticator {
     /// The verifier for this source.
     public let verifier: AssertionVerifier

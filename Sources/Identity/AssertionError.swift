@@ -1,5 +1,5 @@
-/// Why a signed assertion was refused. The reason goes to the log, never to the client (J24),
-/// and never contains the token.
+/// Why a signed assertion was refused. The reason goes to the log, never to the client, and never
+/// contains the token (docs/security.md, JWT checklist J24).
 public struct AssertionError: Error, Sendable, Hashable, CustomStringConvertible {
     /// A category of failure.
     public struct Code: Sendable, Hashable, CustomStringConvertible {

@@ -9,7 +9,7 @@ public struct AssertionSource: Sendable {
     public var name: String
     /// The request header carrying the token; `Authorization` means `Authorization: Bearer <jwt>`.
     public var header: String
-    /// The exact expected `iss` (J19).
+    /// The exact expected `iss` (docs/security.md, JWT checklist J19).
     public var issuer: String
     /// Accepted audiences; the token's `aud` must contain one of them (J20).
     public var audiences: [String]

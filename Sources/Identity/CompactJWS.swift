@@ -1,8 +1,9 @@
 import Crypto
 import JSON
 
-/// A JWS in compact serialization (`header.payload.signature`), parsed strictly (checklist J1–J4,
-/// J10): nothing here is trusted until `AssertionVerifier` has checked the signature.
+/// A JWS in compact serialization (`header.payload.signature`), parsed strictly
+/// (docs/security.md, JWT checklist J1–J4, J10): nothing here is trusted until `AssertionVerifier`
+/// has checked the signature.
 struct CompactJWS {
     /// The decoded protected header.
     let header: [String: JSONValue]

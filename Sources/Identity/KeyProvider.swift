@@ -27,9 +27,10 @@ public struct StaticKeyProvider: KeyProvider {
     public func refresh(missingKid: String) -> KeySet? { self.set }
 }
 
-/// Keys fetched from an HTTPS URL (J22): cached for `maxAge`, refetched on an unknown `kid` at
-/// most once per `cooldown`, the last good set kept when a refresh fails (up to `hardMaxAge`),
-/// and swapped atomically: a verification uses either the old set or the new one, never a mix.
+/// Keys fetched from an HTTPS URL (docs/security.md, JWT checklist J22): cached for `maxAge`,
+/// refetched on an unknown `kid` at most once per `cooldown`, the last good set kept when a refresh
+/// fails (up to `hardMaxAge`), and swapped atomically: a verification uses either the old set or the
+/// new one, never a mix.
 public final class RemoteKeyProvider: KeyProvider {
     /// Fetches a document; injectable for tests. Throws on any failure.
     public typealias Fetcher = @Sendable (URL, _ timeout: TimeInterval, _ maxBytes: Int) throws -> [UInt8]

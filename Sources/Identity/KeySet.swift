@@ -4,7 +4,7 @@ import JSON
 
 /// One verification key: its `kid`, the one algorithm it may verify, and the key.
 public struct KeyEntry: Sendable {
-    /// The key id, a lookup key only (J9).
+    /// The key id, a lookup key only (docs/security.md, JWT checklist J9).
     public let kid: String?
     /// The algorithm the key is bound to (J6).
     public let algorithm: SignatureAlgorithm

@@ -6,10 +6,11 @@ import Testing
 /// when there is one (the `private` sets hold the signer's keys, and our JWK rule refuses private
 /// members), else its `private` set (groups of `oct` keys only, which we refuse anyway).
 ///
-/// The verifier here is a deliberately small model of what the Identity layer will do (J2, J3,
-/// J5, J6, J9, J23): keys that fail ``JWK/init(members:)`` are skipped; the header's `kid` must
-/// match exactly one usable key; the header's `alg` must be RS256 or ES256 and equal the key's
-/// algorithm; the signature is checked over the received ASCII of `header.payload`.
+/// The verifier here is a deliberately small model of what the Identity layer will do
+/// (docs/security.md, JWT checklist J2, J3, J5, J6, J9, J23): keys that fail ``JWK/init(members:)``
+/// are skipped; the header's `kid` must match exactly one usable key; the header's `alg` must be
+/// RS256 or ES256 and equal the key's algorithm; the signature is checked over the received ASCII
+/// of `header.payload`.
 ///
 /// Deliberate differences from the file's expectations, asserted below:
 /// - tc2, tc13, tc14, tc15 (`valid`, HS256/HS384/HS512 with `oct` keys): refused by policy, since

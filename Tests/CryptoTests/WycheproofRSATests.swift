@@ -8,7 +8,7 @@ import Testing
 /// - `acceptable` (tc8 in both files, flag `MissingNull`: a DigestInfo without the NULL
 ///   parameters): we require it to be **rejected**. RFC 8017 §9.2 allows only the encoding with
 ///   NULL, libcrypto's strict DigestInfo check rejects it, and accepting two encodings of one
-///   signature buys nothing (J16).
+///   signature buys nothing (docs/security.md, JWT checklist J16).
 /// - Groups whose key has `e = 3` (flag `SmallPublicKey`; tc258/tc259 in the 2048 file, tc259 in
 ///   the 3072 file, all `valid`): our key policy (J12) requires `e == 65537`, so the key itself is
 ///   refused with `weakKey` and the signature is never checked. These are counted separately.

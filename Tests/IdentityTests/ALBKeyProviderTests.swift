@@ -4,8 +4,8 @@ import Identity
 import Testing
 
 /// `ALBKeyProvider`: AWS ALB publishes one PEM per `kid` (product-anchors §5), fetched on first
-/// sight with the same cooldown rule as the JWKS provider (J22), and the kid never becomes
-/// anything but a plain path segment (J9).
+/// sight with the same cooldown rule as the JWKS provider (docs/security.md, JWT checklist J22),
+/// and the kid never becomes anything but a plain path segment (J9).
 @Suite("ALBKeyProvider")
 struct ALBKeyProviderTests {
     static let base = URL(string: "https://public-keys.auth.elb.eu-west-1.amazonaws.com")!

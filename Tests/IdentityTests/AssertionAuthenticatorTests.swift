@@ -4,8 +4,8 @@ import HTTP
 import Identity
 import Testing
 
-/// `AssertionAuthenticator`: where the token is read from, what a failure reveals (J24), and the
-/// principal it builds.
+/// `AssertionAuthenticator`: where the token is read from, what a failure reveals
+/// (docs/security.md, JWT checklist J24), and the principal it builds.
 @Suite("AssertionAuthenticator")
 struct AssertionAuthenticatorTests {
     static let param = "HTTP_X_TEST_ASSERTION"

@@ -2,8 +2,9 @@ import Foundation
 import Identity
 import Testing
 
-/// Claims checked after the signature (security.md §1, J11, J18–J21; product-anchors §5 step 4–5).
-/// Every token is validly signed by mint.py, so each refusal is down to the claim under test.
+/// Claims checked after the signature (docs/security.md, JWT checklist J11, J18–J21;
+/// product-anchors §5 step 4–5). Every token is validly signed by mint.py, so each refusal is down
+/// to the claim under test.
 @Suite("Assertion verification: claims, groups, typ and signer")
 struct AssertionClaimsTests {
     let e = Fixture.epoch

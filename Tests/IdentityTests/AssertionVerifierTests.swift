@@ -4,8 +4,8 @@ import Identity
 import Synchronization
 import Testing
 
-/// Structure, algorithm, key selection and signature (security.md §1, J1–J10, J15–J17). Every
-/// token comes from mint.py; the verifier's clock is pinned to `Fixture.now`.
+/// Structure, algorithm, key selection and signature (docs/security.md, JWT checklist J1–J10,
+/// J15–J17). Every token comes from mint.py; the verifier's clock is pinned to `Fixture.now`.
 @Suite("Assertion verification: structure, algorithm, key and signature")
 struct AssertionVerifierTests {
     // MARK: Valid tokens

@@ -3,8 +3,8 @@ import Foundation
 import Identity
 import Testing
 
-/// `KeySet.parse` (security.md §1, J1, J4, J6, J7, J12, J13, J23) on JWKS documents built from
-/// mint.py's public keys.
+/// `KeySet.parse` (docs/security.md, JWT checklist J1, J4, J6, J7, J12, J13, J23) on JWKS documents
+/// built from mint.py's public keys.
 @Suite("KeySet.parse")
 struct KeySetTests {
     /// Expects `parse` to throw `.keysUnavailable`, and returns the reason.

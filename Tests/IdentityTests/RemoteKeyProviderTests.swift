@@ -5,9 +5,10 @@ import Identity
 import Synchronization
 import Testing
 
-/// `RemoteKeyProvider` (security.md §1, J22) with its injected fetcher: a `FakeJWKSEndpoint` that
-/// serves documents the test controls and counts calls. The network path itself is covered by
-/// the integration tests. Time comes from a `TestClock` shared by provider and verifier.
+/// `RemoteKeyProvider` (docs/security.md, JWT checklist J22) with its injected fetcher: a
+/// `FakeJWKSEndpoint` that serves documents the test controls and counts calls. The network path
+/// itself is covered by the integration tests. Time comes from a `TestClock` shared by provider and
+/// verifier.
 @Suite("RemoteKeyProvider: caching, cooldown, rotation and failure")
 struct RemoteKeyProviderTests {
     static let url = URL(string: "https://idp.example.com/.well-known/jwks.json")!
