@@ -1,3 +1,4 @@
+import ByteStrings
 import HTTP
 import Identity
 
@@ -17,7 +18,7 @@ enum CrossSiteGuard {
         if let origin = request.header("Origin") {
             guard let host = request.header("Host") else { return "Origin without Host" }
             let scheme = request.params["HTTPS"]?.lowercased() == "on" ? "https" : "http"
-            return origin.lowercased() == "\(scheme)://\(host.lowercased())" ? nil : "Origin \(origin) is not this site"
+            return origin.lowercased().bytesEqual("\(scheme)://\(host.lowercased())") ? nil : "Origin \(origin) is not this site"
         }
         return nil
     }
