@@ -1,3 +1,4 @@
+import ByteStrings
 import Foundation
 import Synchronization
 
@@ -19,7 +20,9 @@ final class RateLimiter: Sendable {
 
     /// The limit applied to every key.
     let limit: Limit
-    private let buckets = Mutex<[String: Bucket]>([:])
+    /// Buckets by key, compared as bytes: two spellings of a name are two callers, as they are to
+    /// the policy and the store.
+    private let buckets = Mutex<[ByteString: Bucket]>([:])
     private let now: @Sendable () -> Date
     /// Keys tracked at most; beyond it, buckets that have refilled are forgotten first.
     private let maxKeys = 10_000
@@ -29,8 +32,9 @@ final class RateLimiter: Sendable {
         self.now = now
     }
 
-    /// Takes one token for `key`. Returns nil if allowed, else the seconds until one is available.
-    func take(_ key: String) -> Int? {
+    /// Takes one token for `name` (a key compared as bytes). Returns nil if allowed, else the seconds until one is available.
+    func take(_ name: String) -> Int? {
+        let key = ByteString(name)
         let now = self.now()
         return self.buckets.withLock { buckets in
             var bucket = self.refilled(buckets[key], now: now)
@@ -45,10 +49,10 @@ final class RateLimiter: Sendable {
         }
     }
 
-    /// Tokens `key` could spend right now (for "who am I").
-    func available(_ key: String) -> Int {
+    /// Tokens `name` could spend right now (for "who am I").
+    func available(_ name: String) -> Int {
         let now = self.now()
-        return self.buckets.withLock { Int(self.refilled($0[key], now: now).tokens) }
+        return self.buckets.withLock { Int(self.refilled($0[ByteString(name)], now: now).tokens) }
     }
 
     private func refilled(_ bucket: Bucket?, now: Date) -> Bucket {
@@ -59,7 +63,7 @@ final class RateLimiter: Sendable {
         return bucket
     }
 
-    private func prune(_ buckets: inout [String: Bucket], now: Date) {
+    private func prune(_ buckets: inout [ByteString: Bucket], now: Date) {
         buckets = buckets.filter { self.refilled($0.value, now: now).tokens < self.limit.burst }
         if buckets.count >= self.maxKeys { buckets.removeAll() }
     }
