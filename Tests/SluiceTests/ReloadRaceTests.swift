@@ -62,6 +62,28 @@ struct ReloadRaceTests {
         #expect(h.app.configurationInForce.hash == a.hash)
     }
 
+    @Test("A replaced snapshot is freed once no request holds it, and kept while one does")
+    func oldSnapshotsAreFreed() throws {
+        let h = try AppHarness()
+        defer { h.remove() }
+        weak var first: ConfigurationSnapshot? = nil
+        weak var held: ConfigurationSnapshot? = nil
+        var holder: ConfigurationSnapshot? = nil
+        do {
+            first = h.app.currentSnapshot
+            h.app.reload(h.configuration)
+            holder = h.app.currentSnapshot  // as a request in flight would
+            held = holder
+            h.app.reload(h.configuration)
+            #expect(h.send("GET", "/healthz", user: nil).status.code == 200)
+        }
+        #expect(first == nil)
+        #expect(held != nil)
+        holder = nil
+        #expect(held == nil)
+        #expect(h.app.currentSnapshot.configuration.hash == h.configuration.hash)
+    }
+
     /// One round of requests by one client, each checked against the configuration it reports.
     static func checkOneRound(_ h: AppHarness, client: Int, a: String, b: String, findings: Findings) {
         // whoami names the configuration it was decided under; what it lists must fit it.
