@@ -35,6 +35,7 @@ public enum Server {
                 return 1
             }
         }
+        ConfigWarnings.log(ConfigWarnings.of(configuration), logger: logger)
         let store: SQLiteJobStore
         do { store = try SQLiteJobStore(path: data + "/sluice.db") } catch {
             FileHandle.standardError.write(Data("sluice: cannot open the job store: \(error)\n".utf8))
@@ -113,6 +114,7 @@ public enum Server {
             {
                 logger.warning("server settings changed; they take effect on restart", ["config.hash": next.hash])
             }
+            ConfigWarnings.log(ConfigWarnings.of(next), logger: logger)
             app.reload(next)
             logger.info("configuration reloaded", ["config.hash": next.hash, "config.previous": running.hash])
             audit(true, "reloaded on SIGHUP (previous \(running.hash.prefix(12)))", next.hash)
@@ -124,12 +126,18 @@ public enum Server {
         }
     }
 
-    /// `sluice check FILE`: prints every problem; returns 0 if the file is usable.
+    /// `sluice check FILE`: prints every problem and every warning (`ConfigWarnings`); returns 0
+    /// if the file is usable, warnings or not.
     public static func check(configPath: String) -> Int32 {
         do {
             let configuration = try ConfigLoader.load(path: configPath)
+            let warnings = ConfigWarnings.located(ConfigWarnings.of(configuration), file: configPath)
+            for line in ConfigWarnings.describe(warnings, file: configPath) {
+                FileHandle.standardError.write(Data((line + "\n").utf8))
+            }
+            let noted = warnings.isEmpty ? "" : ", \(warnings.count) warning(s)"
             print(
-                "\(configPath): ok (\(configuration.pipelines.count) pipelines, \(configuration.policy.roles.count) roles, sha256 \(configuration.hash))"
+                "\(configPath): ok (\(configuration.pipelines.count) pipelines, \(configuration.policy.roles.count) roles, sha256 \(configuration.hash)\(noted))"
             )
             return 0
         } catch {
