@@ -3,6 +3,10 @@ import JSON
 import SQLite
 import Synchronization
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// The SQLite implementation of `JobStore`: WAL mode, `synchronous=FULL`, one writer connection
 /// and a small pool of reader connections (WAL lets readers run beside the writer).
 public final class SQLiteJobStore: JobStore {
@@ -12,16 +16,57 @@ public final class SQLiteJobStore: JobStore {
     private let now: @Sendable () -> Date
 
     /// Opens (creating and migrating if needed) the store at `path`.
+    ///
+    /// A new database file is created with mode 0600, and an existing one loses any access for
+    /// others (see `restrictFileModes`): SQLite gives `-wal` and `-shm` the mode of the database
+    /// file, so these then follow.
     /// - Parameter now: the clock, injectable for tests.
     public init(path: String, now: @escaping @Sendable () -> Date = Date.init) throws {
         self.path = path
         self.now = now
+        try Self.restrictFileModes(path)
         let connection = try Self.open(path)
         // WAL is persistent in the file; setting it on the writer once is enough.
         let mode = try connection.query("PRAGMA journal_mode = WAL").first?[0].text
         guard mode == "wal" else { throw JobStoreError("could not enable WAL mode (got \(mode ?? "nothing"))") }
         try Schema.migrator.migrate(connection)
         self.writer = Mutex(connection)
+    }
+
+    /// Creates the database file at `path` with mode 0600 if it does not exist, and takes
+    /// access for others away from it and its `-wal` and `-shm` if it does: they hold
+    /// parameters and the audit trail, which no other local user may read.
+    ///
+    /// Why not leave it to SQLite: it creates the file with 0644 (`SQLITE_DEFAULT_FILE_PERMISSIONS`)
+    /// & ~umask, and then creates `-wal` and `-shm` with the main file's mode. An empty file is
+    /// a valid empty database to SQLite, so creating it first just sets the mode for all three.
+    static func restrictFileModes(_ path: String) throws {
+        // SQLite's special names are no files.
+        guard !path.isEmpty, path != ":memory:" else { return }
+        var fd: Int32
+        // O_EXCL: only a file made here gets 0600; an existing one is kept (and tightened below).
+        repeat { fd = Glibc.open(path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0o600) } while fd < 0 && errno == EINTR
+        if fd >= 0 {
+            // Nothing was written, so a failing close loses nothing; never retried on EINTR (Linux
+            // releases the descriptor either way).
+            close(fd)
+            return
+        }
+        guard errno == EEXIST else { throw JobStoreError("cannot create \(path): \(String(cString: strerror(errno)))") }
+        for file in [path, path + "-wal", path + "-shm"] {
+            var info = stat()
+            guard stat(file, &info) == 0 else {
+                if errno == ENOENT { continue }
+                throw JobStoreError("cannot stat \(file): \(String(cString: strerror(errno)))")
+            }
+            // Only the others' bits go (the group may be an operator or backup group), and only
+            // on our own files: chmod of another user's file fails with EPERM, and a reader
+            // such as `sluice audit export` run by an operator must still be able to open it.
+            guard info.st_mode & 0o007 != 0, info.st_uid == geteuid() else { continue }
+            guard chmod(file, info.st_mode & 0o7770) == 0 || errno == ENOENT else {
+                throw JobStoreError("cannot chmod \(file): \(String(cString: strerror(errno)))")
+            }
+        }
     }
 
     private static func open(_ path: String) throws -> Connection {

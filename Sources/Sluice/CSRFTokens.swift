@@ -10,18 +10,11 @@ struct CSRFTokens: Sendable {
     /// How long a token stays valid.
     let lifetime: TimeInterval = 12 * 3600
 
-    /// Loads the secret from `path`, creating it (32 random bytes, mode 0600) on first start.
+    /// Loads the secret from `path`, creating it (32 random bytes, mode 0600 from its first
+    /// byte) on first start; see `SecretFile`.
+    /// - Throws: `SecretFileError` naming the file, also when it does not hold exactly 32 bytes.
     init(secretPath path: String) throws {
-        if let existing = FileManager.default.contents(atPath: path), existing.count == 32 {
-            self.secret = Array(existing)
-            return
-        }
-        let secret = SecureRandom.bytes(32)
-        // Create with 0600 from the start (no window in which the file is world-readable).
-        guard FileManager.default.createFile(atPath: path, contents: Data(secret), attributes: [.posixPermissions: 0o600]) else {
-            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path])
-        }
-        self.secret = secret
+        self.secret = try SecretFile.loadOrCreate(path: path, count: 32)
     }
 
     /// A secret given directly (tests).

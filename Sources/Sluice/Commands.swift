@@ -85,6 +85,9 @@ public enum Commands {
             FileHandle.standardError.write(Data("sluice: --expires must be a date (2027-06-30) or an ISO 8601 date-time\n".utf8))
             return 2
         }
+        if let expires, let warning = Self.expiryWarning(expires, now: Date()) {
+            FileHandle.standardError.write(Data("sluice: warning: \(warning)\n".utf8))
+        }
         let token = ServiceToken.generate()
         let digest = Hex.encode(SHA256.hash(Array(token.utf8)))
         let roleList = roles.map { "\"\($0)\"" }.joined(separator: ", ")
@@ -101,5 +104,12 @@ public enum Commands {
             Use it with:  curl -H 'Authorization: Bearer \(ServiceToken.prefix)…' …
             """)
         return 0
+    }
+
+    /// A warning if `expires` (a date meaning through its end, UTC, or a date-time) is not in the
+    /// future at `now`: such a token is refused from the start. Nil if it is, or cannot be read.
+    static func expiryWarning(_ expires: String, now: Date) -> String? {
+        guard let expiry = ConfigLoader.parseExpiry(expires), expiry <= now else { return nil }
+        return "--expires \(expires) is in the past (\(expiry.ISO8601Format())): the token will be refused from the start"
     }
 }

@@ -212,7 +212,9 @@ extension ConfigLoader {
 
     /// A date means the end of that day in UTC (the token works through it).
     static func parseExpiry(_ text: String) -> Date? {
-        if let date = try? Date(text + "T00:00:00Z", strategy: .iso8601) { return date.addingTimeInterval(86_400) }
+        // Only a bare date (10 characters) gets the day: Foundation's ISO 8601 parser ignores
+        // trailing text, so a date-time + "T00:00:00Z" would parse too and expire a day late.
+        if text.utf8.count == 10, let date = try? Date(text + "T00:00:00Z", strategy: .iso8601) { return date.addingTimeInterval(86_400) }
         return try? Date(text, strategy: .iso8601)
     }
 }

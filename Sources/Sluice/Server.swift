@@ -19,6 +19,11 @@ public enum Server {
     /// Call `ProcessSignals.blockInCurrentThread()` first thing in `main`, before any thread
     /// exists, so the termination signals reach `sigwait` here instead of libfcgi's handler.
     public static func serve(configPath: String, socketPath: String?) -> Int32 {
+        // Before anything is created: whatever the umask Sluice was started with, nothing it
+        // (or SQLite, or a task) creates is open to other users. The files Sluice makes also
+        // get explicit modes; this covers the rest. Tasks inherit it (posix_spawn has no umask
+        // attribute): a task that must publish world-readable files sets its own umask.
+        umask(0o027)
         let logger = Logger(label: "server")
         let configuration: Configuration
         do { configuration = try ConfigLoader.load(path: configPath) } catch {
@@ -27,14 +32,12 @@ public enum Server {
         }
         let data = configuration.server.dataDirectory
         for directory in [data, data + "/logs"] {
-            do {
-                try FileManager.default.createDirectory(
-                    atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o750])
-            } catch {
-                FileHandle.standardError.write(Data("sluice: cannot create \(directory): \(error)\n".utf8))
+            do { try DataDirectory.create(directory) } catch {
+                FileHandle.standardError.write(Data("sluice: \(error)\n".utf8))
                 return 1
             }
         }
+        ConfigWarnings.log(DataDirectory.warnings(data) + ConfigWarnings.of(configuration), logger: logger)
         let store: SQLiteJobStore
         do { store = try SQLiteJobStore(path: data + "/sluice.db") } catch {
             FileHandle.standardError.write(Data("sluice: cannot open the job store: \(error)\n".utf8))
@@ -113,6 +116,7 @@ public enum Server {
             {
                 logger.warning("server settings changed; they take effect on restart", ["config.hash": next.hash])
             }
+            ConfigWarnings.log(ConfigWarnings.of(next), logger: logger)
             app.reload(next)
             logger.info("configuration reloaded", ["config.hash": next.hash, "config.previous": running.hash])
             audit(true, "reloaded on SIGHUP (previous \(running.hash.prefix(12)))", next.hash)
@@ -124,12 +128,19 @@ public enum Server {
         }
     }
 
-    /// `sluice check FILE`: prints every problem; returns 0 if the file is usable.
+    /// `sluice check FILE`: prints every problem and every warning (`ConfigWarnings`, and the
+    /// data directory's mode if it exists); returns 0 if the file is usable, warnings or not.
     public static func check(configPath: String) -> Int32 {
         do {
             let configuration = try ConfigLoader.load(path: configPath)
+            let warnings = ConfigWarnings.located(
+                ConfigWarnings.of(configuration) + DataDirectory.warnings(configuration.server.dataDirectory), file: configPath)
+            for line in ConfigWarnings.describe(warnings, file: configPath) {
+                FileHandle.standardError.write(Data((line + "\n").utf8))
+            }
+            let noted = warnings.isEmpty ? "" : ", \(warnings.count) warning(s)"
             print(
-                "\(configPath): ok (\(configuration.pipelines.count) pipelines, \(configuration.policy.roles.count) roles, sha256 \(configuration.hash))"
+                "\(configPath): ok (\(configuration.pipelines.count) pipelines, \(configuration.policy.roles.count) roles, sha256 \(configuration.hash)\(noted))"
             )
             return 0
         } catch {
