@@ -50,7 +50,7 @@ let package = Package(
         .testTarget(name: "PolicyTests", dependencies: ["Policy"]),
         .testTarget(name: "SystemCallsTests", dependencies: ["SystemCalls"]),
         .testTarget(name: "SQLiteTests", dependencies: ["SQLite"]),
-        .testTarget(name: "JobStoreTests", dependencies: ["JobStore"]),
+        .testTarget(name: "JobStoreTests", dependencies: ["JobStore", "SQLite"]),
         .testTarget(name: "WorkflowTests", dependencies: ["Workflow", "JobStore"]),
         .testTarget(name: "PagesTests", dependencies: ["Pages"]),
         .testTarget(
