@@ -22,16 +22,18 @@ let package = Package(
         // posix_spawn file actions that glibc only declares under _GNU_SOURCE.
         .target(name: "CSpawn"),
         .target(name: "ByteStrings", swiftSettings: strict),
+        // EINTR retry and errno → SystemCallError for every target that makes system calls.
+        .target(name: "SystemCalls", swiftSettings: strict),
         .target(name: "Logging", swiftSettings: strict),
         .target(name: "JSON", swiftSettings: strict),
         .target(name: "HTTP", swiftSettings: strict),
-        .target(name: "FastCGI", dependencies: ["CFastCGI", "HTTP", "Logging"], swiftSettings: strict),
+        .target(name: "FastCGI", dependencies: ["CFastCGI", "HTTP", "Logging", "SystemCalls"], swiftSettings: strict),
         .target(name: "Crypto", dependencies: ["CCrypto"], swiftSettings: strict),
         .target(name: "Policy", dependencies: ["ByteStrings"], swiftSettings: strict),
         .target(name: "Identity", dependencies: ["ByteStrings", "Crypto", "HTTP", "JSON", "Logging"], swiftSettings: strict),
         .target(name: "SQLite", dependencies: ["CSQLite"], swiftSettings: strict),
         .target(name: "JobStore", dependencies: ["SQLite", "JSON"], swiftSettings: strict),
-        .target(name: "Workflow", dependencies: ["ByteStrings", "JobStore", "Logging", "CSpawn"], swiftSettings: strict),
+        .target(name: "Workflow", dependencies: ["ByteStrings", "JobStore", "Logging", "CSpawn", "SystemCalls"], swiftSettings: strict),
         .target(name: "Pages", dependencies: ["HTTP"], swiftSettings: strict),
         .target(
             name: "Sluice",
@@ -48,8 +50,9 @@ let package = Package(
         .testTarget(name: "HTTPTests", dependencies: ["HTTP"]),
         .testTarget(name: "CryptoTests", dependencies: ["Crypto"], exclude: ["Fixtures"]),
         .testTarget(name: "PolicyTests", dependencies: ["Policy", "ByteStrings"]),
+        .testTarget(name: "SystemCallsTests", dependencies: ["SystemCalls"]),
         .testTarget(name: "SQLiteTests", dependencies: ["SQLite"]),
-        .testTarget(name: "JobStoreTests", dependencies: ["JobStore"]),
+        .testTarget(name: "JobStoreTests", dependencies: ["JobStore", "SQLite"]),
         .testTarget(name: "WorkflowTests", dependencies: ["Workflow", "JobStore", "ByteStrings"]),
         .testTarget(name: "PagesTests", dependencies: ["Pages"]),
         .testTarget(

@@ -1,4 +1,5 @@
 internal import CFastCGI
+import SystemCalls
 
 #if canImport(Glibc)
     import Glibc
@@ -23,6 +24,11 @@ public struct FastCGIError: Error, Sendable, CustomStringConvertible {
     init(_ reason: String, errno: Int32? = nil) {
         self.reason = reason
         self.errno = errno
+    }
+
+    /// `reason` failed because of the system call `cause`.
+    init(_ reason: String, cause: SystemCallError) {
+        self.init(reason, errno: cause.errno)
     }
 
     public var description: String {
@@ -69,26 +75,32 @@ struct ListenSocket {
         }
         if self.isLive(address) { throw FastCGIError("another process is already listening on \(path)") }
         unlink(path)  // a stale socket left by a crashed run; a live one was refused above
-        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw FastCGIError("socket()", errno: errno) }
+        let fd: Int32
+        do {
+            fd = try syscall(where: "socket") { socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0) }
+        } catch {
+            throw FastCGIError("socket()", cause: error)
+        }
         // The socket file's mode comes from the umask at bind(); 0117 yields 0660, so only the
         // owner and the front server's group can connect (libfcgi's parser must not face strangers:
         // CVE-2025-23016's follow-up fix is not in Debian's libfcgi).
         let old = umask(0o117)
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        // `syscall` reads errno as soon as bind returns, before umask runs again.
+        let bound = Result { () throws(SystemCallError) -> Int32 in
+            try syscall(where: "bind") {
+                withUnsafePointer(to: &address) {
+                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+                }
+            }
         }
-        let bindErrno = errno
         umask(old)
-        guard bound == 0 else {
-            close(fd)
-            throw FastCGIError("bind(\(path))", errno: bindErrno)
-        }
-        chmod(path, 0o660)
-        guard listen(fd, 1024) == 0 else {
-            let e = errno
-            close(fd)
-            throw FastCGIError("listen(\(path))", errno: e)
+        do {
+            _ = try bound.get()
+            chmod(path, 0o660)  // already 0660 from the umask; this only makes it explicit
+            try syscall(where: "listen") { listen(fd, 1024) }
+        } catch {
+            try? Posix.close(fd)
+            throw FastCGIError("\(error.function)(\(path))", cause: error)
         }
         return ListenSocket(fd: fd, path: path)
     }
@@ -98,7 +110,10 @@ struct ListenSocket {
         var address = address
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { return false }
-        defer { close(fd) }
+        defer { try? Posix.close(fd) }
+        // Not `syscall`: connect must not be repeated after EINTR (it goes on in the background
+        // and a second call reports EALREADY). EINTR needs a signal handler to run, and the only
+        // handler Sluice has at this point is libfcgi's SIGPIPE no-op, which connect cannot trigger.
         let rc = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
         }

@@ -1,3 +1,6 @@
+import Logging
+import SystemCalls
+
 #if canImport(Glibc)
     import Glibc
 #endif
@@ -8,6 +11,9 @@
 /// `accept()` never see, so the process is orphaned whenever lighttpd stops. Instead, these
 /// signals are blocked in every thread (the mask is inherited by threads created later) and one
 /// thread receives them synchronously with `sigwait`.
+///
+/// Task processes do not inherit any of this: `TaskProcess` starts them with an empty signal
+/// mask and every signal at its default disposition.
 public enum ProcessSignals {
     /// The signals received with `sigwait`: SIGTERM, SIGINT, SIGHUP.
     public static let handled: [Int32] = [SIGTERM, SIGINT, SIGHUP]
@@ -16,17 +22,39 @@ public enum ProcessSignals {
     /// thread is created, so that every thread inherits the mask.
     public static func blockInCurrentThread() {
         var set = self.makeSet()
-        pthread_sigmask(SIG_BLOCK, &set, nil)
+        // pthread_sigmask fails only with EINVAL for a bad `how`, which SIG_BLOCK is not; if it
+        // ever failed, libfcgi's handler would swallow SIGTERM and nothing could stop us cleanly.
+        do {
+            try errorNumberCall(where: "pthread_sigmask") { pthread_sigmask(SIG_BLOCK, &set, nil) }
+        } catch {
+            preconditionFailure("cannot block the termination signals: \(error)")
+        }
     }
 
     /// Waits until one of the handled signals arrives and returns its number.
+    ///
+    /// If `sigwait` fails (only EINVAL for an invalid set is documented, i.e. a bug), the failure
+    /// is logged and SIGTERM is returned: retrying would spin on the same error forever, and a
+    /// process that can no longer receive SIGTERM should drain and stop now rather than be
+    /// orphaned when lighttpd stops.
     public static func wait() -> Int32 {
+        do {
+            return try self.next()
+        } catch {
+            Logger(label: "signals").error("sigwait failed; stopping as if SIGTERM had arrived", ["error": "\(error)"])
+            return SIGTERM
+        }
+    }
+
+    /// Waits until one of the handled signals arrives and returns its number.
+    ///
+    /// - Throws: `SystemCallError` if `sigwait` fails. glibc already repeats EINTR inside
+    ///   sigwait; `errorNumberCall` would too.
+    static func next() throws(SystemCallError) -> Int32 {
         var set = self.makeSet()
         var signal: Int32 = 0
-        while true {
-            let rc = sigwait(&set, &signal)
-            if rc == 0 { return signal }
-        }
+        try errorNumberCall(where: "sigwait") { sigwait(&set, &signal) }
+        return signal
     }
 
     private static func makeSet() -> sigset_t {

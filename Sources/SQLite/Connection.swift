@@ -6,14 +6,23 @@ internal import CSQLite
 /// a time; callers guard it (the job store keeps it behind a mutex). `@unchecked Sendable` only
 /// so that such a guard can hold it.
 public final class Connection: @unchecked Sendable {
+    /// How many prepared statements a connection keeps by default: more than the job store's
+    /// fixed statements, so that only dynamic ones (`IN` lists) take turns.
+    public static let defaultStatementCacheCapacity = 64
+
     private let handle: OpaquePointer
-    private var cache: [String: Statement] = [:]
+    private var cache: StatementCache
     /// The database file path.
     public let path: String
 
     /// Opens (creating if needed) the database at `path`.
-    /// - Parameter busyTimeoutMilliseconds: how long a statement waits for another connection's lock.
-    public init(path: String, busyTimeoutMilliseconds: Int32 = 5000) throws(SQLiteError) {
+    /// - Parameters:
+    ///   - busyTimeoutMilliseconds: how long a statement waits for another connection's lock.
+    ///   - statementCacheCapacity: the most prepared statements `prepare(_:)` keeps for reuse;
+    ///     the least recently used one is dropped to make room.
+    public init(
+        path: String, busyTimeoutMilliseconds: Int32 = 5000, statementCacheCapacity: Int = Connection.defaultStatementCacheCapacity
+    ) throws(SQLiteError) {
         var db: OpaquePointer? = nil
         // NOMUTEX: the multi-thread mode; we serialize access ourselves, as GRDB does.
         // SQLite opens its files with O_CLOEXEC, so spawned tasks never inherit them.
@@ -26,13 +35,19 @@ public final class Connection: @unchecked Sendable {
         }
         self.handle = db
         self.path = path
+        self.cache = StatementCache(capacity: statementCacheCapacity)
         sqlite3_busy_timeout(db, busyTimeoutMilliseconds)
     }
 
     deinit {
         self.cache.removeAll()
+        // close_v2, not close: if a caller still holds a statement, the connection becomes a
+        // zombie that SQLite closes when that statement is finalized, instead of SQLITE_BUSY.
         sqlite3_close_v2(self.handle)
     }
+
+    /// How many prepared statements the cache holds now (at most `statementCacheCapacity`).
+    public var cachedStatementCount: Int { self.cache.count }
 
     /// Runs one or more statements without arguments (schema, pragmas).
     public func execute(_ sql: String) throws(SQLiteError) {
@@ -45,28 +60,43 @@ public final class Connection: @unchecked Sendable {
         }
     }
 
-    /// A prepared statement for `sql`, cached for reuse by this connection.
-    public func prepare(_ sql: String) throws(SQLiteError) -> Statement {
-        if let cached = self.cache[sql] { return cached }
+    /// A prepared statement for `sql`.
+    ///
+    /// With `cached` (the default) the statement is kept for reuse by later calls with the same
+    /// text, in a cache of at most `statementCacheCapacity` statements: the least recently used
+    /// one is dropped to make room, and is finalized once no caller holds it. Pass
+    /// `cached: false` for SQL built at run time whose text rarely repeats (a placeholder per list
+    /// element, optional filters): such a statement is finalized as soon as it is released and
+    /// does not push the fixed statements out of the cache.
+    ///
+    /// A statement is not reentrant: run it to completion (`rows()` does, and resets it) before
+    /// preparing the same text again.
+    public func prepare(_ sql: String, cached: Bool = true) throws(SQLiteError) -> Statement {
+        if cached, let statement = self.cache.statement(for: sql) { return statement }
         var statement: OpaquePointer? = nil
-        let rc = sqlite3_prepare_v3(self.handle, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &statement, nil)
+        // PERSISTENT: the statement is kept and reused, so SQLite leaves the connection's small
+        // lookaside memory pool (which long-lived statements would deplete) to short-lived ones.
+        let flags = cached ? UInt32(SQLITE_PREPARE_PERSISTENT) : 0
+        let rc = sqlite3_prepare_v3(self.handle, sql, -1, flags, &statement, nil)
         guard rc == SQLITE_OK, let statement else { throw self.error(rc, sql: sql) }
         let prepared = Statement(connection: self, handle: statement, sql: sql)
-        self.cache[sql] = prepared
+        if cached { self.cache.insert(prepared) }
         return prepared
     }
 
     /// Runs a statement with arguments and returns its rows.
+    /// - Parameter cached: whether to keep the prepared statement for reuse; see `prepare(_:cached:)`.
     @discardableResult
-    public func query(_ sql: String, _ arguments: [SQLValue] = []) throws(SQLiteError) -> [Row] {
-        let statement = try self.prepare(sql)
+    public func query(_ sql: String, _ arguments: [SQLValue] = [], cached: Bool = true) throws(SQLiteError) -> [Row] {
+        let statement = try self.prepare(sql, cached: cached)
         try statement.bind(arguments)
         return try statement.rows()
     }
 
     /// Runs a statement with arguments, ignoring rows.
-    public func run(_ sql: String, _ arguments: [SQLValue] = []) throws(SQLiteError) {
-        try self.query(sql, arguments)
+    /// - Parameter cached: whether to keep the prepared statement for reuse; see `prepare(_:cached:)`.
+    public func run(_ sql: String, _ arguments: [SQLValue] = [], cached: Bool = true) throws(SQLiteError) {
+        try self.query(sql, arguments, cached: cached)
     }
 
     /// The rowid of the last successful INSERT on this connection.

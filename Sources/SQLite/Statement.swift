@@ -1,6 +1,10 @@
 internal import CSQLite
 
 /// A prepared statement. Owned by one connection and confined to its thread.
+///
+/// Finalized when the last reference goes away: the connection's statement cache and any caller
+/// of `Connection.prepare(_:cached:)`. Eviction from the cache therefore never finalizes a
+/// statement that a caller is still using.
 public final class Statement {
     private let handle: OpaquePointer
     private unowned let connection: Connection

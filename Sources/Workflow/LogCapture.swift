@@ -1,5 +1,6 @@
 internal import CSpawn
 import Foundation
+import SystemCalls
 
 #if canImport(Glibc)
     import Glibc
@@ -109,11 +110,10 @@ public struct LogCapture: ~Copyable {
         // The marker's count only grows, so the file rarely shrinks; truncate anyway so that it
         // ends exactly after the tail.
         guard self.fd >= 0 else { return }
-        while ftruncate(self.fd, off_t(offset)) != 0 {
-            if errno != EINTR {
-                self.fail()
-                return
-            }
+        do {
+            try syscall(where: "ftruncate") { ftruncate(self.fd, off_t(offset)) }
+        } catch {
+            self.fail()
         }
     }
 
@@ -137,19 +137,18 @@ public struct LogCapture: ~Copyable {
     private mutating func store(_ bytes: UnsafeRawBufferPointer, at offset: Int64) {
         var done = 0
         while self.fd >= 0 && done < bytes.count {
-            let n = pwrite(self.fd, bytes.baseAddress! + done, bytes.count - done, off_t(offset) + off_t(done))
-            if n > 0 {
+            let fd = self.fd
+            let n = try? syscall(where: "pwrite") { pwrite(fd, bytes.baseAddress! + done, bytes.count - done, off_t(offset) + off_t(done)) }
+            if let n, n > 0 {
                 done += n
-            } else if n < 0 && errno == EINTR {
-                continue
             } else {
-                self.fail()
+                self.fail()  // an error, or 0 bytes written (no progress possible)
             }
         }
     }
 
     private mutating func fail() {
-        close(self.fd)
+        try? Posix.close(self.fd)
         self.fd = -1
     }
 }
@@ -188,9 +187,9 @@ extension TaskProcess {
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: LogCapture.readSize, alignment: 1)
         defer {
             buffer.deallocate()
-            // No retry on EINTR: Linux has released the descriptor either way.
-            close(task.outputFD)
-            if task.pidFD >= 0 { close(task.pidFD) }
+            // Posix.close never retries: Linux has released the descriptor even after EINTR.
+            try? Posix.close(task.outputFD)
+            if task.pidFD >= 0 { try? Posix.close(task.pidFD) }
         }
         var outputOpen = true
         var exitCode: Int32? = nil
@@ -215,9 +214,10 @@ extension TaskProcess {
                 pollfd(fd: outputOpen ? task.outputFD : -1, events: Int16(POLLIN), revents: 0),
                 pollfd(fd: exitCode == nil ? task.pidFD : -1, events: Int16(POLLIN), revents: 0),
             ]
-            let ready = poll(&fds, nfds_t(fds.count), timeout.map(Self.milliseconds) ?? -1)
-            if ready < 0 {
-                if errno == EINTR { continue }
+            let milliseconds = timeout.map(Self.milliseconds) ?? -1
+            // EINTR is retried inside `syscall` with the same timeout; the deadlines are
+            // recomputed on the next pass, so an interruption only delays them slightly.
+            guard (try? syscall(where: "poll") { poll(&fds, nfds_t(fds.count), milliseconds) }) != nil else {
                 // EINVAL/ENOMEM: cannot wait on the descriptors; still reap the task.
                 if exitCode == nil { exitCode = self.wait(task.pid) }
                 break
@@ -226,11 +226,16 @@ extension TaskProcess {
             // A pipe reports POLLHUP once every writer is gone, possibly together with POLLIN
             // while data is left, so any event means "read": only read() == 0 is end-of-file.
             if fds[0].revents != 0 {
-                let n = read(task.outputFD, buffer.baseAddress, buffer.count)
-                if n > 0 {
-                    capture.append(UnsafeRawBufferPointer(rebasing: buffer[..<n]))
-                } else if n == 0 || (errno != EINTR && errno != EAGAIN) {
-                    outputOpen = false
+                do {
+                    let n = try syscall(where: "read") { read(task.outputFD, buffer.baseAddress, buffer.count) }
+                    if n > 0 {
+                        capture.append(UnsafeRawBufferPointer(rebasing: buffer[..<n]))
+                    } else {
+                        outputOpen = false  // end-of-file: every writer is gone
+                    }
+                } catch {
+                    // EAGAIN cannot happen on this blocking pipe, but would only mean "no data yet".
+                    if error.errno != EAGAIN { outputOpen = false }
                 }
             }
             // A pidfd polls readable (POLLIN) when the process has exited, and is not consumed
@@ -256,12 +261,8 @@ extension TaskProcess {
     /// be waited for (already reaped elsewhere).
     private static func reapIfExited(_ pid: Int32) -> Int32? {
         var status: Int32 = 0
-        while true {
-            let result = waitpid(pid, &status, WNOHANG)
-            if result == pid { return self.exitCode(status: status) }
-            if result == 0 { return nil }
-            if errno != EINTR { return -1 }
-        }
+        guard let result = try? syscall(where: "waitpid", { waitpid(pid, &status, WNOHANG) }) else { return -1 }
+        return result == 0 ? nil : self.exitCode(status: status)
     }
 
     /// `duration` as a poll(2) timeout: whole milliseconds, rounded up so that a wait for a

@@ -14,7 +14,10 @@ enum ProcessIdentity {
         let fields = stat[stat.index(after: close)...].split(separator: " ")
         guard fields.count > 19, let pgrp = Int32(fields[2]), let ticks = Double(fields[19]) else { return false }
         guard pgrp == pid, let boot = self.bootTime() else { return false }
+        // sysconf returns -1 for a name it does not know; never for _SC_CLK_TCK on Linux, but a
+        // negative tick rate would turn every start time into nonsense rather than a refusal.
         let clockTicks = Double(sysconf(Int32(_SC_CLK_TCK)))
+        guard clockTicks > 0 else { return false }
         let started = boot + ticks / clockTicks
         return abs(started - startedAt.timeIntervalSince1970) < 5
     }

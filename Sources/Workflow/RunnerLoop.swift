@@ -394,8 +394,6 @@ final class RunnerLoop: @unchecked Sendable {
         let task = record.tasks[claim.index]
         let attempt = job.attempts[claim.index]
         let directory = "\(self.configuration.logDirectory)/\(record.id)"
-        mkdir(self.configuration.logDirectory, 0o750)
-        mkdir(directory, 0o750)
         let logPath = Runner.logPath(logDirectory: self.configuration.logDirectory, jobID: record.id, task: task.name, attempt: attempt)
         var environment = self.configuration.environment
         for (key, value) in task.options.environment { environment[key] = value }
@@ -408,6 +406,8 @@ final class RunnerLoop: @unchecked Sendable {
         for (key, value) in record.params { environment["SLUICE_PARAM_" + key.uppercased()] = value }
         for (key, value) in job.secrets { environment["SLUICE_PARAM_" + key.uppercased()] = value }
         do {
+            try TaskProcess.makeLogDirectory(self.configuration.logDirectory)
+            try TaskProcess.makeLogDirectory(directory)
             let spawned = try TaskProcess.spawnPiped(
                 argv: task.argv, environment: environment, workingDirectory: task.options.workingDirectory ?? record.workingDirectory)
             let pid = spawned.pid
