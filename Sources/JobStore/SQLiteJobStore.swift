@@ -231,7 +231,8 @@ public final class SQLiteJobStore: JobStore {
         }
         sql += query.oldestFirst ? " ORDER BY id ASC LIMIT ?" : " ORDER BY id DESC LIMIT ?"
         arguments.append(.integer(Int64(max(0, min(query.limit, 1000)))))
-        return try self.read { db in try db.query(sql, arguments).map(Self.job(from:)) }
+        // Built per filter combination (and IN-list length): not kept in the statement cache.
+        return try self.read { db in try db.query(sql, arguments, cached: false).map(Self.job(from:)) }
     }
 
     public func requestCancel(jobID: Int64) throws -> JobRecord? {
@@ -392,7 +393,8 @@ public final class SQLiteJobStore: JobStore {
         sql += " ORDER BY id DESC LIMIT ?"
         arguments.append(.integer(Int64(max(0, min(query.limit, 10_000)))))
         return try self.read { db in
-            try db.query(sql, arguments).map { row in
+            // Built per filter combination: not kept in the statement cache.
+            try db.query(sql, arguments, cached: false).map { row in
                 AuditRecord(
                     id: row["id"].int64 ?? 0, at: Date(milliseconds: row["at"].int64 ?? 0), event: row["event"].text ?? "",
                     allowed: row["decision"].text == "allow", user: row["user"].text, identitySource: row["identity_source"].text,
