@@ -1,3 +1,4 @@
+import ByteStrings
 public import Crypto
 import Foundation
 import JSON
@@ -88,7 +89,9 @@ public struct KeySet: Sendable {
     /// The one key for `kid` and `algorithm` (J9): with a `kid`, exactly one key with that `kid`,
     /// and it must be bound to `algorithm`; without, exactly one key bound to `algorithm`.
     func key(kid: String?, algorithm: SignatureAlgorithm) -> KeyEntry? {
-        let candidates = kid.map { k in self.keys.filter { $0.kid == k } } ?? self.keys.filter { $0.algorithm == algorithm }
+        // `kid` by bytes, not Swift's canonical equivalence: a lookup key matches only itself.
+        let candidates =
+            kid.map { k in self.keys.filter { $0.kid?.bytesEqual(k) == true } } ?? self.keys.filter { $0.algorithm == algorithm }
         guard candidates.count == 1, candidates[0].algorithm == algorithm else { return nil }
         return candidates[0]
     }

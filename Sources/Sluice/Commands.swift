@@ -15,7 +15,15 @@ public enum Commands {
             return 1
         }
         if let user {
-            let principal = Principal(user: user, groups: Set(GroupList.parse(groups ?? "")), source: .remoteUser, isAmbient: true)
+            // The server refuses identities whose names are not acceptable (NFC, no control
+            // characters); explaining one would describe access that nobody can have.
+            let groupList = GroupList.parse(groups ?? "")
+            guard GroupList.isAcceptableName(user), groupList.allSatisfy(GroupList.isAcceptableName) else {
+                FileHandle.standardError.write(
+                    Data("sluice: user and group names must be non-empty, without control characters and in Unicode NFC\n".utf8))
+                return 2
+            }
+            let principal = Principal(user: user, groups: Set(groupList), source: .remoteUser, isAmbient: true)
             print(Explanation.make(principal, configuration).text, terminator: "")
             return 0
         }

@@ -132,6 +132,17 @@ struct AssertionVerifierTests {
         try expectAccepted(verifier.verify(try Fixture.token("ec1")))
     }
 
+    @Test("A kid matches only its own bytes: KELVIN SIGN is not K (docs/security.md, names are bytes)")
+    func kidBytes() throws {
+        let minter = try Minter.shared()
+        let renamed = try minter.key("ec1").jwk.replacingOccurrences(of: "\"kid\":\"ec-1\"", with: "\"kid\":\"K-1\"")
+        let set = try KeySet.parse(Array(#"{"keys":[\#(renamed)]}"#.utf8))
+        #expect(set.keys.map(\.kid) == ["K-1"])
+        let verifier = AssertionVerifier(source: Fixture.source(keys: StaticKeyProvider(set)), now: { Fixture.now })
+        #expect(try expectAccepted(verifier.verify(try Fixture.token("ec1", header: ["kid": "K-1"]))).kid == "K-1")
+        expectRefused(verifier.verify(try Fixture.token("ec1", header: ["kid": "\u{212A}-1"])), .unknownKey)
+    }
+
     @Test("A kid published twice in the JWKS matches no key")
     func duplicateKidInSet() throws {
         let minter = try Minter.shared()

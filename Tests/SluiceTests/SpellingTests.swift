@@ -170,6 +170,17 @@ struct SpellingTests {
         #expect(h.send("GET", "/api/v1/jobs/\(id)/tasks/\(Self.encoded("\u{FF2B}PI-build"))/log").status.code == 404)
     }
 
+    @Test("sluice explain refuses a user or group name the server would refuse")
+    func explainNames() throws {
+        let h = try self.harness()
+        defer { h.remove() }
+        let path = h.directory.file("sluice.json5")
+        try Data(Self.config.utf8).write(to: URL(fileURLWithPath: path))
+        #expect(Commands.explain(configPath: path, user: "Jörg", groups: nil, token: nil, source: nil) == 0)
+        #expect(Commands.explain(configPath: path, user: "Jo\u{308}rg", groups: nil, token: nil, source: nil) == 2)
+        #expect(Commands.explain(configPath: path, user: "x", groups: "ops,A\u{308}rzte", token: nil, source: nil) == 2)
+    }
+
     @Test("A form field name in another normal form is refused")
     func formFieldNames() throws {
         let h = try self.harness()
