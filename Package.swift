@@ -38,7 +38,7 @@ let package = Package(
         .target(
             name: "Sluice",
             dependencies: [
-                "ByteStrings", "HTTP", "FastCGI", "Crypto", "Identity", "Policy", "JobStore", "Workflow", "Pages", "Logging", "JSON",
+                "ByteStrings", "SystemCalls", "HTTP", "FastCGI", "Crypto", "Identity", "Policy", "JobStore", "Workflow", "Pages", "Logging", "JSON",
             ],
             swiftSettings: strict
         ),

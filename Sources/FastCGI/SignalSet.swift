@@ -57,6 +57,14 @@ public enum ProcessSignals {
         return signal
     }
 
+    /// Whether SIGTERM or SIGINT is pending (blocked and not yet taken), without taking it:
+    /// for loops that run before `wait()` is reached, such as waiting for the data directory.
+    public static func stopPending() -> Bool {
+        var pending = sigset_t()
+        guard sigpending(&pending) == 0 else { return false }
+        return sigismember(&pending, SIGTERM) == 1 || sigismember(&pending, SIGINT) == 1
+    }
+
     private static func makeSet() -> sigset_t {
         var set = sigset_t()
         sigemptyset(&set)

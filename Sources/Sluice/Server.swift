@@ -37,6 +37,29 @@ public enum Server {
                 return 1
             }
         }
+        // The data directory's owner, before the store is opened or any task is looked at. Under
+        // a front server that replaces its backend (fd 0 from lighttpd bin-path or spawn-fcgi,
+        // systemd's fd 3), the previous process may still be draining: wait for it instead of
+        // starting recovery beside it. With our own --socket, a second process is a mistake.
+        let lock: DataDirectoryLock
+        do {
+            let contention: DataDirectoryLock.Contention =
+                socketPath == nil
+                ? .wait(
+                    reportEvery: .seconds(10),
+                    waiting: { holder in
+                        logger.warning(
+                            "waiting for the previous process to release the data directory",
+                            ["data_dir": data, "holder.pid": holder.map { "\($0)" } ?? "?"])
+                    },
+                    giveUp: { ProcessSignals.stopPending() })
+                : .fail
+            lock = try DataDirectoryLock.acquire(directory: data, contention: contention)
+        } catch {
+            FileHandle.standardError.write(Data("sluice: \(error)\n".utf8))
+            return 1
+        }
+        defer { withExtendedLifetime(lock) {} }
         ConfigWarnings.log(DataDirectory.warnings(data) + ConfigWarnings.of(configuration), logger: logger)
         let store: SQLiteJobStore
         do { store = try SQLiteJobStore(path: data + "/sluice.db") } catch {
