@@ -56,7 +56,7 @@ let package = Package(
         .testTarget(name: "WorkflowTests", dependencies: ["Workflow", "JobStore", "ByteStrings"]),
         .testTarget(name: "PagesTests", dependencies: ["Pages"]),
         .testTarget(
-            name: "SluiceTests", dependencies: ["Sluice", "ByteStrings", "HTTP", "Policy", "Identity", "JobStore", "Workflow", "Pages", "JSON"]),
+            name: "SluiceTests", dependencies: ["Sluice", "ByteStrings", "SQLite", "HTTP", "Policy", "Identity", "JobStore", "Workflow", "Pages", "JSON"]),
         .testTarget(name: "JSONTests", dependencies: ["JSON"]),
         .testTarget(name: "IdentityTests", dependencies: ["Identity", "Crypto", "HTTP", "JSON"], exclude: ["Fixtures"]),
         .testTarget(name: "IntegrationTests", dependencies: ["sluice", "JobStore"]),

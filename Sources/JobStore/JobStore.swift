@@ -9,7 +9,11 @@ public protocol JobStore: Sendable {
     /// Checks the job against the idempotency key, the duplicate policy and the pipeline's queue
     /// bound, and inserts it if they allow, all in one transaction (so two concurrent triggers
     /// cannot both pass a check that only one of them may pass).
-    func submit(_ job: NewJob, rules: SubmissionRules) throws -> Submission
+    ///
+    /// `audit`, if given, is the record of the decision to create the job: it is inserted in the
+    /// same transaction (with the new job's id), so a job is never created without its audit
+    /// record. If the record cannot be written, nothing is.
+    func submit(_ job: NewJob, rules: SubmissionRules, audit: AuditRecord?) throws -> Submission
 
     /// The job with its tasks, or nil.
     func job(id: Int64) throws -> JobRecord?
@@ -17,14 +21,16 @@ public protocol JobStore: Sendable {
     /// Jobs matching the query, newest first, without tasks.
     func jobs(_ query: JobQuery) throws -> [JobRecord]
 
-    /// Marks a queued or running job as cancel-requested. Returns the job (unchanged if it had
-    /// already finished), or nil if there is no such job.
-    func requestCancel(jobID: Int64) throws -> JobRecord?
+    /// Marks a queued or running job as cancel-requested, with `audit` (if given) in the same
+    /// transaction. Returns the job (unchanged if it had already finished), or nil if there is no
+    /// such job.
+    func requestCancel(jobID: Int64, audit: AuditRecord?) throws -> JobRecord?
 
     /// Re-queues the tasks of a failed or cancelled job that did not succeed, keeping their
     /// attempt counts, and clears the cancel request. Returns the job, or nil if it is missing or
-    /// not failed or cancelled (checked in the same transaction).
-    func retry(jobID: Int64) throws -> JobRecord?
+    /// not failed or cancelled (checked in the same transaction). `audit`, if given, is inserted
+    /// in the same transaction when the retry happens.
+    func retry(jobID: Int64, audit: AuditRecord?) throws -> JobRecord?
 
     /// Jobs not yet finished, oldest first, without tasks: the runner's work list.
     func unfinishedJobs() throws -> [JobRecord]
@@ -95,4 +101,17 @@ public struct JobStoreError: Error, Sendable, CustomStringConvertible {
     public init(_ reason: String) { self.reason = reason }
 
     public var description: String { "job store: \(self.reason)" }
+}
+
+extension JobStore {
+    /// `submit(_:rules:audit:)` without an audit record (the runner's and tests' own jobs).
+    public func submit(_ job: NewJob, rules: SubmissionRules) throws -> Submission {
+        try self.submit(job, rules: rules, audit: nil)
+    }
+
+    /// `requestCancel(jobID:audit:)` without an audit record.
+    public func requestCancel(jobID: Int64) throws -> JobRecord? { try self.requestCancel(jobID: jobID, audit: nil) }
+
+    /// `retry(jobID:audit:)` without an audit record.
+    public func retry(jobID: Int64) throws -> JobRecord? { try self.retry(jobID: jobID, audit: nil) }
 }

@@ -91,7 +91,7 @@ public final class SQLiteJobStore: JobStore {
         }
     }
 
-    public func submit(_ job: NewJob, rules: SubmissionRules) throws -> Submission {
+    public func submit(_ job: NewJob, rules: SubmissionRules, audit: AuditRecord?) throws -> Submission {
         let created = self.now()
         enum Outcome: Sendable {
             case inserted(Int64)
@@ -123,7 +123,12 @@ public final class SQLiteJobStore: JobStore {
                     ).first?[0].int64 ?? 0
                 if count >= Int64(limit) { return .refused(.queueFull(limit: limit)) }
             }
-            return .inserted(try Self.insert(job, waits: rules.onDuplicate == .queue, at: created, into: db))
+            let id = try Self.insert(job, waits: rules.onDuplicate == .queue, at: created, into: db)
+            if var audit {
+                audit.jobID = id
+                try Self.insertAudit(audit, into: db)
+            }
+            return .inserted(id)
         }
         switch outcome {
         case .inserted(let id):
@@ -235,14 +240,15 @@ public final class SQLiteJobStore: JobStore {
         return try self.read { db in try db.query(sql, arguments, cached: false).map(Self.job(from:)) }
     }
 
-    public func requestCancel(jobID: Int64) throws -> JobRecord? {
+    public func requestCancel(jobID: Int64, audit: AuditRecord?) throws -> JobRecord? {
         try self.write { db in
             try db.run("UPDATE jobs SET cancel_requested = 1 WHERE id = ? AND state IN ('queued','running')", [.integer(jobID)])
+            if let audit, db.changes > 0 { try Self.insertAudit(audit, into: db) }
         }
         return try self.job(id: jobID)
     }
 
-    public func retry(jobID: Int64) throws -> JobRecord? {
+    public func retry(jobID: Int64, audit: AuditRecord?) throws -> JobRecord? {
         let retried = try self.write { db -> Bool in
             guard let state = try db.query("SELECT state FROM jobs WHERE id = ?", [.integer(jobID)]).first?[0].text,
                 state == JobState.failed.rawValue || state == JobState.cancelled.rawValue
@@ -257,6 +263,7 @@ public final class SQLiteJobStore: JobStore {
             try db.run(
                 "UPDATE jobs SET state = ?, cancel_requested = 0, finished_at = NULL WHERE id = ?",
                 [.text(anySucceeded ? JobState.running.rawValue : JobState.queued.rawValue), .integer(jobID)])
+            if let audit { try Self.insertAudit(audit, into: db) }
             return true
         }
         return retried ? try self.job(id: jobID) : nil
@@ -339,19 +346,22 @@ public final class SQLiteJobStore: JobStore {
     }
 
     public func appendAudit(_ record: AuditRecord) throws {
+        try self.write { db in try Self.insertAudit(record, into: db) }
+    }
+
+    /// Inserts an audit record inside the caller's transaction.
+    private static func insertAudit(_ record: AuditRecord, into db: Connection) throws {
         let optional = { (s: String?) in s.map(SQLValue.text) ?? .null }
-        try self.write { db in
-            try db.run(
-                """
-                INSERT INTO audit (at, event, decision, user, identity_source, pipeline, job_id, reason, request_id, client_address, config_hash)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """,
-                [
-                    .integer(record.at.milliseconds), .text(record.event), .text(record.allowed ? "allow" : "deny"), optional(record.user),
-                    optional(record.identitySource), optional(record.pipeline), record.jobID.map(SQLValue.integer) ?? .null,
-                    .text(record.reason), optional(record.requestID), optional(record.clientAddress), .text(record.configHash),
-                ])
-        }
+        try db.run(
+            """
+            INSERT INTO audit (at, event, decision, user, identity_source, pipeline, job_id, reason, request_id, client_address, config_hash)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """,
+            [
+                .integer(record.at.milliseconds), .text(record.event), .text(record.allowed ? "allow" : "deny"), optional(record.user),
+                optional(record.identitySource), optional(record.pipeline), record.jobID.map(SQLValue.integer) ?? .null,
+                .text(record.reason), optional(record.requestID), optional(record.clientAddress), .text(record.configHash),
+            ])
     }
 
     public func auditRecords(_ query: AuditQuery) throws -> [AuditRecord] {

@@ -106,19 +106,19 @@ extension App {
         var maxUnfinished: Int? = nil
         if let limit = pipeline.queueLimit { maxUnfinished = (pipeline.concurrency ?? 0) + limit }
         let rules = SubmissionRules(onDuplicate: pipeline.onDuplicate, maxUnfinished: maxUnfinished)
+        // The decision's audit record is committed with the job itself: no job without its record.
+        let audit = self.auditRecord(
+            context, event: "trigger", allowed: true, pipeline: name, reason: self.grantReason(context, .trigger, name, parameters: stored))
         let submission: Submission
         if let runner = self.runner {
-            submission = try runner.submitting(secrets: secret) { try self.store.submit(newJob, rules: rules) }
+            submission = try runner.submitting(secrets: secret) { try self.store.submit(newJob, rules: rules, audit: audit) }
         } else {
-            submission = try self.store.submit(newJob, rules: rules)
+            submission = try self.store.submit(newJob, rules: rules, audit: audit)
         }
         FaultPoint.afterTriggerCommit.check()
         switch submission {
         case .created(let job):
             self.runner?.wake()
-            self.audit(
-                context, event: "trigger", allowed: true, pipeline: name, jobID: job.id,
-                reason: self.grantReason(context, .trigger, name, parameters: stored))
             self.logger.info(
                 "job triggered", ["request.id": context.requestID, "job.id": "\(job.id)", "pipeline": name, "user": context.caller.user])
             return (job, nil)
@@ -349,8 +349,8 @@ extension App {
 
     /// Records the cancel request, wakes the runner and audits (API and form).
     func cancelJob(_ context: RequestContext, _ job: JobRecord) throws -> JobRecord {
-        let updated = try self.store.requestCancel(jobID: job.id) ?? job
-        self.changed(context, job, by: .cancel, log: "job cancel requested")
+        let updated = try self.store.requestCancel(jobID: job.id, audit: self.changeRecord(context, job, by: .cancel)) ?? job
+        self.changed(context, job, log: "job cancel requested")
         return updated
     }
 
@@ -371,19 +371,26 @@ extension App {
         guard job.secretParameters.isEmpty else {
             throw HTTPError(.conflict, "the job had secret parameters, which are never stored; trigger it again instead")
         }
-        guard let updated = try self.store.retry(jobID: job.id) else { throw HTTPError(.conflict, "the job changed; try again") }
-        self.changed(context, job, by: .retry, log: "job retried")
+        guard let updated = try self.store.retry(jobID: job.id, audit: self.changeRecord(context, job, by: .retry)) else {
+            throw HTTPError(.conflict, "the job changed; try again")
+        }
+        self.changed(context, job, log: "job retried")
         return updated
     }
 
-    /// After a committed change to `job` by `verb`: wakes the runner, audits with the granting
-    /// rule, and logs.
-    private func changed(_ context: RequestContext, _ job: JobRecord, by verb: Verb, log message: String) {
-        self.runner?.wake()
-        self.changes.notify(job.id)
-        self.audit(
+    /// The audit record of changing `job` by `verb`, with the granting rule; committed by the
+    /// store in the change's own transaction.
+    private func changeRecord(_ context: RequestContext, _ job: JobRecord, by verb: Verb) -> AuditRecord {
+        self.auditRecord(
             context, event: verb.rawValue, allowed: true, pipeline: job.pipeline, jobID: job.id,
             reason: self.grantReason(context, verb, job.pipeline, parameters: job.params))
+    }
+
+    /// After a committed change to `job` (its audit record committed with it): wakes the runner
+    /// and the job's watchers, and logs.
+    private func changed(_ context: RequestContext, _ job: JobRecord, log message: String) {
+        self.runner?.wake()
+        self.changes.notify(job.id)
         self.logger.info(message, ["request.id": context.requestID, "job.id": "\(job.id)", "user": context.caller.user])
     }
 

@@ -22,6 +22,17 @@ extension App {
         }
     }
 
+    /// The audit record of a decision about a routed request, for a store call that commits it
+    /// together with the action.
+    func auditRecord(
+        _ context: RequestContext, event: String, allowed: Bool, pipeline: String? = nil, jobID: Int64? = nil, reason: String
+    ) -> AuditRecord {
+        AuditRecord(
+            at: Date(), event: event, allowed: allowed, user: context.caller.user, identitySource: context.caller.source.rawValue,
+            pipeline: pipeline, jobID: jobID, reason: reason, requestID: context.requestID,
+            clientAddress: context.request.params["REMOTE_ADDR"], configHash: context.configuration.hash)
+    }
+
     /// Appends an audit record about a routed request.
     func audit(_ context: RequestContext, event: String, allowed: Bool, pipeline: String? = nil, jobID: Int64? = nil, reason: String) {
         self.audit(

@@ -7,11 +7,11 @@ struct FailingJobStore: JobStore {
     }
 
     func createJob(_ job: NewJob) throws -> JobRecord { throw Failure() }
-    func submit(_ job: NewJob, rules: SubmissionRules) throws -> Submission { throw Failure() }
+    func submit(_ job: NewJob, rules: SubmissionRules, audit: AuditRecord?) throws -> Submission { throw Failure() }
     func job(id: Int64) throws -> JobRecord? { throw Failure() }
     func jobs(_ query: JobQuery) throws -> [JobRecord] { throw Failure() }
-    func requestCancel(jobID: Int64) throws -> JobRecord? { throw Failure() }
-    func retry(jobID: Int64) throws -> JobRecord? { throw Failure() }
+    func requestCancel(jobID: Int64, audit: AuditRecord?) throws -> JobRecord? { throw Failure() }
+    func retry(jobID: Int64, audit: AuditRecord?) throws -> JobRecord? { throw Failure() }
     func appendAudit(_ record: AuditRecord) throws { throw Failure() }
     func auditRecords(_ query: AuditQuery) throws -> [AuditRecord] { throw Failure() }
     func unfinishedJobs() throws -> [JobRecord] { throw Failure() }

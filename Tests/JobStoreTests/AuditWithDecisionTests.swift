@@ -1,0 +1,58 @@
+import Foundation
+import JobStore
+import SQLite
+import Testing
+
+/// A decision and its audit record commit together: if the record cannot be written, the action
+/// does not happen (an outside review saw a 202 for a job whose audit insert had failed).
+@Suite("Audit records commit with their decision")
+struct AuditWithDecisionTests {
+    private func record(_ event: String) -> AuditRecord {
+        AuditRecord(
+            at: Date(), event: event, allowed: true, user: "bob", identitySource: "remote_user", pipeline: "etl", jobID: nil,
+            reason: "roles.ops.grants[0]", requestID: "r1", clientAddress: "127.0.0.1", configHash: "abc")
+    }
+
+    /// Makes every audit insert fail, as a full disk or a lock timeout would at that statement.
+    private func breakAuditInserts(_ path: String) throws {
+        let connection = try Connection(path: path)
+        try connection.execute("CREATE TRIGGER audit_broken BEFORE INSERT ON audit BEGIN SELECT RAISE(ABORT, 'no room for audit'); END;")
+    }
+
+    @Test("A created job's audit record carries the new job's id, in the same commit")
+    func createdWithRecord() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let store = try SQLiteJobStore(path: dir.file("s.db"))
+        guard case .created(let job) = try store.submit(Fixtures.job(), rules: SubmissionRules(), audit: self.record("trigger")) else {
+            Issue.record("not created")
+            return
+        }
+        let records = try store.auditRecords(AuditQuery())
+        #expect(records.map(\.event) == ["trigger"])
+        #expect(records.first?.jobID == job.id)
+    }
+
+    @Test("If the audit record cannot be written, no job is created, no cancel is recorded and no retry happens")
+    func nothingWithoutRecord() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let path = dir.file("s.db")
+        let store = try SQLiteJobStore(path: path)
+        let finished = try store.createJob(Fixtures.job())
+        try store.record(
+            jobID: finished.id, changes: finished.tasks.map { TaskChange(task: $0.name, state: .failed, exitCode: 1) }, jobState: .failed)
+        let queued = try store.createJob(Fixtures.job(params: ["date": "2024-05-02"]))
+        try self.breakAuditInserts(path)
+
+        #expect(throws: (any Error).self) { try store.submit(Fixtures.job(), rules: SubmissionRules(), audit: self.record("trigger")) }
+        #expect(try store.jobs(JobQuery()).count == 2)
+        #expect(throws: (any Error).self) { try store.requestCancel(jobID: queued.id, audit: self.record("cancel")) }
+        #expect(try store.job(id: queued.id)?.cancelRequested == false)
+        #expect(throws: (any Error).self) { try store.retry(jobID: finished.id, audit: self.record("retry")) }
+        #expect(try store.job(id: finished.id)?.state == .failed)
+        #expect(try store.auditRecords(AuditQuery()).isEmpty)
+        // Without a record to write, the same actions go through: the audit insert was the cause.
+        #expect(try store.requestCancel(jobID: queued.id)?.cancelRequested == true)
+    }
+}
