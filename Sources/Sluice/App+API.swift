@@ -327,7 +327,17 @@ extension App {
             body = JobJSON.bytes(job, mountPath: context.mountPath, includeTasks: true)
             tag = ConditionalGET.tag(of: body)
             if !ConditionalGET.matches(baseline, tag) { break }
-            if Date() >= deadline || !self.changes.wait(for: job.id, after: generation, until: deadline) { break }
+            if Date() >= deadline { break }
+            switch self.changes.wait(for: job.id, after: generation, until: deadline) {
+            case .changed: continue
+            case .timedOut, .closed: break
+            case .busy:
+                // Not a 304: a client that re-polls on 304 would spin on an instant answer.
+                throw HTTPError(
+                    .serviceUnavailable, "too many requests are waiting for job changes; poll again after Retry-After",
+                    headers: [("Retry-After", "2")])
+            }
+            break
         }
         // The tag is known already; ConditionalGET uses it instead of hashing the body again.
         var response = HTTPResponse.json(body)

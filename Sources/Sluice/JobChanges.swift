@@ -6,7 +6,7 @@ import Synchronization
 /// job's generation moves past the one it saw, its deadline passes, or Sluice begins to drain.
 ///
 /// Each waiter holds a FastCGI worker thread, so at most `maxWaiters` wait at once; others are
-/// answered at once as if their deadline had passed.
+/// told so at once (`WaitOutcome.busy`), and answered 503 with `Retry-After`.
 public final class JobChanges: @unchecked Sendable {
     // Confinement: `generations`, `waiters` and `closed` are only touched with `condition` locked.
     private let condition = NSCondition()
@@ -42,17 +42,32 @@ public final class JobChanges: @unchecked Sendable {
         self.condition.unlock()
     }
 
-    /// Waits until `job` moves past `generation` or `deadline` passes. Returns whether it changed;
-    /// false at once when too many requests are already waiting or Sluice is draining.
-    public func wait(for job: Int64, after generation: UInt64, until deadline: Date) -> Bool {
+    /// How a wait ended.
+    public enum WaitOutcome: Sendable, Equatable {
+        /// The job moved past the generation.
+        case changed
+        /// The deadline passed first.
+        case timedOut
+        /// Sluice is draining: nobody waits any more.
+        case closed
+        /// Too many requests are waiting already; this one did not wait at all. It must not be
+        /// answered like a timeout (a client that re-polls on 304 would spin).
+        case busy
+    }
+
+    /// Waits until `job` moves past `generation` or `deadline` passes.
+    public func wait(for job: Int64, after generation: UInt64, until deadline: Date) -> WaitOutcome {
         self.condition.lock()
         defer { self.condition.unlock() }
-        guard !self.closed, self.waiters < self.maxWaiters else { return false }
+        if (self.generations[job] ?? 0) != generation { return .changed }
+        if self.closed { return .closed }
+        guard self.waiters < self.maxWaiters else { return .busy }
         self.waiters += 1
         defer { self.waiters -= 1 }
         while (self.generations[job] ?? 0) == generation && !self.closed {
             if !self.condition.wait(until: deadline) { break }
         }
-        return (self.generations[job] ?? 0) != generation
+        if (self.generations[job] ?? 0) != generation { return .changed }
+        return self.closed ? .closed : .timedOut
     }
 }

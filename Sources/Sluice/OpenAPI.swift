@@ -115,7 +115,8 @@ enum OpenAPI {
                       "304": {"description": "Unchanged since If-None-Match"},
                       "400": {"$ref": "#/components/responses/Error"},
                       "401": {"$ref": "#/components/responses/Error"},
-                      "404": {"$ref": "#/components/responses/Error"}
+                      "404": {"$ref": "#/components/responses/Error"},
+                      "503": {"description": "With ?wait: too many requests are waiting already; poll again after Retry-After", "headers": {"Retry-After": {"schema": {"type": "integer"}}}, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
                     }
                   }
                 },

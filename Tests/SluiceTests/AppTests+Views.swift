@@ -95,6 +95,29 @@ extension AppTests {
         }
     }
 
+    @Test("A long-poll beyond the waiter limit is a 503 with Retry-After, never a 304 that looks like a timeout")
+    func longPollOverCapacity() throws {
+        let h = try AppHarness()
+        defer { h.remove() }
+        let job = try h.createJob()
+        let app = App(configuration: h.configuration, store: h.store, runner: nil, changes: JobChanges(maxWaiters: 0))
+        let tag = try #require(h.send("GET", "/api/v1/jobs/\(job.id)").header("ETag"))
+        let request = HTTPRequest(
+            method: "GET", requestURI: "/sluice/api/v1/jobs/\(job.id)?wait=5", scriptName: "/sluice",
+            params: ["REMOTE_USER": "bob", "HTTP_IF_NONE_MATCH": tag])
+        let start = ContinuousClock.now
+        let response = app.respond(to: request)
+        #expect(response.status.code == 503)
+        #expect(response.header("Retry-After") == "2")
+        #expect(ContinuousClock.now - start < .seconds(4))
+        // Without a baseline to wait on (the job differs from If-None-Match) it still answers 200.
+        let fresh = app.respond(
+            to: HTTPRequest(
+                method: "GET", requestURI: "/sluice/api/v1/jobs/\(job.id)?wait=5", scriptName: "/sluice",
+                params: ["REMOTE_USER": "bob", "HTTP_IF_NONE_MATCH": "\"other\""]))
+        #expect(fresh.status.code == 200)
+    }
+
     @Test("The job list filters by state, user and time, sorts oldest first, and pages with a cursor")
     func jobListFilters() throws {
         let h = try AppHarness()
