@@ -14,18 +14,25 @@ public final class SQLiteJobStore: JobStore {
     private let writer: Mutex<Connection>
     private let readers = Mutex<[Connection]>([])
     private let now: @Sendable () -> Date
+    /// How long a statement waits for another connection's lock before the store reports
+    /// `StorageUnavailable(.busy)`.
+    private let busyTimeoutMilliseconds: Int32
 
     /// Opens (creating and migrating if needed) the store at `path`.
     ///
     /// A new database file is created with mode 0600, and an existing one loses any access for
     /// others (see `restrictFileModes`): SQLite gives `-wal` and `-shm` the mode of the database
     /// file, so these then follow.
-    /// - Parameter now: the clock, injectable for tests.
-    public init(path: String, now: @escaping @Sendable () -> Date = Date.init) throws {
+    /// - Parameters:
+    ///   - now: the clock, injectable for tests.
+    ///   - busyTimeoutMilliseconds: how long a statement waits for a lock held by another
+    ///     connection or process before giving up with `StorageUnavailable(.busy)`.
+    public init(path: String, now: @escaping @Sendable () -> Date = Date.init, busyTimeoutMilliseconds: Int32 = 5000) throws {
         self.path = path
         self.now = now
+        self.busyTimeoutMilliseconds = busyTimeoutMilliseconds
         try Self.restrictFileModes(path)
-        let connection = try Self.open(path)
+        let connection = try Self.classifying { try Self.open(path, busyTimeoutMilliseconds: busyTimeoutMilliseconds) }
         // WAL is persistent in the file; setting it on the writer once is enough.
         let mode = try connection.query("PRAGMA journal_mode = WAL").first?[0].text
         guard mode == "wal" else { throw JobStoreError("could not enable WAL mode (got \(mode ?? "nothing"))") }
@@ -69,8 +76,8 @@ public final class SQLiteJobStore: JobStore {
         }
     }
 
-    private static func open(_ path: String) throws -> Connection {
-        let connection = try Connection(path: path)
+    private static func open(_ path: String, busyTimeoutMilliseconds: Int32) throws -> Connection {
+        let connection = try Connection(path: path, busyTimeoutMilliseconds: busyTimeoutMilliseconds)
         // FULL syncs the WAL on every commit: a trigger acknowledged after its commit survives
         // power loss, not just a crash of this process (NORMAL only guarantees the latter in WAL).
         try connection.execute("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
@@ -79,15 +86,42 @@ public final class SQLiteJobStore: JobStore {
 
     /// Runs `body` with a reader connection from the pool.
     private func read<T: Sendable>(_ body: (Connection) throws -> T) throws -> T {
-        let connection = try self.readers.withLock { $0.popLast() } ?? Self.open(self.path)
-        defer { self.readers.withLock { if $0.count < 8 { $0.append(connection) } } }
-        return try body(connection)
+        try Self.classifying {
+            let connection =
+                try self.readers.withLock { $0.popLast() } ?? Self.open(self.path, busyTimeoutMilliseconds: self.busyTimeoutMilliseconds)
+            defer { self.readers.withLock { if $0.count < 8 { $0.append(connection) } } }
+            return try body(connection)
+        }
     }
 
     /// Runs `body` inside a write transaction on the writer connection.
     private func write<T: Sendable>(_ body: (Connection) throws -> T) throws -> T {
-        try self.writer.withLock { connection in
-            try connection.transaction { try body(connection) }
+        try Self.classifying {
+            try self.writer.withLock { connection in
+                try connection.transaction { try body(connection) }
+            }
+        }
+    }
+
+    /// Runs `body`, turning SQLite's "cannot right now" results into `StorageUnavailable`.
+    ///
+    /// Result codes (sqlite3.h): SQLITE_BUSY 5 and SQLITE_LOCKED 6 (lock held past the busy
+    /// timeout), SQLITE_FULL 13 (no space for the database or journal), SQLITE_IOERR 10 and
+    /// SQLITE_CANTOPEN 14 (the file system failed us). A full disk often surfaces as an
+    /// SQLITE_IOERR_WRITE (10 | 3<<8) with errno ENOSPC, not as SQLITE_FULL: SQLite reports
+    /// FULL only where it checks for it itself, so the I/O text is searched for "full" too.
+    private static func classifying<T>(_ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch let error as SQLiteError {
+            switch error.primaryCode {
+            case 5, 6: throw StorageUnavailable(.busy, detail: error.message)
+            case 13: throw StorageUnavailable(.full, detail: error.message)
+            case 10, 14:
+                let full = error.message.lowercased().contains("full") || error.message.contains("No space")
+                throw StorageUnavailable(full ? .full : .io, detail: error.message)
+            default: throw error
+            }
         }
     }
 

@@ -11,10 +11,19 @@ import Workflow
 extension App {
     /// `GET /healthz`: liveness without identity, with the configuration hash in force; 503 while
     /// draining.
+    ///
+    /// Touches no database and takes no lock the store's writer holds, so it answers while the
+    /// store is locked or full. After storage trouble in the last minute it says "degraded"
+    /// (still 200: the process is alive, restarting it would not help), with the count of
+    /// storage errors since start.
     func health(_ context: PublicContext) throws -> HTTPResponse {
         let hash = context.snapshot.configuration.hash
         if self.isDraining { return .json(Array("{\"config\":\"\(hash)\",\"status\":\"draining\"}\n".utf8), status: .serviceUnavailable) }
-        return .json(Array("{\"config\":\"\(hash)\",\"status\":\"ok\"}\n".utf8))
+        let (count, recent) = self.storageTrouble.state(within: 60)
+        if recent {
+            return .json(Array("{\"config\":\"\(hash)\",\"status\":\"degraded\",\"storage_errors\":\(count)}\n".utf8))
+        }
+        return .json(Array("{\"config\":\"\(hash)\",\"status\":\"ok\",\"storage_errors\":\(count)}\n".utf8))
     }
 
     /// `GET /api/v1/whoami`: identity source, subject, groups, roles, and per pipeline the verbs

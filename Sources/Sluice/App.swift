@@ -49,6 +49,8 @@ public final class App: HTTPHandler {
     let logDirectory: String
     let router: Router<Route>
     private let draining = Atomic<Bool>(false)
+    /// Storage errors seen by requests, for `/healthz`.
+    let storageTrouble = StorageTrouble()
     let logger = Logger(label: "http")
     /// Issues and checks the CSRF tokens of HTML forms.
     let csrf: CSRFTokens
@@ -141,6 +143,16 @@ public final class App: HTTPHandler {
         } catch let error as HTTPError {
             response = self.render(
                 error, asJSON: isAPIPath || Self.prefersJSON(request), mountPath: mountPath)
+        } catch let error as StorageUnavailable {
+            // Storage trouble is not a bug: 503 (507 for a full disk) with Retry-After, counted
+            // for /healthz, never the generic 500.
+            self.storageTrouble.record(error)
+            self.logger.error(
+                "storage unavailable", ["request.id": requestID, "kind": error.kind.rawValue, "error": error.detail])
+            let status: HTTPStatus = error.kind == .full ? .insufficientStorage : .serviceUnavailable
+            response = self.render(
+                HTTPError(status, error.message, headers: [("Retry-After", String(error.retryAfterSeconds))]),
+                asJSON: isAPIPath || Self.prefersJSON(request), mountPath: mountPath)
         } catch {
             self.logger.error("unhandled error", ["request.id": requestID, "error": "\(error)"])
             let generic = HTTPError(.internalServerError, "internal error (request \(requestID))")

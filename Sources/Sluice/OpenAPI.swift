@@ -206,7 +206,7 @@ enum OpenAPI {
                       "status": {"type": "integer"}, "message": {"type": "string"},
                       "fields": {"type": "object", "additionalProperties": {"type": "string"}}}}}
                   },
-                  "Health": {"type": "object", "required": ["status", "config"], "properties": {"status": {"type": "string", "enum": ["ok", "draining"]}, "config": {"type": "string"}}},
+                  "Health": {"type": "object", "required": ["status", "config"], "properties": {"status": {"type": "string", "enum": ["ok", "degraded", "draining"]}, "config": {"type": "string"}, "storage_errors": {"type": "integer", "minimum": 0}}},
                   "Pipeline": {
                     "type": "object", "required": ["name", "description", "params", "tasks", "verbs", "on_duplicate"],
                     "properties": {
