@@ -120,9 +120,11 @@ extension App {
             context, event: "trigger", allowed: true, pipeline: name, reason: self.grantReason(context, .trigger, name, parameters: stored))
         let submission: Submission
         if let runner = self.runner {
-            submission = try runner.submitting(secrets: secret) { try self.store.submit(newJob, rules: rules, audit: audit) }
+            submission = try runner.submitting(secrets: secret) {
+                try self.writeGate.run { try self.store.submit(newJob, rules: rules, audit: audit) }
+            }
         } else {
-            submission = try self.store.submit(newJob, rules: rules, audit: audit)
+            submission = try self.writeGate.run { try self.store.submit(newJob, rules: rules, audit: audit) }
         }
         FaultPoint.afterTriggerCommit.check()
         switch submission {
@@ -368,7 +370,8 @@ extension App {
 
     /// Records the cancel request, wakes the runner and audits (API and form).
     func cancelJob(_ context: RequestContext, _ job: JobRecord) throws -> JobRecord {
-        let updated = try self.store.requestCancel(jobID: job.id, audit: self.changeRecord(context, job, by: .cancel)) ?? job
+        let record = self.changeRecord(context, job, by: .cancel)
+        let updated = try self.writeGate.run { try self.store.requestCancel(jobID: job.id, audit: record) } ?? job
         self.changed(context, job, log: "job cancel requested")
         return updated
     }
@@ -390,7 +393,8 @@ extension App {
         guard job.secretParameters.isEmpty else {
             throw HTTPError(.conflict, "the job had secret parameters, which are never stored; trigger it again instead")
         }
-        guard let updated = try self.store.retry(jobID: job.id, audit: self.changeRecord(context, job, by: .retry)) else {
+        let record = self.changeRecord(context, job, by: .retry)
+        guard let updated = try self.writeGate.run({ try self.store.retry(jobID: job.id, audit: record) }) else {
             throw HTTPError(.conflict, "the job changed; try again")
         }
         self.changed(context, job, log: "job retried")

@@ -51,6 +51,9 @@ public final class App: HTTPHandler {
     private let draining = Atomic<Bool>(false)
     /// Storage errors seen by requests, for `/healthz`.
     let storageTrouble = StorageTrouble()
+    /// At most half the worker threads may wait inside a store write; the rest stay free for
+    /// reads and `/healthz`.
+    let writeGate: WriteGate
     let logger = Logger(label: "http")
     /// Issues and checks the CSRF tokens of HTML forms.
     let csrf: CSRFTokens
@@ -64,6 +67,7 @@ public final class App: HTTPHandler {
     public init(configuration: Configuration, store: any JobStore, runner: Runner?, changes: JobChanges? = nil) {
         self.changes = changes ?? JobChanges(maxWaiters: max(1, configuration.server.threads / 2))
         self.snapshotInForce = Mutex(ConfigurationSnapshot(configuration))
+        self.writeGate = WriteGate(limit: configuration.server.threads / 2)
         self.store = store
         self.runner = runner
         self.logDirectory = configuration.server.dataDirectory + "/logs"
