@@ -1,14 +1,14 @@
 public import Foundation
 import JSON
+import Locking
 import SQLite
-import Synchronization
 
 /// The SQLite implementation of `JobStore`: WAL mode, `synchronous=FULL`, one writer connection
 /// and a small pool of reader connections (WAL lets readers run beside the writer).
 public final class SQLiteJobStore: JobStore {
     private let path: String
-    private let writer: Mutex<Connection>
-    private let readers = Mutex<[Connection]>([])
+    private let writer: Locked<Connection>
+    private let readers = Locked<[Connection]>([])
     private let now: @Sendable () -> Date
 
     /// Opens (creating and migrating if needed) the store at `path`.
@@ -21,7 +21,7 @@ public final class SQLiteJobStore: JobStore {
         let mode = try connection.query("PRAGMA journal_mode = WAL").first?[0].text
         guard mode == "wal" else { throw JobStoreError("could not enable WAL mode (got \(mode ?? "nothing"))") }
         try Schema.migrator.migrate(connection)
-        self.writer = Mutex(connection)
+        self.writer = Locked(connection)
     }
 
     private static func open(_ path: String) throws -> Connection {
