@@ -21,30 +21,35 @@ let package = Package(
 
         // posix_spawn file actions that glibc only declares under _GNU_SOURCE.
         .target(name: "CSpawn"),
+        // ThreadSanitizer annotations (weak symbols: no-ops unless built with --sanitize=thread).
+        .target(name: "CSanitizer"),
+        // `Locked`, the Mutex every target uses, visible to ThreadSanitizer.
+        .target(name: "Locking", dependencies: ["CSanitizer"], swiftSettings: strict),
         .target(name: "ByteStrings", swiftSettings: strict),
         // EINTR retry and errno → SystemCallError for every target that makes system calls.
         .target(name: "SystemCalls", swiftSettings: strict),
-        .target(name: "Logging", swiftSettings: strict),
+        .target(name: "Logging", dependencies: ["Locking"], swiftSettings: strict),
         .target(name: "JSON", swiftSettings: strict),
         .target(name: "HTTP", swiftSettings: strict),
         .target(name: "FastCGI", dependencies: ["CFastCGI", "HTTP", "Logging", "SystemCalls"], swiftSettings: strict),
-        .target(name: "Crypto", dependencies: ["CCrypto"], swiftSettings: strict),
+        .target(name: "Crypto", dependencies: ["CCrypto", "Locking"], swiftSettings: strict),
         .target(name: "Policy", dependencies: ["ByteStrings"], swiftSettings: strict),
-        .target(name: "Identity", dependencies: ["ByteStrings", "Crypto", "HTTP", "JSON", "Logging"], swiftSettings: strict),
+        .target(name: "Identity", dependencies: ["ByteStrings", "Crypto", "HTTP", "JSON", "Locking", "Logging"], swiftSettings: strict),
         .target(name: "SQLite", dependencies: ["CSQLite"], swiftSettings: strict),
-        .target(name: "JobStore", dependencies: ["SQLite", "JSON"], swiftSettings: strict),
-        .target(name: "Workflow", dependencies: ["ByteStrings", "JobStore", "Logging", "CSpawn", "SystemCalls"], swiftSettings: strict),
+        .target(name: "JobStore", dependencies: ["SQLite", "JSON", "Locking"], swiftSettings: strict),
+        .target(name: "Workflow", dependencies: ["ByteStrings", "JobStore", "Locking", "Logging", "CSpawn", "SystemCalls"], swiftSettings: strict),
         .target(name: "Pages", dependencies: ["HTTP"], swiftSettings: strict),
         .target(
             name: "Sluice",
             dependencies: [
-                "ByteStrings", "SystemCalls", "HTTP", "FastCGI", "Crypto", "Identity", "Policy", "JobStore", "Workflow", "Pages", "Logging", "JSON",
+                "ByteStrings", "SystemCalls", "HTTP", "FastCGI", "Crypto", "Identity", "Policy", "JobStore", "Workflow", "Pages", "Locking",
+                "Logging", "JSON",
             ],
             swiftSettings: strict
         ),
         .executableTarget(name: "sluice", dependencies: ["Sluice"], swiftSettings: strict),
         // Micro-benchmarks driven by scripts/bench; not installed.
-        .executableTarget(name: "sluice-bench", dependencies: ["Crypto", "Workflow", "JobStore"], swiftSettings: strict),
+        .executableTarget(name: "sluice-bench", dependencies: ["Crypto", "Workflow", "JobStore", "Locking"], swiftSettings: strict),
 
         .testTarget(name: "ByteStringsTests", dependencies: ["ByteStrings"]),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP"]),
@@ -52,13 +57,14 @@ let package = Package(
         .testTarget(name: "PolicyTests", dependencies: ["Policy", "ByteStrings"]),
         .testTarget(name: "SystemCallsTests", dependencies: ["SystemCalls"]),
         .testTarget(name: "SQLiteTests", dependencies: ["SQLite"]),
-        .testTarget(name: "JobStoreTests", dependencies: ["JobStore", "SQLite"]),
-        .testTarget(name: "WorkflowTests", dependencies: ["Workflow", "JobStore", "ByteStrings"]),
+        .testTarget(name: "JobStoreTests", dependencies: ["JobStore", "SQLite", "Locking"]),
+        .testTarget(name: "WorkflowTests", dependencies: ["Workflow", "JobStore", "ByteStrings", "Locking"]),
         .testTarget(name: "PagesTests", dependencies: ["Pages"]),
         .testTarget(
-            name: "SluiceTests", dependencies: ["Sluice", "ByteStrings", "SQLite", "HTTP", "Policy", "Identity", "JobStore", "Workflow", "Pages", "JSON"]),
+            name: "SluiceTests",
+            dependencies: ["Sluice", "ByteStrings", "SQLite", "HTTP", "Policy", "Identity", "JobStore", "Workflow", "Pages", "JSON", "Locking"]),
         .testTarget(name: "JSONTests", dependencies: ["JSON"]),
-        .testTarget(name: "IdentityTests", dependencies: ["Identity", "Crypto", "HTTP", "JSON"], exclude: ["Fixtures"]),
+        .testTarget(name: "IdentityTests", dependencies: ["Identity", "Crypto", "HTTP", "JSON", "Locking"], exclude: ["Fixtures"]),
         .testTarget(name: "IntegrationTests", dependencies: ["sluice", "JobStore"]),
     ]
 )

@@ -1,5 +1,5 @@
 internal import CCrypto
-import Synchronization
+import Locking
 
 /// A public key that verifies RS256 or ES256 signatures, and nothing else.
 ///
@@ -9,10 +9,10 @@ import Synchronization
 /// verifies only RS256, a P-256 key only ES256. Verification does no parsing, so a key can be
 /// cached and used for many requests.
 ///
-/// Confinement: the wrapped `EVP_PKEY` is never modified after `init`, and OpenSSL allows one
-/// `EVP_PKEY` to be read by several threads at once (doc/man7/openssl-threads.pod). Verification
-/// contexts are kept in a small pool behind a mutex and lent to one thread at a time. That is why
-/// this class is `@unchecked Sendable`.
+/// `@unchecked Sendable`: the wrapped `EVP_PKEY` is never modified after `init`, and OpenSSL
+/// allows one `EVP_PKEY` to be read by several threads at once (doc/man7/openssl-threads.pod);
+/// the other stored properties are immutable. Verification contexts, which are mutable, live in
+/// a pool behind a `Locked` and are lent to one thread at a time (see `VerifyContext`).
 public final class PublicKey: @unchecked Sendable {
     /// Smallest accepted RSA modulus (RFC 7518 §3.3: "2048 bits or larger MUST be used").
     public static let minimumRSABits = 2048
@@ -28,13 +28,16 @@ public final class PublicKey: @unchecked Sendable {
     /// `EVP_PKEY_get_size`: for RSA the modulus length in bytes, which every signature must have.
     private let rsaSignatureSize: Int
 
-    /// An `EVP_PKEY_CTX *`. Confinement: only ever used by the thread that took it from the pool.
+    /// An `EVP_PKEY_CTX *`. `@unchecked Sendable` so that the pool can hold it. Confinement: a
+    /// context is either in the pool, where nobody uses it, or taken out by exactly one thread
+    /// (`popLast` under the pool's lock), which uses it and then puts it back or frees it; the
+    /// lock orders one borrower's use before the next one's.
     private struct VerifyContext: @unchecked Sendable {
         let pointer: OpaquePointer
     }
 
     /// Ready verification contexts, each lent to one thread at a time.
-    private let contexts = Mutex<[VerifyContext]>([])
+    private let contexts = Locked<[VerifyContext]>([])
     /// Contexts kept for reuse at most (more may exist briefly under load).
     private static let poolSize = 8
 

@@ -1,7 +1,7 @@
 import Crypto
 public import Foundation
+import Locking
 import Logging
-import Synchronization
 
 /// Keys of an AWS Application Load Balancer: not a JWKS, but one PEM public key per `kid` at
 /// `https://public-keys.auth.elb.<region>.amazonaws.com/<kid>`. A key is fetched the first time
@@ -19,7 +19,7 @@ public final class ALBKeyProvider: KeyProvider {
     private let timeout: TimeInterval
     private let fetch: RemoteKeyProvider.Fetcher
     private let now: @Sendable () -> Date
-    private let state = Mutex(State())
+    private let state = Locked(State())
     private let logger = Logger(label: "alb-keys")
 
     /// Creates the provider.

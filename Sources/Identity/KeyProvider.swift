@@ -1,7 +1,7 @@
 import Crypto
 public import Foundation
+import Locking
 import Logging
-import Synchronization
 
 #if canImport(FoundationNetworking)
     import FoundationNetworking
@@ -52,7 +52,7 @@ public final class RemoteKeyProvider: KeyProvider {
     private let fetch: Fetcher
     private let now: @Sendable () -> Date
     // Never held during a fetch: verifications with known keys go on while a refresh runs.
-    private let state = Mutex(State())
+    private let state = Locked(State())
     /// Signalled when a fetch ends; only callers that need the new set wait for it.
     private let fetchDone = NSCondition()
     private let logger = Logger(label: "jwks")
@@ -158,7 +158,7 @@ public final class RemoteKeyProvider: KeyProvider {
         configuration.timeoutIntervalForResource = timeout
         let session = URLSession(configuration: configuration)
         defer { session.finishTasksAndInvalidate() }
-        let result = Mutex<Result<[UInt8], AssertionError>?>(nil)
+        let result = Locked<Result<[UInt8], AssertionError>?>(nil)
         let done = DispatchSemaphore(value: 0)
         var request = URLRequest(url: url)
         request.setValue("application/json", forHTTPHeaderField: "Accept")

@@ -1,7 +1,7 @@
 public import Foundation
 import JSON
+import Locking
 import SQLite
-import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -11,8 +11,8 @@ import Synchronization
 /// and a small pool of reader connections (WAL lets readers run beside the writer).
 public final class SQLiteJobStore: JobStore {
     private let path: String
-    private let writer: Mutex<Connection>
-    private let readers = Mutex<[Connection]>([])
+    private let writer: Locked<Connection>
+    private let readers = Locked<[Connection]>([])
     private let now: @Sendable () -> Date
     /// How long a statement waits for another connection's lock before the store reports
     /// `StorageUnavailable(.busy)`.
@@ -37,7 +37,7 @@ public final class SQLiteJobStore: JobStore {
         let mode = try connection.query("PRAGMA journal_mode = WAL").first?[0].text
         guard mode == "wal" else { throw JobStoreError("could not enable WAL mode (got \(mode ?? "nothing"))") }
         try Schema.migrator.migrate(connection)
-        self.writer = Mutex(connection)
+        self.writer = Locked(connection)
     }
 
     /// Creates the database file at `path` with mode 0600 if it does not exist, and takes

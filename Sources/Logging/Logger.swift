@@ -1,5 +1,5 @@
 import Foundation
-import Synchronization
+import Locking
 
 /// A small structured logger writing one JSON object per line to standard error.
 ///
@@ -27,7 +27,7 @@ public struct Logger: Sendable {
         }
     }()
 
-    private static let sink = Mutex<FileHandle>(FileHandle.standardError)
+    private static let sink = Locked<FileHandle>(FileHandle.standardError)
 
     /// Creates a logger for a component.
     public init(label: String) { self.label = label }

@@ -2,9 +2,10 @@ internal import CSQLite
 
 /// A connection to one SQLite database file.
 ///
-/// Confinement: opened with `SQLITE_OPEN_NOMUTEX`, so a connection must be used by one thread at
-/// a time; callers guard it (the job store keeps it behind a mutex). `@unchecked Sendable` only
-/// so that such a guard can hold it.
+/// Confinement: opened with `SQLITE_OPEN_NOMUTEX`, so a connection, its statement cache and its
+/// statements must be used by one thread at a time; callers guard it (`SQLiteJobStore` keeps the
+/// writer inside a `Locked` and uses it only in `withLock`, and lends each reader to one thread
+/// at a time from a `Locked` pool). `@unchecked Sendable` only so that such a guard can hold it.
 public final class Connection: @unchecked Sendable {
     /// How many prepared statements a connection keeps by default: more than the job store's
     /// fixed statements, so that only dynamic ones (`IN` lists) take turns.

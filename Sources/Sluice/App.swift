@@ -4,6 +4,7 @@ import Foundation
 public import HTTP
 import Identity
 public import JobStore
+import Locking
 import Logging
 import Pages
 import Policy
@@ -35,7 +36,7 @@ public final class App: HTTPHandler {
     /// times per request and never freed old snapshots, since a reader might still be using
     /// one; one read per request makes the lock cheap and lets ARC free a snapshot once the last
     /// request holding it is done.)
-    private let snapshotInForce: Mutex<ConfigurationSnapshot>
+    private let snapshotInForce: Locked<ConfigurationSnapshot>
 
     /// The snapshot in force now. Handlers never call this: they use their context's snapshot,
     /// taken once by dispatch.
@@ -66,7 +67,7 @@ public final class App: HTTPHandler {
     ///   - changes: notified by the runner of committed job changes (for `?wait=`).
     public init(configuration: Configuration, store: any JobStore, runner: Runner?, changes: JobChanges? = nil) {
         self.changes = changes ?? JobChanges(maxWaiters: max(1, configuration.server.threads / 2))
-        self.snapshotInForce = Mutex(ConfigurationSnapshot(configuration))
+        self.snapshotInForce = Locked(ConfigurationSnapshot(configuration))
         self.writeGate = WriteGate(limit: configuration.server.threads / 2)
         self.store = store
         self.runner = runner

@@ -7,8 +7,13 @@ import Synchronization
 ///
 /// Each waiter holds a FastCGI worker thread, so at most `maxWaiters` wait at once; others are
 /// told so at once (`WaitOutcome.busy`), and answered 503 with `Retry-After`.
+///
+/// `@unchecked Sendable`: `generations`, `waiters` and `closed` are only read or written with
+/// `condition` locked (every method locks it first); `maxWaiters` is immutable. An
+/// `NSCondition` rather than `Locked`, because waiters must sleep until `notify` or `close`
+/// broadcasts; it is a pthread mutex and condition variable, which ThreadSanitizer understands.
 public final class JobChanges: @unchecked Sendable {
-    // Confinement: `generations`, `waiters` and `closed` are only touched with `condition` locked.
+    // Guarded by `condition`.
     private let condition = NSCondition()
     private var generations: [Int64: UInt64] = [:]
     private var waiters = 0

@@ -1,6 +1,6 @@
 import ByteStrings
 import Foundation
-import Synchronization
+import Locking
 
 /// Token buckets, keyed by identity or pipeline: each key may spend `burst` tokens at once and
 /// regains `perMinute` tokens a minute. Kept in memory (a restart or reload refills them).
@@ -22,7 +22,7 @@ final class RateLimiter: Sendable {
     let limit: Limit
     /// Buckets by key, compared as bytes: two spellings of a name are two callers, as they are to
     /// the policy and the store.
-    private let buckets = Mutex<[ByteString: Bucket]>([:])
+    private let buckets = Locked<[ByteString: Bucket]>([:])
     private let now: @Sendable () -> Date
     /// Keys tracked at most; beyond it, buckets that have refilled are forgotten first.
     private let maxKeys = 10_000

@@ -1,6 +1,6 @@
 import Foundation
 import JobStore
-import Synchronization
+import Locking
 
 /// Counts the storage errors requests met (`StorageUnavailable`) and remembers the last one's
 /// time, so `/healthz` can say "degraded" without touching the store.
@@ -10,7 +10,7 @@ final class StorageTrouble: Sendable {
         var last: Date? = nil
     }
 
-    private let state = Mutex(State())
+    private let state = Locked(State())
 
     /// Records one error.
     func record(_ error: StorageUnavailable, at now: Date = Date()) {

@@ -2,8 +2,13 @@ import Foundation
 
 /// A blocking multi-producer queue for the runner thread. Producers (request threads, process
 /// waiters, timers) never block for long: they append and signal.
+///
+/// `@unchecked Sendable`: its one mutable property, `pending`, is only read or written with
+/// `condition` locked (every method locks it first). An `NSCondition` rather than `Locked`,
+/// because the consumer must sleep until a producer signals; it is a pthread mutex and
+/// condition variable, which ThreadSanitizer understands.
 final class EventQueue<Event: Sendable>: @unchecked Sendable {
-    // Confinement: `pending` is only touched with `condition` locked.
+    // Guarded by `condition`.
     private let condition = NSCondition()
     private var pending: [Event] = []
 

@@ -84,28 +84,40 @@ public struct ParameterPattern: Sendable, Hashable, CustomStringConvertible {
 
 /// A compiled `regex_t`, freed with its owner.
 ///
-/// `@unchecked Sendable`: after `regcomp` the pattern buffer is only read; glibc's `regexec` is
-/// thread-safe on a shared `regex_t` (it takes the buffer's internal lock).
+/// `@unchecked Sendable`, because one pattern of the configuration in force is matched by every
+/// request thread at once. What makes that safe: the `regex_t` lives at a fixed heap address that
+/// `regcomp` fills in `init` and `regfree` empties in `deinit`, when no other thread can hold the
+/// object; in between Swift only passes the pointer on, and glibc's `regexec` serializes its own
+/// use of the compiled automaton behind the lock inside it (`dfa->lock`, posix/regexec.c), so a
+/// shared `regex_t` is safe to match from several threads. There is no Swift-side mutable state.
 final class CompiledRegex: @unchecked Sendable {
-    private var regex = regex_t()
-    /// Whether `regcomp` succeeded: only then is there something for `regfree`.
-    private var compiled = false
+    /// Owned; allocated and compiled in `init`, freed in `deinit`. A pointer rather than a stored
+    /// `var regex_t`, so that matching needs no inout access (`&self.regex`) to a property of an
+    /// object that many threads share: the pointer itself never changes.
+    private let regex: UnsafeMutablePointer<regex_t>
 
     init(_ pattern: String) throws(TemplateError) {
-        let rc = regcomp(&self.regex, pattern, REG_EXTENDED | REG_NOSUB)
+        let regex = UnsafeMutablePointer<regex_t>.allocate(capacity: 1)
+        regex.initialize(to: regex_t())
+        let rc = regcomp(regex, pattern, REG_EXTENDED | REG_NOSUB)
         guard rc == 0 else {
             var buffer = [CChar](repeating: 0, count: 256)
-            regerror(rc, &self.regex, &buffer, buffer.count)
+            regerror(rc, regex, &buffer, buffer.count)
+            // A failed regcomp frees what it allocated; only our block is left.
+            regex.deallocate()
             let message = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
             throw TemplateError("not a valid POSIX extended regular expression: \(message)")
         }
-        self.compiled = true
+        self.regex = regex
     }
 
     func matches(_ value: String) -> Bool {
         // REG_NOSUB: no match positions are needed, only whether the anchored pattern matches.
-        regexec(&self.regex, value, 0, nil, 0) == 0
+        regexec(self.regex, value, 0, nil, 0) == 0
     }
 
-    deinit { if self.compiled { regfree(&self.regex) } }
+    deinit {
+        regfree(self.regex)
+        self.regex.deallocate()
+    }
 }

@@ -1,6 +1,6 @@
 import Foundation
 public import JobStore
-import Synchronization
+import Locking
 
 /// Executes jobs: one scheduler thread owns every running job, claims queued jobs from the store,
 /// runs ready tasks up to the parallelism limit, and commits each state transition to the store
@@ -83,7 +83,7 @@ public final class Runner: Sendable {
     private let loop: RunnerLoop
     private let shared: RunnerShared
     private let finished = DispatchSemaphore(value: 0)
-    private let lifecycle = Mutex<Lifecycle>(.idle)
+    private let lifecycle = Locked<Lifecycle>(.idle)
 
     private enum Lifecycle { case idle, started, stopped }
 
@@ -154,9 +154,9 @@ public final class Runner: Sendable {
 
 /// State shared between the runner thread and callers of `Runner`.
 final class RunnerShared: Sendable {
-    let limits: Mutex<Runner.Limits>
+    let limits: Locked<Runner.Limits>
     /// Secret parameter values by job id, never written anywhere.
-    let secrets = Mutex<[Int64: [String: String]]>([:])
+    let secrets = Locked<[Int64: [String: String]]>([:])
 
-    init(limits: Runner.Limits) { self.limits = Mutex(limits) }
+    init(limits: Runner.Limits) { self.limits = Locked(limits) }
 }

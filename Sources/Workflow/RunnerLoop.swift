@@ -12,9 +12,16 @@ import Logging
 /// `JobPlan`, claim ready tasks, then `flush()`: commit every change of the pass in one
 /// transaction, and only then spawn the claimed processes. A crash before the commit loses
 /// nothing that was acted on; a crash after it leaves tasks `running` that recovery handles.
+///
+/// `@unchecked Sendable` only so that `Runner.start()` can hand it to the runner thread, which
+/// is then its sole user. Confinement: `Runner` creates it, never touches it again, and calls
+/// `run()` exactly once (its `lifecycle` lock sees to that), on the thread it starts, so every
+/// mutable property belongs to that thread (`Thread.start` orders the initialization before
+/// it). Nothing it spawns captures `self`: process waiters and timers get `queue`, a
+/// thread-safe `EventQueue`. `shared` holds only `Locked` values; `store` and `configuration`
+/// are immutable and Sendable.
 final class RunnerLoop: @unchecked Sendable {
-    // Confinement: every property is used only by the runner thread (`run()`), except `queue`
-    // and `shared`, which are thread-safe.
+    // Confinement: the runner thread only (see above).
 
     struct ActiveJob {
         var record: JobRecord

@@ -1,5 +1,6 @@
 import Foundation
 import JobStore
+import Locking
 import Workflow
 
 #if canImport(Glibc)
@@ -63,14 +64,15 @@ enum RunnerBench {
         let store: SQLiteJobStore
         do { store = try SQLiteJobStore(path: directory + "/bench.db") } catch { fail("cannot open store: \(error)") }
         let done = DispatchSemaphore(value: 0)
-        let finalState = LockedState()
+        // Set by the runner thread (through onJobChange), read here after `done`.
+        let finalState = Locked<JobState?>(nil)
         let runner = Runner(
             store: store,
             configuration: .init(
                 parallelism: parallelism, logDirectory: directory + "/logs",
                 onJobChange: { _, state in
                     if state.isTerminal {
-                        finalState.set(state)
+                        finalState.withLock { $0 = state }
                         done.signal()
                     }
                 }))
@@ -90,7 +92,8 @@ enum RunnerBench {
         runner.wake()
         done.wait()
         let end = DispatchTime.now()
-        guard finalState.get() == .succeeded else { fail("job ended \(finalState.get().map(\.rawValue) ?? "?")") }
+        let ended = finalState.withLock { $0 }
+        guard ended == .succeeded else { fail("job ended \(ended.map(\.rawValue) ?? "?")") }
         return (
             Double(end.uptimeNanoseconds - start.uptimeNanoseconds) / 1e9,
             Double(triggered.uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
@@ -105,14 +108,4 @@ enum RunnerBench {
         }
         return -1
     }
-}
-
-/// The job's final state, set by the runner thread and read by the main thread.
-final class LockedState: @unchecked Sendable {
-    // Confinement: `state` is only touched with `lock` held.
-    private let lock = NSLock()
-    private var state: JobState?
-
-    func set(_ value: JobState) { self.lock.withLock { self.state = value } }
-    func get() -> JobState? { self.lock.withLock { self.state } }
 }

@@ -1,7 +1,7 @@
 import Crypto
 import Foundation
 import Identity
-import Synchronization
+import Locking
 import Testing
 
 /// Structure, algorithm, key selection and signature (docs/security.md, JWT checklist J1–J10,
@@ -425,7 +425,7 @@ struct AssertionVerifierTests {
 /// A static key provider that counts refresh requests.
 final class CountingProvider: KeyProvider, Sendable {
     private let set: KeySet
-    private let count = Mutex(0)
+    private let count = Locked(0)
 
     init(_ set: KeySet) { self.set = set }
 

@@ -2,7 +2,7 @@ import Crypto
 import Foundation
 import HTTP
 import Identity
-import Synchronization
+import Locking
 import Testing
 
 /// Shared test material: a pinned clock, standard claims, key sets built from mint.py's keys,
@@ -113,9 +113,9 @@ func expectAccepted(
 
 /// A clock the tests move by hand.
 final class TestClock: Sendable {
-    private let value: Mutex<Date>
+    private let value: Locked<Date>
 
-    init(_ start: Date = Fixture.now) { self.value = Mutex(start) }
+    init(_ start: Date = Fixture.now) { self.value = Locked(start) }
 
     var now: Date { self.value.withLock { $0 } }
     func advance(_ seconds: TimeInterval) { self.value.withLock { $0 += seconds } }
@@ -138,9 +138,9 @@ final class FakeJWKSEndpoint: Sendable {
         var urls: [URL] = []
     }
 
-    private let state: Mutex<State>
+    private let state: Locked<State>
 
-    init(_ reply: Reply) { self.state = Mutex(State(reply: reply)) }
+    init(_ reply: Reply) { self.state = Locked(State(reply: reply)) }
 
     /// Serves `reply` from now on.
     func serve(_ reply: Reply) { self.state.withLock { $0.reply = reply } }

@@ -2,7 +2,7 @@ import Crypto
 import Dispatch
 import Foundation
 import Identity
-import Synchronization
+import Locking
 import Testing
 
 /// `RemoteKeyProvider` (docs/security.md, JWT checklist J22) with its injected fetcher: a
@@ -85,7 +85,7 @@ struct RemoteKeyProviderTests {
         let tokens = (0..<1000).map { index in
             Fixture.join([Base64URL.encode(Array(#"{"alg":"ES256","kid":"flood-\#(index)"}"#.utf8)), model[1], model[2]])
         }
-        let unexpected = Mutex(0)
+        let unexpected = Locked(0)
         DispatchQueue.concurrentPerform(iterations: 8) { worker in
             for token in tokens[(worker * 125)..<((worker + 1) * 125)] {
                 guard case .failure(let error) = rig.verifier.verify(token), error.code == .unknownKey else {
@@ -201,7 +201,7 @@ struct RemoteKeyProviderTests {
     func concurrentVerifications() throws {
         let rig = try Rig(serving: ["ec1", "rsa1"])
         let tokens = [try Rig.token("ec1"), try Rig.token("rsa1")]
-        let failures = Mutex<[String]>([])
+        let failures = Locked<[String]>([])
         DispatchQueue.concurrentPerform(iterations: 8) { worker in
             for round in 0..<25 {
                 if case .failure(let error) = rig.verifier.verify(tokens[(worker + round) % 2]) {
@@ -221,7 +221,7 @@ struct RemoteKeyProviderTests {
         try rig.serve(["ec1", "ec2"])
         rig.clock.advance(31)
         let new = try Rig.token("ec2")
-        let failures = Mutex<[String]>([])
+        let failures = Locked<[String]>([])
         DispatchQueue.concurrentPerform(iterations: 8) { worker in
             for round in 0..<25 {
                 if case .failure(let error) = rig.verifier.verify((worker + round) % 2 == 0 ? old : new) {
@@ -249,7 +249,7 @@ struct RemoteKeyProviderConcurrencyTests {
     @Test("While an unknown-kid refetch hangs, tokens with a cached key still verify at once")
     func slowRefreshDoesNotBlock() throws {
         let document = try Fixture.jwks(["ec1"])
-        let calls = Mutex(0)
+        let calls = Locked(0)
         let release = DispatchSemaphore(value: 0)
         let provider = RemoteKeyProvider(
             // cooldown 0: the pinned clock never moves, and the refetch must be allowed.

@@ -1,12 +1,12 @@
 import Foundation
 import JobStore
-import Synchronization
+import Locking
 
 /// A clock the test sets by hand; stored timestamps are whole milliseconds.
 final class TestClock: Sendable {
-    private let current: Mutex<Date>
+    private let current: Locked<Date>
 
-    init(_ start: Date = Date(timeIntervalSince1970: 1_700_000_000)) { self.current = Mutex(start) }
+    init(_ start: Date = Date(timeIntervalSince1970: 1_700_000_000)) { self.current = Locked(start) }
 
     func now() -> Date { self.current.withLock { $0 } }
 

@@ -1,7 +1,7 @@
 import Foundation
 import JobStore
+import Locking
 import SQLite
-import Synchronization
 import Testing
 
 @Suite struct SubmissionTests {
@@ -183,7 +183,7 @@ import Testing
     func concurrentBound() throws {
         let (store, dir) = try Self.store()
         defer { dir.remove() }
-        let results = Mutex<[Result<Submission, any Error>]>([])
+        let results = Locked<[Result<Submission, any Error>]>([])
         DispatchQueue.concurrentPerform(iterations: 8) { _ in
             let result = Result { try store.submit(Fixtures.job(), rules: SubmissionRules(maxUnfinished: 3)) }
             results.withLock { $0.append(result) }
@@ -200,7 +200,7 @@ import Testing
     func concurrentIdempotency() throws {
         let (store, dir) = try Self.store()
         defer { dir.remove() }
-        let results = Mutex<[Result<Submission, any Error>]>([])
+        let results = Locked<[Result<Submission, any Error>]>([])
         DispatchQueue.concurrentPerform(iterations: 8) { _ in
             let result = Result { try store.submit(Self.keyed("same", digest: "d"), rules: SubmissionRules()) }
             results.withLock { $0.append(result) }

@@ -1,6 +1,7 @@
 import Foundation
 import HTTP
 import JobStore
+import Locking
 import Synchronization
 import Testing
 
@@ -21,7 +22,7 @@ struct ReloadRaceTests {
 
     /// What went wrong, collected from the client threads.
     final class Findings: Sendable {
-        private let items = Mutex<[String]>([])
+        private let items = Locked<[String]>([])
         func add(_ text: String) { self.items.withLock { $0.append(text) } }
         var all: [String] { self.items.withLock { $0 } }
     }

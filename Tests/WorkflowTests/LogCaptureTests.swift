@@ -1,5 +1,5 @@
 import Foundation
-import Synchronization
+import Locking
 import Testing
 
 @testable import Workflow
@@ -228,7 +228,7 @@ import Testing
         defer { dir.remove() }
         let task = try Self.spawn("seq 1 50000; sleep 30", in: dir)
         defer { TaskProcess.signalGroup(task.pid, SIGKILL) }
-        let result = Mutex<TaskOutcome?>(nil)
+        let result = Locked<TaskOutcome?>(nil)
         let done = DispatchSemaphore(value: 0)
         let path = dir.file("task.log")
         Thread.detachNewThread {

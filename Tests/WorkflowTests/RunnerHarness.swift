@@ -1,6 +1,6 @@
 import Foundation
 import JobStore
-import Synchronization
+import Locking
 import Workflow
 
 /// A runner over a real `SQLiteJobStore` in a temporary directory.
@@ -89,7 +89,7 @@ final class RunnerHarness {
 
 /// An adjustable offset for the store's clock.
 final class ClockOffset: Sendable {
-    private let value = Mutex<TimeInterval>(0)
+    private let value = Locked<TimeInterval>(0)
 
     var seconds: TimeInterval { self.value.withLock { $0 } }
 
