@@ -46,19 +46,24 @@ let package = Package(
         // Micro-benchmarks driven by scripts/bench; not installed.
         .executableTarget(name: "sluice-bench", dependencies: ["Crypto", "Workflow", "JobStore"], swiftSettings: strict),
 
+        // Helpers every test target shares (temporary directories, polling, child processes, the
+        // process table, a private umask, token minting); no package dependencies, never linked into sluice.
+        .target(name: "TestSupport", path: "Tests/TestSupport", exclude: ["mint.py"], swiftSettings: strict),
+
         .testTarget(name: "ByteStringsTests", dependencies: ["ByteStrings"]),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP"]),
-        .testTarget(name: "CryptoTests", dependencies: ["Crypto"], exclude: ["Fixtures"]),
+        .testTarget(name: "CryptoTests", dependencies: ["Crypto", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "PolicyTests", dependencies: ["Policy", "ByteStrings"]),
         .testTarget(name: "SystemCallsTests", dependencies: ["SystemCalls"]),
-        .testTarget(name: "SQLiteTests", dependencies: ["SQLite"]),
-        .testTarget(name: "JobStoreTests", dependencies: ["JobStore", "SQLite"]),
-        .testTarget(name: "WorkflowTests", dependencies: ["Workflow", "JobStore", "ByteStrings"]),
+        .testTarget(name: "SQLiteTests", dependencies: ["SQLite", "TestSupport"]),
+        .testTarget(name: "JobStoreTests", dependencies: ["JobStore", "SQLite", "TestSupport"]),
+        .testTarget(name: "WorkflowTests", dependencies: ["Workflow", "JobStore", "ByteStrings", "TestSupport"]),
         .testTarget(name: "PagesTests", dependencies: ["Pages"]),
         .testTarget(
-            name: "SluiceTests", dependencies: ["Sluice", "ByteStrings", "HTTP", "Policy", "Identity", "JobStore", "Workflow", "Pages", "JSON"]),
+            name: "SluiceTests",
+            dependencies: ["Sluice", "ByteStrings", "HTTP", "Policy", "Identity", "JobStore", "Workflow", "Pages", "JSON", "TestSupport"]),
         .testTarget(name: "JSONTests", dependencies: ["JSON"]),
-        .testTarget(name: "IdentityTests", dependencies: ["Identity", "Crypto", "HTTP", "JSON"], exclude: ["Fixtures"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["sluice", "JobStore"]),
+        .testTarget(name: "IdentityTests", dependencies: ["Identity", "Crypto", "HTTP", "JSON", "TestSupport"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["sluice", "JobStore", "TestSupport"]),
     ]
 )
