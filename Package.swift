@@ -51,20 +51,26 @@ let package = Package(
         // Micro-benchmarks driven by scripts/bench; not installed.
         .executableTarget(name: "sluice-bench", dependencies: ["Crypto", "Workflow", "JobStore", "Locking"], swiftSettings: strict),
 
+        // Helpers every test target shares (temporary directories, polling, child processes, the
+        // process table, a private umask, token minting); no package dependencies, never linked into sluice.
+        .target(name: "TestSupport", dependencies: ["Locking"], path: "Tests/TestSupport", exclude: ["mint.py"], swiftSettings: strict),
+
         .testTarget(name: "ByteStringsTests", dependencies: ["ByteStrings"]),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP"]),
-        .testTarget(name: "CryptoTests", dependencies: ["Crypto"], exclude: ["Fixtures"]),
+        .testTarget(name: "CryptoTests", dependencies: ["Crypto", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "PolicyTests", dependencies: ["Policy", "ByteStrings"]),
         .testTarget(name: "SystemCallsTests", dependencies: ["SystemCalls"]),
-        .testTarget(name: "SQLiteTests", dependencies: ["SQLite"]),
-        .testTarget(name: "JobStoreTests", dependencies: ["JobStore", "SQLite", "Locking"]),
-        .testTarget(name: "WorkflowTests", dependencies: ["Workflow", "JobStore", "ByteStrings", "Locking"]),
+        .testTarget(name: "SQLiteTests", dependencies: ["SQLite", "TestSupport"]),
+        .testTarget(name: "JobStoreTests", dependencies: ["JobStore", "SQLite", "Locking", "TestSupport"]),
+        .testTarget(name: "WorkflowTests", dependencies: ["Workflow", "JobStore", "ByteStrings", "Locking", "TestSupport"]),
         .testTarget(name: "PagesTests", dependencies: ["Pages"]),
         .testTarget(
             name: "SluiceTests",
-            dependencies: ["Sluice", "ByteStrings", "SQLite", "HTTP", "Policy", "Identity", "JobStore", "Workflow", "Pages", "JSON", "Locking"]),
+            dependencies: [
+                "Sluice", "ByteStrings", "SQLite", "HTTP", "Policy", "Identity", "JobStore", "Workflow", "Pages", "JSON", "Locking", "TestSupport",
+            ]),
         .testTarget(name: "JSONTests", dependencies: ["JSON"]),
-        .testTarget(name: "IdentityTests", dependencies: ["Identity", "Crypto", "HTTP", "JSON", "Locking"], exclude: ["Fixtures"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["sluice", "JobStore"]),
+        .testTarget(name: "IdentityTests", dependencies: ["Identity", "Crypto", "HTTP", "JSON", "Locking", "TestSupport"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["sluice", "JobStore", "TestSupport"]),
     ]
 )

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 @testable import Crypto
@@ -9,38 +10,28 @@ import Testing
 @Suite(.serialized) struct OpenSSLInteropTests {
     /// A temporary directory with helpers to run `openssl` in it.
     final class Workspace {
-        let url: URL
+        let directory: TemporaryDirectory
 
         init() throws {
-            url = FileManager.default.temporaryDirectory.appendingPathComponent("sluice-crypto-\(UUID().uuidString)")
-            try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+            self.directory = try TemporaryDirectory(prefix: "sluice-crypto")
         }
 
-        deinit { try? FileManager.default.removeItem(at: url) }
+        deinit { self.directory.remove() }
 
-        func path(_ name: String) -> String { url.appendingPathComponent(name).path }
+        func path(_ name: String) -> String { self.directory.file(name) }
 
         /// Runs `openssl` with `arguments`; returns its standard output; throws on a non-zero exit.
         @discardableResult
         func openssl(_ arguments: String...) throws -> Data {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            process.arguments = ["openssl"] + arguments
-            process.currentDirectoryURL = url
-            let output = Pipe()
-            process.standardOutput = output
-            process.standardError = FileHandle.nullDevice
-            try process.run()
-            let data = output.fileHandleForReading.readDataToEndOfFile()
-            process.waitUntilExit()
-            guard process.terminationStatus == 0 else {
-                throw InteropError(message: "openssl \(arguments.joined(separator: " ")) exited \(process.terminationStatus)")
+            let result = try ChildProcess.run("/usr/bin/env", ["openssl"] + arguments, directory: self.directory.path)
+            guard result.exitCode == 0 else {
+                throw InteropError(message: "openssl \(arguments.joined(separator: " ")) exited \(result.status)")
             }
-            return data
+            return result.standardOutput
         }
 
-        func write(_ name: String, _ bytes: [UInt8]) throws { try Data(bytes).write(to: url.appendingPathComponent(name)) }
-        func read(_ name: String) throws -> [UInt8] { Array(try Data(contentsOf: url.appendingPathComponent(name))) }
+        func write(_ name: String, _ bytes: [UInt8]) throws { try Data(bytes).write(to: URL(fileURLWithPath: self.path(name))) }
+        func read(_ name: String) throws -> [UInt8] { Array(try Data(contentsOf: URL(fileURLWithPath: self.path(name)))) }
     }
 
     struct InteropError: Error, CustomStringConvertible {

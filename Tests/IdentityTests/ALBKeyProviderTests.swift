@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import Identity
+import TestSupport
 import Testing
 
 /// `ALBKeyProvider`: AWS ALB publishes one PEM per `kid` (product-anchors §5), fetched on first
@@ -15,13 +16,13 @@ struct ALBKeyProviderTests {
 
     struct Rig {
         let endpoint: FakeJWKSEndpoint
-        let clock = TestClock()
+        let clock = TestClock(Fixture.now)
         let provider: ALBKeyProvider
         let verifier: AssertionVerifier
 
         /// PEMs of the named mint.py keys, served under the given kids.
         init(serving pems: [String: String]) throws {
-            let minter = try Minter.shared()
+            let minter = try Fixture.minter()
             var documents: [String: [UInt8]] = [:]
             for (kid, name) in pems { documents[kid] = Array(try minter.key(name).publicPEM.utf8) }
             self.endpoint = FakeJWKSEndpoint(.byName(documents))
@@ -50,7 +51,7 @@ struct ALBKeyProviderTests {
         #expect(assertion.user == "alice@example.com")
         #expect(assertion.kid == Self.kid)
         #expect(rig.endpoint.urls == [Self.base.appendingPathComponent(Self.kid)])
-        rig.clock.advance(86_000)
+        rig.clock.advance(by: 86_000)
         try expectAccepted(rig.verifier.verify(token))
         #expect(rig.endpoint.calls == 1)
     }
@@ -61,7 +62,7 @@ struct ALBKeyProviderTests {
         try expectAccepted(rig.verifier.verify(try Rig.token()))
         expectRefused(rig.verifier.verify(try Rig.token("ec2", kid: Self.nextKid)), .unknownKey)
         #expect(rig.endpoint.calls == 1)
-        rig.clock.advance(30)
+        rig.clock.advance(by: 30)
         try expectAccepted(rig.verifier.verify(try Rig.token("ec2", kid: Self.nextKid)))
         try expectAccepted(rig.verifier.verify(try Rig.token()))
         #expect(rig.endpoint.calls == 2)
@@ -110,11 +111,11 @@ struct ALBKeyProviderTests {
         let rig = try Rig(serving: [:])
         rig.endpoint.serve(.byName([Self.kid: Array("not a pem".utf8)]))
         expectRefused(rig.verifier.verify(try Rig.token()), .unknownKey)
-        rig.clock.advance(30)
+        rig.clock.advance(by: 30)
         rig.endpoint.serve(.failure)
         expectRefused(rig.verifier.verify(try Rig.token()), .unknownKey)
-        rig.clock.advance(30)
-        rig.endpoint.serve(.byName([Self.kid: Array(try Minter.shared().key("ec1").publicPEM.utf8)]))
+        rig.clock.advance(by: 30)
+        rig.endpoint.serve(.byName([Self.kid: Array(try Fixture.minter().key("ec1").publicPEM.utf8)]))
         try expectAccepted(rig.verifier.verify(try Rig.token()))
         #expect(rig.endpoint.calls == 3)
     }
@@ -135,7 +136,7 @@ struct ALBKeyProviderTests {
         // same time; the first refresh holds the lock while it fetches, and lastAttempt is the
         // fetch's start, so with a cooldown shorter than the fetch (jwks_cooldown_seconds may be
         // 1) the second refresh fetches again and appends the same kid a second time.
-        rig.clock.advance(30)
+        rig.clock.advance(by: 30)
         _ = rig.provider.refresh(missingKid: Self.kid)
         try expectAccepted(rig.verifier.verify(token))
     }

@@ -2,6 +2,8 @@ import Crypto
 import Foundation
 import Identity
 import Locking
+import Synchronization
+import TestSupport
 import Testing
 
 /// Structure, algorithm, key selection and signature (docs/security.md, JWT checklist J1–J10,
@@ -59,7 +61,7 @@ struct AssertionVerifierTests {
 
     @Test("HS256 keyed with the public JWK text is refused")
     func hs256WithPublicJWK() throws {
-        let jwk = try Minter.shared().key("ec1").jwk
+        let jwk = try Fixture.minter().key("ec1").jwk
         let token = try Fixture.token("ec1", header: ["alg": "HS256"], options: ["sign": "HS256", "hmac_secret": jwk])
         expectRefused(try Fixture.verifier().verify(token), .algorithm)
     }
@@ -134,7 +136,7 @@ struct AssertionVerifierTests {
 
     @Test("A kid matches only its own bytes: KELVIN SIGN is not K (docs/security.md, names are bytes)")
     func kidBytes() throws {
-        let minter = try Minter.shared()
+        let minter = try Fixture.minter()
         let renamed = try minter.key("ec1").jwk.replacingOccurrences(of: "\"kid\":\"ec-1\"", with: "\"kid\":\"K-1\"")
         let set = try KeySet.parse(Array(#"{"keys":[\#(renamed)]}"#.utf8))
         #expect(set.keys.map(\.kid) == ["K-1"])
@@ -145,7 +147,7 @@ struct AssertionVerifierTests {
 
     @Test("A kid published twice in the JWKS matches no key")
     func duplicateKidInSet() throws {
-        let minter = try Minter.shared()
+        let minter = try Fixture.minter()
         let impostor = try minter.key("ec2").jwk.replacingOccurrences(of: "\"kid\":\"ec-2\"", with: "\"kid\":\"ec-1\"")
         let set = try KeySet.parse(try Fixture.jwks(["ec1"], extra: [impostor]))
         #expect(set.keys.count == 2)
@@ -155,7 +157,7 @@ struct AssertionVerifierTests {
 
     @Test("An embedded jwk header with the attacker's key is ignored: the attacker's token fails the signature")
     func embeddedJWKIgnored() throws {
-        let minter = try Minter.shared()
+        let minter = try Fixture.minter()
         let attackerJWK = try JSONSerialization.jsonObject(with: Data(try minter.key("attacker").jwk.utf8))
         // No kid: the one configured ES256 key is used, not the embedded one.
         let token = try Fixture.token("attacker", header: ["kid": nil, "jwk": attackerJWK])
@@ -176,11 +178,11 @@ struct AssertionVerifierTests {
     func jkuAndX5uNeverFetched() throws {
         let configured = URL(string: "https://idp.example.com/jwks.json")!
         let endpoint = FakeJWKSEndpoint(.document(try Fixture.jwks(["ec1"])))
-        let clock = TestClock()
+        let clock = TestClock(Fixture.now)
         let provider = RemoteKeyProvider(url: configured, fetch: endpoint.fetcher, now: clock.function)
         let verifier = AssertionVerifier(source: Fixture.source(keys: provider), now: clock.function)
         try expectAccepted(verifier.verify(try Fixture.token("ec1")))
-        clock.advance(60)  // past the unknown-kid cooldown
+        clock.advance(by: 60)  // past the unknown-kid cooldown
         let token = try Fixture.token(
             "attacker", header: ["jku": "https://attacker.example/jwks.json", "x5u": "https://attacker.example/cert.pem"])
         expectRefused(verifier.verify(token), .unknownKey)

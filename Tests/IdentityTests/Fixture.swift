@@ -3,6 +3,8 @@ import Foundation
 import HTTP
 import Identity
 import Locking
+import Synchronization
+import TestSupport
 import Testing
 
 /// Shared test material: a pinned clock, standard claims, key sets built from mint.py's keys,
@@ -14,6 +16,23 @@ enum Fixture {
     static let issuer = "https://idp.example.com"
     static let audience = "sluice-prod"
     static let assertionHeader = "X-Test-Assertion"
+
+    /// The keys every test may sign with (see `key`): P-256 `ec1`, `ec2`, `attacker`; RSA-2048
+    /// `rsa1`, `rsa2`; RSA-1024 `rsa1024`; RSA-2048 with e = 3 `rsa_e3`.
+    static let keys: [String: TokenMinter.KeySpec] = [
+        "ec1": .init(.ec, kid: "ec-1"), "ec2": .init(.ec, kid: "ec-2"), "attacker": .init(.ec, kid: "attacker"),
+        "rsa1": .init(.rsa(bits: 2048, exponent: 65537), kid: "rsa-1"),
+        "rsa2": .init(.rsa(bits: 2048, exponent: 65537), kid: "rsa-2"),
+        "rsa1024": .init(.rsa(bits: 1024, exponent: 65537), kid: "rsa-1024"),
+        "rsa_e3": .init(.rsa(bits: 2048, exponent: 3), kid: "rsa-e3"),
+    ]
+
+    /// Started on first use and kept for the whole test process (each key is made once per run).
+    private static let started = Result<TokenMinter, any Error> { try TokenMinter(catalogue: keys) }
+
+    /// The shared minter of `keys`; throws (failing the calling test) if Python or `cryptography`
+    /// is missing.
+    static func minter() throws -> TokenMinter { try self.started.get() }
 
     /// Valid claims for `now`, with `changes` applied (a nil value removes the claim).
     static func claims(_ changes: [String: Any?] = [:]) -> [String: Any] {
@@ -29,11 +48,12 @@ enum Fixture {
 
     /// A token signed by the named key. The header is `alg` (RS256 for `rsa*` keys, else ES256)
     /// and the key's `kid`, with `header` changes applied (nil removes); the claims are
-    /// `claims(claims)`; `options` are further mint.py spec members (`pad`, `tamper_payload`...).
+    /// `claims(claims)`; `options` are further mint.py spec members (`pad`, `tamper_payload`...;
+    /// see Tests/TestSupport/mint.py).
     static func token(
         _ key: String = "ec1", header: [String: Any?] = [:], claims changes: [String: Any?] = [:], options: [String: Any] = [:]
     ) throws -> String {
-        let minter = try Minter.shared()
+        let minter = try Fixture.minter()
         var headerObject: [String: Any] = [
             "alg": key.hasPrefix("rsa") ? "RS256" : "ES256", "kid": try minter.key(key).kid,
         ]
@@ -50,9 +70,7 @@ enum Fixture {
 
     /// A JWKS document holding the public JWKs of the named keys, then any raw `extra` members.
     static func jwks(_ names: [String], extra: [String] = []) throws -> [UInt8] {
-        let minter = try Minter.shared()
-        let members = try names.map { try minter.key($0).jwk } + extra
-        return Array("{\"keys\":[\(members.joined(separator: ","))]}".utf8)
+        Array(try self.minter().jwks(names, extra: extra).utf8)
     }
 
     /// A key set of the named keys.
@@ -109,17 +127,6 @@ func expectAccepted(
         Issue.record("refused: \(error)", sourceLocation: sourceLocation)
         throw error
     }
-}
-
-/// A clock the tests move by hand.
-final class TestClock: Sendable {
-    private let value: Locked<Date>
-
-    init(_ start: Date = Fixture.now) { self.value = Locked(start) }
-
-    var now: Date { self.value.withLock { $0 } }
-    func advance(_ seconds: TimeInterval) { self.value.withLock { $0 += seconds } }
-    var function: @Sendable () -> Date { { self.now } }
 }
 
 /// A JWKS endpoint double for `RemoteKeyProvider`'s injected fetcher: it serves the document

@@ -31,7 +31,7 @@ struct KeySetTests {
 
     @Test("Members the loader does not use (alg, use sig, key_ops verify, x5t) are fine")
     func optionalMembers() throws {
-        let minter = try Minter.shared()
+        let minter = try Fixture.minter()
         let ec = try minter.key("ec1").jwk.replacingOccurrences(
             of: "{", with: #"{"alg":"ES256","use":"sig","key_ops":["verify"],"x5t":"abc","#)
         let set = try KeySet.parse(Array(#"{"keys":[\#(ec)],"extra":1}"#.utf8))
@@ -41,7 +41,7 @@ struct KeySetTests {
 
     @Test("Unusable keys are skipped with a reason naming them; the usable ones are kept")
     func unusableKeysSkipped() throws {
-        let minter = try Minter.shared()
+        let minter = try Fixture.minter()
         let secret = Base64URL.encode(Array(repeating: UInt8(7), count: 32))
         let ec2 = try minter.key("ec2").jwk
         let unusable: [(kid: String, jwk: String, reason: String)] = [
@@ -71,7 +71,7 @@ struct KeySetTests {
 
     @Test("A JWKS with only unusable keys is an error listing why")
     func allUnusable() throws {
-        let minter = try Minter.shared()
+        let minter = try Fixture.minter()
         let reason = expectUnavailable(
             Array(#"{"keys":[\#(try minter.key("rsa1024").jwk),{"kty":"oct","k":"AAAA"}]}"#.utf8))
         #expect(reason?.contains("rsa-1024") == true)
@@ -80,7 +80,7 @@ struct KeySetTests {
 
     @Test("More than 20 keys are refused; exactly 20 are accepted")
     func tooManyKeys() throws {
-        let jwk = try Minter.shared().key("ec1").jwk
+        let jwk = try Fixture.minter().key("ec1").jwk
         func document(_ count: Int) -> [UInt8] {
             let keys = (0..<count).map { jwk.replacingOccurrences(of: "\"kid\":\"ec-1\"", with: "\"kid\":\"k\($0)\"") }
             return Array("{\"keys\":[\(keys.joined(separator: ","))]}".utf8)
@@ -102,7 +102,7 @@ struct KeySetTests {
 
     @Test("Duplicate members are refused, at the top level and inside a key")
     func duplicateMembers() throws {
-        let minter = try Minter.shared()
+        let minter = try Fixture.minter()
         let ec = try minter.key("ec1").jwk
         expectUnavailable(Array(#"{"keys":[\#(ec)],"keys":[]}"#.utf8))
         let twice = ec.replacingOccurrences(of: "{", with: #"{"kty":"RSA","#)

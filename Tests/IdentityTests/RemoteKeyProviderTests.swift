@@ -3,6 +3,8 @@ import Dispatch
 import Foundation
 import Identity
 import Locking
+import Synchronization
+import TestSupport
 import Testing
 
 /// `RemoteKeyProvider` (docs/security.md, JWT checklist J22) with its injected fetcher: a
@@ -16,7 +18,7 @@ struct RemoteKeyProviderTests {
     /// A provider (maxAge 600 s, cooldown 30 s, hardMaxAge 1 day), its endpoint, clock and verifier.
     struct Rig {
         let endpoint: FakeJWKSEndpoint
-        let clock = TestClock()
+        let clock = TestClock(Fixture.now)
         let provider: RemoteKeyProvider
         let verifier: AssertionVerifier
 
@@ -56,7 +58,7 @@ struct RemoteKeyProviderTests {
             try expectAccepted(rig.verifier.verify(es))
             try expectAccepted(rig.verifier.verify(rs))
         }
-        rig.clock.advance(599)
+        rig.clock.advance(by: 599)
         try expectAccepted(rig.verifier.verify(es))
         #expect(rig.endpoint.calls == 1)
     }
@@ -66,7 +68,7 @@ struct RemoteKeyProviderTests {
         let rig = try Rig(serving: ["ec1"])
         let token = try Rig.token()
         try expectAccepted(rig.verifier.verify(token))
-        rig.clock.advance(600)
+        rig.clock.advance(by: 600)
         try expectAccepted(rig.verifier.verify(token))
         #expect(rig.endpoint.calls == 2)
         try expectAccepted(rig.verifier.verify(token))
@@ -78,7 +80,7 @@ struct RemoteKeyProviderTests {
         let rig = try Rig(serving: ["ec1"])
         try expectAccepted(rig.verifier.verify(try Rig.token()))
         #expect(rig.endpoint.calls == 1)
-        rig.clock.advance(31)  // past the cooldown of the first fetch
+        rig.clock.advance(by: 31)  // past the cooldown of the first fetch
 
         // 1000 distinct kids, each with a real (but irrelevant) signature, verified from 8 threads.
         let model = Fixture.segments(try Rig.token("attacker"))
@@ -98,10 +100,10 @@ struct RemoteKeyProviderTests {
         #expect(rig.endpoint.calls - 1 == 1, "fetches caused by the storm")
 
         // Within the same cooldown nothing more; after it, one more.
-        rig.clock.advance(29)
+        rig.clock.advance(by: 29)
         expectRefused(rig.verifier.verify(tokens[0]), .unknownKey)
         #expect(rig.endpoint.calls == 2)
-        rig.clock.advance(1)
+        rig.clock.advance(by: 1)
         expectRefused(rig.verifier.verify(tokens[1]), .unknownKey)
         #expect(rig.endpoint.calls == 3)
     }
@@ -110,7 +112,7 @@ struct RemoteKeyProviderTests {
     func unknownKidWithinCooldown() throws {
         let rig = try Rig(serving: ["ec1"])
         try expectAccepted(rig.verifier.verify(try Rig.token()))
-        rig.clock.advance(10)
+        rig.clock.advance(by: 10)
         expectRefused(rig.verifier.verify(try Rig.token("ec2")), .unknownKey)
         #expect(rig.endpoint.calls == 1)
     }
@@ -124,7 +126,7 @@ struct RemoteKeyProviderTests {
 
         // The IdP publishes the next key; a token signed with it triggers one refetch.
         try rig.serve(["ec1", "ec2"])
-        rig.clock.advance(31)
+        rig.clock.advance(by: 31)
         let picked = try expectAccepted(rig.verifier.verify(new))
         #expect(picked.kid == "ec-2")
         #expect(rig.endpoint.calls == 2)
@@ -134,7 +136,7 @@ struct RemoteKeyProviderTests {
 
         // The IdP retires the old key; once the cache has been refreshed, its tokens fail.
         try rig.serve(["ec2"])
-        rig.clock.advance(600)
+        rig.clock.advance(by: 600)
         expectRefused(rig.verifier.verify(old), .unknownKey)
         #expect(rig.endpoint.calls == 3)
         try expectAccepted(rig.verifier.verify(new))
@@ -146,15 +148,15 @@ struct RemoteKeyProviderTests {
         let token = try Rig.token()
         try expectAccepted(rig.verifier.verify(token))
         rig.endpoint.serve(.failure)
-        rig.clock.advance(600)
+        rig.clock.advance(by: 600)
         try expectAccepted(rig.verifier.verify(token))
         #expect(rig.endpoint.calls == 2)
         // A document that parses to no usable key counts as a failure too.
         rig.endpoint.serve(.document(Array(#"{"keys":[{"kty":"oct","k":"AAAA"}]}"#.utf8)))
-        rig.clock.advance(600)
+        rig.clock.advance(by: 600)
         try expectAccepted(rig.verifier.verify(token))
         rig.endpoint.serve(.document(Array("<html>".utf8)))
-        rig.clock.advance(600)
+        rig.clock.advance(by: 600)
         try expectAccepted(rig.verifier.verify(token))
         #expect(rig.endpoint.calls == 4)
     }
@@ -164,7 +166,7 @@ struct RemoteKeyProviderTests {
         let rig = try Rig(serving: ["ec1"])
         try expectAccepted(rig.verifier.verify(try Rig.token()))
         rig.endpoint.serve(.failure)
-        rig.clock.advance(31)
+        rig.clock.advance(by: 31)
         expectRefused(rig.verifier.verify(try Rig.token("ec2")), .unknownKey)
         #expect(rig.endpoint.calls == 2)
         try expectAccepted(rig.verifier.verify(try Rig.token()))
@@ -176,15 +178,15 @@ struct RemoteKeyProviderTests {
         let token = try Rig.token()
         try expectAccepted(rig.verifier.verify(token))
         rig.endpoint.serve(.failure)
-        rig.clock.advance(86_399)
+        rig.clock.advance(by: 86_399)
         try expectAccepted(rig.verifier.verify(token))
-        rig.clock.advance(1)
+        rig.clock.advance(by: 1)
         expectRefused(rig.verifier.verify(token), .keysUnavailable)
-        rig.clock.advance(3600)
+        rig.clock.advance(by: 3600)
         expectRefused(rig.verifier.verify(token), .keysUnavailable)
         // The IdP is back: the next attempt after the cooldown restores service.
         try rig.serve(["ec1"])
-        rig.clock.advance(30)
+        rig.clock.advance(by: 30)
         try expectAccepted(rig.verifier.verify(token))
     }
 
@@ -219,7 +221,7 @@ struct RemoteKeyProviderTests {
         let old = try Rig.token("ec1")
         try expectAccepted(rig.verifier.verify(old))
         try rig.serve(["ec1", "ec2"])
-        rig.clock.advance(31)
+        rig.clock.advance(by: 31)
         let new = try Rig.token("ec2")
         let failures = Locked<[String]>([])
         DispatchQueue.concurrentPerform(iterations: 8) { worker in
@@ -268,8 +270,7 @@ struct RemoteKeyProviderConcurrencyTests {
         let unknown = try Fixture.token("ec1", header: ["kid": "rotated-away"])
         let refetch = DispatchGroup()
         DispatchQueue.global().async(group: refetch) { _ = verifier.verify(unknown) }
-        let deadline = Date().addingTimeInterval(10)
-        while calls.withLock({ $0 }) < 2 && Date() < deadline { usleep(1000) }
+        Poll.blockingUntil(within: .seconds(10), every: .milliseconds(1)) { calls.withLock { $0 } >= 2 }
         try #require(calls.withLock { $0 } == 2, "the unknown kid did not trigger a refetch")
         let started = Date()
         try expectAccepted(verifier.verify(known))

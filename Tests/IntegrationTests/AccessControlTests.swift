@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -137,7 +138,7 @@ struct AccessControlTests {
             let job = try JobDocument.decode(created.body)
             path = path.replacingOccurrences(of: "{job}", with: String(job.id))
             // Let the job finish, so its log exists and nothing is running when the case ends.
-            _ = try await Self.waitForJob(at: "/sluice/api/v1/jobs/\(job.id)", on: harness) { $0.isFinished }
+            _ = try await harness.waitForJob(at: "/sluice/api/v1/jobs/\(job.id)", as: "alice", timeout: .seconds(20)) { $0.isFinished }
         }
 
         let response =
@@ -158,7 +159,7 @@ struct AccessControlTests {
                 // Defaults are applied before the grant is checked and are recorded with the job.
                 #expect(job.params["env"] != nil && job.params["days"] != nil, "\(job.params)")
             }
-            _ = try await Self.waitForJob(at: "/sluice/api/v1/jobs/\(job.id)", on: harness) { $0.isFinished }
+            _ = try await harness.waitForJob(at: "/sluice/api/v1/jobs/\(job.id)", as: "alice", timeout: .seconds(20)) { $0.isFinished }
         }
         if testCase.expected == 403 || testCase.expected == 404, testCase.path.contains("/pipelines/nope/") == false {
             // Every denial, hidden 404s included, leaves a deny record naming the user.
@@ -238,7 +239,7 @@ struct AccessControlTests {
         let jobPage = try client.send("GET", location, as: "alice")
         #expect(jobPage.status == 200, "\(jobPage)")
         let id = try #require(Int(location.split(separator: "/").last ?? ""))
-        let job = try await Self.waitForJob(at: "/sluice/api/v1/jobs/\(id)", on: harness) { $0.isFinished }
+        let job = try await harness.waitForJob(at: "/sluice/api/v1/jobs/\(id)", as: "alice", timeout: .seconds(20)) { $0.isFinished }
         #expect(job.triggeredBy == "alice")
         #expect(job.params == ["env": "staging", "days": "2"], "\(job.summary) \(job.params)")
 
@@ -335,7 +336,7 @@ struct AccessControlTests {
         try (valid + "\n  roles: { broken: [ }\n").write(toFile: configPath, atomically: true, encoding: .utf8)
         #expect(kill(pid, SIGHUP) == 0)
         var refused: [String: Any]? = nil
-        let sawRefusal = try await Self.poll {
+        let sawRefusal = try await Poll.until(within: .seconds(10), every: .milliseconds(100)) {
             let audit = try client.send("GET", "/sluice/api/v1/audit?event=reload", as: "alice")
             refused = try Self.records(audit).first { $0["decision"] as? String == "deny" }
             return refused != nil
@@ -351,11 +352,11 @@ struct AccessControlTests {
         // A valid file without carol's role: it takes effect and is audited as allowed.
         let next = Self.config(directory: harness.directory, carolIsViewer: false)
         try next.write(toFile: configPath, atomically: true, encoding: .utf8)
-        let checked = try IdentityFixture.run(try LighttpdHarness.findSluiceBinary(), ["check", configPath])
+        let checked = try ChildProcess.run(try LighttpdHarness.findSluiceBinary(), ["check", configPath])
         try #require(checked.status == 0, "\(checked)")
         #expect(kill(pid, SIGHUP) == 0)
         var newHash: String? = nil
-        let changed = try await Self.poll {
+        let changed = try await Poll.until(within: .seconds(10), every: .milliseconds(100)) {
             newHash = try Self.configHash(client)
             return newHash != nil && newHash != originalHash
         }
@@ -378,9 +379,9 @@ struct AccessControlTests {
 
     @Test("sluice check: exit 1 and one FILE:LINE: key.path: message line per problem")
     func checkForCI() throws {
-        let directory = try IdentityFixture.makeTemporaryDirectory(prefix: "sluice-check")
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let path = directory + "/sluice.json5"
+        let directory = try TemporaryDirectory(prefix: "sluice-check", in: "/tmp")
+        defer { directory.remove() }
+        let path = directory.file("sluice.json5")
         let text = """
             {
               pipelines: {
@@ -402,7 +403,7 @@ struct AccessControlTests {
         let needsLine = try #require(lines.firstIndex { $0.contains("transfrom") }) + 1
         let verbLine = try #require(lines.firstIndex { $0.contains("deploy") }) + 1
 
-        let result = try IdentityFixture.run(try LighttpdHarness.findSluiceBinary(), ["check", path])
+        let result = try ChildProcess.run(try LighttpdHarness.findSluiceBinary(), ["check", path])
         #expect(result.status == 1, "\(result)")
         #expect(result.stdout.isEmpty, "\(result.stdout)")
 
@@ -434,7 +435,7 @@ struct AccessControlTests {
         // The fixed file passes with exit 0.
         try text.replacingOccurrences(of: "transfrom", with: "extract").replacingOccurrences(of: ", \"deploy\"", with: "")
             .write(toFile: path, atomically: true, encoding: .utf8)
-        let fixed = try IdentityFixture.run(try LighttpdHarness.findSluiceBinary(), ["check", path])
+        let fixed = try ChildProcess.run(try LighttpdHarness.findSluiceBinary(), ["check", path])
         #expect(fixed.status == 0, "\(fixed)")
         #expect(fixed.stdout.hasPrefix("\(path): ok"), "\(fixed.stdout)")
     }
@@ -443,36 +444,6 @@ struct AccessControlTests {
 // MARK: - Helpers
 
 extension AccessControlTests {
-    /// Polls `GET location` as alice every 100 ms until `condition` holds for the job.
-    static func waitForJob(
-        at location: String, on harness: LighttpdHarness, timeout: Duration = .seconds(20), until condition: (JobDocument) -> Bool
-    ) async throws -> JobDocument {
-        let deadline = ContinuousClock.now + timeout
-        var last = "no answer"
-        while ContinuousClock.now < deadline {
-            let response = try harness.client.send("GET", location, as: "alice")
-            if response.status == 200 {
-                let job = try JobDocument.decode(response.body)
-                if condition(job) { return job }
-                last = job.summary
-            } else {
-                last = response.description
-            }
-            try await Task.sleep(for: .milliseconds(100))
-        }
-        throw HarnessError("GET \(location) did not reach the expected state within \(timeout); last: \(last)\n\(harness.logs())")
-    }
-
-    /// Calls `attempt` every 100 ms until it returns true or `timeout` passes; returns whether it did.
-    static func poll(timeout: Duration = .seconds(10), _ attempt: () throws -> Bool) async throws -> Bool {
-        let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline {
-            if try attempt() { return true }
-            try await Task.sleep(for: .milliseconds(100))
-        }
-        return false
-    }
-
     /// The `error.status` of a JSON error body, or nil if the body is not one.
     static func errorStatus(_ response: HTTPClient.Response) -> Int? {
         guard let error = (try? response.jsonObject())?["error"] as? [String: Any] else { return nil }

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -130,7 +131,7 @@ struct BrowserTests {
         var quick: [Int] = []
         for _ in 0..<3 { quick.append(try self.trigger("quick", [:], as: h.triggerUser, on: harness)) }
         for id in [first, failed] + quick {
-            _ = try await self.waitForJob(id, on: harness) { $0.isFinished }
+            _ = try await harness.waitForJob(at: "/sluice/api/v1/jobs/\(id)", as: nil) { $0.isFinished }
         }
         #expect([first, failed] + quick == [1, 2, 3, 4, 5], "job ids are assumed to be 1…5 below")
 
@@ -249,7 +250,7 @@ struct BrowserTests {
         let chromium = try Chromium(directory: harness.directory)
 
         let id = try self.trigger("gated", [:], as: nil, on: harness)
-        _ = try await self.waitForJob(id, on: harness) { $0.task("hold")?.state == "running" }
+        _ = try await harness.waitForJob(at: "/sluice/api/v1/jobs/\(id)", as: nil) { $0.task("hold")?.state == "running" }
         let path = "/sluice/jobs/\(id)"
         let before = try harness.client.send("GET", path)
         #expect(before.text.contains("data-live-job=\"/sluice/api/v1/jobs/\(id)\""), "\(before)")
@@ -287,13 +288,12 @@ struct BrowserTests {
         let chromium = try Chromium(directory: harness.directory)
 
         let id = try self.trigger("gated", [:], as: nil, on: harness)
-        _ = try await self.waitForJob(id, on: harness) { $0.task("hold")?.state == "running" }
+        _ = try await harness.waitForJob(at: "/sluice/api/v1/jobs/\(id)", as: nil) { $0.task("hold")?.state == "running" }
         let path = "/sluice/jobs/\(id)/tasks/hold/log"
-        let deadline = ContinuousClock.now + .seconds(10)
         var before = try harness.client.send("GET", path)
-        while !before.text.contains("waiting\n") && ContinuousClock.now < deadline {
-            try await Task.sleep(for: .milliseconds(100))
-            before = try harness.client.send("GET", path)
+        try await Poll.until(within: .seconds(10), every: .milliseconds(100)) {
+            if !before.text.contains("waiting\n") { before = try harness.client.send("GET", path) }
+            return before.text.contains("waiting\n")
         }
         #expect(before.text.contains("data-live-log=\"/sluice/api/v1/jobs/\(id)/tasks/hold/log?attempt=1\""), "\(before)")
         #expect(!before.text.contains("released"), "\(before)")
@@ -330,7 +330,7 @@ struct BrowserTests {
         #expect(!script.text.contains("innerHTML") && !script.text.contains("eval("), "app.js never turns text into markup")
 
         let id = try self.trigger("gated", [:], as: nil, on: harness)
-        _ = try await self.waitForJob(id, on: harness) { $0.task("hold")?.state == "running" }
+        _ = try await harness.waitForJob(at: "/sluice/api/v1/jobs/\(id)", as: nil) { $0.task("hold")?.state == "running" }
         let api = "/sluice/api/v1/jobs/\(id)"
         let current = try client.send("GET", api)
         let tag = try #require(current.header("ETag"), "\(current.headers)")
@@ -347,7 +347,7 @@ struct BrowserTests {
         let changed = try client.send("GET", api + "?wait=25", headers: [("If-None-Match", tag)])
         #expect(changed.status == 200 && changed.header("ETag") != tag, "\(changed)")
 
-        let finished = try await self.waitForJob(id, on: harness) { $0.isFinished }
+        let finished = try await harness.waitForJob(at: "/sluice/api/v1/jobs/\(id)", as: nil) { $0.isFinished }
         #expect(finished.state == "succeeded", "\(finished.summary)")
         let final = try #require(try client.send("GET", api).header("ETag"))
         let quickStart = ContinuousClock.now
@@ -369,13 +369,13 @@ struct BrowserTests {
 
         // The page exactly as the server rendered it while the job ran…
         let id = try self.trigger("gated", [:], as: nil, on: harness)
-        _ = try await self.waitForJob(id, on: harness) { $0.task("hold")?.state == "running" }
+        _ = try await harness.waitForJob(at: "/sluice/api/v1/jobs/\(id)", as: nil) { $0.task("hold")?.state == "running" }
         let rendered = try harness.client.send("GET", "/sluice/jobs/\(id)")
         try #require(rendered.text.contains("data-live-job"), "\(rendered)")
         // …and the job finished before the browser's app.js could send its first poll (a race a
         // slow network or a busy tab makes likely): served as a static file, loaded afterwards.
         try self.openGate(id, on: harness)
-        _ = try await self.waitForJob(id, on: harness) { $0.isFinished }
+        _ = try await harness.waitForJob(at: "/sluice/api/v1/jobs/\(id)", as: nil) { $0.isFinished }
         try rendered.text.write(toFile: harness.directory + "/www/rendered-job.html", atomically: true, encoding: .utf8)
 
         // Twenty seconds of virtual time: app.js polls again every 100 ms of it while it gets 304s.
@@ -541,7 +541,7 @@ extension BrowserTests {
 
     /// Access log lines of requests Chromium made (as far as lighttpd has written them).
     static func browserRequests(on harness: LighttpdHarness) -> [String] {
-        ExternalCommand.read(harness.accessLogPath).split(separator: "\n").filter { $0.contains("HeadlessChrome") }.map(String.init)
+        ChildProcess.read(harness.accessLogPath).split(separator: "\n").filter { $0.contains("HeadlessChrome") }.map(String.init)
     }
 
     /// Access log lines of requests Chromium made, once lighttpd has written all requests
@@ -550,22 +550,18 @@ extension BrowserTests {
     static func settledBrowserRequests(on harness: LighttpdHarness) async throws -> [String] {
         let marker = "flush-\(UInt64.random(in: 0...UInt64.max))"
         _ = try harness.client.send("GET", "/sluice/healthz?\(marker)")
-        let deadline = ContinuousClock.now + .seconds(15)
-        while !ExternalCommand.read(harness.accessLogPath).contains(marker) {
-            guard ContinuousClock.now < deadline else { throw HarnessError("lighttpd did not write its access log within 15 s") }
-            try await Task.sleep(for: .milliseconds(100))
-        }
+        guard
+            await Poll.until(within: .seconds(15), every: .milliseconds(100), { ChildProcess.read(harness.accessLogPath).contains(marker) })
+        else { throw HarnessError("lighttpd did not write its access log within 15 s") }
         return Self.browserRequests(on: harness)
     }
 
     /// Waits until Chromium has loaded app.js (lighttpd logs a request when it has answered it).
-    func waitUntilScriptLoaded(on harness: LighttpdHarness, browser: ExternalCommand) async throws {
-        let deadline = ContinuousClock.now + .seconds(30)
-        while !Self.browserRequests(on: harness).contains(where: { $0.contains("GET /sluice/static/app.js") }) {
-            guard browser.isRunning, ContinuousClock.now < deadline else {
-                throw HarnessError("Chromium did not load app.js: \(await browser.wait(timeout: .seconds(1)))")
-            }
-            try await Task.sleep(for: .milliseconds(50))
+    func waitUntilScriptLoaded(on harness: LighttpdHarness, browser: ChildProcess) async throws {
+        func loaded() -> Bool { Self.browserRequests(on: harness).contains { $0.contains("GET /sluice/static/app.js") } }
+        await Poll.until(within: .seconds(30), every: .milliseconds(50)) { loaded() || !browser.isRunning }
+        guard loaded() else {
+            throw HarnessError("Chromium did not load app.js: \(await browser.wait(timeout: .seconds(1)))")
         }
     }
 
@@ -586,25 +582,5 @@ extension BrowserTests {
             "POST", "/sluice/api/v1/pipelines/\(pipeline)/jobs", headers: headers, body: Array(body.utf8))
         guard response.status == 202 else { throw HarnessError("trigger \(pipeline): \(response)\n\(harness.logs())") }
         return try JobDocument.decode(response.body).id
-    }
-
-    /// Polls the job every 100 ms until `condition` holds.
-    func waitForJob(
-        _ id: Int, on harness: LighttpdHarness, timeout: Duration = .seconds(30), until condition: (JobDocument) -> Bool
-    ) async throws -> JobDocument {
-        let deadline = ContinuousClock.now + timeout
-        var last = "no answer"
-        while ContinuousClock.now < deadline {
-            let response = try harness.client.send("GET", "/sluice/api/v1/jobs/\(id)")
-            if response.status == 200 {
-                let job = try JobDocument.decode(response.body)
-                if condition(job) { return job }
-                last = job.summary
-            } else {
-                last = response.description
-            }
-            try await Task.sleep(for: .milliseconds(100))
-        }
-        throw HarnessError("job \(id) did not reach the expected state within \(timeout); last: \(last)\n\(harness.logs())")
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 
 #if canImport(Glibc)
     import Glibc
@@ -88,13 +89,9 @@ struct Chromium: Sendable {
     /// - Parameters:
     ///   - actions: `--dump-dom`, or `--screenshot=…` with a `--window-size`.
     ///   - virtualTimeBudget: Milliseconds of virtual time the page may run first.
-    func start(_ url: String, actions: [String], virtualTimeBudget: Int) throws -> ExternalCommand {
-        var template = Array("\(self.directory)/chromium-profile-XXXXXX".utf8CString)
-        let profile = template.withUnsafeMutableBufferPointer { buffer -> String? in
-            guard let base = buffer.baseAddress, let result = mkdtemp(base) else { return nil }
-            return String(cString: result)
-        }
-        guard let profile else { throw HarnessError("mkdtemp for a Chromium profile failed") }
+    func start(_ url: String, actions: [String], virtualTimeBudget: Int) throws -> ChildProcess {
+        // Inside `directory`, so it goes when the harness removes that.
+        let profile = try TemporaryDirectory(prefix: "chromium-profile", in: self.directory).path
         let arguments =
             [
                 "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
@@ -103,7 +100,7 @@ struct Chromium: Sendable {
                 "--force-device-scale-factor=1", "--lang=en-US", "--user-data-dir=\(profile)",
                 "--enable-logging=stderr", "--v=0", "--virtual-time-budget=\(virtualTimeBudget)",
             ] + actions + [url]
-        return try ExternalCommand(path: self.path, arguments: arguments, directory: self.directory)
+        return try ChildProcess(path: self.path, arguments: arguments, directory: self.directory)
     }
 
     /// Loads `url` and returns its DOM once the page has been idle for `virtualTimeBudget` ms of
@@ -115,7 +112,7 @@ struct Chromium: Sendable {
     }
 
     /// Waits for a `--dump-dom` run started with `start` and returns its page.
-    static func page(of command: ExternalCommand, url: String, timeout: Duration) async throws -> Page {
+    static func page(of command: ChildProcess, url: String, timeout: Duration) async throws -> Page {
         let result = await command.wait(timeout: timeout)
         guard result.succeeded, result.stdout.contains("<html") else {
             throw HarnessError("chromium --dump-dom \(url): \(result)\nstdout: \(result.stdout.prefix(2000))")

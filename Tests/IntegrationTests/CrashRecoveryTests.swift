@@ -1,5 +1,6 @@
 import Foundation
 import JobStore
+import TestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -350,7 +351,7 @@ struct CrashRecoveryTests {
         // also leads its own process group, but started a minute after the task (as recorded).
         kill(-group, SIGKILL)
         _ = try await Self.survivors(ofProcessGroup: group)
-        let decoy = try SpawnedProcess(path: "/bin/sleep", arguments: ["60"], outputPath: "/dev/null")
+        let decoy = try ChildProcess(path: "/bin/sleep", arguments: ["60"], stdout: .null, stderr: .null)
         defer { decoy.terminate(signal: SIGKILL) }
         let minuteAgo = try SQLiteJobStore(path: harness.directory + "/data/sluice.db", now: { Date().addingTimeInterval(-60) })
         try minuteAgo.record(jobID: id, changes: [TaskChange(task: "sleep", state: .running, pid: decoy.pid)], jobState: .running)
@@ -453,27 +454,6 @@ extension CrashRecoveryTests {
         /// Removes the marker file.
         func remove() { unlink(self.path) }
     }
-
-    /// A small seedable generator (SplitMix64), so a failing random schedule can be replayed.
-    struct SplitMix64: RandomNumberGenerator {
-        /// The seed it started from.
-        let seed: UInt64
-        private var state: UInt64
-
-        /// Starts from `seed`, or from a random one if nil.
-        init(seed: UInt64?) {
-            self.seed = seed ?? UInt64.random(in: 0...UInt64.max)
-            self.state = self.seed
-        }
-
-        mutating func next() -> UInt64 {
-            self.state &+= 0x9E37_79B9_7F4A_7C15
-            var z = self.state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
 }
 
 extension JobRecord {
@@ -520,14 +500,10 @@ extension CrashRecoveryTests {
 
     /// Waits until `fault` has fired: its marker exists and sluice `pid` is gone.
     static func waitForFault(_ fault: FaultMarker, killing pid: pid_t, harness: LighttpdHarness) async throws {
-        let deadline = ContinuousClock.now + .seconds(15)
-        while !(fault.hasFired && ProcessTable.isGone(pid)) {
-            guard ContinuousClock.now < deadline else {
-                throw HarnessError(
-                    "fault point \(fault.point) did not fire within 15 s (marker \(fault.hasFired ? "exists" : "missing"), "
-                        + "sluice \(pid) \(ProcessTable.isGone(pid) ? "gone" : "alive")); is it wired into Sluice?\n\(harness.logs())")
-            }
-            try await Task.sleep(for: .milliseconds(20))
+        guard await Poll.until(within: .seconds(15), { fault.hasFired && ProcessTable.isGone(pid) }) else {
+            throw HarnessError(
+                "fault point \(fault.point) did not fire within 15 s (marker \(fault.hasFired ? "exists" : "missing"), "
+                    + "sluice \(pid) \(ProcessTable.isGone(pid) ? "gone" : "alive")); is it wired into Sluice?\n\(harness.logs())")
         }
     }
 
@@ -537,12 +513,8 @@ extension CrashRecoveryTests {
         _ what: String, harness: LighttpdHarness, store: SQLiteJobStore, timeout: Duration = .seconds(15),
         until condition: () throws -> Bool
     ) async throws {
-        let deadline = ContinuousClock.now + timeout
-        while try !condition() {
-            guard ContinuousClock.now < deadline else {
-                throw HarnessError("timed out after \(timeout) waiting for \(what)\n\(Self.dump(store))\n\(harness.logs())")
-            }
-            try await Task.sleep(for: .milliseconds(50))
+        guard try await Poll.until(within: timeout, every: .milliseconds(50), condition) else {
+            throw HarnessError("timed out after \(timeout) waiting for \(what)\n\(Self.dump(store))\n\(harness.logs())")
         }
     }
 
@@ -554,20 +526,15 @@ extension CrashRecoveryTests {
 
     /// Waits until the task `name` has recorded the process group of its first attempt.
     static func waitForProcessGroup(of name: String, in harness: LighttpdHarness) async throws -> pid_t {
-        let deadline = ContinuousClock.now + .seconds(15)
-        while ContinuousClock.now < deadline {
-            if let group = Self.processGroups(of: name, in: harness).first { return group }
-            try await Task.sleep(for: .milliseconds(20))
+        guard let group = await Poll.value(within: .seconds(15), { Self.processGroups(of: name, in: harness).first }) else {
+            throw HarnessError("task \(name) never started its process\n\(harness.logs())")
         }
-        throw HarnessError("task \(name) never started its process\n\(harness.logs())")
+        return group
     }
 
     /// The living members of process group `group` after giving them `grace` to die, with their argv.
     static func survivors(ofProcessGroup group: pid_t, grace: Duration = .seconds(3)) async throws -> [String] {
-        let deadline = ContinuousClock.now + grace
-        while !ProcessTable.livingMembers(ofProcessGroup: group).isEmpty && ContinuousClock.now < deadline {
-            try await Task.sleep(for: .milliseconds(50))
-        }
+        await Poll.until(within: grace, every: .milliseconds(50)) { ProcessTable.livingMembers(ofProcessGroup: group).isEmpty }
         return ProcessTable.livingMembers(ofProcessGroup: group).map {
             "\($0) \((ProcessTable.commandLine(of: $0) ?? []).joined(separator: " "))"
         }
@@ -682,10 +649,7 @@ extension CrashRecoveryTests {
                 return !argv.contains(harness.sluiceConfigPath) && !argv.contains(harness.directory + "/lighttpd.conf")
             }
         }
-        let deadline = ContinuousClock.now + .seconds(3)
-        while !scan().isEmpty && ContinuousClock.now < deadline {
-            try await Task.sleep(for: .milliseconds(50))
-        }
+        await Poll.until(within: .seconds(3), every: .milliseconds(50)) { scan().isEmpty }
         return scan().map { "\($0) \((ProcessTable.commandLine(of: $0) ?? []).joined(separator: " "))" }
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import TestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -172,28 +173,28 @@ struct IdentityIntegrationTests {
             ),
             (
                 "alg none, empty signature", .refused("malformed"),
-                ["key": "ec-1", "alg": "none", "header": ["alg": "none", "typ": "JWT"], "payload": valid]
+                ["key": "ec-1", "sign": "none", "header": ["alg": "none", "typ": "JWT"], "payload": valid]
             ),
             (
                 "alg none with a signature segment", .refused("algorithm"),
-                ["key": "ec-1", "alg": "none", "header": ["alg": "none"], "payload": valid, "signature": "c2lnbmF0dXJl"]
+                ["key": "ec-1", "sign": "none", "header": ["alg": "none"], "payload": valid, "signature": "c2lnbmF0dXJl"]
             ),
             (
                 "alg NoNe", .refused("algorithm"),
-                ["key": "ec-1", "alg": "none", "header": ["alg": "NoNe", "kid": "ec-1"], "payload": valid, "signature": "c2lnbmF0dXJl"]
+                ["key": "ec-1", "sign": "none", "header": ["alg": "NoNe", "kid": "ec-1"], "payload": valid, "signature": "c2lnbmF0dXJl"]
             ),
             (
                 "HS256 keyed with the RSA public key's PEM", .refused("algorithm"),
                 [
-                    "key": "rsa-1", "alg": "HS256", "header": ["alg": "HS256", "kid": "rsa-1"], "payload": valid,
-                    "hmac_secret": ["key": "rsa-1", "form": "pem"],
+                    "key": "rsa-1", "sign": "HS256", "header": ["alg": "HS256", "kid": "rsa-1"], "payload": valid,
+                    "hmac_secret_of": "rsa-1", "hmac_secret_form": "pem",
                 ]
             ),
             (
                 "HS256 keyed with the RSA JWK's n bytes", .refused("algorithm"),
                 [
-                    "key": "rsa-1", "alg": "HS256", "header": ["alg": "HS256", "kid": "rsa-1"], "payload": valid,
-                    "hmac_secret": ["key": "rsa-1", "form": "n"],
+                    "key": "rsa-1", "sign": "HS256", "header": ["alg": "HS256", "kid": "rsa-1"], "payload": valid,
+                    "hmac_secret_of": "rsa-1", "hmac_secret_form": "n",
                 ]
             ),
             ("unknown kid", .refused("unknown_key"), ["key": "ec-2", "header": ["alg": "ES256", "kid": "ec-2"], "payload": valid]),
@@ -438,16 +439,6 @@ struct IdentityIntegrationTests {
         }
     }
 
-    /// Repeats `attempt` every 250 ms until it returns true or `timeout` passes.
-    static func poll(timeout: Duration = .seconds(10), _ attempt: () throws -> Bool) async throws -> Bool {
-        let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline {
-            if try attempt() { return true }
-            try await Task.sleep(for: .milliseconds(250))
-        }
-        return try attempt()
-    }
-
     @Test(
         "JWKS over HTTPS: fetched on first use, refetched for a new kid, a removed key refused after a refetch",
         .enabled(if: JWKSServer.canTrustTestCertificate, "needs unshare and a mount namespace to make sluice trust the test CA"))
@@ -479,7 +470,7 @@ struct IdentityIntegrationTests {
         // Rotation: A and B published. B's kid is unknown to the cached set, so sluice refetches
         // (once the 1 s cooldown since the last fetch has passed).
         try server.publish(try fixture.jwks(["ec-a", "rsa-b"]))
-        let bAccepted = try await Self.poll { try send(tokenB).status == 200 }
+        let bAccepted = try await Poll.until(within: .seconds(10), every: .milliseconds(250)) { try send(tokenB).status == 200 }
         #expect(bAccepted, "key B was never accepted after it was published\n\(harness.logs())")
         #expect(server.requestCount() == 2, "exactly one refetch for the new kid")
         let bert = try WhoAmI.decode(try send(tokenB))
@@ -491,7 +482,7 @@ struct IdentityIntegrationTests {
 
         // A is withdrawn. A token with an unknown kid (C) makes sluice refetch; from then on A is refused.
         try server.publish(try fixture.jwks(["rsa-b"]))
-        let refetched = try await Self.poll {
+        let refetched = try await Poll.until(within: .seconds(10), every: .milliseconds(250)) {
             let response = try send(tokenC)
             guard response.status == 401 else { throw HarnessError("unpublished key C accepted: \(response)") }
             return server.requestCount() >= 3
@@ -561,7 +552,7 @@ struct IdentityIntegrationTests {
 
     /// A token from `sluice token new`, and the digest it printed for the config.
     static func newServiceToken(name: String, roles: String) throws -> (token: String, sha256: String) {
-        let result = try IdentityFixture.run(try LighttpdHarness.findSluiceBinary(), ["token", "new", name, "--roles", roles])
+        let result = try ChildProcess.run(try LighttpdHarness.findSluiceBinary(), ["token", "new", name, "--roles", roles])
         guard result.status == 0 else { throw HarnessError("sluice token new failed (\(result.status)): \(result.stderr)") }
         let lines = result.stdout.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
         guard let token = lines.first(where: { $0.hasPrefix("slc_") }),
@@ -609,7 +600,7 @@ struct IdentityIntegrationTests {
             let job = try JobDocument.decode(accepted.body)
             #expect(job.triggeredBy == "token:ci", "\(job.summary)")
             let location = try #require(accepted.header("Location"))
-            let finished = try await Self.poll {
+            let finished = try await Poll.until(within: .seconds(10), every: .milliseconds(250)) {
                 let response = try client.send("GET", location, headers: bearer)
                 guard response.status == 200 else { return false }
                 return try JobDocument.decode(response.body).isFinished
@@ -702,7 +693,7 @@ struct IdentityIntegrationTests {
             body: Array(#"{"params":{}}"#.utf8))
         #expect(sameOrigin.status == 202, "\(sameOrigin)")
         if sameOrigin.status == 202, let location = sameOrigin.header("Location") {
-            let finished = try await Self.poll {
+            let finished = try await Poll.until(within: .seconds(10), every: .milliseconds(250)) {
                 let response = try client.send("GET", location, headers: headers)
                 guard response.status == 200 else { return false }
                 return try JobDocument.decode(response.body).isFinished
@@ -727,18 +718,18 @@ struct IdentityIntegrationTests {
         ])
         let binary = try LighttpdHarness.findSluiceBinary()
 
-        let accepted = try IdentityFixture.run(binary, ["explain", "--config", configPath, "--token", tokens[0]])
+        let accepted = try ChildProcess.run(binary, ["explain", "--config", configPath, "--token", tokens[0]])
         #expect(accepted.status == 0, "\(accepted)")
         #expect(accepted.stdout.hasPrefix("accepted by source idp"), "\(accepted.stdout)")
         #expect(accepted.stdout.contains("dana"), "\(accepted.stdout)")
         #expect(accepted.stdout.contains("operator (group data-eng)"), "\(accepted.stdout)")
 
-        let expired = try IdentityFixture.run(binary, ["explain", "--config", configPath, "--token", tokens[1]])
+        let expired = try ChildProcess.run(binary, ["explain", "--config", configPath, "--token", tokens[1]])
         #expect(expired.status == 1, "\(expired)")
         #expect(expired.stdout.hasPrefix("refused by source idp: expired"), "\(expired.stdout)")
         #expect(!expired.stdout.contains(tokens[1]), "explain must not echo the token")
 
-        let noSuchSource = try IdentityFixture.run(
+        let noSuchSource = try ChildProcess.run(
             binary, ["explain", "--config", configPath, "--token", tokens[0], "--source", "nope"])
         #expect(noSuchSource.status == 1, "\(noSuchSource)")
         #expect(noSuchSource.stdout.contains("no assertion source named nope"), "\(noSuchSource.stdout)")

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 
 #if canImport(Glibc)
     import Glibc
@@ -18,7 +19,7 @@ import Foundation
 /// ```
 ///
 /// Confinement: an instance belongs to the one test that started it and is only used from that test's
-/// task; its only mutable state is inside the `SpawnedProcess`. Hence `@unchecked Sendable`.
+/// task; its only mutable state is inside the `ChildProcess`. Hence `@unchecked Sendable`.
 final class LighttpdHarness: @unchecked Sendable {
     /// The users in lighttpd's plain-text user file, with their passwords.
     static let passwords: [String: String] = ["alice": "alice", "bob": "bob", "carol": "carol"]
@@ -90,11 +91,14 @@ final class LighttpdHarness: @unchecked Sendable {
     /// While this file exists, a sluice started through the restart gate waits (`Options.restartGate`).
     var restartGatePath: String { self.directory + "/hold-restarts" }
 
-    private let lighttpd: SpawnedProcess
+    private let temporary: TemporaryDirectory
+    private let lighttpd: ChildProcess
     private let errorLogPath: String
     private let stderrPath: String
 
-    private init(directory: String, port: UInt16, lighttpd: SpawnedProcess) {
+    private init(temporary: TemporaryDirectory, port: UInt16, lighttpd: ChildProcess) {
+        let directory = temporary.path
+        self.temporary = temporary
         self.directory = directory
         self.port = port
         self.sluiceConfigPath = directory + "/sluice.json5"
@@ -122,7 +126,9 @@ final class LighttpdHarness: @unchecked Sendable {
         var options = options
         let lighttpdPath = try Self.findLighttpd()
         let binary = try Self.findSluiceBinary()
-        let directory = try Self.makeTemporaryDirectory()
+        // Short and space-free: it ends up in bin-path (split on whitespace) and in unix socket paths.
+        let temporary = try TemporaryDirectory(prefix: "sluice-it", in: "/tmp")
+        let directory = temporary.path
         do {
             try FileManager.default.createDirectory(atPath: directory + "/www", withIntermediateDirectories: true)
             // bin-path is split on whitespace, so reach the binary through a symlink in the (space-free) directory.
@@ -150,7 +156,7 @@ final class LighttpdHarness: @unchecked Sendable {
                 let port = try Self.findFreePort()
                 try Self.write(
                     Self.lighttpdConfig(directory: directory, port: port, options: options), to: directory + "/lighttpd.conf")
-                let harness = try Self.launch(lighttpdPath, directory: directory, port: port)
+                let harness = try Self.launch(lighttpdPath, temporary: temporary, port: port)
                 do {
                     try await harness.waitUntilHealthy(timeout: .seconds(10))
                     return harness
@@ -164,9 +170,7 @@ final class LighttpdHarness: @unchecked Sendable {
             }
             throw lastError ?? HarnessError("lighttpd did not start")
         } catch {
-            if ProcessInfo.processInfo.environment["SLUICE_KEEP_TMP"] == nil {
-                Self.removeDirectory(directory)
-            }
+            temporary.remove()
             throw error
         }
     }
@@ -251,20 +255,19 @@ final class LighttpdHarness: @unchecked Sendable {
         """
     }
 
-    private static func launch(_ lighttpdPath: String, directory: String, port: UInt16) throws -> LighttpdHarness {
+    private static func launch(_ lighttpdPath: String, temporary: TemporaryDirectory, port: UInt16) throws -> LighttpdHarness {
         // A file, not a pipe: nobody would drain a pipe, and sluice inherits lighttpd's stderr.
-        let process = try SpawnedProcess(
-            path: lighttpdPath, arguments: ["-D", "-f", directory + "/lighttpd.conf"],
-            outputPath: directory + "/lighttpd-stderr.log")
-        return LighttpdHarness(directory: directory, port: port, lighttpd: process)
+        let process = try ChildProcess(
+            path: lighttpdPath, arguments: ["-D", "-f", temporary.file("lighttpd.conf")],
+            stdout: .file(temporary.file("lighttpd-stderr.log"), append: true), stderr: .sameAsStdout)
+        return LighttpdHarness(temporary: temporary, port: port, lighttpd: process)
     }
 
     private func waitUntilHealthy(timeout: Duration) async throws {
-        let deadline = ContinuousClock.now + timeout
         var probe = self.client
         probe.timeoutSeconds = 2
         var last = "no answer"
-        while ContinuousClock.now < deadline {
+        let healthy = try await Poll.until(within: timeout, every: .milliseconds(50)) {
             guard self.lighttpd.isRunning else {
                 throw HarnessError("lighttpd exited (\(self.lighttpd.terminationDescription))\n\(self.logs())")
             }
@@ -274,20 +277,21 @@ final class LighttpdHarness: @unchecked Sendable {
             let errorLog = (try? String(contentsOfFile: self.errorLogPath, encoding: .utf8)) ?? ""
             guard errorLog.contains("server started") else {
                 last = "lighttpd has not logged \"server started\" yet"
-                try await Task.sleep(for: .milliseconds(50))
-                continue
+                return false
             }
             do {
                 let response = try probe.send("GET", Self.mountPath + "/healthz")
-                if response.status == 200 { return }
+                if response.status == 200 { return true }
                 last = response.description
             } catch {
                 last = "\(error)"
             }
-            try await Task.sleep(for: .milliseconds(100))
+            return false
         }
-        throw HarnessError(
-            "GET \(Self.mountPath)/healthz did not answer 200 within \(timeout): \(last)\n\(self.logs())")
+        guard healthy else {
+            throw HarnessError(
+                "GET \(Self.mountPath)/healthz did not answer 200 within \(timeout): \(last)\n\(self.logs())")
+        }
     }
 
     // MARK: - Inspecting
@@ -339,12 +343,11 @@ final class LighttpdHarness: @unchecked Sendable {
     /// - Throws: `HarnessError` if no launcher waits within `timeout`.
     @discardableResult
     func waitUntilHeld(timeout: Duration = .seconds(5)) async throws -> pid_t {
-        let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline {
-            if let pid = self.sluiceProcessIDs().first(where: { !self.isSluice($0) }) { return pid }
-            try await Task.sleep(for: .milliseconds(20))
+        let held = await Poll.value(within: timeout) { self.sluiceProcessIDs().first(where: { !self.isSluice($0) }) }
+        guard let held else {
+            throw HarnessError("lighttpd did not restart sluice (held at the gate) within \(timeout)\n\(self.logs())")
         }
-        throw HarnessError("lighttpd did not restart sluice (held at the gate) within \(timeout)\n\(self.logs())")
+        return held
     }
 
     /// Sends SIGKILL to every living sluice process of this instance, as `kill -9` would, and
@@ -363,12 +366,8 @@ final class LighttpdHarness: @unchecked Sendable {
     /// Waits until `pid` has exited (a zombie counts as exited).
     /// - Throws: `HarnessError` if it still runs after `timeout`.
     func waitUntilGone(_ pid: pid_t, timeout: Duration = .seconds(5)) async throws {
-        let deadline = ContinuousClock.now + timeout
-        while !ProcessTable.isGone(pid) {
-            guard ContinuousClock.now < deadline else {
-                throw HarnessError("process \(pid) still runs after \(timeout)\n\(self.logs())")
-            }
-            try await Task.sleep(for: .milliseconds(20))
+        guard await Poll.until(within: timeout, { ProcessTable.isGone(pid) }) else {
+            throw HarnessError("process \(pid) still runs after \(timeout)\n\(self.logs())")
         }
     }
 
@@ -388,11 +387,10 @@ final class LighttpdHarness: @unchecked Sendable {
     /// - Returns: The new sluice's pid.
     /// - Throws: `HarnessError` if lighttpd exits or no new sluice answers within `timeout`.
     func waitForRestart(replacing previous: [pid_t], timeout: Duration = .seconds(15), nudge: Bool = true) async throws -> pid_t {
-        let deadline = ContinuousClock.now + timeout
         var probe = self.client
         probe.timeoutSeconds = 2
         var last = "no new sluice process yet"
-        while ContinuousClock.now < deadline {
+        let restarted = try await Poll.value(within: timeout, every: .milliseconds(50)) { () -> pid_t? in
             guard self.lighttpd.isRunning else {
                 throw HarnessError("lighttpd exited (\(self.lighttpd.terminationDescription))\n\(self.logs())")
             }
@@ -408,9 +406,39 @@ final class LighttpdHarness: @unchecked Sendable {
                 // A request makes lighttpd notice a dead backend (and respawn it) at once.
                 _ = try? probe.send("GET", Self.mountPath + "/healthz")
             }
-            try await Task.sleep(for: .milliseconds(50))
+            return nil
         }
-        throw HarnessError("sluice was not restarted within \(timeout) (replacing \(previous)): \(last)\n\(self.logs())")
+        guard let restarted else {
+            throw HarnessError("sluice was not restarted within \(timeout) (replacing \(previous)): \(last)\n\(self.logs())")
+        }
+        return restarted
+    }
+
+    // MARK: - Jobs
+
+    /// Polls `GET location` (a job's API URL) as `user` (nil: no credentials, e.g. with
+    /// `Options.forwardedIdentity`) every `interval` until `condition` holds for the job.
+    /// - Returns: The job as last read.
+    /// - Throws: `HarnessError` with the last state seen and the logs when `timeout` passes.
+    func waitForJob(
+        at location: String, as user: String?, timeout: Duration = .seconds(30), every interval: Duration = .milliseconds(100),
+        until condition: (JobDocument) -> Bool
+    ) async throws -> JobDocument {
+        var last = "no answer"
+        let job = try await Poll.value(within: timeout, every: interval) { () -> JobDocument? in
+            let response = try self.client.send("GET", location, as: user)
+            guard response.status == 200 else {
+                last = response.description
+                return nil
+            }
+            let job = try JobDocument.decode(response.body)
+            last = job.summary
+            return condition(job) ? job : nil
+        }
+        guard let job else {
+            throw HarnessError("GET \(location) did not reach the expected state within \(timeout); last: \(last)\n\(self.logs())")
+        }
+        return job
     }
 
     // MARK: - Stopping
@@ -426,20 +454,13 @@ final class LighttpdHarness: @unchecked Sendable {
     func shutdown() {
         self.stopLighttpd()
         self.killLeftovers()
-        if ProcessInfo.processInfo.environment["SLUICE_KEEP_TMP"] != nil {
-            print("LighttpdHarness: kept \(self.directory)")
-        } else {
-            Self.removeDirectory(self.directory)
-        }
+        self.temporary.remove()
     }
 
     /// Gives sluice 5 s to exit on its own, then SIGKILLs it and every living process whose working
     /// directory is ours (tasks run in the config's directory), so a failed test leaks nothing.
     private func killLeftovers() {
-        let deadline = ContinuousClock.now + .seconds(5)
-        while !self.sluiceProcessIDs().isEmpty && ContinuousClock.now < deadline {
-            usleep(100_000)
-        }
+        Poll.blockingUntil(within: .seconds(5), every: .milliseconds(100)) { self.sluiceProcessIDs().isEmpty }
         let ours = ProcessTable.allProcessIDs().filter { pid in
             pid != getpid() && !ProcessTable.isGone(pid)
                 && (ProcessTable.workingDirectory(of: pid) == self.directory
@@ -484,17 +505,6 @@ final class LighttpdHarness: @unchecked Sendable {
         return path
     }
 
-    private static func makeTemporaryDirectory() throws -> String {
-        // Short and space-free: it ends up in bin-path (split on whitespace) and in unix socket paths.
-        var template = Array("/tmp/sluice-it-XXXXXX".utf8CString)
-        let path = template.withUnsafeMutableBufferPointer { buffer -> String? in
-            guard let base = buffer.baseAddress, let result = mkdtemp(base) else { return nil }
-            return String(cString: result)
-        }
-        guard let path else { throw HarnessError("mkdtemp failed: \(String(cString: strerror(errno)))") }
-        return path
-    }
-
     private static func findFreePort() throws -> UInt16 {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw HarnessError("socket() failed") }
@@ -515,10 +525,6 @@ final class LighttpdHarness: @unchecked Sendable {
 
     private static func write(_ text: String, to path: String) throws {
         try text.write(toFile: path, atomically: true, encoding: .utf8)
-    }
-
-    private static func removeDirectory(_ path: String) {
-        try? FileManager.default.removeItem(atPath: path)
     }
 }
 

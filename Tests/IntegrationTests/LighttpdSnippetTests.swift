@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -57,7 +58,7 @@ struct LighttpdSnippetTests {
     static func writeHtpasswd(in directory: String) throws -> String {
         var lines = ""
         for (user, password) in LighttpdHarness.passwords.sorted(by: { $0.key < $1.key }) {
-            let hashed = try IdentityFixture.run("/usr/bin/env", ["openssl", "passwd", "-6", password])
+            let hashed = try ChildProcess.run("/usr/bin/env", ["openssl", "passwd", "-6", password])
             let hash = hashed.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
             guard hashed.status == 0, hash.hasPrefix("$6$") else { throw HarnessError("openssl passwd -6 failed: \(hashed.stderr)") }
             lines += "\(user):\(hash)\n"
@@ -336,7 +337,7 @@ struct LighttpdSnippetTests {
             basic, ["Authorization": "Bearer x"], basic, ["Authorization": "Bearer \(ci.token)"], ["Authorization": "bearer y"],
         ]
         let arguments = String(decoding: try JSONSerialization.data(withJSONObject: sequence), as: UTF8.self)
-        let run = try IdentityFixture.run(
+        let run = try ChildProcess.run(
             "/usr/bin/env", ["python3", fixture.directory + "/keepalive.py", "\(harness.port)", Self.whoami, arguments])
         #expect(run.status == 0, "\(run.stderr)")
         let results = try #require(

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// Property-based tests of the JSON API against its own OpenAPI document: schemathesis (from PyPI)
@@ -116,8 +117,9 @@ struct SchemathesisTests {
         if let seed = ProcessInfo.processInfo.environment["SLUICE_SCHEMATHESIS_SEED"], !seed.isEmpty {
             arguments += ["--seed", seed]
         }
-        let result = try await ExternalCommand.run(
-            schemathesis, arguments, directory: harness.directory, environment: ["NO_COLOR": "1"], timeout: .seconds(150))
+        let result = try await ChildProcess(
+            path: schemathesis, arguments: arguments, directory: harness.directory, environment: ["NO_COLOR": "1"]
+        ).wait(timeout: .seconds(150))
         let output = result.stdout + result.stderr
         print("SchemathesisTests: \(output.split(separator: "\n").last(where: { $0.contains("Seed:") }) ?? "no seed printed")")
         try #require(!result.timedOut, "schemathesis did not finish in 150 s:\n\(output.suffix(6000))")
@@ -219,7 +221,7 @@ extension SchemathesisTests {
             throw HarnessError("no schemathesis NDJSON report in \(directory): \(files)")
         }
         var findings: [Finding] = []
-        for line in ExternalCommand.read("\(directory)/\(name)").split(separator: "\n") {
+        for line in ChildProcess.read("\(directory)/\(name)").split(separator: "\n") {
             guard let event = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
                 let scenario = event["ScenarioFinished"] as? [String: Any],
                 let recorder = scenario["recorder"] as? [String: Any],

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -74,7 +75,7 @@ struct WalkingSkeletonTests {
         let location = try #require(accepted.header("Location"))
         #expect(location == "/sluice/api/v1/jobs/\(created.id)")
 
-        let job = try await self.waitForJob(at: location, as: "bob", on: harness) { $0.isFinished }
+        let job = try await harness.waitForJob(at: location, as: "bob", every: .milliseconds(200)) { $0.isFinished }
         #expect(job.state == "succeeded", "\(job.summary)")
         #expect(Set(job.tasks.map(\.name)) == ["fetch", "left", "right", "publish"])
         for task in job.tasks {
@@ -171,7 +172,7 @@ struct WalkingSkeletonTests {
         try #require(accepted.status == 202, "\(accepted)")
         let location = try #require(accepted.header("Location"))
 
-        let job = try await self.waitForJob(at: location, as: "bob", on: harness) { $0.isFinished }
+        let job = try await harness.waitForJob(at: location, as: "bob", every: .milliseconds(200)) { $0.isFinished }
         #expect(job.state == "failed", "\(job.summary)")
         #expect(job.task("first")?.state == "succeeded", "\(job.summary)")
         #expect(job.task("second")?.state == "failed", "\(job.summary)")
@@ -193,7 +194,7 @@ struct WalkingSkeletonTests {
 
         // Wait until the task runs and its shell has written its pid (= its process group id).
         let pgidPath = harness.directory + "/pgid"
-        _ = try await self.waitForJob(at: location, as: "bob", on: harness, timeout: .seconds(15)) { job in
+        _ = try await harness.waitForJob(at: location, as: "bob", timeout: .seconds(15), every: .milliseconds(200)) { job in
             job.task("sleep")?.state == "running" && Self.readProcessID(pgidPath) != nil
         }
         let group = try #require(Self.readProcessID(pgidPath))
@@ -203,18 +204,17 @@ struct WalkingSkeletonTests {
         let cancel = try client.postJSON("/sluice/api/v1/jobs/\(id)/cancel", "{}", as: "bob")
         #expect(cancel.status == 202, "\(cancel)")
 
-        let job = try await self.waitForJob(at: location, as: "bob", on: harness, timeout: .seconds(15)) {
+        let job = try await harness.waitForJob(at: location, as: "bob", timeout: .seconds(15), every: .milliseconds(200)) {
             $0.isFinished
         }
         #expect(job.state == "cancelled", "\(job.summary)")
         #expect(job.task("sleep")?.state == "cancelled", "\(job.summary)")
 
         // The background `sleep 300` must die too, not only the shell.
-        let deadline = ContinuousClock.now + .seconds(10)
-        var survivors = ProcessTable.livingMembers(ofProcessGroup: group)
-        while !survivors.isEmpty && ContinuousClock.now < deadline {
-            try await Task.sleep(for: .milliseconds(200))
+        var survivors: [pid_t] = []
+        await Poll.until(within: .seconds(10), every: .milliseconds(200)) {
             survivors = ProcessTable.livingMembers(ofProcessGroup: group)
+            return survivors.isEmpty
         }
         #expect(
             survivors.isEmpty,
@@ -229,7 +229,7 @@ struct WalkingSkeletonTests {
         let accepted = try harness.client.postJSON("/sluice/api/v1/pipelines/quick/jobs", #"{"params":{}}"#, as: "bob")
         try #require(accepted.status == 202, "\(accepted)")
         let location = try #require(accepted.header("Location"))
-        let job = try await self.waitForJob(at: location, as: "bob", on: harness) { $0.isFinished }
+        let job = try await harness.waitForJob(at: location, as: "bob", every: .milliseconds(200)) { $0.isFinished }
         #expect(job.state == "succeeded", "\(job.summary)")
 
         let pids = harness.sluiceProcessIDs()
@@ -237,10 +237,7 @@ struct WalkingSkeletonTests {
         let pid = try #require(pids.first)
 
         harness.stopLighttpd()
-        let deadline = ContinuousClock.now + .seconds(5)
-        while !ProcessTable.isGone(pid) && ContinuousClock.now < deadline {
-            try await Task.sleep(for: .milliseconds(100))
-        }
+        await Poll.until(within: .seconds(5), every: .milliseconds(100)) { ProcessTable.isGone(pid) }
         #expect(ProcessTable.isGone(pid), "sluice \(pid) still runs 5 s after lighttpd stopped\n\(harness.logs())")
     }
 
@@ -262,32 +259,6 @@ struct WalkingSkeletonTests {
 }
 
 extension WalkingSkeletonTests {
-    /// Polls `GET location` every 200 ms until `condition` holds for the job.
-    /// - Throws: `HarnessError` with the last state seen and lighttpd's logs when `timeout` passes.
-    func waitForJob(
-        at location: String,
-        as user: String,
-        on harness: LighttpdHarness,
-        timeout: Duration = .seconds(30),
-        until condition: (JobDocument) -> Bool
-    ) async throws -> JobDocument {
-        let deadline = ContinuousClock.now + timeout
-        var last = "no answer"
-        while ContinuousClock.now < deadline {
-            let response = try harness.client.send("GET", location, as: user)
-            if response.status == 200 {
-                let job = try JobDocument.decode(response.body)
-                if condition(job) { return job }
-                last = job.summary
-            } else {
-                last = response.description
-            }
-            try await Task.sleep(for: .milliseconds(200))
-        }
-        throw HarnessError(
-            "GET \(location) did not reach the expected state within \(timeout); last: \(last)\n\(harness.logs())")
-    }
-
     /// The `error.status` of a JSON error body, or nil if the body is not one.
     static func errorStatus(_ response: HTTPClient.Response) -> Int? {
         guard let error = (try? response.jsonObject())?["error"] as? [String: Any] else { return nil }

@@ -1,6 +1,7 @@
 import Foundation
 import JobStore
 import SQLite
+import TestSupport
 import Testing
 
 @Suite struct AuditLogTests {

@@ -1,6 +1,7 @@
 import Foundation
 import JobStore
 import SQLite
+import TestSupport
 import Testing
 
 /// A decision and its audit record commit together: if the record cannot be written, the action

@@ -1,19 +1,12 @@
 import Foundation
 import JobStore
-import Locking
+import TestSupport
 
-/// A clock the test sets by hand; stored timestamps are whole milliseconds.
-final class TestClock: Sendable {
-    private let current: Locked<Date>
-
-    init(_ start: Date = Date(timeIntervalSince1970: 1_700_000_000)) { self.current = Locked(start) }
-
-    func now() -> Date { self.current.withLock { $0 } }
-
-    func advance(by seconds: TimeInterval) { self.current.withLock { $0 = $0.addingTimeInterval(seconds) } }
-}
-
+/// Shared test material: a job with a diamond of tasks, a store over a test clock.
 enum Fixtures {
+    /// Where every test clock starts (2023-11-14); stored timestamps are whole milliseconds.
+    static let epoch = Date(timeIntervalSince1970: 1_700_000_000)
+
     /// A job of pipeline `pipeline` with the diamond `extract → (left, right) → load`, listed in
     /// an order that is neither alphabetical nor topological.
     static func job(pipeline: String = "etl", params: [String: String] = ["date": "2024-05-01"]) -> NewJob {
@@ -29,6 +22,6 @@ enum Fixtures {
     }
 
     static func store(_ dir: TemporaryDirectory, clock: TestClock) throws -> SQLiteJobStore {
-        try SQLiteJobStore(path: dir.file("jobs.sqlite"), now: { clock.now() })
+        try SQLiteJobStore(path: dir.file("jobs.sqlite"), now: clock.function)
     }
 }

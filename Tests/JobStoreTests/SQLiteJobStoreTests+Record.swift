@@ -1,5 +1,6 @@
 import Foundation
 import JobStore
+import TestSupport
 import Testing
 
 extension SQLiteJobStoreTests {
@@ -7,11 +8,11 @@ extension SQLiteJobStoreTests {
     func recordRunning() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
-        let clock = TestClock()
+        let clock = TestClock(Fixtures.epoch)
         let store = try Fixtures.store(dir, clock: clock)
         let job = try store.createJob(Fixtures.job())
         clock.advance(by: 10)
-        let started = clock.now()
+        let started = clock.now
         try store.record(jobID: job.id, changes: [TaskChange(task: "extract", state: .running, pid: 777)], jobState: .running)
         let loaded = try #require(try store.job(id: job.id))
         let extract = try #require(loaded.tasks.first { $0.name == "extract" })
@@ -30,12 +31,12 @@ extension SQLiteJobStoreTests {
     func recordTerminal() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
-        let clock = TestClock()
+        let clock = TestClock(Fixtures.epoch)
         let store = try Fixtures.store(dir, clock: clock)
         let job = try store.createJob(Fixtures.job())
         try store.record(jobID: job.id, changes: [TaskChange(task: "extract", state: .running)], jobState: .running)
         clock.advance(by: 5)
-        let finished = clock.now()
+        let finished = clock.now
         try store.record(
             jobID: job.id,
             changes: [
@@ -63,7 +64,7 @@ extension SQLiteJobStoreTests {
     func recordRetry() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
-        let clock = TestClock()
+        let clock = TestClock(Fixtures.epoch)
         let store = try Fixtures.store(dir, clock: clock)
         let job = try store.createJob(Fixtures.job())
         try store.record(jobID: job.id, changes: [TaskChange(task: "extract", state: .running, pid: 10)], jobState: .running)
@@ -78,14 +79,14 @@ extension SQLiteJobStoreTests {
         #expect(extract.exitCode == nil)
         #expect(extract.message == nil)
         #expect(extract.finishedAt == nil)
-        #expect(extract.startedAt == clock.now())
+        #expect(extract.startedAt == clock.now)
     }
 
     @Test("A terminal change without a message keeps the message the task already had")
     func messageKept() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
-        let store = try Fixtures.store(dir, clock: TestClock())
+        let store = try Fixtures.store(dir, clock: TestClock(Fixtures.epoch))
         let job = try store.createJob(Fixtures.job())
         try store.record(
             jobID: job.id, changes: [TaskChange(task: "extract", state: .running, message: "attempt 1 of 3")], jobState: .running)
@@ -100,7 +101,7 @@ extension SQLiteJobStoreTests {
     func jobTimestamps() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
-        let clock = TestClock()
+        let clock = TestClock(Fixtures.epoch)
         let store = try Fixtures.store(dir, clock: clock)
         let job = try store.createJob(Fixtures.job())
         // A change that leaves the job queued does not start it.
@@ -109,7 +110,7 @@ extension SQLiteJobStoreTests {
         #expect(try store.job(id: job.id)?.startedAt == nil)
         #expect(try store.job(id: job.id)?.tasks.first?.message == "waiting")
         clock.advance(by: 1)
-        let t1 = clock.now()
+        let t1 = clock.now
         try store.record(jobID: job.id, changes: [TaskChange(task: "extract", state: .running)], jobState: .running)
         clock.advance(by: 1)
         try store.record(jobID: job.id, changes: [TaskChange(task: "extract", state: .succeeded, exitCode: 0)], jobState: .running)
@@ -119,7 +120,7 @@ extension SQLiteJobStoreTests {
         #expect(loaded.startedAt == t1)
         #expect(loaded.finishedAt == nil)
         clock.advance(by: 1)
-        let t2 = clock.now()
+        let t2 = clock.now
         try store.record(
             jobID: job.id,
             changes: [
@@ -137,7 +138,7 @@ extension SQLiteJobStoreTests {
     func unknownTaskRollsBack() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
-        let clock = TestClock()
+        let clock = TestClock(Fixtures.epoch)
         let store = try Fixtures.store(dir, clock: clock)
         let job = try store.createJob(Fixtures.job())
         let before = try #require(try store.job(id: job.id))
@@ -158,7 +159,7 @@ extension SQLiteJobStoreTests {
     func unknownJob() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
-        let store = try Fixtures.store(dir, clock: TestClock())
+        let store = try Fixtures.store(dir, clock: TestClock(Fixtures.epoch))
         let job = try store.createJob(Fixtures.job())
         #expect(throws: (any Error).self) {
             try store.record(jobID: job.id + 1, changes: [TaskChange(task: "extract", state: .running)], jobState: .running)
@@ -171,7 +172,7 @@ extension SQLiteJobStoreTests {
     func recordProcess() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
-        let store = try Fixtures.store(dir, clock: TestClock())
+        let store = try Fixtures.store(dir, clock: TestClock(Fixtures.epoch))
         let job = try store.createJob(Fixtures.job())
         let other = try store.createJob(Fixtures.job())
         try store.record(jobID: job.id, changes: [TaskChange(task: "extract", state: .running)], jobState: .running)
@@ -188,7 +189,7 @@ extension SQLiteJobStoreTests {
     func unfinished() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
-        let store = try Fixtures.store(dir, clock: TestClock())
+        let store = try Fixtures.store(dir, clock: TestClock(Fixtures.epoch))
         var ids: [JobState: Int64] = [:]
         for state in [JobState.succeeded, .queued, .failed, .running, .cancelled] {
             let job = try store.createJob(Fixtures.job())

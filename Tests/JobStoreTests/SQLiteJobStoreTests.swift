@@ -1,6 +1,7 @@
 import Foundation
 import JobStore
 import SQLite
+import TestSupport
 import Testing
 
 @Suite struct SQLiteJobStoreTests {
@@ -36,7 +37,7 @@ import Testing
     func createJob() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
-        let clock = TestClock()
+        let clock = TestClock(Fixtures.epoch)
         let store = try Fixtures.store(dir, clock: clock)
         let new = Fixtures.job(params: ["date": "2024-05-01", "env": "prod"])
         let created = try store.createJob(new)
@@ -48,7 +49,7 @@ import Testing
         #expect(created.params == ["date": "2024-05-01", "env": "prod"])
         #expect(created.workingDirectory == "/srv/etl")
         #expect(created.cancelRequested == false)
-        #expect(created.createdAt == clock.now())
+        #expect(created.createdAt == clock.now)
         #expect(created.startedAt == nil && created.finishedAt == nil)
         #expect(created.tasks.map(\.name) == ["load", "extract", "right", "left"])
         #expect(created.tasks.map(\.needs) == new.tasks.map(\.needs))
@@ -66,7 +67,7 @@ import Testing
     func createJobResetsTasks() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
-        let store = try Fixtures.store(dir, clock: TestClock())
+        let store = try Fixtures.store(dir, clock: TestClock(Fixtures.epoch))
         var new = Fixtures.job()
         new.tasks[0].state = .succeeded
         new.tasks[0].attempt = 3
@@ -81,7 +82,7 @@ import Testing
     func missingJob() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
-        let store = try Fixtures.store(dir, clock: TestClock())
+        let store = try Fixtures.store(dir, clock: TestClock(Fixtures.epoch))
         let created = try store.createJob(Fixtures.job())
         #expect(try store.job(id: created.id + 1) == nil)
         #expect(try store.job(id: 0) == nil)
@@ -92,7 +93,7 @@ import Testing
     func listNewestFirst() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
-        let store = try Fixtures.store(dir, clock: TestClock())
+        let store = try Fixtures.store(dir, clock: TestClock(Fixtures.epoch))
         let ids = try (0..<3).map { _ in try store.createJob(Fixtures.job()).id }
         #expect(ids == ids.sorted() && Set(ids).count == 3)
         let listed = try store.jobs(JobQuery())
@@ -105,7 +106,7 @@ import Testing
     func listByPipeline() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
-        let store = try Fixtures.store(dir, clock: TestClock())
+        let store = try Fixtures.store(dir, clock: TestClock(Fixtures.epoch))
         let a1 = try store.createJob(Fixtures.job(pipeline: "a")).id
         let b1 = try store.createJob(Fixtures.job(pipeline: "b")).id
         let c1 = try store.createJob(Fixtures.job(pipeline: "c")).id
@@ -121,7 +122,7 @@ import Testing
     func listPaging() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
-        let store = try Fixtures.store(dir, clock: TestClock())
+        let store = try Fixtures.store(dir, clock: TestClock(Fixtures.epoch))
         let ids = try (0..<5).map { _ in try store.createJob(Fixtures.job()).id }
         let page1 = try store.jobs(JobQuery(limit: 2)).map(\.id)
         #expect(page1 == [ids[4], ids[3]])
@@ -138,7 +139,7 @@ import Testing
     func cancelUnfinished() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
-        let store = try Fixtures.store(dir, clock: TestClock())
+        let store = try Fixtures.store(dir, clock: TestClock(Fixtures.epoch))
         let queued = try store.createJob(Fixtures.job())
         let running = try store.createJob(Fixtures.job())
         try store.record(jobID: running.id, changes: [TaskChange(task: "extract", state: .running)], jobState: .running)
@@ -154,7 +155,7 @@ import Testing
     func cancelFinishedOrMissing() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
-        let store = try Fixtures.store(dir, clock: TestClock())
+        let store = try Fixtures.store(dir, clock: TestClock(Fixtures.epoch))
         let job = try store.createJob(Fixtures.job())
         let changes = ["extract", "left", "right", "load"].map { TaskChange(task: $0, state: .succeeded, exitCode: 0) }
         try store.record(jobID: job.id, changes: changes, jobState: .succeeded)
@@ -170,7 +171,7 @@ import Testing
     func durability() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
-        let clock = TestClock()
+        let clock = TestClock(Fixtures.epoch)
         let expected: JobRecord
         do {
             let store = try Fixtures.store(dir, clock: clock)
@@ -195,7 +196,7 @@ import Testing
     func integrity() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
-        let store = try Fixtures.store(dir, clock: TestClock())
+        let store = try Fixtures.store(dir, clock: TestClock(Fixtures.epoch))
         #expect(try store.integrityCheck() == ["ok"])
         _ = try store.createJob(Fixtures.job())
         #expect(try store.integrityCheck() == ["ok"])
@@ -205,7 +206,7 @@ import Testing
     func hostileStrings() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
-        let store = try Fixtures.store(dir, clock: TestClock())
+        let store = try Fixtures.store(dir, clock: TestClock(Fixtures.epoch))
         let hostile = [
             "'; DROP TABLE jobs; --", "\"); DELETE FROM tasks; --", "Robert'); DROP TABLE tasks;--",
             "tab\tnewline\ncarriage\r", "back\\slash / slash", "{\"json\": [1, 2]}", "\u{1}\u{7f}",

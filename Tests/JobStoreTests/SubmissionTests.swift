@@ -2,13 +2,16 @@ import Foundation
 import JobStore
 import Locking
 import SQLite
+import Locking
+import Synchronization
+import TestSupport
 import Testing
 
 @Suite struct SubmissionTests {
     /// A store in a fresh directory; call `dir.remove()` when done.
     private static func store() throws -> (SQLiteJobStore, TemporaryDirectory) {
         let dir = try TemporaryDirectory()
-        return (try Fixtures.store(dir, clock: TestClock()), dir)
+        return (try Fixtures.store(dir, clock: TestClock(Fixtures.epoch)), dir)
     }
 
     private static func keyed(_ key: String?, digest: String?, user: String = "alice", source: String = "remote_user") -> NewJob {

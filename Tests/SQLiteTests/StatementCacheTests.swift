@@ -1,5 +1,6 @@
 import Foundation
 import SQLite
+import TestSupport
 import Testing
 
 /// The per-connection cache of prepared statements stays bounded however many distinct SQL

@@ -1,6 +1,7 @@
 import Foundation
 import HTTP
 import JobStore
+import TestSupport
 import Testing
 import Workflow
 
@@ -43,9 +44,15 @@ struct AppHarness {
     let mount: String
 
     init(config: String = AppHarness.configuration(), mount: String = "/sluice") throws {
-        self.directory = try TemporaryDirectory()
-        self.configuration = try ConfigLoader.load(data: Data(config.utf8), file: "test.json5", directory: self.directory.path)
-        self.store = try SQLiteJobStore(path: self.directory.file("jobs.db"))
+        let directory = try TemporaryDirectory()
+        do {
+            self.configuration = try ConfigLoader.load(data: Data(config.utf8), file: "test.json5", directory: directory.path)
+            self.store = try SQLiteJobStore(path: directory.file("jobs.db"))
+        } catch {
+            directory.remove()  // a test that expects the config to be refused gets no remove() call
+            throw error
+        }
+        self.directory = directory
         self.app = App(configuration: self.configuration, store: self.store, runner: nil)
         self.mount = mount
     }

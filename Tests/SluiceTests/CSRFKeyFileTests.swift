@@ -1,6 +1,7 @@
 import Foundation
 import Identity
 import Synchronization
+import TestSupport
 import Testing
 
 @testable import Sluice

@@ -1,5 +1,6 @@
 import Foundation
 import Identity
+import TestSupport
 import Testing
 
 @testable import Sluice
@@ -24,7 +25,9 @@ import Testing
         #expect(!CSRFTokens(secret: Array(repeating: 8, count: 32)).isValid(token, for: self.alice, action: "trigger:etl", now: now))
     }
 
-    @Test("Malformed and tampered tokens are refused", arguments: ["", ".", "abc", "1.", ".AAAA", "99999999999999999999.AAAA", "1800000000.!!!!"])
+    @Test(
+        "Malformed and tampered tokens are refused",
+        arguments: ["", ".", "abc", "1.", ".AAAA", "99999999999999999999.AAAA", "1800000000.!!!!"])
     func malformed(_ token: String) {
         #expect(!self.tokens.isValid(token, for: self.alice, action: "trigger:etl"))
     }
@@ -67,19 +70,25 @@ import Testing
         #expect(response.status.code == 303)
         #expect(response.header("Location")?.hasPrefix("/sluice/jobs/") == true)
         #expect(try h.store.jobs(.init()).first?.params == ["date": "2024-05-01", "env": "staging"])
-        let invalid = h.send("POST", "/pipelines/etl-nightly/jobs", body: "csrf=\(csrf)&p.nope=1", contentType: "application/x-www-form-urlencoded")
+        let invalid = h.send(
+            "POST", "/pipelines/etl-nightly/jobs", body: "csrf=\(csrf)&p.nope=1", contentType: "application/x-www-form-urlencoded")
         #expect(invalid.status.code == 400)
         #expect(AppHarness.text(invalid).contains("required"))
     }
 
     @Test("A form without a token, with another user's token, or as JSON is refused")
     func refused() throws {
-        let h = try AppHarness(config: AppHarness.configuration().replacingOccurrences(of: #"users: ["bob"]"#, with: #"users: ["bob", "bea"]"#))
+        let h = try AppHarness(
+            config: AppHarness.configuration().replacingOccurrences(of: #"users: ["bob"]"#, with: #"users: ["bob", "bea"]"#))
         defer { h.remove() }
         let beaToken = try #require(self.token(AppHarness.text(h.send("GET", "/pipelines/etl-nightly", user: "bea"))))
         let form = "p.date=2024-05-01"
-        #expect(h.send("POST", "/pipelines/etl-nightly/jobs", body: form, contentType: "application/x-www-form-urlencoded").status.code == 403)
-        #expect(h.send("POST", "/pipelines/etl-nightly/jobs", body: "csrf=\(beaToken)&" + form, contentType: "application/x-www-form-urlencoded").status.code == 403)
+        #expect(
+            h.send("POST", "/pipelines/etl-nightly/jobs", body: form, contentType: "application/x-www-form-urlencoded").status.code == 403)
+        #expect(
+            h.send(
+                "POST", "/pipelines/etl-nightly/jobs", body: "csrf=\(beaToken)&" + form, contentType: "application/x-www-form-urlencoded"
+            ).status.code == 403)
         #expect(h.send("POST", "/pipelines/etl-nightly/jobs", body: "{}", contentType: "application/json").status.code == 415)
         #expect(try h.store.jobs(.init()).isEmpty)
         #expect(try h.store.auditRecords(.init(event: "csrf")).count == 2)
@@ -103,7 +112,8 @@ import Testing
         let page = AppHarness.text(h.send("GET", "/jobs/\(id)"))
         #expect(page.contains("Cancel job") && !page.contains("Retry failed tasks"))
         let csrf = try #require(self.token(page))
-        #expect(h.send("POST", "/jobs/\(id)/cancel", body: "csrf=\(csrf)", contentType: "application/x-www-form-urlencoded").status.code == 303)
+        #expect(
+            h.send("POST", "/jobs/\(id)/cancel", body: "csrf=\(csrf)", contentType: "application/x-www-form-urlencoded").status.code == 303)
         #expect(try h.store.job(id: Int64(id))?.cancelRequested == true)
         #expect(!AppHarness.text(h.send("GET", "/jobs/\(id)", user: "vera")).contains("Cancel job"))
     }

@@ -1,6 +1,7 @@
 import Foundation
 import JobStore
 import Logging
+import TestSupport
 import Testing
 
 @testable import Sluice

@@ -1,20 +1,8 @@
 import Foundation
 import JobStore
+import TestSupport
 import Testing
 import Workflow
-
-/// A small deterministic generator (SplitMix64), so a failing case is reproducible from its seed.
-private struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-
-    mutating func next() -> UInt64 {
-        self.state &+= 0x9E37_79B9_7F4A_7C15
-        var z = self.state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 extension JobPlanTests {
     static let due = Date(timeIntervalSince1970: 1_700_000_000)
@@ -155,7 +143,7 @@ extension JobPlanTests {
     }
 
     private static func exercise(seed: UInt64, failures: inout [String]) {
-        var rng = SeededGenerator(state: seed)
+        var rng = SplitMix64(seed: seed)
         let count = Int.random(in: 1...24, using: &rng)
         var needs: [[Int]] = []
         for i in 0..<count {
@@ -210,7 +198,8 @@ extension JobPlanTests {
         func checkInvariants(before: [TaskState], changes: [TaskChange]?, operation: String) {
             let after = plan.taskStates
             // A job some of whose tasks ever ran reads `running` while its unfinished tasks all wait.
-            let everStarted = records.contains { $0.attempt > 0 || $0.state != .queued } || !startedHere.isEmpty
+            let everStarted =
+                records.contains { $0.attempt > 0 || $0.state != .queued } || !startedHere.isEmpty
                 || after.contains { $0 != .queued }
             var expected = JobState.derived(from: after)
             if expected == .queued && everStarted { expected = .running }

@@ -1,5 +1,7 @@
 import Foundation
 import Locking
+import Synchronization
+import TestSupport
 import Testing
 
 @testable import Workflow
@@ -237,7 +239,9 @@ import Testing
             done.signal()
         }
         let expected = Self.capped(Self.numberedLines(50_000), Self.small)
-        #expect(ProcessProbe.eventually { Self.bytes(path) == expected }, "\(String(decoding: Self.bytes(path), as: UTF8.self))")
+        #expect(
+            Poll.blockingUntil(within: .seconds(10)) { Self.bytes(path) == expected },
+            "\(String(decoding: Self.bytes(path), as: UTF8.self))")
         #expect(result.withLock { $0 } == nil)
         TaskProcess.signalGroup(task.pid, SIGKILL)
         #expect(done.wait(timeout: .now() + 10) == .success)

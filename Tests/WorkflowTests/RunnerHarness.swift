@@ -1,6 +1,8 @@
 import Foundation
 import JobStore
 import Locking
+import Synchronization
+import TestSupport
 import Workflow
 
 /// A runner over a real `SQLiteJobStore` in a temporary directory.
@@ -69,7 +71,7 @@ final class RunnerHarness {
     /// The job once `condition` holds, or nil after `timeout`.
     func job(_ id: Int64, within timeout: Duration = .seconds(20), where condition: (JobRecord) -> Bool) throws -> JobRecord? {
         var latest: JobRecord? = nil
-        let held = try ProcessProbe.eventually(within: timeout) {
+        let held = try Poll.blockingUntil(within: timeout) {
             latest = try self.store.job(id: id)
             return latest.map(condition) ?? false
         }

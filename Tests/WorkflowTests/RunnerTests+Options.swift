@@ -1,5 +1,6 @@
 import Foundation
 import JobStore
+import TestSupport
 import Testing
 import Workflow
 
@@ -344,7 +345,7 @@ extension RunnerTests {
             command("after", needs: ["slow"], sh("exit 0")),
         ])
         let pid = try pidWhenRunning(h, job, "slow")
-        #expect(ProcessProbe.eventually(within: .seconds(2)) { ProcessProbe.livingMembers(ofGroup: pid).count >= 3 })
+        #expect(Poll.blockingUntil(within: .seconds(2)) { ProcessTable.livingMembers(ofProcessGroup: pid).count >= 3 })
         let done = try #require(try h.finishedJob(job.id, within: .seconds(5)))
         #expect(done.state == .failed)
         let slow = try #require(done.task("slow"))
@@ -354,7 +355,7 @@ extension RunnerTests {
         let ran = try #require(slow.finishedAt).timeIntervalSince(try #require(slow.startedAt))
         #expect(ran >= 0.45 && ran < 2.5, "\(ran)")
         #expect(done.task("after")?.state == .skipped)
-        #expect(ProcessProbe.eventually { ProcessProbe.livingMembers(ofGroup: pid).isEmpty })
+        #expect(Poll.blockingUntil(within: .seconds(10)) { ProcessTable.livingMembers(ofProcessGroup: pid).isEmpty })
     }
 
     @Test("A timed-out task that ignores SIGTERM is killed after the grace period")
@@ -369,7 +370,7 @@ extension RunnerTests {
         #expect(task.state == .failed)
         #expect(task.exitCode == 128 + SIGKILL)
         #expect(task.message == "timed out after 0.3 s")
-        #expect(ProcessProbe.eventually { ProcessProbe.livingMembers(ofGroup: pid).isEmpty })
+        #expect(Poll.blockingUntil(within: .seconds(10)) { ProcessTable.livingMembers(ofProcessGroup: pid).isEmpty })
     }
 
     @Test("A timed-out task is retried like a failed one")
@@ -428,7 +429,8 @@ extension RunnerTests {
         #expect(h.log(done, "elsewhere") == realPath(elsewhere) + "\n")
         let names = Set(h.lines(of: envDump).compactMap { $0.split(separator: "=", maxSplits: 1).first.map(String.init) })
         let expected: Set = [
-            "PATH", "LANG", "EXTRA", "SLUICE_JOB_ID", "SLUICE_PIPELINE", "SLUICE_TASK", "SLUICE_ATTEMPT", "SLUICE_RUN_KEY", "SLUICE_PARAM_DAY",
+            "PATH", "LANG", "EXTRA", "SLUICE_JOB_ID", "SLUICE_PIPELINE", "SLUICE_TASK", "SLUICE_ATTEMPT", "SLUICE_RUN_KEY",
+            "SLUICE_PARAM_DAY",
         ]
         let shellOwn: Set = ["PWD", "OLDPWD", "SHLVL", "_"]
         #expect(expected.isSubset(of: names), "\(names)")
@@ -528,7 +530,7 @@ extension RunnerTests {
         #expect(try h.store.job(id: job.id)?.task("b")?.state == .queued)
         h.runner.update(Runner.Limits(resources: ["db": 2]))
         #expect(
-            ProcessProbe.eventually(within: .seconds(2)) { FileManager.default.fileExists(atPath: h.dir.file("b.here")) },
+            Poll.blockingUntil(within: .seconds(2)) { FileManager.default.fileExists(atPath: h.dir.file("b.here")) },
             "the waiting task started only when the holder released the resource")
         let done = try #require(try h.finishedJob(job.id))
         #expect(done.task("a")?.state == .succeeded)
@@ -726,7 +728,9 @@ extension RunnerTests {
         try h.store.record(
             jobID: job.id, changes: [TaskChange(task: "retried", state: .running), TaskChange(task: "plain", state: .running)],
             jobState: .running)
-        try h.store.recordProcesses([(job.id, "retried", try ProcessProbe.deadPID()), (job.id, "plain", try ProcessProbe.deadPID())])
+        try h.store.recordProcesses([
+            (job.id, "retried", try ProcessTable.deadProcessID()), (job.id, "plain", try ProcessTable.deadProcessID()),
+        ])
         h.start()
         let waiting = try #require(try h.job(job.id, within: .seconds(5)) { $0.task("retried")?.retryAt != nil })
         let pending = try #require(waiting.task("retried"))
@@ -758,7 +762,7 @@ extension RunnerTests {
         ])
         _ = try pidWhenRunning(h, job, "flaky")
         // Stop only once the first attempt counted itself (else the second would sleep too).
-        #expect(ProcessProbe.eventually { h.lines(of: h.dir.file("n")) == ["1"] })
+        #expect(Poll.blockingUntil(within: .seconds(10)) { h.lines(of: h.dir.file("n")) == ["1"] })
         h.stop()
         let stopped = try #require(try h.store.job(id: job.id))
         #expect(!stopped.state.isTerminal)

@@ -1,5 +1,6 @@
 import Foundation
 import JobStore
+import TestSupport
 import Testing
 import Workflow
 
@@ -21,7 +22,7 @@ extension RunnerTests {
         h.start()
         let job = try h.submit([("long", [], sh("sleep 30 & sleep 30; wait")), ("after", ["long"], sh("exit 0"))])
         let pid = try Self.runningPID(h, job, "long")
-        #expect(ProcessProbe.eventually { ProcessProbe.livingMembers(ofGroup: pid).count >= 3 })
+        #expect(Poll.blockingUntil(within: .seconds(10)) { ProcessTable.livingMembers(ofProcessGroup: pid).count >= 3 })
         let requested = try #require(try h.store.requestCancel(jobID: job.id))
         #expect(requested.cancelRequested)
         h.runner.wake()
@@ -31,7 +32,7 @@ extension RunnerTests {
         #expect(done.task("long")?.exitCode == 128 + SIGTERM)
         #expect(done.task("after")?.state == .cancelled)
         #expect(done.task("after")?.attempt == 0)
-        #expect(ProcessProbe.eventually { ProcessProbe.livingMembers(ofGroup: pid).isEmpty })
+        #expect(Poll.blockingUntil(within: .seconds(10)) { ProcessTable.livingMembers(ofProcessGroup: pid).isEmpty })
     }
 
     @Test("A task that ignores SIGTERM is killed after the grace period when cancelled")
@@ -41,13 +42,13 @@ extension RunnerTests {
         h.start()
         let job = try h.submit([("stubborn", [], sh("trap '' TERM; echo ready; sleep 30"))])
         let pid = try Self.runningPID(h, job, "stubborn")
-        #expect(ProcessProbe.eventually { h.log(job, "stubborn") == "ready\n" })
+        #expect(Poll.blockingUntil(within: .seconds(10)) { h.log(job, "stubborn") == "ready\n" })
         _ = try h.store.requestCancel(jobID: job.id)
         h.runner.wake()
         let done = try #require(try h.finishedJob(job.id, within: .seconds(10)))
         #expect(done.state == .cancelled)
         #expect(done.task("stubborn")?.exitCode == 128 + SIGKILL)
-        #expect(ProcessProbe.eventually { ProcessProbe.livingMembers(ofGroup: pid).isEmpty })
+        #expect(Poll.blockingUntil(within: .seconds(10)) { ProcessTable.livingMembers(ofProcessGroup: pid).isEmpty })
     }
 
     @Test("Cancelling a job that has not started cancels all its tasks while other jobs keep running")
@@ -74,7 +75,7 @@ extension RunnerTests {
         h.start()
         let job = try h.submit([("long", [], sh("sleep 30 & sleep 30; wait")), ("after", ["long"], sh("exit 0"))])
         let pid = try Self.runningPID(h, job, "long")
-        #expect(ProcessProbe.eventually { ProcessProbe.livingMembers(ofGroup: pid).count >= 3 })
+        #expect(Poll.blockingUntil(within: .seconds(10)) { ProcessTable.livingMembers(ofProcessGroup: pid).count >= 3 })
         let before = ContinuousClock.now
         h.stop()
         #expect(ContinuousClock.now - before < .seconds(5))
@@ -84,7 +85,7 @@ extension RunnerTests {
         #expect(done.task("long")?.exitCode == 128 + SIGTERM)
         #expect(done.task("after")?.attempt == 0)
         #expect(done.task("after")?.state != .running && done.task("after")?.state != .succeeded)
-        #expect(ProcessProbe.eventually { ProcessProbe.livingMembers(ofGroup: pid).isEmpty })
+        #expect(Poll.blockingUntil(within: .seconds(10)) { ProcessTable.livingMembers(ofProcessGroup: pid).isEmpty })
     }
 
     @Test("stop() kills a task that ignores SIGTERM after the grace period")
@@ -94,7 +95,7 @@ extension RunnerTests {
         h.start()
         let job = try h.submit([("stubborn", [], sh("trap '' TERM; echo ready; sleep 30"))])
         let pid = try Self.runningPID(h, job, "stubborn")
-        #expect(ProcessProbe.eventually { h.log(job, "stubborn") == "ready\n" })
+        #expect(Poll.blockingUntil(within: .seconds(10)) { h.log(job, "stubborn") == "ready\n" })
         let before = ContinuousClock.now
         h.stop()
         #expect(ContinuousClock.now - before < .seconds(10))
@@ -102,7 +103,7 @@ extension RunnerTests {
         #expect(task.state == .failed)
         #expect(task.exitCode == 128 + SIGKILL)
         #expect(task.message?.contains("interrupted") == true)
-        #expect(ProcessProbe.eventually { ProcessProbe.livingMembers(ofGroup: pid).isEmpty })
+        #expect(Poll.blockingUntil(within: .seconds(10)) { ProcessTable.livingMembers(ofProcessGroup: pid).isEmpty })
     }
 
     @Test("A new runner on the same store resumes the tasks a stopped runner had not started")
@@ -133,7 +134,7 @@ extension RunnerTests {
         defer { h.tearDown() }
         let job = try h.createJob([("a", [], sh("exit 0")), ("b", ["a"], sh("exit 0")), ("c", [], sh("exit 0"))])
         try h.store.record(jobID: job.id, changes: [TaskChange(task: "a", state: .running)], jobState: .running)
-        try h.store.recordProcess(jobID: job.id, task: "a", pid: try ProcessProbe.deadPID())
+        try h.store.recordProcess(jobID: job.id, task: "a", pid: try ProcessTable.deadProcessID())
         h.start()
         let done = try #require(try h.finishedJob(job.id))
         #expect(done.state == .failed)
@@ -158,7 +159,7 @@ extension RunnerTests {
         let done = try #require(try h.finishedJob(job.id))
         #expect(done.task("a")?.message?.contains("interrupted") == true)
         // The runner does not own this child; reaping it tells how it ended.
-        #expect(ProcessProbe.eventually { ProcessProbe.status(of: pid)?.state == "Z" })
+        #expect(Poll.blockingUntil(within: .seconds(10)) { ProcessTable.status(of: pid)?.state == "Z" })
         let code = TaskProcess.wait(pid)
         #expect(code == 128 + SIGKILL)
     }
@@ -184,6 +185,6 @@ extension RunnerTests {
         let done = try #require(try h.finishedJob(job.id))
         #expect(done.task("a")?.state == .failed)
         usleep(200_000)
-        #expect(ProcessProbe.isAlive(pid))
+        #expect(!ProcessTable.isGone(pid))
     }
 }

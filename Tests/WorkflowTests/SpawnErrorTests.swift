@@ -1,5 +1,6 @@
 import Foundation
 import JobStore
+import TestSupport
 import Testing
 import Workflow
 
@@ -80,7 +81,7 @@ import Workflow
                 tasks: [TaskRecord(name: "t", needs: [], argv: ["/usr/bin/touch", marker])]))
         runner.wake()
         var finished: JobRecord? = nil
-        _ = try ProcessProbe.eventually {
+        _ = try Poll.blockingUntil(within: .seconds(10)) {
             finished = try store.job(id: job.id)
             return finished?.state.isTerminal == true
         }

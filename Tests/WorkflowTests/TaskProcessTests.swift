@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 import Workflow
 
@@ -71,7 +72,7 @@ import Workflow
         let pid = try TaskProcess.spawn(
             argv: ["sleep", "30"], environment: Self.environment, workingDirectory: dir.path, logPath: Self.log(dir))
         defer { Self.reap(pid) }
-        let status = try #require(ProcessProbe.status(of: pid))
+        let status = try #require(ProcessTable.status(of: pid))
         #expect(status.processGroup == pid)
         #expect(status.processGroup != getpgrp())
     }
@@ -110,13 +111,13 @@ import Workflow
             argv: ["/bin/sh", "-c", "sleep 30 & sleep 30; wait"], environment: Self.environment, workingDirectory: dir.path,
             logPath: Self.log(dir))
         // The shell and both sleeps share the group.
-        let started = ProcessProbe.eventually { ProcessProbe.livingMembers(ofGroup: pid).count >= 3 }
-        #expect(started, "members: \(ProcessProbe.livingMembers(ofGroup: pid))")
-        let members = ProcessProbe.livingMembers(ofGroup: pid)
+        let started = Poll.blockingUntil(within: .seconds(10)) { ProcessTable.livingMembers(ofProcessGroup: pid).count >= 3 }
+        #expect(started, "members: \(ProcessTable.livingMembers(ofProcessGroup: pid))")
+        let members = ProcessTable.livingMembers(ofProcessGroup: pid)
         #expect(TaskProcess.signalGroup(pid, SIGTERM))
         #expect(TaskProcess.wait(pid) == 128 + SIGTERM)
-        #expect(ProcessProbe.eventually { members.allSatisfy { !ProcessProbe.isAlive($0) } })
-        #expect(ProcessProbe.livingMembers(ofGroup: pid).isEmpty)
+        #expect(Poll.blockingUntil(within: .seconds(10)) { members.allSatisfy { ProcessTable.isGone($0) } })
+        #expect(ProcessTable.livingMembers(ofProcessGroup: pid).isEmpty)
     }
 
     @Test("signalGroup refuses process groups 0 and 1 and negative ids, and reports a vanished group")
@@ -126,7 +127,7 @@ import Workflow
         #expect(TaskProcess.signalGroup(1, 0) == false)
         #expect(TaskProcess.signalGroup(-1, 0) == false)
         #expect(TaskProcess.signalGroup(-getpgrp(), 0) == false)
-        #expect(TaskProcess.signalGroup(try ProcessProbe.deadPID(), 0) == false)
+        #expect(TaskProcess.signalGroup(try ProcessTable.deadProcessID(), 0) == false)
     }
 
     @Test("A program that is not in PATH is a SpawnError naming it")

@@ -1,38 +1,38 @@
-import Foundation
+public import Foundation
 
 #if canImport(Glibc)
     import Glibc
 #endif
 
-/// Read-only views of the Linux process table (`/proc`) that the integration tests need.
+/// Read-only views of the Linux process table (`/proc`): process states, groups, command lines.
 ///
-/// Zombies count as gone everywhere: `sluice` is lighttpd's child, and once lighttpd exits it is
-/// reparented to an init (or a container's PID 1) that may never reap it, so `kill(pid, 0)` alone
-/// would keep reporting it as alive.
-enum ProcessTable {
+/// Zombies count as gone everywhere: a process whose parent exits (`sluice` when lighttpd stops, a
+/// task's grandchild) is reparented to an init (or a container's PID 1) that may never reap it, so
+/// `kill(pid, 0)` alone would keep reporting it as alive.
+public enum ProcessTable {
     /// One `/proc/<pid>/stat` record, reduced to the fields the tests use.
-    struct Status: Sendable {
+    public struct Status: Sendable {
         /// The process id.
-        let pid: pid_t
+        public let pid: pid_t
         /// The one-letter state (`R`, `S`, `Z`, ...).
-        let state: Character
+        public let state: Character
         /// The parent process id.
-        let parent: pid_t
+        public let parent: pid_t
         /// The process group id.
-        let processGroup: pid_t
+        public let processGroup: pid_t
 
         /// Whether the process has exited (a zombie or a dead entry still being torn down).
-        var hasExited: Bool { self.state == "Z" || self.state == "X" }
+        public var hasExited: Bool { self.state == "Z" || self.state == "X" }
     }
 
     /// All pids currently listed in `/proc`.
-    static func allProcessIDs() -> [pid_t] {
+    public static func allProcessIDs() -> [pid_t] {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
         return names.compactMap { pid_t($0) }
     }
 
     /// The parsed `/proc/<pid>/stat`, or nil if the process no longer exists.
-    static func status(of pid: pid_t) -> Status? {
+    public static func status(of pid: pid_t) -> Status? {
         guard let bytes = self.read("/proc/\(pid)/stat") else { return nil }
         let text = String(decoding: bytes, as: UTF8.self)
         // The command name is in parentheses and may itself contain spaces or ')': split after the last ')'.
@@ -45,13 +45,13 @@ enum ProcessTable {
     }
 
     /// Whether `pid` is gone: not in `/proc`, or a zombie.
-    static func isGone(_ pid: pid_t) -> Bool {
+    public static func isGone(_ pid: pid_t) -> Bool {
         guard let status = self.status(of: pid) else { return true }
         return status.hasExited
     }
 
     /// The argv of a process, or nil if it is gone or unreadable.
-    static func commandLine(of pid: pid_t) -> [String]? {
+    public static func commandLine(of pid: pid_t) -> [String]? {
         guard let bytes = self.read("/proc/\(pid)/cmdline"), !bytes.isEmpty else { return nil }
         return bytes.split(separator: 0, omittingEmptySubsequences: false).dropLast().map {
             String(decoding: $0, as: UTF8.self)
@@ -59,7 +59,7 @@ enum ProcessTable {
     }
 
     /// The current working directory of a process, or nil if it is gone or unreadable.
-    static func workingDirectory(of pid: pid_t) -> String? {
+    public static func workingDirectory(of pid: pid_t) -> String? {
         var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
         let count = readlink("/proc/\(pid)/cwd", &buffer, buffer.count - 1)
         guard count > 0 else { return nil }
@@ -67,7 +67,7 @@ enum ProcessTable {
     }
 
     /// Living (non-zombie) processes whose argv contains `argument` as a whole element.
-    static func livingProcessIDs(withArgument argument: String) -> [pid_t] {
+    public static func livingProcessIDs(withArgument argument: String) -> [pid_t] {
         self.allProcessIDs().filter { pid in
             pid != getpid() && !self.isGone(pid) && (self.commandLine(of: pid)?.contains(argument) ?? false)
         }
@@ -77,12 +77,25 @@ enum ProcessTable {
     ///
     /// `kill(-pgid, 0)` failing with `ESRCH` proves the group is empty; if it succeeds, the group may
     /// still hold only unreaped zombies, so `/proc` decides.
-    static func livingMembers(ofProcessGroup group: pid_t) -> [pid_t] {
+    public static func livingMembers(ofProcessGroup group: pid_t) -> [pid_t] {
         if kill(-group, 0) != 0 && errno == ESRCH { return [] }
         return self.allProcessIDs().filter { pid in
             guard let status = self.status(of: pid) else { return false }
             return status.processGroup == group && !status.hasExited
         }
+    }
+
+    /// A pid that certainly belongs to no process right now: that of a child that has been reaped.
+    /// - Throws: `POSIXError` if `/bin/true` cannot be started.
+    public static func deadProcessID() throws -> pid_t {
+        var pid: pid_t = 0
+        let argv: [UnsafeMutablePointer<CChar>?] = [strdup("/bin/true"), nil]
+        defer { argv.forEach { free($0) } }
+        let rc = posix_spawn(&pid, "/bin/true", nil, nil, argv, nil)
+        guard rc == 0 else { throw POSIXError(POSIXErrorCode(rawValue: rc) ?? .EIO) }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
+        return pid
     }
 
     /// Reads a whole file with `read(2)`; `/proc` files report size 0, so no `stat`-sized read.

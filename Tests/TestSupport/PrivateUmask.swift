@@ -1,5 +1,5 @@
-import Foundation
-import Synchronization
+public import Foundation
+import Locking
 
 #if canImport(Glibc)
     import Glibc
@@ -8,17 +8,17 @@ import Synchronization
 /// Runs code under a umask of its own without touching the umask of the test process: tests run
 /// in parallel, and `umask` is process-wide, so setting and restoring it around a test would race
 /// with every other test that creates a file.
-enum PrivateUmask {
+public enum PrivateUmask {
     /// Why the private umask could not be set up.
-    struct Failure: Error, CustomStringConvertible {
+    public struct Failure: Error, CustomStringConvertible {
         /// What failed, with errno's text.
-        let description: String
+        public let description: String
     }
 
     /// Runs `body` on a new thread whose umask alone is `mask`, waits for it, and returns what
     /// `body` returned or rethrows what it threw.
-    static func run<T: Sendable>(_ mask: mode_t, _ body: @escaping @Sendable () throws -> T) throws -> T {
-        let outcome = Mutex<Result<T, any Error>?>(nil)
+    public static func run<T: Sendable>(_ mask: mode_t, _ body: @escaping @Sendable () throws -> T) throws -> T {
+        let outcome = Locked<Result<T, any Error>?>(nil)
         let done = DispatchSemaphore(value: 0)
         let thread = Thread {
             let result = Result { () throws -> T in
