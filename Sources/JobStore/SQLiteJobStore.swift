@@ -12,6 +12,12 @@ import SQLite
 public final class SQLiteJobStore: JobStore {
     private let path: String
     private let writer: Locked<Connection>
+    /// The turn to use `writer`, taken with a deadline before `writer`'s lock (which is then
+    /// never contended). Why: while another process holds the database lock, the thread inside
+    /// a write waits up to the busy timeout, and every other writer thread would queue behind it
+    /// on an unbounded lock, one busy timeout after another. With the turnstile each write waits
+    /// at most one busy timeout for its turn, then reports `StorageUnavailable(.busy)`.
+    private let writerTurn = DispatchSemaphore(value: 1)
     private let readers = Locked<[Connection]>([])
     private let now: @Sendable () -> Date
     /// How long a statement waits for another connection's lock before the store reports
@@ -96,7 +102,12 @@ public final class SQLiteJobStore: JobStore {
 
     /// Runs `body` inside a write transaction on the writer connection.
     private func write<T: Sendable>(_ body: (Connection) throws -> T) throws -> T {
-        try Self.classifying {
+        let timeout = Int(self.busyTimeoutMilliseconds)
+        guard self.writerTurn.wait(timeout: .now() + .milliseconds(timeout)) == .success else {
+            throw StorageUnavailable(.busy, detail: "another write held the job store for more than \(timeout) ms")
+        }
+        defer { self.writerTurn.signal() }
+        return try Self.classifying {
             try self.writer.withLock { connection in
                 try connection.transaction { try body(connection) }
             }
