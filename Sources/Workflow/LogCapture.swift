@@ -49,6 +49,8 @@ public struct LogCapture: ~Copyable {
     private(set) var total: Int64 = 0
     /// Whether the file lacks tail bytes that `rewrite()` would add.
     private var stale = false
+    /// Why the log stopped being written (a full disk, an I/O error), if it did.
+    private(set) var failure: String? = nil
     private var lastRewrite = ContinuousClock.now
 
     /// Creates (or truncates) the log at `logPath`, mode 0640. If that fails, output is still
@@ -113,15 +115,19 @@ public struct LogCapture: ~Copyable {
         do {
             try syscall(where: "ftruncate") { ftruncate(self.fd, off_t(offset)) }
         } catch {
-            self.fail()
+            self.fail(at: offset, reason: error.message)
         }
     }
 
-    /// Brings the file up to date, closes it, and returns the byte counts.
-    consuming func finish() -> (written: Int64, omitted: Int64) {
+    /// Brings the file up to date, closes it, and returns the byte counts and why the log was
+    /// cut short, if it was.
+    consuming func finish() -> (written: Int64, omitted: Int64, failure: String?) {
         self.rewriteIfDue(force: true)
-        return (self.total, self.omitted)
+        return (self.total, self.omitted, self.failure)
     }
+
+    /// The line that marks where a log was cut because it could not be written.
+    static func cutMarker(_ reason: String) -> [UInt8] { Array("\n[sluice: log cut here: \(reason)]\n".utf8) }
 
     private mutating func store(_ bytes: [UInt8], at offset: inout Int64) {
         bytes.withUnsafeBytes { self.store($0, at: &offset) }
@@ -138,16 +144,34 @@ public struct LogCapture: ~Copyable {
         var done = 0
         while self.fd >= 0 && done < bytes.count {
             let fd = self.fd
-            let n = try? syscall(where: "pwrite") { pwrite(fd, bytes.baseAddress! + done, bytes.count - done, off_t(offset) + off_t(done)) }
-            if let n, n > 0 {
+            do {
+                let n = try syscall(where: "pwrite") {
+                    pwrite(fd, bytes.baseAddress! + done, bytes.count - done, off_t(offset) + off_t(done))
+                }
+                guard n > 0 else {
+                    self.fail(at: offset + Int64(done), reason: "no progress writing the log")
+                    continue
+                }
                 done += n
-            } else {
-                self.fail()  // an error, or 0 bytes written (no progress possible)
+            } catch {
+                self.fail(at: offset + Int64(done), reason: error.message)
             }
         }
     }
 
-    private mutating func fail() {
+    /// Stops writing after a failed write at `offset`: marks the cut in the file, remembers why,
+    /// and closes it.
+    ///
+    /// The marker goes *over the last bytes already written* (ending at `offset`) and the file
+    /// is cut there: on a full disk, rewriting blocks that are already allocated needs no new
+    /// space, while appending the marker would fail like the write before it. A log shorter than
+    /// the marker gets it from the start, best effort.
+    private mutating func fail(at offset: Int64, reason: String) {
+        let marker = Self.cutMarker(reason)
+        let start = max(0, offset - Int64(marker.count))
+        _ = marker.withUnsafeBytes { pwrite(self.fd, $0.baseAddress, $0.count, off_t(start)) }
+        _ = ftruncate(self.fd, off_t(start + Int64(marker.count)))
+        if self.failure == nil { self.failure = reason }
         try? Posix.close(self.fd)
         self.fd = -1
     }
@@ -253,8 +277,8 @@ extension TaskProcess {
             }
             capture.rewriteIfDue()
         }
-        let (written, omitted) = capture.finish()
-        return TaskOutcome(exitCode: exitCode ?? -1, bytesWritten: written, bytesOmitted: omitted)
+        let (written, omitted, failure) = capture.finish()
+        return TaskOutcome(exitCode: exitCode ?? -1, bytesWritten: written, bytesOmitted: omitted, logFailure: failure)
     }
 
     /// The exit code of `pid` if it has exited (reaping it), nil while it runs; -1 if it cannot

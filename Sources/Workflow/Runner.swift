@@ -73,7 +73,7 @@ public final class Runner: Sendable {
 
     enum Event: Sendable {
         case wake
-        case exited(pid: Int32, code: Int32)
+        case exited(pid: Int32, code: Int32, logFailure: String?)
         case timeout(pid: Int32, serial: UInt64)
         case killDeadline(pid: Int32, serial: UInt64)
         case stop

@@ -95,7 +95,7 @@ final class RunnerLoop: @unchecked Sendable {
                 case .wake:
                     self.needsRefresh = true
                     self.unblock()  // resource capacities may have changed
-                case .exited(let pid, let code): self.processExited(pid: pid, code: code)
+                case .exited(let pid, let code, let logFailure): self.processExited(pid: pid, code: code, logFailure: logFailure)
                 case .timeout(let pid, let serial): self.timedOut(pid: pid, serial: serial)
                 case .killDeadline(let pid, let serial):
                     if self.running[pid]?.serial == serial { TaskProcess.signalGroup(pid, SIGKILL) }
@@ -423,7 +423,7 @@ final class RunnerLoop: @unchecked Sendable {
             let limits = self.configuration.logLimits
             let waiter = Thread {
                 let outcome = TaskProcess.supervise(spawned, logPath: logPath, limits: limits, killGroupOnExit: true)
-                queue.post(.exited(pid: pid, code: outcome.exitCode))
+                queue.post(.exited(pid: pid, code: outcome.exitCode, logFailure: outcome.logFailure))
             }
             waiter.name = "wait-\(pid)"
             waiter.start()
@@ -460,7 +460,7 @@ final class RunnerLoop: @unchecked Sendable {
         }
     }
 
-    private func processExited(pid: Int32, code: Int32) {
+    private func processExited(pid: Int32, code: Int32, logFailure: String? = nil) {
         FaultPoint.duringCompletion.check()
         guard let task = self.running.removeValue(forKey: pid) else { return }
         self.slotsInUse -= 1
@@ -470,6 +470,13 @@ final class RunnerLoop: @unchecked Sendable {
         self.release(task.resources)
         guard let job = self.active[task.job] else { return }
         let definition = job.record.tasks[task.index]
+        // A log cut short (full disk) is said on the task and in Sluice's log; the task's own
+        // outcome stands.
+        let note = logFailure.map { "log incomplete: \($0)" }
+        if let logFailure {
+            self.logger.warning(
+                "task log cut short", ["job.id": "\(task.job)", "task": definition.name, "process.pid": "\(pid)", "error": logFailure])
+        }
         if job.cancelling {
             self.pending[task.job, default: []] += self.active[task.job]!.plan.finish(
                 task.index, as: .cancelled, exitCode: code, message: "cancelled")
@@ -484,22 +491,22 @@ final class RunnerLoop: @unchecked Sendable {
             {
                 self.settle(task.job, task.index, exitCode: code, failure: "exited with status 0 but did not create \(path)")
             } else {
-                self.settle(task.job, task.index, exitCode: code, failure: nil)
+                self.settle(task.job, task.index, exitCode: code, failure: nil, note: note)
             }
         } else {
-            self.settle(
-                task.job, task.index, exitCode: code, failure: code > 128 ? "killed by signal \(code - 128)" : "exited with status \(code)")
+            let failure = code > 128 ? "killed by signal \(code - 128)" : "exited with status \(code)"
+            self.settle(task.job, task.index, exitCode: code, failure: note.map { "\(failure); \($0)" } ?? failure)
         }
         self.logger.debug("task finished", ["job.id": "\(task.job)", "task": definition.name, "exit": "\(code)"])
     }
 
     /// Records a task's outcome: success, or a failure that is retried if the policy allows.
-    private func settle(_ id: Int64, _ index: Int, exitCode: Int32?, failure: String?) {
+    private func settle(_ id: Int64, _ index: Int, exitCode: Int32?, failure: String?, note: String? = nil) {
         guard var job = self.active[id] else { return }
         if let failure {
             self.pending[id, default: []] += self.failOrRetry(&job, index, exitCode: exitCode, message: failure)
         } else {
-            self.pending[id, default: []] += job.plan.finish(index, as: .succeeded, exitCode: exitCode)
+            self.pending[id, default: []] += job.plan.finish(index, as: .succeeded, exitCode: exitCode, message: note)
         }
         self.active[id] = job
     }
@@ -537,7 +544,9 @@ final class RunnerLoop: @unchecked Sendable {
                 for pid in self.running.keys { TaskProcess.signalGroup(pid, SIGKILL) }
                 killed = true
             }
-            for case .exited(let pid, let code) in events { self.processExited(pid: pid, code: code) }
+            for case .exited(let pid, let code, let logFailure) in events {
+                self.processExited(pid: pid, code: code, logFailure: logFailure)
+            }
         }
         if !self.pending.isEmpty { self.flush() }
         self.logger.info("runner stopped")

@@ -7,11 +7,15 @@ public struct TaskOutcome: Sendable, Equatable {
     public let bytesWritten: Int64
     /// The bytes left out of the log between its head and its tail; 0 if the log is complete.
     public let bytesOmitted: Int64
+    /// Why the log could not be written to the end (a full disk, an I/O error), if so; the log
+    /// then ends with a `[sluice: log cut here: …]` line.
+    public let logFailure: String?
 
     /// Describes an outcome; `TaskProcess.supervise` makes these.
-    public init(exitCode: Int32, bytesWritten: Int64, bytesOmitted: Int64) {
+    public init(exitCode: Int32, bytesWritten: Int64, bytesOmitted: Int64, logFailure: String? = nil) {
         self.exitCode = exitCode
         self.bytesWritten = bytesWritten
         self.bytesOmitted = bytesOmitted
+        self.logFailure = logFailure
     }
 }
