@@ -71,6 +71,6 @@ let package = Package(
             ]),
         .testTarget(name: "JSONTests", dependencies: ["JSON"]),
         .testTarget(name: "IdentityTests", dependencies: ["Identity", "Crypto", "HTTP", "JSON", "Locking", "TestSupport"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["sluice", "JobStore", "TestSupport"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["sluice", "JobStore", "SQLite", "TestSupport"]),
     ]
 )

@@ -1,19 +1,11 @@
 import Foundation
 import JobStore
-import Locking
 import Testing
 
 @testable import Sluice
 
 @Suite("WriteGate: writes may not take every thread while the store is stalled")
 struct WriteGateTests {
-    /// A clock the test moves by hand, in milliseconds.
-    final class Clock: Sendable {
-        let value = Locked<Int64>(1_000)
-        var function: @Sendable () -> Int64 { { self.value.withLock { $0 } } }
-        func advance(_ milliseconds: Int64) { self.value.withLock { $0 += milliseconds } }
-    }
-
     /// Starts a write that stays inside the gate until `release` is signalled.
     func hold(_ gate: WriteGate, release: DispatchSemaphore, done: DispatchGroup) {
         let entered = DispatchSemaphore(value: 0)
@@ -28,25 +20,29 @@ struct WriteGateTests {
         entered.wait()
     }
 
-    @Test("A burst of writes is admitted while the store makes progress; a stalled store refuses beyond the limit")
-    func stalled() throws {
-        let clock = Clock()
-        let gate = WriteGate(limit: 2, stallMilliseconds: 250, clock: clock.function)
+    @Test("Beyond the limit a write that finds no slot in time is refused as busy")
+    func refused() throws {
+        let gate = WriteGate(limit: 2, slotWait: 0.05)
         let release = DispatchSemaphore(value: 0)
         let done = DispatchGroup()
         self.hold(gate, release: release, done: done)
         self.hold(gate, release: release, done: done)
-        // Two inside, but the busy period began just now: a third is admitted (a burst).
-        #expect(try gate.run { 3 } == 3)
-        // Nothing finishes for 300 ms: the store is stalled, and the limit is reached.
-        clock.advance(300)
-        #expect(throws: StorageUnavailable.self) { try gate.run { 4 } }
-        // One finishes: progress again, so writes are admitted.
+        #expect(throws: StorageUnavailable.self) { try gate.run { 3 } }
         release.signal()
-        Thread.sleep(forTimeInterval: 0.05)
-        #expect(try gate.run { 5 } == 5)
         release.signal()
         done.wait()
+        #expect(try gate.run { 4 } == 4)
         #expect(WriteGate(limit: 0).limit == 1)
+    }
+
+    @Test("A write beyond the limit gets the slot that frees while it waits")
+    func waitsForSlot() throws {
+        let gate = WriteGate(limit: 1, slotWait: 5)
+        let release = DispatchSemaphore(value: 0)
+        let done = DispatchGroup()
+        self.hold(gate, release: release, done: done)
+        DispatchQueue.global().asyncAfter(deadline: .now() + 0.05) { release.signal() }
+        #expect(try gate.run { 5 } == 5)
+        done.wait()
     }
 }
