@@ -2,6 +2,7 @@ import Foundation
 import HTTP
 import JobStore
 import SQLite
+import TestSupport
 import Testing
 
 @testable import Sluice
@@ -59,26 +60,15 @@ struct StorageTroubleTests {
         #expect(later.status.code == 202)
     }
 
-    /// Whether this process may mount a tmpfs (root with CAP_SYS_ADMIN, as in CI); probed once.
-    static let canMount: Bool = {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sluice-mount-probe-\(getpid())").path
-        try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        guard mount("tmpfs", dir, "tmpfs", 0, "size=64k") == 0 else { return false }
-        umount(dir)
-        return true
-    }()
-
     @Test(
         "On a full file system a trigger is 507 with Retry-After and stores nothing; the store is intact afterwards",
-        .enabled(if: StorageTroubleTests.canMount, "needs permission to mount a tmpfs (root with CAP_SYS_ADMIN)"))
+        .enabled(if: Tmpfs.canMount, "needs permission to mount a tmpfs (root with CAP_SYS_ADMIN)"))
     func full() throws {
         let h = try AppHarness()
         defer { h.remove() }
         let mountPoint = h.directory.file("small")
-        try FileManager.default.createDirectory(atPath: mountPoint, withIntermediateDirectories: true)
-        #expect(mount("tmpfs", mountPoint, "tmpfs", 0, "size=1m") == 0)
-        defer { umount2(mountPoint, Int32(MNT_DETACH)) }
+        try Tmpfs.mount(at: mountPoint, size: "1m")
+        defer { Tmpfs.unmount(mountPoint) }
         let (app, store) = try Self.app(h, storePath: mountPoint + "/sluice.db")
         #expect(
             Self.send(app, "POST", "/api/v1/pipelines/etl-nightly/jobs", body: #"{"params": {"date": "2024-05-01"}}"#).status.code == 202)

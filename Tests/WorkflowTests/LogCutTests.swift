@@ -26,26 +26,15 @@ struct LogCutTests {
         #expect(outcome.bytesWritten == 100_006)
     }
 
-    /// Whether this process may mount a tmpfs (root with CAP_SYS_ADMIN, as in CI).
-    static let canMount: Bool = {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sluice-mount-probe-w\(getpid())").path
-        try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        guard mount("tmpfs", dir, "tmpfs", 0, "size=64k") == 0 else { return false }
-        umount(dir)
-        return true
-    }()
-
     @Test(
         "On a full file system the runner marks the cut in the log and notes it on the task",
-        .enabled(if: LogCutTests.canMount, "needs permission to mount a tmpfs (root with CAP_SYS_ADMIN)"))
+        .enabled(if: Tmpfs.canMount, "needs permission to mount a tmpfs (root with CAP_SYS_ADMIN)"))
     func fileSystemFull() throws {
         let h = try RunnerHarness()
         defer { h.tearDown() }
         let logs = h.configuration.logDirectory
-        try FileManager.default.createDirectory(atPath: logs, withIntermediateDirectories: true)
-        #expect(mount("tmpfs", logs, "tmpfs", 0, "size=64k") == 0)
-        defer { umount2(logs, Int32(MNT_DETACH)) }
+        try Tmpfs.mount(at: logs, size: "64k")
+        defer { Tmpfs.unmount(logs) }
         h.start()
         // 200 KiB of output into a 64 KiB file system (the default head keeps up to 1 MiB).
         let job = try h.submit([("noisy", [], sh("yes x | head -c 204800; echo done"))])
