@@ -1,5 +1,6 @@
 import Foundation
 import Identity
+import Locking
 import Synchronization
 import TestSupport
 import Testing
@@ -77,7 +78,7 @@ import Testing
         defer { dir.remove() }
         for round in 0..<40 {
             let path = dir.file("csrf-\(round).key")
-            let results = Mutex<[Int: CSRFTokens]>([:])
+            let results = Locked<[Int: CSRFTokens]>([:])
             DispatchQueue.concurrentPerform(iterations: 6) { i in
                 if let tokens = try? CSRFTokens(secretPath: path) { results.withLock { $0[i] = tokens } }
             }
