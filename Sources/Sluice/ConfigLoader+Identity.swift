@@ -3,6 +3,7 @@ import Crypto
 import Foundation
 import Identity
 import JSON
+import Workflow
 
 /// Reading the `identity` section: REMOTE_USER, signed-assertion sources (with presets), trusted
 /// proxy headers, service tokens and the default role.
@@ -214,7 +215,11 @@ extension ConfigLoader {
     static func parseExpiry(_ text: String) -> Date? {
         // Only a bare date (10 characters) gets the day: Foundation's ISO 8601 parser ignores
         // trailing text, so a date-time + "T00:00:00Z" would parse too and expire a day late.
-        if text.utf8.count == 10, let date = try? Date(text + "T00:00:00Z", strategy: .iso8601) { return date.addingTimeInterval(86_400) }
+        if text.utf8.count == 10, RFC3339.isDateTime(text + "T00:00:00Z"), let date = try? Date(text + "T00:00:00Z", strategy: .iso8601) {
+            return date.addingTimeInterval(86_400)
+        }
+        // The whole text must be a date-time: the parser alone would drop trailing text.
+        guard RFC3339.isDateTime(text) else { return nil }
         return try? Date(text, strategy: .iso8601)
     }
 }

@@ -68,7 +68,7 @@ public enum ParameterType: Sendable, Hashable, CustomStringConvertible {
             guard let date = Self.date(value) else { return .failure(.init("must be a date, YYYY-MM-DD")) }
             return .success(date)
         case .datetime:
-            guard value.utf8.count <= 40, let date = try? Date(value, strategy: .iso8601) else {
+            guard value.utf8.count <= 40, RFC3339.isDateTime(value), let date = try? Date(value, strategy: .iso8601) else {
                 return .failure(.init("must be an ISO 8601 date-time with a zone, e.g. 2026-11-23T12:00:00Z"))
             }
             return .success(date.formatted(.iso8601))

@@ -105,5 +105,8 @@ import Testing
         #expect(ConfigLoader.parseExpiry("2026-06-15T11:00:00+02:00") == Date(timeIntervalSince1970: 1_781_514_000))
         #expect(ConfigLoader.parseExpiry("2026-06-15") == Date(timeIntervalSince1970: 1_781_568_000))
         #expect(ConfigLoader.parseExpiry("15.06.2026") == nil)
+        // Trailing text after a date-time is refused, not silently dropped.
+        #expect(ConfigLoader.parseExpiry("2026-06-15T11:00:00Zjunk") == nil)
+        #expect(ConfigLoader.parseExpiry("2026-06-15T11:00:00Z 2027") == nil)
     }
 }
