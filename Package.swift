@@ -36,7 +36,7 @@ let package = Package(
         .target(name: "Policy", dependencies: ["ByteStrings"], swiftSettings: strict),
         .target(name: "Identity", dependencies: ["ByteStrings", "Crypto", "HTTP", "JSON", "Locking", "Logging"], swiftSettings: strict),
         .target(name: "SQLite", dependencies: ["CSQLite"], swiftSettings: strict),
-        .target(name: "JobStore", dependencies: ["SQLite", "JSON", "Locking"], swiftSettings: strict),
+        .target(name: "JobStore", dependencies: ["SQLite", "JSON", "Locking", "SystemCalls"], swiftSettings: strict),
         .target(name: "Workflow", dependencies: ["ByteStrings", "JobStore", "Locking", "Logging", "CSpawn", "SystemCalls"], swiftSettings: strict),
         .target(name: "Pages", dependencies: ["HTTP"], swiftSettings: strict),
         .target(

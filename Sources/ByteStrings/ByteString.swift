@@ -27,8 +27,14 @@ public struct ByteString: Sendable, Hashable, Comparable, CustomStringConvertibl
 
     /// Hashes the UTF-8 bytes (and their count, so that concatenations cannot collide by design).
     public func hash(into hasher: inout Hasher) {
-        hasher.combine(self.string.utf8.count)
-        for byte in self.string.utf8 { hasher.combine(byte) }
+        // One call over the contiguous UTF-8 rather than a combine per byte (policy decisions
+        // hash names on every request). `withUTF8` always yields contiguous bytes (it makes a
+        // non-native copy native first), so equal bytes always hash alike.
+        var string = self.string
+        string.withUTF8 { bytes in
+            hasher.combine(bytes.count)
+            hasher.combine(bytes: UnsafeRawBufferPointer(bytes))
+        }
     }
 
     /// Byte order (which for UTF-8 is also code point order): stable and locale-free.

@@ -2,6 +2,7 @@ public import Foundation
 import JSON
 import Locking
 import SQLite
+import SystemCalls
 
 #if canImport(Glibc)
     import Glibc
@@ -56,16 +57,17 @@ public final class SQLiteJobStore: JobStore {
     static func restrictFileModes(_ path: String) throws {
         // SQLite's special names are no files.
         guard !path.isEmpty, path != ":memory:" else { return }
-        var fd: Int32
-        // O_EXCL: only a file made here gets 0600; an existing one is kept (and tightened below).
-        repeat { fd = Glibc.open(path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0o600) } while fd < 0 && errno == EINTR
-        if fd >= 0 {
-            // Nothing was written, so a failing close loses nothing; never retried on EINTR (Linux
-            // releases the descriptor either way).
-            close(fd)
+        do {
+            // O_EXCL: only a file made here gets 0600; an existing one is kept (and tightened below).
+            let fd = try syscall(where: "open") { Glibc.open(path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0o600) }
+            // Nothing was written, so a failing close loses nothing.
+            try? Posix.close(fd)
             return
+        } catch let error where error.errno == EEXIST {
+            // Exists: tightened below.
+        } catch {
+            throw JobStoreError("cannot create \(path): \(error.message)")
         }
-        guard errno == EEXIST else { throw JobStoreError("cannot create \(path): \(String(cString: strerror(errno)))") }
         for file in [path, path + "-wal", path + "-shm"] {
             var info = stat()
             guard stat(file, &info) == 0 else {

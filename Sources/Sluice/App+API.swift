@@ -240,7 +240,7 @@ extension App {
     /// an allow-list: the cursor is the job id, so only id order pages stably), `before`/`after`
     /// cursors and `limit`. Unknown values are 400s, not silently ignored filters.
     func jobSelection(_ context: RequestContext) throws -> JobPage {
-        let query = context.request.query
+        let query = context.query
         var filters: [(String, String)] = []
         var visible = Set(self.visiblePipelines(context).map(\.name))
         if let only = query["pipeline"], !only.isEmpty {
@@ -322,7 +322,7 @@ extension App {
     func showJob(_ context: RequestContext) throws -> HTTPResponse {
         var job = try self.visibleJob(context)
         var body = JobJSON.bytes(job, mountPath: context.mountPath, includeTasks: true)
-        guard let text = context.request.query["wait"] else { return .json(body) }
+        guard let text = context.query["wait"] else { return .json(body) }
         guard let seconds = Int(text), (0...60).contains(seconds) else {
             throw HTTPError(.badRequest, "wait must be a whole number of seconds from 0 to 60")
         }
@@ -422,7 +422,7 @@ extension App {
     func rawLog(_ context: RequestContext) throws -> HTTPResponse {
         let (job, task) = try self.logTarget(context)
         var offset = 0
-        if let text = context.request.query["offset"] {
+        if let text = context.query["offset"] {
             guard let value = Int(text), value >= 0 else { throw HTTPError(.badRequest, "offset must be a non-negative integer") }
             offset = value
         }
@@ -434,7 +434,7 @@ extension App {
             status: .ok, headers: [("Content-Type", "text/plain; charset=utf-8")], body: chunk.bytes)
         response.setHeader("X-Log-Next-Offset", String(chunk.nextOffset))
         response.setHeader("X-Log-Size", String(chunk.fileSize))
-        if context.request.query["download"] != nil {
+        if context.query["download"] != nil {
             // The name is built from validated parts only (ids and `[A-Za-z0-9._-]` names).
             response.setHeader("Content-Disposition", "attachment; filename=\"job-\(job.id)-\(task.name)-\(attempt).log\"")
         }
@@ -444,7 +444,7 @@ extension App {
 
     /// The attempt whose log is asked for: `?attempt=N` (1 ... the task's attempts), else the latest.
     static func attempt(_ context: RequestContext, _ task: TaskRecord) throws -> Int {
-        guard let text = context.request.query["attempt"] else { return max(task.attempt, 1) }
+        guard let text = context.query["attempt"] else { return max(task.attempt, 1) }
         guard let n = Int(text), n >= 1, n <= max(task.attempt, 1) else {
             throw HTTPError(.badRequest, "attempt must be a whole number from 1 to \(max(task.attempt, 1))")
         }

@@ -43,7 +43,7 @@ extension App {
     /// The rule that allowed `verb`, as `roles.<role>.grants[<i>]`, for audit reasons.
     func grantReason(_ context: RequestContext, _ verb: Verb, _ pipeline: String, parameters: [String: String]? = nil) -> String {
         if case .allow(let role, let index) = context.snapshot.policy.decide(
-            self.subject(context.caller), verb, pipeline: pipeline, parameters: parameters)
+            context.subject, verb, pipeline: pipeline, parameters: parameters)
         {
             return "roles.\(role).grants[\(index)]"
         }
@@ -53,12 +53,12 @@ extension App {
     /// The audit query the caller may run: records of pipelines its `audit` grants cover, and
     /// unscoped records (authentication failures, reloads) only with `audit` granted on `*`.
     func auditScope(_ context: RequestContext) throws -> AuditQuery {
-        let subject = self.subject(context.caller)
+        let subject = context.subject
         let policy = context.snapshot.policy
         let pipelines = Set(context.configuration.pipelineNames.filter { policy.decide(subject, .audit, pipeline: $0).isAllowed })
         let everything = policy.decide(subject, .audit, pipeline: "*").isAllowed
         guard everything || !pipelines.isEmpty else { throw HTTPError(.forbidden, "you may not read the audit log") }
-        let query = context.request.query
+        let query = context.query
         var scope = AuditQuery(pipelines: everything ? nil : pipelines, includeUnscoped: everything)
         if let only = query["pipeline"] {
             // Compared as bytes: the scope is what SQL filters on, byte for byte.

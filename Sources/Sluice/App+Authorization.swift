@@ -5,9 +5,6 @@ import Policy
 import Workflow
 
 extension App {
-    /// The policy subject for a principal.
-    func subject(_ principal: Principal) -> Subject { Explanation.subject(of: principal) }
-
     /// Checks that the caller may use `verb` on `pipeline`.
     ///
     /// A pipeline the caller may not even view is reported as 404, exactly like one that does not
@@ -20,7 +17,7 @@ extension App {
     func authorize(_ context: RequestContext, _ verb: Verb, pipeline: String, parameters: [String: String]? = nil, isJob: Bool = false)
         throws
     {
-        let subject = self.subject(context.caller)
+        let subject = context.subject
         if case .deny(let reason) = context.snapshot.policy.decide(
             subject, .view, pipeline: pipeline, parameters: isJob ? parameters : nil)
         {
@@ -39,7 +36,7 @@ extension App {
 
     /// Whether the caller may use `verb` on `pipeline` (for showing or hiding links).
     func may(_ context: RequestContext, _ verb: Verb, _ pipeline: String, parameters: [String: String]? = nil) -> Bool {
-        context.snapshot.policy.decide(self.subject(context.caller), verb, pipeline: pipeline, parameters: parameters).isAllowed
+        context.snapshot.policy.decide(context.subject, verb, pipeline: pipeline, parameters: parameters).isAllowed
     }
 
     /// The configured pipelines the caller may view, sorted by name.

@@ -36,7 +36,7 @@ extension App {
     /// `GET /jobs`: the job list with filters (same query as the API).
     func jobListPage(_ context: RequestContext) throws -> HTTPResponse {
         let page = try self.jobSelection(context)
-        let title = context.request.query["pipeline"].flatMap { $0.isEmpty ? nil : "Jobs of \($0)" } ?? "Jobs"
+        let title = context.query["pipeline"].flatMap { $0.isEmpty ? nil : "Jobs of \($0)" } ?? "Jobs"
         var nextQuery: String? = nil
         if let next = page.next {
             let cursor = (page.oldestFirst ? "after" : "before", String(next))
@@ -82,7 +82,7 @@ extension App {
         let path = Runner.logPath(logDirectory: self.logDirectory, jobID: job.id, task: task.name, attempt: attempt)
         let window = 256 << 10
         var offset: Int? = nil
-        if let text = context.request.query["offset"] {
+        if let text = context.query["offset"] {
             guard let value = Int(text), value >= 0 else { throw HTTPError(.badRequest, "offset must be a non-negative integer") }
             offset = value
         }

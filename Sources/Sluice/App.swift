@@ -228,10 +228,11 @@ public final class App: HTTPHandler {
                     configHash: snapshot.configuration.hash)
                 throw HTTPError(.forbidden, "cross-site request refused")
             }
-            try Self.requireNFC(parameters: parameters, query: request.query)
+            let query = request.query
+            try Self.requireNFC(parameters: parameters, query: query)
             let context = RequestContext(
-                request: request, parameters: parameters, caller: principal, mountPath: mountPath, isAPI: route.isAPI,
-                requestID: requestID, snapshot: snapshot)
+                request: request, parameters: parameters, query: query, caller: principal, subject: Explanation.subject(of: principal),
+                mountPath: mountPath, isAPI: route.isAPI, requestID: requestID, snapshot: snapshot)
             return try handler(self)(context)
         }
     }

@@ -1,4 +1,5 @@
 import Foundation
+import SystemCalls
 
 #if canImport(Glibc)
     import Glibc
@@ -25,13 +26,15 @@ enum DataDirectory {
             prefix += "/" + component
             // EEXIST covers a directory made by someone else meanwhile; a file there is caught
             // by the check below.
-            while mkdir(prefix, Self.mode) != 0 {
-                if errno == EINTR { continue }
-                if errno == EEXIST { break }
-                throw DataDirectoryError(path: prefix, call: "mkdir")
+            do {
+                try syscall(where: "mkdir") { mkdir(prefix, Self.mode) }
+            } catch let error where error.errno == EEXIST {
+                continue
+            } catch {
+                throw DataDirectoryError(path: prefix, error)
             }
         }
-        guard stat(path, &info) == 0 else { throw DataDirectoryError(path: path, call: "stat") }
+        do { try syscall(where: "stat") { stat(path, &info) } } catch { throw DataDirectoryError(path: path, error) }
         guard info.st_mode & mode_t(S_IFMT) == mode_t(S_IFDIR) else { throw DataDirectoryError(path: path, reason: "is not a directory") }
     }
 
@@ -69,8 +72,8 @@ struct DataDirectoryError: Error, CustomStringConvertible {
         self.reason = reason
     }
 
-    /// The failure of system call `call`, with errno's text.
-    init(path: String, call: String) { self.init(path: path, reason: "\(call): \(String(cString: strerror(errno)))") }
+    /// The failure of a system call on `path`.
+    init(path: String, _ error: SystemCallError) { self.init(path: path, reason: "\(error.function): \(error.message)") }
 
     var description: String { "cannot create \(self.path): \(self.reason)" }
 }

@@ -11,8 +11,13 @@ struct RequestContext {
     var request: HTTPRequest
     /// Values of the route's `:name` segments, decoded (and in Unicode NFC: dispatch refuses others).
     var parameters: [String: String]
+    /// The decoded query parameters, parsed once (and in Unicode NFC: dispatch refuses others).
+    var query: [String: String]
     /// The authenticated caller. Not optional: routes without identity get a `PublicContext`.
     var caller: Principal
+    /// The caller as the policy sees it (names and groups as bytes), built once per request:
+    /// a request asks the policy several times (visibility, the verb, links to show).
+    var subject: Subject
     /// The public mount path for links (no trailing slash).
     var mountPath: String
     /// Whether the route is part of the JSON API (errors render as JSON).

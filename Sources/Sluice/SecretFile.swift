@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import SystemCalls
 
 #if canImport(Glibc)
     import Glibc
@@ -27,17 +28,16 @@ enum SecretFile {
             // leaves a 0600 copy behind, which is untidy but not a leak; nothing to report.
             _ = unlink(temporary)
         }
-        while link(temporary, path) != 0 {
-            switch errno {
-            case EINTR: continue
-            case EEXIST:
-                // Another process published its key first: use that one, so both agree.
-                guard let theirs = try self.read(path, count: count) else {
-                    throw SecretFileError(path: path, reason: "appeared and vanished while it was being created")
-                }
-                return theirs
-            default: throw SecretFileError(path: path, call: "link")
+        do {
+            try syscall(where: "link") { link(temporary, path) }
+        } catch let error where error.errno == EEXIST {
+            // Another process published its key first: use that one, so both agree.
+            guard let theirs = try self.read(path, count: count) else {
+                throw SecretFileError(path: path, reason: "appeared and vanished while it was being created")
             }
+            return theirs
+        } catch {
+            throw SecretFileError(path: path, error)
         }
         try self.syncDirectory(of: path)
         return secret
@@ -45,16 +45,19 @@ enum SecretFile {
 
     /// The file's `count` bytes, or nil if there is no file.
     private static func read(_ path: String, count: Int) throws(SecretFileError) -> [UInt8]? {
-        var fd: Int32
-        // O_NONBLOCK: if the name is a FIFO, opening must not wait for a writer; fstat below
-        // then refuses it. For a regular file the flag changes nothing.
-        repeat { fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK) } while fd < 0 && errno == EINTR
-        if fd < 0 && errno == ENOENT { return nil }
-        guard fd >= 0 else { throw SecretFileError(path: path, call: "open") }
-        // No retry of close on EINTR: Linux releases the descriptor either way.
-        defer { close(fd) }
+        let fd: Int32
+        do {
+            // O_NONBLOCK: if the name is a FIFO, opening must not wait for a writer; fstat below
+            // then refuses it. For a regular file the flag changes nothing.
+            fd = try syscall(where: "open") { open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK) }
+        } catch let error where error.errno == ENOENT {
+            return nil
+        } catch {
+            throw SecretFileError(path: path, error)
+        }
+        defer { try? Posix.close(fd) }
         var info = stat()
-        guard fstat(fd, &info) == 0 else { throw SecretFileError(path: path, call: "fstat") }
+        try self.onFile(path) { () throws(SystemCallError) in try syscall(where: "fstat") { fstat(fd, &info) } }
         guard info.st_mode & S_IFMT == S_IFREG else { throw SecretFileError(path: path, reason: "is not a regular file") }
         guard info.st_size == count else {
             throw SecretFileError(
@@ -65,51 +68,58 @@ enum SecretFile {
         var bytes = [UInt8](repeating: 0, count: count)
         var done = 0
         while done < count {
-            let n = bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + done, count - done, off_t(done)) }
-            if n < 0 && errno == EINTR { continue }
-            guard n >= 0 else { throw SecretFileError(path: path, call: "read") }
+            let n = try self.onFile(path) { () throws(SystemCallError) in
+                try syscall(where: "pread") {
+                    bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + done, count - done, off_t(done)) }
+                }
+            }
             guard n > 0 else { throw SecretFileError(path: path, reason: "shrank while it was read") }
             done += n
         }
         return bytes
     }
 
+    /// Runs system calls on `path`, reporting a failure as `SecretFileError` naming it.
+    private static func onFile<T>(_ path: String, _ body: () throws(SystemCallError) -> T) throws(SecretFileError) -> T {
+        do { return try body() } catch { throw SecretFileError(path: path, error) }
+    }
+
     /// Creates `path` (which must not exist) with mode 0600, writes `bytes` and syncs them.
     private static func writeNew(_ path: String, _ bytes: [UInt8]) throws(SecretFileError) {
-        var fd: Int32
         // The mode is given here, at creation, so there is never a moment with a wider one;
         // O_EXCL also refuses a symlink or file someone planted under the name.
-        repeat { fd = open(path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0o600) } while fd < 0 && errno == EINTR
-        guard fd >= 0 else { throw SecretFileError(path: path, call: "open") }
-        var failure: SecretFileError? = nil
-        var done = 0
-        while done < bytes.count && failure == nil {
-            let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + done, bytes.count - done) }
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 { failure = SecretFileError(path: path, call: "write") } else { done += n }
+        let fd = try self.onFile(path) { () throws(SystemCallError) in
+            try syscall(where: "open") { open(path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0o600) }
         }
-        // fsync before the link publishes the name: after a power loss the name then holds the
-        // whole key or does not exist, never an empty file.
-        while failure == nil && fsync(fd) != 0 {
-            if errno != EINTR { failure = SecretFileError(path: path, call: "fsync") }
+        var failure: SystemCallError? = nil
+        do throws(SystemCallError) {
+            var done = 0
+            while done < bytes.count {
+                let n = try syscall(where: "write") { bytes.withUnsafeBytes { write(fd, $0.baseAddress! + done, bytes.count - done) } }
+                guard n > 0 else { throw SystemCallError(function: "write", errno: EIO) }
+                done += n
+            }
+            // fsync before the link publishes the name: after a power loss the name then holds
+            // the whole key or does not exist, never an empty file.
+            try syscall(where: "fsync") { fsync(fd) }
+        } catch {
+            failure = error
         }
-        // close can report a deferred write error (NFS); never retried on EINTR (see `read`).
-        if close(fd) != 0 && errno != EINTR && failure == nil { failure = SecretFileError(path: path, call: "close") }
+        // Closed once, whatever happened; close can report a deferred write error (NFS).
+        do { try Posix.close(fd) } catch { failure = failure ?? error }
         if let failure {
             _ = unlink(path)
-            throw failure
+            throw SecretFileError(path: path, failure)
         }
     }
 
     /// fsyncs the directory holding `path`, so that its new name survives a power loss.
     private static func syncDirectory(of path: String) throws(SecretFileError) {
         let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
-        var fd: Int32
-        repeat { fd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC) } while fd < 0 && errno == EINTR
-        guard fd >= 0 else { throw SecretFileError(path: directory, call: "open") }
-        defer { close(fd) }
-        while fsync(fd) != 0 {
-            if errno != EINTR { throw SecretFileError(path: directory, call: "fsync") }
+        try self.onFile(directory) { () throws(SystemCallError) in
+            let fd = try syscall(where: "open") { open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
+            defer { try? Posix.close(fd) }
+            try syscall(where: "fsync") { fsync(fd) }
         }
     }
 }
@@ -127,11 +137,8 @@ struct SecretFileError: Error, CustomStringConvertible {
         self.reason = reason
     }
 
-    /// The failure of system call `call`, with errno's text (read right away, before anything
-    /// else can change errno).
-    init(path: String, call: String) {
-        self.init(path: path, reason: "\(call): \(String(cString: strerror(errno)))")
-    }
+    /// The failure of a system call on `path`.
+    init(path: String, _ error: SystemCallError) { self.init(path: path, reason: "\(error.function): \(error.message)") }
 
     var description: String { "\(self.path): \(self.reason)" }
 }

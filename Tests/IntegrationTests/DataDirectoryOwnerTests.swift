@@ -95,6 +95,14 @@ struct DataDirectoryOwnerTests {
             try SQLiteJobStore(path: self.directory + "/data/sluice.db").job(id: 1)?.tasks.first
         }
 
+        /// Starts `sluice serve` logging to `<name>.log`: on its own socket `<name>.sock`, or (with
+        /// `stdin`) on the inherited listening socket it is given as fd 0.
+        func serve(_ name: String, stdin: FileHandle? = nil) throws -> Serve {
+            try Serve(
+                binary: self.binary, config: self.config, socket: stdin == nil ? "\(self.directory)/\(name).sock" : nil, stdin: stdin,
+                output: "\(self.directory)/\(name).log")
+        }
+
         func remove() { try? FileManager.default.removeItem(atPath: self.directory) }
     }
 
@@ -103,13 +111,11 @@ struct DataDirectoryOwnerTests {
         let setup = try Setup()
         defer { setup.remove() }
         try setup.queueJob()
-        let first = try Serve(
-            binary: setup.binary, config: setup.config, socket: setup.directory + "/a.sock", output: setup.directory + "/a.log")
+        let first = try setup.serve("a")
         defer { first.stop() }
         let pid = try #require(try await setup.runningTaskPID(), "the first server never started the task:\n\(first.text)")
 
-        let second = try Serve(
-            binary: setup.binary, config: setup.config, socket: setup.directory + "/b.sock", output: setup.directory + "/b.log")
+        let second = try setup.serve("b")
         defer { second.stop() }
         #expect(try await second.waitForExit(timeout: .seconds(15)), "the second server did not give up:\n\(second.text)")
         #expect(second.process.terminationStatus == 1)
@@ -126,8 +132,7 @@ struct DataDirectoryOwnerTests {
         let setup = try Setup()
         defer { setup.remove() }
         try setup.queueJob()
-        let first = try Serve(
-            binary: setup.binary, config: setup.config, socket: setup.directory + "/a.sock", output: setup.directory + "/a.log")
+        let first = try setup.serve("a")
         defer { first.stop() }
         let pid = try #require(try await setup.runningTaskPID(), "the first server never started the task:\n\(first.text)")
 
@@ -135,10 +140,10 @@ struct DataDirectoryOwnerTests {
         let listener = try Self.listeningSocket(at: setup.directory + "/inherited.sock")
         defer { close(listener) }
         let stdin = FileHandle(fileDescriptor: listener, closeOnDealloc: false)
-        let second = try Serve(binary: setup.binary, config: setup.config, socket: nil, stdin: stdin, output: setup.directory + "/b.log")
+        let second = try setup.serve("b", stdin: stdin)
         defer { second.stop() }
         // A third, also waiting, is stopped by SIGTERM while it waits.
-        let third = try Serve(binary: setup.binary, config: setup.config, socket: nil, stdin: stdin, output: setup.directory + "/c.log")
+        let third = try setup.serve("c", stdin: stdin)
         defer { third.stop() }
 
         try await Task.sleep(for: .seconds(2))
