@@ -11,7 +11,9 @@ let package = Package(
     name: "Sluice",
     platforms: [.macOS(.v15)],
     products: [
-        .executable(name: "sluice", targets: ["sluice"])
+        .executable(name: "sluice", targets: ["sluice"]),
+        // The per-attempt supervisor (a small C program): installed next to `sluice`.
+        .executable(name: "sluice-supervisor", targets: ["sluice-supervisor"]),
     ],
     targets: [
         // C libraries from Debian, each imported by exactly one Swift wrapper target.
@@ -48,6 +50,10 @@ let package = Package(
             swiftSettings: strict
         ),
         .executableTarget(name: "sluice", dependencies: ["Sluice"], swiftSettings: strict),
+        // One process per task attempt, outside Sluice's process and session: starts the task in its
+        // own process group, captures its log, enforces timeout and cancel, writes the outcome
+        // durably. C, so that starting one costs about as much as starting the task itself.
+        .executableTarget(name: "sluice-supervisor"),
         // Micro-benchmarks driven by scripts/bench; not installed.
         .executableTarget(name: "sluice-bench", dependencies: ["Crypto", "Workflow", "JobStore", "Locking"], swiftSettings: strict),
 
@@ -70,6 +76,7 @@ let package = Package(
                 "Sluice", "ByteStrings", "SQLite", "HTTP", "Policy", "Identity", "JobStore", "Workflow", "Pages", "JSON", "Locking", "TestSupport",
             ]),
         .testTarget(name: "JSONTests", dependencies: ["JSON"]),
+        .testTarget(name: "SupervisorTests", dependencies: ["TestSupport"]),
         .testTarget(name: "IdentityTests", dependencies: ["Identity", "Crypto", "HTTP", "JSON", "Locking", "TestSupport"]),
         .testTarget(name: "IntegrationTests", dependencies: ["sluice", "JobStore", "SQLite", "TestSupport"]),
     ]

@@ -146,6 +146,49 @@ public final class Runner: Sendable {
         self.finished.wait()
     }
 
+    /// What the runner is doing: published after every scheduling pass.
+    public struct Activity: Sendable, Equatable {
+        /// Jobs admitted and not finished (they count against their pipeline's concurrency).
+        public var activeJobs: Int
+        /// Task attempts running under their supervisors.
+        public var runningTasks: Int
+        /// Whether the runner is draining: admitted jobs go on, no new job is admitted.
+        public var draining: Bool
+
+        /// Creates a value (the runner publishes these; tests may build them).
+        public init(activeJobs: Int = 0, runningTasks: Int = 0, draining: Bool = false) {
+            self.activeJobs = activeJobs
+            self.runningTasks = runningTasks
+            self.draining = draining
+        }
+
+        /// Draining and nothing left to finish: the moment a drained Sluice may exit.
+        public var isDrained: Bool { self.draining && self.activeJobs == 0 && self.runningTasks == 0 }
+    }
+
+    /// The latest published activity.
+    public var activity: Activity { self.shared.activity.withLock { $0 } }
+
+    /// Starts (`true`) or ends (`false`) draining: while draining, jobs already admitted run to
+    /// their end (their next tasks still start), but no new job is admitted; triggers are still
+    /// accepted and wait in the queue. Not stored: the next start of Sluice admits them again.
+    public func drain(_ draining: Bool) {
+        self.shared.activity.withLock { $0.draining = draining }
+        self.wake()
+    }
+
+    /// Blocks until `isDrained` holds (draining and nothing active) or `timeout` passes; returns
+    /// whether it holds. Meant for "drain, then exit".
+    public func waitUntilDrained(timeout: Duration) -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while true {
+            if self.activity.isDrained { return true }
+            let now = ContinuousClock.now
+            if now >= deadline { return false }
+            self.shared.published.wait(timeout: min(deadline - now, .milliseconds(200)))
+        }
+    }
+
     /// Where the log of attempt `attempt` of `task` of job `jobID` is written.
     public static func logPath(logDirectory: String, jobID: Int64, task: String, attempt: Int) -> String {
         "\(logDirectory)/\(jobID)/\(task).\(max(attempt, 1)).log"
@@ -157,6 +200,35 @@ final class RunnerShared: Sendable {
     let limits: Locked<Runner.Limits>
     /// Secret parameter values by job id, never written anywhere.
     let secrets = Locked<[Int64: [String: String]]>([:])
+    /// What the runner is doing; `draining` is set by callers, the counts by the runner thread.
+    let activity = Locked(Runner.Activity())
+    /// Signalled each time the runner publishes its activity.
+    let published = Signal()
 
     init(limits: Runner.Limits) { self.limits = Locked(limits) }
+}
+
+/// A wake-up for threads waiting on the runner's published activity: `notify()` wakes every
+/// current waiter; a waiter re-checks what it waits for (wake-ups may be spurious or missed
+/// between its check and its wait, hence the bounded waits).
+final class Signal: Sendable {
+    private let semaphoreWaiters = Locked<[DispatchSemaphore]>([])
+
+    /// Wakes every thread currently in `wait(timeout:)`.
+    func notify() {
+        let waiters = self.semaphoreWaiters.withLock { list in
+            defer { list.removeAll() }
+            return list
+        }
+        for waiter in waiters { waiter.signal() }
+    }
+
+    /// Waits for the next `notify()` or for `timeout`.
+    func wait(timeout: Duration) {
+        let semaphore = DispatchSemaphore(value: 0)
+        self.semaphoreWaiters.withLock { $0.append(semaphore) }
+        let (seconds, attoseconds) = timeout.components
+        let nanos = Int(seconds) * 1_000_000_000 + Int(attoseconds / 1_000_000_000)
+        _ = semaphore.wait(timeout: .now() + .nanoseconds(nanos))
+    }
 }

@@ -89,6 +89,7 @@ final class RunnerLoop: @unchecked Sendable {
     func run() {
         self.refresh()
         self.pass()
+        self.publish()
         while !self.stopping {
             for event in self.queue.takeAll(until: self.nextDeadline()) {
                 switch event {
@@ -105,6 +106,7 @@ final class RunnerLoop: @unchecked Sendable {
             if self.stopping { break }
             self.fireDueTimers()
             self.pass()
+            self.publish()
         }
         self.shutDown()
     }
@@ -141,6 +143,17 @@ final class RunnerLoop: @unchecked Sendable {
         self.retryTimers = later
     }
 
+    /// Publishes the counts callers see as `Runner.activity`, and wakes their waiters.
+    private func publish() {
+        let jobs = self.active.count
+        let tasks = self.running.count
+        self.shared.activity.withLock {
+            $0.activeJobs = jobs
+            $0.runningTasks = tasks
+        }
+        self.shared.published.notify()
+    }
+
     // MARK: - Jobs
 
     /// Loads jobs the runner does not hold yet, if their pipeline's concurrency and the duplicate
@@ -152,6 +165,7 @@ final class RunnerLoop: @unchecked Sendable {
             return
         }
         let limits = self.shared.limits.withLock { $0 }
+        let draining = self.shared.activity.withLock { $0.draining }
         var runningPerPipeline: [String: Int] = [:]
         for job in self.active.values { runningPerPipeline[job.record.pipeline, default: 0] += 1 }
         var earlierIdentities: Set<String> = []
@@ -161,6 +175,8 @@ final class RunnerLoop: @unchecked Sendable {
             if self.active[summary.id] == nil {
                 // A waiting job that is cancelled is loaded only to record the cancellation.
                 if !summary.cancelRequested {
+                    // Draining: jobs already admitted go on; new ones wait in the queue.
+                    if draining { continue }
                     if let limit = limits.concurrency[summary.pipeline], runningPerPipeline[summary.pipeline, default: 0] >= limit {
                         continue
                     }

@@ -1,0 +1,2 @@
+// Placeholder: replaced by the real supervisor (docs/supervisor.md).
+int main(void) { return 64; }
