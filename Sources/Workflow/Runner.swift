@@ -33,6 +33,10 @@ public final class Runner: Sendable {
         public var logLimits: LogCapture.Limits
         /// A random number in `0..<1` for retry jitter (injectable for tests).
         public var random: @Sendable () -> Double
+        /// What `stop()` does with running tasks: false (the default) leaves them running under
+        /// their supervisors, to be re-adopted by the next start; true stops each one (SIGTERM,
+        /// grace period, SIGKILL) and records it as interrupted, as Sluice did before supervisors.
+        public var stopTasksOnExit: Bool = false
         /// Called on the runner thread after a job's changes were committed (keep it short).
         public var onJobChange: (@Sendable (_ jobID: Int64, _ state: JobState) -> Void)?
 
