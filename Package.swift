@@ -39,7 +39,9 @@ let package = Package(
         .target(name: "Identity", dependencies: ["ByteStrings", "Crypto", "HTTP", "JSON", "Locking", "Logging"], swiftSettings: strict),
         .target(name: "SQLite", dependencies: ["CSQLite"], swiftSettings: strict),
         .target(name: "JobStore", dependencies: ["SQLite", "JSON", "Locking", "SystemCalls"], swiftSettings: strict),
-        .target(name: "Workflow", dependencies: ["ByteStrings", "JobStore", "Locking", "Logging", "CSpawn", "SystemCalls"], swiftSettings: strict),
+        // Starting, watching, signalling and recognising task supervisors (the process layer).
+        .target(name: "Supervisor", dependencies: ["CSpawn", "SystemCalls"], swiftSettings: strict),
+        .target(name: "Workflow", dependencies: ["ByteStrings", "JobStore", "Locking", "Logging", "Supervisor", "SystemCalls"], swiftSettings: strict),
         .target(name: "Pages", dependencies: ["HTTP"], swiftSettings: strict),
         .target(
             name: "Sluice",
@@ -68,7 +70,7 @@ let package = Package(
         .testTarget(name: "SystemCallsTests", dependencies: ["SystemCalls"]),
         .testTarget(name: "SQLiteTests", dependencies: ["SQLite", "TestSupport"]),
         .testTarget(name: "JobStoreTests", dependencies: ["JobStore", "SQLite", "Locking", "TestSupport"]),
-        .testTarget(name: "WorkflowTests", dependencies: ["Workflow", "JobStore", "ByteStrings", "Locking", "TestSupport"]),
+        .testTarget(name: "WorkflowTests", dependencies: ["Workflow", "Supervisor", "JobStore", "ByteStrings", "Locking", "TestSupport"]),
         .testTarget(name: "PagesTests", dependencies: ["Pages"]),
         .testTarget(
             name: "SluiceTests",

@@ -167,10 +167,17 @@ public struct TaskChange: Sendable, Hashable {
     public var message: String?
     /// For a task queued again after a failure: when its next attempt may start.
     public var retryAt: Date?
+    /// When the attempt really ended, if known and not "now": an outcome a task's supervisor
+    /// recorded while Sluice was down keeps its own finish time.
+    public var finishedAt: Date?
 
     /// Creates a change.
-    public init(task: String, state: TaskState, pid: Int32? = nil, exitCode: Int32? = nil, message: String? = nil, retryAt: Date? = nil) {
+    public init(
+        task: String, state: TaskState, pid: Int32? = nil, exitCode: Int32? = nil, message: String? = nil, retryAt: Date? = nil,
+        finishedAt: Date? = nil
+    ) {
         self.retryAt = retryAt
+        self.finishedAt = finishedAt
         self.task = task
         self.state = state
         self.pid = pid

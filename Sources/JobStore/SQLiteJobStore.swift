@@ -365,7 +365,7 @@ public final class SQLiteJobStore: JobStore {
                     "UPDATE tasks SET state = 'queued', message = ?, retry_at = ?, finished_at = ?, exit_code = ? WHERE job_id = ? AND name = ?",
                     [
                         change.message.sqlValue, change.retryAt.map { .integer($0.milliseconds) } ?? .null,
-                        change.retryAt == nil ? .null : now, change.exitCode.map { .integer(Int64($0)) } ?? .null, jobID,
+                        change.retryAt == nil ? .null : change.finishedAt.map { .integer($0.milliseconds) } ?? now, change.exitCode.map { .integer(Int64($0)) } ?? .null, jobID,
                         .text(change.task),
                     ])
             case .succeeded, .failed, .skipped, .cancelled:
@@ -376,7 +376,7 @@ public final class SQLiteJobStore: JobStore {
                     """,
                     [
                         .text(change.state.rawValue), change.exitCode.map { .integer(Int64($0)) } ?? .null, change.message.sqlValue,
-                        now, jobID, .text(change.task),
+                        change.finishedAt.map { .integer($0.milliseconds) } ?? now, jobID, .text(change.task),
                     ])
             }
             guard db.changes == 1 else { throw JobStoreError("job \(update.jobID) has no task \(change.task)") }

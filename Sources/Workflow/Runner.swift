@@ -1,6 +1,7 @@
 import Foundation
 public import JobStore
 import Locking
+import Supervisor
 
 /// Executes jobs: one scheduler thread owns every running job, claims queued jobs from the store,
 /// runs ready tasks up to the parallelism limit, and commits each state transition to the store
@@ -30,20 +31,22 @@ public final class Runner: Sendable {
         /// Seconds between SIGTERM and SIGKILL when a task is cancelled, times out or Sluice stops.
         public var gracePeriod: Double
         /// How much of each attempt's output its log keeps (head and tail).
-        public var logLimits: LogCapture.Limits
+        public var logLimits: LogLimits
         /// A random number in `0..<1` for retry jitter (injectable for tests).
         public var random: @Sendable () -> Double
         /// What `stop()` does with running tasks: false (the default) leaves them running under
         /// their supervisors, to be re-adopted by the next start; true stops each one (SIGTERM,
         /// grace period, SIGKILL) and records it as interrupted, as Sluice did before supervisors.
         public var stopTasksOnExit: Bool = false
+        /// The `sluice-supervisor` executable every attempt runs under.
+        public var supervisorPath: String = SupervisorLaunch.defaultExecutable()
         /// Called on the runner thread after a job's changes were committed (keep it short).
         public var onJobChange: (@Sendable (_ jobID: Int64, _ state: JobState) -> Void)?
 
         /// Creates settings.
         public init(
             parallelism: Int = 4, logDirectory: String, environment: [String: String] = Runner.defaultEnvironment, gracePeriod: Double = 5,
-            logLimits: LogCapture.Limits = .init(), random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) },
+            logLimits: LogLimits = .init(), random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) },
             onJobChange: (@Sendable (_ jobID: Int64, _ state: JobState) -> Void)? = nil
         ) {
             self.parallelism = parallelism
@@ -77,9 +80,8 @@ public final class Runner: Sendable {
 
     enum Event: Sendable {
         case wake
-        case exited(pid: Int32, code: Int32, logFailure: String?)
-        case timeout(pid: Int32, serial: UInt64)
-        case killDeadline(pid: Int32, serial: UInt64)
+        /// The supervisor watched under `token` has exited.
+        case supervisorExited(token: UInt64)
         case stop
     }
 
@@ -191,6 +193,11 @@ public final class Runner: Sendable {
             if now >= deadline { return false }
             self.shared.published.wait(timeout: min(deadline - now, .milliseconds(200)))
         }
+    }
+
+    /// Where the supervisor of attempt `attempt` of `task` of job `jobID` records its outcome.
+    public static func statusPath(logDirectory: String, jobID: Int64, task: String, attempt: Int) -> String {
+        "\(logDirectory)/\(jobID)/\(task).\(max(attempt, 1)).status"
     }
 
     /// Where the log of attempt `attempt` of `task` of job `jobID` is written.

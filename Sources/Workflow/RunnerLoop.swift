@@ -1,23 +1,28 @@
+import ByteStrings
 import Foundation
 import JobStore
 import Logging
+import Supervisor
 
 #if canImport(Glibc)
     import Glibc
 #endif
 
-/// The runner thread's state and its scheduling passes.
+/// The runner thread's state and its scheduling passes: it wires the pure parts (`JobPlan`,
+/// `Admission`, `ResourcePool`, `OutcomeRules`, `AdoptionRules`, `TeardownSequence`) to the
+/// store and to task supervisors.
 ///
-/// One pass: take events (exits, timers, wake-ups), turn them into task changes with each job's
-/// `JobPlan`, claim ready tasks, then `flush()`: commit every change of the pass in one
-/// transaction, and only then spawn the claimed processes. A crash before the commit loses
-/// nothing that was acted on; a crash after it leaves tasks `running` that recovery handles.
+/// One pass: take events (supervisor exits, wake-ups, timers), turn them into task changes with
+/// each job's `JobPlan`, claim ready tasks, then `flush()`: commit every change of the pass in
+/// one transaction, and only then start the claimed attempts' supervisors. A crash before the
+/// commit loses nothing that was acted on; a crash after it leaves attempts `running` that the
+/// next start re-adopts (their supervisors live on) or, if they never started, retries.
 ///
 /// `@unchecked Sendable` only so that `Runner.start()` can hand it to the runner thread, which
 /// is then its sole user. Confinement: `Runner` creates it, never touches it again, and calls
 /// `run()` exactly once (its `lifecycle` lock sees to that), on the thread it starts, so every
 /// mutable property belongs to that thread (`Thread.start` orders the initialization before
-/// it). Nothing it spawns captures `self`: process waiters and timers get `queue`, a
+/// it). Nothing it starts captures `self`: the exit watcher and timers get `queue`, a
 /// thread-safe `EventQueue`. `shared` holds only `Locked` values; `store` and `configuration`
 /// are immutable and Sendable.
 final class RunnerLoop: @unchecked Sendable {
@@ -32,18 +37,21 @@ final class RunnerLoop: @unchecked Sendable {
         var secrets: [String: String]
     }
 
+    /// An attempt whose supervisor runs (started here or re-adopted), by watch token.
     struct RunningTask {
         var job: Int64
         var index: Int
-        var serial: UInt64
-        var timedOut = false
+        var process: SupervisedProcess
+        var statusPath: String
+        var runKey: String
         var resources: [String: Int]
+        /// Whether the exit watcher has it; if not (no pidfd), the sweep polls it.
+        var watched: Bool
     }
 
     struct Claim {
         var job: Int64
         var index: Int
-        var serial: UInt64
         /// The resource amounts taken for it.
         var resources: [String: Int]
     }
@@ -52,13 +60,17 @@ final class RunnerLoop: @unchecked Sendable {
     let configuration: Runner.Configuration
     let queue: EventQueue<Runner.Event>
     let shared: RunnerShared
+    let teardown: TeardownSequence
     let logger = Logger(label: "runner")
+    /// Reports supervisor exits as `.supervisorExited` events; nil if it could not be set up
+    /// (then every attempt is polled by `sweep()`).
+    var watcher: ExitWatcher? = nil
 
     var active: [Int64: ActiveJob] = [:]
-    var running: [Int32: RunningTask] = [:]
-    /// Process slots taken: running processes plus claims not yet spawned.
+    var running: [UInt64: RunningTask] = [:]
+    /// Process slots taken: running attempts plus claims not yet started.
     var slotsInUse = 0
-    var resourceUse: [String: Int] = [:]
+    var resources = ResourcePool()
     /// Ready tasks waiting for a named resource.
     var blocked: [(job: Int64, index: Int)] = []
     /// Ready command tasks waiting for a free process slot, oldest first (`slotHead` is the
@@ -71,22 +83,31 @@ final class RunnerLoop: @unchecked Sendable {
     /// Changes found this pass, per job, not yet committed; a job with no changes may be listed
     /// so that its derived state is written.
     var pending: [Int64: [TaskChange]] = [:]
-    /// Tasks claimed this pass, spawned after the commit.
+    /// Tasks claimed this pass, started after the commit.
     var claims: [Claim] = []
-    var nextSerial: UInt64 = 0
+    var nextToken: UInt64 = 0
     var stopping = false
     var needsRefresh = false
     /// When a failed commit is tried again.
     var flushRetryAt: Date? = nil
+    /// When attempts the watcher does not cover are next polled.
+    var sweepAt: Date? = nil
 
     init(store: any JobStore, configuration: Runner.Configuration, queue: EventQueue<Runner.Event>, shared: RunnerShared) {
         self.store = store
         self.configuration = configuration
         self.queue = queue
         self.shared = shared
+        self.teardown = .graceful(gracePeriod: configuration.gracePeriod)
     }
 
     func run() {
+        do {
+            self.watcher = try ExitWatcher { [queue] token in queue.post(.supervisorExited(token: token)) }
+        } catch {
+            self.logger.error("watching supervisors by polling", ["error": "\(error)"])
+        }
+        self.recover()
         self.refresh()
         self.pass()
         self.publish()
@@ -96,10 +117,7 @@ final class RunnerLoop: @unchecked Sendable {
                 case .wake:
                     self.needsRefresh = true
                     self.unblock()  // resource capacities may have changed
-                case .exited(let pid, let code, let logFailure): self.processExited(pid: pid, code: code, logFailure: logFailure)
-                case .timeout(let pid, let serial): self.timedOut(pid: pid, serial: serial)
-                case .killDeadline(let pid, let serial):
-                    if self.running[pid]?.serial == serial { TaskProcess.signalGroup(pid, SIGKILL) }
+                case .supervisorExited(let token): self.attemptEnded(token)
                 case .stop: self.stopping = true
                 }
             }
@@ -109,6 +127,8 @@ final class RunnerLoop: @unchecked Sendable {
             self.publish()
         }
         self.shutDown()
+        self.watcher?.stop()
+        self.publish()
     }
 
     /// Schedules and commits until nothing more happens without an outside event.
@@ -126,23 +146,6 @@ final class RunnerLoop: @unchecked Sendable {
         } while rounds < 1000
     }
 
-    private func nextDeadline() -> Date? {
-        var next = self.flushRetryAt
-        for timer in self.retryTimers where next == nil || timer.due < next! { next = timer.due }
-        return next
-    }
-
-    private func fireDueTimers() {
-        let now = Date()
-        if let at = self.flushRetryAt, at <= now { self.flushRetryAt = nil }
-        guard self.retryTimers.contains(where: { $0.due <= now }) else { return }
-        var later: [(due: Date, job: Int64, index: Int)] = []
-        for timer in self.retryTimers {
-            if timer.due <= now { self.active[timer.job]?.plan.makeReady(timer.index) } else { later.append(timer) }
-        }
-        self.retryTimers = later
-    }
-
     /// Publishes the counts callers see as `Runner.activity`, and wakes their waiters.
     private func publish() {
         let jobs = self.active.count
@@ -154,10 +157,40 @@ final class RunnerLoop: @unchecked Sendable {
         self.shared.published.notify()
     }
 
+    private func nextDeadline() -> Date? {
+        var next = self.flushRetryAt
+        if let sweep = self.sweepAt, next == nil || sweep < next! { next = sweep }
+        for timer in self.retryTimers where next == nil || timer.due < next! { next = timer.due }
+        return next
+    }
+
+    private func fireDueTimers() {
+        let now = Date()
+        if let at = self.flushRetryAt, at <= now { self.flushRetryAt = nil }
+        if let at = self.sweepAt, at <= now { self.sweep() }
+        guard self.retryTimers.contains(where: { $0.due <= now }) else { return }
+        var later: [(due: Date, job: Int64, index: Int)] = []
+        for timer in self.retryTimers {
+            if timer.due <= now { self.active[timer.job]?.plan.makeReady(timer.index) } else { later.append(timer) }
+        }
+        self.retryTimers = later
+    }
+
+    /// Polls attempts the exit watcher does not cover (no pidfd: a kernel before 5.3).
+    private func sweep() {
+        self.sweepAt = nil
+        var unwatched = false
+        for (token, task) in self.running where !task.watched {
+            let gone = task.process.isChild ? TaskProcess.reapIfExited(task.process.pid) != nil : Glibc.kill(task.process.pid, 0) != 0
+            if gone { self.queue.post(.supervisorExited(token: token)) } else { unwatched = true }
+        }
+        if unwatched { self.sweepAt = Date().addingTimeInterval(0.1) }
+    }
+
     // MARK: - Jobs
 
-    /// Loads jobs the runner does not hold yet, if their pipeline's concurrency and the duplicate
-    /// rule admit them, and acts on new cancel requests.
+    /// Loads jobs the runner does not hold yet, if `Admission` admits them, and acts on new
+    /// cancel requests.
     func refresh() {
         let unfinished: [JobRecord]
         do { unfinished = try self.store.unfinishedJobs() } catch {
@@ -166,31 +199,51 @@ final class RunnerLoop: @unchecked Sendable {
         }
         let limits = self.shared.limits.withLock { $0 }
         let draining = self.shared.activity.withLock { $0.draining }
-        var runningPerPipeline: [String: Int] = [:]
-        for job in self.active.values { runningPerPipeline[job.record.pipeline, default: 0] += 1 }
-        var earlierIdentities: Set<String> = []
-        for summary in unfinished {
-            let identityKey = summary.pipeline + "\u{0}" + summary.identity
-            defer { earlierIdentities.insert(identityKey) }
-            if self.active[summary.id] == nil {
-                // A waiting job that is cancelled is loaded only to record the cancellation.
-                if !summary.cancelRequested {
-                    // Draining: jobs already admitted go on; new ones wait in the queue.
-                    if draining { continue }
-                    if let limit = limits.concurrency[summary.pipeline], runningPerPipeline[summary.pipeline, default: 0] >= limit {
-                        continue
-                    }
-                    if summary.waitsForIdentity && earlierIdentities.contains(identityKey) { continue }
-                }
-                guard let job = self.load(summary.id) else { continue }
-                self.active[summary.id] = job
-                runningPerPipeline[summary.pipeline, default: 0] += 1
-            }
-            if summary.cancelRequested && self.active[summary.id]?.cancelling == false { self.cancel(summary.id) }
+        let admission = Admission(concurrency: limits.concurrency, draining: draining)
+        let admitted = admission.admit(unfinished.map(Admission.Candidate.init), active: self.active.mapValues(\.record.pipeline))
+        for id in admitted {
+            guard let job = self.load(id) else { continue }
+            self.active[id] = job
+        }
+        for summary in unfinished where summary.cancelRequested && self.active[summary.id]?.cancelling == false {
+            self.cancel(summary.id)
         }
     }
 
-    /// Loads a job into memory, recovering tasks a dead process left `running`.
+    /// On start: takes on every job an earlier process had started, whatever the admission
+    /// rules say now (they were admitted then, and their tasks may still run), and re-adopts
+    /// their running attempts. So recovery never waits for admission: a concurrency-1
+    /// pipeline's task left running is watched again before any other job of it can start.
+    private func recover() {
+        let started: [JobRecord]
+        do { started = try self.store.unfinishedJobs().filter { $0.state == .running } } catch {
+            self.logger.error("cannot list unfinished jobs", ["error": "\(error)"])
+            return
+        }
+        var records: [JobRecord] = []
+        for summary in started {
+            do {
+                if let record = try self.store.job(id: summary.id) { records.append(record) }
+            } catch {
+                self.logger.error("cannot load job", ["job.id": "\(summary.id)", "error": "\(error)"])
+            }
+        }
+        let keys = Set(records.flatMap { record in record.tasks.filter { $0.state == .running }.map { self.runKey(record.id, $0) } })
+        // One pass over /proc for every attempt of every job.
+        let carriers = ProcessIdentity.carriers(of: keys)
+        var adopted = 0
+        var settled = 0
+        for record in records {
+            let job = self.activate(record, carriers: carriers, adopted: &adopted, settled: &settled)
+            self.active[record.id] = job
+        }
+        if !keys.isEmpty {
+            self.logger.info(
+                "recovered running tasks", ["running": "\(keys.count)", "adopted": "\(adopted)", "finished while down": "\(settled)"])
+        }
+    }
+
+    /// Loads a job into memory (re-adopting or settling any attempt recorded as running).
     private func load(_ id: Int64) -> ActiveJob? {
         let record: JobRecord
         do {
@@ -200,64 +253,121 @@ final class RunnerLoop: @unchecked Sendable {
             self.logger.error("cannot load job", ["job.id": "\(id)", "error": "\(error)"])
             return nil
         }
+        let running = record.tasks.filter { $0.state == .running }
+        let carriers = running.isEmpty ? [:] : ProcessIdentity.carriers(of: Set(running.map { self.runKey(id, $0) }))
+        var adopted = 0
+        var settled = 0
+        return self.activate(record, carriers: carriers, adopted: &adopted, settled: &settled)
+    }
+
+    /// Builds the in-memory job and decides, for each attempt recorded as running, whether its
+    /// supervisor is watched again, its recorded outcome is taken, or it was lost.
+    private func activate(_ record: JobRecord, carriers: [String: [ProcessIdentity.Carrier]], adopted: inout Int, settled: inout Int)
+        -> ActiveJob
+    {
+        let id = record.id
         let secrets = self.shared.secrets.withLock { $0[id] } ?? [:]
         var job = ActiveJob(record: record, plan: JobPlan(tasks: record.tasks), attempts: record.tasks.map(\.attempt), secrets: secrets)
-        var changes: [TaskChange] = []
-        // A task recorded as running that this process did not start was interrupted by a crash
-        // or stop of an earlier Sluice process.
-        let interrupted = record.tasks.indices.filter { record.tasks[$0].state == .running }
-        // Processes are found by their run key as well as by pid: a crash between spawn and the
-        // pid's commit leaves a live task that no stored pid names.
-        let keys = Dictionary(
-            interrupted.map { i in
-                (
-                    ProcessIdentity.runKey(
-                        logDirectory: self.configuration.logDirectory, jobID: id, task: record.tasks[i].name,
-                        attempt: record.tasks[i].attempt), i
-                )
-            }, uniquingKeysWith: { a, _ in a })
-        let groups = interrupted.isEmpty ? [:] : ProcessIdentity.processGroups(carrying: Set(keys.keys))
-        for (key, i) in keys {
-            let task = record.tasks[i]
-            var killed = groups[key] ?? []
-            if let pid = task.pid, let started = task.startedAt, ProcessIdentity.isTaskProcess(pid: pid, startedAt: started) {
-                killed.insert(pid)
-            }
-            for group in killed {
-                TaskProcess.signalGroup(group, SIGKILL)
-                self.logger.warning(
-                    "killed task left running by a previous process", ["job.id": "\(id)", "task": task.name, "process.group": "\(group)"])
+        self.pending[id, default: []] += []
+        self.active[id] = job  // `settle` and `failOrRetry` below work on the active job
+        let capacities = self.shared.limits.withLock { $0.resources }
+        for (i, task) in record.tasks.enumerated() where task.state == .running {
+            let key = self.runKey(id, task)
+            let statusPath = self.statusPath(id, task.name, task.attempt)
+            var status: SupervisorStatus? = nil
+            var problem: String? = nil
+            do { status = try SupervisorStatus.read(path: statusPath) } catch { problem = error.description }
+            let decision = AdoptionRules.decide(
+                recordedPID: task.pid, recordedStart: task.startedAt, status: status, statusProblem: problem, carriers: carriers[key] ?? [])
+            switch decision {
+            case .watch(let pid):
+                if let process = SupervisedProcess.adopt(pid: pid), self.stillCarries(pid, key) {
+                    let held = self.resources.adopt(task.options.resources, capacities: capacities)
+                    self.slotsInUse += 1  // may exceed the parallelism until enough of them end
+                    self.track(process, job: id, index: i, statusPath: statusPath, runKey: key, resources: held)
+                    adopted += 1
+                    self.logger.info(
+                        "re-adopted running task",
+                        ["job.id": "\(id)", "task": task.name, "attempt": "\(task.attempt)", "supervisor.pid": "\(pid)"])
+                    continue
+                }
+                // Gone between the scan and the pidfd: it may have written its outcome since.
+                let late = try? SupervisorStatus.read(path: statusPath)
+                self.settleRecovered(id, i, late, leftovers: Self.groups(of: ProcessIdentity.carriers(of: [key])[key] ?? []))
+                settled += late == nil ? 0 : 1
+            case .finished(let status, let leftovers):
+                self.settleRecovered(id, i, status, leftovers: leftovers)
+                settled += 1
+            case .interrupted(let leftovers, let reason):
+                self.kill(leftovers, job: id, task: task.name)
+                job = self.active[id]!
+                self.pending[id, default: []] += self.failOrRetry(&job, i, exitCode: nil, message: reason)
+                self.active[id] = job
             }
         }
-        for i in interrupted {
-            changes += self.failOrRetry(&job, i, exitCode: nil, message: "interrupted: Sluice stopped while the task was running")
-        }
+        job = self.active[id]!
         for (i, task) in record.tasks.enumerated() where task.state == .queued {
             if let due = task.retryAt { self.retryTimers.append((due, id, i)) }
         }
         // Secret values live only in memory: after a restart the job cannot get them back.
         let missing = record.secretParameters.filter { job.secrets[$0] == nil }
         if !missing.isEmpty {
-            changes += job.plan.failQueued(
+            self.pending[id, default: []] += job.plan.failQueued(
                 message: "interrupted: secret parameters (\(missing.joined(separator: ", "))) are never stored, "
                     + "so the job cannot resume after a restart; trigger it again")
         }
-        // Listed even without changes, so a stored state that disagrees with the tasks (e.g. all
-        // settled before a crash) is corrected by the next commit.
-        self.pending[id, default: []] += changes
+        self.active.removeValue(forKey: id)
         return job
     }
+
+    /// Whether `pid` (now pinned by a pidfd) still carries `key`: the scan saw it before the
+    /// pidfd existed, and in between it could have exited and its pid been reused.
+    private func stillCarries(_ pid: Int32, _ key: String) -> Bool {
+        ProcessIdentity.carriers(of: [key])[key]?.contains { $0.pid == pid && $0.isSessionLeader } == true
+    }
+
+    /// Records the outcome of an attempt that ended while no Sluice watched it (nil: lost).
+    private func settleRecovered(_ id: Int64, _ index: Int, _ status: SupervisorStatus?, leftovers: Set<Int32>) {
+        guard let job = self.active[id] else { return }
+        let name = job.record.tasks[index].name
+        self.kill(leftovers, job: id, task: name)
+        if status != nil {
+            self.logger.info("task finished while Sluice was down", ["job.id": "\(id)", "task": name])
+            self.apply(status, job: id, index: index)
+        } else {
+            var job = job
+            self.pending[id, default: []] += self.failOrRetry(&job, index, exitCode: nil, message: OutcomeRules.stoppedBySluice)
+            self.active[id] = job
+        }
+    }
+
+    /// SIGKILLs process groups left from an attempt whose supervisor is gone.
+    private func kill(_ groups: Set<Int32>, job: Int64, task: String) {
+        for group in groups {
+            TaskProcess.signalGroup(group, SIGKILL)
+            self.logger.warning("killed processes left by a task", ["job.id": "\(job)", "task": task, "process.group": "\(group)"])
+        }
+    }
+
+    private static func groups(of carriers: [ProcessIdentity.Carrier]) -> Set<Int32> { Set(carriers.map(\.processGroup)) }
 
     private func cancel(_ id: Int64) {
         guard var job = self.active[id] else { return }
         job.cancelling = true
         self.pending[id, default: []] += job.plan.cancelQueued()
         self.active[id] = job
-        for (pid, task) in self.running where task.job == id {
-            TaskProcess.signalGroup(pid, SIGTERM)
-            self.scheduleKill(pid, serial: task.serial)
-        }
+        // The supervisor carries out the teardown (SIGTERM to the group, SIGKILL after the
+        // grace period), so it completes even if Sluice stops meanwhile.
+        for task in self.running.values where task.job == id { task.process.signal(SIGTERM) }
         self.logger.info("job cancelling", ["job.id": "\(id)"])
+    }
+
+    private func runKey(_ jobID: Int64, _ task: TaskRecord) -> String {
+        ProcessIdentity.runKey(logDirectory: self.configuration.logDirectory, jobID: jobID, task: task.name, attempt: task.attempt)
+    }
+
+    private func statusPath(_ jobID: Int64, _ task: String, _ attempt: Int) -> String {
+        Runner.statusPath(logDirectory: self.configuration.logDirectory, jobID: jobID, task: task, attempt: attempt)
     }
 
     // MARK: - Scheduling
@@ -310,19 +420,18 @@ final class RunnerLoop: @unchecked Sendable {
     }
 
     /// Claims a ready command task if its resources are free (else parks it until they are):
-    /// marks it running and queues its spawn for after the commit.
+    /// marks it running and queues its start for after the commit.
     private func claim(_ job: inout ActiveJob, _ i: Int, capacities: [String: Int]) -> TaskChange? {
         let id = job.record.id
         let task = job.record.tasks[i]
-        guard let held = self.acquire(task.options.resources, capacities: capacities) else {
+        guard let held = self.resources.acquire(task.options.resources, capacities: capacities) else {
             self.blocked.append((id, i))
             return nil
         }
         job.plan.markRunning(i)
         job.attempts[i] += 1
         self.slotsInUse += 1
-        self.nextSerial += 1
-        self.claims.append(Claim(job: id, index: i, serial: self.nextSerial, resources: held))
+        self.claims.append(Claim(job: id, index: i, resources: held))
         return TaskChange(task: task.name, state: .running)
     }
 
@@ -332,25 +441,9 @@ final class RunnerLoop: @unchecked Sendable {
         path.hasPrefix("/") ? path : directory + "/" + path
     }
 
-    /// Takes the resources a task needs if they are free; returns what it now holds. A job
-    /// keeps the amounts it was triggered with, so after a reload lowered a capacity below such
-    /// an amount the task holds the whole capacity instead of waiting forever; a resource no
-    /// longer configured is unlimited.
-    private func acquire(_ wanted: [String: Int], capacities: [String: Int]) -> [String: Int]? {
-        var held: [String: Int] = [:]
-        for (name, amount) in wanted {
-            guard let capacity = capacities[name] else { continue }
-            let take = min(amount, capacity)
-            if self.resourceUse[name, default: 0] + take > capacity { return nil }
-            held[name] = take
-        }
-        for (name, amount) in held { self.resourceUse[name, default: 0] += amount }
-        return held
-    }
-
     private func release(_ held: [String: Int]) {
         guard !held.isEmpty else { return }
-        for (name, amount) in held { self.resourceUse[name, default: 0] -= amount }
+        self.resources.release(held)
         self.unblock()
     }
 
@@ -365,10 +458,10 @@ final class RunnerLoop: @unchecked Sendable {
         return stat(path, &info) == 0
     }
 
-    // MARK: - Committing and spawning
+    // MARK: - Committing and starting
 
-    /// Commits every pending change in one transaction, then spawns the claimed tasks and
-    /// records their pids (a second transaction). Returns false if the commit failed; the
+    /// Commits every pending change in one transaction, then starts the claimed attempts' supervisors and
+    /// records their supervisors' pids (a second transaction). Returns false if the commit failed; the
     /// changes then stay pending and the commit is tried again a second later.
     @discardableResult
     func flush() -> Bool {
@@ -398,6 +491,7 @@ final class RunnerLoop: @unchecked Sendable {
         for claim in claims {
             if let pid = self.launch(claim) { started.append((claim.job, self.active[claim.job]!.record.tasks[claim.index].name, pid)) }
         }
+        self.sweep()
         FaultPoint.afterSpawn.check()
         do { try self.store.recordProcesses(started) } catch {
             self.logger.error("cannot record pids", ["error": "\(error)"])
@@ -405,8 +499,8 @@ final class RunnerLoop: @unchecked Sendable {
         return true
     }
 
-    /// Spawns a claimed task; returns its pid, or nil if it could not start (then its failure is
-    /// pending and its slot free).
+    /// Starts a claimed attempt's supervisor; returns its pid, or nil if it could not start
+    /// (then the attempt's failure is pending and its slot free).
     private func launch(_ claim: Claim) -> Int32? {
         guard let job = self.active[claim.job] else {
             self.slotsInUse -= 1
@@ -418,112 +512,115 @@ final class RunnerLoop: @unchecked Sendable {
         let attempt = job.attempts[claim.index]
         let directory = "\(self.configuration.logDirectory)/\(record.id)"
         let logPath = Runner.logPath(logDirectory: self.configuration.logDirectory, jobID: record.id, task: task.name, attempt: attempt)
+        let statusPath = self.statusPath(record.id, task.name, attempt)
+        let runKey = ProcessIdentity.runKey(
+            logDirectory: self.configuration.logDirectory, jobID: record.id, task: task.name, attempt: attempt)
         var environment = self.configuration.environment
         for (key, value) in task.options.environment { environment[key] = value }
         environment["SLUICE_JOB_ID"] = String(record.id)
         environment["SLUICE_PIPELINE"] = record.pipeline
         environment["SLUICE_TASK"] = task.name
         environment["SLUICE_ATTEMPT"] = String(attempt)
-        environment["SLUICE_RUN_KEY"] = ProcessIdentity.runKey(
-            logDirectory: self.configuration.logDirectory, jobID: record.id, task: task.name, attempt: attempt)
+        environment["SLUICE_RUN_KEY"] = runKey
         for (key, value) in record.params { environment["SLUICE_PARAM_" + key.uppercased()] = value }
         for (key, value) in job.secrets { environment["SLUICE_PARAM_" + key.uppercased()] = value }
-        do {
+        let workingDirectory = task.options.workingDirectory ?? record.workingDirectory
+        do throws(TaskProcess.SpawnError) {
             try TaskProcess.makeLogDirectory(self.configuration.logDirectory)
             try TaskProcess.makeLogDirectory(directory)
-            let spawned = try TaskProcess.spawnPiped(
-                argv: task.argv, environment: environment, workingDirectory: task.options.workingDirectory ?? record.workingDirectory)
-            let pid = spawned.pid
-            self.running[pid] = RunningTask(job: record.id, index: claim.index, serial: claim.serial, resources: claim.resources)
-            let queue = self.queue
-            let limits = self.configuration.logLimits
-            let waiter = Thread {
-                let outcome = TaskProcess.supervise(spawned, logPath: logPath, limits: limits, killGroupOnExit: true)
-                queue.post(.exited(pid: pid, code: outcome.exitCode, logFailure: outcome.logFailure))
-            }
-            waiter.name = "wait-\(pid)"
-            waiter.start()
-            if let timeout = task.options.timeout {
-                DispatchQueue.global().asyncAfter(deadline: .now() + timeout) { [queue, serial = claim.serial] in
-                    queue.post(.timeout(pid: pid, serial: serial))
-                }
-            }
+            guard let program = task.argv.first, !program.isEmpty else { throw TaskProcess.SpawnError(reason: "empty argv") }
+            let executable = try TaskProcess.resolve(
+                program, path: environment["PATH"] ?? "/usr/bin:/bin", workingDirectory: workingDirectory)
+            // A status file of this attempt cannot exist (attempts only grow), unless a log
+            // directory was restored from elsewhere: never read someone else's outcome.
+            unlink(statusPath)
+            let launch = SupervisorLaunch(
+                executable: self.configuration.supervisorPath, runKey: runKey, logPath: logPath, statusPath: statusPath,
+                headBytes: self.configuration.logLimits.headBytes, tailBytes: self.configuration.logLimits.tailBytes,
+                gracePeriod: self.teardown.gracePeriod, timeout: task.options.timeout, workingDirectory: workingDirectory,
+                program: executable, argv: task.argv, environment: environment)
+            let process = try launch.start()
+            self.track(process, job: record.id, index: claim.index, statusPath: statusPath, runKey: runKey, resources: claim.resources)
             self.logger.debug(
-                "task started", ["job.id": "\(record.id)", "task": task.name, "attempt": "\(attempt)", "process.pid": "\(pid)"])
-            return pid
+                "task started", ["job.id": "\(record.id)", "task": task.name, "attempt": "\(attempt)", "supervisor.pid": "\(process.pid)"])
+            return process.pid
         } catch {
             _ = FileManager.default.createFile(atPath: logPath, contents: Data("sluice: \(error.reason)\n".utf8))
             self.slotsInUse -= 1
             self.release(claim.resources)
-            self.settle(claim.job, claim.index, exitCode: 127, failure: error.reason)
+            self.settle(claim.job, claim.index, .failed(exitCode: 127, message: error.reason))
             return nil
         }
     }
 
+    /// Keeps a running supervisor and has the watcher report its exit.
+    private func track(_ process: SupervisedProcess, job: Int64, index: Int, statusPath: String, runKey: String, resources: [String: Int]) {
+        self.nextToken += 1
+        let token = self.nextToken
+        let watched = self.watcher?.watch(process, token: token) ?? false
+        self.running[token] = RunningTask(
+            job: job, index: index, process: process, statusPath: statusPath, runKey: runKey, resources: resources, watched: watched)
+        if !watched && self.sweepAt == nil { self.sweepAt = Date().addingTimeInterval(0.1) }
+    }
+
     // MARK: - Outcomes
 
-    private func timedOut(pid: Int32, serial: UInt64) {
-        guard var task = self.running[pid], task.serial == serial else { return }
-        task.timedOut = true
-        self.running[pid] = task
-        TaskProcess.signalGroup(pid, SIGTERM)
-        self.scheduleKill(pid, serial: serial)
-    }
-
-    private func scheduleKill(_ pid: Int32, serial: UInt64) {
-        DispatchQueue.global().asyncAfter(deadline: .now() + self.configuration.gracePeriod) { [queue] in
-            queue.post(.killDeadline(pid: pid, serial: serial))
-        }
-    }
-
-    private func processExited(pid: Int32, code: Int32, logFailure: String? = nil) {
+    /// A supervisor exited: read the outcome it recorded and apply it.
+    private func attemptEnded(_ token: UInt64) {
         FaultPoint.duringCompletion.check()
-        guard let task = self.running.removeValue(forKey: pid) else { return }
+        guard let task = self.running.removeValue(forKey: token) else { return }
         self.slotsInUse -= 1
-        // The task is over once its leader exits; background children it left in its process
-        // group would otherwise outlive it unsupervised.
-        TaskProcess.signalGroup(pid, SIGKILL)
+        task.process.close()
         self.release(task.resources)
-        guard let job = self.active[task.job] else { return }
-        let definition = job.record.tasks[task.index]
-        // A log cut short (full disk) is said on the task and in Sluice's log; the task's own
-        // outcome stands.
-        let note = logFailure.map { "log incomplete: \($0)" }
-        if let logFailure {
-            self.logger.warning(
-                "task log cut short", ["job.id": "\(task.job)", "task": definition.name, "process.pid": "\(pid)", "error": logFailure])
+        var status: SupervisorStatus? = nil
+        do { status = try SupervisorStatus.read(path: task.statusPath) } catch {
+            self.logger.error("unusable supervisor status", ["job.id": "\(task.job)", "path": task.statusPath, "error": error.description])
         }
-        if job.cancelling {
-            self.pending[task.job, default: []] += self.active[task.job]!.plan.finish(
-                task.index, as: .cancelled, exitCode: code, message: "cancelled")
-        } else if self.stopping {
-            self.settle(task.job, task.index, exitCode: code, failure: "interrupted: Sluice stopped while the task was running")
-        } else if task.timedOut {
-            self.settle(task.job, task.index, exitCode: code, failure: "timed out after \(Self.seconds(definition.options.timeout ?? 0))")
-        } else if code == 0 {
-            if let creates = definition.options.creates,
-                case let path = Self.resolve(creates, in: definition.options.workingDirectory ?? job.record.workingDirectory),
-                !Self.exists(path)
-            {
-                self.settle(task.job, task.index, exitCode: code, failure: "exited with status 0 but did not create \(path)")
-            } else {
-                self.settle(task.job, task.index, exitCode: code, failure: nil, note: note)
-            }
-        } else {
-            let failure = code > 128 ? "killed by signal \(code - 128)" : "exited with status \(code)"
-            self.settle(task.job, task.index, exitCode: code, failure: note.map { "\(failure); \($0)" } ?? failure)
+        if status == nil {
+            // The supervisor died without an outcome (SIGKILL, a full disk): its task's leader
+            // got SIGKILL with it (PDEATHSIG); anything else left in the group goes now.
+            let name = self.active[task.job]?.record.tasks[task.index].name ?? "?"
+            self.kill(Self.groups(of: ProcessIdentity.carriers(of: [task.runKey])[task.runKey] ?? []), job: task.job, task: name)
         }
-        self.logger.debug("task finished", ["job.id": "\(task.job)", "task": definition.name, "exit": "\(code)"])
+        self.apply(status, job: task.job, index: task.index)
     }
 
-    /// Records a task's outcome: success, or a failure that is retried if the policy allows.
-    private func settle(_ id: Int64, _ index: Int, exitCode: Int32?, failure: String?, note: String? = nil) {
-        guard var job = self.active[id] else { return }
-        if let failure {
-            self.pending[id, default: []] += self.failOrRetry(&job, index, exitCode: exitCode, message: failure)
-        } else {
-            self.pending[id, default: []] += job.plan.finish(index, as: .succeeded, exitCode: exitCode, message: note)
+    /// Applies an ended attempt's status (nil: none was recorded) through `OutcomeRules`.
+    private func apply(_ status: SupervisorStatus?, job id: Int64, index: Int) {
+        guard let job = self.active[id] else { return }
+        let definition = job.record.tasks[index]
+        let workingDirectory = definition.options.workingDirectory ?? job.record.workingDirectory
+        var context = OutcomeRules.Context(
+            program: definition.argv.first ?? "", workingDirectory: workingDirectory, timeout: definition.options.timeout,
+            cancelling: job.cancelling, stopping: self.stopping)
+        if status?.exitCode == 0, let creates = definition.options.creates,
+            case let path = Self.resolve(creates, in: workingDirectory), !Self.exists(path)
+        {
+            context.missingOutput = path
         }
+        if let failure = status?.logFailure {
+            self.logger.warning("task log cut short", ["job.id": "\(id)", "task": definition.name, "error": failure])
+        }
+        self.settle(id, index, OutcomeRules.outcome(of: status, context), finishedAt: status?.finishedAt)
+        self.logger.debug(
+            "task finished", ["job.id": "\(id)", "task": definition.name, "exit": "\(status?.exitCode.map(String.init) ?? "none")"])
+    }
+
+    /// Records an attempt's outcome: success, cancellation, or a failure that is retried if
+    /// the policy allows.
+    private func settle(_ id: Int64, _ index: Int, _ outcome: AttemptOutcome, finishedAt: Date? = nil) {
+        guard var job = self.active[id] else { return }
+        var changes: [TaskChange]
+        switch outcome {
+        case .succeeded(let code, let note):
+            changes = job.plan.finish(index, as: .succeeded, exitCode: code, message: note)
+        case .cancelled(let code):
+            changes = job.plan.finish(index, as: .cancelled, exitCode: code, message: "cancelled")
+        case .failed(let code, let message):
+            changes = self.failOrRetry(&job, index, exitCode: code, message: message)
+        }
+        if let finishedAt, !changes.isEmpty { changes[0].finishedAt = finishedAt }
+        self.pending[id, default: []] += changes
         self.active[id] = job
     }
 
@@ -548,21 +645,32 @@ final class RunnerLoop: @unchecked Sendable {
 
     // MARK: - Stopping
 
-    /// Stops every running task (SIGTERM, then SIGKILL after the grace period) and commits what
-    /// became of it.
+    /// Leaves running attempts to their supervisors (the default: the next start re-adopts
+    /// them), or with `stopTasksOnExit` stops each one through its supervisor and records it as
+    /// interrupted. Commits what is pending either way.
     private func shutDown() {
-        for pid in self.running.keys { TaskProcess.signalGroup(pid, SIGTERM) }
-        let deadline = Date().addingTimeInterval(self.configuration.gracePeriod)
-        var killed = false
-        while !self.running.isEmpty {
-            let events = self.queue.takeAll(until: killed ? nil : deadline)
-            if events.isEmpty && !killed {
-                for pid in self.running.keys { TaskProcess.signalGroup(pid, SIGKILL) }
-                killed = true
+        if self.configuration.stopTasksOnExit {
+            for task in self.running.values { task.process.signal(SIGTERM) }
+            let deadline = Date().addingTimeInterval(self.teardown.supervisorPatience)
+            while !self.running.isEmpty {
+                let events = self.queue.takeAll(until: min(deadline, Date().addingTimeInterval(0.1)))
+                for case .supervisorExited(let token) in events { self.attemptEnded(token) }
+                self.sweep()
+                if Date() >= deadline { break }
             }
-            for case .exited(let pid, let code, let logFailure) in events {
-                self.processExited(pid: pid, code: code, logFailure: logFailure)
+            for (token, task) in self.running {
+                // A supervisor that outlived its patience: SIGKILL it (its task's leader dies
+                // with it) and whatever else carries the run key.
+                task.process.signal(SIGKILL)
+                self.kill(Self.groups(of: ProcessIdentity.carriers(of: [task.runKey])[task.runKey] ?? []), job: task.job, task: "?")
+                _ = self.running.removeValue(forKey: token)
+                task.process.close()
+                self.apply(nil, job: task.job, index: task.index)
             }
+        } else if !self.running.isEmpty {
+            self.logger.info("leaving tasks running under their supervisors", ["tasks": "\(self.running.count)"])
+            for task in self.running.values { task.process.close() }
+            self.running.removeAll()
         }
         if !self.pending.isEmpty { self.flush() }
         self.logger.info("runner stopped")

@@ -10,7 +10,7 @@ final class RunnerHarness {
     let dir: TemporaryDirectory
     let store: SQLiteJobStore
     let runner: Runner
-    let configuration: Runner.Configuration
+    var configuration: Runner.Configuration
     /// Seconds added to the wall clock for timestamps the store records.
     let clockOffset = ClockOffset()
     private var started = false
@@ -19,7 +19,7 @@ final class RunnerHarness {
     init(
         parallelism: Int = 4, gracePeriod: Double = 1, limits: Runner.Limits = Runner.Limits(),
         environment: [String: String] = Runner.defaultEnvironment,
-        random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) }
+        random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) }, stopTasksOnExit: Bool = true
     ) throws {
         self.dir = try TemporaryDirectory()
         try FileManager.default.createDirectory(atPath: self.dir.file("work"), withIntermediateDirectories: true)
@@ -28,6 +28,8 @@ final class RunnerHarness {
         self.configuration = Runner.Configuration(
             parallelism: parallelism, logDirectory: self.dir.file("logs"), environment: environment, gracePeriod: gracePeriod,
             random: random)
+        // Most tests want a stop to leave nothing behind; the tests of re-adoption turn it off.
+        self.configuration.stopTasksOnExit = stopTasksOnExit
         self.runner = Runner(store: self.store, configuration: self.configuration, limits: limits)
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import JobStore
+import Supervisor
 import TestSupport
 import Testing
 import Workflow
@@ -151,20 +152,18 @@ extension RunnerTests {
         defer { h.tearDown() }
         let job = try h.createJob([("a", [], sh("exit 0"))])
         try h.store.record(jobID: job.id, changes: [TaskChange(task: "a", state: .running)], jobState: .running)
-        let pid = try TaskProcess.spawn(
-            argv: ["sleep", "30"], environment: Runner.defaultEnvironment, workingDirectory: h.workingDirectory,
-            logPath: h.dir.file("survivor.log"))
-        try h.store.recordProcess(jobID: job.id, task: "a", pid: pid)
+        // A task process (not a session leader, so not a supervisor) carrying the attempt's run key.
+        let key = ProcessIdentity.runKey(logDirectory: h.configuration.logDirectory, jobID: job.id, task: "a", attempt: 1)
+        let survivor = try ChildProcess(path: "/bin/sleep", arguments: ["30"], environment: ["SLUICE_RUN_KEY": key])
+        try h.store.recordProcess(jobID: job.id, task: "a", pid: survivor.pid)
         h.start()
         let done = try #require(try h.finishedJob(job.id))
         #expect(done.task("a")?.message?.contains("interrupted") == true)
-        // The runner does not own this child; reaping it tells how it ended.
-        #expect(Poll.blockingUntil(within: .seconds(10)) { ProcessTable.status(of: pid)?.state == "Z" })
-        let code = TaskProcess.wait(pid)
-        #expect(code == 128 + SIGKILL)
+        let result = survivor.waitBlocking(timeout: .seconds(10))
+        #expect(result.signal == SIGKILL)
     }
 
-    @Test("On start, a live process whose start time does not match the record is left alone")
+    @Test("On start, a live process with the recorded pid that carries no run key is left alone")
     func recoveryIgnoresReusedPID() throws {
         let h = try RunnerHarness()
         defer { h.tearDown() }
@@ -173,13 +172,9 @@ extension RunnerTests {
         h.clockOffset.set(-3600)
         try h.store.record(jobID: job.id, changes: [TaskChange(task: "a", state: .running)], jobState: .running)
         h.clockOffset.set(0)
-        let pid = try TaskProcess.spawn(
-            argv: ["sleep", "30"], environment: Runner.defaultEnvironment, workingDirectory: h.workingDirectory,
-            logPath: h.dir.file("stranger.log"))
-        defer {
-            TaskProcess.signalGroup(pid, SIGKILL)
-            _ = TaskProcess.wait(pid)
-        }
+        let stranger = try ChildProcess(path: "/bin/sleep", arguments: ["30"])
+        let pid = stranger.pid
+        defer { stranger.terminate(signal: SIGKILL) }
         try h.store.recordProcess(jobID: job.id, task: "a", pid: pid)
         h.start()
         let done = try #require(try h.finishedJob(job.id))

@@ -1,0 +1,99 @@
+public import Foundation
+
+/// Recognises processes of task attempts started by an earlier Sluice process, without
+/// trusting a pid alone (pids are reused): by the run key every supervisor and task carries in
+/// its environment, by session (a supervisor leads its own), and by start time.
+public enum ProcessIdentity {
+    /// A live process that carries a run key.
+    public struct Carrier: Sendable, Equatable {
+        /// Its pid.
+        public let pid: Int32
+        /// Its process group.
+        public let processGroup: Int32
+        /// Its session.
+        public let session: Int32
+        /// When it started (from `/proc/<pid>/stat`), if known.
+        public let startedAt: Date?
+
+        /// Describes a process (the scan makes these; tests may too).
+        public init(pid: Int32, processGroup: Int32, session: Int32, startedAt: Date?) {
+            self.pid = pid
+            self.processGroup = processGroup
+            self.session = session
+            self.startedAt = startedAt
+        }
+
+        /// Whether it is a supervisor: supervisors start in a session of their own (setsid),
+        /// tasks run in their supervisor's session.
+        public var isSessionLeader: Bool { self.session == self.pid }
+    }
+
+    /// The marker every supervisor and task process carries in its environment as
+    /// `SLUICE_RUN_KEY`: which Sluice instance (by its log directory), job, task and attempt it
+    /// belongs to. Recovery looks for it because a crash between spawning a supervisor and
+    /// recording its pid leaves a live process that no stored pid names.
+    public static func runKey(logDirectory: String, jobID: Int64, task: String, attempt: Int) -> String {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325  // FNV-1a of the directory: tells instances apart, not a secret
+        for byte in logDirectory.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        return "\(String(hash, radix: 16))/\(jobID)/\(task)/\(attempt)"
+    }
+
+    /// Live processes whose environment holds one of `keys` as `SLUICE_RUN_KEY`, by key (keys
+    /// compared as bytes). Reads `/proc/<pid>/environ`, which the kernel fills at exec time and
+    /// which only processes of the same user (or root) may read: supervisors and tasks are
+    /// Sluice's own. One pass over /proc however many keys are asked for.
+    public static func carriers(of keys: Set<String>) -> [String: [Carrier]] {
+        guard !keys.isEmpty, let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return [:] }
+        let wanted = Dictionary(keys.map { (Array($0.utf8), $0) }, uniquingKeysWith: { a, _ in a })
+        let prefix = Array("SLUICE_RUN_KEY=".utf8)
+        let (boot, ticks) = (self.bootTime(), self.clockTicks())
+        var found: [String: [Carrier]] = [:]
+        for entry in entries {
+            guard let pid = Int32(entry), pid > 1, let environ = FileManager.default.contents(atPath: "/proc/\(pid)/environ") else {
+                continue
+            }
+            for variable in environ.split(separator: 0) where variable.starts(with: prefix) {
+                guard let key = wanted[Array(variable.dropFirst(prefix.count))], let stat = self.stat(of: pid) else { continue }
+                let started = boot.flatMap { boot in ticks.map { Date(timeIntervalSince1970: boot + stat.startTicks / $0) } }
+                found[key, default: []].append(Carrier(pid: pid, processGroup: stat.group, session: stat.session, startedAt: started))
+            }
+        }
+        return found
+    }
+
+    /// Process groups of live processes whose environment holds one of `keys`, by key.
+    public static func processGroups(carrying keys: Set<String>) -> [String: Set<Int32>] {
+        self.carriers(of: keys).mapValues { Set($0.map(\.processGroup)) }
+    }
+
+    /// Fields of `/proc/<pid>/stat` after the command name (which may contain spaces and
+    /// parentheses): pgrp is field 5, session field 6, starttime field 22 (clock ticks after
+    /// boot), per proc(5).
+    static func stat(of pid: Int32) -> (group: Int32, session: Int32, startTicks: Double)? {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = text.lastIndex(of: ")") else {
+            return nil
+        }
+        let fields = text[text.index(after: close)...].split(separator: " ")
+        guard fields.count > 19, let group = Int32(fields[2]), let session = Int32(fields[3]), let ticks = Double(fields[19]) else {
+            return nil
+        }
+        return (group, session, ticks)
+    }
+
+    /// The process group id of `pid`, from `/proc/<pid>/stat`.
+    public static func processGroup(of pid: Int32) -> Int32? { self.stat(of: pid)?.group }
+
+    /// sysconf's clock tick rate; nil if unknown (it returns -1 for names it does not know).
+    private static func clockTicks() -> Double? {
+        let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
+        return ticks > 0 ? ticks : nil
+    }
+
+    private static func bootTime() -> Double? {
+        guard let text = try? String(contentsOfFile: "/proc/stat", encoding: .utf8) else { return nil }
+        for line in text.split(separator: "\n") where line.hasPrefix("btime ") {
+            return Double(line.dropFirst(6).trimmingCharacters(in: .whitespaces))
+        }
+        return nil
+    }
+}
