@@ -55,7 +55,7 @@ let package = Package(
         // One process per task attempt, outside Sluice's process and session: starts the task in its
         // own process group, captures its log, enforces timeout and cancel, writes the outcome
         // durably. C, so that starting one costs about as much as starting the task itself.
-        .executableTarget(name: "sluice-supervisor"),
+        .executableTarget(name: "sluice-supervisor", cSettings: [.unsafeFlags(["-Wall", "-Wextra", "-O2"])]),
         // Micro-benchmarks driven by scripts/bench; not installed.
         .executableTarget(name: "sluice-bench", dependencies: ["Crypto", "Workflow", "JobStore", "Locking"], swiftSettings: strict),
 

@@ -2,7 +2,9 @@ import Foundation
 import JobStore
 import Locking
 import Synchronization
+import Supervisor
 import TestSupport
+import Testing
 import Workflow
 
 /// A runner over a real `SQLiteJobStore` in a temporary directory.
@@ -50,6 +52,18 @@ final class RunnerHarness {
     func tearDown() {
         self.stop()
         self.dir.remove()
+    }
+
+    /// The process group of the running attempt `attempt` of `task`: not the pid the store holds
+    /// (that is its supervisor's) but the group of the task process carrying its run key.
+    func taskGroup(_ job: JobRecord, _ task: String, attempt: Int = 1, within timeout: Duration = .seconds(10)) throws -> Int32 {
+        let key = ProcessIdentity.runKey(logDirectory: self.configuration.logDirectory, jobID: job.id, task: task, attempt: attempt)
+        var group: Int32? = nil
+        _ = Poll.blockingUntil(within: timeout) {
+            group = ProcessIdentity.carriers(of: [key])[key]?.first { !$0.isSessionLeader }?.processGroup
+            return group != nil
+        }
+        return try #require(group, "no task process carries \(key)")
     }
 
     /// Creates a job of `tasks` (name, needs, argv); does not wake the runner.

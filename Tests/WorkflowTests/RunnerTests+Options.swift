@@ -61,9 +61,10 @@ private func maxOverlap(_ lines: [String], weights: [String: Int] = [:]) -> Int 
 }
 
 /// The pid of `task` once it runs and its pid is recorded.
+/// The process group of `task`'s running first attempt (its supervisor's pid is what the store holds).
 private func pidWhenRunning(_ h: RunnerHarness, _ job: JobRecord, _ task: String) throws -> Int32 {
-    let running = try #require(try h.job(job.id, within: .seconds(10)) { $0.task(task)?.state == .running && $0.task(task)?.pid != nil })
-    return try #require(running.task(task)?.pid)
+    _ = try #require(try h.job(job.id, within: .seconds(10)) { $0.task(task)?.state == .running && $0.task(task)?.pid != nil })
+    return try h.taskGroup(job, task)
 }
 
 private func touch(_ path: String) { _ = FileManager.default.createFile(atPath: path, contents: nil) }

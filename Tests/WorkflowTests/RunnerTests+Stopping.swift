@@ -10,10 +10,10 @@ import Workflow
 #endif
 
 extension RunnerTests {
-    /// The pid of `task` once it runs and its pid is recorded.
+    /// The process group of `task` once it runs and its supervisor's pid is recorded.
     private static func runningPID(_ h: RunnerHarness, _ job: JobRecord, _ task: String) throws -> Int32 {
-        let running = try #require(try h.job(job.id) { $0.task(task)?.state == .running && $0.task(task)?.pid != nil })
-        return try #require(running.task(task)?.pid)
+        _ = try #require(try h.job(job.id) { $0.task(task)?.state == .running && $0.task(task)?.pid != nil })
+        return try h.taskGroup(job, task)
     }
 
     @Test("Cancelling a running job stops its process group and cancels the job")
