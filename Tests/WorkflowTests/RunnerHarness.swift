@@ -1,8 +1,8 @@
 import Foundation
 import JobStore
 import Locking
-import Synchronization
 import Supervisor
+import Synchronization
 import TestSupport
 import Testing
 import Workflow
