@@ -61,6 +61,18 @@ public enum ProcessIdentity {
         return found
     }
 
+    /// `pid` as a carrier of `key`, if it is alive and its environment holds exactly that run
+    /// key: the check after a pidfd was opened for a process a scan found (it may have exited
+    /// and its pid been reused in between). Reads only that process's /proc entries.
+    public static func carrier(pid: Int32, key: String) -> Carrier? {
+        guard pid > 1, let environ = FileManager.default.contents(atPath: "/proc/\(pid)/environ") else { return nil }
+        let wanted = Array("SLUICE_RUN_KEY=\(key)".utf8)
+        guard environ.split(separator: 0).contains(where: { $0.elementsEqual(wanted) }), let stat = self.stat(of: pid) else { return nil }
+        let (boot, ticks) = (self.bootTime(), self.clockTicks())
+        let started = boot.flatMap { boot in ticks.map { Date(timeIntervalSince1970: boot + stat.startTicks / $0) } }
+        return Carrier(pid: pid, processGroup: stat.group, session: stat.session, startedAt: started)
+    }
+
     /// Process groups of live processes whose environment holds one of `keys`, by key.
     public static func processGroups(carrying keys: Set<String>) -> [String: Set<Int32>] {
         self.carriers(of: keys).mapValues { Set($0.map(\.processGroup)) }

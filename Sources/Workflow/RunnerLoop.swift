@@ -286,7 +286,7 @@ final class RunnerLoop: @unchecked Sendable {
                     self.slotsInUse += 1  // may exceed the parallelism until enough of them end
                     self.track(process, job: id, index: i, statusPath: statusPath, runKey: key, resources: held)
                     adopted += 1
-                    self.logger.info(
+                    self.logger.debug(
                         "re-adopted running task",
                         ["job.id": "\(id)", "task": task.name, "attempt": "\(task.attempt)", "supervisor.pid": "\(pid)"])
                     continue
@@ -323,7 +323,7 @@ final class RunnerLoop: @unchecked Sendable {
     /// Whether `pid` (now pinned by a pidfd) still carries `key`: the scan saw it before the
     /// pidfd existed, and in between it could have exited and its pid been reused.
     private func stillCarries(_ pid: Int32, _ key: String) -> Bool {
-        ProcessIdentity.carriers(of: [key])[key]?.contains { $0.pid == pid && $0.isSessionLeader } == true
+        ProcessIdentity.carrier(pid: pid, key: key)?.isSessionLeader == true
     }
 
     /// Records the outcome of an attempt that ended while no Sluice watched it (nil: lost).

@@ -109,3 +109,66 @@ enum RunnerBench {
         return -1
     }
 }
+
+extension RunnerBench {
+    /// `sluice-bench runner-adopt --tasks N`: N tasks running under their supervisors, a runner
+    /// stopped (tasks left running) and a new one started on the same store: prints the seconds
+    /// from the new runner's start until it watches all N again,
+    /// {"tasks":N,"adopt_seconds":S,"start_seconds":T}, then releases the tasks and checks the job
+    /// succeeded.
+    static func adopt(_ options: Options) {
+        let n = Int(options.positive("--tasks", default: 1000))
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "sluice-bench-adopt-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        ).path
+        try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let store: SQLiteJobStore
+        do { store = try SQLiteJobStore(path: directory + "/bench.db") } catch { fail("cannot open store: \(error)") }
+        let release = directory + "/release"
+        let script = "while [ ! -e \"$1\" ]; do sleep 0.2; done"
+        let tasks = (0..<n).map { TaskRecord(name: "w\($0)", needs: [], argv: ["/bin/sh", "-c", script, "sh", release]) }
+        let configuration = Runner.Configuration(parallelism: n, logDirectory: directory + "/logs")
+        let job: JobRecord
+        do {
+            job = try store.createJob(
+                NewJob(
+                    pipeline: "adopt", triggeredBy: "bench", identitySource: "bench", params: [:], workingDirectory: directory, tasks: tasks
+                ))
+        } catch { fail("cannot create job: \(error)") }
+        let first = Runner(store: store, configuration: configuration)
+        first.start()
+        guard Self.wait(for: n, first, seconds: 120) else { fail("the first runner never had \(n) tasks running") }
+        first.stop()
+        let start = DispatchTime.now()
+        let second = Runner(store: store, configuration: configuration)
+        second.start()
+        let started = DispatchTime.now()
+        guard Self.wait(for: n, second, seconds: 60) else { fail("the new runner did not re-adopt \(n) tasks") }
+        let end = DispatchTime.now()
+        _ = FileManager.default.createFile(atPath: release, contents: nil)
+        var finished: JobRecord? = nil
+        for _ in 0..<600 {
+            finished = try? store.job(id: job.id)
+            if finished?.state.isTerminal == true { break }
+            usleep(100_000)
+        }
+        second.stop()
+        guard finished?.state == .succeeded, finished?.tasks.allSatisfy({ $0.attempt == 1 }) == true else {
+            fail("job ended \(finished?.state.rawValue ?? "?"), attempts \(Set(finished?.tasks.map(\.attempt) ?? []))")
+        }
+        print(
+            "{\"tasks\":\(n),\"adopt_seconds\":\(Double(end.uptimeNanoseconds - start.uptimeNanoseconds) / 1e9),\"start_seconds\":\(Double(started.uptimeNanoseconds - start.uptimeNanoseconds) / 1e9)}"
+        )
+    }
+
+    /// Waits until `runner` has `n` tasks running; false after `seconds`.
+    private static func wait(for n: Int, _ runner: Runner, seconds: Double) -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if runner.activity.runningTasks == n { return true }
+            usleep(5_000)
+        }
+        return false
+    }
+}

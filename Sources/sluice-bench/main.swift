@@ -20,6 +20,7 @@ let usage = """
     usage: sluice-bench crypto --keys DIR [--seconds S] [--runs N] [--only ES256|RS256] [--clock user|wall]
            sluice-bench runner-dag --tasks N
            sluice-bench runner-procs --tasks N --parallelism P
+           sluice-bench runner-adopt --tasks N
 
       crypto   PublicKey.verify throughput for ES256 and RS256 with keys and signatures made by the
                openssl tool (scripts/bench writes them to DIR; see CryptoBench.swift for the files).
@@ -31,6 +32,8 @@ let usage = """
       runner-dag    one job of N noop tasks in a layered DAG (width 10, two needs each) through the
                     runner and a durable SQLite store; prints one JSON line (see RunnerBench.swift)
       runner-procs  one job of N independent /bin/true tasks at parallelism P; one JSON line
+      runner-adopt  N running tasks left by a stopped runner, re-adopted by a new one: the seconds
+                    until all N are watched again; one JSON line
     """
 
 // The runner logs every job at info level; a benchmark wants only warnings on its stderr.
@@ -44,6 +47,8 @@ case "runner-dag":
     RunnerBench.dag(Options(arguments, valued: ["--tasks"]))
 case "runner-procs":
     RunnerBench.processes(Options(arguments, valued: ["--tasks", "--parallelism"]))
+case "runner-adopt":
+    RunnerBench.adopt(Options(arguments, valued: ["--tasks"]))
 case "-h", "--help", "help":
     print(usage)
 default:
