@@ -51,8 +51,9 @@ public struct SupervisorStatus: Sendable, Equatable {
     /// Parses a status file's text.
     /// - Throws: `FormatError` for anything but the documented format: a missing `version=1`,
     ///   `run_key`, `started_at_ms`, `finished_at_ms`, `log_bytes` or `log_omitted`; a number that
-    ///   does not parse; a repeated or unknown key; a line without `=` or without its final
-    ///   newline (a torn write); both or neither of exit status and spawn error.
+    ///   does not parse, or is negative (only the two times may be); a value that is not UTF-8; a
+    ///   repeated or unknown key; a line without `=` or without its final newline (a torn write);
+    ///   both or neither of exit status and spawn error.
     public init(parsing bytes: [UInt8]) throws(FormatError) {
         guard bytes.count <= Self.maximumBytes else { throw FormatError("larger than \(Self.maximumBytes) bytes") }
         guard bytes.last == UInt8(ascii: "\n") else { throw FormatError("does not end with a newline") }
@@ -65,7 +66,11 @@ public struct SupervisorStatus: Sendable, Equatable {
             let key = String(decoding: line[..<equals], as: UTF8.self)
             guard Self.keys.contains(where: { $0.utf8.elementsEqual(key.utf8) }) else { throw FormatError("unknown key \(key)") }
             guard values[key] == nil else { throw FormatError("repeated key \(key)") }
-            values[key] = String(decoding: line[line.index(after: equals)...], as: UTF8.self)
+            // Validated, not decoded with replacement: a run key must come back byte for byte.
+            guard let value = String(validating: line[line.index(after: equals)...], as: UTF8.self) else {
+                throw FormatError("\(key) is not UTF-8")
+            }
+            values[key] = value
             order.append(key)
         }
         guard values["version"].map({ $0.utf8.elementsEqual("1".utf8) }) == true else {
@@ -75,17 +80,20 @@ public struct SupervisorStatus: Sendable, Equatable {
             guard let value = values[key] else { throw FormatError("\(key) missing") }
             return value
         }
-        func number<T: FixedWidthInteger>(_ key: String, _: T.Type) throws(FormatError) -> T? {
+        func number<T: FixedWidthInteger>(_ key: String, _: T.Type, signed: Bool = false) throws(FormatError) -> T? {
             guard let text = values[key] else { return nil }
-            // Digits only (a leading '-' allowed): Int("+5") and similar are not the format.
-            guard !text.isEmpty, text.utf8.enumerated().allSatisfy({ $1 >= 48 && $1 <= 57 || ($0 == 0 && $1 == 45) }), let value = T(text)
+            // Digits only (a leading '-' only where `signed`): Int("+5") and similar are not the
+            // format, and a negative pid, status, signal, errno or byte count is not either.
+            guard !text.isEmpty, text.utf8.enumerated().allSatisfy({ $1 >= 48 && $1 <= 57 || (signed && $0 == 0 && $1 == 45) }),
+                let value = T(text)
             else { throw FormatError("\(key) is not a number: \(text.prefix(40))") }
             return value
         }
         self.runKey = try required("run_key")
         self.taskPID = try number("task_pid", Int32.self)
-        guard let started = try number("started_at_ms", Int64.self) else { throw FormatError("started_at_ms missing") }
-        guard let finished = try number("finished_at_ms", Int64.self) else { throw FormatError("finished_at_ms missing") }
+        // Times may be negative: a clock set before 1970 is wrong, but the outcome still counts.
+        guard let started = try number("started_at_ms", Int64.self, signed: true) else { throw FormatError("started_at_ms missing") }
+        guard let finished = try number("finished_at_ms", Int64.self, signed: true) else { throw FormatError("finished_at_ms missing") }
         self.startedAt = Date(timeIntervalSince1970: Double(started) / 1000)
         self.finishedAt = Date(timeIntervalSince1970: Double(finished) / 1000)
         self.exitStatus = try number("exit_status", Int32.self)
