@@ -83,6 +83,14 @@ import Testing
         #expect(OutcomeRules.stoppedBySluice == "interrupted: Sluice stopped while the task was running")
     }
 
+    @Test("A cancel request takes precedence over Sluice stopping: the attempt is cancelled, not interrupted")
+    func cancellingWhileStopping() throws {
+        #expect(
+            OutcomeRules.outcome(of: try Self.status(["exit_signal=15", "stop_signal=15"]), Self.context(cancelling: true, stopping: true))
+                == .cancelled(exitCode: 143))
+        #expect(OutcomeRules.outcome(of: nil, Self.context(cancelling: true, stopping: true)) == .cancelled(exitCode: nil))
+    }
+
     @Test("A stop signal that neither cancel nor Sluice's stop sent fails the attempt as interrupted by that signal")
     func stopSignalFromSomeoneElse() throws {
         #expect(

@@ -3,6 +3,10 @@ import Supervisor
 import TestSupport
 import Testing
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 @Suite struct SupervisorStatusTests {
     /// The example from docs/supervisor.md.
     static let example = """
@@ -112,6 +116,14 @@ import Testing
         #expect(status.logBytes == Int64.max)
         #expect(status.logOmitted == 4_294_967_296)
         #expect(status.logFailure?.utf8.elementsEqual("caf\u{E9}".utf8) == true)
+    }
+
+    @Test("The two times may be negative (a clock set before 1970); the outcome still parses")
+    func negativeTimes() throws {
+        let status = try Self.parse(
+            Self.text(Self.lines().map { $0.replacingOccurrences(of: "started_at_ms=1000", with: "started_at_ms=-1500") }))
+        #expect(status.startedAt == Date(timeIntervalSince1970: -1.5))
+        #expect(status.finishedAt == Date(timeIntervalSince1970: 2))
     }
 
     @Test("A status of exactly 64 KiB is accepted")
@@ -302,6 +314,28 @@ import Testing
             let path = try directory.write(name, text)
             #expect(throws: SupervisorStatus.FormatError.self, "\(name)") { try SupervisorStatus.read(path: path) }
         }
+    }
+
+    @Test("read(path:) throws for a status path that exists but cannot be opened (a socket)")
+    func readUnopenable() throws {
+        // A unix socket exists but open(2) refuses it (ENXIO), even for root; the path must stay short.
+        let directory = try TemporaryDirectory(prefix: "st", in: "/tmp")
+        defer { directory.remove() }
+        let path = directory.file("status")
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        try #require(fd >= 0)
+        defer { close(fd) }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { buffer in
+            for (i, byte) in path.utf8.enumerated() { buffer[i] = byte }
+        }
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        try #require(bound == 0)
+        #expect(FileManager.default.fileExists(atPath: path))
+        #expect(throws: SupervisorStatus.FormatError("cannot read \(path)")) { try SupervisorStatus.read(path: path) }
     }
 
     @Test("read(path:) throws for a status path that exists but cannot be read as a file")
