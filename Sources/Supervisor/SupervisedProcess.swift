@@ -36,7 +36,8 @@ public struct SupervisedProcess: Sendable, Equatable {
     }
 
     /// Sends `signal` to the supervisor (SIGTERM: stop the task, SIGTERM to its group, SIGKILL
-    /// after the grace period). Returns false if it has already exited.
+    /// after the grace period). Returns false once it has exited and been reaped (the kernel still
+    /// accepts signals for a zombie, which ignores them).
     @discardableResult
     public func signal(_ signal: Int32) -> Bool {
         if self.pidFD >= 0 { return cspawn_pidfd_send_signal(self.pidFD, signal) == 0 }

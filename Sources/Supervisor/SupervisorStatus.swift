@@ -58,7 +58,6 @@ public struct SupervisorStatus: Sendable, Equatable {
         guard bytes.count <= Self.maximumBytes else { throw FormatError("larger than \(Self.maximumBytes) bytes") }
         guard bytes.last == UInt8(ascii: "\n") else { throw FormatError("does not end with a newline") }
         var values: [String: String] = [:]
-        var order: [String] = []
         for line in bytes.dropLast().split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
             guard let equals = line.firstIndex(of: UInt8(ascii: "=")) else {
                 throw FormatError("line without '=': \(String(decoding: line.prefix(80), as: UTF8.self))")
@@ -71,7 +70,6 @@ public struct SupervisorStatus: Sendable, Equatable {
                 throw FormatError("\(key) is not UTF-8")
             }
             values[key] = value
-            order.append(key)
         }
         guard values["version"].map({ $0.utf8.elementsEqual("1".utf8) }) == true else {
             throw FormatError("version is \(values["version"] ?? "missing"), expected 1")
