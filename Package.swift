@@ -53,7 +53,20 @@ let package = Package(
         // One process per task attempt, outside Sluice's process and session: starts the task in its
         // own process group, captures its log, enforces timeout and cancel, writes the outcome
         // durably. C, so that starting one costs about as much as starting the task itself.
-        .executableTarget(name: "sluice-supervisor"),
+        //
+        // Linked by swiftc, which would add the Swift runtime (libswiftCore, libstdc++: about 2 ms
+        // more per start): -nostartfiles leaves out swiftrt.o, the only object that needs it, and
+        // in release builds -static-executable links glibc statically, so nothing of Swift is
+        // loaded and no shared library either. Not in debug builds: `--sanitize=thread` (scripts/test
+        // --tsan) needs a dynamic executable, and debug builds only have to work, not start fast.
+        .executableTarget(
+            name: "sluice-supervisor",
+            cSettings: [.define("_GNU_SOURCE"), .unsafeFlags(["-Wall", "-Wextra"])],
+            linkerSettings: [
+                .unsafeFlags(["-nostartfiles"]),
+                .unsafeFlags(["-static-executable"], .when(configuration: .release)),
+            ]
+        ),
         // Micro-benchmarks driven by scripts/bench; not installed.
         .executableTarget(name: "sluice-bench", dependencies: ["Crypto", "Workflow", "JobStore", "Locking"], swiftSettings: strict),
 
