@@ -220,8 +220,12 @@ int main(int argc, char **argv) {
     sigaddset(&handled, SIGTERM);
     sigaddset(&handled, SIGINT);
     sigaddset(&handled, SIGHUP);
+    // SIGPIPE is blocked too (and never read): a message to a stderr whose reader is gone must
+    // fail with EPIPE, not kill the supervisor before it writes the status file.
+    sigset_t blocked = handled;
+    sigaddset(&blocked, SIGPIPE);
     int setup_step = STEP_NONE, setup_error = 0;
-    if (sigprocmask(SIG_BLOCK, &handled, NULL) < 0) {
+    if (sigprocmask(SIG_BLOCK, &blocked, NULL) < 0) {
         setup_step = STEP_SIGPROCMASK;
         setup_error = errno;
     }
@@ -239,15 +243,15 @@ int main(int argc, char **argv) {
     struct log_capture log;
     capture_open(&log, options.log_path, options.head_bytes, options.tail_bytes, monotonic_ns());
 
-    // Dispositions inherited as SIG_IGN would defeat the signalfd: an ignored signal is discarded
-    // instead of becoming pending, and SIGCHLD ignored even makes the kernel reap the child
-    // itself (then waitpid fails and the exit status is lost). SA_NOCLDWAIT goes with flags 0.
-    static const int reset[] = {SIGCHLD, SIGTERM, SIGINT, SIGHUP};
-    for (size_t i = 0; i < sizeof reset / sizeof reset[0] && setup_step == STEP_NONE; i++) {
+    // SIGCHLD inherited as SIG_IGN (or with SA_NOCLDWAIT) makes the kernel reap the child
+    // itself: waitid would then fail and the exit status be lost. So SIG_DFL, flags 0. SIGTERM,
+    // SIGINT and SIGHUP need no reset: the kernel never discards a blocked signal as ignored,
+    // so they reach the signalfd even if inherited as SIG_IGN.
+    if (setup_step == STEP_NONE) {
         struct sigaction action;
         memset(&action, 0, sizeof action);
         action.sa_handler = SIG_DFL;
-        if (sigaction(reset[i], &action, NULL) < 0) {
+        if (sigaction(SIGCHLD, &action, NULL) < 0) {
             setup_step = STEP_SIGACTION;
             setup_error = errno;
         }

@@ -145,7 +145,12 @@ struct StopTests {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
         let invocation = Invocation.shell("echo ready; exec sleep 60", in: dir)
-        let options = SpawnOptions(wrapper: ["/bin/sh", "-c", "trap '' INT TERM HUP CHLD; exec \"$0\" \"$@\""])
+        // bash, not dash: dash's trap cannot ignore SIGCHLD.
+        let ignore = "trap '' INT TERM HUP CHLD; exec \"$0\" \"$@\""
+        let premise = try ChildProcess.run("/bin/bash", ["-c", ignore, "/bin/grep", "SigIgn", "/proc/self/status"])
+        let ignored = try #require(SignalMasks.mask("SigIgn", in: Substring(premise.stdout)), "\(premise)")
+        for signal in [SIGINT, SIGTERM, SIGHUP, SIGCHLD] { #expect(ignored & SignalMasks.bit(signal) != 0, "premise: \(signal) ignored") }
+        let options = SpawnOptions(wrapper: ["/bin/bash", "-c", ignore])
         let running = try Supervisor.start(
             invocation.arguments, environment: invocation.environment, options: options, stderrPath: invocation.stderrPath)
         Self.waitForLog(invocation, containing: "ready")

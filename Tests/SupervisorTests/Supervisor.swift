@@ -50,7 +50,7 @@ enum Supervisor {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 0, options.stdin ?? "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 2, stderrPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         for (target, source) in options.inherited { posix_spawn_file_actions_adddup2(&actions, source, target) }
@@ -151,6 +151,8 @@ struct SpawnOptions {
     var ignoreInternalSignals = false
     /// Descriptors handed on without close-on-exec: target number → this process's descriptor.
     var inherited: [Int32: Int32] = [:]
+    /// The file the supervisor reads as stdin; /dev/null if nil.
+    var stdin: String? = nil
     /// A program (and its first arguments) that execs the supervisor, e.g. a shell that ignores
     /// some signals first; the supervisor's path follows them.
     var wrapper: [String] = []

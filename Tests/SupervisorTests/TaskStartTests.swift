@@ -74,7 +74,7 @@ struct TaskStartTests {
         defer { close(fd) }
         let invocation = Invocation(dir, program: "/bin/ls", argv: ["ls", "-l", "/proc/self/fd/"])
         let running = try Supervisor.start(
-            invocation.arguments, environment: invocation.environment, options: SpawnOptions(inherited: [7: fd, 40: fd]),
+            invocation.arguments, environment: invocation.environment, options: SpawnOptions(inherited: [7: fd, 40: fd], stdin: secret),
             stderrPath: invocation.stderrPath)
         let result = Supervisor.Result(exit: running.wait(), invocation: invocation, sourceLocation: #_sourceLocation)
         #expect(try result.requireStatus()["exit_status"] == "0")
@@ -93,11 +93,12 @@ struct TaskStartTests {
         #expect(!result.logText.contains("inherited"))
     }
 
-    @Test("stdin is at end-of-file at once: a task reading it does not wait")
+    @Test("stdin is at end-of-file at once, whatever the supervisor's stdin: a task reading it gets nothing and does not wait")
     func stdinEmpty() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
-        let result = try Supervisor.run(.shell("cat; echo \"read $?\"; wc -c", in: dir))
+        let input = try dir.write("input", "the supervisor's stdin, not the task's\n")
+        let result = try Supervisor.run(.shell("cat; echo \"read $?\"; wc -c", in: dir), options: SpawnOptions(stdin: input))
         #expect(try result.requireStatus()["exit_status"] == "0")
         #expect(result.logText == "read 0\n0\n")
         #expect(result.exit.elapsed < .seconds(5))
