@@ -183,8 +183,9 @@ struct LogCaptureTests {
         #expect(
             Poll.blockingUntil(within: .seconds(10)) { Files.bytes(invocation.logPath) == expected },
             "\(Files.text(invocation.logPath).suffix(200))")
-        // One rewrite interval (1 s) after the start at most, plus the time seq takes.
-        #expect(ContinuousClock.now - start < .seconds(3))
+        // One rewrite interval (1 s) after the start at most, plus the time seq takes (and some
+        // slack for a loaded machine).
+        #expect(ContinuousClock.now - start < .seconds(4))
         #expect(!running.hasExited)
         #expect(!Files.exists(invocation.statusPath))
 
