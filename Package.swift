@@ -63,7 +63,7 @@ let package = Package(
         // --tsan) needs a dynamic executable, and debug builds only have to work, not start fast.
         .executableTarget(
             name: "sluice-supervisor",
-            cSettings: [.unsafeFlags(["-Wall", "-Wextra"])],
+            cSettings: [.define("_GNU_SOURCE"), .unsafeFlags(["-Wall", "-Wextra"])],
             linkerSettings: [
                 .unsafeFlags(["-nostartfiles"]),
                 .unsafeFlags(["-static-executable"], .when(configuration: .release)),

@@ -1,387 +1,315 @@
-// sluice-supervisor: runs one task attempt for Sluice and outlives it. See docs/supervisor.md.
+// sluice-supervisor: runs one task attempt outside Sluice's process and session, captures its
+// output into a size-capped log, enforces its timeout and stop signals, and writes the outcome
+// durably to a status file. The behaviour is specified in docs/supervisor.md.
 //
-// Single-threaded, one poll(2) loop, no allocation besides the tail buffer: starting it must cost
-// about what starting the task costs.
-#define _GNU_SOURCE
+// Single-threaded, one poll(2) loop over a signalfd and the output pipe; no allocation besides
+// the log's tail buffer; no stdio streams.
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <poll.h>
 #include <signal.h>
-#include <stdarg.h>
-#include <stdint.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/signalfd.h>
-#include <sys/stat.h>
-#include <sys/types.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "capture.h"
+#include "log_capture.h"
+#include "options.h"
+#include "spawn.h"
+#include "status.h"
+#include "supervisor.h"
 
-extern char **environ;
+/// How long output is still read after the task's leader was reaped: a child that left the
+/// process group (setsid) may hold the pipe open forever.
+#define DRAIN_NS NANOSECONDS_PER_SECOND
 
-#define EX_USAGE 64
-#define EX_SOFTWARE 70
+/// Bytes read from the pipe at a time (static: no allocation; pages are touched only when used).
+static unsigned char buffer[64 * 1024];
 
-static void usage(const char *why) {
-    // One line on stderr: Sluice's own stderr (its journal or lighttpd's error log).
-    dprintf(2, "sluice-supervisor: %s\n", why);
-    exit(EX_USAGE);
-}
-
-static int64_t monotonic_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t realtime_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/// Parses a non-negative decimal integer; -1 if it is not one.
-static long long parse_count(const char *text) {
-    if (*text == '\0') return -1;
-    long long value = 0;
-    for (const char *p = text; *p; p++) {
-        if (*p < '0' || *p > '9') return -1;
-        if (value > (LLONG_MAX - 9) / 10) return -1;
-        value = value * 10 + (*p - '0');
-    }
-    return value;
-}
-
-/// Parses seconds as "D", "D." or "D.FFF" (plain decimal, no sign or exponent) into milliseconds;
-/// -1 if malformed.
-static long long parse_seconds(const char *text) {
-    long long whole = 0, millis = 0;
-    const char *p = text;
-    if (*p < '0' || *p > '9') return -1;
-    for (; *p >= '0' && *p <= '9'; p++) {
-        if (whole > 1000000000LL) return -1;
-        whole = whole * 10 + (*p - '0');
-    }
-    if (*p == '.') {
-        p++;
-        int digits = 0;
-        for (; *p >= '0' && *p <= '9'; p++, digits++) {
-            if (digits < 3) millis = millis * 10 + (*p - '0');
-        }
-        for (; digits < 3; digits++) millis *= 10;
-    }
-    if (*p != '\0') return -1;
-    return whole * 1000 + millis;
-}
-
-/// Writes all of `len` bytes to `fd` (write(2) may write less; EINTR is retried). 0 or -1.
-static int write_all(int fd, const char *bytes, size_t len) {
-    while (len > 0) {
-        ssize_t n = write(fd, bytes, len);
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            return -1;
-        }
-        bytes += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
-struct outcome {
-    const char *run_key;
-    pid_t task_pid;
-    int64_t started_at_ms, finished_at_ms;
-    int exited, exit_status, signalled, exit_signal;
-    int timed_out, stop_signal;
-    const char *spawn_step;
-    int spawn_errno;
+/// The state of a running task.
+struct supervision {
+    pid_t pid;              // the leader, and its process group
+    int output_fd;          // the pipe's read end, -1 after end-of-file
+    int signal_fd;
+    int64_t grace_ns;
+    int reaped;
+    int wait_status;
+    int terminating;        // SIGTERM has been sent to the group
+    int64_t kill_at;        // when SIGKILL follows; -1 if not scheduled
+    int64_t timeout_at;     // when the timeout fires; -1 if none (or fired, or the leader exited)
+    int64_t drain_until;    // after the leader was reaped: when reading stops
+    struct log_capture *log;
+    struct outcome *outcome;
 };
 
-/// Writes the status file: PATH.tmp, fsync, rename, fsync of the directory. 0 or -1.
-static int write_status(const char *path, const struct outcome *o, const struct capture *log) {
-    char text[8192];
-    int n = 0;
-#define ADD(...) n += snprintf(text + n, sizeof text - (size_t)n, __VA_ARGS__)
-    ADD("version=1\nrun_key=%s\n", o->run_key);
-    if (o->task_pid > 0) ADD("task_pid=%d\n", (int)o->task_pid);
-    ADD("started_at_ms=%lld\nfinished_at_ms=%lld\n", (long long)o->started_at_ms, (long long)o->finished_at_ms);
-    if (o->exited) ADD("exit_status=%d\n", o->exit_status);
-    if (o->signalled) ADD("exit_signal=%d\n", o->exit_signal);
-    if (o->timed_out) ADD("timed_out=1\n");
-    if (o->stop_signal) ADD("stop_signal=%d\n", o->stop_signal);
-    ADD("log_bytes=%lld\nlog_omitted=%lld\n", (long long)log->total, (long long)capture_omitted(log));
-    if (log->failure[0]) ADD("log_failure=%s\n", log->failure);
-    if (o->spawn_step) ADD("spawn_error=%s\nspawn_errno=%d\n", o->spawn_step, o->spawn_errno);
-#undef ADD
-    if (n < 0 || (size_t)n >= sizeof text) return -1;
-
-    char tmp[PATH_MAX];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp) return -1;
-    int fd;
-    do fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
-    while (fd < 0 && errno == EINTR);
-    if (fd < 0) return -1;
-    // fsync before rename: otherwise a crash may leave the new name pointing at an empty file.
-    if (write_all(fd, text, (size_t)n) != 0 || fsync(fd) != 0) {
-        close(fd);
-        unlink(tmp);
-        return -1;
+/// Makes sure descriptors 0, 1 and 2 are open (on /dev/null if they were closed), so that every
+/// descriptor the supervisor creates is above 2 and the child's dup2 onto 0, 1 and 2 cannot
+/// clobber one of them (the pipe, the error pipe), nor a usage message land in the log.
+static void open_standard_descriptors(void) {
+    for (int fd = 0; fd <= 2; fd++) {
+        if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF) continue;
+        int opened;
+        do opened = open("/dev/null", O_RDWR);  // the lowest free number: `fd` itself
+        while (opened < 0 && errno == EINTR);
+        // If /dev/null cannot be opened the child's own open of it fails and is reported; if it
+        // somehow came back above `fd`, leave it (harmless: closed at execve by the child).
+        if (opened < 0) return;
     }
-    close(fd);  // never retried on EINTR: Linux has released the descriptor anyway
-    if (rename(tmp, path) != 0) {
-        unlink(tmp);
-        return -1;
-    }
-    // fsync of the directory makes the rename itself durable.
-    char dir[PATH_MAX];
-    snprintf(dir, sizeof dir, "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (slash == dir) slash[1] = '\0';
-    else if (slash) *slash = '\0';
-    else snprintf(dir, sizeof dir, ".");
-    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) {
-        fsync(dfd);
-        close(dfd);
-    }
-    return 0;
 }
 
-/// In the forked child: reports the failed step and errno to the parent and exits 127.
-static void child_fail(int errpipe, const char *step) {
-    int saved = errno;
-    char message[64];
-    int n = snprintf(message, sizeof message, "%s\n%d", step, saved);
-    if (n > 0) write_all(errpipe, message, (size_t)n);
-    _exit(127);
+/// Sends `signal` to the task's process group.
+static void signal_group(pid_t pgid, int signal) {
+    // Never kill(0) or kill(-1): that would hit the supervisor or everyone.
+    if (pgid <= 1) return;
+    // ESRCH (the group is empty) is the expected end; EPERM (a member changed its credentials)
+    // cannot be helped. Either way there is nothing more to do, so the result is not used.
+    (void)kill(-pgid, signal);
 }
 
-/// In the forked child: becomes the task. Never returns.
-static void become_task(pid_t supervisor, int outfd, int errpipe, const char *cwd, const char *program, char **argv) {
-    // Its own process group (pgid = pid), so cancel and timeouts reach its children too. The
-    // parent calls setpgid as well: whichever runs first wins, and both agree.
-    if (setpgid(0, 0) != 0) child_fail(errpipe, "setpgid");
-    // If the supervisor dies (SIGKILL), the task gets SIGKILL: no task runs unsupervised.
-    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) child_fail(errpipe, "prctl");
-    // PDEATHSIG only covers deaths after the prctl: if the supervisor died before, we were
-    // already reparented.
-    if (getppid() != supervisor) _exit(127);
-    // Every signal at its default: ignored signals survive exec, and the supervisor ignores
-    // none, but it may have inherited some (nohup, a shell's background job). sigaction fails
-    // with EINVAL for SIGKILL, SIGSTOP and glibc's internal signals; that is fine.
-    struct sigaction dfl;
-    memset(&dfl, 0, sizeof dfl);
-    dfl.sa_handler = SIG_DFL;
-    for (int s = 1; s < _NSIG; s++) sigaction(s, &dfl, NULL);
-    sigset_t none;
-    sigemptyset(&none);
-    // The supervisor blocks the signals its signalfd reads; the mask survives exec.
-    if (sigprocmask(SIG_SETMASK, &none, NULL) != 0) child_fail(errpipe, "sigprocmask");
-    int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    if (devnull < 0) child_fail(errpipe, "open /dev/null");
-    if (dup2(devnull, 0) < 0) child_fail(errpipe, "dup2");
-    if (dup2(outfd, 1) < 0 || dup2(outfd, 2) < 0) child_fail(errpipe, "dup2");
-    if (chdir(cwd) != 0) child_fail(errpipe, "chdir");
-    // Every other descriptor the supervisor holds is close-on-exec, including the error pipe,
-    // whose closing at exec tells the parent the exec succeeded.
-    execve(program, argv, environ);
-    child_fail(errpipe, "execve");
+/// Starts stopping the task (stop signal or timeout), once: SIGTERM now, SIGKILL after the grace.
+static void terminate(struct supervision *s, int64_t now) {
+    if (s->terminating) return;
+    s->terminating = 1;
+    signal_group(s->pid, SIGTERM);
+    s->kill_at = now + s->grace_ns;
+}
+
+/// Reaps the leader if it has exited: SIGKILL to its group first, then waitpid.
+static void reap_if_exited(struct supervision *s, int64_t now) {
+    if (s->reaped) return;
+    siginfo_t info;
+    memset(&info, 0, sizeof info);  // with WNOHANG, si_pid stays 0 while the child runs
+    int result;
+    // WNOWAIT: look without reaping. While the leader is an unreaped zombie its pid (= the group
+    // id) cannot be reused, so the SIGKILL below cannot reach a stranger's group.
+    do result = waitid(P_PID, (id_t)s->pid, &info, WEXITED | WNOHANG | WNOWAIT);
+    while (result < 0 && errno == EINTR);  // EINTR: interrupted; retry
+    if (result < 0) {
+        // ECHILD cannot happen (nothing else reaps it); if it did, the task is gone unobserved.
+        s->reaped = 1;
+        s->wait_status = -1;
+    } else {
+        if (info.si_pid == 0) return;  // still running (SIGCHLD also comes for stop/continue)
+        // Background children the leader left would otherwise run on unsupervised, and keep
+        // the pipe open until the drain time runs out.
+        signal_group(s->pid, SIGKILL);
+        int status = 0;
+        pid_t reaped;
+        do reaped = waitpid(s->pid, &status, 0);  // a zombie: returns at once
+        while (reaped < 0 && errno == EINTR);
+        s->reaped = 1;
+        s->wait_status = reaped == s->pid ? status : -1;
+    }
+    s->outcome->finished_at_ms = realtime_ms();
+    s->drain_until = now + DRAIN_NS;
+    s->kill_at = -1;
+    s->timeout_at = -1;
+}
+
+/// Reads every pending signal from the signalfd and acts on it.
+static void handle_signals(struct supervision *s, int64_t now) {
+    for (;;) {
+        struct signalfd_siginfo infos[8];
+        ssize_t n = read(s->signal_fd, infos, sizeof infos);
+        if (n < 0 && errno == EINTR) continue;  // interrupted; retry
+        // EAGAIN: nothing left (the signalfd is non-blocking). Any other error cannot happen on
+        // a signalfd we own; stop reading rather than spin.
+        if (n <= 0) return;
+        for (size_t i = 0; i < (size_t)n / sizeof infos[0]; i++) {
+            int signo = (int)infos[i].ssi_signo;
+            if (signo == SIGCHLD) {
+                // Several exits may share one SIGCHLD; there is only one child to look at.
+                reap_if_exited(s, now);
+            } else if (!s->reaped && s->outcome->stop_signal == 0) {
+                // SIGTERM, SIGINT or SIGHUP: the first one is recorded and starts the stop.
+                // After the leader was reaped the task is over, and a stop changes nothing.
+                s->outcome->stop_signal = signo;
+                terminate(s, now);
+            }
+        }
+    }
+}
+
+/// Reads one chunk of output into the log; closes the pipe at end-of-file.
+static void read_output(struct supervision *s) {
+    ssize_t n;
+    do n = read(s->output_fd, buffer, sizeof buffer);
+    while (n < 0 && errno == EINTR);  // interrupted before any data; retry
+    if (n > 0) {
+        capture_append(s->log, buffer, (size_t)n);
+        return;
+    }
+    // n == 0: end-of-file, every writer is gone. A read error cannot happen on our pipe (EAGAIN
+    // neither: it is blocking and poll said readable); treat it as end-of-file rather than spin.
+    (void)close_once(s->output_fd);  // nothing to report: we only read from it
+    s->output_fd = -1;
+}
+
+/// `deadline` as a poll(2) timeout from `now`: whole milliseconds, rounded up so that the wait
+/// does not end just before the deadline and spin; -1 (forever) without a deadline.
+static int poll_timeout(int64_t deadline, int64_t now) {
+    if (deadline < 0) return -1;
+    if (deadline <= now) return 0;
+    int64_t ms = (deadline - now + 999999) / 1000000;
+    return ms > 24 * 3600 * 1000 ? 24 * 3600 * 1000 : (int)ms;  // a day at most: then recompute
+}
+
+static int64_t earliest(int64_t a, int64_t b) {
+    if (a < 0) return b;
+    if (b < 0) return a;
+    return a < b ? a : b;
+}
+
+/// The poll loop: until the leader is reaped and the pipe is at end-of-file (or drained for
+/// DRAIN_NS).
+static void supervise(struct supervision *s) {
+    for (;;) {
+        int64_t now = monotonic_ns();
+        if (s->reaped && (s->output_fd < 0 || now >= s->drain_until)) break;
+        if (s->timeout_at >= 0 && now >= s->timeout_at) {
+            s->timeout_at = -1;
+            s->outcome->timed_out = 1;
+            terminate(s, now);
+        }
+        if (s->kill_at >= 0 && now >= s->kill_at) {
+            s->kill_at = -1;
+            signal_group(s->pid, SIGKILL);
+        }
+        capture_rewrite_if_due(s->log, now, 0);
+
+        int64_t deadline = earliest(earliest(s->timeout_at, s->kill_at), capture_next_rewrite(s->log));
+        if (s->reaped) deadline = earliest(deadline, s->drain_until);
+        // A negative fd makes poll skip the entry: the pipe after end-of-file.
+        struct pollfd fds[2] = {
+            {.fd = s->signal_fd, .events = POLLIN},
+            {.fd = s->output_fd, .events = POLLIN},
+        };
+        int ready = poll(fds, 2, poll_timeout(deadline, now));
+        if (ready < 0) {
+            if (errno == EINTR) continue;  // the deadlines are recomputed on the next pass
+            // ENOMEM (the only other error with two valid entries): wait a little and retry,
+            // rather than stop supervising.
+            struct timespec pause = {.tv_sec = 0, .tv_nsec = 10 * 1000 * 1000};
+            (void)nanosleep(&pause, NULL);  // an early wake-up only retries sooner
+            continue;
+        }
+        now = monotonic_ns();
+        if (fds[0].revents != 0) handle_signals(s, now);
+        // A pipe reports POLLHUP once every writer is gone, possibly together with POLLIN while
+        // data is left, so any event means "read": only read() == 0 is end-of-file.
+        if (s->output_fd >= 0 && fds[1].revents != 0) read_output(s);
+    }
+    if (s->output_fd >= 0) {
+        (void)close_once(s->output_fd);  // drain time over: whatever is left is dropped
+        s->output_fd = -1;
+    }
 }
 
 int main(int argc, char **argv) {
-    const char *run_key = NULL, *log_path = NULL, *status_path = NULL, *cwd = NULL;
-    long long head = -1, tail = -1, grace_ms = -1, timeout_ms = 0;
-    int i = 1;
-    for (; i < argc; i++) {
-        const char *option = argv[i];
-        if (strcmp(option, "--") == 0) {
-            i++;
-            break;
-        }
-        if (i + 1 >= argc) usage("option without a value");
-        const char *value = argv[++i];
-        if (strcmp(option, "--run-key") == 0) run_key = value;
-        else if (strcmp(option, "--log") == 0) log_path = value;
-        else if (strcmp(option, "--status") == 0) status_path = value;
-        else if (strcmp(option, "--cwd") == 0) cwd = value;
-        else if (strcmp(option, "--head") == 0) {
-            if ((head = parse_count(value)) < 0) usage("--head needs a whole number of bytes");
-        } else if (strcmp(option, "--tail") == 0) {
-            if ((tail = parse_count(value)) < 0) usage("--tail needs a whole number of bytes");
-        } else if (strcmp(option, "--grace") == 0) {
-            if ((grace_ms = parse_seconds(value)) < 0) usage("--grace needs seconds");
-        } else if (strcmp(option, "--timeout") == 0) {
-            if ((timeout_ms = parse_seconds(value)) <= 0) usage("--timeout needs seconds > 0");
-        } else usage("unknown option");
-    }
-    if (!run_key || !log_path || !status_path || !cwd || head < 0 || tail < 0 || grace_ms < 0)
-        usage("missing option (--run-key, --log, --status, --head, --tail, --grace, --cwd are required)");
-    if (i + 1 >= argc) usage("expected -- PROGRAM ARGV0 [ARG...]");
-    const char *program = argv[i];
-    char **task_argv = argv + i + 1;
-    if (program[0] != '/') usage("PROGRAM must be an absolute path");
-    if (strchr(run_key, '\n')) usage("--run-key must not contain a newline");
+    open_standard_descriptors();
 
-    // Sluice starts us with POSIX_SPAWN_SETSID; when started otherwise, leave the caller's
-    // session so its end or its process-group signals do not reach us.
-    if (getsid(0) != getpid()) setsid();
-
-    // Signals are read through a signalfd, which only sees blocked signals.
+    // signalfd only sees signals that are blocked (otherwise they are delivered the usual way,
+    // which for SIGTERM means death before any status is written), so block them first thing.
+    // SIGCHLD too: blocked before fork, a child that exits at once is still noticed.
     sigset_t handled;
     sigemptyset(&handled);
     sigaddset(&handled, SIGCHLD);
     sigaddset(&handled, SIGTERM);
     sigaddset(&handled, SIGINT);
     sigaddset(&handled, SIGHUP);
-    sigprocmask(SIG_BLOCK, &handled, NULL);
-    // A write to a closed pipe must be an EPIPE, not our death (we only write files, but still).
-    signal(SIGPIPE, SIG_IGN);
-    int sigfd = signalfd(-1, &handled, SFD_CLOEXEC | SFD_NONBLOCK);
+    // SIGPIPE is blocked too (and never read): a message to a stderr whose reader is gone must
+    // fail with EPIPE, not kill the supervisor before it writes the status file.
+    sigset_t blocked = handled;
+    sigaddset(&blocked, SIGPIPE);
+    int setup_step = STEP_NONE, setup_error = 0;
+    if (sigprocmask(SIG_BLOCK, &blocked, NULL) < 0) {
+        setup_step = STEP_SIGPROCMASK;
+        setup_error = errno;
+    }
 
-    struct capture log;
-    capture_open(&log, log_path, head, tail);
+    struct options options;
+    if (parse_options(argc, argv, &options) != 0) return EXIT_BAD_USAGE;
 
-    struct outcome o;
-    memset(&o, 0, sizeof o);
-    o.run_key = run_key;
-    o.started_at_ms = realtime_ms();
+    // Out of Sluice's session and process group, so a signal to either never reaches us.
+    // Sluice starts us with POSIX_SPAWN_SETSID already, and setsid() then fails with EPERM, as
+    // it does for any process group leader (started by a shell with job control, say): we are
+    // in a group of our own then, which is what matters, so EPERM is not an error.
+    (void)setsid();
 
-    int out[2], errpipe[2];
-    if (sigfd < 0) {
-        o.spawn_step = "signalfd";
-        o.spawn_errno = errno;
-    } else if (pipe2(out, O_CLOEXEC) != 0 || pipe2(errpipe, O_CLOEXEC) != 0) {
-        o.spawn_step = "pipe";
-        o.spawn_errno = errno;
-    } else {
-        pid_t self = getpid();
-        pid_t child = fork();
-        if (child < 0) {
-            o.spawn_step = "fork";
-            o.spawn_errno = errno;
-        } else if (child == 0) {
-            become_task(self, out[1], errpipe[1], cwd, program, task_argv);
-        } else {
-            setpgid(child, child);  // see become_task: either side may run first
-            o.task_pid = child;
-            // Our copies of the write ends must go: end-of-file only comes once every writer
-            // is gone.
-            close(out[1]);
-            close(errpipe[1]);
-            char report[64];
-            ssize_t n;
-            do n = read(errpipe[0], report, sizeof report - 1);
-            while (n < 0 && errno == EINTR);
-            close(errpipe[0]);
-            if (n > 0) {
-                // "step\nerrno": the exec did not happen.
-                report[n] = '\0';
-                char *newline = strchr(report, '\n');
-                static char step[32];
-                if (newline) *newline = '\0';
-                snprintf(step, sizeof step, "%s", report);
-                o.spawn_step = step;
-                o.spawn_errno = newline ? atoi(newline + 1) : 0;
-                int status;
-                while (waitpid(child, &status, 0) < 0 && errno == EINTR) {}
-                close(out[0]);
-            } else {
-                // The task runs: copy its output, watch its deadlines, wait for it.
-                int64_t start = monotonic_ms();
-                int64_t timeout_at = timeout_ms > 0 ? start + timeout_ms : -1;
-                int64_t kill_at = -1, drain_until = -1;
-                int reaped = 0, output_open = 1;
-                char buffer[65536];
-                for (;;) {
-                    int64_t now = monotonic_ms();
-                    if (reaped && (!output_open || now >= drain_until)) break;
-                    if (!reaped && timeout_at >= 0 && now >= timeout_at && !o.timed_out && !o.stop_signal) {
-                        o.timed_out = 1;
-                        kill(-child, SIGTERM);
-                        kill_at = now + grace_ms;
-                    }
-                    if (!reaped && kill_at >= 0 && now >= kill_at) {
-                        kill(-child, SIGKILL);
-                        kill_at = -1;
-                    }
-                    int64_t next = -1;
-#define SOONER(t) \
-    if ((t) >= 0 && (next < 0 || (t) < next)) next = (t)
-                    if (!reaped && !o.timed_out && !o.stop_signal) SOONER(timeout_at);
-                    if (!reaped) SOONER(kill_at);
-                    if (reaped) SOONER(drain_until);
-                    SOONER(capture_next_rewrite(&log));
-#undef SOONER
-                    int wait_ms = next < 0 ? -1 : (int)(next > now ? (next - now > INT_MAX ? INT_MAX : next - now) : 0);
-                    struct pollfd fds[2] = {
-                        {.fd = output_open ? out[0] : -1, .events = POLLIN},
-                        {.fd = reaped ? -1 : sigfd, .events = POLLIN},
-                    };
-                    int ready = poll(fds, 2, wait_ms);
-                    if (ready < 0 && errno != EINTR) break;
-                    // POLLHUP may come with data left: any event means "read"; 0 is end-of-file.
-                    if (ready > 0 && fds[0].revents) {
-                        ssize_t got = read(out[0], buffer, sizeof buffer);
-                        if (got > 0) capture_append(&log, buffer, (size_t)got);
-                        else if (got == 0 || (errno != EINTR && errno != EAGAIN)) output_open = 0;
-                    }
-                    if (ready > 0 && fds[1].revents) {
-                        struct signalfd_siginfo info;
-                        while (read(sigfd, &info, sizeof info) == (ssize_t)sizeof info) {
-                            int sig = (int)info.ssi_signo;
-                            if (sig == SIGCHLD || reaped) continue;
-                            if (!o.stop_signal) {
-                                o.stop_signal = sig;
-                                kill(-child, SIGTERM);
-                                if (kill_at < 0) kill_at = monotonic_ms() + grace_ms;
-                            }
-                        }
-                        // SIGCHLD (or a missed one): reap if the leader has exited.
-                        int status;
-                        pid_t r;
-                        do r = waitpid(child, &status, WNOHANG);
-                        while (r < 0 && errno == EINTR);
-                        if (r == child) {
-                            reaped = 1;
-                            o.finished_at_ms = realtime_ms();
-                            if (WIFEXITED(status)) {
-                                o.exited = 1;
-                                o.exit_status = WEXITSTATUS(status);
-                            } else {
-                                o.signalled = 1;
-                                o.exit_signal = WTERMSIG(status);
-                            }
-                            // The task is over once its leader is: background children it left
-                            // in its group would otherwise run unsupervised. The group id stays
-                            // reserved while any member lives, so it names no stranger.
-                            kill(-child, SIGKILL);
-                            drain_until = monotonic_ms() + 1000;
-                        }
-                    }
-                    capture_rewrite_if_due(&log, 0);
-                }
-                close(out[0]);
-            }
+    struct outcome outcome = {.run_key = options.run_key, .exit_status = -1};
+    struct log_capture log;
+    capture_open(&log, options.log_path, options.head_bytes, options.tail_bytes, monotonic_ns());
+
+    // SIGCHLD inherited as SIG_IGN (or with SA_NOCLDWAIT) makes the kernel reap the child
+    // itself: waitid would then fail and the exit status be lost. So SIG_DFL, flags 0. SIGTERM,
+    // SIGINT and SIGHUP need no reset: the kernel never discards a blocked signal as ignored,
+    // so they reach the signalfd even if inherited as SIG_IGN.
+    if (setup_step == STEP_NONE) {
+        struct sigaction action;
+        memset(&action, 0, sizeof action);
+        action.sa_handler = SIG_DFL;
+        if (sigaction(SIGCHLD, &action, NULL) < 0) {
+            setup_step = STEP_SIGACTION;
+            setup_error = errno;
         }
     }
-    if (!o.finished_at_ms) o.finished_at_ms = realtime_ms();
-    if (o.spawn_step) {
-        char line[PATH_MAX + 512];
-        int n = snprintf(line, sizeof line, "sluice: cannot start %s in %s: %s (%s, errno %d)\n", task_argv[0], cwd,
-                         strerror(o.spawn_errno), o.spawn_step, o.spawn_errno);
-        if (n > 0) capture_append(&log, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
+    int signal_fd = -1;
+    if (setup_step == STEP_NONE) {
+        // Non-blocking, so the loop can read every pending signal until EAGAIN; close-on-exec,
+        // so the task never holds it.
+        signal_fd = signalfd(-1, &handled, SFD_NONBLOCK | SFD_CLOEXEC);
+        if (signal_fd < 0) {
+            setup_step = STEP_SIGNALFD;
+            setup_error = errno;
+        }
     }
-    capture_finish(&log);
-    if (write_status(status_path, &o, &log) != 0) {
-        dprintf(2, "sluice-supervisor: cannot write %s: %s\n", status_path, strerror(errno));
-        return EX_SOFTWARE;
+
+    outcome.started_at_ms = realtime_ms();
+    int64_t started = monotonic_ns();
+    struct spawned_task task = {.step = setup_step, .error = setup_error, .output_fd = -1};
+    if (setup_step == STEP_NONE) spawn_task(&options, &task);
+    outcome.task_pid = task.pid;
+
+    if (task.step != STEP_NONE) {
+        outcome.finished_at_ms = realtime_ms();
+        outcome.spawn_error = spawn_step_name(task.step);
+        outcome.spawn_errno = task.error;
+        // The log holds one line: sluice: cannot start ARGV0 in DIR: <strerror> (STEP, errno N)
+        const char *text = strerror(task.error);
+        char suffix[256];
+        int length = snprintf(suffix, sizeof suffix, ": %s (%s, errno %d)\n", text, outcome.spawn_error, task.error);
+        if (length < 0 || (size_t)length >= sizeof suffix) length = (int)strlen(suffix);
+        struct iovec line[] = {
+            {.iov_base = "sluice: cannot start ", .iov_len = strlen("sluice: cannot start ")},
+            {.iov_base = options.argv[0], .iov_len = strlen(options.argv[0])},
+            {.iov_base = " in ", .iov_len = 4},
+            {.iov_base = (void *)options.directory, .iov_len = strlen(options.directory)},
+            {.iov_base = suffix, .iov_len = (size_t)length},
+        };
+        capture_write_message(&log, line, (int)(sizeof line / sizeof line[0]));
+    } else {
+        struct supervision s = {
+            .pid = task.pid,
+            .output_fd = task.output_fd,
+            .signal_fd = signal_fd,
+            .grace_ns = options.grace_ns,
+            .kill_at = -1,
+            .timeout_at = options.timeout_ns > 0 ? started + options.timeout_ns : -1,
+            .drain_until = -1,
+            .log = &log,
+            .outcome = &outcome,
+        };
+        supervise(&s);
+        if (s.wait_status >= 0 && WIFEXITED(s.wait_status)) outcome.exit_status = WEXITSTATUS(s.wait_status);
+        if (s.wait_status >= 0 && WIFSIGNALED(s.wait_status)) outcome.exit_signal = WTERMSIG(s.wait_status);
     }
-    return 0;
+
+    capture_finish(&log, monotonic_ns());
+    outcome.log_bytes = log.total;
+    outcome.log_omitted = capture_omitted(&log);
+    outcome.log_failure = log.failure;
+    return write_status(options.status_path, &outcome) == 0 ? 0 : EXIT_NO_STATUS;
 }
