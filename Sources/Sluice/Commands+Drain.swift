@@ -41,6 +41,8 @@ extension Commands {
         print("sluice: sent \(name) to sluice serve process \(pid) (\(meaning))")
         guard wait else { return 0 }
         print("sluice: waiting for process \(pid) to exit")
+        // Said now, not when the buffer of a pipe fills: a script or log follows the wait.
+        fflush(stdout)
         while ServeProcess.isAlive(pid, started: started) { usleep(100_000) }
         print("sluice: process \(pid) has exited")
         return 0
