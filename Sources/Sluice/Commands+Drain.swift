@@ -42,7 +42,7 @@ extension Commands {
         guard wait else { return 0 }
         print("sluice: waiting for process \(pid) to exit")
         // Said now, not when the buffer of a pipe fills: a script or log follows the wait.
-        fflush(stdout)
+        fflush(nil)
         while ServeProcess.isAlive(pid, started: started) { usleep(100_000) }
         print("sluice: process \(pid) has exited")
         return 0
