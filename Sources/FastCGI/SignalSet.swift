@@ -5,18 +5,21 @@ import SystemCalls
     import Glibc
 #endif
 
-/// The termination and reload signals, taken over from libfcgi.
+/// The termination, reload and drain signals, taken over from libfcgi.
 ///
 /// Why: `FCGX_Init` installs a SIGTERM handler that only sets a flag, which threads blocked in
 /// `accept()` never see, so the process is orphaned whenever lighttpd stops. Instead, these
 /// signals are blocked in every thread (the mask is inherited by threads created later) and one
-/// thread receives them synchronously with `sigwait`.
+/// thread receives them synchronously with `sigwait`. SIGUSR1 and SIGUSR2 (`sluice drain`) are
+/// taken the same way: their default action would kill the process, so they must be blocked
+/// before any thread exists, or one arriving early could end Sluice.
 ///
 /// Task processes do not inherit any of this: `TaskProcess` starts them with an empty signal
 /// mask and every signal at its default disposition.
 public enum ProcessSignals {
-    /// The signals received with `sigwait`: SIGTERM, SIGINT, SIGHUP.
-    public static let handled: [Int32] = [SIGTERM, SIGINT, SIGHUP]
+    /// The signals received with `sigwait`: SIGTERM and SIGINT (stop), SIGHUP (reload), SIGUSR1
+    /// (drain) and SIGUSR2 (drain, then exit once drained).
+    public static let handled: [Int32] = [SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2]
 
     /// Blocks the handled signals in the calling thread. Call first thing in `main`, before any
     /// thread is created, so that every thread inherits the mask.

@@ -73,6 +73,7 @@ public struct Layout: Sendable {
         .graph svg.timeline,.graph svg.task-graph{min-width:48em}
         label{display:block;font-weight:600;margin-top:.6em}.error{color:#721c24;font-weight:600}
         input,select,button{font:inherit;padding:.3em .5em;max-width:100%}form.action{display:inline}
+        .banner{background:#fff3cd;color:#4d3b00;border:1px solid #e0c36a;border-left:6px solid #b38600;padding:.6em .9em;font-weight:600}
         .filters{display:flex;flex-wrap:wrap;gap:.2em 1em;align-items:end}.filters label{margin-top:0}
         @media (max-width:40em){main{padding:.5em}th,td{padding:.3em}.hide-narrow{display:none}}
         """

@@ -1,10 +1,12 @@
 /// The HTML pages, as pure functions of view models.
 public enum Pages {
-    /// The dashboard: pipelines the viewer may see and recent jobs.
-    public static func dashboard(_ layout: Layout, pipelines: [PipelineRow], recent: [JobRow]) -> String {
+    /// The dashboard: pipelines the viewer may see and recent jobs; a banner while Sluice drains
+    /// (`drain`), and then the page refreshes itself so the count goes down.
+    public static func dashboard(_ layout: Layout, pipelines: [PipelineRow], recent: [JobRow], drain: DrainNotice? = nil) -> String {
         let running = pipelines.reduce(0) { $0 + $1.running }
         let queued = pipelines.reduce(0) { $0 + $1.queued }
-        var body = "<h1>Pipelines</h1>\n"
+        var body = drain.map(Self.drainBanner) ?? ""
+        body += "<h1>Pipelines</h1>\n"
         body += "<p><a href=\"\(layout.href("/jobs?state=running"))\">\(running) running</a> · "
         body += "<a href=\"\(layout.href("/jobs?state=queued"))\">\(queued) queued</a></p>\n"
         if pipelines.isEmpty {
@@ -25,7 +27,7 @@ public enum Pages {
             body += "</tbody></table></div>\n"
         }
         body += "<h2>Recent jobs</h2>\n" + self.jobTable(layout, recent)
-        return layout.render(title: "Dashboard", body: body, refreshSeconds: running + queued > 0 ? 5 : nil)
+        return layout.render(title: "Dashboard", body: body, refreshSeconds: running + queued > 0 || drain != nil ? 5 : nil)
     }
 
     /// The job list with its filter form and a link to the next page. The form is a plain GET

@@ -44,6 +44,8 @@ public struct PipelineDetail: Sendable {
     /// A message above the form (e.g. after a validation error).
     public var message: String?
     public var recent: [JobRow]
+    /// Set while Sluice drains: a job triggered now waits in the queue.
+    public var drain: DrainNotice? = nil
 
     /// Creates the model.
     public init(
@@ -91,6 +93,7 @@ extension Pages {
         if !p.graphSVG.isEmpty { body += "</details>\n" }
         if let token = p.triggerToken {
             body += "<h2 id=\"trigger\">Trigger</h2>\n"
+            if let drain = p.drain { body += Self.drainBanner(drain) }
             if let message = p.message { body += "<p role=\"alert\"><strong>\(HTML.escape(message))</strong></p>\n" }
             body += "<form method=\"post\" action=\"\(layout.href("/pipelines/" + HTML.pathSegment(p.name) + "/jobs"))\">\n"
             body += "<input type=\"hidden\" name=\"csrf\" value=\"\(HTML.escape(token))\">\n"

@@ -10,6 +10,8 @@ public struct WhoAmIView: Sendable {
     public var roles: [(name: String, via: String)]
     /// Visible pipelines with each allowed verb and the grant that allows it.
     public var pipelines: [(name: String, verbs: [(verb: String, grant: String)])]
+    /// Verbs about the Sluice instance itself (`admin`), each with the grant that allows it.
+    public var instance: [(verb: String, grant: String)]
     /// The configuration hash in force.
     public var configHash: String
     /// Rate limits that apply, described.
@@ -18,8 +20,10 @@ public struct WhoAmIView: Sendable {
     /// Creates the model.
     public init(
         user: String, source: String, groups: [String], roles: [(name: String, via: String)],
-        pipelines: [(name: String, verbs: [(verb: String, grant: String)])], configHash: String, limits: [String] = []
+        pipelines: [(name: String, verbs: [(verb: String, grant: String)])], instance: [(verb: String, grant: String)] = [],
+        configHash: String, limits: [String] = []
     ) {
+        self.instance = instance
         self.limits = limits
         self.user = user
         self.source = source
@@ -41,6 +45,14 @@ extension Pages {
         body += "<dt>Configuration</dt><dd><code>\(HTML.escape(String(view.configHash.prefix(16))))</code></dd>\n"
         for limit in view.limits { body += "<dt>Rate limit</dt><dd>\(HTML.escape(limit))</dd>\n" }
         body += "</dl>\n"
+        if !view.instance.isEmpty {
+            body +=
+                "<h2>On this Sluice</h2>\n<div class=\"scroll\"><table><thead><tr><th>Verb</th><th>Allowed by</th></tr></thead><tbody>\n"
+            for v in view.instance {
+                body += "<tr><td>\(HTML.escape(v.verb))</td><td><code>\(HTML.escape(v.grant))</code></td></tr>\n"
+            }
+            body += "</tbody></table></div>\n"
+        }
         body += "<h2>What I may do</h2>\n"
         if view.pipelines.isEmpty { return layout.render(title: "Who am I", body: body + "<p>No pipeline is visible to you.</p>\n") }
         body += "<div class=\"scroll\"><table><thead><tr><th>Pipeline</th><th>Verb</th><th>Allowed by</th></tr></thead><tbody>\n"

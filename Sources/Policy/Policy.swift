@@ -51,9 +51,26 @@ public struct Policy: Sendable {
         return .deny(reason: "no role of \(subject.user) grants \(verb.rawValue) on \(pipeline)")
     }
 
-    /// The verbs `subject` may use on `pipeline`.
+    /// The verbs `subject` may use on `pipeline` (never a verb about the instance).
     public func verbs(of subject: Subject, on pipeline: String) -> Set<Verb> {
-        Set(Verb.allCases.filter { self.decide(subject, $0, pipeline: pipeline).isAllowed })
+        Set(Verb.pipelineVerbs.filter { self.decide(subject, $0, pipeline: pipeline).isAllowed })
+    }
+
+    /// Decides whether `subject` may use `verb`, a verb about the Sluice instance (`admin`).
+    ///
+    /// Only a grant on exactly `pipelines: ["*"]` that names the verb allows it; a grant on
+    /// some pipelines never does, whatever its patterns match. A verb about pipelines is denied
+    /// here: ask `decide(_:_:pipeline:parameters:)`.
+    public func decideOnInstance(_ subject: Subject, _ verb: Verb) -> Decision {
+        guard verb.isAboutInstance else { return .deny(reason: "\(verb.rawValue) is about pipelines, not the instance") }
+        let held = self.roles(of: subject)
+        for role in held {
+            if let index = role.grants.firstIndex(where: { $0.allowsOnInstance(verb) }) {
+                return .allow(role: role.name, grantIndex: index)
+            }
+        }
+        if held.isEmpty { return .deny(reason: "\(subject.user) holds no role") }
+        return .deny(reason: "no role of \(subject.user) grants \(verb.rawValue)")
     }
 }
 

@@ -20,13 +20,27 @@ public struct Grant: Sendable, Hashable {
     ///
     /// `parameters` nil asks about the pipeline as such (may I trigger it at all?): a grant with
     /// constraints then allows, since some values satisfy it. Given values (a trigger's, or an
-    /// existing job's) must satisfy every constraint.
+    /// existing job's) must satisfy every constraint. A verb about the instance (`admin`) is
+    /// never allowed on a pipeline: see `allowsOnInstance(_:)`.
     public func allows(_ verb: Verb, on pipeline: String, parameters values: [String: String]? = nil) -> Bool {
-        guard self.verbs.contains(verb), self.pipelines.contains(where: { $0.matches(pipeline) }) else { return false }
+        guard !verb.isAboutInstance, self.verbs.contains(verb), self.pipelines.contains(where: { $0.matches(pipeline) }) else {
+            return false
+        }
         guard let values else { return true }
         // Looked up by bytes: a value supplied under a canonically equivalent spelling of the
         // name (`\u{212A}ey` for `Key`) is not the value of that parameter.
         return self.parameters.allSatisfy { name, constraint in constraint.admits(values[exactly: name]) }
+    }
+
+    /// Whether this grant covers the Sluice instance as a whole: one of its patterns is exactly
+    /// `*` (compared as bytes, not matched as a glob, so `?` or `**`-like spellings do not count).
+    public var coversInstance: Bool { self.pipelines.contains(GlobPattern("*")) }
+
+    /// Whether this grant allows `verb`, a verb about the instance (`admin`): it names the verb,
+    /// covers the instance (`pipelines: ["*"]`) and limits no parameter values (`sluice check`
+    /// refuses such limits beside `admin`; if one slipped through it would not allow).
+    public func allowsOnInstance(_ verb: Verb) -> Bool {
+        verb.isAboutInstance && self.verbs.contains(verb) && self.coversInstance && self.parameters.isEmpty
     }
 }
 

@@ -9,21 +9,28 @@ import Policy
 import Workflow
 
 extension App {
-    /// `GET /healthz`: liveness without identity, with the configuration hash in force; 503 while
-    /// draining.
+    /// `GET /healthz`: liveness without identity, with the configuration hash in force; 503
+    /// "stopping" once the process stops.
     ///
     /// Touches no database and takes no lock the store's writer holds, so it answers while the
-    /// store is locked or full. After storage trouble in the last minute it says "degraded"
-    /// (still 200: the process is alive, restarting it would not help), with the count of
-    /// storage errors since start.
+    /// store is locked or full. One status word, by precedence: `stopping` (503), `degraded`
+    /// (storage trouble in the last minute; 200: the process is alive, restarting it would not
+    /// help), `draining` (200: it serves, but starts no new job — a load balancer may choose),
+    /// `ok`. While draining, `draining: true` with the runner's counts is present whatever the
+    /// word, so storage trouble during a drain shows both.
     func health(_ context: PublicContext) throws -> HTTPResponse {
         let hash = context.snapshot.configuration.hash
-        if self.isDraining { return .json(Array("{\"config\":\"\(hash)\",\"status\":\"draining\"}\n".utf8), status: .serviceUnavailable) }
+        if self.isStopping { return .json(Array("{\"config\":\"\(hash)\",\"status\":\"stopping\"}\n".utf8), status: .serviceUnavailable) }
         let (count, recent) = self.storageTrouble.state(within: 60)
-        if recent {
-            return .json(Array("{\"config\":\"\(hash)\",\"status\":\"degraded\",\"storage_errors\":\(count)}\n".utf8))
+        let drain = self.drain?.status
+        let draining = drain?.draining ?? false
+        let word = recent ? "degraded" : draining ? "draining" : "ok"
+        var text = "{\"config\":\"\(hash)\",\"status\":\"\(word)\",\"storage_errors\":\(count)"
+        if let drain, draining {
+            text +=
+                ",\"draining\":true,\"exit_when_drained\":\(drain.exitWhenDrained),\"active_jobs\":\(drain.activeJobs),\"running_tasks\":\(drain.runningTasks)"
         }
-        return .json(Array("{\"config\":\"\(hash)\",\"status\":\"ok\",\"storage_errors\":\(count)}\n".utf8))
+        return .json(Array((text + "}\n").utf8))
     }
 
     /// `GET /api/v1/whoami`: identity source, subject, groups, roles, and per pipeline the verbs
@@ -57,7 +64,7 @@ extension App {
     }
 
     private func verbs(_ context: RequestContext, _ pipeline: String) -> [String] {
-        Verb.allCases.filter { self.may(context, $0, pipeline) }.map(\.rawValue)
+        Verb.pipelineVerbs.filter { self.may(context, $0, pipeline) }.map(\.rawValue)
     }
 
     /// `POST /api/v1/pipelines/{name}/jobs` with `{"params": {...}}`: validates, commits the job,

@@ -35,6 +35,7 @@ extension App {
             triggerToken: canTrigger ? self.csrf.token(for: context.caller, action: "trigger:\(name)") : nil, message: message,
             recent: recent.map(Self.row))
         detail.graphSVG = JobGraphs.graph(pipeline)
+        detail.drain = self.drainNotice
         return Pages.pipeline(context.layout, detail)
     }
 

@@ -30,7 +30,13 @@ extension App {
             row.canTrigger = self.may(context, .trigger, name)
             return row
         }
-        return .html(Pages.dashboard(context.layout, pipelines: rows, recent: recent.map(Self.row)))
+        return .html(Pages.dashboard(context.layout, pipelines: rows, recent: recent.map(Self.row), drain: self.drainNotice))
+    }
+
+    /// The banner's model while Sluice drains, else nil.
+    var drainNotice: DrainNotice? {
+        guard let status = self.drain?.status, status.draining else { return nil }
+        return DrainNotice(activeJobs: status.activeJobs, exitWhenDrained: status.exitWhenDrained)
     }
 
     /// `GET /jobs`: the job list with filters (same query as the API).

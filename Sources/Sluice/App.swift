@@ -47,9 +47,11 @@ public final class App: HTTPHandler {
 
     let store: any JobStore
     let runner: Runner?
+    /// Drain for host maintenance (no new job starts); nil without a runner (tests).
+    let drain: DrainControl?
     let logDirectory: String
     let router: Router<Route>
-    private let draining = Atomic<Bool>(false)
+    private let stopping = Atomic<Bool>(false)
     /// Storage errors seen by requests, for `/healthz`.
     let storageTrouble = StorageTrouble()
     /// At most half the worker threads may wait inside a store write; the rest stay free for
@@ -65,7 +67,12 @@ public final class App: HTTPHandler {
     /// - Parameters:
     ///   - runner: woken after triggers and cancels; nil in tests that only look at the store.
     ///   - changes: notified by the runner of committed job changes (for `?wait=`).
-    public init(configuration: Configuration, store: any JobStore, runner: Runner?, changes: JobChanges? = nil) {
+    ///   - drain: the runner's drain switch, for `/api/v1/admin/drain`, `/healthz` and the
+    ///     dashboard; nil: the app has no runner to drain.
+    public init(
+        configuration: Configuration, store: any JobStore, runner: Runner?, changes: JobChanges? = nil, drain: DrainControl? = nil
+    ) {
+        self.drain = drain
         self.changes = changes ?? JobChanges(maxWaiters: max(1, configuration.server.threads / 2))
         self.snapshotInForce = Locked(ConfigurationSnapshot(configuration))
         self.writeGate = WriteGate(limit: configuration.server.threads / 2)
@@ -92,13 +99,15 @@ public final class App: HTTPHandler {
         self.runner?.update(configuration.runnerLimits)
     }
 
-    /// Marks the app as draining: `/healthz` answers 503 so load balancers stop sending work.
-    public func beginDraining() {
-        self.draining.store(true, ordering: .relaxed)
+    /// Marks the app as stopping (SIGTERM, or an exit after a drain): `/healthz` answers 503 so
+    /// load balancers stop sending work, and long-polls end.
+    public func beginStopping() {
+        self.stopping.store(true, ordering: .relaxed)
         self.changes.close()
     }
 
-    var isDraining: Bool { self.draining.load(ordering: .relaxed) }
+    /// Whether the process is stopping (not to be confused with a drain, in which it serves on).
+    var isStopping: Bool { self.stopping.load(ordering: .relaxed) }
 
     private static func makeRouter() -> Router<Route> {
         var r = Router<Route>()
@@ -131,6 +140,9 @@ public final class App: HTTPHandler {
         api("GET", "/api/v1/audit", { $0.auditLog })
         page("GET", "/audit", { $0.auditPage })
         api("GET", "/api/v1/jobs/:id/tasks/:task/log", { $0.rawLog })
+        api("GET", "/api/v1/admin/drain", { $0.drainStatus })
+        api("POST", "/api/v1/admin/drain", { $0.startDrain })
+        api("DELETE", "/api/v1/admin/drain", { $0.endDrain })
         return r
     }
 

@@ -73,7 +73,8 @@ public enum ConfigLoader {
             passEnvironment: Self.readEnvironmentNames(&r, problems: problems),
             logHeadBytes: r.int("log_head_bytes", in: 0...(1 << 30)) ?? (1 << 20),
             logTailBytes: r.int("log_tail_bytes", in: 0...(1 << 30)) ?? (1 << 20),
-            logRetentionDays: r.int("log_retention_days", in: 1...36500))
+            logRetentionDays: r.int("log_retention_days", in: 1...36500),
+            tasksOnStop: Self.readTasksOnStop(&r, problems: problems))
         r.finish()
         return server
     }
@@ -351,6 +352,19 @@ public enum ConfigLoader {
         return capacities
     }
 
+    /// Reads `server.tasks_on_stop`: `"keep"` (the default) or `"stop"`.
+    private static func readTasksOnStop(_ r: inout ConfigReader, problems: ProblemList) -> TasksOnStop {
+        guard let text = r.string("tasks_on_stop") else { return .keep }
+        // Compared as bytes: a canonically equivalent spelling is not the keyword.
+        guard let value = TasksOnStop.allCases.first(where: { $0.rawValue.bytesEqual(text) }) else {
+            problems.add(
+                "server.tasks_on_stop",
+                "unknown value \"\(text)\" (known: keep — tasks go on running when Sluice stops; stop — Sluice stops every task)")
+            return .keep
+        }
+        return value
+    }
+
     /// Reads `server.pass_environment`: names of Sluice's own environment variables that tasks
     /// receive (nothing else of Sluice's environment reaches them).
     private static func readEnvironmentNames(_ r: inout ConfigReader, problems: ProblemList) -> [String] {
@@ -469,9 +483,11 @@ public enum ConfigLoader {
                         pattern.isLiteral ? "unknown pipeline \"\(pattern)\"" : "pattern \"\(pattern)\" matches no pipeline")
                 }
                 var verbs: Set<Verb> = []
+                var instanceVerbPaths: [(Verb, String)] = []
                 for (j, v) in (gr.strings("verbs") ?? []).enumerated() {
                     if let verb = Verb(rawValue: v) {
                         verbs.insert(verb)
+                        if verb.isAboutInstance { instanceVerbPaths.append((verb, "\(gp).verbs[\(j)]")) }
                     } else {
                         problems.add(
                             "\(gp).verbs[\(j)]", "unknown verb \"\(v)\" (known: \(Verb.allCases.map(\.rawValue).joined(separator: ", ")))")
@@ -481,6 +497,23 @@ public enum ConfigLoader {
                 let matched = pipelines.values.filter { p in patterns.contains { $0.matches(p.name) } }
                 let constraints = self.readConstraints(gr.value("params"), path: "\(gp).params", pipelines: matched, problems: problems)
                 gr.finish()
+                // admin is about the instance, not pipelines: only a grant on exactly "*" may carry
+                // it, and it cannot depend on parameter values (see Grant.allowsOnInstance).
+                for (verb, path) in instanceVerbPaths {
+                    let grant = Grant(pipelines: patterns, verbs: verbs)
+                    if !grant.coversInstance {
+                        problems.add(
+                            path,
+                            "\(verb.rawValue) is about the Sluice instance, not about pipelines: grant it in a grant with pipelines: [\"*\"]"
+                        )
+                    }
+                    if !constraints.isEmpty {
+                        problems.add(
+                            path,
+                            "\(verb.rawValue) cannot be limited by parameter values (it is not about a pipeline): put it in a grant of its own without params"
+                        )
+                    }
+                }
                 grants.append(Grant(pipelines: patterns, verbs: verbs, parameters: constraints))
             }
             r.finish()

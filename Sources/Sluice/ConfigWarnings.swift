@@ -1,7 +1,9 @@
+import ByteStrings
 public import Foundation
 import Identity
 import JSON
 import Logging
+import Policy
 
 /// Settings that are valid but probably unsafe. `sluice check` prints them as
 /// `file:line: warning: key.path: message` and `serve` logs them at start and on reload; unlike
@@ -13,6 +15,22 @@ public enum ConfigWarnings {
     /// The warnings for `configuration` at `now`.
     public static func of(_ configuration: Configuration, now: Date = Date()) -> [ConfigProblem] {
         self.loopbackProxy(configuration.identity) + self.expiredTokens(configuration.identity.serviceTokens, now: now)
+            + self.adminForEveryone(configuration.policy)
+    }
+
+    /// A default role that grants `admin`: every authenticated caller could then drain Sluice
+    /// (stop it from starting jobs) or have it exit. Valid, but almost certainly not meant.
+    static func adminForEveryone(_ policy: Policy) -> [ConfigProblem] {
+        guard let name = policy.defaultRole, let role = policy.roles.first(where: { $0.name.bytesEqual(name) }) else { return [] }
+        return Verb.instanceVerbs.compactMap { verb in
+            guard let index = role.grants.firstIndex(where: { $0.allowsOnInstance(verb) }) else { return nil }
+            return ConfigProblem(
+                path: "identity.default_role",
+                message:
+                    "the default role \"\(name)\" grants \(verb.rawValue) (roles.\(name).grants[\(index)]) to every authenticated caller, "
+                    + "who could then drain Sluice so that no job starts, or make it exit; grant \(verb.rawValue) in a role of named users or groups"
+            )
+        }
     }
 
     /// Trusted proxy peers that include loopback while `REMOTE_USER` is also trusted.

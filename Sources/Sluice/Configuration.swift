@@ -27,6 +27,8 @@ public struct Configuration: Sendable {
         public var logTailBytes: Int
         /// Days after a job finished that its logs are deleted; nil: kept.
         public var logRetentionDays: Int?
+        /// What stopping Sluice does with running tasks (`tasks_on_stop`).
+        public var tasksOnStop: TasksOnStop = .keep
     }
 
     /// Server settings.

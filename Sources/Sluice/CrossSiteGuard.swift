@@ -6,12 +6,14 @@ import Identity
 /// attaches on its own (basic auth, cookies): the classic CSRF shape.
 ///
 /// Browsers send `Sec-Fetch-Site` on every request and `Origin` on every cross-origin POST;
-/// non-browser clients send neither and are not affected. Bearer-style credentials (coming with
-/// the identity issue) are never ambient and skip this check.
+/// non-browser clients send neither and are not affected. Bearer-style credentials are never
+/// ambient and skip this check. Every method that may change something is checked (POST, and
+/// DELETE for `/api/v1/admin/drain`): a browser sends a cross-site DELETE only after a CORS
+/// preflight Sluice never answers, but the guard does not rely on that.
 enum CrossSiteGuard {
     /// Why a request was refused, or nil if it may proceed.
     static func refusal(_ request: HTTPRequest, principal: Principal?) -> String? {
-        guard request.method == "POST", let principal, principal.isAmbient else { return nil }
+        guard !["GET", "HEAD"].contains(request.method), let principal, principal.isAmbient else { return nil }
         if let site = request.header("Sec-Fetch-Site")?.lowercased() {
             return site == "same-origin" || site == "none" ? nil : "Sec-Fetch-Site is \(site)"
         }

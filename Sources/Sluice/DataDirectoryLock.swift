@@ -81,6 +81,40 @@ final class DataDirectoryLock: Sendable {
         return lock
     }
 
+    /// Who holds the lock of `directory`, without taking it (for `sluice drain`): nil when no
+    /// process holds it (nothing serves that data directory), else the pid the holder wrote.
+    ///
+    /// Probes with a non-blocking shared `flock`: it fails only while a `serve` holds the
+    /// exclusive lock, and when it succeeds it is released at once. (A `serve --socket` starting
+    /// in that same instant would find the directory in use; the probe lasts microseconds.)
+    /// - Throws: `DataDirectoryLockError` if the file cannot be opened or locked, or a holder
+    ///   wrote no pid.
+    static func holder(of directory: String) throws(DataDirectoryLockError) -> Int32? {
+        let path = directory + "/sluice.lock"
+        let fd: Int32
+        do {
+            fd = try syscall(where: "open") { open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW) }
+        } catch {
+            if error.errno == ENOENT { return nil }
+            throw DataDirectoryLockError(path: path, reason: "cannot open the lock file: \(error.message)")
+        }
+        let lock = DataDirectoryLock(path: path, descriptor: fd)
+        while flock(fd, LOCK_SH | LOCK_NB) != 0 {
+            let error = errno
+            if error == EINTR { continue }
+            guard error == EWOULDBLOCK else {
+                throw DataDirectoryLockError(
+                    path: path, reason: "cannot probe the lock: \(SystemCallError(function: "flock", errno: error).message)")
+            }
+            guard let pid = lock.holder(), pid > 1 else {
+                throw DataDirectoryLockError(path: path, reason: "the lock is held, but the file names no process")
+            }
+            return pid
+        }
+        _ = flock(fd, LOCK_UN)
+        return nil
+    }
+
     /// The pid the current holder wrote into the file, if readable.
     private func holder() -> Int32? {
         var buffer = [UInt8](repeating: 0, count: 32)

@@ -33,6 +33,8 @@ struct Explanation: Encodable {
     var source_name: String?
     var groups: [String]
     var roles: [RoleMembership]
+    /// Verbs about the Sluice instance itself (`admin`), each with its grant.
+    var instance: [Permission]
     var pipelines: [PipelineAccess]
     var config_hash: String
     var limits: [LimitInfo]
@@ -50,8 +52,12 @@ struct Explanation: Encodable {
         let subject = self.subject(of: principal)
         let policy = configuration.policy
         let roles = policy.roles(of: subject).map { RoleMembership(name: $0.name, via: policy.membership(of: subject, in: $0) ?? "") }
+        let instance = Verb.instanceVerbs.compactMap { verb -> Permission? in
+            guard case .allow(let role, let index) = policy.decideOnInstance(subject, verb) else { return nil }
+            return Permission(verb: verb.rawValue, grant: "roles.\(role).grants[\(index)]")
+        }
         let pipelines = configuration.pipelineNames.compactMap { name -> PipelineAccess? in
-            let verbs = Verb.allCases.compactMap { verb -> Permission? in
+            let verbs = Verb.pipelineVerbs.compactMap { verb -> Permission? in
                 guard case .allow(let role, let index) = policy.decide(subject, verb, pipeline: name) else { return nil }
                 return Permission(verb: verb.rawValue, grant: "roles.\(role).grants[\(index)]")
             }
@@ -70,7 +76,7 @@ struct Explanation: Encodable {
         }
         return Explanation(
             user: principal.user, source: principal.source.rawValue, source_name: principal.sourceName, groups: principal.groups.sorted(),
-            roles: roles, pipelines: pipelines, config_hash: configuration.hash, limits: limits)
+            roles: roles, instance: instance, pipelines: pipelines, config_hash: configuration.hash, limits: limits)
     }
 
     /// The view model of the HTML page.
@@ -78,7 +84,7 @@ struct Explanation: Encodable {
         WhoAmIView(
             user: self.user, source: self.source_name.map { "\(self.source) (\($0))" } ?? self.source, groups: self.groups,
             roles: self.roles.map { ($0.name, $0.via) }, pipelines: self.pipelines.map { ($0.name, $0.verbs.map { ($0.verb, $0.grant) }) },
-            configHash: self.config_hash,
+            instance: self.instance.map { ($0.verb, $0.grant) }, configHash: self.config_hash,
             limits: self.limits.map { l in
                 "\(l.name): \(l.per_minute) per minute, burst \(l.burst)" + (l.available.map { ", \($0) available now" } ?? "")
             })
@@ -91,6 +97,10 @@ struct Explanation: Encodable {
         out += "roles:   \(self.roles.isEmpty ? "(none)" : self.roles.map { "\($0.name) (\($0.via))" }.joined(separator: ", "))\n"
         out += "config:  sha256 \(self.config_hash)\n"
         for l in self.limits { out += "limit:   \(l.name): \(l.per_minute) per minute, burst \(l.burst)\n" }
+        if !self.instance.isEmpty {
+            out += "this Sluice instance:\n"
+            for v in self.instance { out += "  \(v.verb.padding(toLength: 8, withPad: " ", startingAt: 0)) by \(v.grant)\n" }
+        }
         if self.pipelines.isEmpty { out += "pipelines: none visible\n" }
         for p in self.pipelines {
             out += "pipeline \(p.name):\n"

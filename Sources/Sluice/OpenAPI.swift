@@ -24,7 +24,7 @@ enum OpenAPI {
                     "operationId": "health", "security": [],
                     "responses": {
                       "200": {"description": "Serving", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Health"}}}},
-                      "503": {"description": "Draining", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Health"}}}}
+                      "503": {"description": "Stopping", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Health"}}}}
                     }
                   }
                 },
@@ -185,6 +185,41 @@ enum OpenAPI {
                       "403": {"$ref": "#/components/responses/Error"}
                     }
                   }
+                },
+                "/api/v1/admin/drain": {
+                  "get": {
+                    "operationId": "drainStatus",
+                    "description": "Needs the admin verb.",
+                    "responses": {
+                      "200": {"description": "Whether Sluice drains, and what still runs", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Drain"}}}},
+                      "401": {"$ref": "#/components/responses/Error"},
+                      "403": {"$ref": "#/components/responses/Error"}
+                    }
+                  },
+                  "post": {
+                    "operationId": "startDrain",
+                    "description": "Needs the admin verb. Starts draining (again: nothing changes): no new job starts, triggers are still accepted and queue, running jobs go on. exit_when_drained true: Sluice exits once nothing runs; false: cancels a planned exit; absent: leaves the plan as it is.",
+                    "requestBody": {"required": false, "description": "Callers authenticated by browser credentials (basic auth) must send Content-Type: application/json (415 otherwise); an empty object will do", "content": {"application/json": {"schema": {"type": "object", "additionalProperties": false, "properties": {"exit_when_drained": {"type": "boolean"}}}}}},
+                    "responses": {
+                      "200": {"description": "Draining", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Drain"}}}},
+                      "400": {"$ref": "#/components/responses/Error"},
+                      "401": {"$ref": "#/components/responses/Error"},
+                      "403": {"$ref": "#/components/responses/Error"},
+                      "409": {"$ref": "#/components/responses/Error"},
+                      "413": {"$ref": "#/components/responses/Error"},
+                      "415": {"$ref": "#/components/responses/Error"}
+                    }
+                  },
+                  "delete": {
+                    "operationId": "endDrain",
+                    "description": "Needs the admin verb. Ends draining (queued jobs start) and cancels a planned exit; 409 once Sluice has drained with an exit planned and is stopping.",
+                    "responses": {
+                      "200": {"description": "Not draining", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Drain"}}}},
+                      "401": {"$ref": "#/components/responses/Error"},
+                      "403": {"$ref": "#/components/responses/Error"},
+                      "409": {"$ref": "#/components/responses/Error"}
+                    }
+                  }
                 }
               },
               "components": {
@@ -206,7 +241,11 @@ enum OpenAPI {
                       "status": {"type": "integer"}, "message": {"type": "string"},
                       "fields": {"type": "object", "additionalProperties": {"type": "string"}}}}}
                   },
-                  "Health": {"type": "object", "required": ["status", "config"], "properties": {"status": {"type": "string", "enum": ["ok", "degraded", "draining"]}, "config": {"type": "string"}, "storage_errors": {"type": "integer", "minimum": 0}}},
+                  "Health": {"type": "object", "required": ["status", "config"], "properties": {
+                    "status": {"type": "string", "enum": ["ok", "degraded", "draining", "stopping"]}, "config": {"type": "string"}, "storage_errors": {"type": "integer", "minimum": 0},
+                    "draining": {"type": "boolean"}, "exit_when_drained": {"type": "boolean"}, "active_jobs": {"type": "integer", "minimum": 0}, "running_tasks": {"type": "integer", "minimum": 0}}},
+                  "Drain": {"type": "object", "additionalProperties": false, "required": ["draining", "active_jobs", "running_tasks", "exit_when_drained"], "properties": {
+                    "draining": {"type": "boolean"}, "active_jobs": {"type": "integer", "minimum": 0}, "running_tasks": {"type": "integer", "minimum": 0}, "exit_when_drained": {"type": "boolean"}}},
                   "Pipeline": {
                     "type": "object", "required": ["name", "description", "params", "tasks", "verbs", "on_duplicate"],
                     "properties": {

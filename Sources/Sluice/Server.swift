@@ -9,7 +9,7 @@ import Workflow
 #endif
 
 /// Wires configuration, store, runner and FastCGI front end together, and runs until SIGTERM
-/// or SIGINT.
+/// or SIGINT (or, after SIGUSR2 or an API drain with `exit_when_drained`, until drained).
 public enum Server {
     /// The version printed by `sluice version`.
     public static let version = "0.1.0"
@@ -67,16 +67,18 @@ public enum Server {
             return 1
         }
         let changes = JobChanges(maxWaiters: max(1, configuration.server.threads / 2))
-        let runner = Runner(
-            store: store,
-            configuration: .init(
-                parallelism: configuration.server.parallelism, logDirectory: data + "/logs",
-                environment: Self.taskEnvironment(passing: configuration.server.passEnvironment),
-                gracePeriod: Double(configuration.server.gracePeriod),
-                logLimits: .init(headBytes: configuration.server.logHeadBytes, tailBytes: configuration.server.logTailBytes),
-                onJobChange: { id, _ in changes.notify(id) }),
-            limits: configuration.runnerLimits)
-        let app = App(configuration: configuration, store: store, runner: runner, changes: changes)
+        var runnerConfiguration = Runner.Configuration(
+            parallelism: configuration.server.parallelism, logDirectory: data + "/logs",
+            environment: Self.taskEnvironment(passing: configuration.server.passEnvironment),
+            gracePeriod: Double(configuration.server.gracePeriod),
+            logLimits: .init(headBytes: configuration.server.logHeadBytes, tailBytes: configuration.server.logTailBytes),
+            onJobChange: { id, _ in changes.notify(id) })
+        // server.tasks_on_stop: "keep" leaves running tasks to their supervisors when Sluice stops.
+        runnerConfiguration.stopTasksOnExit = configuration.server.tasksOnStop.stopsTasks
+        let runner = Runner(store: store, configuration: runnerConfiguration, limits: configuration.runnerLimits)
+        // Drained with an exit planned: stop as on SIGTERM, through the same sigwait below.
+        let drain = DrainControl(runner: runner, onDrained: { kill(getpid(), SIGTERM) })
+        let app = App(configuration: configuration, store: store, runner: runner, changes: changes, drain: drain)
         let server: FastCGIServer
         do {
             server = try FastCGIServer(
@@ -94,17 +96,33 @@ public enum Server {
         }
         defer { retention?.cancel() }
         server.start()
-        logger.info("started", ["version": version, "config.hash": configuration.hash, "pid": "\(getpid())"])
+        logger.info(
+            "started",
+            [
+                "version": version, "config.hash": configuration.hash, "pid": "\(getpid())",
+                "tasks_on_stop": configuration.server.tasksOnStop.rawValue,
+            ])
         while true {
             let signal = ProcessSignals.wait()
-            if signal == SIGHUP {
+            switch signal {
+            case SIGHUP:
                 self.reload(app, store: store, path: configPath, running: app.configurationInForce, logger: logger)
                 continue
+            case SIGUSR1, SIGUSR2:
+                self.drain(drain, exit: signal == SIGUSR2, store: store, configHash: app.configurationInForce.hash, logger: logger)
+                continue
+            default:
+                break
             }
-            logger.info("stopping", ["signal": "\(signal)"])
+            logger.info(
+                "stopping",
+                [
+                    "signal": "\(signal)", "reason": drain.isExiting ? "drained" : "signal",
+                    "tasks_on_stop": configuration.server.tasksOnStop.rawValue,
+                ])
             break
         }
-        app.beginDraining()
+        app.beginStopping()
         server.stopAccepting()
         server.waitForWorkers()
         runner.stop()
@@ -119,6 +137,25 @@ public enum Server {
         let own = ProcessInfo.processInfo.environment
         for name in names { if let value = own[name] { environment[name] = value } }
         return environment
+    }
+
+    /// SIGUSR1 (`sluice drain`): starts draining; SIGUSR2 (`sluice drain --exit`): also plans
+    /// the exit once drained. Audited without a user, like a reload: whoever could signal the
+    /// process is an operator of the host.
+    static func drain(_ drain: DrainControl, exit: Bool, store: any JobStore, configHash: String, logger: Logger) {
+        let name = exit ? "SIGUSR2" : "SIGUSR1"
+        let record = AuditRecord(
+            at: Date(), event: "drain", allowed: true, user: nil, identitySource: nil, pipeline: nil, jobID: nil,
+            reason: exit ? "\(name) (sluice drain --exit); exit_when_drained" : "\(name) (sluice drain)", requestID: nil,
+            clientAddress: nil, configHash: configHash)
+        // The signal came from someone with power over the process: the drain happens even if the
+        // store cannot take the record now (host maintenance may be about a full disk).
+        do { try store.appendAudit(record) } catch {
+            logger.error("cannot write audit record", ["event": "drain", "error": "\(error)"])
+        }
+        do { try drain.drain(exitWhenDrained: exit ? true : nil, by: name) } catch {
+            logger.warning("drain signal ignored", ["signal": name, "reason": error.message])
+        }
     }
 
     /// Re-reads the configuration; a file that fails the check is refused and the old one stays.
@@ -136,6 +173,7 @@ public enum Server {
             let old = running.server
             if next.server.dataDirectory != old.dataDirectory || next.server.threads != old.threads
                 || next.server.parallelism != old.parallelism || next.server.maxBodyBytes != old.maxBodyBytes
+                || next.server.tasksOnStop != old.tasksOnStop
             {
                 logger.warning("server settings changed; they take effect on restart", ["config.hash": next.hash])
             }

@@ -2,8 +2,9 @@ import FastCGI
 import Foundation
 import Sluice
 
-// Before anything else (and before any thread exists): take SIGTERM/SIGINT/SIGHUP away from
-// libfcgi's flag-setting handler so `Server.serve` can sigwait on them (see ProcessSignals).
+// Before anything else (and before any thread exists): take SIGTERM/SIGINT/SIGHUP (and the
+// drain signals SIGUSR1/SIGUSR2) away from libfcgi's flag-setting handler and from their default
+// action, so `Server.serve` can sigwait on them (see ProcessSignals).
 ProcessSignals.blockInCurrentThread()
 
 let usage = """
@@ -13,6 +14,7 @@ let usage = """
            sluice explain --config FILE --token JWT|- [--source NAME]   (- reads the token from stdin)
            sluice token new NAME [--roles a,b] [--expires 2027-06-30]
            sluice audit export --config FILE [--since 2026-11-01]
+           sluice drain --config FILE [--exit] [--wait]
            sluice version
 
     serve    run the FastCGI application; without --socket it accepts on fd 0, the socket
@@ -22,6 +24,9 @@ let usage = """
              verify a signed assertion exactly as the server would and say why it is refused
     token    print a new service token once, and the config entry holding only its SHA-256
     audit    print the audit log as JSON lines, oldest first
+    drain    tell the sluice serve of the configuration's data_dir to start no new jobs (SIGUSR1;
+             triggers still queue); --exit: and to exit once nothing runs (SIGUSR2); --wait:
+             wait until that process has exited. Resume with DELETE /api/v1/admin/drain or a restart
     version  print the version
 
     """
@@ -73,7 +78,9 @@ case "explain":
     // `--token -` reads the token from stdin, so it does not show in `ps` to other local users.
     var token = options["--token"]
     if token == "-" { token = readLine(strippingNewline: true)?.trimmingCharacters(in: .whitespaces) }
-    exit(Commands.explain(configPath: config, user: options["--user"], groups: options["--groups"], token: token, source: options["--source"]))
+    exit(
+        Commands.explain(
+            configPath: config, user: options["--user"], groups: options["--groups"], token: token, source: options["--source"]))
 case "token":
     guard arguments.first == "new", arguments.count >= 2 else { fail("usage: sluice token new NAME [--roles a,b] [--expires DATE]") }
     let options = parseOptions(Array(arguments.dropFirst(2)), allowed: ["--roles", "--expires"])
@@ -84,6 +91,24 @@ case "audit":
     let options = parseOptions(Array(arguments.dropFirst()), allowed: ["--config", "--since"])
     guard let config = options["--config"] else { fail("audit export needs --config FILE") }
     exit(Commands.exportAudit(configPath: config, since: options["--since"]))
+case "drain":
+    var config: String? = nil
+    var exitWhenDrained = false
+    var wait = false
+    while let option = arguments.first {
+        arguments.removeFirst()
+        switch option {
+        case "--config":
+            guard let value = arguments.first else { fail("--config needs a value") }
+            arguments.removeFirst()
+            config = value
+        case "--exit": exitWhenDrained = true
+        case "--wait": wait = true
+        default: fail("unknown option \(option)")
+        }
+    }
+    guard let config else { fail("drain needs --config FILE") }
+    exit(Commands.drain(configPath: config, exit: exitWhenDrained, wait: wait))
 case "version", "--version":
     print("sluice \(Server.version)")
 case "help", "--help", "-h":

@@ -56,6 +56,11 @@ final class LighttpdHarness: @unchecked Sendable {
         /// lighttpd config lines appended at the end as they are (e.g. `mimetype.assign`, an
         /// `accesslog.format`); `server.modules += ( … )` adds modules.
         var extraLighttpdConfig = ""
+        /// Whether the harness starts sluice itself, as `sluice serve --socket <directory>/sluice.sock`
+        /// (the production shape, where systemd starts it), instead of lighttpd through `bin-path`:
+        /// lighttpd then only connects to that socket, and the test sees sluice's exit status
+        /// (`sluice`) and starts it again with `startSluice()`. Its output goes to `sluice.log`.
+        var sluiceOnOwnSocket = false
 
         /// The defaults: basic auth required, nothing extra.
         init() {}
@@ -95,6 +100,10 @@ final class LighttpdHarness: @unchecked Sendable {
     private let lighttpd: ChildProcess
     private let errorLogPath: String
     private let stderrPath: String
+    /// The sluice the harness started (`Options.sluiceOnOwnSocket`), the latest one.
+    private(set) var sluice: ChildProcess?
+    /// sluice's output with `Options.sluiceOnOwnSocket` (every start appends).
+    var sluiceLogPath: String { self.directory + "/sluice.log" }
 
     private init(temporary: TemporaryDirectory, port: UInt16, lighttpd: ChildProcess) {
         let directory = temporary.path
@@ -149,6 +158,8 @@ final class LighttpdHarness: @unchecked Sendable {
                 Self.passwords.sorted { $0.key < $1.key }.map { "\($0.key):\($0.value)\n" }.joined(),
                 to: directory + "/users.txt")
 
+            // With its own socket, sluice runs before lighttpd, as under systemd.
+            let ownSluice = options.sluiceOnOwnSocket ? try Self.startSluice(directory: directory) : nil
             // The free port is found by binding to port 0 and closing again, so another process may grab
             // it before lighttpd binds: retry a few times if lighttpd dies on "Address already in use".
             var lastError: Error?
@@ -157,12 +168,16 @@ final class LighttpdHarness: @unchecked Sendable {
                 try Self.write(
                     Self.lighttpdConfig(directory: directory, port: port, options: options), to: directory + "/lighttpd.conf")
                 let harness = try Self.launch(lighttpdPath, temporary: temporary, port: port)
+                harness.sluice = ownSluice
                 do {
                     try await harness.waitUntilHealthy(timeout: .seconds(10))
                     return harness
                 } catch {
                     lastError = error
                     harness.stopLighttpd()
+                    if ownSluice != nil && !(harness.logs().contains("Address already in use") || harness.logs().contains("can't bind")) {
+                        harness.sluice?.terminate()
+                    }
                     harness.killLeftovers()
                     let log = harness.logs()
                     if !(log.contains("Address already in use") || log.contains("can't bind")) { break }
@@ -197,6 +212,10 @@ final class LighttpdHarness: @unchecked Sendable {
         let environmentLine =
             environment.isEmpty ? "" : "\n  \"bin-environment\" => ( \(environment.joined(separator: ", ")) ),"
         let program = options.launcher == nil ? "\(directory)/sluice" : "\(directory)/launch-sluice \(directory)/sluice"
+        // bin-path makes lighttpd start sluice; without it lighttpd only connects to the socket.
+        let start =
+            options.sluiceOnOwnSocket
+            ? "" : "\n  \"bin-path\"    => \"\(program) serve --config \(directory)/sluice.json5\",\(environmentLine)"
         var forwarding = ""
         if let identity = options.forwardedIdentity {
             var headers = ["\"X-Forwarded-User\" => \(Self.lighttpdString(identity.user))"]
@@ -224,8 +243,7 @@ final class LighttpdHarness: @unchecked Sendable {
             auth.backend.plain.userfile = "\(directory)/users.txt"
             \(auth)
 
-            fastcgi.server = ( "\(mountPath)" => ( "sluice" => (
-              "bin-path"    => "\(program) serve --config \(directory)/sluice.json5",\(environmentLine)
+            fastcgi.server = ( "\(mountPath)" => ( "sluice" => (\(start)
               "socket"      => "\(directory)/sluice.sock",
               "max-procs"   => 1,
               "check-local" => "disable",
@@ -253,6 +271,46 @@ final class LighttpdHarness: @unchecked Sendable {
         exec "$@"
 
         """
+    }
+
+    /// Starts `sluice serve --config <directory>/sluice.json5 --socket <directory>/sluice.sock`
+    /// (output appended to `sluice.log`) and waits until its socket exists; for
+    /// `Options.sluiceOnOwnSocket`.
+    private static func startSluice(directory: String) throws -> ChildProcess {
+        let socket = directory + "/sluice.sock"
+        // A previous sluice leaves its socket behind: gone first, so its reappearance means this one listens.
+        unlink(socket)
+        let process = try ChildProcess(
+            path: directory + "/sluice", arguments: ["serve", "--config", directory + "/sluice.json5", "--socket", socket],
+            environment: ["SLUICE_LOG_LEVEL": "info"], stdout: .file(directory + "/sluice.log", append: true), stderr: .sameAsStdout)
+        let listening = Poll.blockingUntil(within: .seconds(15), every: .milliseconds(20)) {
+            var info = stat()
+            return !process.isRunning || (stat(socket, &info) == 0 && info.st_mode & S_IFMT == S_IFSOCK)
+        }
+        guard listening, process.isRunning else {
+            process.terminate(signal: SIGKILL)
+            let log = (try? String(contentsOfFile: directory + "/sluice.log", encoding: .utf8)) ?? ""
+            throw HarnessError("sluice serve --socket did not start (\(process.terminationDescription))\n\(log)")
+        }
+        return process
+    }
+
+    /// Starts a new `sluice serve --socket` (`Options.sluiceOnOwnSocket`) once the previous one has
+    /// exited, and waits until `GET /sluice/healthz` answers 200 through lighttpd.
+    /// - Returns: The new process (also `sluice`).
+    /// - Throws: `HarnessError` if the previous one still runs or the new one does not answer.
+    @discardableResult
+    func startSluice(timeout: Duration = .seconds(15)) async throws -> ChildProcess {
+        if let previous = self.sluice, previous.isRunning { throw HarnessError("the previous sluice still runs") }
+        let process = try Self.startSluice(directory: self.directory)
+        self.sluice = process
+        var probe = self.client
+        probe.timeoutSeconds = 2
+        let healthy = await Poll.until(within: timeout, every: .milliseconds(50)) {
+            (try? probe.send("GET", Self.mountPath + "/healthz"))?.status == 200
+        }
+        guard healthy else { throw HarnessError("the restarted sluice does not answer /healthz\n\(self.logs())") }
+        return process
     }
 
     private static func launch(_ lighttpdPath: String, temporary: TemporaryDirectory, port: UInt16) throws -> LighttpdHarness {
@@ -300,7 +358,9 @@ final class LighttpdHarness: @unchecked Sendable {
     func logs() -> String {
         let errorLog = (try? String(contentsOfFile: self.errorLogPath, encoding: .utf8)) ?? "(none)"
         let stderr = (try? String(contentsOfFile: self.stderrPath, encoding: .utf8)) ?? "(none)"
-        return "--- \(self.errorLogPath)\n\(errorLog)\n--- \(self.stderrPath)\n\(stderr)"
+        var text = "--- \(self.errorLogPath)\n\(errorLog)\n--- \(self.stderrPath)\n\(stderr)"
+        if let own = try? String(contentsOfFile: self.sluiceLogPath, encoding: .utf8) { text += "\n--- \(self.sluiceLogPath)\n\(own)" }
+        return text
     }
 
     /// The first line sluice logged (it logs JSON lines to the stderr it inherits from lighttpd) for
@@ -453,6 +513,8 @@ final class LighttpdHarness: @unchecked Sendable {
     /// the environment variable `SLUICE_KEEP_TMP` is set.
     func shutdown() {
         self.stopLighttpd()
+        // A sluice of our own is stopped as systemd would: SIGTERM, then SIGKILL.
+        self.sluice?.terminate(signal: SIGTERM, timeout: .seconds(10))
         self.killLeftovers()
         self.temporary.remove()
     }

@@ -100,8 +100,11 @@ import Testing
 
     @Test("Verbs have their configuration spelling")
     func verbNames() {
-        #expect(Verb.allCases.map(\.rawValue) == ["view", "trigger", "cancel", "retry", "logs", "audit"])
-        #expect(Verb(rawValue: "admin") == nil)
+        #expect(Verb.allCases.map(\.rawValue) == ["view", "trigger", "cancel", "retry", "logs", "audit", "admin"])
+        #expect(Verb.pipelineVerbs.map(\.rawValue) == ["view", "trigger", "cancel", "retry", "logs", "audit"])
+        #expect(Verb.instanceVerbs == [.admin])
+        #expect(Verb(rawValue: "ADMIN") == nil)
+        #expect(Verb(rawValue: "deploy") == nil)
         #expect(Verb(rawValue: "VIEW") == nil)
     }
 }

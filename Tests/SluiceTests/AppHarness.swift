@@ -43,7 +43,8 @@ struct AppHarness {
     /// The mount path requests are sent under.
     let mount: String
 
-    init(config: String = AppHarness.configuration(), mount: String = "/sluice") throws {
+    /// - Parameter drain: the drain switch the app serves `/api/v1/admin/drain` with (nil: none).
+    init(config: String = AppHarness.configuration(), mount: String = "/sluice", drain: DrainControl? = nil) throws {
         let directory = try TemporaryDirectory()
         do {
             self.configuration = try ConfigLoader.load(data: Data(config.utf8), file: "test.json5", directory: directory.path)
@@ -53,7 +54,7 @@ struct AppHarness {
             throw error
         }
         self.directory = directory
-        self.app = App(configuration: self.configuration, store: self.store, runner: nil)
+        self.app = App(configuration: self.configuration, store: self.store, runner: nil, drain: drain)
         self.mount = mount
     }
 

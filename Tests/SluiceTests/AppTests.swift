@@ -15,14 +15,14 @@ import Testing
         #expect(try AppHarness.json(response)["status"] as? String == "ok")
     }
 
-    @Test("healthz answers 503 while draining")
-    func healthzDraining() throws {
+    @Test("healthz answers 503 while stopping")
+    func healthzStopping() throws {
         let h = try AppHarness()
         defer { h.remove() }
-        h.app.beginDraining()
+        h.app.beginStopping()
         let response = h.send("GET", "/healthz", user: nil)
         #expect(response.status.code == 503)
-        #expect(try AppHarness.json(response)["status"] as? String == "draining")
+        #expect(try AppHarness.json(response)["status"] as? String == "stopping")
     }
 
     @Test("A request without REMOTE_USER is 401, as JSON on the API and HTML on pages")
@@ -63,7 +63,9 @@ import Testing
 
     @Test(
         "A REMOTE_USER with a control character or of excessive length is 401",
-        arguments: ["bob\n", "bob\r\nX-Injected: 1", "bob\u{0}", "\u{1b}[31mbob", "bob\u{7f}", "bob\u{85}", String(repeating: "b", count: 257)])
+        arguments: [
+            "bob\n", "bob\r\nX-Injected: 1", "bob\u{0}", "\u{1b}[31mbob", "bob\u{7f}", "bob\u{85}", String(repeating: "b", count: 257),
+        ])
     func invalidRemoteUser(user: String) throws {
         let h = try AppHarness()
         defer { h.remove() }
@@ -157,7 +159,8 @@ import Testing
         let message = try #require(try AppHarness.jsonError(response)["message"] as? String)
         #expect(message == "internal error (request \(response.header("X-Request-Id") ?? "?"))")
         #expect(!AppHarness.text(response).contains("disk on fire"))
-        let page = app.respond(to: HTTPRequest(method: "GET", requestURI: "/sluice/", scriptName: "/sluice", params: ["REMOTE_USER": "bob"]))
+        let page = app.respond(
+            to: HTTPRequest(method: "GET", requestURI: "/sluice/", scriptName: "/sluice", params: ["REMOTE_USER": "bob"]))
         #expect(page.status.code == 500)
         AppHarness.expectHTML(page)
         #expect(!AppHarness.text(page).contains("disk on fire"))

@@ -50,9 +50,9 @@ extension ConfigLoaderTests {
 
     @Test("An unknown verb is reported and the known verbs are listed")
     func unknownVerb() {
-        let problems = Self.problems(Self.withRole("{ grants: [{ pipelines: ['p'], verbs: ['view', 'admin', 'VIEW'] }] }"))
-        Self.expectProblem(problems, at: "roles.ops.grants[0].verbs[1]", containing: "unknown verb \"admin\"")
-        Self.expectProblem(problems, at: "roles.ops.grants[0].verbs[1]", containing: "view, trigger, cancel, retry, logs")
+        let problems = Self.problems(Self.withRole("{ grants: [{ pipelines: ['p'], verbs: ['view', 'deploy', 'VIEW'] }] }"))
+        Self.expectProblem(problems, at: "roles.ops.grants[0].verbs[1]", containing: "unknown verb \"deploy\"")
+        Self.expectProblem(problems, at: "roles.ops.grants[0].verbs[1]", containing: "view, trigger, cancel, retry, logs, audit, admin")
         Self.expectProblem(problems, at: "roles.ops.grants[0].verbs[2]", containing: "unknown verb \"VIEW\"")
     }
 
@@ -96,7 +96,8 @@ extension ConfigLoaderTests {
 
     @Test("A task without run is reported")
     func missingRun() {
-        Self.expectProblem(Self.problems("{ pipelines: { p: { tasks: { t: { needs: [] } } } } }"), at: "pipelines.p.tasks.t.run", containing: "required")
+        Self.expectProblem(
+            Self.problems("{ pipelines: { p: { tasks: { t: { needs: [] } } } } }"), at: "pipelines.p.tasks.t.run", containing: "required")
     }
 
     @Test("An empty run, or one whose program is empty, is reported", arguments: ["[]", "['']", "['', 'arg']"])
@@ -120,7 +121,9 @@ extension ConfigLoaderTests {
         // Foundation's JSON5 parser already refuses an escaped or raw NUL; either way the file must not load.
         #expect(!Self.problems(#"{ pipelines: { p: { tasks: { t: { run: ["/bin/echo", "a\u0000b"] } } } } }"#).isEmpty)
         #expect(!Self.problems("{ pipelines: { p: { tasks: { t: { run: ['/bin/echo', 'a\u{0}b'] } } } } }").isEmpty)
-        #expect(!Self.problems(#"{ pipelines: { p: { params: { x: { default: "a\u0000" } }, tasks: { t: { run: ["/bin/true"] } } } } }"#).isEmpty)
+        #expect(
+            !Self.problems(#"{ pipelines: { p: { params: { x: { default: "a\u0000" } }, tasks: { t: { run: ["/bin/true"] } } } } }"#)
+                .isEmpty)
     }
 
     @Test("An oversized parameter default is reported")
@@ -130,14 +133,16 @@ extension ConfigLoaderTests {
             Self.problems("{ pipelines: { p: { params: { x: { default: '\(long)' } }, tasks: { t: { run: ['/bin/true'] } } } } }"),
             at: "pipelines.p.params.x.default", containing: "longer than")
         let longest = String(repeating: "x", count: 4096)
-        let config = try Self.load("{ pipelines: { p: { params: { x: { default: '\(longest)' } }, tasks: { t: { run: ['/bin/true'] } } } } }")
+        let config = try Self.load(
+            "{ pipelines: { p: { params: { x: { default: '\(longest)' } }, tasks: { t: { run: ['/bin/true'] } } } } }")
         #expect(config.pipelines["p"]?.parameters.first?.defaultValue == longest)
     }
 
     @Test("A base path must start with / and must not end with /", arguments: ["/sluice/", "sluice", "/", "//", "/a/b/"])
     func badBasePath(basePath: String) {
         Self.expectProblem(
-            Self.problems("{ server: { base_path: '\(basePath)' }, \(Self.minimal) }"), at: "server.base_path", containing: "must be empty or start with /")
+            Self.problems("{ server: { base_path: '\(basePath)' }, \(Self.minimal) }"), at: "server.base_path",
+            containing: "must be empty or start with /")
     }
 
     @Test("A configuration without pipelines, or a pipeline without tasks, is reported")

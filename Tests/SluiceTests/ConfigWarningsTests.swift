@@ -110,3 +110,21 @@ import Testing
         #expect(ConfigLoader.parseExpiry("2026-06-15T11:00:00Z 2027") == nil)
     }
 }
+
+extension ConfigWarningsTests {
+    @Test("A default role that grants admin is warned about; one without admin is not")
+    func defaultRoleAdmin() throws {
+        func config(_ verbs: String) -> String {
+            """
+            { \(ConfigLoaderTests.minimal),
+              roles: { everyone: { grants: [{ pipelines: ['*'], verbs: [\(verbs)] }] } },
+              identity: { remote_user: {}, default_role: 'everyone' } }
+            """
+        }
+        let warnings = try Self.warnings(config("'view', 'admin'"))
+        #expect(warnings.count == 1)
+        ConfigLoaderTests.expectProblem(warnings, at: "identity.default_role", containing: "grants admin (roles.everyone.grants[0])")
+        ConfigLoaderTests.expectProblem(warnings, at: "identity.default_role", containing: "drain")
+        #expect(try Self.warnings(config("'view'")).isEmpty)
+    }
+}

@@ -60,6 +60,29 @@ import Testing
         }
     }
 
+    @Test("The Drain schema names exactly the members of the drain document; Health those of /healthz while draining")
+    func drainSchemas() throws {
+        let components = try #require(try Self.document()["components"] as? [String: Any])
+        let schemas = try #require(components["schemas"] as? [String: [String: Any]])
+        let drain = try #require(schemas["Drain"])
+        let status = DrainControl.Status(draining: true, activeJobs: 1, runningTasks: 2, exitWhenDrained: true, exiting: false)
+        let document = try #require(try JSONSerialization.jsonObject(with: Data(App.drainDocument(status))) as? [String: Any])
+        #expect(Set((drain["properties"] as? [String: Any] ?? [:]).keys) == Set(document.keys))
+        #expect(Set(drain["required"] as? [String] ?? []) == Set(document.keys))
+        #expect(drain["additionalProperties"] as? Bool == false)
+
+        let health = try #require(schemas["Health"]?["properties"] as? [String: [String: Any]])
+        #expect(Set(health["status"]?["enum"] as? [String] ?? []) == ["ok", "degraded", "draining", "stopping"])
+        let runner = FakeRunner()
+        let control = DrainControl(drainable: runner, onDrained: {})
+        let h = try AppHarness(drain: control)
+        defer { h.remove() }
+        _ = try control.drain(exitWhenDrained: nil, by: "test")
+        let answer = try AppHarness.json(h.send("GET", "/healthz", user: nil))
+        #expect(Set(answer.keys).isSubset(of: Set(health.keys)), "\(answer.keys) not all in \(health.keys)")
+        #expect(answer["draining"] as? Bool == true)
+    }
+
     @Test("A hostile mount path is escaped inside the document")
     func escapedServer() throws {
         let data = Data(OpenAPI.document(serverURL: "/a\"b\\c\u{1}").utf8)
