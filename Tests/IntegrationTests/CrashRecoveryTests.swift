@@ -526,7 +526,7 @@ extension CrashRecoveryTests {
 
 extension JobRecord {
     /// The task with this name, if any.
-    fileprivate func task(_ name: String) -> TaskRecord? {
+    func task(_ name: String) -> TaskRecord? {
         self.tasks.first { $0.name == name }
     }
 }
