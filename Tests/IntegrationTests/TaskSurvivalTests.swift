@@ -219,6 +219,40 @@ struct TaskSurvivalTests {
         #expect((after.startedAt ?? .distantPast) >= restarted, "after started before the restart: \(Crash.summary(job))")
         #expect(job.state == .failed, "\(Crash.summary(job))")
     }
+
+    @Test("data_dir spelled differently after a restart (a trailing slash): the running task is still re-adopted, not run again")
+    func dataDirectorySpelling() async throws {
+        var options = LighttpdHarness.Options()
+        options.restartGate = true
+        let (harness, store) = try await Self.start(options) { directory in
+            Crash.pipeline(
+                "spelling",
+                [Crash.task("work", directory: directory, retries: 1, first: Crash.waitForGo("work", directory: directory))])
+        }
+        defer { harness.shutdown() }
+        let id = try Self.trigger("spelling", harness)
+        try await Self.waitUntilRunning(["work"], job: id, harness, store)
+        let group = try Self.onlyGroup(of: "work", harness)
+        let attempts = try Crash.attempts(in: store)
+
+        harness.holdRestarts()
+        let stopped = try await harness.killSluice(signal: SIGTERM, timeout: .seconds(10))
+        try await harness.waitUntilHeld()
+        let config = try String(contentsOfFile: harness.sluiceConfigPath, encoding: .utf8)
+        let respelled = config.replacingOccurrences(
+            of: "data_dir: \"\(harness.directory)/data\"", with: "data_dir: \"\(harness.directory)/data/\"")
+        try #require(respelled != config, "the config has no data_dir to respell")
+        try respelled.write(toFile: harness.sluiceConfigPath, atomically: true, encoding: .utf8)
+        harness.releaseRestarts()
+        _ = try await harness.waitForRestart(replacing: stopped)
+        try await Crash.waitForReadoption(of: "work", job: id, harness: harness, store: store)
+        Crash.go("work", in: harness)
+
+        let job = try #require(try await Crash.settle(harness, store, acknowledged: [id], attemptsBefore: attempts)[id])
+        #expect(job.state == .succeeded, "\(Crash.summary(job))\n\(harness.logs())")
+        #expect(job.task("work")?.attempt == 1, "work was run again beside itself: \(Crash.summary(job))")
+        #expect(Crash.processGroups(of: "work", in: harness) == [group], "work should have run exactly once")
+    }
 }
 
 // MARK: - Helpers
