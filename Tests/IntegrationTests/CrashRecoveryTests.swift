@@ -744,15 +744,18 @@ extension CrashRecoveryTests {
         return problems
     }
 
-    /// Processes still running in the harness directory (where tasks run) other than lighttpd
-    /// and sluice, after a grace of 3 s for any that are just ending.
+    /// Processes of this harness still running other than lighttpd and sluice (tasks, which run
+    /// in the harness directory, and supervisors, whose argv names their log there), after a
+    /// grace of 3 s for any that are just ending.
     static func leftoverTaskProcesses(_ harness: LighttpdHarness) async throws -> [String] {
         func scan() -> [pid_t] {
             ProcessTable.allProcessIDs().filter { pid in
-                guard pid != getpid(), !ProcessTable.isGone(pid), ProcessTable.workingDirectory(of: pid) == harness.directory else {
-                    return false
-                }
+                guard pid != getpid(), !ProcessTable.isGone(pid) else { return false }
                 let argv = ProcessTable.commandLine(of: pid) ?? []
+                guard
+                    ProcessTable.workingDirectory(of: pid) == harness.directory
+                        || argv.contains(where: { $0.hasPrefix(harness.directory + "/") })
+                else { return false }
                 return !argv.contains(harness.sluiceConfigPath) && !argv.contains(harness.directory + "/lighttpd.conf")
             }
         }
