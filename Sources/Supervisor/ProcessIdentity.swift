@@ -32,10 +32,37 @@ public enum ProcessIdentity {
     /// `SLUICE_RUN_KEY`: which Sluice instance (by its log directory), job, task and attempt it
     /// belongs to. Recovery looks for it because a crash between spawning a supervisor and
     /// recording its pid leaves a live process that no stored pid names.
+    ///
+    /// The directory is hashed in its lexically normal form (`normalized(_:)`), so spellings of
+    /// one path that a config edit may change between two starts (`/srv/data/` for `/srv/data`)
+    /// give the same key: otherwise the next start would not recognise the attempts still
+    /// running and would run them again beside themselves.
     public static func runKey(logDirectory: String, jobID: Int64, task: String, attempt: Int) -> String {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325  // FNV-1a of the directory: tells instances apart, not a secret
-        for byte in logDirectory.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        for byte in self.normalized(logDirectory).utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
         return "\(String(hash, radix: 16))/\(jobID)/\(task)/\(attempt)"
+    }
+
+    /// `path` without empty and `.` components and with each `..` taking the component before
+    /// it away (above the root: nothing), `/`-separated: `/srv//data/./logs/` → `/srv/data/logs`.
+    /// Purely lexical: symbolic links are not resolved (a path through a link still names
+    /// another instance).
+    static func normalized(_ path: String) -> String {
+        var components: [Substring] = []
+        for component in path.split(separator: "/", omittingEmptySubsequences: true) {
+            switch component {
+            case ".": continue
+            case "..":
+                if let last = components.last, last != ".." {
+                    components.removeLast()
+                } else if !path.hasPrefix("/") {
+                    components.append(component)
+                }
+            default: components.append(component)
+            }
+        }
+        let joined = components.joined(separator: "/")
+        return path.hasPrefix("/") ? "/" + joined : (joined.isEmpty ? "." : joined)
     }
 
     /// Live processes whose environment holds one of `keys` as `SLUICE_RUN_KEY`, by key (keys

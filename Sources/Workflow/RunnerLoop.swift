@@ -281,7 +281,8 @@ final class RunnerLoop: @unchecked Sendable {
                 recordedPID: task.pid, recordedStart: task.startedAt, status: status, statusProblem: problem, carriers: carriers[key] ?? [])
             switch decision {
             case .watch(let pid):
-                if let process = SupervisedProcess.adopt(pid: pid), self.stillCarries(pid, key) {
+                let process = SupervisedProcess.adopt(pid: pid)
+                if let process, self.stillCarries(pid, key) {
                     let held = self.resources.adopt(task.options.resources, capacities: capacities)
                     self.slotsInUse += 1  // may exceed the parallelism until enough of them end
                     self.track(process, job: id, index: i, statusPath: statusPath, runKey: key, resources: held)
@@ -291,7 +292,9 @@ final class RunnerLoop: @unchecked Sendable {
                         ["job.id": "\(id)", "task": task.name, "attempt": "\(task.attempt)", "supervisor.pid": "\(pid)"])
                     continue
                 }
-                // Gone between the scan and the pidfd: it may have written its outcome since.
+                // Gone between the scan and the pidfd: it may have written its outcome since. A
+                // pidfd opened meanwhile names a zombie (no environment) or a reused pid: closed.
+                process?.close()
                 let late = try? SupervisorStatus.read(path: statusPath)
                 self.settleRecovered(id, i, late, leftovers: Self.groups(of: ProcessIdentity.carriers(of: [key])[key] ?? []))
                 settled += late == nil ? 0 : 1

@@ -62,6 +62,11 @@ final class LighttpdHarness: @unchecked Sendable {
         /// (`sluice`) and starts it again with `startSluice()`. Its output goes to `sluice.log`.
         var sluiceOnOwnSocket = false
 
+        /// The `sluice` executable `<directory>/sluice` links to; nil: `findSluiceBinary()`. Sluice
+        /// starts `sluice-supervisor` from the directory its executable really lives in, so a
+        /// copy needs the supervisor beside it (or `SLUICE_SUPERVISOR` in `sluiceEnvironment`).
+        var sluiceBinary: String? = nil
+
         /// The defaults: basic auth required, nothing extra.
         init() {}
     }
@@ -97,7 +102,8 @@ final class LighttpdHarness: @unchecked Sendable {
     var restartGatePath: String { self.directory + "/hold-restarts" }
 
     private let temporary: TemporaryDirectory
-    private let lighttpd: ChildProcess
+    /// Replaced by `restartLighttpd()`; confined to the owning test like everything else.
+    private var lighttpd: ChildProcess
     private let errorLogPath: String
     private let stderrPath: String
     /// The sluice the harness started (`Options.sluiceOnOwnSocket`), the latest one.
@@ -134,7 +140,7 @@ final class LighttpdHarness: @unchecked Sendable {
     ) async throws -> LighttpdHarness {
         var options = options
         let lighttpdPath = try Self.findLighttpd()
-        let binary = try Self.findSluiceBinary()
+        let binary = try options.sluiceBinary ?? Self.findSluiceBinary()
         // Short and space-free: it ends up in bin-path (split on whitespace) and in unix socket paths.
         let temporary = try TemporaryDirectory(prefix: "sluice-it", in: "/tmp")
         let directory = temporary.path
@@ -314,14 +320,23 @@ final class LighttpdHarness: @unchecked Sendable {
     }
 
     private static func launch(_ lighttpdPath: String, temporary: TemporaryDirectory, port: UInt16) throws -> LighttpdHarness {
-        // A file, not a pipe: nobody would drain a pipe, and sluice inherits lighttpd's stderr.
-        let process = try ChildProcess(
-            path: lighttpdPath, arguments: ["-D", "-f", temporary.file("lighttpd.conf")],
-            stdout: .file(temporary.file("lighttpd-stderr.log"), append: true), stderr: .sameAsStdout)
-        return LighttpdHarness(temporary: temporary, port: port, lighttpd: process)
+        LighttpdHarness(temporary: temporary, port: port, lighttpd: try Self.spawnLighttpd(lighttpdPath, temporary: temporary))
     }
 
-    private func waitUntilHealthy(timeout: Duration) async throws {
+    /// Runs `lighttpd -D -f <directory>/lighttpd.conf`, its stdout and stderr appended to a file.
+    private static func spawnLighttpd(_ lighttpdPath: String, temporary: TemporaryDirectory) throws -> ChildProcess {
+        // A file, not a pipe: nobody would drain a pipe, and sluice inherits lighttpd's stderr.
+        try ChildProcess(
+            path: lighttpdPath, arguments: ["-D", "-f", temporary.file("lighttpd.conf")],
+            stdout: .file(temporary.file("lighttpd-stderr.log"), append: true), stderr: .sameAsStdout)
+    }
+
+    /// lighttpd's error log so far.
+    private func errorLog() -> String { (try? String(contentsOfFile: self.errorLogPath, encoding: .utf8)) ?? "" }
+
+    /// Waits until lighttpd has logged "server started" more than `startedBefore` times and
+    /// `GET /sluice/healthz` answers 200.
+    private func waitUntilHealthy(timeout: Duration, startedBefore: Int = 0) async throws {
         var probe = self.client
         probe.timeoutSeconds = 2
         var last = "no answer"
@@ -332,8 +347,7 @@ final class LighttpdHarness: @unchecked Sendable {
             // lighttpd logs "server started" only once it holds its listening socket. Until then an
             // answer on the port may come from another test's lighttpd that was handed the same
             // "free" port (tests run concurrently), and ours is about to fail with "can't bind".
-            let errorLog = (try? String(contentsOfFile: self.errorLogPath, encoding: .utf8)) ?? ""
-            guard errorLog.contains("server started") else {
+            guard self.errorLog().components(separatedBy: "server started").count - 1 > startedBefore else {
                 last = "lighttpd has not logged \"server started\" yet"
                 return false
             }
@@ -410,15 +424,15 @@ final class LighttpdHarness: @unchecked Sendable {
         return held
     }
 
-    /// Sends SIGKILL to every living sluice process of this instance, as `kill -9` would, and
-    /// waits until they are gone (zombies count as gone).
-    /// - Returns: The pids that were killed.
+    /// Sends `signal` (SIGKILL, as `kill -9` would, unless told otherwise) to every living
+    /// sluice process of this instance and waits until they are gone (zombies count as gone).
+    /// - Returns: The pids that were signalled.
     /// - Throws: `HarnessError` if there was no sluice process, or one survives `timeout`.
     @discardableResult
-    func killSluice(timeout: Duration = .seconds(5)) async throws -> [pid_t] {
+    func killSluice(signal: Int32 = SIGKILL, timeout: Duration = .seconds(5)) async throws -> [pid_t] {
         let pids = self.sluiceProcessIDs().filter(self.isSluice)
         guard !pids.isEmpty else { throw HarnessError("no sluice process to kill\n\(self.logs())") }
-        for pid in pids { kill(pid, SIGKILL) }
+        for pid in pids { kill(pid, signal) }
         for pid in pids { try await self.waitUntilGone(pid, timeout: timeout) }
         return pids
     }
@@ -507,6 +521,18 @@ final class LighttpdHarness: @unchecked Sendable {
     /// `kill-signal` to sluice but does not wait for it; observe that with `sluiceProcessIDs()`.
     func stopLighttpd() {
         self.lighttpd.terminate(signal: SIGTERM, timeout: .seconds(10))
+    }
+
+    /// Stops lighttpd (SIGTERM: it sends its `kill-signal` to sluice and exits without waiting for
+    /// it), starts it again on the same config and port, as `systemctl restart lighttpd` would,
+    /// and waits until `GET /sluice/healthz` answers 200 through the new lighttpd (whose new
+    /// sluice may first wait for the old one to release the data directory).
+    /// - Throws: `HarnessError` if the new lighttpd does not come up within `timeout`.
+    func restartLighttpd(timeout: Duration = .seconds(15)) async throws {
+        let started = self.errorLog().components(separatedBy: "server started").count
+        self.stopLighttpd()
+        self.lighttpd = try Self.spawnLighttpd(try Self.findLighttpd(), temporary: self.temporary)
+        try await self.waitUntilHealthy(timeout: timeout, startedBefore: started - 1)
     }
 
     /// Stops lighttpd, kills anything this instance left behind, and removes the directory unless
