@@ -14,18 +14,26 @@ public enum ProcessIdentity {
         public let session: Int32
         /// When it started (from `/proc/<pid>/stat`), if known.
         public let startedAt: Date?
+        /// Whether its command line holds `--run-key KEY` (a supervisor's does; a task that
+        /// called setsid() itself leads a session too, but was not started with that argument).
+        public let namesKey: Bool
 
         /// Describes a process (the scan makes these; tests may too).
-        public init(pid: Int32, processGroup: Int32, session: Int32, startedAt: Date?) {
+        public init(pid: Int32, processGroup: Int32, session: Int32, startedAt: Date?, namesKey: Bool = true) {
+            self.namesKey = namesKey
             self.pid = pid
             self.processGroup = processGroup
             self.session = session
             self.startedAt = startedAt
         }
 
-        /// Whether it is a supervisor: supervisors start in a session of their own (setsid),
-        /// tasks run in their supervisor's session.
+        /// Whether it leads its own session: supervisors start in a session of their own
+        /// (setsid), tasks run in their supervisor's session.
         public var isSessionLeader: Bool { self.session == self.pid }
+
+        /// Whether it is the attempt's supervisor: it leads its own session and was started
+        /// with the attempt's run key as its `--run-key` argument.
+        public var isSupervisor: Bool { self.isSessionLeader && self.namesKey }
     }
 
     /// The marker every supervisor and task process carries in its environment as
@@ -82,7 +90,9 @@ public enum ProcessIdentity {
             for variable in environ.split(separator: 0) where variable.starts(with: prefix) {
                 guard let key = wanted[Array(variable.dropFirst(prefix.count))], let stat = self.stat(of: pid) else { continue }
                 let started = boot.flatMap { boot in ticks.map { Date(timeIntervalSince1970: boot + stat.startTicks / $0) } }
-                found[key, default: []].append(Carrier(pid: pid, processGroup: stat.group, session: stat.session, startedAt: started))
+                let namesKey = stat.session == pid && self.commandLine(of: pid, names: key)
+                found[key, default: []].append(
+                    Carrier(pid: pid, processGroup: stat.group, session: stat.session, startedAt: started, namesKey: namesKey))
             }
         }
         return found
@@ -97,7 +107,21 @@ public enum ProcessIdentity {
         guard environ.split(separator: 0).contains(where: { $0.elementsEqual(wanted) }), let stat = self.stat(of: pid) else { return nil }
         let (boot, ticks) = (self.bootTime(), self.clockTicks())
         let started = boot.flatMap { boot in ticks.map { Date(timeIntervalSince1970: boot + stat.startTicks / $0) } }
-        return Carrier(pid: pid, processGroup: stat.group, session: stat.session, startedAt: started)
+        let namesKey = stat.session == pid && self.commandLine(of: pid, names: key)
+        return Carrier(pid: pid, processGroup: stat.group, session: stat.session, startedAt: started, namesKey: namesKey)
+    }
+
+    /// Whether `/proc/<pid>/cmdline` holds the two arguments `--run-key` and `key` in a row
+    /// (compared as bytes).
+    static func commandLine(of pid: Int32, names key: String) -> Bool {
+        guard let cmdline = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return false }
+        let arguments = cmdline.split(separator: 0, omittingEmptySubsequences: false)
+        let flag = Array("--run-key".utf8)
+        let wanted = Array(key.utf8)
+        for i in arguments.indices.dropLast() where arguments[i].elementsEqual(flag) {
+            if arguments[i + 1].elementsEqual(wanted) { return true }
+        }
+        return false
     }
 
     /// Process groups of live processes whose environment holds one of `keys`, by key.

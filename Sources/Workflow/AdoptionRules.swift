@@ -31,14 +31,14 @@ enum AdoptionRules {
     ///     exists could not be used.
     ///   - carriers: live processes carrying the attempt's run key.
     /// - Returns: never `watch` for a pid alone: the process must carry the run key, lead its
-    ///   own session (supervisors do, tasks do not), match the recorded pid if there is one, and
+    ///   own session and name the run key as its `--run-key` argument (supervisors do, tasks do not), match the recorded pid if there is one, and
     ///   not have started before the attempt did.
     static func decide(
         recordedPID: Int32?, recordedStart: Date?, status: SupervisorStatus?, statusProblem: String? = nil,
         carriers: [ProcessIdentity.Carrier]
     ) -> Adoption {
         let supervisor = carriers.first { carrier in
-            guard carrier.isSessionLeader else { return false }
+            guard carrier.isSupervisor else { return false }
             if let recordedPID, carrier.pid != recordedPID { return false }
             if let recordedStart, let started = carrier.startedAt,
                 started.timeIntervalSince(recordedStart) < -Self.startTolerance

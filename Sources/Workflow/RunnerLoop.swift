@@ -271,6 +271,12 @@ final class RunnerLoop: @unchecked Sendable {
         self.pending[id, default: []] += []
         self.active[id] = job  // `settle` and `failOrRetry` below work on the active job
         let capacities = self.shared.limits.withLock { $0.resources }
+        var unrecorded: [(jobID: Int64, task: String, pid: Int32)] = []
+        defer {
+            do { try self.store.recordProcesses(unrecorded) } catch {
+                self.logger.error("cannot record re-adopted supervisors' pids", ["job.id": "\(id)", "error": "\(error)"])
+            }
+        }
         for (i, task) in record.tasks.enumerated() where task.state == .running {
             let key = self.runKey(id, task)
             let statusPath = self.statusPath(id, task.name, task.attempt)
@@ -287,6 +293,9 @@ final class RunnerLoop: @unchecked Sendable {
                     self.slotsInUse += 1  // may exceed the parallelism until enough of them end
                     self.track(process, job: id, index: i, statusPath: statusPath, runKey: key, resources: held)
                     adopted += 1
+                    // Found by its run key alone (a crash came between its start and the commit of
+                    // its pid): record it now, as for any running attempt.
+                    if task.pid != pid { unrecorded.append((id, task.name, pid)) }
                     self.logger.debug(
                         "re-adopted running task",
                         ["job.id": "\(id)", "task": task.name, "attempt": "\(task.attempt)", "supervisor.pid": "\(pid)"])
@@ -326,7 +335,7 @@ final class RunnerLoop: @unchecked Sendable {
     /// Whether `pid` (now pinned by a pidfd) still carries `key`: the scan saw it before the
     /// pidfd existed, and in between it could have exited and its pid been reused.
     private func stillCarries(_ pid: Int32, _ key: String) -> Bool {
-        ProcessIdentity.carrier(pid: pid, key: key)?.isSessionLeader == true
+        ProcessIdentity.carrier(pid: pid, key: key)?.isSupervisor == true
     }
 
     /// Records the outcome of an attempt that ended while no Sluice watched it (nil: lost).

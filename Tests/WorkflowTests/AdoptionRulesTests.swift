@@ -56,6 +56,17 @@ import Testing
                 == .watch(supervisor: 77))
     }
 
+    @Test("A task that called setsid() leads a session but does not name the key on its command line: never watched")
+    func setsidTaskNotWatched() throws {
+        let escaped = Carrier(pid: 90, processGroup: 90, session: 90, startedAt: Self.start, namesKey: false)
+        #expect(
+            AdoptionRules.decide(recordedPID: nil, recordedStart: Self.start, status: nil, carriers: [escaped])
+                == .interrupted(leftovers: [90], reason: OutcomeRules.stoppedBySluice))
+        #expect(
+            AdoptionRules.decide(recordedPID: nil, recordedStart: Self.start, status: nil, carriers: [escaped, Self.leader(77)])
+                == .watch(supervisor: 77))
+    }
+
     @Test("A carrier that does not lead its session is never watched, even with the recorded pid")
     func nonLeaderNeverWatched() {
         let task = Self.task(600, group: 600, session: 599)

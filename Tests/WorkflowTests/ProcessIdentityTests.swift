@@ -22,8 +22,9 @@ import Testing
 
     @Test("A run key is the log directory's FNV-1a hash in hex, the job id, the task and the attempt, joined by '/'")
     func runKeyFormat() {
-        // FNV-1a 64 of the empty string is its offset basis; of "a", the published test vector.
-        #expect(ProcessIdentity.runKey(logDirectory: "", jobID: 42, task: "extract", attempt: 1) == "cbf29ce484222325/42/extract/1")
+        // FNV-1a 64 of "a" is the published test vector; "a/" and "./a" name the same directory.
+        #expect(ProcessIdentity.runKey(logDirectory: "a/", jobID: 42, task: "extract", attempt: 1) == "af63dc4c8601ec8c/42/extract/1")
+        #expect(ProcessIdentity.runKey(logDirectory: "./a", jobID: 42, task: "extract", attempt: 1) == "af63dc4c8601ec8c/42/extract/1")
         #expect(ProcessIdentity.runKey(logDirectory: "a", jobID: 7, task: "b.c-d", attempt: 12) == "af63dc4c8601ec8c/7/b.c-d/12")
     }
 
@@ -115,6 +116,8 @@ import Testing
         let carriers = try #require(
             Poll.blockingValue(within: .seconds(5)) { ProcessIdentity.carriers(of: [key])[key].flatMap { $0.count == 2 ? $0 : nil } })
         let leader = try #require(carriers.first { $0.isSessionLeader })
+        // It leads a session but was not started with `--run-key KEY`: not a supervisor.
+        #expect(!leader.isSupervisor)
         defer { kill(leader.pid, SIGKILL) }
         #expect(leader.pid != wrapper.pid)
         #expect(leader.session == leader.pid)
