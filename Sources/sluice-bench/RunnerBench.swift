@@ -114,8 +114,8 @@ extension RunnerBench {
     /// `sluice-bench runner-adopt --tasks N`: N tasks running under their supervisors, a runner
     /// stopped (tasks left running) and a new one started on the same store: prints the seconds
     /// from the new runner's start until it watches all N again,
-    /// {"tasks":N,"adopt_seconds":S,"start_seconds":T}, then releases the tasks and checks the job
-    /// succeeded.
+    /// {"tasks":N,"adopt_seconds":S,"start_seconds":T}, after checking that no task was started
+    /// twice and that cancelling the job then stops all of them.
     static func adopt(_ options: Options) {
         let n = Int(options.positive("--tasks", default: 1000))
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
@@ -125,9 +125,8 @@ extension RunnerBench {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let store: SQLiteJobStore
         do { store = try SQLiteJobStore(path: directory + "/bench.db") } catch { fail("cannot open store: \(error)") }
-        let release = directory + "/release"
-        let script = "while [ ! -e \"$1\" ]; do sleep 0.2; done"
-        let tasks = (0..<n).map { TaskRecord(name: "w\($0)", needs: [], argv: ["/bin/sh", "-c", script, "sh", release]) }
+        // Idle tasks (a polling loop in each would load the machine and skew the measurement).
+        let tasks = (0..<n).map { TaskRecord(name: "w\($0)", needs: [], argv: ["/bin/sleep", "600"]) }
         let configuration = Runner.Configuration(parallelism: n, logDirectory: directory + "/logs")
         let job: JobRecord
         do {
@@ -146,7 +145,10 @@ extension RunnerBench {
         let started = DispatchTime.now()
         guard Self.wait(for: n, second, seconds: 60) else { fail("the new runner did not re-adopt \(n) tasks") }
         let end = DispatchTime.now()
-        _ = FileManager.default.createFile(atPath: release, contents: nil)
+        let attempts = (try? store.job(id: job.id))?.tasks.map(\.attempt) ?? []
+        // Done measuring: cancel the job, which stops every task through its supervisor.
+        do { _ = try store.requestCancel(jobID: job.id) } catch { fail("cannot cancel: \(error)") }
+        second.wake()
         var finished: JobRecord? = nil
         for _ in 0..<600 {
             finished = try? store.job(id: job.id)
@@ -154,8 +156,8 @@ extension RunnerBench {
             usleep(100_000)
         }
         second.stop()
-        guard finished?.state == .succeeded, finished?.tasks.allSatisfy({ $0.attempt == 1 }) == true else {
-            fail("job ended \(finished?.state.rawValue ?? "?"), attempts \(Set(finished?.tasks.map(\.attempt) ?? []))")
+        guard attempts.count == n, attempts.allSatisfy({ $0 == 1 }), finished?.state == .cancelled else {
+            fail("job ended \(finished?.state.rawValue ?? "?"), attempts before the cancel \(Set(attempts))")
         }
         print(
             "{\"tasks\":\(n),\"adopt_seconds\":\(Double(end.uptimeNanoseconds - start.uptimeNanoseconds) / 1e9),\"start_seconds\":\(Double(started.uptimeNanoseconds - start.uptimeNanoseconds) / 1e9)}"
