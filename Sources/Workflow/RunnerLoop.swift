@@ -296,7 +296,7 @@ final class RunnerLoop: @unchecked Sendable {
                     // Found by its run key alone (a crash came between its start and the commit of
                     // its pid): record it now, as for any running attempt.
                     if task.pid != pid { unrecorded.append((id, task.name, pid)) }
-                    self.logger.debug(
+                    self.logger.info(
                         "re-adopted running task",
                         ["job.id": "\(id)", "task": task.name, "attempt": "\(task.attempt)", "supervisor.pid": "\(pid)"])
                     continue
