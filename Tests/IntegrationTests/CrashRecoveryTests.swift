@@ -539,6 +539,8 @@ extension CrashRecoveryTests {
     ) async throws -> (LighttpdHarness, SQLiteJobStore) {
         var options = LighttpdHarness.Options()
         options.restartGate = restartGate
+        // The tests wait for sluice's "re-adopted running task" lines; scripts/test sets warning.
+        options.sluiceEnvironment["SLUICE_LOG_LEVEL"] = "info"
         if let fault { options.sluiceEnvironment["SLUICE_FAULT"] = fault.environmentValue }
         let harness = try await LighttpdHarness.start(options) { directory in
             Self.sluiceConfig(directory: directory, pipelines: pipelines(directory))

@@ -262,6 +262,9 @@ extension TaskSurvivalTests {
     static func start(
         _ options: LighttpdHarness.Options = LighttpdHarness.Options(), pipelines: (_ directory: String) -> String
     ) async throws -> (LighttpdHarness, SQLiteJobStore) {
+        var options = options
+        // The tests wait for sluice's "re-adopted running task" lines; scripts/test sets warning.
+        options.sluiceEnvironment["SLUICE_LOG_LEVEL"] = "info"
         let harness = try await LighttpdHarness.start(options) { directory in
             Crash.sluiceConfig(directory: directory, pipelines: pipelines(directory))
         }
