@@ -57,9 +57,10 @@ public final class DrainControl: Sendable {
     private let runner: any DrainableRunner
     private let state = Locked(State())
     private let onDrained: @Sendable () -> Void
-    /// How long "drained" must still hold after it was first seen before the exit: the runner's
-    /// published counts may predate the drain (a job admitted in the pass that was running when
-    /// draining began), and its next pass publishes fresh ones.
+    /// How long "drained" must still hold after it was first seen before the exit. The real
+    /// runner's `isDrained` already only holds for counts from a pass that saw the drain
+    /// (`Runner.Activity.countsSeeDraining`); this second look also covers stand-ins and a job
+    /// triggered at that very moment.
     private let settle: Duration
     private let logger = Logger(label: "drain")
 

@@ -81,18 +81,16 @@ public enum ProcessIdentity {
         guard !keys.isEmpty, let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return [:] }
         let wanted = Dictionary(keys.map { (Array($0.utf8), $0) }, uniquingKeysWith: { a, _ in a })
         let prefix = Array("SLUICE_RUN_KEY=".utf8)
-        let (boot, ticks) = (self.bootTime(), self.clockTicks())
         var found: [String: [Carrier]] = [:]
         for entry in entries {
             guard let pid = Int32(entry), pid > 1, let environ = FileManager.default.contents(atPath: "/proc/\(pid)/environ") else {
                 continue
             }
             for variable in environ.split(separator: 0) where variable.starts(with: prefix) {
-                guard let key = wanted[Array(variable.dropFirst(prefix.count))], let stat = self.stat(of: pid) else { continue }
-                let started = boot.flatMap { boot in ticks.map { Date(timeIntervalSince1970: boot + stat.startTicks / $0) } }
-                let namesKey = stat.session == pid && self.commandLine(of: pid, names: key)
-                found[key, default: []].append(
-                    Carrier(pid: pid, processGroup: stat.group, session: stat.session, startedAt: started, namesKey: namesKey))
+                guard let key = wanted[Array(variable.dropFirst(prefix.count))], let carrier = self.describe(pid, carrying: key) else {
+                    continue
+                }
+                found[key, default: []].append(carrier)
             }
         }
         return found
@@ -104,9 +102,15 @@ public enum ProcessIdentity {
     public static func carrier(pid: Int32, key: String) -> Carrier? {
         guard pid > 1, let environ = FileManager.default.contents(atPath: "/proc/\(pid)/environ") else { return nil }
         let wanted = Array("SLUICE_RUN_KEY=\(key)".utf8)
-        guard environ.split(separator: 0).contains(where: { $0.elementsEqual(wanted) }), let stat = self.stat(of: pid) else { return nil }
-        let (boot, ticks) = (self.bootTime(), self.clockTicks())
-        let started = boot.flatMap { boot in ticks.map { Date(timeIntervalSince1970: boot + stat.startTicks / $0) } }
+        guard environ.split(separator: 0).contains(where: { $0.elementsEqual(wanted) }) else { return nil }
+        return self.describe(pid, carrying: key)
+    }
+
+    /// `pid`, known to carry `key`, as a `Carrier`: its group, session and start time from
+    /// `/proc/<pid>/stat`, and (for a session leader) whether its command line names the key.
+    private static func describe(_ pid: Int32, carrying key: String) -> Carrier? {
+        guard let stat = self.stat(of: pid) else { return nil }
+        let started = self.bootTime.flatMap { boot in self.clockTicks.map { Date(timeIntervalSince1970: boot + stat.startTicks / $0) } }
         let namesKey = stat.session == pid && self.commandLine(of: pid, names: key)
         return Carrier(pid: pid, processGroup: stat.group, session: stat.session, startedAt: started, namesKey: namesKey)
     }
@@ -147,16 +151,19 @@ public enum ProcessIdentity {
     public static func processGroup(of pid: Int32) -> Int32? { self.stat(of: pid)?.group }
 
     /// sysconf's clock tick rate; nil if unknown (it returns -1 for names it does not know).
-    private static func clockTicks() -> Double? {
+    private static let clockTicks: Double? = {
         let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
         return ticks > 0 ? ticks : nil
-    }
+    }()
 
-    private static func bootTime() -> Double? {
+    /// The boot time in Unix seconds (`btime` in /proc/stat): read once, it does not change
+    /// while the system runs, and re-adopting a thousand tasks would otherwise read it a
+    /// thousand times.
+    private static let bootTime: Double? = {
         guard let text = try? String(contentsOfFile: "/proc/stat", encoding: .utf8) else { return nil }
         for line in text.split(separator: "\n") where line.hasPrefix("btime ") {
             return Double(line.dropFirst(6).trimmingCharacters(in: .whitespaces))
         }
         return nil
-    }
+    }()
 }

@@ -86,15 +86,6 @@ public enum TaskProcess {
         return kill(-pgid, signal) == 0
     }
 
-    /// Blocks until `pid` exits and returns its exit code (128 + signal when killed), or -1 if
-    /// it cannot be waited for (ECHILD: not our child, or already reaped).
-    public static func wait(_ pid: Int32) -> Int32 {
-        var status: Int32 = 0
-        // EINTR (a handler installed without SA_RESTART ran) is retried inside `syscall`.
-        guard (try? syscall(where: "waitpid") { waitpid(pid, &status, 0) }) != nil else { return -1 }
-        return self.exitCode(status: status)
-    }
-
     /// The exit code in a `waitpid` status word: the exit status, or 128 + signal when killed.
     public static func exitCode(status: Int32) -> Int32 {
         // WIFEXITED/WEXITSTATUS are macros Swift cannot import; decode the status word directly.

@@ -160,16 +160,22 @@ public final class Runner: Sendable {
         public var runningTasks: Int
         /// Whether the runner is draining: admitted jobs go on, no new job is admitted.
         public var draining: Bool
+        /// Whether the counts come from a pass that already saw `draining` as it is now. Until
+        /// then they may predate it: a pass that read "not draining" can be admitting a job
+        /// whose count is not published yet.
+        public var countsSeeDraining: Bool
 
         /// Creates a value (the runner publishes these; tests may build them).
-        public init(activeJobs: Int = 0, runningTasks: Int = 0, draining: Bool = false) {
+        public init(activeJobs: Int = 0, runningTasks: Int = 0, draining: Bool = false, countsSeeDraining: Bool = true) {
             self.activeJobs = activeJobs
             self.runningTasks = runningTasks
             self.draining = draining
+            self.countsSeeDraining = countsSeeDraining
         }
 
-        /// Draining and nothing left to finish: the moment a drained Sluice may exit.
-        public var isDrained: Bool { self.draining && self.activeJobs == 0 && self.runningTasks == 0 }
+        /// Draining and nothing left to finish, as counted by a pass that drained: the moment a
+        /// drained Sluice may exit.
+        public var isDrained: Bool { self.draining && self.countsSeeDraining && self.activeJobs == 0 && self.runningTasks == 0 }
     }
 
     /// The latest published activity.
@@ -179,7 +185,11 @@ public final class Runner: Sendable {
     /// their end (their next tasks still start), but no new job is admitted; triggers are still
     /// accepted and wait in the queue. Not stored: the next start of Sluice admits them again.
     public func drain(_ draining: Bool) {
-        self.shared.activity.withLock { $0.draining = draining }
+        self.shared.activity.withLock {
+            // The published counts are from before this change until the runner's next pass.
+            if $0.draining != draining { $0.countsSeeDraining = false }
+            $0.draining = draining
+        }
         self.wake()
     }
 

@@ -45,8 +45,6 @@ final class RunnerLoop: @unchecked Sendable {
         var statusPath: String
         var runKey: String
         var resources: [String: Int]
-        /// Whether the exit watcher has it; if not (no pidfd), the sweep polls it.
-        var watched: Bool
     }
 
     struct Claim {
@@ -88,9 +86,14 @@ final class RunnerLoop: @unchecked Sendable {
     var nextToken: UInt64 = 0
     var stopping = false
     var needsRefresh = false
+    /// The `draining` flag the latest `refresh()` acted on.
+    var drainingSeen = false
     /// When a failed commit is tried again.
     var flushRetryAt: Date? = nil
-    /// When attempts the watcher does not cover are next polled.
+    /// Tokens of running attempts the exit watcher does not cover (no pidfd), which `sweep()`
+    /// polls; empty on any kernel since Linux 5.3.
+    var unwatched: Set<UInt64> = []
+    /// When `unwatched` is next polled.
     var sweepAt: Date? = nil
 
     init(store: any JobStore, configuration: Runner.Configuration, queue: EventQueue<Runner.Event>, shared: RunnerShared) {
@@ -150,9 +153,11 @@ final class RunnerLoop: @unchecked Sendable {
     private func publish() {
         let jobs = self.active.count
         let tasks = self.running.count
+        let seen = self.drainingSeen
         self.shared.activity.withLock {
             $0.activeJobs = jobs
             $0.runningTasks = tasks
+            $0.countsSeeDraining = $0.draining == seen
         }
         self.shared.published.notify()
     }
@@ -179,12 +184,18 @@ final class RunnerLoop: @unchecked Sendable {
     /// Polls attempts the exit watcher does not cover (no pidfd: a kernel before 5.3).
     private func sweep() {
         self.sweepAt = nil
-        var unwatched = false
-        for (token, task) in self.running where !task.watched {
+        for token in self.unwatched {
+            guard let task = self.running[token] else {
+                self.unwatched.remove(token)
+                continue
+            }
             let gone = task.process.isChild ? TaskProcess.reapIfExited(task.process.pid) != nil : Glibc.kill(task.process.pid, 0) != 0
-            if gone { self.queue.post(.supervisorExited(token: token)) } else { unwatched = true }
+            if gone {
+                self.unwatched.remove(token)
+                self.queue.post(.supervisorExited(token: token))
+            }
         }
-        if unwatched { self.sweepAt = Date().addingTimeInterval(0.1) }
+        if !self.unwatched.isEmpty { self.sweepAt = Date().addingTimeInterval(0.1) }
     }
 
     // MARK: - Jobs
@@ -192,13 +203,16 @@ final class RunnerLoop: @unchecked Sendable {
     /// Loads jobs the runner does not hold yet, if `Admission` admits them, and acts on new
     /// cancel requests.
     func refresh() {
+        // Read before anything else, so that the counts published after this pass are known
+        // to reflect this value (`Runner.Activity.countsSeeDraining`).
+        let draining = self.shared.activity.withLock { $0.draining }
+        self.drainingSeen = draining
         let unfinished: [JobRecord]
         do { unfinished = try self.store.unfinishedJobs() } catch {
             self.logger.error("cannot list unfinished jobs", ["error": "\(error)"])
             return
         }
         let limits = self.shared.limits.withLock { $0 }
-        let draining = self.shared.activity.withLock { $0.draining }
         let admission = Admission(concurrency: limits.concurrency, draining: draining)
         let admitted = admission.admit(unfinished.map(Admission.Candidate.init), active: self.active.mapValues(\.record.pipeline))
         for id in admitted {
@@ -268,6 +282,8 @@ final class RunnerLoop: @unchecked Sendable {
         let id = record.id
         let secrets = self.shared.secrets.withLock { $0[id] } ?? [:]
         var job = ActiveJob(record: record, plan: JobPlan(tasks: record.tasks), attempts: record.tasks.map(\.attempt), secrets: secrets)
+        // Listed even without changes, so a stored state that disagrees with the tasks (e.g. all
+        // settled before a crash) is corrected by the next commit.
         self.pending[id, default: []] += []
         self.active[id] = job  // `settle` and `failOrRetry` below work on the active job
         let capacities = self.shared.limits.withLock { $0.resources }
@@ -305,16 +321,13 @@ final class RunnerLoop: @unchecked Sendable {
                 // pidfd opened meanwhile names a zombie (no environment) or a reused pid: closed.
                 process?.close()
                 let late = try? SupervisorStatus.read(path: statusPath)
-                self.settleRecovered(id, i, late, leftovers: Self.groups(of: ProcessIdentity.carriers(of: [key])[key] ?? []))
+                self.settleRecovered(id, i, late, leftovers: Self.groups(carrying: key))
                 settled += late == nil ? 0 : 1
             case .finished(let status, let leftovers):
                 self.settleRecovered(id, i, status, leftovers: leftovers)
                 settled += 1
             case .interrupted(let leftovers, let reason):
-                self.kill(leftovers, job: id, task: task.name)
-                job = self.active[id]!
-                self.pending[id, default: []] += self.failOrRetry(&job, i, exitCode: nil, message: reason)
-                self.active[id] = job
+                self.settleRecovered(id, i, nil, leftovers: leftovers, reason: reason)
             }
         }
         job = self.active[id]!
@@ -338,8 +351,11 @@ final class RunnerLoop: @unchecked Sendable {
         ProcessIdentity.carrier(pid: pid, key: key)?.isSupervisor == true
     }
 
-    /// Records the outcome of an attempt that ended while no Sluice watched it (nil: lost).
-    private func settleRecovered(_ id: Int64, _ index: Int, _ status: SupervisorStatus?, leftovers: Set<Int32>) {
+    /// Records the outcome of an attempt that ended while no Sluice watched it, after killing
+    /// `leftovers`; nil: the attempt was lost, and is retried or failed with `reason`.
+    private func settleRecovered(
+        _ id: Int64, _ index: Int, _ status: SupervisorStatus?, leftovers: Set<Int32>, reason: String = OutcomeRules.stoppedBySluice
+    ) {
         guard let job = self.active[id] else { return }
         let name = job.record.tasks[index].name
         self.kill(leftovers, job: id, task: name)
@@ -348,7 +364,7 @@ final class RunnerLoop: @unchecked Sendable {
             self.apply(status, job: id, index: index)
         } else {
             var job = job
-            self.pending[id, default: []] += self.failOrRetry(&job, index, exitCode: nil, message: OutcomeRules.stoppedBySluice)
+            self.pending[id, default: []] += self.failOrRetry(&job, index, exitCode: nil, message: reason)
             self.active[id] = job
         }
     }
@@ -361,7 +377,14 @@ final class RunnerLoop: @unchecked Sendable {
         }
     }
 
-    private static func groups(of carriers: [ProcessIdentity.Carrier]) -> Set<Int32> { Set(carriers.map(\.processGroup)) }
+    /// SIGKILLs whatever still carries the run key of `task`, whose supervisor is gone.
+    private func killLeftovers(of task: RunningTask) {
+        let name = self.active[task.job]?.record.tasks[task.index].name ?? "?"
+        self.kill(Self.groups(carrying: task.runKey), job: task.job, task: name)
+    }
+
+    /// Process groups of live processes carrying `key` (one pass over /proc).
+    private static func groups(carrying key: String) -> Set<Int32> { ProcessIdentity.processGroups(carrying: [key])[key] ?? [] }
 
     private func cancel(_ id: Int64) {
         guard var job = self.active[id] else { return }
@@ -503,7 +526,6 @@ final class RunnerLoop: @unchecked Sendable {
         for claim in claims {
             if let pid = self.launch(claim) { started.append((claim.job, self.active[claim.job]!.record.tasks[claim.index].name, pid)) }
         }
-        self.sweep()
         FaultPoint.afterSpawn.check()
         do { try self.store.recordProcesses(started) } catch {
             self.logger.error("cannot record pids", ["error": "\(error)"])
@@ -569,10 +591,12 @@ final class RunnerLoop: @unchecked Sendable {
     private func track(_ process: SupervisedProcess, job: Int64, index: Int, statusPath: String, runKey: String, resources: [String: Int]) {
         self.nextToken += 1
         let token = self.nextToken
-        let watched = self.watcher?.watch(process, token: token) ?? false
         self.running[token] = RunningTask(
-            job: job, index: index, process: process, statusPath: statusPath, runKey: runKey, resources: resources, watched: watched)
-        if !watched && self.sweepAt == nil { self.sweepAt = Date().addingTimeInterval(0.1) }
+            job: job, index: index, process: process, statusPath: statusPath, runKey: runKey, resources: resources)
+        if self.watcher?.watch(process, token: token) != true {
+            self.unwatched.insert(token)
+            if self.sweepAt == nil { self.sweepAt = Date().addingTimeInterval(0.1) }
+        }
     }
 
     // MARK: - Outcomes
@@ -591,8 +615,7 @@ final class RunnerLoop: @unchecked Sendable {
         if status == nil {
             // The supervisor died without an outcome (SIGKILL, a full disk): its task's leader
             // got SIGKILL with it (PDEATHSIG); anything else left in the group goes now.
-            let name = self.active[task.job]?.record.tasks[task.index].name ?? "?"
-            self.kill(Self.groups(of: ProcessIdentity.carriers(of: [task.runKey])[task.runKey] ?? []), job: task.job, task: name)
+            self.killLeftovers(of: task)
         }
         self.apply(status, job: task.job, index: task.index)
     }
@@ -674,7 +697,7 @@ final class RunnerLoop: @unchecked Sendable {
                 // A supervisor that outlived its patience: SIGKILL it (its task's leader dies
                 // with it) and whatever else carries the run key.
                 task.process.signal(SIGKILL)
-                self.kill(Self.groups(of: ProcessIdentity.carriers(of: [task.runKey])[task.runKey] ?? []), job: task.job, task: "?")
+                self.killLeftovers(of: task)
                 _ = self.running.removeValue(forKey: token)
                 task.process.close()
                 self.apply(nil, job: task.job, index: task.index)
