@@ -99,10 +99,14 @@ struct ReloadRaceTests {
         } else {
             findings.add("whoami answered \(whoami.status.code)")
         }
-        // A trigger of the pipeline only A has: 202 under A, 404 under B, never anything else.
+        // A trigger of the pipeline only A has: 202 under A, 404 under B, never anything else —
+        // except the write path's documented overload answer (503 with Retry-After: no write slot
+        // within 50 ms), which says nothing about the configuration and does come on a machine
+        // whose fsyncs are slow (a loaded CI run under ThreadSanitizer).
         let trigger = h.send(
             "POST", "/api/v1/pipelines/secret/jobs", user: "sam", body: #"{"params": {}}"#, contentType: "application/json")
-        if ![202, 404].contains(trigger.status.code) { findings.add("trigger secret answered \(trigger.status.code)") }
+        let overloaded = trigger.status.code == 503 && trigger.header("Retry-After") != nil
+        if ![202, 404].contains(trigger.status.code) && !overloaded { findings.add("trigger secret answered \(trigger.status.code)") }
         // The pipeline page checks existence and renders: a reload in between must not trap.
         let page = h.send("GET", "/pipelines/secret", user: "sam")
         if ![200, 404].contains(page.status.code) { findings.add("pipeline page answered \(page.status.code)") }
