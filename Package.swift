@@ -93,6 +93,6 @@ let package = Package(
         .testTarget(name: "JSONTests", dependencies: ["JSON"]),
         .testTarget(name: "SupervisorTests", dependencies: ["TestSupport"]),
         .testTarget(name: "IdentityTests", dependencies: ["Identity", "Crypto", "HTTP", "JSON", "Locking", "TestSupport"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["sluice", "JobStore", "SQLite", "TestSupport"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["sluice", "JobStore", "SQLite", "Supervisor", "TestSupport"]),
     ]
 )

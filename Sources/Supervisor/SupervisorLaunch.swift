@@ -18,8 +18,9 @@ public struct SupervisorLaunch: Sendable {
     public var runKey: String
     /// The attempt's log file.
     public var logPath: String
-    /// Where the supervisor writes the outcome (`SupervisorStatus`).
-    public var statusPath: String
+    /// The job's status journal, to which the supervisor appends the attempt's outcome
+    /// (`StatusJournal`, `SupervisorStatus`).
+    public var journalPath: String
     /// Bytes of output kept from the start and from the end.
     public var headBytes: Int
     /// Bytes of output kept from the end.
@@ -40,14 +41,14 @@ public struct SupervisorLaunch: Sendable {
 
     /// Describes a launch; `start()` performs it.
     public init(
-        executable: String, runKey: String, logPath: String, statusPath: String, headBytes: Int, tailBytes: Int,
+        executable: String, runKey: String, logPath: String, journalPath: String, headBytes: Int, tailBytes: Int,
         gracePeriod: Double, timeout: Double?, workingDirectory: String, program: String, argv: [String],
         environment: [String: String]
     ) {
         self.executable = executable
         self.runKey = runKey
         self.logPath = logPath
-        self.statusPath = statusPath
+        self.journalPath = journalPath
         self.headBytes = headBytes
         self.tailBytes = tailBytes
         self.gracePeriod = gracePeriod
@@ -61,7 +62,7 @@ public struct SupervisorLaunch: Sendable {
     /// The supervisor's argv (after its own name), as docs/supervisor.md defines it.
     public var arguments: [String] {
         var arguments = [
-            "--run-key", self.runKey, "--log", self.logPath, "--status", self.statusPath, "--head", String(self.headBytes), "--tail",
+            "--run-key", self.runKey, "--log", self.logPath, "--journal", self.journalPath, "--head", String(self.headBytes), "--tail",
             String(self.tailBytes), "--grace", Self.decimal(self.gracePeriod),
         ]
         if let timeout = self.timeout { arguments += ["--timeout", Self.decimal(timeout)] }

@@ -205,8 +205,17 @@ public final class Runner: Sendable {
         }
     }
 
-    /// Where the supervisor of attempt `attempt` of `task` of job `jobID` records its outcome.
-    public static func statusPath(logDirectory: String, jobID: Int64, task: String, attempt: Int) -> String {
+    /// The status journal of job `jobID`: every supervisor of the job appends its attempt's
+    /// outcome to it (`StatusJournal`). No task's log can have this name (logs end in
+    /// `.<attempt>.log`).
+    public static func journalPath(logDirectory: String, jobID: Int64) -> String {
+        "\(logDirectory)/\(jobID)/status.journal"
+    }
+
+    /// Where a supervisor of an earlier Sluice (before the status journal) recorded the outcome of
+    /// attempt `attempt` of `task` of job `jobID`: read only for attempts re-adopted after an
+    /// upgrade, whose supervisors still write it.
+    public static func legacyStatusPath(logDirectory: String, jobID: Int64, task: String, attempt: Int) -> String {
         "\(logDirectory)/\(jobID)/\(task).\(max(attempt, 1)).status"
     }
 

@@ -42,8 +42,10 @@ final class RunnerLoop: @unchecked Sendable {
         var job: Int64
         var index: Int
         var process: SupervisedProcess
-        var statusPath: String
         var runKey: String
+        /// Whether it was re-adopted at start: its supervisor may be one of an earlier Sluice that
+        /// wrote a status file per attempt instead of the journal.
+        var adopted: Bool
         var resources: [String: Int]
     }
 
@@ -65,6 +67,9 @@ final class RunnerLoop: @unchecked Sendable {
     var watcher: ExitWatcher? = nil
 
     var active: [Int64: ActiveJob] = [:]
+    /// The status journals of active jobs that have started an attempt, read as their
+    /// supervisors finish.
+    var journals: [Int64: StatusJournal] = [:]
     var running: [UInt64: RunningTask] = [:]
     /// Process slots taken: running attempts plus claims not yet started.
     var slotsInUse = 0
@@ -295,10 +300,10 @@ final class RunnerLoop: @unchecked Sendable {
         }
         for (i, task) in record.tasks.enumerated() where task.state == .running {
             let key = self.runKey(id, task)
-            let statusPath = self.statusPath(id, task.name, task.attempt)
+            let legacyPath = self.legacyStatusPath(id, task.name, task.attempt)
             var status: SupervisorStatus? = nil
             var problem: String? = nil
-            do { status = try SupervisorStatus.read(path: statusPath) } catch { problem = error.description }
+            do { status = try self.recordedOutcome(job: id, runKey: key, legacyPath: legacyPath) } catch { problem = error.description }
             let decision = AdoptionRules.decide(
                 recordedPID: task.pid, recordedStart: task.startedAt, status: status, statusProblem: problem, carriers: carriers[key] ?? [])
             switch decision {
@@ -307,7 +312,7 @@ final class RunnerLoop: @unchecked Sendable {
                 if let process, self.stillCarries(pid, key) {
                     let held = self.resources.adopt(task.options.resources, capacities: capacities)
                     self.slotsInUse += 1  // may exceed the parallelism until enough of them end
-                    self.track(process, job: id, index: i, statusPath: statusPath, runKey: key, resources: held)
+                    self.track(process, job: id, index: i, runKey: key, adopted: true, resources: held)
                     adopted += 1
                     // Found by its run key alone (a crash came between its start and the commit of
                     // its pid): record it now, as for any running attempt.
@@ -320,7 +325,7 @@ final class RunnerLoop: @unchecked Sendable {
                 // Gone between the scan and the pidfd: it may have written its outcome since. A
                 // pidfd opened meanwhile names a zombie (no environment) or a reused pid: closed.
                 process?.close()
-                let late = try? SupervisorStatus.read(path: statusPath)
+                let late = try? self.recordedOutcome(job: id, runKey: key, legacyPath: legacyPath)
                 self.settleRecovered(id, i, late, leftovers: Self.groups(carrying: key))
                 settled += late == nil ? 0 : 1
             case .finished(let status, let leftovers):
@@ -401,8 +406,25 @@ final class RunnerLoop: @unchecked Sendable {
         ProcessIdentity.runKey(logDirectory: self.configuration.logDirectory, jobID: jobID, task: task.name, attempt: task.attempt)
     }
 
-    private func statusPath(_ jobID: Int64, _ task: String, _ attempt: Int) -> String {
-        Runner.statusPath(logDirectory: self.configuration.logDirectory, jobID: jobID, task: task, attempt: attempt)
+    private func legacyStatusPath(_ jobID: Int64, _ task: String, _ attempt: Int) -> String {
+        Runner.legacyStatusPath(logDirectory: self.configuration.logDirectory, jobID: jobID, task: task, attempt: attempt)
+    }
+
+    /// The outcome the supervisor of `runKey` recorded in job `job`'s status journal, else (for
+    /// a supervisor of an earlier Sluice) in its status file at `legacyPath`; nil if neither has
+    /// one.
+    private func recordedOutcome(job: Int64, runKey: String, legacyPath: String?) throws(SupervisorStatus.FormatError)
+        -> SupervisorStatus?
+    {
+        var journal = self.journals.removeValue(forKey: job) ?? self.newJournal(job)
+        defer { self.journals[job] = journal }
+        if let status = try journal.take(runKey: runKey) { return status }
+        guard let legacyPath else { return nil }
+        return try SupervisorStatus.read(path: legacyPath)
+    }
+
+    private func newJournal(_ job: Int64) -> StatusJournal {
+        StatusJournal(path: Runner.journalPath(logDirectory: self.configuration.logDirectory, jobID: job))
     }
 
     // MARK: - Scheduling
@@ -513,6 +535,7 @@ final class RunnerLoop: @unchecked Sendable {
             self.configuration.onJobChange?(update.jobID, update.jobState)
             if update.jobState.isTerminal, self.active.removeValue(forKey: update.jobID) != nil {
                 self.shared.secrets.withLock { _ = $0.removeValue(forKey: update.jobID) }
+                self.journals.removeValue(forKey: update.jobID)
                 self.retryTimers.removeAll { $0.job == update.jobID }
                 self.needsRefresh = true  // a waiting job may now be admitted
                 self.logger.info("job finished", ["job.id": "\(update.jobID)", "state": update.jobState.rawValue])
@@ -546,7 +569,7 @@ final class RunnerLoop: @unchecked Sendable {
         let attempt = job.attempts[claim.index]
         let directory = "\(self.configuration.logDirectory)/\(record.id)"
         let logPath = Runner.logPath(logDirectory: self.configuration.logDirectory, jobID: record.id, task: task.name, attempt: attempt)
-        let statusPath = self.statusPath(record.id, task.name, attempt)
+        let journalPath = Runner.journalPath(logDirectory: self.configuration.logDirectory, jobID: record.id)
         let runKey = ProcessIdentity.runKey(
             logDirectory: self.configuration.logDirectory, jobID: record.id, task: task.name, attempt: attempt)
         var environment = self.configuration.environment
@@ -565,16 +588,16 @@ final class RunnerLoop: @unchecked Sendable {
             guard let program = task.argv.first, !program.isEmpty else { throw TaskProcess.SpawnError(reason: "empty argv") }
             let executable = try TaskProcess.resolve(
                 program, path: environment["PATH"] ?? "/usr/bin:/bin", workingDirectory: workingDirectory)
-            // A status file of this attempt cannot exist (attempts only grow), unless a log
-            // directory was restored from elsewhere: never read someone else's outcome.
-            unlink(statusPath)
+            // A record of this attempt cannot be in the journal yet (attempts only grow), unless
+            // a log directory was restored from elsewhere: never take someone else's outcome.
+            self.journals[record.id, default: self.newJournal(record.id)].discard(runKey: runKey)
             let launch = SupervisorLaunch(
-                executable: self.configuration.supervisorPath, runKey: runKey, logPath: logPath, statusPath: statusPath,
+                executable: self.configuration.supervisorPath, runKey: runKey, logPath: logPath, journalPath: journalPath,
                 headBytes: self.configuration.logLimits.headBytes, tailBytes: self.configuration.logLimits.tailBytes,
                 gracePeriod: self.teardown.gracePeriod, timeout: task.options.timeout, workingDirectory: workingDirectory,
                 program: executable, argv: task.argv, environment: environment)
             let process = try launch.start()
-            self.track(process, job: record.id, index: claim.index, statusPath: statusPath, runKey: runKey, resources: claim.resources)
+            self.track(process, job: record.id, index: claim.index, runKey: runKey, adopted: false, resources: claim.resources)
             self.logger.debug(
                 "task started", ["job.id": "\(record.id)", "task": task.name, "attempt": "\(attempt)", "supervisor.pid": "\(process.pid)"])
             return process.pid
@@ -588,11 +611,11 @@ final class RunnerLoop: @unchecked Sendable {
     }
 
     /// Keeps a running supervisor and has the watcher report its exit.
-    private func track(_ process: SupervisedProcess, job: Int64, index: Int, statusPath: String, runKey: String, resources: [String: Int]) {
+    private func track(_ process: SupervisedProcess, job: Int64, index: Int, runKey: String, adopted: Bool, resources: [String: Int]) {
         self.nextToken += 1
         let token = self.nextToken
         self.running[token] = RunningTask(
-            job: job, index: index, process: process, statusPath: statusPath, runKey: runKey, resources: resources)
+            job: job, index: index, process: process, runKey: runKey, adopted: adopted, resources: resources)
         if self.watcher?.watch(process, token: token) != true {
             self.unwatched.insert(token)
             if self.sweepAt == nil { self.sweepAt = Date().addingTimeInterval(0.1) }
@@ -609,8 +632,12 @@ final class RunnerLoop: @unchecked Sendable {
         task.process.close()
         self.release(task.resources)
         var status: SupervisorStatus? = nil
-        do { status = try SupervisorStatus.read(path: task.statusPath) } catch {
-            self.logger.error("unusable supervisor status", ["job.id": "\(task.job)", "path": task.statusPath, "error": error.description])
+        var legacyPath: String? = nil
+        if task.adopted, let job = self.active[task.job] {
+            legacyPath = self.legacyStatusPath(task.job, job.record.tasks[task.index].name, job.attempts[task.index])
+        }
+        do { status = try self.recordedOutcome(job: task.job, runKey: task.runKey, legacyPath: legacyPath) } catch {
+            self.logger.error("unusable supervisor status", ["job.id": "\(task.job)", "run_key": task.runKey, "error": error.description])
         }
         if status == nil {
             // The supervisor died without an outcome (SIGKILL, a full disk): its task's leader

@@ -1,5 +1,6 @@
 import Foundation
 import JobStore
+import Supervisor
 import TestSupport
 import Testing
 
@@ -283,8 +284,8 @@ struct CrashRecoveryTests {
         let firstGroups = Self.processGroups(of: "first", in: harness)
         #expect(firstGroups.count == 1, "first should have run once")
         #expect(firstGroups.allSatisfy { ProcessTable.livingMembers(ofProcessGroup: $0).isEmpty }, "first's process should have exited")
-        let status = Self.statusPath(harness, job: id, task: "first", attempt: before.task("first")?.attempt ?? 1)
-        #expect(FileManager.default.fileExists(atPath: status), "no status file at \(status)")
+        let recorded = Self.recordedOutcome(harness, job: id, task: "first", attempt: before.task("first")?.attempt ?? 1)
+        #expect(recorded?.exitCode == 0, "no outcome of first in its job's status journal")
         let attempts = try Self.attempts(in: store)
         let restarted = Date()
 
@@ -610,9 +611,12 @@ extension CrashRecoveryTests {
         }
     }
 
-    /// The status file of an attempt (`<data>/logs/<job>/<task>.<attempt>.status`).
-    static func statusPath(_ harness: LighttpdHarness, job: Int64, task: String, attempt: Int) -> String {
-        harness.directory + "/data/logs/\(job)/\(task).\(attempt).status"
+    /// The outcome an attempt's supervisor appended to its job's status journal
+    /// (`<data>/logs/<job>/status.journal`), read as Sluice reads it; nil if none is there (yet).
+    static func recordedOutcome(_ harness: LighttpdHarness, job: Int64, task: String, attempt: Int) -> SupervisorStatus? {
+        let logs = harness.directory + "/data/logs"
+        var journal = StatusJournal(path: "\(logs)/\(job)/status.journal")
+        return try? journal.take(runKey: ProcessIdentity.runKey(logDirectory: logs, jobID: job, task: task, attempt: attempt))
     }
 
     /// The log of a task's attempt as it is on disk now ("" if there is none yet).

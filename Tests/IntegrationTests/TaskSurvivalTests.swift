@@ -189,9 +189,12 @@ struct TaskSurvivalTests {
         Crash.go("five", in: harness)
         var finished: [String: (code: Int, at: Date)] = [:]
         for name in ["zero", "five"] {
-            let path = Crash.statusPath(harness, job: id, task: name, attempt: 1)
-            finished[name] = await Poll.value(within: .seconds(10)) { Self.outcome(inStatusFile: path) }
-            try #require(finished[name] != nil, "no outcome in \(path) while sluice was down\n\(harness.logs())")
+            finished[name] = await Poll.value(within: .seconds(10)) {
+                Crash.recordedOutcome(harness, job: id, task: name, attempt: 1).flatMap { status in
+                    status.exitStatus.map { (code: Int($0), at: status.finishedAt) }
+                }
+            }
+            try #require(finished[name] != nil, "no outcome of \(name) in the status journal while sluice was down\n\(harness.logs())")
         }
         // Long enough that a finish time taken at recovery could not pass for the task's own.
         try await Task.sleep(for: .milliseconds(300))
@@ -306,20 +309,6 @@ extension TaskSurvivalTests {
         let response = try harness.client.send("GET", "/sluice/api/v1/jobs/\(id)/tasks/\(task)/log?attempt=1", as: "alice")
         guard response.status == 200 else { throw HarnessError("GET \(task)'s log: \(response)") }
         return response.text
-    }
-
-    /// `exit_status` and `finished_at_ms` of a supervisor's status file, once it has both.
-    static func outcome(inStatusFile path: String) -> (code: Int, at: Date)? {
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return nil }
-        var fields: [Substring: Substring] = [:]
-        for line in text.split(separator: "\n") {
-            guard let equals = line.firstIndex(of: "=") else { continue }
-            fields[line[..<equals]] = line[line.index(after: equals)...]
-        }
-        guard let code = fields["exit_status"].flatMap({ Int($0) }), let ms = fields["finished_at_ms"].flatMap({ Int64($0) }) else {
-            return nil
-        }
-        return (code, Date(timeIntervalSince1970: Double(ms) / 1000))
     }
 
     /// Installs `sluice` and the `sluice-supervisor` beside `binary` into `directory` as a

@@ -68,9 +68,15 @@ struct AdoptionTests {
         let job = try h.submit(records: [Self.task("t", Self.waitsFor(go, exit: 3)), Self.task("after", needs: ["t"], sh("exit 0"))])
         try Self.stopWhileRunning(h, job, "t")
         Self.touch(go)
-        let status = Runner.statusPath(logDirectory: h.configuration.logDirectory, jobID: job.id, task: "t", attempt: 1)
-        #expect(Poll.blockingUntil(within: .seconds(10)) { FileManager.default.fileExists(atPath: status) })
-        let finished = try #require(try SupervisorStatus.read(path: status))
+        var journal = StatusJournal(path: Runner.journalPath(logDirectory: h.configuration.logDirectory, jobID: job.id))
+        let key = ProcessIdentity.runKey(logDirectory: h.configuration.logDirectory, jobID: job.id, task: "t", attempt: 1)
+        var outcome: SupervisorStatus? = nil
+        #expect(
+            Poll.blockingUntil(within: .seconds(10)) {
+                if outcome == nil { outcome = try? journal.take(runKey: key) }
+                return outcome != nil
+            })
+        let finished = try #require(outcome)
         usleep(300_000)  // the runner's own clock must be later than the task's end
 
         let next = Runner(store: h.store, configuration: h.configuration)
@@ -167,6 +173,26 @@ struct AdoptionTests {
         #expect(try h.finishedJob(first.id)?.state == .succeeded)
         #expect(try h.finishedJob(second.id)?.state == .succeeded)
         #expect(h.lines(of: trace) == ["start-a", "end-a", "start-b"])
+    }
+
+    @Test("After an upgrade, an attempt whose supervisor (of the earlier Sluice) wrote a status file of its own is settled from it")
+    func legacyStatusFile() throws {
+        let h = try RunnerHarness(stopTasksOnExit: false)
+        defer { h.tearDown() }
+        let job = try h.createJob(records: [Self.task("t", sh("echo should not run again"))])
+        try h.store.record(jobID: job.id, changes: [TaskChange(task: "t", state: .running)], jobState: .running)
+        let logs = h.configuration.logDirectory
+        let key = ProcessIdentity.runKey(logDirectory: logs, jobID: job.id, task: "t", attempt: 1)
+        let path = Runner.legacyStatusPath(logDirectory: logs, jobID: job.id, task: "t", attempt: 1)
+        try FileManager.default.createDirectory(atPath: "\(logs)/\(job.id)", withIntermediateDirectories: true)
+        let text = "version=1\nrun_key=\(key)\nstarted_at_ms=1000\nfinished_at_ms=2000\nexit_status=5\nlog_bytes=0\nlog_omitted=0\n"
+        try Data(text.utf8).write(to: URL(fileURLWithPath: path))
+        h.start()
+        let done = try #require(try h.finishedJob(job.id))
+        #expect(done.task("t")?.state == .failed)
+        #expect(done.task("t")?.exitCode == 5)
+        #expect(done.task("t")?.attempt == 1, "settled from the status file, not run again")
+        #expect(done.task("t")?.finishedAt == Date(timeIntervalSince1970: 2))
     }
 
     @Test("A task whose attempt never started (no supervisor, no status) is retried, not waited for")
