@@ -122,7 +122,8 @@ struct JournalTests {
             #expect(records.first?["log_bytes"] == "6")
         }
         // Nothing but whole records, back to back: no byte of one inside another.
-        #expect(journal.bytes == journal.records.flatMap { Self.bytes("\n\($0.text)end\n") })
+        let backToBack = journal.bytes == journal.records.flatMap { Self.bytes("\n\($0.text)end\n") }
+        #expect(backToBack, "the journal holds more than its records, each framed, back to back")
         #expect(!journal.endsUnfinished)
         #expect(
             Files.names(in: dir.file("job"))
@@ -171,7 +172,8 @@ struct JournalTests {
         #expect(status.problems.isEmpty)
         let journal = try #require(result.journal)
         #expect(journal.records.map { $0["run_key"] } == ["other/1", invocation.runKey])
-        #expect(journal.bytes == old + Self.bytes("\n\(status.text)end\n"))
+        let appended = journal.bytes == old + Self.bytes("\n\(status.text)end\n")
+        #expect(appended, "not the old bytes and the framed record: \(journal.text)")
         #expect(!journal.endsUnfinished)
     }
 
@@ -227,7 +229,7 @@ struct JournalTests {
     }
 
     @Test(
-        "A short write on a full file system is a failure and writes no more; the next record after the torn one is found",
+        "A short write on a full file system is a failure (exit 70, a torn record left); the next record after it is found",
         .enabled(if: Tmpfs.canMount, "needs permission to mount a tmpfs (root with CAP_SYS_ADMIN)"))
     func shortWrite() throws {
         let dir = try TemporaryDirectory()
@@ -264,6 +266,7 @@ struct JournalTests {
         #expect(status["exit_status"] == "0")
         let journal = try #require(after.journal)
         #expect(journal.records.map { $0["run_key"] } == ["short/2"])
-        #expect(journal.bytes == torn + Self.bytes("\n\(status.text)end\n"))
+        let appended = journal.bytes == torn + Self.bytes("\n\(status.text)end\n")
+        #expect(appended, "not the torn bytes and the framed record: \(journal.text.suffix(400))")
     }
 }

@@ -113,7 +113,8 @@ struct OutcomeTests {
         #expect(status["log_bytes"] == "3")
         #expect(result.logText == "new")
         let journal = try #require(result.journal)
-        #expect(journal.bytes == old + Array("\n\(status.text)end\n".utf8), "\(journal.text)")
+        let appended = journal.bytes == old + Array("\n\(status.text)end\n".utf8)
+        #expect(appended, "not the old bytes and the framed record: \(journal.text)")
         #expect(journal.records.map { $0["run_key"] } == ["9f1c2a3b4c5d6e7f/42/extract/1", invocation.runKey])
         #expect(journal.records.first?["exit_status"] == "1")
     }
