@@ -1,6 +1,6 @@
 // sluice-supervisor: runs one task attempt outside Sluice's process and session, captures its
-// output into a size-capped log, enforces its timeout and stop signals, and writes the outcome
-// durably to a status file. The behaviour is specified in docs/supervisor.md.
+// output into a size-capped log, enforces its timeout and stop signals, and appends the outcome
+// durably to the job's status journal. The behaviour is specified in docs/supervisor.md.
 //
 // Single-threaded, one poll(2) loop over a signalfd and the output pipe; no allocation besides
 // the log's tail buffer; no stdio streams.
@@ -212,7 +212,7 @@ int main(int argc, char **argv) {
     open_standard_descriptors();
 
     // signalfd only sees signals that are blocked (otherwise they are delivered the usual way,
-    // which for SIGTERM means death before any status is written), so block them first thing.
+    // which for SIGTERM means death before any outcome is written), so block them first thing.
     // SIGCHLD too: blocked before fork, a child that exits at once is still noticed.
     sigset_t handled;
     sigemptyset(&handled);
@@ -221,7 +221,7 @@ int main(int argc, char **argv) {
     sigaddset(&handled, SIGINT);
     sigaddset(&handled, SIGHUP);
     // SIGPIPE is blocked too (and never read): a message to a stderr whose reader is gone must
-    // fail with EPIPE, not kill the supervisor before it writes the status file.
+    // fail with EPIPE, not kill the supervisor before it appends its outcome to the journal.
     sigset_t blocked = handled;
     sigaddset(&blocked, SIGPIPE);
     int setup_step = STEP_NONE, setup_error = 0;
@@ -311,5 +311,5 @@ int main(int argc, char **argv) {
     outcome.log_bytes = log.total;
     outcome.log_omitted = capture_omitted(&log);
     outcome.log_failure = log.failure;
-    return write_status(options.status_path, &outcome) == 0 ? 0 : EXIT_NO_STATUS;
+    return append_status(options.journal_path, &outcome) == 0 ? 0 : EXIT_NO_STATUS;
 }

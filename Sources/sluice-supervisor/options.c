@@ -66,7 +66,7 @@ int parse_options(int argc, char **argv, struct options *options) {
         const char **slot = NULL;
         if (strcmp(name, "--run-key") == 0) slot = &options->run_key;
         else if (strcmp(name, "--log") == 0) slot = &options->log_path;
-        else if (strcmp(name, "--status") == 0) slot = &options->status_path;
+        else if (strcmp(name, "--journal") == 0) slot = &options->journal_path;
         else if (strcmp(name, "--cwd") == 0) slot = &options->directory;
         else if (strcmp(name, "--head") == 0) slot = &head;
         else if (strcmp(name, "--tail") == 0) slot = &tail;
@@ -98,7 +98,7 @@ int parse_options(int argc, char **argv, struct options *options) {
     } required[] = {
         {"--run-key", offsetof(struct options, run_key)},
         {"--log", offsetof(struct options, log_path)},
-        {"--status", offsetof(struct options, status_path)},
+        {"--journal", offsetof(struct options, journal_path)},
         {"--cwd", offsetof(struct options, directory)},
     };
     for (size_t r = 0; r < sizeof required / sizeof required[0]; r++) {
@@ -112,14 +112,17 @@ int parse_options(int argc, char **argv, struct options *options) {
             return -1;
         }
     }
-    // The status file is one `key=value` per line: a newline in the run key would break it.
-    if (strchr(options->run_key, '\n') != NULL) {
-        say("--run-key must not contain a newline");
+    // A journal record is one `key=value` per line, framed by the lines `version=1` and `end`: a
+    // line break in the run key could end its line early and forge or break that framing. CR too,
+    // although readers split on LF only: values never contain a line break of either kind.
+    if (strpbrk(options->run_key, "\r\n") != NULL) {
+        say("--run-key must not contain a line break (CR or LF)");
         return -1;
     }
-    // PATH.tmp is built in a PATH_MAX buffer.
-    if (strlen(options->status_path) + sizeof ".tmp" > PATH_MAX) {
-        say("--status path is too long");
+    // open(2) would refuse a longer path (ENAMETOOLONG), but only after the task ran, and its
+    // outcome would be lost: refuse it before starting anything.
+    if (strlen(options->journal_path) >= PATH_MAX) {
+        say("--journal path is too long");
         return -1;
     }
     if (head == NULL || parse_bytes(head, &options->head_bytes) != 0) {

@@ -7,7 +7,7 @@
 struct options {
     const char *run_key;      // --run-key
     const char *log_path;     // --log
-    const char *status_path;  // --status
+    const char *journal_path; // --journal
     const char *directory;    // --cwd
     int64_t head_bytes;       // --head
     int64_t tail_bytes;       // --tail

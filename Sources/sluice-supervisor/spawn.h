@@ -9,7 +9,7 @@
 
 #include "options.h"
 
-/// The step that failed (`spawn_error` in the status file).
+/// The step that failed (`spawn_error` in the status record).
 enum spawn_step {
     STEP_NONE = 0,
     STEP_PIPE,
@@ -26,7 +26,7 @@ enum spawn_step {
     STEP_SIGNALFD,
 };
 
-/// The name of `step` as the status file and the log line spell it.
+/// The name of `step` as the status record and the log line spell it.
 const char *spawn_step_name(int step);
 
 struct spawned_task {

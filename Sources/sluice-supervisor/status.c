@@ -2,7 +2,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -21,34 +20,10 @@ __attribute__((format(printf, 4, 5))) static void append(char *buffer, size_t si
     if (n > 0) *length += (size_t)n < size - *length ? (size_t)n : size - *length - 1;
 }
 
-/// writev until every byte of `pieces` is written (it may write less than asked).
-static int writev_all(int fd, struct iovec *pieces, int count) {
-    while (count > 0) {
-        ssize_t n = writev(fd, pieces, count);
-        if (n < 0 && errno == EINTR) continue;  // interrupted before anything was written: retry
-        if (n < 0) return -1;
-        if (n == 0) {
-            errno = EIO;
-            return -1;
-        }
-        size_t done = (size_t)n;
-        while (count > 0 && done >= pieces->iov_len) {
-            done -= pieces->iov_len;
-            pieces++;
-            count--;
-        }
-        if (count > 0) {
-            pieces->iov_base = (char *)pieces->iov_base + done;
-            pieces->iov_len -= done;
-        }
-    }
-    return 0;
-}
-
-/// fsync that retries EINTR (it may block for long on a slow disk).
-static int fsync_retrying(int fd) {
+/// fdatasync that retries EINTR (it may block for long on a slow disk).
+static int fdatasync_retrying(int fd) {
     int result;
-    do result = fsync(fd);
+    do result = fdatasync(fd);
     while (result < 0 && errno == EINTR);
     return result;
 }
@@ -60,9 +35,14 @@ static int open_retrying(const char *path, int flags, mode_t mode) {
     return fd;
 }
 
-int write_status(const char *path, const struct outcome *outcome) {
+int append_status(const char *path, const struct outcome *outcome) {
     // Everything but the run key (unbounded, from the command line) fits in a fixed buffer: the
     // numbers are short, and log_failure is at most 255 bytes.
+    //
+    // Every line is `key=value` and no value holds a line break (options.c refuses a run key with
+    // CR or LF; log_failure's are replaced below; the rest are numbers and fixed names). So no
+    // body line is empty, `end`, or a second `version=1`: the framing the reader relies on
+    // (docs/supervisor.md, "The status journal").
     char rest[1024];
     size_t length = 0;
     if (outcome->task_pid > 0) append(rest, sizeof rest, &length, "task_pid=%d\n", (int)outcome->task_pid);
@@ -77,60 +57,78 @@ int write_status(const char *path, const struct outcome *outcome) {
     if (outcome->log_failure != NULL && outcome->log_failure[0] != '\0') {
         size_t start = length + strlen("log_failure=");
         append(rest, sizeof rest, &length, "log_failure=%s\n", outcome->log_failure);
-        // Values never contain a newline: one `key=value` per line.
+        // Values never contain a line break: one `key=value` per line.
         for (size_t i = start; i + 1 < length; i++)
             if (rest[i] == '\n' || rest[i] == '\r') rest[i] = ' ';
     }
     if (outcome->spawn_error != NULL)
         append(rest, sizeof rest, &length, "spawn_error=%s\nspawn_errno=%d\n", outcome->spawn_error, outcome->spawn_errno);
 
+    // The record: "\n" + body + "end\n". The leading "\n" ends a torn line that a writer which
+    // failed or died mid-write may have left at the end of the journal (the reader sees an empty
+    // line there and drops that torn record), so that our `version=1` starts a line of its own.
     struct iovec pieces[] = {
-        {.iov_base = "version=1\nrun_key=", .iov_len = strlen("version=1\nrun_key=")},
+        {.iov_base = "\nversion=1\nrun_key=", .iov_len = strlen("\nversion=1\nrun_key=")},
         {.iov_base = (void *)outcome->run_key, .iov_len = strlen(outcome->run_key)},
         {.iov_base = "\n", .iov_len = 1},
         {.iov_base = rest, .iov_len = length},
+        {.iov_base = "end\n", .iov_len = strlen("end\n")},
     };
+    size_t total = 0;
+    for (size_t i = 0; i < sizeof pieces / sizeof pieces[0]; i++) total += pieces[i].iov_len;
 
-    char temporary[PATH_MAX];  // options.c checked that PATH.tmp fits
-    snprintf(temporary, sizeof temporary, "%s.tmp", path);
     const char *step = "open";
+    char reason[200];
+    // O_APPEND: every supervisor of the job appends to the same file, each write at its end at
+    // the time. O_CREAT: the job's first record creates the journal (mode 0640 less the umask).
     // O_CLOEXEC: nothing is exec'd any more, but every descriptor here is opened that way.
-    int fd = open_retrying(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+    int fd = open_retrying(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
     if (fd < 0) goto failed;
+
+    // The whole record in ONE writev: Linux holds the inode's lock across one write to a regular
+    // file (ext4, XFS, btrfs, tmpfs), and O_APPEND takes the end of the file under that lock, so
+    // records of concurrent supervisors never interleave within one call. Two calls could.
     step = "write";
-    if (writev_all(fd, pieces, (int)(sizeof pieces / sizeof pieces[0])) < 0) goto failed_open;
-    // fsync before rename: otherwise a crash may leave PATH renamed but empty.
-    step = "fsync";
-    if (fsync_retrying(fd) < 0) goto failed_open;
+    ssize_t written;
+    // EINTR means nothing was written (a write that made progress returns its count): retry.
+    do written = writev(fd, pieces, (int)(sizeof pieces / sizeof pieces[0]));
+    while (written < 0 && errno == EINTR);
+    if (written < 0) goto failed_open;
+    if ((size_t)written != total) {
+        // A short write (full disk, quota) is a failure, and the rest is NOT written: with
+        // O_APPEND it could land after another supervisor's record. What was written is a torn
+        // record: no `end`, and the next record's leading "\n" cuts it off, so readers skip it.
+        // Nor is it truncated away: another supervisor's record may already follow it.
+        snprintf(reason, sizeof reason, "write: short write, %lld of %zu bytes", (long long)written, total);
+        (void)close_once(fd);
+        goto failed_with_reason;
+    }
+
+    // fdatasync, not fsync: it also flushes the metadata needed to read the data back, which
+    // includes the file's new size; timestamps can wait. No fsync of the directory (it would cost
+    // a second journal commit per task): only the job's first record creates the journal, and
+    // ext4 commits the new directory entry with its journal within seconds. If power is lost
+    // inside that window, the journal is missing after the reboot and its attempts are treated as
+    // interrupted (retried per their policy), as a power loss just before the task ended would
+    // be: never a wrong outcome.
+    step = "fdatasync";
+    if (fdatasync_retrying(fd) < 0) goto failed_open;
     step = "close";
     int closed = close_once(fd);
     fd = -1;
-    if (closed < 0) goto failed_open;
-    step = "rename";
-    if (rename(temporary, path) < 0) goto failed_open;
-
-    // No fsync of the directory. It would make the rename itself durable at once, but it costs a
-    // second journal commit per task (measured: 1,000 /bin/true tasks at parallelism 8 went from
-    // about 210/s to 410/s without it on ext4). The content is durable before the rename, so the
-    // file is never seen torn; ext4 commits the rename with its journal within seconds. If the
-    // machine loses power in that window, the status file is missing after the reboot and the
-    // attempt is treated as interrupted (retried per its policy): the same as a power loss just
-    // before the task ended, never a wrong outcome.
+    if (closed < 0) goto failed;
     return 0;
 
 failed_open: {
     int error = errno;
-    if (fd >= 0) (void)close_once(fd);
-    // No half-written PATH.tmp left behind (best effort: the failure is reported below anyway).
-    (void)unlink(temporary);
+    (void)close_once(fd);
     errno = error;
 }
-failed: {
-    char reason[200];
+failed:
     format_failure(reason, sizeof reason, step, errno);
+failed_with_reason:
     // The path is not echoed if it has a line break: the message must stay one line.
-    if (strpbrk(path, "\r\n") == NULL) say("cannot write status file %s: %s", path, reason);
-    else say("cannot write status file: %s", reason);
+    if (strpbrk(path, "\r\n") == NULL) say("cannot append to status journal %s: %s", path, reason);
+    else say("cannot append to status journal: %s", reason);
     return -1;
-}
 }

@@ -1,4 +1,5 @@
-// The status file: the attempt's outcome, written durably (docs/supervisor.md, "The status file").
+// The status journal: the attempt's outcome, appended durably as one record to the job's journal
+// (docs/supervisor.md, "The status journal").
 #ifndef SLUICE_SUPERVISOR_STATUS_H
 #define SLUICE_SUPERVISOR_STATUS_H
 
@@ -21,8 +22,10 @@ struct outcome {
     int spawn_errno;
 };
 
-/// Writes `outcome` to `path` durably: PATH.tmp (mode 0640 less the umask), write, fsync,
-/// rename to PATH, fsync of the directory. Returns 0, or -1 after one line on stderr.
-int write_status(const char *path, const struct outcome *outcome);
+/// Appends `outcome` to the journal at `path` durably, as one record "\n" + body + "end\n" in a
+/// single writev on an O_APPEND descriptor (the journal is created, mode 0640 less the umask, if
+/// it does not exist), then fdatasync. Returns 0, or -1 after one line on stderr (a short write
+/// is a failure; the torn record it leaves is skipped by readers).
+int append_status(const char *path, const struct outcome *outcome);
 
 #endif

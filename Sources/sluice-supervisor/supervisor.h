@@ -6,9 +6,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/// Bad usage (sysexits.h EX_USAGE): nothing was started, no status file written.
+/// Bad usage (sysexits.h EX_USAGE): nothing was started, nothing appended to the journal.
 #define EXIT_BAD_USAGE 64
-/// The status file could not be written (sysexits.h EX_SOFTWARE).
+/// The outcome could not be appended to the status journal (sysexits.h EX_SOFTWARE).
 #define EXIT_NO_STATUS 70
 
 #define NANOSECONDS_PER_SECOND INT64_C(1000000000)

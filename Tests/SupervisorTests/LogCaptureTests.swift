@@ -10,13 +10,15 @@ import Testing
 /// capture the supervisor replaces).
 @Suite("Log capture", .timeLimit(.minutes(1)))
 struct LogCaptureTests {
-    /// Runs `script` under head and tail; checks the status file's counts against `output`.
+    /// Runs `script` under head and tail, with `oldLog` in the log's place beforehand if given.
     private static func run(
-        _ script: String, in dir: TemporaryDirectory, head: Int = 1000, tail: Int = 1000, sourceLocation: SourceLocation = #_sourceLocation
-    ) throws -> (status: StatusFile, log: [UInt8]) {
+        _ script: String, in dir: TemporaryDirectory, head: Int = 1000, tail: Int = 1000, oldLog: [UInt8]? = nil,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) throws -> (status: StatusRecord, log: [UInt8]) {
         var invocation = Invocation.shell(script, in: dir)
         invocation.head = head
         invocation.tail = tail
+        if let oldLog { try Files.write(oldLog, to: invocation.logPath) }
         let result = try Supervisor.run(invocation, sourceLocation: sourceLocation)
         #expect(result.exit.code == 0, "\(result.exit)", sourceLocation: sourceLocation)
         return (try result.requireStatus(sourceLocation: sourceLocation), result.log)
@@ -28,8 +30,8 @@ struct LogCaptureTests {
         defer { dir.remove() }
         let input = Logs.hostile + Logs.hostile.reversed() + Logs.hostile
         try Files.write(input, to: dir.file("input"))
-        try Files.write(Array(repeating: UInt8(ascii: "x"), count: 10_000), to: dir.file("task.log"))
-        let (status, log) = try Self.run("cat input", in: dir, head: 1 << 20, tail: 1 << 20)
+        let (status, log) = try Self.run(
+            "cat input", in: dir, head: 1 << 20, tail: 1 << 20, oldLog: Array(repeating: UInt8(ascii: "x"), count: 10_000))
         #expect(log == input)
         #expect(status.int("log_bytes") == Int64(input.count))
         #expect(status["log_omitted"] == "0")
@@ -64,9 +66,8 @@ struct LogCaptureTests {
     func emptyOutput() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
-        try Files.write(Array("old log".utf8), to: dir.file("task.log"))
-        let (status, log) = try Self.run("true", in: dir)
-        #expect(Files.exists(dir.file("task.log")))
+        let (status, log) = try Self.run("true", in: dir, oldLog: Array("old log".utf8))
+        #expect(Files.exists(dir.file("job/task.log")))
         #expect(log.isEmpty)
         #expect(status["log_bytes"] == "0")
         #expect(status["log_omitted"] == "0")
@@ -187,7 +188,7 @@ struct LogCaptureTests {
         // slack for a loaded machine).
         #expect(ContinuousClock.now - start < .seconds(4))
         #expect(!running.hasExited)
-        #expect(!Files.exists(invocation.statusPath))
+        #expect(!Files.exists(invocation.journalPath))
 
         // End the task from outside: its leader killed by SIGKILL.
         let task = try #require(ProcessTable.allProcessIDs().first { ProcessTable.status(of: $0)?.parent == running.pid })

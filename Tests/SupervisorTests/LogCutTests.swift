@@ -7,7 +7,7 @@ import Testing
 #endif
 
 /// A log that cannot be written to the end (a full disk) is never cut silently: the file says
-/// where it was cut, and the status file says why (ported from WorkflowTests/LogCutTests).
+/// where it was cut, and the status record says why (ported from WorkflowTests/LogCutTests).
 @Suite("Logs cut by a full disk", .timeLimit(.minutes(1)))
 struct LogCutTests {
     static let noSpace = "pwrite: No space left on device (errno 28)"
@@ -26,8 +26,8 @@ struct LogCutTests {
         #expect(status["log_omitted"] == "98006")
     }
 
-    /// Runs `script` with its log on a 64 KiB tmpfs (the status file outside it).
-    private static func onFullFileSystem(_ script: String, head: Int, tail: Int) throws -> (status: StatusFile, log: [UInt8]) {
+    /// Runs `script` with its log on a 64 KiB tmpfs (the journal outside it).
+    private static func onFullFileSystem(_ script: String, head: Int, tail: Int) throws -> (status: StatusRecord, log: [UInt8]) {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
         let logs = dir.file("logs")

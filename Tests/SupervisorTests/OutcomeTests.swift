@@ -6,8 +6,9 @@ import Testing
     import Glibc
 #endif
 
-/// The status file: what it says about a task's end, its exact format, and how it is written.
-@Suite("Outcome and status file", .timeLimit(.minutes(1)))
+/// The status record: what it says about a task's end, and its exact format. (How it is appended
+/// to the journal: JournalTests.)
+@Suite("Outcome and status record", .timeLimit(.minutes(1)))
 struct OutcomeTests {
     static func nowMilliseconds() -> Int64 { Int64((Date().timeIntervalSince1970 * 1000).rounded(.down)) }
 
@@ -65,7 +66,7 @@ struct OutcomeTests {
         #expect(status["spawn_error"] == nil)
     }
 
-    @Test("Log and status file are created 0640 less the umask", arguments: [mode_t(0), 0o022, 0o027, 0o077, 0o002])
+    @Test("Log and journal are created 0640 less the umask", arguments: [mode_t(0), 0o022, 0o027, 0o077, 0o002])
     func fileModes(mask: mode_t) throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
@@ -79,40 +80,42 @@ struct OutcomeTests {
         #expect(result.exit.code == 0, "\(result.exit)")
         #expect(result.logText == "secret\n")
         #expect(Files.mode(invocation.logPath) == 0o640 & ~mask)
-        #expect(Files.mode(invocation.statusPath) == 0o640 & ~mask)
+        #expect(Files.mode(invocation.journalPath) == 0o640 & ~mask)
         // Whatever the umask, no other user may read what a task printed.
         #expect((Files.mode(invocation.logPath) ?? 0o777) & 0o007 == 0)
     }
 
-    @Test("An old status file and a stale .tmp are replaced; an old log is truncated")
-    func replacesOldFiles() throws {
+    @Test("An existing journal is appended to, its bytes left as they were; an old log is truncated")
+    func appendsToJournal() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
-        let invocation = Invocation.shell("printf new", in: dir)
-        try Files.write(Array(String(repeating: "old status\n", count: 100).utf8), to: invocation.statusPath)
-        try Files.write(Array(String(repeating: "stale\n", count: 100).utf8), to: invocation.statusPath + ".tmp")
+        var invocation = Invocation.shell("printf new", in: dir)
+        invocation.runKey = "9f1c2a3b4c5d6e7f/42/extract/2"
+        let old = Array(
+            """
+
+            version=1
+            run_key=9f1c2a3b4c5d6e7f/42/extract/1
+            task_pid=4242
+            started_at_ms=1796300000123
+            finished_at_ms=1796300004567
+            exit_status=1
+            log_bytes=7
+            log_omitted=0
+            end
+
+            """.utf8)
+        try Files.write(old, to: invocation.journalPath)
         try Files.write(Array(String(repeating: "old log\n", count: 1000).utf8), to: invocation.logPath)
         let result = try Supervisor.run(invocation)
         let status = try result.requireStatus()
         #expect(status["exit_status"] == "0")
         #expect(status["log_bytes"] == "3")
         #expect(result.logText == "new")
-    }
-
-    @Test("A status file that cannot be written: exit 70 with one line on stderr, after the task ran")
-    func statusNotWritable() throws {
-        let dir = try TemporaryDirectory()
-        defer { dir.remove() }
-        var invocation = Invocation.shell("echo ran", in: dir)
-        invocation.statusPath = dir.file("missing/status")
-        let result = try Supervisor.run(invocation)
-        #expect(result.exit.code == 70, "\(result.exit)")
-        #expect(result.status == nil)
-        #expect(result.logText == "ran\n")
-        let lines = result.exit.stderr.split(separator: "\n", omittingEmptySubsequences: false)
-        #expect(lines.count == 2 && lines[1].isEmpty, "one line: \(result.exit.stderr)")
-        #expect(
-            result.exit.stderr.hasPrefix("sluice-supervisor: cannot write status file \(invocation.statusPath): "), "\(result.exit.stderr)")
-        #expect(result.exit.stderr.hasSuffix(": open: No such file or directory (errno 2)\n"), "\(result.exit.stderr)")
+        let journal = try #require(result.journal)
+        let appended = journal.bytes == old + Array("\n\(status.text)end\n".utf8)
+        #expect(appended, "not the old bytes and the framed record: \(journal.text)")
+        #expect(journal.records.map { $0["run_key"] } == ["9f1c2a3b4c5d6e7f/42/extract/1", invocation.runKey])
+        #expect(journal.records.first?["exit_status"] == "1")
     }
 }

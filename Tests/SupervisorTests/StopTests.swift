@@ -161,7 +161,7 @@ struct StopTests {
         #expect(status["exit_signal"] == "15", "\(status.text)")
     }
 
-    @Test("A supervisor killed with SIGKILL takes the task's leader with it and writes no status file")
+    @Test("A supervisor killed with SIGKILL takes the task's leader with it and appends nothing to the journal")
     func supervisorKilled() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
@@ -174,8 +174,8 @@ struct StopTests {
         let exit = running.wait()
         #expect(exit.signal == SIGKILL)
         #expect(Poll.blockingUntil(within: .seconds(5)) { ProcessTable.isGone(leader) }, "the task outlived its supervisor")
-        #expect(!Files.exists(invocation.statusPath))
-        #expect(!Files.exists(invocation.statusPath + ".tmp"))
+        #expect(!Files.exists(invocation.journalPath))
+        #expect(Files.names(in: invocation.jobDirectory) == ["task.log"])
     }
 
     @Test("A background child holding the pipe does not keep the supervisor waiting: the group is killed when the leader exits")

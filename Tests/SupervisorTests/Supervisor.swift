@@ -100,8 +100,8 @@ enum Supervisor {
         return pointer
     }
 
-    /// Runs `invocation` to the end and reads what it left: the status file (nil if none), the
-    /// log, and how the supervisor exited. Checks the status file's format on the way.
+    /// Runs `invocation` to the end and reads what it left: its record in the journal (nil if
+    /// none), the log, and how the supervisor exited. Checks the journal on the way (see `Result`).
     static func run(
         _ invocation: Invocation, options: SpawnOptions = .init(), limit: Duration = .seconds(20),
         sourceLocation: SourceLocation = #_sourceLocation
@@ -116,24 +116,37 @@ enum Supervisor {
     /// What a finished supervisor left behind.
     struct Result {
         let exit: Exit
-        let status: StatusFile?
+        /// The journal as a reader sees it; nil if there is no journal file.
+        let journal: Journal?
+        /// The journal's one complete record for the invocation's run key.
+        let status: StatusRecord?
         let log: [UInt8]
 
+        /// Reads what the supervisor of `invocation` left, and checks that a supervisor which
+        /// exited 0 appended exactly one complete record for its run key (any other exit: none),
+        /// that every complete record in the journal has the documented format, and that the
+        /// directory of log and journal (`Invocation.jobDirectory`) holds nothing else.
         init(exit: Exit, invocation: Invocation, sourceLocation: SourceLocation) {
             self.exit = exit
-            self.status = StatusFile(path: invocation.statusPath)
+            self.journal = Journal(path: invocation.journalPath)
             self.log = Files.bytes(invocation.logPath)
+            let records = self.journal?.records(for: invocation.runKey) ?? []
+            self.status = records.first
+            let expected = exit.code == 0 ? 1 : 0
             #expect(
-                !FileManager.default.fileExists(atPath: invocation.statusPath + ".tmp"), "a .tmp status file was left behind",
+                records.count == expected,
+                "\(records.count) complete records for \(invocation.runKey), expected \(expected); supervisor \(exit); journal:\n\(self.journal?.text ?? "none")",
                 sourceLocation: sourceLocation)
-            if let status = self.status {
-                #expect(status.problems.isEmpty, "\(status.problems)\n\(status.text)", sourceLocation: sourceLocation)
+            for record in self.journal?.records ?? [] {
+                #expect(record.problems.isEmpty, "\(record.problems)\n\(record.text)", sourceLocation: sourceLocation)
             }
+            let stray = Files.names(in: invocation.jobDirectory).subtracting(invocation.ownFileNames)
+            #expect(stray.isEmpty, "stray files beside the log and the journal: \(stray.sorted())", sourceLocation: sourceLocation)
         }
 
-        /// The status file, or a failure saying there is none.
-        func requireStatus(sourceLocation: SourceLocation = #_sourceLocation) throws -> StatusFile {
-            try #require(self.status, "no status file; supervisor \(self.exit)", sourceLocation: sourceLocation)
+        /// The record for the run key, or a failure saying there is none.
+        func requireStatus(sourceLocation: SourceLocation = #_sourceLocation) throws -> StatusRecord {
+            try #require(self.status, "no record for the run key in the journal; supervisor \(self.exit)", sourceLocation: sourceLocation)
         }
 
         var logText: String { String(decoding: self.log, as: UTF8.self) }
@@ -204,12 +217,16 @@ struct Exit: CustomStringConvertible {
     }
 }
 
-/// One command line for the supervisor; the paths default to files in `directory`.
+/// One command line for the supervisor. The log and the journal default to `task.log` and
+/// `status.journal` in `<dir>/job`, as Sluice keeps them in `<logdir>/<job>/`; the task runs in `dir`.
 struct Invocation {
     var runKey = "9f1c2a3b4c5d6e7f/42/extract/1"
     var logPath: String
-    var statusPath: String
+    var journalPath: String
     var stderrPath: String
+    /// The directory the supervisor may leave files in: only the log and the journal (whichever
+    /// of them is in it). `Result` checks that nothing else is there.
+    var jobDirectory: String
     var head = 1000
     var tail = 1000
     var grace = "5"
@@ -219,10 +236,13 @@ struct Invocation {
     var argv: [[UInt8]]
     var environment: [[UInt8]] = [Array("PATH=/usr/bin:/bin".utf8)]
 
-    /// `program` with `argv` (argv[0] included) in `dir`, logging to `task.log`, status to `status`.
+    /// `program` with `argv` (argv[0] included) in `dir`, logging to `job/task.log`, appending its
+    /// outcome to `job/status.journal` (`job` is created if need be).
     init(_ dir: TemporaryDirectory, program: String, argv: [String]) {
-        self.logPath = dir.file("task.log")
-        self.statusPath = dir.file("status")
+        self.jobDirectory = dir.file("job")
+        mkdir(self.jobDirectory, 0o755)  // EEXIST when another invocation in `dir` made it
+        self.logPath = dir.file("job/task.log")
+        self.journalPath = dir.file("job/status.journal")
         self.stderrPath = dir.file("supervisor.stderr")
         self.directory = dir.path
         self.program = program
@@ -236,34 +256,93 @@ struct Invocation {
 
     var arguments: [[UInt8]] {
         var list: [String] = [
-            "--run-key", self.runKey, "--log", self.logPath, "--status", self.statusPath, "--head", "\(self.head)", "--tail",
+            "--run-key", self.runKey, "--log", self.logPath, "--journal", self.journalPath, "--head", "\(self.head)", "--tail",
             "\(self.tail)", "--grace", self.grace,
         ]
         if let timeout = self.timeout { list += ["--timeout", timeout] }
         list += ["--cwd", self.directory, "--", self.program]
         return list.map { Array($0.utf8) } + self.argv
     }
+
+    /// The names of the log and the journal, those of them that are in `jobDirectory`.
+    var ownFileNames: Set<String> {
+        Set(
+            [self.logPath, self.journalPath].compactMap { path in
+                let url = URL(fileURLWithPath: path)
+                return url.deletingLastPathComponent().standardized.path == URL(fileURLWithPath: self.jobDirectory).standardized.path
+                    ? url.lastPathComponent : nil
+            })
+    }
 }
 
-/// A parsed status file, and what is wrong with its format.
-struct StatusFile {
+/// A status journal read by the reader rule of docs/supervisor.md ("The status journal"), which
+/// Sluice's reader implements too: lines are the pieces ending in "\n" (bytes after the last one
+/// are an unfinished line, ignored); `version=1` opens a record (dropping one already open: torn);
+/// an empty line drops the open record; `end` completes the open record (skipped if none is
+/// open); any other line joins the open record (skipped if none is open). A record still open at
+/// the end is not (yet) a record.
+struct Journal {
+    let bytes: [UInt8]
+    /// The complete records, in journal order.
+    let records: [StatusRecord]
+    /// Whether the journal ends inside a record or line: one being written, or torn.
+    let endsUnfinished: Bool
+
+    init(bytes: [UInt8]) {
+        self.bytes = bytes
+        var records: [StatusRecord] = []
+        var open: [UInt8]? = nil
+        var start = bytes.startIndex
+        while let newline = bytes[start...].firstIndex(of: UInt8(ascii: "\n")) {
+            let line = bytes[start..<newline]
+            start = newline + 1
+            if line.elementsEqual("version=1".utf8) {
+                open = Array(line) + [UInt8(ascii: "\n")]
+            } else if line.isEmpty {
+                open = nil
+            } else if line.elementsEqual("end".utf8) {
+                if let body = open { records.append(StatusRecord(body: body)) }
+                open = nil
+            } else if open != nil {
+                open! += line + [UInt8(ascii: "\n")]
+            }
+        }
+        self.records = records
+        self.endsUnfinished = open != nil || start != bytes.endIndex
+    }
+
+    /// The journal at `path`; nil if it cannot be read (there is none, or it is a directory).
+    init?(path: String) {
+        guard let data = FileManager.default.contents(atPath: path) else { return nil }
+        self.init(bytes: [UInt8](data))
+    }
+
+    var text: String { String(decoding: self.bytes, as: UTF8.self) }
+
+    /// Every complete record for `runKey`, in journal order (the first one counts).
+    func records(for runKey: String) -> [StatusRecord] { self.records.filter { $0["run_key"] == runKey } }
+}
+
+/// A parsed status record (a complete record's body, `version=1` to the line before `end`), and
+/// what is wrong with its format.
+struct StatusRecord {
     /// The documented keys, in their documented order.
     static let order = [
         "version", "run_key", "task_pid", "started_at_ms", "finished_at_ms", "exit_status", "exit_signal", "timed_out", "stop_signal",
         "log_bytes", "log_omitted", "log_failure", "spawn_error", "spawn_errno",
     ]
-    /// The keys every status file has.
+    /// The keys every record has.
     static let always: Set = ["version", "run_key", "started_at_ms", "finished_at_ms", "log_bytes", "log_omitted"]
 
+    /// The body: its lines, each followed by "\n" (as the old status file held them).
     let text: String
     let pairs: [(key: String, value: String)]
 
-    init?(path: String) {
-        guard let data = FileManager.default.contents(atPath: path) else { return nil }
-        self.text = String(decoding: data, as: UTF8.self)
-        self.pairs = self.text.split(separator: "\n", omittingEmptySubsequences: false).dropLast().map { line in
-            let parts = line.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            return (String(parts[0]), parts.count > 1 ? String(parts[1]) : "")
+    init(body: [UInt8]) {
+        self.text = String(decoding: body, as: UTF8.self)
+        self.pairs = body.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).dropLast().map { line in
+            let parts = line.split(separator: UInt8(ascii: "="), maxSplits: 1, omittingEmptySubsequences: false)
+            return (String(decoding: parts[0], as: UTF8.self), parts.count > 1 ? String(decoding: parts[1], as: UTF8.self) : "")
         }
     }
 
@@ -298,6 +377,9 @@ enum Files {
     static func write(_ bytes: [UInt8], to path: String) throws { try Data(bytes).write(to: URL(fileURLWithPath: path)) }
 
     static func exists(_ path: String) -> Bool { FileManager.default.fileExists(atPath: path) }
+
+    /// The names in directory `path` (none if it cannot be listed).
+    static func names(in path: String) -> Set<String> { Set((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []) }
 
     /// The permission bits of `path`.
     static func mode(_ path: String) -> mode_t? {

@@ -6,13 +6,13 @@ import Testing
     import Glibc
 #endif
 
-/// Bad usage: one line on stderr, exit 64, nothing started, no log, no status file.
+/// Bad usage: one line on stderr, exit 64, nothing started, no log, no journal.
 @Suite("Bad usage", .timeLimit(.minutes(1)))
 struct UsageTests {
     /// A valid command line, as (option, value) pairs, whose task would create `ran` in `dir`.
     static func valid(_ dir: TemporaryDirectory) -> [(String, String)] {
         [
-            ("--run-key", "key/1"), ("--log", dir.file("task.log")), ("--status", dir.file("status")), ("--head", "100"),
+            ("--run-key", "key/1"), ("--log", dir.file("task.log")), ("--journal", dir.file("status.journal")), ("--head", "100"),
             ("--tail", "100"), ("--grace", "5"), ("--timeout", "60"), ("--cwd", dir.path),
         ]
     }
@@ -35,8 +35,7 @@ struct UsageTests {
         #expect(lines.count == 2 && lines[1].isEmpty, "one line on stderr: \(exit.stderr)", sourceLocation: sourceLocation)
         #expect(exit.stderr.hasPrefix("sluice-supervisor: "), "\(exit.stderr)", sourceLocation: sourceLocation)
         #expect(!Files.exists(dir.file("ran")), "the task ran", sourceLocation: sourceLocation)
-        #expect(!Files.exists(dir.file("status")), "a status file was written", sourceLocation: sourceLocation)
-        #expect(!Files.exists(dir.file("status.tmp")), sourceLocation: sourceLocation)
+        #expect(!Files.exists(dir.file("status.journal")), "a journal was written", sourceLocation: sourceLocation)
         #expect(!Files.exists(dir.file("task.log")), "a log was created", sourceLocation: sourceLocation)
     }
 
@@ -50,10 +49,10 @@ struct UsageTests {
         let exit = running.wait()
         #expect(exit.code == 0, "\(exit)")
         #expect(Files.exists(dir.file("ran")))
-        #expect(StatusFile(path: dir.file("status"))?["exit_status"] == "0")
+        #expect(Journal(path: dir.file("status.journal"))?.records(for: "key/1").map { $0["exit_status"] } == ["0"])
     }
 
-    @Test("A required option left out", arguments: ["--run-key", "--log", "--status", "--head", "--tail", "--grace", "--cwd"])
+    @Test("A required option left out", arguments: ["--run-key", "--log", "--journal", "--head", "--tail", "--grace", "--cwd"])
     func missingOption(option: String) throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
@@ -67,7 +66,8 @@ struct UsageTests {
             ("--head", "99999999999999999999999"), ("--tail", "x"), ("--tail", "1k"), ("--grace", "-1"), ("--grace", "abc"),
             ("--grace", "1e3"), ("--grace", ".5"), ("--grace", "5."), ("--grace", ""), ("--grace", "inf"), ("--timeout", "0"),
             ("--timeout", "0.0"), ("--timeout", "abc"), ("--timeout", "-1"), ("--timeout", "99999999999"), ("--run-key", ""),
-            ("--run-key", "a\nb"), ("--log", ""), ("--status", ""), ("--cwd", ""),
+            ("--run-key", "a\nb"), ("--run-key", "a\rb"), ("--run-key", "key/1\n"), ("--run-key", "\r"),
+            ("--run-key", "x\nend\nversion=1"), ("--log", ""), ("--journal", ""), ("--cwd", ""),
         ])
     func badValue(option: String, value: String) throws {
         let dir = try TemporaryDirectory()
@@ -75,7 +75,7 @@ struct UsageTests {
         try Self.refuses(Self.replacing(option, with: value, in: dir), in: dir)
     }
 
-    @Test("Unknown options, a missing value, a repeated option, no -- or nothing after it, a relative program")
+    @Test("Unknown options, a missing value, a repeated option, no -- or nothing after it, a relative program, a journal path too long")
     func badShape() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
@@ -94,6 +94,8 @@ struct UsageTests {
             options + ["--", "touch", "touch", "ran"],
             options + ["--", "usr/bin/touch", "touch", "ran"],
             ["/usr/bin/touch", "touch", "ran"],
+            // PATH_MAX (4096) bytes and more: open(2) would refuse it, after the task ran.
+            Self.replacing("--journal", with: "/" + String(repeating: "j", count: 4095), in: dir),
         ]
         for arguments in cases { try Self.refuses(arguments, in: dir) }
     }
@@ -105,8 +107,10 @@ struct UsageTests {
         var invocation = Invocation(dir, program: "/usr/bin/touch", argv: ["touch", "ran"])
         invocation.grace = "0"
         invocation.timeout = "0.000000000001"
-        _ = try Supervisor.run(invocation)
-        #expect(StatusFile(path: invocation.statusPath) != nil)
+        // (A timeout of 1 ns may stop the task before it ends: any outcome will do.)
+        _ = try Supervisor.run(invocation).requireStatus()
+        // Another attempt, appending its own record to the same journal.
+        invocation.runKey = "9f1c2a3b4c5d6e7f/42/extract/2"
         invocation.grace = "0.25"
         invocation.timeout = "12.5"
         let result = try Supervisor.run(invocation)
