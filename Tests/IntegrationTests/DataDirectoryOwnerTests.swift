@@ -19,7 +19,7 @@ struct DataDirectoryOwnerTests {
 
         init(binary: String, config: String, socket: String?, stdin: FileHandle? = nil, output: String) throws {
             self.output = output
-            FileManager.default.createFile(atPath: output, contents: nil)
+            _ = FileManager.default.createFile(atPath: output, contents: nil)
             self.process.executableURL = URL(fileURLWithPath: binary)
             self.process.arguments = ["serve", "--config", config] + (socket.map { ["--socket", $0] } ?? [])
             let log = try FileHandle(forWritingTo: URL(fileURLWithPath: output))

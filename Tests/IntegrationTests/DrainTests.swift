@@ -68,7 +68,7 @@ struct DrainTests {
 
     /// Creates the file the `gate` task waits for.
     static func release(_ harness: LighttpdHarness) {
-        FileManager.default.createFile(atPath: harness.directory + "/release", contents: Data())
+        _ = FileManager.default.createFile(atPath: harness.directory + "/release", contents: Data())
     }
 
     @Test("API: drain with exit_when_drained — B queues while A runs, A finishes, sluice exits 0, B runs on the next start")
