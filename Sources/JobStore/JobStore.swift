@@ -32,9 +32,9 @@ public protocol JobStore: Sendable {
     func requestCancel(jobID: Int64, audit: AuditRecord?) throws -> JobRecord?
 
     /// Re-queues the tasks of a failed or cancelled job that did not succeed, keeping their
-    /// attempt counts, and clears the cancel request (the rules are `JobRetry`). Returns the job, or nil if it is missing or
-    /// not failed or cancelled (checked in the same transaction). `audit`, if given, is inserted
-    /// in the same transaction when the retry happens.
+    /// attempt counts, and clears the cancel request (the rules are `JobRetry`). Returns the job,
+    /// or nil if it is missing or not failed or cancelled (checked in the same transaction).
+    /// `audit`, if given, is inserted in the same transaction when the retry happens.
     func retry(jobID: Int64, audit: AuditRecord?) throws -> JobRecord?
 
     /// Jobs not yet finished, oldest first, without tasks: the runner's work list.

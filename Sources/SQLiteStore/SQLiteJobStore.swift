@@ -381,8 +381,8 @@ public final class SQLiteJobStore: JobStore {
             """,
             [
                 .integer(StoredTime.milliseconds(record.at)), .text(record.event), .text(AuditDecisionColumn.encode(record.allowed)),
-                optional(record.user),
-                optional(record.identitySource), optional(record.pipeline), record.jobID.map(SQLValue.integer) ?? .null,
+                optional(record.user), optional(record.identitySource), optional(record.pipeline),
+                record.jobID.map(SQLValue.integer) ?? .null,
                 .text(record.reason), optional(record.requestID), optional(record.clientAddress), .text(record.configHash),
             ])
     }
