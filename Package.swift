@@ -38,7 +38,10 @@ let package = Package(
         .target(name: "Policy", dependencies: ["ByteStrings"], swiftSettings: strict),
         .target(name: "Identity", dependencies: ["ByteStrings", "Crypto", "HTTP", "JSON", "Locking", "Logging"], swiftSettings: strict),
         .target(name: "SQLite", dependencies: ["CSQLite"], swiftSettings: strict),
-        .target(name: "JobStore", dependencies: ["SQLite", "JSON", "Locking", "SystemCalls"], swiftSettings: strict),
+        // The store model (protocol, records, shared rules and column encodings): no database.
+        .target(name: "JobStore", dependencies: ["JSON"], swiftSettings: strict),
+        // The SQLite implementation of JobStore (`SQLiteJobStore`), its schema and every SQL statement.
+        .target(name: "SQLiteStore", dependencies: ["JobStore", "SQLite", "Locking", "SystemCalls"], swiftSettings: strict),
         // Starting, watching, signalling and recognising task supervisors (the process layer).
         .target(name: "Supervisor", dependencies: ["CSpawn", "SystemCalls"], swiftSettings: strict),
         .target(name: "Workflow", dependencies: ["ByteStrings", "JobStore", "Locking", "Logging", "Supervisor", "SystemCalls"], swiftSettings: strict),
@@ -47,7 +50,7 @@ let package = Package(
             name: "Sluice",
             dependencies: [
                 "ByteStrings", "SystemCalls", "HTTP", "FastCGI", "Crypto", "Identity", "Policy", "JobStore", "Workflow", "Pages", "Locking",
-                "Logging", "JSON",
+                "Logging", "JSON", "SQLiteStore",
             ],
             swiftSettings: strict
         ),
@@ -70,7 +73,7 @@ let package = Package(
             ]
         ),
         // Micro-benchmarks driven by scripts/bench; not installed.
-        .executableTarget(name: "sluice-bench", dependencies: ["Crypto", "Workflow", "JobStore", "Locking"], swiftSettings: strict),
+        .executableTarget(name: "sluice-bench", dependencies: ["Crypto", "Workflow", "JobStore", "SQLiteStore", "Locking"], swiftSettings: strict),
 
         // Helpers every test target shares (temporary directories, polling, child processes, the
         // process table, a private umask, token minting); no package dependencies, never linked into sluice.
@@ -82,17 +85,20 @@ let package = Package(
         .testTarget(name: "PolicyTests", dependencies: ["Policy", "ByteStrings"]),
         .testTarget(name: "SystemCallsTests", dependencies: ["SystemCalls"]),
         .testTarget(name: "SQLiteTests", dependencies: ["SQLite", "TestSupport"]),
-        .testTarget(name: "JobStoreTests", dependencies: ["JobStore", "SQLite", "Locking", "TestSupport"]),
-        .testTarget(name: "WorkflowTests", dependencies: ["Workflow", "Supervisor", "JobStore", "ByteStrings", "Locking", "TestSupport"]),
+        // The protocol suite runs against every store (`StoreKind`), plus the pure rules.
+        .testTarget(name: "JobStoreTests", dependencies: ["JobStore", "SQLiteStore", "SQLite", "Locking", "TestSupport"]),
+        .testTarget(name: "SQLiteStoreTests", dependencies: ["SQLiteStore", "JobStore", "SQLite", "Locking", "TestSupport"]),
+        .testTarget(name: "WorkflowTests", dependencies: ["Workflow", "Supervisor", "JobStore", "SQLiteStore", "ByteStrings", "Locking", "TestSupport"]),
         .testTarget(name: "PagesTests", dependencies: ["Pages"]),
         .testTarget(
             name: "SluiceTests",
             dependencies: [
                 "Sluice", "ByteStrings", "SQLite", "HTTP", "Policy", "Identity", "JobStore", "Workflow", "Pages", "JSON", "Locking", "TestSupport",
+                "SQLiteStore",
             ]),
         .testTarget(name: "JSONTests", dependencies: ["JSON"]),
         .testTarget(name: "SupervisorTests", dependencies: ["TestSupport"]),
         .testTarget(name: "IdentityTests", dependencies: ["Identity", "Crypto", "HTTP", "JSON", "Locking", "TestSupport"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["sluice", "JobStore", "SQLite", "Supervisor", "TestSupport"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["sluice", "JobStore", "SQLiteStore", "SQLite", "Supervisor", "TestSupport"]),
     ]
 )

@@ -67,6 +67,16 @@ public struct AuditQuery: Sendable {
     /// At most this many, newest first.
     public var limit: Int
 
+    /// The most records one query returns, whatever its `limit`.
+    public static let maxLimit = 10_000
+
+    /// `limit` as a store applies it: between 0 and `maxLimit`.
+    public var clampedLimit: Int { max(0, min(self.limit, Self.maxLimit)) }
+
+    /// Whether the scope admits no record: an empty set of pipelines without unscoped records (a
+    /// store answers `[]` without asking its database).
+    public var matchesNothing: Bool { self.pipelines?.isEmpty == true && !self.includeUnscoped }
+
     /// Creates a query.
     public init(
         pipelines: Set<String>? = nil, includeUnscoped: Bool = true, user: String? = nil, event: String? = nil, allowed: Bool? = nil,

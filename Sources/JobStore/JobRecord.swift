@@ -60,6 +60,21 @@ public struct JobRecord: Sendable, Hashable {
     }
 }
 
+extension JobRecord {
+    /// The record of `job` as a store has just inserted it with `id` at `createdAt`: queued, no
+    /// cancel request, every task queued with no attempt yet. Every store answers a created job
+    /// with this (built from what was inserted, not read back: for a job of 100,000 tasks the
+    /// read-back costs as much as the insert), with the creation time as stored.
+    public init(inserted job: NewJob, id: Int64, createdAt: Date, waitsForIdentity: Bool) {
+        self.init(
+            id: id, pipeline: job.pipeline, state: .queued, triggeredBy: job.triggeredBy, identitySource: job.identitySource,
+            params: job.params, workingDirectory: job.workingDirectory, cancelRequested: false,
+            createdAt: StoredTime.rounded(createdAt), startedAt: nil, finishedAt: nil,
+            tasks: job.tasks.map { TaskRecord(name: $0.name, needs: $0.needs, argv: $0.argv, kind: $0.kind, options: $0.options) },
+            identity: job.identity, waitsForIdentity: waitsForIdentity, secretParameters: job.secretParameters)
+    }
+}
+
 /// A task of a job as stored.
 public struct TaskRecord: Sendable, Hashable {
     /// The task's name, unique within the job.
@@ -210,6 +225,18 @@ public struct JobQuery: Sendable {
     public var afterID: Int64?
     /// Oldest first instead of newest first.
     public var oldestFirst = false
+
+    /// The most jobs one query returns, whatever its `limit`.
+    public static let maxLimit = 1000
+
+    /// `limit` as a store applies it: between 0 and `maxLimit`.
+    public var clampedLimit: Int { max(0, min(self.limit, Self.maxLimit)) }
+
+    /// Whether an empty set of pipelines, ids or states makes the query match no job (a store
+    /// answers `[]` without asking its database).
+    public var matchesNothing: Bool {
+        self.pipelines?.isEmpty == true || self.ids?.isEmpty == true || self.states?.isEmpty == true
+    }
 
     /// Creates a query.
     public init(pipelines: Set<String>? = nil, beforeID: Int64? = nil, limit: Int = 50, ids: [Int64]? = nil, finishedBefore: Date? = nil) {

@@ -1,14 +1,19 @@
 /// Durable job state. Every method commits before it returns, so a caller may act on (or
 /// acknowledge) a change as soon as the call returns. Implementations are thread-safe.
 ///
-/// Nothing above this protocol may assume SQLite: a PostgreSQL implementation will follow.
+/// This target holds no database: the protocol, its records and the rules every implementation
+/// applies alike (`SubmissionDecision`, `RecordRules`, `JobRetry`, the column encodings such as
+/// `StringArrayColumn`, `StoredTime`). Stores live in their own targets (`SQLiteStore`), and
+/// nothing above this protocol may assume one of them. Names, users, identities and keys are
+/// compared as bytes: canonically equivalent strings (`K` and the Kelvin sign) are different.
 public protocol JobStore: Sendable {
     /// Inserts a job and all its tasks (state `queued`) in one transaction.
     func createJob(_ job: NewJob) throws -> JobRecord
 
     /// Checks the job against the idempotency key, the duplicate policy and the pipeline's queue
     /// bound, and inserts it if they allow, all in one transaction (so two concurrent triggers
-    /// cannot both pass a check that only one of them may pass).
+    /// cannot both pass a check that only one of them may pass). What the checks decide is
+    /// `SubmissionDecision`; a created job is answered with `JobRecord(inserted:...)`.
     ///
     /// `audit`, if given, is the record of the decision to create the job: it is inserted in the
     /// same transaction (with the new job's id), so a job is never created without its audit
@@ -27,9 +32,9 @@ public protocol JobStore: Sendable {
     func requestCancel(jobID: Int64, audit: AuditRecord?) throws -> JobRecord?
 
     /// Re-queues the tasks of a failed or cancelled job that did not succeed, keeping their
-    /// attempt counts, and clears the cancel request. Returns the job, or nil if it is missing or
-    /// not failed or cancelled (checked in the same transaction). `audit`, if given, is inserted
-    /// in the same transaction when the retry happens.
+    /// attempt counts, and clears the cancel request (the rules are `JobRetry`). Returns the job,
+    /// or nil if it is missing or not failed or cancelled (checked in the same transaction).
+    /// `audit`, if given, is inserted in the same transaction when the retry happens.
     func retry(jobID: Int64, audit: AuditRecord?) throws -> JobRecord?
 
     /// Jobs not yet finished, oldest first, without tasks: the runner's work list.
@@ -39,7 +44,8 @@ public protocol JobStore: Sendable {
     /// committed before the process was spawned).
     func recordProcess(jobID: Int64, task: String, pid: Int32) throws
 
-    /// Applies task changes and sets the job's state, in one transaction.
+    /// Applies task changes and sets the job's state, in one transaction, as `RecordRules`
+    /// describes; a change for a task the job does not have throws and changes nothing.
     func record(jobID: Int64, changes: [TaskChange], jobState: JobState) throws
 
     /// Applies the changes of several jobs in one transaction: the runner's batched commit.

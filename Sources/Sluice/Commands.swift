@@ -2,6 +2,7 @@ import Crypto
 import Foundation
 import Identity
 import JobStore
+import SQLiteStore
 
 /// The offline subcommands: `explain` and `token new`.
 public enum Commands {

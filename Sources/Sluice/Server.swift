@@ -2,6 +2,7 @@ import FastCGI
 import Foundation
 import JobStore
 import Logging
+import SQLiteStore
 import Workflow
 
 #if canImport(Glibc)

@@ -1,6 +1,7 @@
 import Foundation
 import JobStore
 import SQLite
+import SQLiteStore
 import Synchronization
 import TestSupport
 import Testing

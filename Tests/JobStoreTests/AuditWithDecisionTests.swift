@@ -1,6 +1,5 @@
 import Foundation
 import JobStore
-import SQLite
 import TestSupport
 import Testing
 
@@ -14,17 +13,11 @@ struct AuditWithDecisionTests {
             reason: "roles.ops.grants[0]", requestID: "r1", clientAddress: "127.0.0.1", configHash: "abc")
     }
 
-    /// Makes every audit insert fail, as a full disk or a lock timeout would at that statement.
-    private func breakAuditInserts(_ path: String) throws {
-        let connection = try Connection(path: path)
-        try connection.execute("CREATE TRIGGER audit_broken BEFORE INSERT ON audit BEGIN SELECT RAISE(ABORT, 'no room for audit'); END;")
-    }
-
-    @Test("A created job's audit record carries the new job's id, in the same commit")
-    func createdWithRecord() throws {
-        let dir = try TemporaryDirectory()
-        defer { dir.remove() }
-        let store = try SQLiteJobStore(path: dir.file("s.db"))
+    @Test("A created job's audit record carries the new job's id, in the same commit", arguments: StoreKind.allCases)
+    func createdWithRecord(_ kind: StoreKind) throws {
+        let h = try kind.make()
+        defer { h.tearDown() }
+        let store = h.store
         guard case .created(let job) = try store.submit(Fixtures.job(), rules: SubmissionRules(), audit: self.record("trigger")) else {
             Issue.record("not created")
             return
@@ -32,19 +25,28 @@ struct AuditWithDecisionTests {
         let records = try store.auditRecords(AuditQuery())
         #expect(records.map(\.event) == ["trigger"])
         #expect(records.first?.jobID == job.id)
+        // An answered or refused submission writes no record.
+        #expect(
+            try store.submit(Fixtures.job(), rules: SubmissionRules(maxUnfinished: 1), audit: self.record("refused"))
+                == .refused(.queueFull(limit: 1)))
+        #expect(
+            try store.submit(Fixtures.job(), rules: SubmissionRules(onDuplicate: .returnExisting), audit: self.record("existing"))
+                == .existing(job, .duplicate))
+        #expect(try store.auditRecords(AuditQuery()).map(\.event) == ["trigger"])
     }
 
-    @Test("If the audit record cannot be written, no job is created, no cancel is recorded and no retry happens")
-    func nothingWithoutRecord() throws {
-        let dir = try TemporaryDirectory()
-        defer { dir.remove() }
-        let path = dir.file("s.db")
-        let store = try SQLiteJobStore(path: path)
+    @Test(
+        "If the audit record cannot be written, no job is created, no cancel is recorded and no retry happens",
+        arguments: StoreKind.allCases)
+    func nothingWithoutRecord(_ kind: StoreKind) throws {
+        let h = try kind.make()
+        defer { h.tearDown() }
+        let store = h.store
         let finished = try store.createJob(Fixtures.job())
         try store.record(
             jobID: finished.id, changes: finished.tasks.map { TaskChange(task: $0.name, state: .failed, exitCode: 1) }, jobState: .failed)
         let queued = try store.createJob(Fixtures.job(params: ["date": "2024-05-02"]))
-        try self.breakAuditInserts(path)
+        try h.breakAuditInserts()
 
         #expect(throws: (any Error).self) { try store.submit(Fixtures.job(), rules: SubmissionRules(), audit: self.record("trigger")) }
         #expect(try store.jobs(JobQuery()).count == 2)

@@ -1,6 +1,7 @@
 import Foundation
 import HTTP
 import JobStore
+import SQLiteStore
 import TestSupport
 import Testing
 import Workflow

@@ -1,6 +1,7 @@
 import Foundation
 import JobStore
 import Logging
+import SQLiteStore
 import TestSupport
 import Testing
 

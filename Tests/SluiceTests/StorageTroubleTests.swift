@@ -2,6 +2,7 @@ import Foundation
 import HTTP
 import JobStore
 import SQLite
+import SQLiteStore
 import TestSupport
 import Testing
 

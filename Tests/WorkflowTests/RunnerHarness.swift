@@ -1,6 +1,7 @@
 import Foundation
 import JobStore
 import Locking
+import SQLiteStore
 import Supervisor
 import Synchronization
 import TestSupport

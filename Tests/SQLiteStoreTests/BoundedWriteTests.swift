@@ -2,6 +2,7 @@ import Foundation
 import JobStore
 import Locking
 import SQLite
+import SQLiteStore
 import TestSupport
 import Testing
 

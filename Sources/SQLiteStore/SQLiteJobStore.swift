@@ -1,5 +1,5 @@
 public import Foundation
-import JSON
+public import JobStore
 import Locking
 import SQLite
 import SystemCalls
@@ -10,6 +10,10 @@ import SystemCalls
 
 /// The SQLite implementation of `JobStore`: WAL mode, `synchronous=FULL`, one writer connection
 /// and a small pool of reader connections (WAL lets readers run beside the writer).
+///
+/// It gathers what the shared rules need inside its transactions and carries out what they decide
+/// (`SubmissionDecision`, `RecordRules`, `JobRetry`), and stores columns in the shared encodings
+/// (`StringArrayColumn`, `ParamsColumn`, `TaskOptionsColumn`, `StoredTime`, `AuditDecisionColumn`).
 public final class SQLiteJobStore: JobStore {
     private let path: String
     private let writer: Locked<Connection>
@@ -116,81 +120,59 @@ public final class SQLiteJobStore: JobStore {
         }
     }
 
-    /// Runs `body`, turning SQLite's "cannot right now" results into `StorageUnavailable`.
-    ///
-    /// Result codes (sqlite3.h): SQLITE_BUSY 5 and SQLITE_LOCKED 6 (lock held past the busy
-    /// timeout), SQLITE_FULL 13 (no space for the database or journal), SQLITE_IOERR 10 and
-    /// SQLITE_CANTOPEN 14 (the file system failed us). A full disk often surfaces as an
-    /// SQLITE_IOERR_WRITE (10 | 3<<8) with errno ENOSPC, not as SQLITE_FULL: SQLite reports
-    /// FULL only where it checks for it itself, so the I/O text is searched for "full" too.
+    /// Runs `body`, turning SQLite's "cannot right now" results into `StorageUnavailable`
+    /// (see `StorageUnavailable.init?(classifying:)`).
     private static func classifying<T>(_ body: () throws -> T) throws -> T {
         do {
             return try body()
         } catch let error as SQLiteError {
-            switch error.primaryCode {
-            case 5, 6: throw StorageUnavailable(.busy, detail: error.message)
-            case 13: throw StorageUnavailable(.full, detail: error.message)
-            case 10, 14:
-                let full = error.message.lowercased().contains("full") || error.message.contains("No space")
-                throw StorageUnavailable(full ? .full : .io, detail: error.message)
-            default: throw error
-            }
+            throw StorageUnavailable(classifying: error) ?? error
         }
     }
 
     public func submit(_ job: NewJob, rules: SubmissionRules, audit: AuditRecord?) throws -> Submission {
         let created = self.now()
         enum Outcome: Sendable {
-            case inserted(Int64)
+            case inserted(Int64, waits: Bool)
             case existing(Int64, Submission.Reason)
             case refused(Submission.Refusal)
         }
         let outcome = try self.write { db -> Outcome in
-            if let key = job.idempotencyKey,
-                let row = try db.query(
-                    "SELECT id, request_digest FROM jobs WHERE triggered_by = ? AND identity_source = ? AND idempotency_key = ?",
-                    [.text(job.triggeredBy), .text(job.identitySource), .text(key)]
-                ).first, let id = row["id"].int64
-            {
-                return row["request_digest"].text == job.requestDigest
-                    ? .existing(id, .idempotencyKey) : .refused(.idempotencyKeyReused(jobID: id))
-            }
-            if rules.onDuplicate == .returnExisting || rules.onDuplicate == .reject,
-                let id = try db.query(
-                    "SELECT id FROM jobs WHERE pipeline = ? AND identity = ? AND state IN ('queued','running') ORDER BY id LIMIT 1",
-                    [.text(job.pipeline), .text(job.identity)]
-                ).first?["id"].int64
-            {
-                return rules.onDuplicate == .reject ? .refused(.duplicate(jobID: id)) : .existing(id, .duplicate)
-            }
-            if let limit = rules.maxUnfinished {
-                let count =
+            let decision = try SubmissionDecision.decide(
+                job, rules: rules,
+                jobWithKey: { key in
                     try db.query(
-                        "SELECT count(*) FROM jobs WHERE pipeline = ? AND state IN ('queued','running')", [.text(job.pipeline)]
-                    ).first?[0].int64 ?? 0
-                if count >= Int64(limit) { return .refused(.queueFull(limit: limit)) }
+                        "SELECT id, request_digest FROM jobs WHERE triggered_by = ? AND identity_source = ? AND idempotency_key = ?",
+                        [.text(job.triggeredBy), .text(job.identitySource), .text(key)]
+                    ).first.flatMap { row in row["id"].int64.map { .init(id: $0, requestDigest: row["request_digest"].text) } }
+                },
+                oldestUnfinishedDuplicate: {
+                    try db.query(
+                        "SELECT id FROM jobs WHERE pipeline = ? AND identity = ? AND state IN ('queued','running') ORDER BY id LIMIT 1",
+                        [.text(job.pipeline), .text(job.identity)]
+                    ).first?["id"].int64
+                },
+                unfinishedCount: {
+                    Int(
+                        try db.query(
+                            "SELECT count(*) FROM jobs WHERE pipeline = ? AND state IN ('queued','running')", [.text(job.pipeline)]
+                        ).first?[0].int64 ?? 0)
+                })
+            switch decision {
+            case .insert(let waits):
+                let id = try Self.insert(job, waits: waits, at: created, into: db)
+                if var audit {
+                    audit.jobID = id
+                    try Self.insertAudit(audit, into: db)
+                }
+                return .inserted(id, waits: waits)
+            case .existing(let id, let reason): return .existing(id, reason)
+            case .refused(let refusal): return .refused(refusal)
             }
-            let id = try Self.insert(job, waits: rules.onDuplicate == .queue, at: created, into: db)
-            if var audit {
-                audit.jobID = id
-                try Self.insertAudit(audit, into: db)
-            }
-            return .inserted(id)
         }
         switch outcome {
-        case .inserted(let id):
-            // Built from what was just inserted rather than read back: for a job of 100,000
-            // tasks the read-back cost as much as the insert.
-            let tasks = job.tasks.map { task in
-                TaskRecord(name: task.name, needs: task.needs, argv: task.argv, kind: task.kind, options: task.options)
-            }
-            return .created(
-                JobRecord(
-                    id: id, pipeline: job.pipeline, state: .queued, triggeredBy: job.triggeredBy, identitySource: job.identitySource,
-                    params: job.params, workingDirectory: job.workingDirectory, cancelRequested: false,
-                    createdAt: Date(milliseconds: created.milliseconds), startedAt: nil, finishedAt: nil, tasks: tasks,
-                    identity: job.identity,
-                    waitsForIdentity: rules.onDuplicate == .queue, secretParameters: job.secretParameters))
+        case .inserted(let id, let waits):
+            return .created(JobRecord(inserted: job, id: id, createdAt: created, waitsForIdentity: waits))
         case .existing(let id, let reason):
             guard let record = try self.job(id: id) else { throw JobStoreError("job \(id) vanished") }
             return .existing(record, reason)
@@ -208,7 +190,7 @@ public final class SQLiteJobStore: JobStore {
             """,
             [
                 .text(job.pipeline), .text(job.triggeredBy), .text(job.identitySource),
-                .text(try JSONCoding.encode(job.params)), .text(job.workingDirectory), .integer(created.milliseconds),
+                .text(try ParamsColumn.encode(job.params)), .text(job.workingDirectory), .integer(StoredTime.milliseconds(created)),
                 .text(job.identity), .integer(waits ? 1 : 0), job.idempotencyKey.map(SQLValue.text) ?? .null,
                 job.requestDigest.map(SQLValue.text) ?? .null, .text(StringArrayColumn.encode(job.secretParameters)),
             ])
@@ -219,7 +201,7 @@ public final class SQLiteJobStore: JobStore {
                 [
                     .integer(id), .text(task.name), .integer(Int64(position)),
                     .text(StringArrayColumn.encode(task.needs)), .text(StringArrayColumn.encode(task.argv)),
-                    .text(task.kind.rawValue), task.options == .standard ? .null : .text(try JSONCoding.encode(task.options)),
+                    .text(task.kind.rawValue), try TaskOptionsColumn.encode(task.options).sqlValue,
                 ])
         }
         return id
@@ -240,6 +222,7 @@ public final class SQLiteJobStore: JobStore {
     }
 
     public func jobs(_ query: JobQuery) throws -> [JobRecord] {
+        if query.matchesNothing { return [] }
         var sql = "SELECT * FROM jobs WHERE 1"
         var arguments: [SQLValue] = []
         if let before = query.beforeID {
@@ -247,21 +230,18 @@ public final class SQLiteJobStore: JobStore {
             arguments.append(.integer(before))
         }
         if let pipelines = query.pipelines {
-            if pipelines.isEmpty { return [] }
             sql += " AND pipeline IN (" + Array(repeating: "?", count: pipelines.count).joined(separator: ",") + ")"
             arguments += pipelines.sorted().map(SQLValue.text)
         }
         if let ids = query.ids {
-            if ids.isEmpty { return [] }
             sql += " AND id IN (" + Array(repeating: "?", count: ids.count).joined(separator: ",") + ")"
             arguments += ids.map(SQLValue.integer)
         }
         if let before = query.finishedBefore {
             sql += " AND finished_at IS NOT NULL AND finished_at < ?"
-            arguments.append(.integer(before.milliseconds))
+            arguments.append(.integer(StoredTime.milliseconds(before)))
         }
         if let states = query.states {
-            if states.isEmpty { return [] }
             sql += " AND state IN (" + Array(repeating: "?", count: states.count).joined(separator: ",") + ")"
             arguments += states.map(\.rawValue).sorted().map(SQLValue.text)
         }
@@ -271,18 +251,18 @@ public final class SQLiteJobStore: JobStore {
         }
         if let from = query.createdFrom {
             sql += " AND created_at >= ?"
-            arguments.append(.integer(from.milliseconds))
+            arguments.append(.integer(StoredTime.milliseconds(from)))
         }
         if let until = query.createdUntil {
             sql += " AND created_at < ?"
-            arguments.append(.integer(until.milliseconds))
+            arguments.append(.integer(StoredTime.milliseconds(until)))
         }
         if let after = query.afterID {
             sql += " AND id > ?"
             arguments.append(.integer(after))
         }
         sql += query.oldestFirst ? " ORDER BY id ASC LIMIT ?" : " ORDER BY id DESC LIMIT ?"
-        arguments.append(.integer(Int64(max(0, min(query.limit, 1000)))))
+        arguments.append(.integer(Int64(query.clampedLimit)))
         // Built per filter combination (and IN-list length): not kept in the statement cache.
         return try self.read { db in try db.query(sql, arguments, cached: false).map(Self.job(from:)) }
     }
@@ -295,21 +275,23 @@ public final class SQLiteJobStore: JobStore {
         return try self.job(id: jobID)
     }
 
+    /// The tasks a retry puts back in the queue (`JobRetry.requeuedTaskStates`).
+    private static let requeueSQL = """
+        UPDATE tasks SET state = 'queued', exit_code = NULL, message = ?, pid = NULL, finished_at = NULL, retry_at = NULL
+        WHERE job_id = ? AND state IN (\(JobRetry.requeuedTaskStates.map { "'\($0.rawValue)'" }.sorted().joined(separator: ",")))
+        """
+
     public func retry(jobID: Int64, audit: AuditRecord?) throws -> JobRecord? {
         let retried = try self.write { db -> Bool in
             guard let state = try db.query("SELECT state FROM jobs WHERE id = ?", [.integer(jobID)]).first?[0].text,
-                state == JobState.failed.rawValue || state == JobState.cancelled.rawValue
+                let current = JobState(rawValue: state), JobRetry.isAllowed(from: current)
             else { return false }
-            try db.run(
-                """
-                UPDATE tasks SET state = 'queued', exit_code = NULL, message = 'retry requested', pid = NULL, finished_at = NULL, retry_at = NULL
-                WHERE job_id = ? AND state IN ('failed', 'skipped', 'cancelled')
-                """, [.integer(jobID)])
+            try db.run(Self.requeueSQL, [.text(JobRetry.message), .integer(jobID)])
             let anySucceeded =
                 try db.query("SELECT 1 FROM tasks WHERE job_id = ? AND state = 'succeeded' LIMIT 1", [.integer(jobID)]).isEmpty == false
             try db.run(
                 "UPDATE jobs SET state = ?, cancel_requested = 0, finished_at = NULL WHERE id = ?",
-                [.text(anySucceeded ? JobState.running.rawValue : JobState.queued.rawValue), .integer(jobID)])
+                [.text(JobRetry.jobState(anyTaskSucceeded: anySucceeded).rawValue), .integer(jobID)])
             if let audit { try Self.insertAudit(audit, into: db) }
             return true
         }
@@ -342,15 +324,18 @@ public final class SQLiteJobStore: JobStore {
 
     public func record(_ updates: [JobUpdate]) throws {
         guard !updates.isEmpty else { return }
-        let now = SQLValue.integer(self.now().milliseconds)
+        let now = self.now()
         try self.write { db in
             for update in updates { try Self.apply(update, at: now, in: db) }
         }
     }
 
-    private static func apply(_ update: JobUpdate, at now: SQLValue, in db: Connection) throws {
+    /// Applies one job's update inside the caller's transaction, as `RecordRules` describes.
+    private static func apply(_ update: JobUpdate, at now: Date, in db: Connection) throws {
         let jobID = SQLValue.integer(update.jobID)
         for change in update.changes {
+            let finished = SQLValue.time(RecordRules.taskFinishedAt(change, now: now))
+            let exitCode = change.exitCode.map { SQLValue.integer(Int64($0)) } ?? .null
             switch change.state {
             case .running:
                 try db.run(
@@ -359,37 +344,27 @@ public final class SQLiteJobStore: JobStore {
                         exit_code = NULL, message = ?, retry_at = NULL
                     WHERE job_id = ? AND name = ?
                     """,
-                    [change.pid.map { .integer(Int64($0)) } ?? .null, now, change.message.sqlValue, jobID, .text(change.task)])
+                    [change.pid.map { .integer(Int64($0)) } ?? .null, .time(now), change.message.sqlValue, jobID, .text(change.task)])
             case .queued:
                 try db.run(
                     "UPDATE tasks SET state = 'queued', message = ?, retry_at = ?, finished_at = ?, exit_code = ? WHERE job_id = ? AND name = ?",
-                    [
-                        change.message.sqlValue, change.retryAt.map { .integer($0.milliseconds) } ?? .null,
-                        change.retryAt == nil ? .null : change.finishedAt.map { .integer($0.milliseconds) } ?? now, change.exitCode.map { .integer(Int64($0)) } ?? .null, jobID,
-                        .text(change.task),
-                    ])
+                    [change.message.sqlValue, .time(change.retryAt), finished, exitCode, jobID, .text(change.task)])
             case .succeeded, .failed, .skipped, .cancelled:
                 try db.run(
                     """
                     UPDATE tasks SET state = ?, exit_code = ?, message = COALESCE(?, message), finished_at = ?, retry_at = NULL
                     WHERE job_id = ? AND name = ?
                     """,
-                    [
-                        .text(change.state.rawValue), change.exitCode.map { .integer(Int64($0)) } ?? .null, change.message.sqlValue,
-                        change.finishedAt.map { .integer($0.milliseconds) } ?? now, jobID, .text(change.task),
-                    ])
+                    [.text(change.state.rawValue), exitCode, change.message.sqlValue, finished, jobID, .text(change.task)])
             }
             guard db.changes == 1 else { throw JobStoreError("job \(update.jobID) has no task \(change.task)") }
         }
-        let state = SQLValue.text(update.jobState.rawValue)
         try db.run(
-            """
-            UPDATE jobs SET state = ?,
-                started_at = CASE WHEN started_at IS NULL AND ? != 'queued' THEN ? ELSE started_at END,
-                finished_at = CASE WHEN ? IN ('succeeded','failed','cancelled') THEN ? ELSE NULL END
-            WHERE id = ?
-            """,
-            [state, state, now, state, now, jobID])
+            "UPDATE jobs SET state = ?, started_at = COALESCE(started_at, ?), finished_at = ? WHERE id = ?",
+            [
+                .text(update.jobState.rawValue), .time(RecordRules.jobStartedAt(update.jobState, now: now)),
+                .time(RecordRules.jobFinishedAt(update.jobState, now: now)), jobID,
+            ])
     }
 
     public func appendAudit(_ record: AuditRecord) throws {
@@ -405,13 +380,15 @@ public final class SQLiteJobStore: JobStore {
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """,
             [
-                .integer(record.at.milliseconds), .text(record.event), .text(record.allowed ? "allow" : "deny"), optional(record.user),
-                optional(record.identitySource), optional(record.pipeline), record.jobID.map(SQLValue.integer) ?? .null,
+                .integer(StoredTime.milliseconds(record.at)), .text(record.event), .text(AuditDecisionColumn.encode(record.allowed)),
+                optional(record.user), optional(record.identitySource), optional(record.pipeline),
+                record.jobID.map(SQLValue.integer) ?? .null,
                 .text(record.reason), optional(record.requestID), optional(record.clientAddress), .text(record.configHash),
             ])
     }
 
     public func auditRecords(_ query: AuditQuery) throws -> [AuditRecord] {
+        if query.matchesNothing { return [] }
         var sql = "SELECT * FROM audit WHERE 1"
         var arguments: [SQLValue] = []
         if let pipelines = query.pipelines {
@@ -422,7 +399,6 @@ public final class SQLiteJobStore: JobStore {
                 arguments += list.map(SQLValue.text)
             }
             if query.includeUnscoped { scope.append("pipeline IS NULL") }
-            if scope.isEmpty { return [] }
             sql += " AND (" + scope.joined(separator: " OR ") + ")"
         } else if !query.includeUnscoped {
             sql += " AND pipeline IS NOT NULL"
@@ -437,7 +413,7 @@ public final class SQLiteJobStore: JobStore {
         }
         if let allowed = query.allowed {
             sql += " AND decision = ?"
-            arguments.append(.text(allowed ? "allow" : "deny"))
+            arguments.append(.text(AuditDecisionColumn.encode(allowed)))
         }
         if let before = query.beforeID {
             sql += " AND id < ?"
@@ -445,16 +421,17 @@ public final class SQLiteJobStore: JobStore {
         }
         if let since = query.since {
             sql += " AND at >= ?"
-            arguments.append(.integer(since.milliseconds))
+            arguments.append(.integer(StoredTime.milliseconds(since)))
         }
         sql += " ORDER BY id DESC LIMIT ?"
-        arguments.append(.integer(Int64(max(0, min(query.limit, 10_000)))))
+        arguments.append(.integer(Int64(query.clampedLimit)))
         return try self.read { db in
             // Built per filter combination: not kept in the statement cache.
             try db.query(sql, arguments, cached: false).map { row in
                 AuditRecord(
-                    id: row["id"].int64 ?? 0, at: Date(milliseconds: row["at"].int64 ?? 0), event: row["event"].text ?? "",
-                    allowed: row["decision"].text == "allow", user: row["user"].text, identitySource: row["identity_source"].text,
+                    id: row["id"].int64 ?? 0, at: StoredTime.date(milliseconds: row["at"].int64 ?? 0), event: row["event"].text ?? "",
+                    allowed: AuditDecisionColumn.decode(row["decision"].text), user: row["user"].text,
+                    identitySource: row["identity_source"].text,
                     pipeline: row["pipeline"].text, jobID: row["job_id"].int64, reason: row["reason"].text ?? "",
                     requestID: row["request_id"].text, clientAddress: row["client_address"].text, configHash: row["config_hash"].text ?? "")
             }
@@ -475,8 +452,8 @@ public final class SQLiteJobStore: JobStore {
             id: id, pipeline: pipeline, state: state, triggeredBy: row["triggered_by"].text ?? "",
             identitySource: row["identity_source"].text ?? "", params: try ParamsColumn.decode(params),
             workingDirectory: row["working_directory"].text ?? "", cancelRequested: row["cancel_requested"].int64 == 1,
-            createdAt: Date(milliseconds: created), startedAt: row["started_at"].int64.map(Date.init(milliseconds:)),
-            finishedAt: row["finished_at"].int64.map(Date.init(milliseconds:)), tasks: [], identity: row["identity"].text ?? "",
+            createdAt: StoredTime.date(milliseconds: created), startedAt: row["started_at"].int64.map(StoredTime.date(milliseconds:)),
+            finishedAt: row["finished_at"].int64.map(StoredTime.date(milliseconds:)), tasks: [], identity: row["identity"].text ?? "",
             waitsForIdentity: row["waits_for_identity"].int64 == 1,
             secretParameters: try StringArrayColumn.decode(row["secret_params"].text ?? "[]"))
     }
@@ -490,92 +467,14 @@ public final class SQLiteJobStore: JobStore {
             name: name, needs: try StringArrayColumn.decode(needs), argv: try StringArrayColumn.decode(argv),
             state: state, attempt: Int(row["attempt"].int64 ?? 0), pid: row["pid"].int64.map { Int32(truncatingIfNeeded: $0) },
             exitCode: row["exit_code"].int64.map { Int32(truncatingIfNeeded: $0) }, message: row["message"].text,
-            startedAt: row["started_at"].int64.map(Date.init(milliseconds:)),
-            finishedAt: row["finished_at"].int64.map(Date.init(milliseconds:)), kind: kind,
-            options: try row["options"].text.map { try JSONCoding.decode(TaskOptions.self, $0) } ?? .standard,
-            retryAt: row["retry_at"].int64.map(Date.init(milliseconds:)))
+            startedAt: row["started_at"].int64.map(StoredTime.date(milliseconds:)),
+            finishedAt: row["finished_at"].int64.map(StoredTime.date(milliseconds:)), kind: kind,
+            options: try TaskOptionsColumn.decode(row["options"].text),
+            retryAt: row["retry_at"].int64.map(StoredTime.date(milliseconds:)))
     }
 }
 
-/// JSON arrays of strings (task needs, argv): the hot columns of big jobs. Strings that need no
-/// JSON escaping take a fast path that skips Foundation's coders; anything else goes through
-/// them, so every stored value is valid JSON either way.
-enum StringArrayColumn {
-    /// Whether `s` can be written between quotes as is.
-    private static func isPlain(_ s: String) -> Bool {
-        s.utf8.allSatisfy { $0 >= 0x20 && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") }
-    }
-
-    static func encode(_ values: [String]) throws -> String {
-        if values.isEmpty { return "[]" }
-        if values.allSatisfy(Self.isPlain) { return "[\"" + values.joined(separator: "\",\"") + "\"]" }
-        return try JSONCoding.encode(values)
-    }
-
-    static func decode(_ text: String) throws -> [String] {
-        if text == "[]" { return [] }
-        // Without a backslash no string in the array can contain an escaped quote, so `","`
-        // only ever separates elements.
-        let bytes = text.utf8
-        if bytes.count >= 4, bytes.first == UInt8(ascii: "["), bytes.last == UInt8(ascii: "]"), !bytes.contains(UInt8(ascii: "\\")) {
-            // Scan the bytes once, splitting at `","`.
-            var result: [String] = []
-            let all = Array(bytes)
-            guard all[1] == UInt8(ascii: "\""), all[all.count - 2] == UInt8(ascii: "\"") else {
-                return try JSONCoding.decode([String].self, text)
-            }
-            var start = 2
-            var i = 2
-            let end = all.count - 2
-            while i < end {
-                if all[i] == UInt8(ascii: "\""), i + 2 < all.count, all[i + 1] == UInt8(ascii: ","), all[i + 2] == UInt8(ascii: "\"") {
-                    result.append(String(decoding: all[start..<i], as: UTF8.self))
-                    i += 3
-                    start = i
-                } else {
-                    i += 1
-                }
-            }
-            result.append(String(decoding: all[start..<end], as: UTF8.self))
-            return result
-        }
-        return try JSONCoding.decode([String].self, text)
-    }
-}
-
-/// The `params` column: a JSON object of strings, read on every job lookup. Our own parser
-/// (no `JSONDecoder` setup per call), with the empty object short-cut.
-enum ParamsColumn {
-    static func decode(_ text: String) throws -> [String: String] {
-        if text == "{}" { return [:] }
-        guard case .object(let members) = try JSONParser.parse(Array(text.utf8), json5: false).value else {
-            throw JobStoreError("params is not a JSON object")
-        }
-        var result: [String: String] = [:]
-        for (name, value) in members {
-            guard case .string(let text) = value else { throw JobStoreError("params.\(name) is not a string") }
-            result[name] = text
-        }
-        return result
-    }
-}
-
-/// JSON columns.
-enum JSONCoding {
-    static func encode<T: Encodable>(_ value: T) throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        return String(decoding: try encoder.encode(value), as: UTF8.self)
-    }
-
-    static func decode<T: Decodable>(_ type: T.Type, _ text: String) throws -> T {
-        try JSONDecoder().decode(type, from: Data(text.utf8))
-    }
-}
-
-extension Date {
-    /// Milliseconds since the Unix epoch.
-    var milliseconds: Int64 { Int64((self.timeIntervalSince1970 * 1000).rounded()) }
-
-    init(milliseconds: Int64) { self.init(timeIntervalSince1970: Double(milliseconds) / 1000) }
+extension SQLValue {
+    /// A time as stored (`StoredTime`), or NULL.
+    fileprivate static func time(_ date: Date?) -> SQLValue { date.map { .integer(StoredTime.milliseconds($0)) } ?? .null }
 }
