@@ -20,6 +20,7 @@ let package = Package(
         .systemLibrary(name: "CFastCGI", pkgConfig: "fcgi", providers: [.apt(["libfcgi-dev"])]),
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CPostgres", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
 
         // posix_spawn file actions that glibc only declares under _GNU_SOURCE.
         .target(name: "CSpawn"),
@@ -38,6 +39,7 @@ let package = Package(
         .target(name: "Policy", dependencies: ["ByteStrings"], swiftSettings: strict),
         .target(name: "Identity", dependencies: ["ByteStrings", "Crypto", "HTTP", "JSON", "Locking", "Logging"], swiftSettings: strict),
         .target(name: "SQLite", dependencies: ["CSQLite"], swiftSettings: strict),
+        .target(name: "Postgres", dependencies: ["CPostgres", "SystemCalls"], swiftSettings: strict),
         .target(name: "JobStore", dependencies: ["SQLite", "JSON", "Locking", "SystemCalls"], swiftSettings: strict),
         // Starting, watching, signalling and recognising task supervisors (the process layer).
         .target(name: "Supervisor", dependencies: ["CSpawn", "SystemCalls"], swiftSettings: strict),
@@ -82,6 +84,7 @@ let package = Package(
         .testTarget(name: "PolicyTests", dependencies: ["Policy", "ByteStrings"]),
         .testTarget(name: "SystemCallsTests", dependencies: ["SystemCalls"]),
         .testTarget(name: "SQLiteTests", dependencies: ["SQLite", "TestSupport"]),
+        .testTarget(name: "PostgresTests", dependencies: ["Postgres", "TestSupport"]),
         .testTarget(name: "JobStoreTests", dependencies: ["JobStore", "SQLite", "Locking", "TestSupport"]),
         .testTarget(name: "WorkflowTests", dependencies: ["Workflow", "Supervisor", "JobStore", "ByteStrings", "Locking", "TestSupport"]),
         .testTarget(name: "PagesTests", dependencies: ["Pages"]),
