@@ -106,6 +106,8 @@ struct PostgresConnectionTests {
         let error = try #require(throws: PostgresError.self) { try victim.execute("SELECT 1") }
         #expect(error.kind == .connection)
         #expect(victim.status == .bad)
+        // libpq reports the loss itself (no SQLSTATE); the server's FATAL is in its message.
+        #expect(error.message.contains("terminating connection due to administrator command"))
         // Every later call says the same, without touching the socket.
         #expect((#expect(throws: PostgresError.self) { try victim.execute("SELECT 1") })?.kind == .connection)
         #expect((#expect(throws: PostgresError.self) { try victim.transaction { () } })?.kind == .connection)
