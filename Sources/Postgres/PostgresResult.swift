@@ -5,6 +5,7 @@
 /// `result[0]`. Values arrive in PostgreSQL's text format and are parsed when read, by the
 /// row's typed accessors.
 public struct PostgresResult: Sendable, RandomAccessCollection {
+    /// The copied rows, shared with every `PostgresRow` taken from this result.
     let storage: ResultStorage
 
     /// The number of rows the command reports (`PQcmdTuples`): rows inserted, updated, deleted,
@@ -20,7 +21,9 @@ public struct PostgresResult: Sendable, RandomAccessCollection {
     /// The column names in select order.
     public var columns: [String] { self.storage.columnNames }
 
+    /// The first row's index: 0.
     public var startIndex: Int { 0 }
+    /// The number of rows.
     public var endIndex: Int { self.storage.rowCount }
 
     /// The row at `index` (0-based).
@@ -47,7 +50,9 @@ public struct PostgresResult: Sendable, RandomAccessCollection {
 /// Names are matched exactly, byte for byte (the first column of that name wins): the names the
 /// server reports, so an unquoted alias `AS Total` is `total`.
 public struct PostgresRow: Sendable {
+    /// The result this row belongs to.
     let storage: ResultStorage
+    /// The row's index in it.
     let row: Int
 
     /// The column names in select order.
