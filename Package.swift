@@ -20,6 +20,7 @@ let package = Package(
         .systemLibrary(name: "CFastCGI", pkgConfig: "fcgi", providers: [.apt(["libfcgi-dev"])]),
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CPostgres", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
 
         // posix_spawn file actions that glibc only declares under _GNU_SOURCE.
         .target(name: "CSpawn"),
@@ -38,6 +39,7 @@ let package = Package(
         .target(name: "Policy", dependencies: ["ByteStrings"], swiftSettings: strict),
         .target(name: "Identity", dependencies: ["ByteStrings", "Crypto", "HTTP", "JSON", "Locking", "Logging"], swiftSettings: strict),
         .target(name: "SQLite", dependencies: ["CSQLite"], swiftSettings: strict),
+        .target(name: "Postgres", dependencies: ["CPostgres", "SystemCalls"], swiftSettings: strict),
         // The store model (protocol, records, shared rules and column encodings): no database.
         .target(name: "JobStore", dependencies: ["JSON"], swiftSettings: strict),
         // The SQLite implementation of JobStore (`SQLiteJobStore`), its schema and every SQL statement.
@@ -85,6 +87,7 @@ let package = Package(
         .testTarget(name: "PolicyTests", dependencies: ["Policy", "ByteStrings"]),
         .testTarget(name: "SystemCallsTests", dependencies: ["SystemCalls"]),
         .testTarget(name: "SQLiteTests", dependencies: ["SQLite", "TestSupport"]),
+        .testTarget(name: "PostgresTests", dependencies: ["Postgres", "TestSupport"]),
         // The protocol suite runs against every store (`StoreKind`), plus the pure rules.
         .testTarget(name: "JobStoreTests", dependencies: ["JobStore", "SQLiteStore", "SQLite", "Locking", "TestSupport"]),
         .testTarget(name: "SQLiteStoreTests", dependencies: ["SQLiteStore", "JobStore", "SQLite", "Locking", "TestSupport"]),
