@@ -36,6 +36,7 @@ public enum ConfigLoader {
         let problems = ProblemList()
         var top = ConfigReader(root, path: "", problems: problems)
         let server = self.readServer(top.value("server"), directory: directory, problems: problems)
+        let store = self.readStore(top.value("store"), directory: directory, problems: problems)
         let pipelines = self.readPipelines(top.value("pipelines"), problems: problems)
         let roles = self.readRoles(top.value("roles"), pipelines: pipelines, problems: problems)
         let limits = self.readRateLimits(top.value("rate_limits"), problems: problems)
@@ -52,7 +53,7 @@ public enum ConfigLoader {
         return Configuration(
             server: server, identity: identity, policy: Policy(roles: roles, defaultRole: defaultRole), pipelines: pipelines,
             triggerLimitPerIdentity: limits.identity, triggerLimitPerPipeline: limits.pipeline, resources: resources, directory: directory,
-            hash: Hex.encode(SHA256.hash(Array(data))))
+            hash: Hex.encode(SHA256.hash(Array(data))), store: store)
     }
 
     private static func readServer(_ value: JSONValue?, directory: String, problems: ProblemList) -> Configuration.Server {

@@ -15,7 +15,42 @@ public enum ConfigWarnings {
     /// The warnings for `configuration` at `now`.
     public static func of(_ configuration: Configuration, now: Date = Date()) -> [ConfigProblem] {
         self.loopbackProxy(configuration.identity) + self.expiredTokens(configuration.identity.serviceTokens, now: now)
-            + self.adminForEveryone(configuration.policy)
+            + self.adminForEveryone(configuration.policy) + self.storePassword(configuration.store)
+    }
+
+    /// A PostgreSQL password that `serve` will not be able to read (the file is missing or
+    /// unreadable, the variable unset), or a password file others may read. Warnings, not
+    /// problems: `sluice check` often runs where the secret is not installed (the policy
+    /// repository's CI).
+    static func storePassword(_ store: StoreSettings, environment: [String: String] = ProcessInfo.processInfo.environment)
+        -> [ConfigProblem]
+    {
+        guard case .postgres(let settings) = store, let source = settings.password else { return [] }
+        do {
+            _ = try StoreSettings.readPassword(source, environment: environment)
+        } catch {
+            return [
+                ConfigProblem(
+                    path: Self.passwordKey(source),
+                    message: "\(error.description.drop { $0 != " " }.dropFirst()); serve will fail to open the store")
+            ]
+        }
+        guard case .file(let path) = source, let attributes = try? FileManager.default.attributesOfItem(atPath: path),
+            let mode = attributes[.posixPermissions] as? Int, mode & 0o077 != 0
+        else { return [] }
+        return [
+            ConfigProblem(
+                path: "store.postgres.password_file",
+                message:
+                    "\(path) may be read by others (mode \(String(mode, radix: 8))); make it readable by Sluice's user only (chmod 600)")
+        ]
+    }
+
+    private static func passwordKey(_ source: StoreSettings.PasswordSource) -> String {
+        switch source {
+        case .file: "store.postgres.password_file"
+        case .environment: "store.postgres.password_env"
+        }
     }
 
     /// A default role that grants `admin`: every authenticated caller could then drain Sluice

@@ -49,6 +49,8 @@ public struct Configuration: Sendable {
     public var directory: String
     /// SHA-256 of the file's bytes, hex: identifies the configuration in force.
     public var hash: String
+    /// Where jobs, tasks and the audit log are kept (`store`; SQLite when absent).
+    public var store: StoreSettings = .sqlite
 
     /// The authenticators in the order they are consulted: service tokens, signed assertions,
     /// trusted proxy headers, then lighttpd's `REMOTE_USER`. The first that finds credentials

@@ -174,7 +174,7 @@ public enum Server {
             let old = running.server
             if next.server.dataDirectory != old.dataDirectory || next.server.threads != old.threads
                 || next.server.parallelism != old.parallelism || next.server.maxBodyBytes != old.maxBodyBytes
-                || next.server.tasksOnStop != old.tasksOnStop
+                || next.server.tasksOnStop != old.tasksOnStop || next.store != running.store
             {
                 logger.warning("server settings changed; they take effect on restart", ["config.hash": next.hash])
             }
