@@ -1,5 +1,6 @@
 import Foundation
 import JobStore
+import PostgresStore
 import SQLite
 import SQLiteStore
 import TestSupport
@@ -11,13 +12,20 @@ import Testing
 enum StoreKind: String, CaseIterable, Sendable, CustomTestStringConvertible {
     /// `SQLiteJobStore` on a file in a fresh temporary directory.
     case sqlite
+    /// `PostgresJobStore` in a fresh schema of the test database (`TestPostgres`): skipped
+    /// without a server, failing without one under `SLUICE_TEST_POSTGRES_REQUIRED=1`.
+    case postgres
 
     var testDescription: String { self.rawValue }
 
     /// A fresh, empty store of this kind whose clock is `clock`; call `tearDown()` when done.
     func make(clock: TestClock = TestClock(Fixtures.epoch)) throws -> any StoreHarness {
         switch self {
-        case .sqlite: try SQLiteHarness(clock: clock)
+        case .sqlite: return try SQLiteHarness(clock: clock)
+        case .postgres:
+            // Cancelling skips just this case; the SQLite one still runs.
+            if !TestPostgres.isEnabled { try Test.cancel(Comment(rawValue: TestPostgres.disabledReason)) }
+            return try PostgresHarness(clock: clock)
         }
     }
 }
