@@ -125,15 +125,24 @@ enum PostgresSchema {
     @discardableResult
     static func migrate(_ connection: PostgresConnection) throws -> [Int] {
         try connection.withAdvisoryLock(key: Self.migrationLockKey) {
-            // Inside the lock: two hosts creating it at once would race on the catalog.
-            try connection.execute(
-                """
-                CREATE TABLE IF NOT EXISTS sluice_schema (
-                    version    INTEGER PRIMARY KEY,
-                    name       TEXT COLLATE "C" NOT NULL,
-                    applied_at TIMESTAMPTZ NOT NULL DEFAULT now()
-                )
-                """)
+            // Inside the lock: two hosts creating it at once would race on the catalog. Looked
+            // up first rather than `CREATE TABLE IF NOT EXISTS`, which needs the CREATE privilege
+            // even when the table exists: a runtime role without it (see the audit guard) must
+            // still be able to open a migrated database.
+            let exists =
+                try connection.execute(
+                    "SELECT to_regclass(quote_ident(current_schema()) || '.sluice_schema') IS NOT NULL"
+                ).first?.bool(0) == true
+            if !exists {
+                try connection.execute(
+                    """
+                    CREATE TABLE sluice_schema (
+                        version    INTEGER PRIMARY KEY,
+                        name       TEXT COLLATE "C" NOT NULL,
+                        applied_at TIMESTAMPTZ NOT NULL DEFAULT now()
+                    )
+                    """)
+            }
             let current = Int(try connection.execute("SELECT coalesce(max(version), 0) FROM sluice_schema").first?.int64(0) ?? 0)
             guard current <= Self.currentVersion else {
                 throw JobStoreError(
