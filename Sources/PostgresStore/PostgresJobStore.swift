@@ -395,7 +395,10 @@ public final class PostgresJobStore: JobStore {
                     [change.pid.map { .int64(Int64($0)) }, time(now), message, jobID, .text(change.task)])
             case .queued:
                 result = try db.execute(
-                    "UPDATE tasks SET state = 'queued', message = $1, retry_at = $2, finished_at = $3, exit_code = $4 WHERE job_id = $5 AND name = $6",
+                    """
+                    UPDATE tasks SET state = 'queued', message = $1, retry_at = $2, finished_at = $3, exit_code = $4
+                    WHERE job_id = $5 AND name = $6
+                    """,
                     [message, time(change.retryAt), finished, exitCode, jobID, .text(change.task)])
             case .succeeded, .failed, .skipped, .cancelled:
                 result = try db.execute(
@@ -430,7 +433,8 @@ public final class PostgresJobStore: JobStore {
         let optional = { (s: String?) in s.map(PostgresValue.text) }
         try db.execute(
             """
-            INSERT INTO audit (at, event, decision, "user", identity_source, pipeline, job_id, reason, request_id, client_address, config_hash)
+            INSERT INTO audit (at, event, decision, "user", identity_source, pipeline, job_id, reason, request_id, client_address,
+                               config_hash)
             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
             """,
             [
