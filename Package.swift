@@ -44,6 +44,8 @@ let package = Package(
         .target(name: "JobStore", dependencies: ["JSON"], swiftSettings: strict),
         // The SQLite implementation of JobStore (`SQLiteJobStore`), its schema and every SQL statement.
         .target(name: "SQLiteStore", dependencies: ["JobStore", "SQLite", "Locking", "SystemCalls"], swiftSettings: strict),
+        // The PostgreSQL implementation of JobStore (`PostgresJobStore`), for several hosts on one database.
+        .target(name: "PostgresStore", dependencies: ["JobStore", "Postgres", "Locking"], swiftSettings: strict),
         // Starting, watching, signalling and recognising task supervisors (the process layer).
         .target(name: "Supervisor", dependencies: ["CSpawn", "SystemCalls"], swiftSettings: strict),
         .target(name: "Workflow", dependencies: ["ByteStrings", "JobStore", "Locking", "Logging", "Supervisor", "SystemCalls"], swiftSettings: strict),
@@ -89,7 +91,8 @@ let package = Package(
         .testTarget(name: "SQLiteTests", dependencies: ["SQLite", "TestSupport"]),
         .testTarget(name: "PostgresTests", dependencies: ["Postgres", "TestSupport"]),
         // The protocol suite runs against every store (`StoreKind`), plus the pure rules.
-        .testTarget(name: "JobStoreTests", dependencies: ["JobStore", "SQLiteStore", "SQLite", "Locking", "TestSupport"]),
+        .testTarget(name: "JobStoreTests", dependencies: ["JobStore", "SQLiteStore", "SQLite", "PostgresStore", "Postgres", "Locking", "TestSupport"]),
+        .testTarget(name: "PostgresStoreTests", dependencies: ["PostgresStore", "JobStore", "Postgres", "Locking", "TestSupport"]),
         .testTarget(name: "SQLiteStoreTests", dependencies: ["SQLiteStore", "JobStore", "SQLite", "Locking", "TestSupport"]),
         .testTarget(name: "WorkflowTests", dependencies: ["Workflow", "Supervisor", "JobStore", "SQLiteStore", "ByteStrings", "Locking", "TestSupport"]),
         .testTarget(name: "PagesTests", dependencies: ["Pages"]),

@@ -5,8 +5,9 @@
 /// The checks, in order:
 /// 1. **Idempotency key** (if the job has one): a job of the same caller (user and identity
 ///    source) with the same key answers, as `existing(_, .idempotencyKey)` when its request
-///    digest equals the job's (two missing digests are equal), else `refused(.idempotencyKeyReused)`.
-///    This comes before every other rule, so a retried request gets the answer the first got.
+///    digest equals the job's byte for byte (two missing digests are equal), else
+///    `refused(.idempotencyKeyReused)`. This comes before every other rule, so a retried
+///    request gets the answer the first got.
 /// 2. **Duplicates** (`return_existing` and `reject` only): the oldest unfinished job of the
 ///    pipeline with the job's identity answers (`existing(_, .duplicate)`) or refuses it
 ///    (`refused(.duplicate)`).
@@ -52,7 +53,9 @@ public enum SubmissionDecision: Sendable, Hashable {
         unfinishedCount: () throws -> Int
     ) rethrows -> SubmissionDecision {
         if let key = job.idempotencyKey, let keyed = try jobWithKey(key) {
-            return keyed.requestDigest == job.requestDigest
+            // As bytes: `String ==` would call canonically equivalent digests the same request.
+            let same = keyed.requestDigest.map { Array($0.utf8) } == job.requestDigest.map { Array($0.utf8) }
+            return same
                 ? .existing(jobID: keyed.id, reason: .idempotencyKey) : .refused(.idempotencyKeyReused(jobID: keyed.id))
         }
         if rules.onDuplicate == .returnExisting || rules.onDuplicate == .reject, let id = try oldestUnfinishedDuplicate() {

@@ -1,5 +1,6 @@
 import Foundation
 import JobStore
+import PostgresStore
 import SQLite
 import SQLiteStore
 import TestSupport
@@ -11,14 +12,39 @@ import Testing
 enum StoreKind: String, CaseIterable, Sendable, CustomTestStringConvertible {
     /// `SQLiteJobStore` on a file in a fresh temporary directory.
     case sqlite
+    /// `PostgresJobStore` in a fresh schema of the test database (`TestPostgres`): skipped
+    /// without a server, failing without one under `SLUICE_TEST_POSTGRES_REQUIRED=1`.
+    case postgres
 
     var testDescription: String { self.rawValue }
+
+    /// Every store the suite can run against here: PostgreSQL only with a test server, or when
+    /// one is required (`SLUICE_TEST_POSTGRES_REQUIRED=1`, and then its cases fail saying why
+    /// there is none). Without one, `StoreAvailabilityTests` reports the PostgreSQL cases as
+    /// skipped, with the reason: a case left out of the arguments would not show at all.
+    static var allCases: [StoreKind] { TestPostgres.isEnabled ? [.sqlite, .postgres] : [.sqlite] }
 
     /// A fresh, empty store of this kind whose clock is `clock`; call `tearDown()` when done.
     func make(clock: TestClock = TestClock(Fixtures.epoch)) throws -> any StoreHarness {
         switch self {
-        case .sqlite: try SQLiteHarness(clock: clock)
+        case .sqlite: return try SQLiteHarness(clock: clock)
+        case .postgres:
+            // Only when asked for explicitly (`allCases` leaves it out): skip just this case.
+            if !TestPostgres.isEnabled { try Test.cancel(Comment(rawValue: TestPostgres.disabledReason)) }
+            return try PostgresHarness(clock: clock)
         }
+    }
+}
+
+/// Whether the protocol suite runs against every store, so that a run without a PostgreSQL
+/// server says so instead of passing quietly with SQLite alone.
+@Suite struct StoreAvailabilityTests {
+    @Test(
+        "The protocol suite runs against PostgreSQL too",
+        .enabled(if: TestPostgres.isEnabled, Comment(rawValue: TestPostgres.disabledReason)))
+    func postgres() throws {
+        _ = try TestPostgres.requireURL()
+        #expect(StoreKind.allCases.contains(.postgres))
     }
 }
 

@@ -62,6 +62,10 @@ import Testing
         let undigested = Findings(keyed: .init(id: 8, requestDigest: nil))
         #expect(undigested.decide(Self.job(key: "k", digest: nil), SubmissionRules()) == .existing(jobID: 8, reason: .idempotencyKey))
         #expect(undigested.decide(Self.job(key: "k", digest: "d"), SubmissionRules()) == .refused(.idempotencyKeyReused(jobID: 8)))
+        // Digests are compared as bytes: a canonically equivalent one is another request.
+        let kelvin = Findings(keyed: .init(id: 9, requestDigest: "\u{212A}"))
+        #expect(kelvin.decide(Self.job(key: "k", digest: "K"), SubmissionRules()) == .refused(.idempotencyKeyReused(jobID: 9)))
+        #expect(kelvin.decide(Self.job(key: "k", digest: "\u{212A}"), SubmissionRules()) == .existing(jobID: 9, reason: .idempotencyKey))
     }
 
     @Test("The idempotency key comes first: it answers before a duplicate or a full queue is even looked up")
