@@ -54,7 +54,7 @@ let package = Package(
             name: "Sluice",
             dependencies: [
                 "ByteStrings", "SystemCalls", "HTTP", "FastCGI", "Crypto", "Identity", "Policy", "JobStore", "Workflow", "Pages", "Locking",
-                "Logging", "JSON", "SQLiteStore",
+                "Logging", "JSON", "SQLiteStore", "PostgresStore",
             ],
             swiftSettings: strict
         ),
@@ -105,6 +105,6 @@ let package = Package(
         .testTarget(name: "JSONTests", dependencies: ["JSON"]),
         .testTarget(name: "SupervisorTests", dependencies: ["TestSupport"]),
         .testTarget(name: "IdentityTests", dependencies: ["Identity", "Crypto", "HTTP", "JSON", "Locking", "TestSupport"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["sluice", "JobStore", "SQLiteStore", "SQLite", "Supervisor", "TestSupport"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["sluice", "JobStore", "SQLiteStore", "SQLite", "Postgres", "Supervisor", "TestSupport"]),
     ]
 )

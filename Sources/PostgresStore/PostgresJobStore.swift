@@ -53,7 +53,10 @@ public final class PostgresJobStore: JobStore {
     /// The schema the tables are in (`current_schema()` at open): part of every advisory lock
     /// key, so that two Sluice installations in different schemas of one database do not wait
     /// for each other.
-    private let namespace: String
+    let namespace: String
+    /// The connection string and password the store was opened with (for `soleRunnerLock`).
+    let connectionString: String
+    let password: String?
 
     /// Opens the store: connects, and creates or migrates the schema in the connection's current
     /// schema (the first existing one on its `search_path`) if needed.
@@ -77,6 +80,8 @@ public final class PostgresJobStore: JobStore {
         busyTimeoutMilliseconds: Int = 5000
     ) throws {
         self.now = now
+        self.connectionString = connection
+        self.password = password
         let lockTimeout = "\(max(1, busyTimeoutMilliseconds))ms"
         self.pool = ConnectionPool(
             connection: connection, password: password, size: poolSize, waitMilliseconds: busyTimeoutMilliseconds,

@@ -25,7 +25,7 @@ extension App {
         let drain = self.drain?.status
         let draining = drain?.draining ?? false
         let word = recent ? "degraded" : draining ? "draining" : "ok"
-        var text = "{\"config\":\"\(hash)\",\"status\":\"\(word)\",\"storage_errors\":\(count)"
+        var text = "{\"config\":\"\(hash)\",\"status\":\"\(word)\",\"store\":\"\(self.storeKind)\",\"storage_errors\":\(count)"
         if let drain, draining {
             text +=
                 ",\"draining\":true,\"exit_when_drained\":\(drain.exitWhenDrained),\"active_jobs\":\(drain.activeJobs),\"running_tasks\":\(drain.runningTasks)"

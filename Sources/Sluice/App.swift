@@ -62,6 +62,9 @@ public final class App: HTTPHandler {
     let csrf: CSRFTokens
     /// Wakes long-polling job requests when the runner commits a change.
     let changes: JobChanges
+    /// Which store is in use (`sqlite`, `postgres`), for `/healthz`: the one opened at start
+    /// (a changed `store` takes effect on restart), so it is fixed for the process.
+    let storeKind: String
 
     /// Creates the app.
     /// - Parameters:
@@ -77,6 +80,7 @@ public final class App: HTTPHandler {
         self.snapshotInForce = Locked(ConfigurationSnapshot(configuration))
         self.writeGate = WriteGate(limit: configuration.server.threads / 2)
         self.store = store
+        self.storeKind = configuration.store.kind
         self.runner = runner
         self.logDirectory = configuration.server.dataDirectory + "/logs"
         self.router = Self.makeRouter()

@@ -66,7 +66,7 @@ public enum Commands {
             sinceDate = date
         }
         do {
-            let store = try SQLiteJobStore(path: configuration.server.dataDirectory + "/sluice.db")
+            let store = try StoreOpener.open(configuration.store, dataDirectory: configuration.server.dataDirectory, exclusive: false).store
             var records: [AuditRecord] = []
             var before: Int64? = nil
             while true {

@@ -242,7 +242,7 @@ enum OpenAPI {
                       "fields": {"type": "object", "additionalProperties": {"type": "string"}}}}}
                   },
                   "Health": {"type": "object", "required": ["status", "config"], "properties": {
-                    "status": {"type": "string", "enum": ["ok", "degraded", "draining", "stopping"]}, "config": {"type": "string"}, "storage_errors": {"type": "integer", "minimum": 0},
+                    "status": {"type": "string", "enum": ["ok", "degraded", "draining", "stopping"]}, "config": {"type": "string"}, "store": {"type": "string", "enum": ["sqlite", "postgres"]}, "storage_errors": {"type": "integer", "minimum": 0},
                     "draining": {"type": "boolean"}, "exit_when_drained": {"type": "boolean"}, "active_jobs": {"type": "integer", "minimum": 0}, "running_tasks": {"type": "integer", "minimum": 0}}},
                   "Drain": {"type": "object", "additionalProperties": false, "required": ["draining", "active_jobs", "running_tasks", "exit_when_drained"], "properties": {
                     "draining": {"type": "boolean"}, "active_jobs": {"type": "integer", "minimum": 0}, "running_tasks": {"type": "integer", "minimum": 0}, "exit_when_drained": {"type": "boolean"}}},

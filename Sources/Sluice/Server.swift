@@ -62,11 +62,13 @@ public enum Server {
         }
         defer { withExtendedLifetime(lock) {} }
         ConfigWarnings.log(DataDirectory.warnings(data) + ConfigWarnings.of(configuration), logger: logger)
-        let store: SQLiteJobStore
-        do { store = try SQLiteJobStore(path: data + "/sluice.db") } catch {
-            FileHandle.standardError.write(Data("sluice: cannot open the job store: \(error)\n".utf8))
+        let opened: StoreOpener.Opened
+        do { opened = try StoreOpener.open(configuration.store, dataDirectory: data, exclusive: true) } catch {
+            FileHandle.standardError.write(Data("sluice: \(error)\n".utf8))
             return 1
         }
+        defer { withExtendedLifetime(opened.keepAlive) {} }
+        let store = opened.store
         let changes = JobChanges(maxWaiters: max(1, configuration.server.threads / 2))
         var runnerConfiguration = Runner.Configuration(
             parallelism: configuration.server.parallelism, logDirectory: data + "/logs",
@@ -101,7 +103,7 @@ public enum Server {
             "started",
             [
                 "version": version, "config.hash": configuration.hash, "pid": "\(getpid())",
-                "tasks_on_stop": configuration.server.tasksOnStop.rawValue,
+                "tasks_on_stop": configuration.server.tasksOnStop.rawValue, "store": opened.kind,
             ])
         while true {
             let signal = ProcessSignals.wait()

@@ -12,6 +12,14 @@ public enum StoreSettings: Sendable, Equatable {
     /// PostgreSQL.
     case postgres(Postgres)
 
+    /// A short name: `sqlite` or `postgres`.
+    public var kind: String {
+        switch self {
+        case .sqlite: "sqlite"
+        case .postgres: "postgres"
+        }
+    }
+
     /// `store.postgres`.
     public struct Postgres: Sendable, Equatable {
         /// A libpq connection URL (`postgresql://user@host:5432/db?sslmode=verify-full`) or

@@ -54,6 +54,7 @@ struct StorageTroubleTests {
         let health = try AppHarness.json(Self.send(app, "GET", "/healthz"))
         #expect(health["status"] as? String == "degraded")
         #expect(health["storage_errors"] as? Int == 1)
+        #expect(health["store"] as? String == "sqlite")
 
         try holder.execute("ROLLBACK;")
         #expect(try store.jobs(JobQuery()).count == 1)
