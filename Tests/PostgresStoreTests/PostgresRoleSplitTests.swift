@@ -1,0 +1,61 @@
+import Foundation
+import JobStore
+import Postgres
+import PostgresStore
+import TestSupport
+import Testing
+
+/// The deployment docs/architecture.md recommends: the owner role opens the store once (and so
+/// migrates it), Sluice runs as a role with `SELECT, INSERT, UPDATE` on jobs and tasks and only
+/// `SELECT, INSERT` on audit. Then the audit log is append-only by privilege, not only by
+/// trigger: the runtime role can neither change a record nor drop the triggers.
+@Suite(ServerTrait.enabled)
+struct PostgresRoleSplitTests {
+    static let job = NewJob(
+        pipeline: "etl", triggeredBy: "alice", identitySource: "remote_user", params: [:], workingDirectory: "/",
+        tasks: [TaskRecord(name: "t", needs: [], argv: ["/bin/true"])])
+
+    @Test("A runtime role with the documented grants runs the store, and cannot change, delete or unguard audit records")
+    func runtimeRole() throws {
+        let runtime = try #require(
+            ProcessInfo.processInfo.environment["SLUICE_TEST_POSTGRES_RUNTIME_USER"], "scripts/test creates the runtime role")
+        let schema = try TestSchema()
+        defer { schema.drop() }
+        _ = try schema.store()  // the owner migrates
+        let owner = try schema.connect()
+        defer { owner.close() }
+        let s = try PostgresIdentifier.quoted(schema.name)
+        let r = try PostgresIdentifier.quoted(runtime)
+        try owner.executeScript(
+            """
+            GRANT USAGE ON SCHEMA \(s) TO \(r);
+            GRANT SELECT, INSERT, UPDATE ON \(s).jobs, \(s).tasks TO \(r);
+            GRANT SELECT, INSERT ON \(s).audit TO \(r);
+            GRANT SELECT ON \(s).sluice_schema TO \(r);
+            """)
+        // libpq takes the last of a repeated keyword: the same database and schema, the other role.
+        let asRuntime = schema.connection + " user=\(runtime)"
+        let store = try PostgresJobStore(connection: asRuntime, password: TestPostgres.password, poolSize: 2)
+        let audit = AuditRecord(
+            at: Date(), event: "trigger", allowed: true, user: "bob", identitySource: "remote_user", pipeline: "etl", jobID: nil,
+            reason: "granted", requestID: nil, clientAddress: nil, configHash: "abc")
+        guard case .created(let job) = try store.submit(Self.job, rules: SubmissionRules(), audit: audit) else {
+            Issue.record("the runtime role could not submit")
+            return
+        }
+        try store.record(jobID: job.id, changes: [TaskChange(task: job.tasks[0].name, state: .running)], jobState: .running)
+        #expect(try store.requestCancel(jobID: job.id)?.cancelRequested == true)
+        #expect(try store.auditRecords(AuditQuery()).count == 1)
+
+        let db = try PostgresConnection(asRuntime, password: TestPostgres.password)
+        defer { db.close() }
+        for sql in [
+            "UPDATE audit SET reason = 'x'", "DELETE FROM audit", "TRUNCATE audit", "DROP TRIGGER IF EXISTS audit_no_update ON audit",
+            "ALTER TABLE audit DISABLE TRIGGER ALL", "DROP TABLE audit",
+        ] {
+            let error = try #require(throws: PostgresError.self, "\(sql)") { try db.execute(sql) }
+            #expect(error.sqlState == "42501", "\(sql): \(error)")
+        }
+        #expect(try store.auditRecords(AuditQuery()).map(\.reason) == ["granted"])
+    }
+}
