@@ -87,7 +87,7 @@ extension ConfigLoader {
         let isSpace = { (b: UInt8) in b == 0x20 || b == 0x09 }
         var i = 0
         while i + keyword.count <= bytes.count {
-            if (i == 0 || isSpace(bytes[i - 1])) && Array(bytes[i..<(i + keyword.count)]) == keyword {
+            if (i == 0 || isSpace(bytes[i - 1])) && bytes[i...].starts(with: keyword) {
                 var j = i + keyword.count
                 while j < bytes.count && isSpace(bytes[j]) { j += 1 }
                 if j < bytes.count && bytes[j] == UInt8(ascii: "=") { return true }

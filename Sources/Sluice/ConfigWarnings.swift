@@ -29,11 +29,7 @@ public enum ConfigWarnings {
         do {
             _ = try StoreSettings.readPassword(source, environment: environment)
         } catch {
-            return [
-                ConfigProblem(
-                    path: Self.passwordKey(source),
-                    message: "\(error.description.drop { $0 != " " }.dropFirst()); serve will fail to open the store")
-            ]
+            return [ConfigProblem(path: error.key, message: "\(error.reason); serve will fail to open the store")]
         }
         guard case .file(let path) = source, let attributes = try? FileManager.default.attributesOfItem(atPath: path),
             let mode = attributes[.posixPermissions] as? Int, mode & 0o077 != 0
@@ -44,13 +40,6 @@ public enum ConfigWarnings {
                 message:
                     "\(path) may be read by others (mode \(String(mode, radix: 8))); make it readable by Sluice's user only (chmod 600)")
         ]
-    }
-
-    private static func passwordKey(_ source: StoreSettings.PasswordSource) -> String {
-        switch source {
-        case .file: "store.postgres.password_file"
-        case .environment: "store.postgres.password_env"
-        }
     }
 
     /// A default role that grants `admin`: every authenticated caller could then drain Sluice

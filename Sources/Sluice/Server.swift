@@ -103,7 +103,7 @@ public enum Server {
             "started",
             [
                 "version": version, "config.hash": configuration.hash, "pid": "\(getpid())",
-                "tasks_on_stop": configuration.server.tasksOnStop.rawValue, "store": opened.kind,
+                "tasks_on_stop": configuration.server.tasksOnStop.rawValue, "store": configuration.store.kind,
             ])
         while true {
             let signal = ProcessSignals.wait()

@@ -6,11 +6,10 @@ import SQLiteStore
 /// Opens the job store the configuration names (`store`): the one place that knows which
 /// implementations exist. Everything above sees `any JobStore`.
 enum StoreOpener {
-    /// What `open` returns: the store, a short name for logs and `/healthz`, and what must live
-    /// as long as the store is used (PostgreSQL: the session that holds the runner lock).
+    /// What `open` returns: the store, and what must live as long as the store is used
+    /// (PostgreSQL: the session that holds the runner lock).
     struct Opened {
         let store: any JobStore
-        let kind: String
         let keepAlive: AnyObject?
     }
 
@@ -27,7 +26,7 @@ enum StoreOpener {
         switch settings {
         case .sqlite:
             do {
-                return Opened(store: try SQLiteJobStore(path: dataDirectory + "/sluice.db"), kind: settings.kind, keepAlive: nil)
+                return Opened(store: try SQLiteJobStore(path: dataDirectory + "/sluice.db"), keepAlive: nil)
             } catch {
                 throw OpenError(description: "cannot open the job store: \(error)")
             }
@@ -48,7 +47,7 @@ enum StoreOpener {
                     throw OpenError(description: "\(error)")
                 }
             }
-            return Opened(store: store, kind: settings.kind, keepAlive: lock)
+            return Opened(store: store, keepAlive: lock)
         }
     }
 }

@@ -49,8 +49,12 @@ public enum StoreSettings: Sendable, Equatable {
 
     /// Why a password could not be read.
     public struct PasswordError: Error, Sendable, CustomStringConvertible {
+        /// The configuration key of the source (`store.postgres.password_file` or `_env`).
+        public let key: String
         /// What went wrong, naming the file or variable (never the password).
-        public let description: String
+        public let reason: String
+
+        public var description: String { "\(self.key): \(self.reason)" }
     }
 
     /// The password from `source`, read now.
@@ -62,24 +66,26 @@ public enum StoreSettings: Sendable, Equatable {
         switch source {
         case .environment(let name):
             guard let value = environment[name], !value.isEmpty else {
-                throw PasswordError(description: "store.postgres.password_env: the environment variable \(name) is not set or empty")
+                throw PasswordError(key: "store.postgres.password_env", reason: "the environment variable \(name) is not set or empty")
             }
             return value
         case .file(let path):
             guard let data = FileManager.default.contents(atPath: path) else {
-                throw PasswordError(description: "store.postgres.password_file: cannot read \(path)")
+                throw PasswordError(key: "store.postgres.password_file", reason: "cannot read \(path)")
             }
-            guard data.count <= 4096 else { throw PasswordError(description: "store.postgres.password_file: \(path) is larger than 4 KiB") }
+            guard data.count <= 4096 else {
+                throw PasswordError(key: "store.postgres.password_file", reason: "\(path) is larger than 4 KiB")
+            }
             var bytes = [UInt8](data)
             // One final line break is how editors and `echo` end a file; it is not part of it.
             if bytes.last == UInt8(ascii: "\n") { bytes.removeLast() }
             if bytes.last == UInt8(ascii: "\r") { bytes.removeLast() }
-            guard !bytes.isEmpty else { throw PasswordError(description: "store.postgres.password_file: \(path) is empty") }
+            guard !bytes.isEmpty else { throw PasswordError(key: "store.postgres.password_file", reason: "\(path) is empty") }
             guard !bytes.contains(UInt8(ascii: "\n")), !bytes.contains(0) else {
-                throw PasswordError(description: "store.postgres.password_file: \(path) must hold the password on one line")
+                throw PasswordError(key: "store.postgres.password_file", reason: "\(path) must hold the password on one line")
             }
             guard let text = String(validating: bytes, as: UTF8.self) else {
-                throw PasswordError(description: "store.postgres.password_file: \(path) is not UTF-8")
+                throw PasswordError(key: "store.postgres.password_file", reason: "\(path) is not UTF-8")
             }
             return text
         }

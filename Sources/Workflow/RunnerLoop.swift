@@ -416,9 +416,7 @@ final class RunnerLoop: @unchecked Sendable {
     private func recordedOutcome(job: Int64, runKey: String, legacyPath: String?) throws(SupervisorStatus.FormatError)
         -> SupervisorStatus?
     {
-        var journal = self.journals.removeValue(forKey: job) ?? self.newJournal(job)
-        defer { self.journals[job] = journal }
-        if let status = try journal.take(runKey: runKey) { return status }
+        if let status = try self.journals[job, default: self.newJournal(job)].take(runKey: runKey) { return status }
         guard let legacyPath else { return nil }
         return try SupervisorStatus.read(path: legacyPath)
     }

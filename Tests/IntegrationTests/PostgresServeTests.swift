@@ -49,13 +49,18 @@ struct PostgresServeTests {
             """
     }
 
+    /// lighttpd and sluice on the store at `connection`, with the password in `pgpw`.
+    static func start(_ connection: String) async throws -> LighttpdHarness {
+        var options = LighttpdHarness.Options()
+        options.files["pgpw"] = (TestPostgres.password ?? "") + "\n"
+        return try await LighttpdHarness.start(options) { Self.config(directory: $0, connection: connection) }
+    }
+
     @Test("A trigger is committed to PostgreSQL and runs; /healthz says postgres; no SQLite file is made")
     func triggerRunsOnPostgres() async throws {
         let (connection, drop) = try Self.makeSchema()
         defer { drop() }
-        var options = LighttpdHarness.Options()
-        options.files["pgpw"] = (TestPostgres.password ?? "") + "\n"
-        let harness = try await LighttpdHarness.start(options) { Self.config(directory: $0, connection: connection) }
+        let harness = try await Self.start(connection)
         defer { harness.shutdown() }
 
         let health = try harness.client.send("GET", "/sluice/healthz")
@@ -79,9 +84,7 @@ struct PostgresServeTests {
     func secondServeRefused() async throws {
         let (connection, drop) = try Self.makeSchema()
         defer { drop() }
-        var options = LighttpdHarness.Options()
-        options.files["pgpw"] = (TestPostgres.password ?? "") + "\n"
-        let harness = try await LighttpdHarness.start(options) { Self.config(directory: $0, connection: connection) }
+        let harness = try await Self.start(connection)
         defer { harness.shutdown() }
         // Another host: its own data directory (no shared lock file), the same database and schema.
         let other = harness.directory + "/other.json5"
