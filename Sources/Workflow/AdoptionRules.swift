@@ -5,7 +5,8 @@ import Supervisor
 /// it: decided from its supervisor's status file and the live processes carrying its run key.
 /// Pure: the runner gathers the evidence, this decides.
 enum Adoption: Equatable {
-    /// Its supervisor lives: watch it again (the task keeps running, its log keeps growing).
+    /// Its supervisor lives and has recorded no outcome yet: watch it again (the task keeps
+    /// running, its log keeps growing).
     case watch(supervisor: Int32)
     /// It finished while Sluice was down: record this outcome. `leftovers` are process groups
     /// still carrying the run key (a child that escaped its group), to be killed.
@@ -47,9 +48,16 @@ enum AdoptionRules {
             }
             return true
         }
+        // A recorded outcome wins over a live supervisor: recording it is the supervisor's last
+        // act, so one seen alive by the scan has finished by the time its outcome is read, and
+        // watching it would wait for an exit whose outcome was already taken (a journal hands
+        // each record out once). Its own group is left alone: it is exiting by itself.
+        if let status {
+            let others = carriers.filter { $0.pid != supervisor?.pid }
+            return .finished(status, leftovers: Set(others.map(\.processGroup)))
+        }
         if let supervisor { return .watch(supervisor: supervisor.pid) }
         let leftovers = Set(carriers.map(\.processGroup))
-        if let status { return .finished(status, leftovers: leftovers) }
         let reason = statusProblem.map { "interrupted: \($0)" } ?? OutcomeRules.stoppedBySluice
         return .interrupted(leftovers: leftovers, reason: reason)
     }

@@ -476,7 +476,7 @@ struct CrashRecoveryTests {
                 // Exactly one process ran, and it was the recorded attempt: an attempt that had
                 // started was never interrupted and never run again. (A kill between a claim's
                 // commit and its supervisor's start may lose an attempt that never ran: retried.)
-                #expect(runs[key] == [task.attempt], "\(key) ran as attempts \(runs[key] ?? []): \(Self.summary(job))")
+                #expect(runs[key] == [task.attempt], "\(key) ran as attempts \(runs[key] ?? []): \(Self.summary(job))\n\(harness.logs())")
                 if let started = spanning[key] {
                     #expect(task.attempt == started, "\(key) was running (attempt \(started)) at a kill: \(Self.summary(job))")
                 }
