@@ -24,7 +24,13 @@ extension ConfigLoader {
         let file = r.string("password_file")
         let variable = r.string("password_env")
         let pool = r.int("pool", in: 1...64) ?? 4
+        let host = r.string("host")
+        let lease = r.number("lease_seconds")
         r.finish()
+        if let host, let problem = Self.hostIDProblem(host) { problems.add("store.postgres.host", problem) }
+        if let lease, !(1...600).contains(lease) {
+            problems.add("store.postgres.lease_seconds", "must be from 1 to 600 seconds (another host rescues the jobs of a host silent for this long)")
+        }
         guard let url else {
             problems.add("store.postgres.url", "required: a postgresql:// URL or key=value connection string (without the password)")
             return .sqlite
@@ -50,7 +56,20 @@ extension ConfigLoader {
         case (nil, nil):
             break
         }
-        return .postgres(StoreSettings.Postgres(url: url, password: password, pool: pool))
+        return .postgres(
+            StoreSettings.Postgres(
+                url: url, password: password, pool: pool, host: host,
+                leaseSeconds: lease.flatMap { (1...600).contains($0) ? $0 : nil } ?? StoreSettings.Postgres.defaultLeaseSeconds))
+    }
+
+    /// Why `host` is not acceptable as a host id, or nil: 1 to 200 bytes, no control characters
+    /// (it appears in logs, /healthz and the hosts table).
+    static func hostIDProblem(_ host: String) -> String? {
+        let bytes = Array(host.utf8)
+        if bytes.isEmpty { return "must not be empty" }
+        if bytes.count > 200 { return "must be at most 200 bytes" }
+        if bytes.contains(where: { $0 < 0x20 || $0 == 0x7f }) { return "must not contain control characters" }
+        return nil
     }
 
     /// Why `url` is not acceptable as `store.postgres.url`, or nil. Checked as bytes.

@@ -30,12 +30,33 @@ public enum StoreSettings: Sendable, Equatable {
         public var password: PasswordSource?
         /// Connections each host keeps to the database.
         public var pool: Int
+        /// This host's id among the hosts sharing the store (`store.postgres.host`); nil: the
+        /// machine's host name and the data directory (`defaultHostID`). It must stay the same
+        /// across restarts, so that a restarted host takes its own running tasks back.
+        public var host: String?
+        /// How long a host's lease lasts without renewal (renewed every third of it): after that
+        /// another host rescues its jobs.
+        public var leaseSeconds: Double
+
+        /// The lease length when none is configured.
+        public static let defaultLeaseSeconds: Double = 15
 
         /// Creates settings.
-        public init(url: String, password: PasswordSource?, pool: Int) {
+        public init(url: String, password: PasswordSource?, pool: Int, host: String? = nil, leaseSeconds: Double = Self.defaultLeaseSeconds) {
             self.url = url
             self.password = password
             self.pool = pool
+            self.host = host
+            self.leaseSeconds = leaseSeconds
+        }
+
+        /// The host id: `host` if configured, else `<host name>:<data directory>` (two serves on
+        /// one machine have different data directories, and a data directory has one serve).
+        public func hostID(dataDirectory: String) -> String {
+            if let host = self.host { return host }
+            var name = [CChar](repeating: 0, count: 256)
+            let hostName = gethostname(&name, name.count - 1) == 0 ? String(cString: name) : "localhost"
+            return hostName + ":" + dataDirectory
         }
     }
 
