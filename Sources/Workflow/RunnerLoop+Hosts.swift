@@ -52,7 +52,9 @@ extension RunnerLoop {
                     "host registered", ["host": lease.host, "epoch": "\(lease.epoch)", "lease_seconds": "\(hosting.settings.leaseSeconds)"])
                 return true
             } catch {
-                if !logged { self.logger.error("cannot register this host with the job store; retrying every second", ["error": "\(error)"]) }
+                if !logged {
+                    self.logger.error("cannot register this host with the job store; retrying every second", ["error": "\(error)"])
+                }
                 logged = true
                 // Nothing runs yet (or any more): only a stop matters while waiting.
                 for event in self.queue.takeAll(until: Date().addingTimeInterval(1)) {
