@@ -102,7 +102,7 @@ struct RunnerHostsTests {
         #expect(Set(lines).count == 60, "a task ran twice: \(lines)")
         let hosts = try f.store.hosts()
         #expect(Set(hosts.map(\.id)) == ["h1", "h2"])
-        #expect(hosts.allSatisfy(\.live))
+        #expect(hosts.allSatisfy { $0.live })
         #expect(f.runners.allSatisfy { $0.host?.epoch != nil })
     }
 
