@@ -83,6 +83,26 @@ public enum Commands {
         }
     }
 
+    /// `sluice migrate --config FILE`: opens the configured store, which creates or migrates its
+    /// schema (under the store's advisory lock, so it may run while hosts start), and exits. Run
+    /// it with the owner role's URL when Sluice's runtime role may not create tables
+    /// (docs/deployment.md, "A PostgreSQL store").
+    public static func migrate(configPath: String) -> Int32 {
+        let configuration: Configuration
+        do { configuration = try ConfigLoader.load(path: configPath) } catch {
+            FileHandle.standardError.write(Data("\(error)\n".utf8))
+            return 1
+        }
+        do {
+            _ = try StoreOpener.open(configuration.store, dataDirectory: configuration.server.dataDirectory)
+        } catch {
+            FileHandle.standardError.write(Data("sluice: \(error)\n".utf8))
+            return 1
+        }
+        print("the \(configuration.store.kind) store is at the current schema")
+        return 0
+    }
+
     /// `sluice token new NAME [--roles a,b] [--expires DATE]`: prints a new token once, and the
     /// configuration entry that holds only its SHA-256.
     public static func newToken(name: String, roles: [String], expires: String?) -> Int32 {

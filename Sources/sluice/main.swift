@@ -14,6 +14,7 @@ let usage = """
            sluice explain --config FILE --token JWT|- [--source NAME]   (- reads the token from stdin)
            sluice token new NAME [--roles a,b] [--expires 2027-06-30]
            sluice audit export --config FILE [--since 2026-11-01]
+           sluice migrate --config FILE
            sluice drain --config FILE [--exit] [--wait]
            sluice version
 
@@ -24,6 +25,8 @@ let usage = """
              verify a signed assertion exactly as the server would and say why it is refused
     token    print a new service token once, and the config entry holding only its SHA-256
     audit    print the audit log as JSON lines, oldest first
+    migrate  create or migrate the configured store's schema and exit (run it as the database
+             owner when Sluice's own role may not create tables)
     drain    tell the sluice serve of the configuration's data_dir to start no new jobs (SIGUSR1;
              triggers still queue); --exit: and to exit once nothing runs (SIGUSR2); --wait:
              wait until that process has exited. Resume with DELETE /api/v1/admin/drain or a restart
@@ -91,6 +94,10 @@ case "audit":
     let options = parseOptions(Array(arguments.dropFirst()), allowed: ["--config", "--since"])
     guard let config = options["--config"] else { fail("audit export needs --config FILE") }
     exit(Commands.exportAudit(configPath: config, since: options["--since"]))
+case "migrate":
+    let options = parseOptions(arguments, allowed: ["--config"])
+    guard let config = options["--config"] else { fail("migrate needs --config FILE") }
+    exit(Commands.migrate(configPath: config))
 case "drain":
     var config: String? = nil
     var exitWhenDrained = false

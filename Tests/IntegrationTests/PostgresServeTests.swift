@@ -9,8 +9,8 @@ import Testing
 
 /// `sluice serve` with `store.postgres`, behind a real lighttpd, on the private PostgreSQL cluster
 /// `scripts/test` starts: a trigger is committed to and run from PostgreSQL (no SQLite file
-/// appears), `/healthz` names the store, the password comes from a file, and a second `serve` on
-/// the same database and schema is refused (no task leases yet, so it would run every task twice).
+/// appears), `/healthz` names the store and the host's lease, the password comes from a file, and
+/// `sluice migrate` creates the schema. Several hosts on one store: MultiHostTests.
 @Suite(
     "Sluice on a PostgreSQL store", .serialized, .timeLimit(.minutes(2)),
     .enabled(if: TestPostgres.isEnabled, Comment(rawValue: TestPostgres.disabledReason)))
@@ -65,6 +65,13 @@ struct PostgresServeTests {
 
         let health = try harness.client.send("GET", "/sluice/healthz")
         #expect(try health.jsonObject()["store"] as? String == "postgres", "\(health)")
+        // The host's lease: registered by the time the runner took its first job.
+        #expect(
+            await Poll.until(within: .seconds(10)) {
+                let host = (try? harness.client.send("GET", "/sluice/healthz").jsonObject()["host"]) as? [String: Any]
+                return host?["lease"] as? String == "held" && (host?["epoch"] as? Int ?? 0) >= 1
+                    && (host?["id"] as? String)?.hasSuffix(":" + harness.directory + "/data") == true
+            }, "\(String(describing: try? harness.client.send("GET", "/sluice/healthz")))")
         let accepted = try harness.client.postJSON("/sluice/api/v1/pipelines/pair/jobs", #"{"params":{}}"#, as: "alice")
         try #require(accepted.status == 202, "\(accepted)\n\(harness.logs())")
         let location = try #require(accepted.header("Location"))
@@ -78,6 +85,34 @@ struct PostgresServeTests {
         try #require(rows.count == 1)
         #expect(try rows[0].string(0) == "succeeded")
         #expect(!FileManager.default.fileExists(atPath: harness.directory + "/data/sluice.db"), "the SQLite store must not be opened")
+    }
+
+    @Test("sluice migrate creates the schema on an empty database and is a no-op the second time; a bad store URL fails with the reason")
+    func migrateCommand() throws {
+        let (connection, drop) = try Self.makeSchema()
+        defer { drop() }
+        let directory = try TemporaryDirectory()
+        let config = directory.file("sluice.json5")
+        try Data(Self.config(directory: directory.path, connection: connection).utf8).write(to: URL(fileURLWithPath: config))
+        try Data(((TestPostgres.password ?? "") + "\n").utf8).write(to: URL(fileURLWithPath: directory.file("pgpw")))
+        let binary = try LighttpdHarness.findSluiceBinary()
+        let db = try PostgresConnection(connection, password: TestPostgres.password)
+        defer { db.close() }
+        #expect(try db.execute("SELECT to_regclass('jobs') IS NULL")[0].bool(0) == true, "the schema must start empty")
+        for _ in 0..<2 {
+            let run = try ChildProcess.run(binary, ["migrate", "--config", config], timeout: .seconds(30))
+            #expect(run.exitCode == 0, "\(run.stderr)")
+            #expect(run.stdout.contains("the postgres store is at the current schema"), "\(run.stdout)")
+        }
+        for table in ["jobs", "tasks", "audit", "hosts", "sluice_schema"] {
+            #expect(try db.execute("SELECT to_regclass($1) IS NOT NULL", [.text(table)])[0].bool(0) == true, "no table \(table)")
+        }
+        try Data(Self.config(directory: directory.path, connection: connection + " dbname=sluice_no_such_db").utf8)
+            .write(to: URL(fileURLWithPath: config))
+        let bad = try ChildProcess.run(binary, ["migrate", "--config", config], timeout: .seconds(30))
+        #expect(bad.exitCode == 1)
+        #expect(bad.stderr.contains("cannot open the PostgreSQL job store"), "\(bad.stderr)")
+        #expect(!bad.stderr.contains(TestPostgres.password ?? "\u{0}never"), "the password must never be printed")
     }
 
     @Test("A password that cannot be read stops serve at start with the reason, never the password")

@@ -15,7 +15,8 @@ import Workflow
 /// claims split the work, a lost lease costs the host what it runs, and a fenced commit writes
 /// nothing. The multi-process scenarios (three `serve`s, kill -9, SIGSTOP) are in
 /// IntegrationTests/MultiHostTests.
-@Suite("Runners sharing a PostgreSQL store", .serialized, .enabled(if: TestPostgres.isEnabled, Comment(rawValue: TestPostgres.disabledReason)))
+@Suite(
+    "Runners sharing a PostgreSQL store", .serialized, .enabled(if: TestPostgres.isEnabled, Comment(rawValue: TestPostgres.disabledReason)))
 struct RunnerHostsTests {
     /// A fresh schema, a store on it, and a directory for logs and marker files.
     final class Fixture {
@@ -48,7 +49,9 @@ struct RunnerHostsTests {
         func raw() throws -> PostgresConnection { try PostgresConnection(self.connection, password: TestPostgres.password) }
 
         func submit(_ tasks: [TaskRecord]) throws -> JobRecord {
-            try self.store.createJob(NewJob(pipeline: "p", triggeredBy: "test", identitySource: "test", params: [:], workingDirectory: self.dir.path, tasks: tasks))
+            try self.store.createJob(
+                NewJob(
+                    pipeline: "p", triggeredBy: "test", identitySource: "test", params: [:], workingDirectory: self.dir.path, tasks: tasks))
         }
 
         /// Waits (10 s at most) until job `id` is terminal.
@@ -149,7 +152,8 @@ struct RunnerHostsTests {
             TaskRecord(
                 name: "t", needs: [],
                 argv: Self.sh(
-                    "echo $SLUICE_JOB_ID $SLUICE_TASK $SLUICE_ATTEMPT >> \"$1\"; while [ ! -e \"$2\" ]; do sleep 0.05; done; sleep 30 &", runs,
+                    "echo $SLUICE_JOB_ID $SLUICE_TASK $SLUICE_ATTEMPT >> \"$1\"; while [ ! -e \"$2\" ]; do sleep 0.05; done; sleep 30 &",
+                    runs,
                     gate))
         ])
         let runner = f.runner("h1", lease: 30)
@@ -158,7 +162,8 @@ struct RunnerHostsTests {
         let before = try #require(try f.store.job(id: job.id))
         // As if h1's lease had expired and h2 had rescued and claimed the job.
         let other = try f.store.register(host: "h2", leaseSeconds: 30)
-        try f.raw().execute("UPDATE jobs SET owner = $1, owner_epoch = $2 WHERE id = $3", [.text("h2"), .int64(other.epoch), .int64(job.id)])
+        try f.raw().execute(
+            "UPDATE jobs SET owner = $1, owner_epoch = $2 WHERE id = $3", [.text("h2"), .int64(other.epoch), .int64(job.id)])
         _ = FileManager.default.createFile(atPath: gate, contents: nil)
         // The attempt ends; h1's commit of its outcome is refused.
         #expect(Poll.blockingUntil(within: .seconds(10)) { runner.activity.activeJobs == 0 && runner.activity.runningTasks == 0 })
@@ -181,7 +186,8 @@ struct RunnerHostsTests {
         let job = try f.submit([
             TaskRecord(
                 name: "t", needs: [],
-                argv: Self.sh("echo $SLUICE_JOB_ID $SLUICE_TASK $SLUICE_ATTEMPT >> \"$1\"; while [ ! -e \"$2\" ]; do sleep 0.05; done", runs, gate),
+                argv: Self.sh(
+                    "echo $SLUICE_JOB_ID $SLUICE_TASK $SLUICE_ATTEMPT >> \"$1\"; while [ ! -e \"$2\" ]; do sleep 0.05; done", runs, gate),
                 options: TaskOptions(retry: RetryPolicy(retries: 1, initialDelay: 0.1)))
         ])
         let first = f.runner("h1", lease: 1)
