@@ -46,9 +46,34 @@ public enum ProcessIdentity {
     /// give the same key: otherwise the next start would not recognise the attempts still
     /// running and would run them again beside themselves.
     public static func runKey(logDirectory: String, jobID: Int64, task: String, attempt: Int) -> String {
+        "\(self.instancePrefix(logDirectory: logDirectory))\(jobID)/\(task)/\(attempt)"
+    }
+
+    /// The start every run key of the instance with `logDirectory` shares: the hash of the
+    /// directory and a slash.
+    public static func instancePrefix(logDirectory: String) -> String {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325  // FNV-1a of the directory: tells instances apart, not a secret
         for byte in self.normalized(logDirectory).utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
-        return "\(String(hash, radix: 16))/\(jobID)/\(task)/\(attempt)"
+        return String(hash, radix: 16) + "/"
+    }
+
+    /// Live processes whose `SLUICE_RUN_KEY` starts with `prefix` (an `instancePrefix`), by run
+    /// key (compared as bytes): every attempt of one instance still running, whatever its job.
+    public static func carriers(withPrefix prefix: String) -> [String: [Carrier]] {
+        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return [:] }
+        let wanted = Array("SLUICE_RUN_KEY=\(prefix)".utf8)
+        let variablePrefix = "SLUICE_RUN_KEY=".utf8.count
+        var found: [String: [Carrier]] = [:]
+        for entry in entries {
+            guard let pid = Int32(entry), pid > 1, let environ = FileManager.default.contents(atPath: "/proc/\(pid)/environ") else {
+                continue
+            }
+            for variable in environ.split(separator: 0) where variable.starts(with: wanted) {
+                let key = String(decoding: variable.dropFirst(variablePrefix), as: UTF8.self)
+                if let carrier = self.describe(pid, carrying: key) { found[key, default: []].append(carrier) }
+            }
+        }
+        return found
     }
 
     /// `path` without empty and `.` components and with each `..` taking the component before

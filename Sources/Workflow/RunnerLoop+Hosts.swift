@@ -127,6 +127,7 @@ extension RunnerLoop {
         self.resources = ResourcePool()
         guard self.register() else { return }
         self.recover()
+        self.killUnowned()
         self.needsRefresh = true
     }
 
@@ -182,6 +183,22 @@ extension RunnerLoop {
         self.blocked.removeAll { ids.contains($0.job) }
         self.slotQueue.removeAll { ids.contains($0.job) }
         self.slotHead = min(self.slotHead, self.slotQueue.count)
+    }
+
+    /// Kills every attempt of this instance still running here that the runner does not track
+    /// after taking its jobs back: attempts of jobs another host rescued while this one was away
+    /// (a crash and a restart later than the lease), whose supervisors would otherwise run them to
+    /// their end beside the rescuer's retry. Called after `recover()` on a shared store.
+    func killUnowned() {
+        let tracked = Set(self.running.values.map { Array($0.runKey.utf8) })
+        let prefix = ProcessIdentity.instancePrefix(logDirectory: self.configuration.logDirectory)
+        for (key, carriers) in ProcessIdentity.carriers(withPrefix: prefix) where !tracked.contains(Array(key.utf8)) {
+            for carrier in carriers where carrier.isSupervisor { kill(carrier.pid, SIGKILL) }
+            for group in Set(carriers.map(\.processGroup)) {
+                TaskProcess.signalGroup(group, SIGKILL)
+            }
+            self.logger.warning("killed an attempt of a job this host no longer owns", ["run_key": key])
+        }
     }
 
     /// Publishes the lease for `Runner.host`.

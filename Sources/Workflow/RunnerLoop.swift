@@ -132,6 +132,7 @@ final class RunnerLoop: @unchecked Sendable {
             self.listener = HostListener(store: self.hosting!.store) { [queue] in queue.post(.wake) }
         }
         self.recover()
+        if self.hosting != nil { self.killUnowned() }
         self.refresh()
         self.pass()
         self.publish()

@@ -177,7 +177,9 @@ struct RunnerHostsTests {
             "processes of the lost job are left: \(ProcessTable.livingProcessIDs(under: f.dir.path))")
     }
 
-    @Test("A host that stops renewing loses its jobs to a live host, which retries the running attempt")
+    @Test(
+        "A host that stops renewing loses its jobs to a live host, which retries the running attempt; when the host starts again it kills its old attempt"
+    )
     func rescue() throws {
         let f = try Fixture()
         defer { f.tearDown() }
@@ -187,18 +189,23 @@ struct RunnerHostsTests {
             TaskRecord(
                 name: "t", needs: [],
                 argv: Self.sh(
-                    "echo $SLUICE_JOB_ID $SLUICE_TASK $SLUICE_ATTEMPT >> \"$1\"; while [ ! -e \"$2\" ]; do sleep 0.05; done", runs, gate),
+                    "echo $SLUICE_JOB_ID $SLUICE_TASK $SLUICE_ATTEMPT $$ >> \"$1\"; while [ ! -e \"$2\" ]; do sleep 0.05; done", runs, gate),
                 options: TaskOptions(retry: RetryPolicy(retries: 1, initialDelay: 0.1)))
         ])
         let first = f.runner("h1", lease: 1)
         #expect(Poll.blockingUntil(within: .seconds(10)) { Self.lines(runs).count == 1 })
+        let oldPID = try #require(Self.lines(runs).first.flatMap { $0.split(separator: " ").last }.flatMap { Int32($0) })
         first.stop()  // leaves the task to its supervisor, and the lease to expire
         _ = f.runner("h2", lease: 1)
         #expect(Poll.blockingUntil(within: .seconds(10)) { Self.lines(runs).count == 2 }, "h2 never retried h1's attempt")
+        #expect(kill(oldPID, 0) == 0, "h1's attempt runs on under its supervisor until h1 comes back")
+        // h1 starts again (a later epoch): the job is h2's now, so h1 kills its old attempt.
+        _ = f.runner("h1", lease: 1)
+        #expect(Poll.blockingUntil(within: .seconds(5)) { kill(oldPID, 0) != 0 }, "h1 left its rescued attempt running")
         _ = FileManager.default.createFile(atPath: gate, contents: nil)
         let done = try #require(try f.finished(job.id))
         #expect(done.state == .succeeded)
         #expect(done.task("t")?.attempt == 2)
-        #expect(Self.lines(runs) == ["\(job.id) t 1", "\(job.id) t 2"])
+        #expect(Self.lines(runs).map { $0.split(separator: " ").prefix(3).joined(separator: " ") } == ["\(job.id) t 1", "\(job.id) t 2"])
     }
 }
