@@ -16,6 +16,9 @@ public final class JobChanges: @unchecked Sendable {
     // Guarded by `condition`.
     private let condition = NSCondition()
     private var generations: [Int64: UInt64] = [:]
+    /// Changes made elsewhere (another host on a shared store): the notification does not say
+    /// which job, so it moves every job's generation.
+    private var elsewhere: UInt64 = 0
     private var waiters = 0
     private var closed = false
     /// Most requests waiting at once.
@@ -28,13 +31,25 @@ public final class JobChanges: @unchecked Sendable {
     public func generation(of job: Int64) -> UInt64 {
         self.condition.lock()
         defer { self.condition.unlock() }
-        return self.generations[job] ?? 0
+        return self.current(job)
     }
+
+    /// `job`'s generation: its own changes plus those seen elsewhere. Call with `condition` locked.
+    private func current(_ job: Int64) -> UInt64 { (self.generations[job] ?? 0) &+ self.elsewhere }
 
     /// Records a change of `job` and wakes its waiters.
     public func notify(_ job: Int64) {
         self.condition.lock()
         self.generations[job, default: 0] &+= 1
+        self.condition.broadcast()
+        self.condition.unlock()
+    }
+
+    /// Records that some jobs may have changed on another host (a shared store's notification):
+    /// every waiter wakes and looks at its job again.
+    public func notifyAll() {
+        self.condition.lock()
+        self.elsewhere &+= 1
         self.condition.broadcast()
         self.condition.unlock()
     }
@@ -64,15 +79,15 @@ public final class JobChanges: @unchecked Sendable {
     public func wait(for job: Int64, after generation: UInt64, until deadline: Date) -> WaitOutcome {
         self.condition.lock()
         defer { self.condition.unlock() }
-        if (self.generations[job] ?? 0) != generation { return .changed }
+        if self.current(job) != generation { return .changed }
         if self.closed { return .closed }
         guard self.waiters < self.maxWaiters else { return .busy }
         self.waiters += 1
         defer { self.waiters -= 1 }
-        while (self.generations[job] ?? 0) == generation && !self.closed {
+        while self.current(job) == generation && !self.closed {
             if !self.condition.wait(until: deadline) { break }
         }
-        if (self.generations[job] ?? 0) != generation { return .changed }
+        if self.current(job) != generation { return .changed }
         return self.closed ? .closed : .timedOut
     }
 }

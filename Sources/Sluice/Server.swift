@@ -79,6 +79,8 @@ public enum Server {
         if case .postgres(let postgres) = configuration.store {
             // Several hosts may share a PostgreSQL store: this one claims jobs under a lease.
             runnerConfiguration.hosting = .init(id: postgres.hostID(dataDirectory: data), leaseSeconds: postgres.leaseSeconds)
+            // A job watched here (`?wait=`) may run on another host: its commits wake the waiters.
+            runnerConfiguration.onChangeElsewhere = { changes.notifyAll() }
         }
         let runner = Runner(store: store, configuration: runnerConfiguration, limits: configuration.runnerLimits)
         // Drained with an exit planned: stop as on SIGTERM, through the same sigwait below.

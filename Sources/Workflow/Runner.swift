@@ -45,6 +45,9 @@ public final class Runner: Sendable {
         /// This host's id and lease when the store is shared by several hosts (a
         /// `SharedJobStore`); nil, or a store that is not shared: the only runner on its store.
         public var hosting: HostSettings? = nil
+        /// Called (on the listener's thread) whenever a shared store says something changed on
+        /// another host: which job is not said (keep it short).
+        public var onChangeElsewhere: (@Sendable () -> Void)? = nil
 
         /// Creates settings.
         public init(

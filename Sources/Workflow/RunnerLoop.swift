@@ -129,7 +129,10 @@ final class RunnerLoop: @unchecked Sendable {
                 self.watcher?.stop()
                 return
             }
-            self.listener = HostListener(store: self.hosting!.store) { [queue] in queue.post(.wake) }
+            self.listener = HostListener(store: self.hosting!.store) { [queue, configuration] in
+                queue.post(.wake)
+                configuration.onChangeElsewhere?()
+            }
         }
         self.recover()
         if self.hosting != nil { self.killUnowned() }

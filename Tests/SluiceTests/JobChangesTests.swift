@@ -16,4 +16,20 @@ struct JobChangesTests {
         changes.close()
         #expect(changes.wait(for: 1, after: 1, until: Date().addingTimeInterval(5)) == .closed)
     }
+
+    @Test("A change elsewhere (another host) wakes a waiter for any job, once per change; a change of another job does not")
+    func changesElsewhere() async throws {
+        let changes = JobChanges(maxWaiters: 4)
+        changes.notify(7)
+        let seen = changes.generation(of: 1)
+        #expect(seen == 0, "job 7's change is not job 1's")
+        let waiter = Task.detached { changes.wait(for: 1, after: seen, until: Date().addingTimeInterval(10)) }
+        try await Task.sleep(for: .milliseconds(100))
+        changes.notifyAll()
+        #expect(await waiter.value == .changed)
+        let after = changes.generation(of: 1)
+        #expect(after != seen)
+        #expect(changes.wait(for: 1, after: after, until: Date().addingTimeInterval(0.05)) == .timedOut, "one wake per change")
+        #expect(changes.generation(of: 7) != changes.generation(of: 1), "each job keeps its own changes too")
+    }
 }
