@@ -94,7 +94,9 @@ let package = Package(
         .testTarget(name: "JobStoreTests", dependencies: ["JobStore", "SQLiteStore", "SQLite", "PostgresStore", "Postgres", "Locking", "TestSupport"]),
         .testTarget(name: "PostgresStoreTests", dependencies: ["PostgresStore", "JobStore", "Postgres", "Locking", "TestSupport"]),
         .testTarget(name: "SQLiteStoreTests", dependencies: ["SQLiteStore", "JobStore", "SQLite", "Locking", "TestSupport"]),
-        .testTarget(name: "WorkflowTests", dependencies: ["Workflow", "Supervisor", "JobStore", "SQLiteStore", "ByteStrings", "Locking", "TestSupport"]),
+        .testTarget(
+            name: "WorkflowTests",
+            dependencies: ["Workflow", "Supervisor", "JobStore", "SQLiteStore", "PostgresStore", "Postgres", "ByteStrings", "Locking", "TestSupport"]),
         .testTarget(name: "PagesTests", dependencies: ["Pages"]),
         .testTarget(
             name: "SluiceTests",

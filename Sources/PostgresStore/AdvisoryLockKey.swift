@@ -1,5 +1,5 @@
 /// The keys of the transaction-scoped advisory locks (`pg_advisory_xact_lock`) that make
-/// `PostgresJobStore.submit` atomic across connections and hosts.
+/// `PostgresJobStore.submit` and `claim` atomic across connections and hosts.
 ///
 /// A key is the 64-bit FNV-1a hash of the store's namespace (the PostgreSQL schema its tables
 /// are in), a lock kind and the bytes of the names it guards, each part followed by a 0 byte so
@@ -29,6 +29,14 @@ enum AdvisoryLockKey {
     /// row that commits later with a smaller id.
     static func insertOrder(namespace: String) -> Int64 {
         self.key(["insert order"], namespace: namespace)
+    }
+
+    /// The lock every `claim` takes after checking its lease: claims of all hosts run one at a
+    /// time, so each one counts the jobs the claims before it took (pipeline concurrency is
+    /// exact over all hosts). Releasing (rescue, finishing, retry) never takes it: a claim that
+    /// counts a job a moment after it was released only admits less, never more.
+    static func claim(namespace: String) -> Int64 {
+        self.key(["claim"], namespace: namespace)
     }
 
     /// FNV-1a (64 bits) of `namespace` and `parts`, each followed by a 0 byte.

@@ -39,6 +39,13 @@ import Postgres
 /// insert: ids are then handed out in commit order, as with SQLite's single writer. Its holder
 /// only inserts new rows and commits, so it never waits for anything while holding it.
 ///
+/// **Several hosts.** It is also a `SharedJobStore` (PostgresJobStore+Shared.swift): hosts hold
+/// leases by the database's clock, claim jobs, and write only to jobs they own. The
+/// transactions that make work claimable or change it for its owner (a job submitted,
+/// cancel-requested, retried, finished; jobs rescued) notify the store's channel
+/// (`ChangeChannel`) before they commit, which wakes every host's listener (`makeListener`).
+/// `retry` clears the job's owner: a retried job is claimable by any host.
+///
 /// **Errors.** Every method commits before it returns. What is "cannot right now" (connection
 /// lost or refused, server shutting down, too many connections, disk full, a lock or statement
 /// timeout) is thrown as `StorageUnavailable` (see `StorageUnavailable.init?(classifying:)`),
@@ -54,9 +61,13 @@ public final class PostgresJobStore: JobStore {
     /// key, so that two Sluice installations in different schemas of one database do not wait
     /// for each other.
     let namespace: String
-    /// The connection string and password the store was opened with (for `soleRunnerLock`).
+    /// The connection string and password the store was opened with (for `soleRunnerLock` and
+    /// the listeners' connections of their own).
     let connectionString: String
     let password: String?
+    /// The channel the store notifies changes on (`ChangeChannel`): `pg_notify` in the
+    /// transactions that make work claimable or change it elsewhere, `LISTEN` in `makeListener`.
+    let channel: String
 
     /// Opens the store: connects, and creates or migrates the schema in the connection's current
     /// schema (the first existing one on its `search_path`) if needed.
@@ -101,6 +112,7 @@ public final class PostgresJobStore: JobStore {
                 throw JobStoreError("the PostgreSQL job store has no schema: no schema on the search_path exists")
             }
             self.namespace = schema
+            self.channel = ChangeChannel.name(namespace: schema)
         } catch let error as PostgresError {
             throw StorageUnavailable(classifying: error) ?? error
         }
@@ -114,13 +126,13 @@ public final class PostgresJobStore: JobStore {
 
     /// Runs `body` with a pooled connection (outside a transaction: one statement, or a
     /// transaction `body` opens itself).
-    private func read<T>(_ body: (PostgresConnection) throws -> T) throws -> T {
+    func read<T>(_ body: (PostgresConnection) throws -> T) throws -> T {
         try self.run(body)
     }
 
     /// Runs `body` in a READ COMMITTED transaction, again after a deadlock or serialization
     /// failure (the body must only touch the database).
-    private func write<T>(_ body: (PostgresConnection) throws -> T) throws -> T {
+    func write<T>(_ body: (PostgresConnection) throws -> T) throws -> T {
         try self.run { db in try db.retryingTransaction(isolation: .readCommitted) { try body(db) } }
     }
 
@@ -141,8 +153,16 @@ public final class PostgresJobStore: JobStore {
     }
 
     /// Takes the transaction-scoped advisory lock `key` (held until commit or rollback).
-    private static func lock(_ key: Int64, on db: PostgresConnection) throws {
+    static func lock(_ key: Int64, on db: PostgresConnection) throws {
         try db.execute("SELECT pg_advisory_xact_lock($1)", [.int64(key)])
+    }
+
+    /// Notifies `channel` inside the caller's transaction: listeners (`makeListener`) wake when
+    /// it commits, and not at all if it rolls back, so nobody looks for a change that never
+    /// happened. The payload is empty: a listener looks at the store itself, and the server
+    /// folds identical notifications of one transaction into one.
+    static func notifyChange(on channel: String, in db: PostgresConnection) throws {
+        try db.notify(channel)
     }
 
     // MARK: - Submitting
@@ -155,6 +175,7 @@ public final class PostgresJobStore: JobStore {
             case refused(Submission.Refusal)
         }
         let namespace = self.namespace
+        let channel = self.channel
         let outcome = try self.write { db -> Outcome in
             // The order is fixed (key, pipeline, insert order): see the type's documentation.
             if let key = job.idempotencyKey {
@@ -194,6 +215,8 @@ public final class PostgresJobStore: JobStore {
                     audit.jobID = id
                     try Self.insertAudit(audit, into: db)
                 }
+                // A new job: some host may claim it.
+                try Self.notifyChange(on: channel, in: db)
                 return .inserted(id, waits: waits)
             case .existing(let id, let reason): return .existing(id, reason)
             case .refused(let refusal): return .refused(refusal)
@@ -304,6 +327,7 @@ public final class PostgresJobStore: JobStore {
 
     public func requestCancel(jobID: Int64, audit: AuditRecord?) throws -> JobRecord? {
         let namespace = self.namespace
+        let channel = self.channel
         try self.write { db in
             // The check is in the UPDATE's WHERE: a concurrent change to the row makes
             // PostgreSQL wait for it and check the newest version.
@@ -315,6 +339,8 @@ public final class PostgresJobStore: JobStore {
                 try Self.lock(AdvisoryLockKey.insertOrder(namespace: namespace), on: db)
                 try Self.insertAudit(audit, into: db)
             }
+            // The owner (or, for an unowned job, any host) must act on the request.
+            if changed > 0 { try Self.notifyChange(on: channel, in: db) }
         }
         return try self.job(id: jobID)
     }
@@ -327,6 +353,7 @@ public final class PostgresJobStore: JobStore {
 
     public func retry(jobID: Int64, audit: AuditRecord?) throws -> JobRecord? {
         let namespace = self.namespace
+        let channel = self.channel
         let retried = try self.write { db -> Bool in
             // FOR UPDATE: the state checked is the state changed; a concurrent retry or record
             // waits until this one commits, and then sees its outcome.
@@ -337,13 +364,19 @@ public final class PostgresJobStore: JobStore {
             let anySucceeded =
                 try db.execute("SELECT EXISTS (SELECT 1 FROM tasks WHERE job_id = $1 AND state = 'succeeded')", [.int64(jobID)])
                 .first?.bool(0) ?? false
+            // The owner is cleared: the host that ran the job has long let go of it (it was
+            // finished), so the retried job is claimable by any host, like a new one.
             try db.execute(
-                "UPDATE jobs SET state = $1, cancel_requested = false, finished_at = NULL WHERE id = $2",
+                """
+                UPDATE jobs SET state = $1, cancel_requested = false, finished_at = NULL, owner = NULL, owner_epoch = NULL
+                WHERE id = $2
+                """,
                 [.text(JobRetry.jobState(anyTaskSucceeded: anySucceeded).rawValue), .int64(jobID)])
             if let audit {
                 try Self.lock(AdvisoryLockKey.insertOrder(namespace: namespace), on: db)
                 try Self.insertAudit(audit, into: db)
             }
+            try Self.notifyChange(on: channel, in: db)
             return true
         }
         return retried ? try self.job(id: jobID) : nil
@@ -356,9 +389,20 @@ public final class PostgresJobStore: JobStore {
     }
 
     public func recordProcesses(_ processes: [(jobID: Int64, task: String, pid: Int32)]) throws {
+        try self.recordProcesses(processes, fence: nil)
+    }
+
+    /// Records process ids in one transaction: all of them, or with a `fence` only those of jobs
+    /// the lease owns (the others are skipped). Their job rows are then locked (`FOR SHARE`, in
+    /// id order) while the pids are written, so a rescue cannot release a job in between; the
+    /// unfenced variant locks nothing, as before shared stores.
+    func recordProcesses(_ processes: [(jobID: Int64, task: String, pid: Int32)], fence: HostLease?) throws {
         guard !processes.isEmpty else { return }
         try self.write { db in
-            for p in processes {
+            let owned = try fence.map { fence in
+                Set(try Self.lockJobs(Set(processes.map(\.jobID)).sorted(), ownedBy: fence, .share, in: db).keys)
+            }
+            for p in processes where owned?.contains(p.jobID) ?? true {
                 try db.execute(
                     "UPDATE tasks SET pid = $1 WHERE job_id = $2 AND name = $3", [.int64(Int64(p.pid)), .int64(p.jobID), .text(p.task)])
             }
@@ -370,15 +414,62 @@ public final class PostgresJobStore: JobStore {
     }
 
     public func record(_ updates: [JobUpdate]) throws {
-        guard !updates.isEmpty else { return }
+        _ = try self.record(updates, fence: nil)
+    }
+
+    /// Applies updates in one transaction: all of them, or with a `fence` only those of jobs the
+    /// lease owns. Notifies the store's channel if a job became terminal (its pipeline's
+    /// concurrency slot is free, and jobs waiting for its identity may start).
+    /// - Returns: the ids of the jobs whose updates were refused (always empty without a fence).
+    func record(_ updates: [JobUpdate], fence: HostLease?) throws -> Set<Int64> {
+        guard !updates.isEmpty else { return [] }
         let now = self.now()
-        try self.write { db in
-            // Job rows before their tasks, in id order, as retry locks them: no deadlock.
-            var arguments = Arguments()
-            let list = arguments.list(Set(updates.map(\.jobID)).sorted().map(PostgresValue.int64))
-            try db.execute("SELECT id FROM jobs WHERE id IN (\(list)) ORDER BY id FOR UPDATE", arguments.values)
-            for update in updates { try Self.apply(update, at: now, in: db) }
+        let channel = self.channel
+        return try self.write { db in
+            // Job rows before their tasks, in id order, as retry locks them: no deadlock. With a
+            // fence the ownership check is part of the locking statement: a row that a rescue or
+            // take-over is changing is re-checked on its newest version once that commits, so
+            // an update never lands on a job that has just changed hands.
+            let ids = Set(updates.map(\.jobID)).sorted()
+            let before = try Self.lockJobs(ids, ownedBy: fence, .update, in: db)
+            var becameTerminal = false
+            for update in updates where fence == nil || before[update.jobID] != nil {
+                try Self.apply(update, at: now, in: db)
+                if update.jobState.isTerminal, before[update.jobID]?.isTerminal == false { becameTerminal = true }
+            }
+            if becameTerminal { try Self.notifyChange(on: channel, in: db) }
+            return fence == nil ? [] : Set(ids.filter { before[$0] == nil })
         }
+    }
+
+    /// How `lockJobs` locks rows.
+    enum RowLock: String {
+        /// `FOR UPDATE`: the rows are about to change.
+        case update = "FOR UPDATE"
+        /// `FOR SHARE`: the rows must not change (or change hands) while their tasks do.
+        case share = "FOR SHARE"
+    }
+
+    /// Locks the rows of the jobs `ids` (sorted: rows are locked in id order, which every
+    /// multi-row locker here keeps, so they cannot deadlock each other) inside the caller's
+    /// transaction; with `owner`, only those the lease owns.
+    /// - Returns: the state of each job locked, by id.
+    static func lockJobs(_ ids: [Int64], ownedBy owner: HostLease?, _ lock: RowLock, in db: PostgresConnection) throws -> [Int64: JobState]
+    {
+        var arguments = Arguments()
+        var sql = "SELECT id, state FROM jobs WHERE id IN (" + arguments.list(ids.map(PostgresValue.int64)) + ")"
+        if let owner {
+            sql += " AND owner = " + arguments.add(.text(owner.host)) + " AND owner_epoch = " + arguments.add(.int64(owner.epoch))
+        }
+        sql += " ORDER BY id " + lock.rawValue
+        var states: [Int64: JobState] = [:]
+        for row in try db.execute(sql, arguments.values) {
+            guard let id = try row.int64("id"), let state = try row.string("state").flatMap(JobState.init(rawValue:)) else {
+                throw JobStoreError("malformed job row")
+            }
+            states[id] = state
+        }
+        return states
     }
 
     /// Applies one job's update inside the caller's transaction, as `RecordRules` describes.
@@ -481,7 +572,8 @@ public final class PostgresJobStore: JobStore {
 
     // MARK: - Rows
 
-    private static func job(from row: PostgresRow) throws -> JobRecord {
+    /// The job (without tasks) a `SELECT * FROM jobs` row holds.
+    static func job(from row: PostgresRow) throws -> JobRecord {
         guard let id = try row.int64("id"), let pipeline = try row.string("pipeline"),
             let state = try row.string("state").flatMap(JobState.init(rawValue:)),
             let params = try row.string("params"), let created = try row.int64("created_at")
@@ -496,6 +588,7 @@ public final class PostgresJobStore: JobStore {
             secretParameters: try StringArrayColumn.decode(try row.string("secret_params") ?? "[]"))
     }
 
+    /// The task a `SELECT * FROM tasks` row holds.
     private static func task(from row: PostgresRow) throws -> TaskRecord {
         guard let name = try row.string("name"), let state = try row.string("state").flatMap(TaskState.init(rawValue:)),
             let needs = try row.string("needs"), let argv = try row.string("argv")
@@ -514,19 +607,3 @@ public final class PostgresJobStore: JobStore {
 
 /// A time as stored (`StoredTime`), or NULL.
 private func time(_ date: Date?) -> PostgresValue? { date.map { .int64(StoredTime.milliseconds($0)) } }
-
-/// The parameters of a statement built piece by piece: each value added gets the next `$n`.
-private struct Arguments {
-    private(set) var values: [PostgresValue?] = []
-
-    /// Adds `value` and returns its placeholder.
-    mutating func add(_ value: PostgresValue?) -> String {
-        self.values.append(value)
-        return "$\(self.values.count)"
-    }
-
-    /// Adds every value and returns their placeholders, comma-separated.
-    mutating func list(_ values: [PostgresValue]) -> String {
-        values.map { self.add($0) }.joined(separator: ", ")
-    }
-}

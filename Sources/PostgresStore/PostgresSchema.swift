@@ -3,7 +3,9 @@ import Postgres
 
 /// The PostgreSQL job store's schema, as versioned migrations, and how they are applied.
 ///
-/// The tables mirror SQLiteStore's `Schema` column for column, with PostgreSQL's types:
+/// The tables mirror SQLiteStore's `Schema` column for column (plus what only a store several
+/// hosts share needs: the `hosts` table and the jobs' `owner`, `owner_epoch`; see
+/// `SharedJobStore`), with PostgreSQL's types:
 /// `BIGINT GENERATED ALWAYS AS IDENTITY` ids, `BIGINT` Unix-millisecond times (`StoredTime`),
 /// `BOOLEAN` flags, and `TEXT COLLATE "C"` for every text column. Why "C": this project compares
 /// names, users, identities and keys as bytes ("K" and U+212A KELVIN SIGN are different
@@ -112,6 +114,27 @@ enum PostgresSchema {
                 CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit FOR EACH STATEMENT EXECUTE FUNCTION sluice_audit_append_only();
                 CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit FOR EACH STATEMENT EXECUTE FUNCTION sluice_audit_append_only();
                 CREATE TRIGGER audit_no_truncate BEFORE TRUNCATE ON audit FOR EACH STATEMENT EXECUTE FUNCTION sluice_audit_append_only();
+                """),
+        // Several hosts on one store (`SharedJobStore`): hosts hold leases, jobs have owners.
+        Migration(
+            version: 3, name: "hosts and job owners",
+            sql: """
+                -- Every time here is Unix milliseconds by the DATABASE's clock (clock_timestamp()):
+                -- hosts' clocks differ, and a lease compared with two clocks means nothing.
+                CREATE TABLE hosts (
+                    id               TEXT   COLLATE "C" PRIMARY KEY,  -- stable across restarts of the host
+                    epoch            BIGINT NOT NULL,                 -- raised by every registration
+                    lease_expires_at BIGINT NOT NULL,
+                    started_at       BIGINT NOT NULL,                 -- the latest registration
+                    renewed_at       BIGINT NOT NULL                  -- the latest registration or renewal
+                );
+                -- No foreign key to hosts: an owner is only ever set under the host's row lock
+                -- (claim, take-over), hosts are never deleted, and the key's checks would lock
+                -- host rows on every claim and release for nothing.
+                ALTER TABLE jobs ADD COLUMN owner TEXT COLLATE "C", ADD COLUMN owner_epoch BIGINT;
+                -- What claims scan (in id order) and what rescues and take-overs look up.
+                CREATE INDEX jobs_claimable ON jobs (id) WHERE owner IS NULL AND state IN ('queued','running');
+                CREATE INDEX jobs_unfinished_by_owner ON jobs (owner, id) WHERE owner IS NOT NULL AND state IN ('queued','running');
                 """),
     ]
 

@@ -30,7 +30,28 @@ extension App {
             text +=
                 ",\"draining\":true,\"exit_when_drained\":\(drain.exitWhenDrained),\"active_jobs\":\(drain.activeJobs),\"running_tasks\":\(drain.runningTasks)"
         }
-        return .json(Array((text + "}\n").utf8))
+        var bytes = Array(text.utf8)
+        if let host = self.runner?.host {
+            // Several hosts share the store: this one's id and lease ("held", or "none" while it
+            // registers again after losing it). Read from memory, like the rest: no database.
+            var writer = JSONWriter()
+            writer.object { w in
+                w.key("id")
+                w.string(host.id)
+                w.key("lease")
+                w.string(host.epoch == nil ? "none" : "held")
+                if let epoch = host.epoch {
+                    w.key("epoch")
+                    w.int(epoch)
+                }
+                if let until = host.validUntil {
+                    w.key("lease_valid_seconds")
+                    w.int(max(0, Int(until.timeIntervalSinceNow.rounded(.down))))
+                }
+            }
+            bytes += Array(",\"host\":".utf8) + writer.bytes
+        }
+        return .json(bytes + Array("}\n".utf8))
     }
 
     /// `GET /api/v1/whoami`: identity source, subject, groups, roles, and per pipeline the verbs

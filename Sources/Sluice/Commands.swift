@@ -66,7 +66,7 @@ public enum Commands {
             sinceDate = date
         }
         do {
-            let store = try StoreOpener.open(configuration.store, dataDirectory: configuration.server.dataDirectory, exclusive: false).store
+            let store = try StoreOpener.open(configuration.store, dataDirectory: configuration.server.dataDirectory)
             var records: [AuditRecord] = []
             var before: Int64? = nil
             while true {

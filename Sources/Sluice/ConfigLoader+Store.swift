@@ -29,7 +29,9 @@ extension ConfigLoader {
         r.finish()
         if let host, let problem = Self.hostIDProblem(host) { problems.add("store.postgres.host", problem) }
         if let lease, !(1...600).contains(lease) {
-            problems.add("store.postgres.lease_seconds", "must be from 1 to 600 seconds (another host rescues the jobs of a host silent for this long)")
+            problems.add(
+                "store.postgres.lease_seconds",
+                "must be from 1 to 600 seconds (another host rescues the jobs of a host silent for this long)")
         }
         guard let url else {
             problems.add("store.postgres.url", "required: a postgresql:// URL or key=value connection string (without the password)")

@@ -243,7 +243,10 @@ enum OpenAPI {
                   },
                   "Health": {"type": "object", "required": ["status", "config"], "properties": {
                     "status": {"type": "string", "enum": ["ok", "degraded", "draining", "stopping"]}, "config": {"type": "string"}, "store": {"type": "string", "enum": ["sqlite", "postgres"]}, "storage_errors": {"type": "integer", "minimum": 0},
-                    "draining": {"type": "boolean"}, "exit_when_drained": {"type": "boolean"}, "active_jobs": {"type": "integer", "minimum": 0}, "running_tasks": {"type": "integer", "minimum": 0}}},
+                    "draining": {"type": "boolean"}, "exit_when_drained": {"type": "boolean"}, "active_jobs": {"type": "integer", "minimum": 0}, "running_tasks": {"type": "integer", "minimum": 0},
+                    "host": {"type": "object", "required": ["id", "lease"], "properties": {
+                      "id": {"type": "string"}, "lease": {"type": "string", "enum": ["held", "none"]}, "epoch": {"type": "integer", "minimum": 1},
+                      "lease_valid_seconds": {"type": "integer", "minimum": 0}}}}},
                   "Drain": {"type": "object", "additionalProperties": false, "required": ["draining", "active_jobs", "running_tasks", "exit_when_drained"], "properties": {
                     "draining": {"type": "boolean"}, "active_jobs": {"type": "integer", "minimum": 0}, "running_tasks": {"type": "integer", "minimum": 0}, "exit_when_drained": {"type": "boolean"}}},
                   "Pipeline": {

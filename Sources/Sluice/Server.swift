@@ -62,13 +62,11 @@ public enum Server {
         }
         defer { withExtendedLifetime(lock) {} }
         ConfigWarnings.log(DataDirectory.warnings(data) + ConfigWarnings.of(configuration), logger: logger)
-        let opened: StoreOpener.Opened
-        do { opened = try StoreOpener.open(configuration.store, dataDirectory: data, exclusive: true) } catch {
+        let store: any JobStore
+        do { store = try StoreOpener.open(configuration.store, dataDirectory: data) } catch {
             FileHandle.standardError.write(Data("sluice: \(error)\n".utf8))
             return 1
         }
-        defer { withExtendedLifetime(opened.keepAlive) {} }
-        let store = opened.store
         let changes = JobChanges(maxWaiters: max(1, configuration.server.threads / 2))
         var runnerConfiguration = Runner.Configuration(
             parallelism: configuration.server.parallelism, logDirectory: data + "/logs",
@@ -78,6 +76,10 @@ public enum Server {
             onJobChange: { id, _ in changes.notify(id) })
         // server.tasks_on_stop: "keep" leaves running tasks to their supervisors when Sluice stops.
         runnerConfiguration.stopTasksOnExit = configuration.server.tasksOnStop.stopsTasks
+        if case .postgres(let postgres) = configuration.store {
+            // Several hosts may share a PostgreSQL store: this one claims jobs under a lease.
+            runnerConfiguration.hosting = .init(id: postgres.hostID(dataDirectory: data), leaseSeconds: postgres.leaseSeconds)
+        }
         let runner = Runner(store: store, configuration: runnerConfiguration, limits: configuration.runnerLimits)
         // Drained with an exit planned: stop as on SIGTERM, through the same sigwait below.
         let drain = DrainControl(runner: runner, onDrained: { kill(getpid(), SIGTERM) })

@@ -42,7 +42,8 @@ public enum StoreSettings: Sendable, Equatable {
         public static let defaultLeaseSeconds: Double = 15
 
         /// Creates settings.
-        public init(url: String, password: PasswordSource?, pool: Int, host: String? = nil, leaseSeconds: Double = Self.defaultLeaseSeconds) {
+        public init(url: String, password: PasswordSource?, pool: Int, host: String? = nil, leaseSeconds: Double = Self.defaultLeaseSeconds)
+        {
             self.url = url
             self.password = password
             self.pool = pool

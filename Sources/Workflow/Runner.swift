@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 public import JobStore
 import Locking
 import Supervisor
@@ -42,6 +42,9 @@ public final class Runner: Sendable {
         public var supervisorPath: String = SupervisorLaunch.defaultExecutable()
         /// Called on the runner thread after a job's changes were committed (keep it short).
         public var onJobChange: (@Sendable (_ jobID: Int64, _ state: JobState) -> Void)?
+        /// This host's id and lease when the store is shared by several hosts (a
+        /// `SharedJobStore`); nil, or a store that is not shared: the only runner on its store.
+        public var hosting: HostSettings? = nil
 
         /// Creates settings.
         public init(
@@ -57,6 +60,31 @@ public final class Runner: Sendable {
             self.random = random
             self.onJobChange = onJobChange
         }
+    }
+
+    /// A host's part in a shared store (`SharedJobStore`).
+    public struct HostSettings: Sendable, Equatable {
+        /// The host id: the same across restarts of this host, different from every other host's.
+        public var id: String
+        /// How long the lease lasts without renewal; it is renewed every third of it.
+        public var leaseSeconds: Double
+
+        /// Creates settings.
+        public init(id: String, leaseSeconds: Double) {
+            self.id = id
+            self.leaseSeconds = leaseSeconds
+        }
+    }
+
+    /// This host's standing in a shared store, as `/healthz` shows it.
+    public struct HostStatus: Sendable, Equatable {
+        /// The host id.
+        public var id: String
+        /// The epoch of its current lease; nil while it holds none (registering, or lost).
+        public var epoch: Int64?
+        /// Until when the lease is surely valid by this host's clock (the start of the last
+        /// successful renewal plus the lease length); nil while it holds none.
+        public var validUntil: Date?
     }
 
     /// Settings that may change while running (on configuration reload).
@@ -181,6 +209,9 @@ public final class Runner: Sendable {
     /// The latest published activity.
     public var activity: Activity { self.shared.activity.withLock { $0 } }
 
+    /// This host's lease in a shared store; nil if the store is not shared.
+    public var host: HostStatus? { self.shared.host.withLock { $0 } }
+
     /// Starts (`true`) or ends (`false`) draining: while draining, jobs already admitted run to
     /// their end (their next tasks still start), but no new job is admitted; triggers are still
     /// accepted and wait in the queue. Not stored: the next start of Sluice admits them again.
@@ -234,6 +265,8 @@ final class RunnerShared: Sendable {
     let activity = Locked(Runner.Activity())
     /// Signalled each time the runner publishes its activity.
     let published = Signal()
+    /// This host's lease (shared stores only), published by the runner thread.
+    let host = Locked<Runner.HostStatus?>(nil)
 
     init(limits: Runner.Limits) { self.limits = Locked(limits) }
 }

@@ -100,6 +100,11 @@ final class RunnerLoop: @unchecked Sendable {
     var unwatched: Set<UInt64> = []
     /// When `unwatched` is next polled.
     var sweepAt: Date? = nil
+    /// The shared store and this host's lease, when several hosts share the store; nil when
+    /// this runner is the only one on its store.
+    var hosting: Hosting? = nil
+    /// Wakes the runner on other hosts' changes (shared stores only).
+    var listener: HostListener? = nil
 
     init(store: any JobStore, configuration: Runner.Configuration, queue: EventQueue<Runner.Event>, shared: RunnerShared) {
         self.store = store
@@ -107,6 +112,9 @@ final class RunnerLoop: @unchecked Sendable {
         self.queue = queue
         self.shared = shared
         self.teardown = .graceful(gracePeriod: configuration.gracePeriod)
+        if let settings = configuration.hosting, let shared = store as? any SharedJobStore {
+            self.hosting = Hosting(store: shared, settings: settings)
+        }
     }
 
     func run() {
@@ -114,6 +122,14 @@ final class RunnerLoop: @unchecked Sendable {
             self.watcher = try ExitWatcher { [queue] token in queue.post(.supervisorExited(token: token)) }
         } catch {
             self.logger.error("watching supervisors by polling", ["error": "\(error)"])
+        }
+        if self.hosting != nil {
+            guard self.register() else {
+                self.shutDown()
+                self.watcher?.stop()
+                return
+            }
+            self.listener = HostListener(store: self.hosting!.store) { [queue] in queue.post(.wake) }
         }
         self.recover()
         self.refresh()
@@ -131,9 +147,11 @@ final class RunnerLoop: @unchecked Sendable {
             }
             if self.stopping { break }
             self.fireDueTimers()
+            self.keepLease()
             self.pass()
             self.publish()
         }
+        self.listener?.stop()
         self.shutDown()
         self.watcher?.stop()
         self.publish()
@@ -155,7 +173,7 @@ final class RunnerLoop: @unchecked Sendable {
     }
 
     /// Publishes the counts callers see as `Runner.activity`, and wakes their waiters.
-    private func publish() {
+    func publish() {
         let jobs = self.active.count
         let tasks = self.running.count
         let seen = self.drainingSeen
@@ -171,6 +189,7 @@ final class RunnerLoop: @unchecked Sendable {
         var next = self.flushRetryAt
         if let sweep = self.sweepAt, next == nil || sweep < next! { next = sweep }
         for timer in self.retryTimers where next == nil || timer.due < next! { next = timer.due }
+        if let renewAt = self.hosting?.renewAt, next == nil || renewAt < next! { next = renewAt }
         return next
     }
 
@@ -212,6 +231,10 @@ final class RunnerLoop: @unchecked Sendable {
         // to reflect this value (`Runner.Activity.countsSeeDraining`).
         let draining = self.shared.activity.withLock { $0.draining }
         self.drainingSeen = draining
+        if self.hosting != nil {
+            self.claimJobs(draining: draining)
+            return
+        }
         let unfinished: [JobRecord]
         do { unfinished = try self.store.unfinishedJobs() } catch {
             self.logger.error("cannot list unfinished jobs", ["error": "\(error)"])
@@ -233,9 +256,17 @@ final class RunnerLoop: @unchecked Sendable {
     /// rules say now (they were admitted then, and their tasks may still run), and re-adopts
     /// their running attempts. So recovery never waits for admission: a concurrency-1
     /// pipeline's task left running is watched again before any other job of it can start.
-    private func recover() {
+    func recover() {
         let started: [JobRecord]
-        do { started = try self.store.unfinishedJobs().filter { $0.state == .running } } catch {
+        do {
+            if let hosting = self.hosting, let lease = hosting.lease {
+                // Every unfinished job this host owns (under any earlier epoch) is its own again,
+                // queued ones too: no other host may claim them.
+                started = try hosting.store.takeOver(lease)
+            } else {
+                started = try self.store.unfinishedJobs().filter { $0.state == .running }
+            }
+        } catch {
             self.logger.error("cannot list unfinished jobs", ["error": "\(error)"])
             return
         }
@@ -263,7 +294,7 @@ final class RunnerLoop: @unchecked Sendable {
     }
 
     /// Loads a job into memory (re-adopting or settling any attempt recorded as running).
-    private func load(_ id: Int64) -> ActiveJob? {
+    func load(_ id: Int64) -> ActiveJob? {
         let record: JobRecord
         do {
             guard let found = try self.store.job(id: id) else { return nil }
@@ -383,7 +414,7 @@ final class RunnerLoop: @unchecked Sendable {
     }
 
     /// SIGKILLs whatever still carries the run key of `task`, whose supervisor is gone.
-    private func killLeftovers(of task: RunningTask) {
+    func killLeftovers(of task: RunningTask) {
         let name = self.active[task.job]?.record.tasks[task.index].name ?? "?"
         self.kill(Self.groups(carrying: task.runKey), job: task.job, task: name)
     }
@@ -391,7 +422,7 @@ final class RunnerLoop: @unchecked Sendable {
     /// Process groups of live processes carrying `key` (one pass over /proc).
     private static func groups(carrying key: String) -> Set<Int32> { ProcessIdentity.processGroups(carrying: [key])[key] ?? [] }
 
-    private func cancel(_ id: Int64) {
+    func cancel(_ id: Int64) {
         guard var job = self.active[id] else { return }
         job.cancelling = true
         self.pending[id, default: []] += job.plan.cancelQueued()
@@ -496,7 +527,7 @@ final class RunnerLoop: @unchecked Sendable {
         path.hasPrefix("/") ? path : directory + "/" + path
     }
 
-    private func release(_ held: [String: Int]) {
+    func release(_ held: [String: Int]) {
         guard !held.isEmpty else { return }
         self.resources.release(held)
         self.unblock()
@@ -523,13 +554,23 @@ final class RunnerLoop: @unchecked Sendable {
         let updates = self.pending.map { id, changes in
             JobUpdate(jobID: id, changes: changes, jobState: self.active[id]?.plan.jobState ?? .failed)
         }
-        do { try self.store.record(updates) } catch {
+        var refused: Set<Int64> = []
+        do {
+            if let hosting = self.hosting, let lease = hosting.lease {
+                refused = try hosting.store.record(updates, fencedBy: lease)
+            } else {
+                try self.store.record(updates)
+            }
+        } catch {
             self.logger.error("cannot commit task changes; retrying in 1 s", ["error": "\(error)", "jobs": "\(updates.count)"])
             self.flushRetryAt = Date().addingTimeInterval(1)
             return false
         }
         self.pending.removeAll(keepingCapacity: true)
-        for update in updates {
+        // Fenced off: another host owns these jobs now (this host's lease had expired and they
+        // were rescued). Nothing of them was written; stop what still runs of them here.
+        if !refused.isEmpty { self.lose(jobs: refused) }
+        for update in updates where !refused.contains(update.jobID) {
             self.configuration.onJobChange?(update.jobID, update.jobState)
             if update.jobState.isTerminal, self.active.removeValue(forKey: update.jobID) != nil {
                 self.shared.secrets.withLock { _ = $0.removeValue(forKey: update.jobID) }
@@ -548,7 +589,13 @@ final class RunnerLoop: @unchecked Sendable {
             if let pid = self.launch(claim) { started.append((claim.job, self.active[claim.job]!.record.tasks[claim.index].name, pid)) }
         }
         FaultPoint.afterSpawn.check()
-        do { try self.store.recordProcesses(started) } catch {
+        do {
+            if let hosting = self.hosting, let lease = hosting.lease {
+                try hosting.store.recordProcesses(started, fencedBy: lease)
+            } else {
+                try self.store.recordProcesses(started)
+            }
+        } catch {
             self.logger.error("cannot record pids", ["error": "\(error)"])
         }
         return true

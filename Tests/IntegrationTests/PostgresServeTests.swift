@@ -80,25 +80,6 @@ struct PostgresServeTests {
         #expect(!FileManager.default.fileExists(atPath: harness.directory + "/data/sluice.db"), "the SQLite store must not be opened")
     }
 
-    @Test("A second sluice serve on the same PostgreSQL store is refused with the reason; the first keeps serving")
-    func secondServeRefused() async throws {
-        let (connection, drop) = try Self.makeSchema()
-        defer { drop() }
-        let harness = try await Self.start(connection)
-        defer { harness.shutdown() }
-        // Another host: its own data directory (no shared lock file), the same database and schema.
-        let other = harness.directory + "/other.json5"
-        try Data(Self.config(directory: harness.directory, connection: connection, dataDirectory: "other-data").utf8)
-            .write(to: URL(fileURLWithPath: other))
-        let second = try ChildProcess.run(
-            harness.directory + "/sluice", ["serve", "--config", other, "--socket", harness.directory + "/other.sock"],
-            timeout: .seconds(20))
-        #expect(second.exitCode == 1, "\(second.stderr)")
-        #expect(second.stderr.contains("another sluice serve already runs on this PostgreSQL store"), "\(second.stderr)")
-        let accepted = try harness.client.postJSON("/sluice/api/v1/pipelines/pair/jobs", #"{"params":{}}"#, as: "alice")
-        #expect(accepted.status == 202, "\(accepted)")
-    }
-
     @Test("A password that cannot be read stops serve at start with the reason, never the password")
     func unreadablePassword() throws {
         let (connection, drop) = try Self.makeSchema()

@@ -59,6 +59,35 @@ extension ConfigLoaderTests {
         }
     }
 
+    @Test("store.postgres.host and lease_seconds: the host id defaults to host name and data directory; bounds are checked")
+    func hostAndLease() throws {
+        let set = try Self.load(Self.withStore(#"{ postgres: { url: "postgres:///x", host: "runner-\u212A", lease_seconds: 4.5 } }"#))
+        guard case .postgres(let postgres) = set.store else { Issue.record("not postgres: \(set.store)"); return }
+        #expect(postgres.host == "runner-\u{212A}")
+        #expect(postgres.leaseSeconds == 4.5)
+        #expect(postgres.hostID(dataDirectory: "/srv/sluice/data") == "runner-\u{212A}")
+        let unset = try Self.load(Self.withStore(#"{ postgres: { url: "postgres:///x" } }"#))
+        guard case .postgres(let defaults) = unset.store else { Issue.record("not postgres: \(unset.store)"); return }
+        #expect(defaults.host == nil)
+        #expect(defaults.leaseSeconds == 15)
+        var name = [CChar](repeating: 0, count: 256)
+        #expect(gethostname(&name, 255) == 0)
+        #expect(defaults.hostID(dataDirectory: "/srv/sluice/data") == String(cString: name) + ":/srv/sluice/data")
+        for (value, message) in [
+            (#""""#, "empty"), ("\"" + String(repeating: "h", count: 201) + "\"", "200 bytes"), (#""a\u0007b""#, "control"),
+            ("7", "string"),
+        ] {
+            Self.expectProblem(
+                Self.problems(Self.withStore("{ postgres: { url: \"postgres:///x\", host: \(value) } }")), at: "store.postgres.host",
+                containing: message)
+        }
+        for value in ["0.5", "601", "-1", "\"15\""] {
+            Self.expectProblem(
+                Self.problems(Self.withStore("{ postgres: { url: \"postgres:///x\", lease_seconds: \(value) } }")),
+                at: "store.postgres.lease_seconds", containing: value == "\"15\"" ? "number" : "1 to 600")
+        }
+    }
+
     @Test("Malformed store sections are reported with their key paths")
     func malformedStore() {
         Self.expectProblem(Self.problems(Self.withStore("{}")), at: "store", containing: "name a store")

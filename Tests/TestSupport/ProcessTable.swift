@@ -73,6 +73,19 @@ public enum ProcessTable {
         }
     }
 
+    /// Living (non-zombie) processes that belong to `directory`: their working directory is in it,
+    /// or one of their arguments names a path in it (a supervisor's `--log`, a task's script
+    /// arguments). How a test finds whatever its runners started there.
+    public static func livingProcessIDs(under directory: String) -> [pid_t] {
+        let prefix = directory.hasSuffix("/") ? directory : directory + "/"
+        func inside(_ path: String) -> Bool { path == directory || path.hasPrefix(prefix) }
+        return self.allProcessIDs().filter { pid in
+            guard pid != getpid(), !self.isGone(pid) else { return false }
+            if let cwd = self.workingDirectory(of: pid), inside(cwd) { return true }
+            return self.commandLine(of: pid)?.contains(where: inside) ?? false
+        }
+    }
+
     /// Living (non-zombie) members of a process group.
     ///
     /// `kill(-pgid, 0)` failing with `ESRCH` proves the group is empty; if it succeeds, the group may

@@ -1,0 +1,194 @@
+import Foundation
+import JobStore
+import Supervisor
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// The runner's part in a store several hosts share (`SharedJobStore`; docs/architecture.md,
+/// "Several hosts"): it registers this host, renews its lease every third of its length
+/// (rescuing the jobs of hosts whose lease expired, and polling for claims, at the same time),
+/// claims whole jobs instead of admitting every unfinished one, writes only under its lease,
+/// and stops everything it runs when the lease is lost.
+extension RunnerLoop {
+    /// The shared store and this host's lease.
+    struct Hosting {
+        let store: any SharedJobStore
+        let settings: Runner.HostSettings
+        /// The current lease; nil until registered, and between a loss and the next registration.
+        var lease: HostLease? = nil
+        /// When the lease is renewed next.
+        var renewAt: Date? = nil
+        /// Until when the lease is surely valid by this host's clock: the start of the last
+        /// successful renewal plus the lease length (the database counts from a later moment, so
+        /// its expiry is never earlier than this).
+        var validUntil = Date.distantPast
+        /// Whether the last renewal failed (logged once per failing stretch).
+        var failing = false
+
+        init(store: any SharedJobStore, settings: Runner.HostSettings) {
+            self.store = store
+            self.settings = settings
+        }
+    }
+
+    /// Registers this host: a new epoch and lease. Tries every second until the store answers.
+    /// - Returns: false if the runner was told to stop meanwhile.
+    func register() -> Bool {
+        guard var hosting = self.hosting else { return true }
+        var logged = false
+        while !self.stopping {
+            let started = Date()
+            do {
+                let lease = try hosting.store.register(host: hosting.settings.id, leaseSeconds: hosting.settings.leaseSeconds)
+                hosting.lease = lease
+                hosting.validUntil = started.addingTimeInterval(hosting.settings.leaseSeconds)
+                hosting.renewAt = started.addingTimeInterval(hosting.settings.leaseSeconds / 3)
+                hosting.failing = false
+                self.hosting = hosting
+                self.publishHost()
+                self.logger.info(
+                    "host registered", ["host": lease.host, "epoch": "\(lease.epoch)", "lease_seconds": "\(hosting.settings.leaseSeconds)"])
+                return true
+            } catch {
+                if !logged {
+                    self.logger.error("cannot register this host with the job store; retrying every second", ["error": "\(error)"])
+                }
+                logged = true
+                // Nothing runs yet (or any more): only a stop matters while waiting.
+                for event in self.queue.takeAll(until: Date().addingTimeInterval(1)) {
+                    if case .stop = event { self.stopping = true }
+                }
+            }
+        }
+        return false
+    }
+
+    /// Renews the lease when it is due, then rescues expired hosts' jobs and looks for claims
+    /// (the slow poll that covers lost notifications). A lease found lost, or not renewed
+    /// before it surely ran out, costs this host everything it runs (`loseLease`).
+    func keepLease() {
+        guard var hosting = self.hosting, let lease = hosting.lease, let renewAt = hosting.renewAt else { return }
+        let now = Date()
+        guard now >= renewAt else { return }
+        let seconds = hosting.settings.leaseSeconds
+        var lost = false
+        do {
+            if try hosting.store.renew(lease, leaseSeconds: seconds) {
+                hosting.validUntil = now.addingTimeInterval(seconds)
+                hosting.renewAt = now.addingTimeInterval(seconds / 3)
+                if hosting.failing { self.logger.info("lease renewed again", ["host": lease.host]) }
+                hosting.failing = false
+            } else {
+                lost = true
+            }
+        } catch {
+            if !hosting.failing {
+                self.logger.warning("cannot renew this host's lease; trying every second", ["host": lease.host, "error": "\(error)"])
+            }
+            hosting.failing = true
+            hosting.renewAt = now.addingTimeInterval(1)
+            // Past this moment another host may have rescued our jobs: act as if it had.
+            lost = now >= hosting.validUntil
+        }
+        self.hosting = hosting
+        self.publishHost()
+        if lost {
+            self.loseLease()
+            return
+        }
+        if hosting.failing { return }
+        do {
+            let released = try hosting.store.rescueExpired()
+            for (host, count) in released.sorted(by: { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }) {
+                self.logger.warning("rescued the jobs of a host whose lease expired", ["host": host, "jobs": "\(count)"])
+            }
+        } catch {
+            self.logger.warning("cannot rescue expired hosts' jobs", ["error": "\(error)"])
+        }
+        self.needsRefresh = true
+    }
+
+    /// The lease is lost: other hosts may be running this host's jobs by now, so everything it
+    /// runs is killed (each supervisor with SIGKILL, which takes its task's leader along, and
+    /// whatever else carries the attempt's run key) and every job is forgotten unrecorded. Then
+    /// the host registers again (a new epoch) and takes back whatever nobody rescued meanwhile.
+    func loseLease() {
+        let lease = self.hosting?.lease
+        self.logger.error(
+            "lease lost: killing every task this host runs; its jobs belong to whichever host rescues them",
+            ["host": lease?.host ?? "?", "epoch": "\(lease?.epoch ?? 0)", "tasks": "\(self.running.count)", "jobs": "\(self.active.count)"])
+        self.hosting?.lease = nil
+        self.hosting?.renewAt = nil
+        self.publishHost()
+        self.lose(jobs: Set(self.active.keys), log: false)
+        self.slotsInUse = 0
+        self.resources = ResourcePool()
+        guard self.register() else { return }
+        self.recover()
+        self.needsRefresh = true
+    }
+
+    /// Claims jobs for this host: as many new ones as it has process slots not promised to the
+    /// jobs it holds, and every job with a cancel request nobody holds; acts on cancel requests
+    /// for jobs it holds.
+    func claimJobs(draining: Bool) {
+        guard let hosting = self.hosting, let lease = hosting.lease else { return }
+        let limits = self.shared.limits.withLock { $0 }
+        let request = ClaimRequest(
+            limit: max(0, self.configuration.parallelism - self.active.count), concurrency: limits.concurrency, draining: draining)
+        let claims: Claims
+        do { claims = try hosting.store.claim(lease, request) } catch {
+            self.logger.error("cannot claim jobs", ["error": "\(error)"])
+            return
+        }
+        for record in claims.jobs where self.active[record.id] == nil {
+            guard let job = self.load(record.id) else { continue }
+            self.active[record.id] = job
+            self.logger.debug("job claimed", ["job.id": "\(record.id)", "host": lease.host])
+        }
+        for id in claims.cancelRequested + claims.jobs.filter(\.cancelRequested).map(\.id)
+        where self.active[id]?.cancelling == false {
+            self.cancel(id)
+        }
+    }
+
+    /// Drops jobs this host no longer owns: kills their running attempts (unrecorded: the owner
+    /// records what happens to them) and forgets their pending changes, claims and timers.
+    func lose(jobs ids: Set<Int64>, log: Bool = true) {
+        guard !ids.isEmpty else { return }
+        for (token, task) in self.running where ids.contains(task.job) {
+            task.process.signal(SIGKILL)
+            self.killLeftovers(of: task)
+            task.process.close()
+            self.running.removeValue(forKey: token)
+            self.unwatched.remove(token)
+            self.slotsInUse -= 1
+            self.release(task.resources)
+        }
+        for claim in self.claims where ids.contains(claim.job) {
+            self.slotsInUse -= 1
+            self.release(claim.resources)
+        }
+        self.claims.removeAll { ids.contains($0.job) }
+        for id in ids {
+            self.active.removeValue(forKey: id)
+            self.pending.removeValue(forKey: id)
+            self.journals.removeValue(forKey: id)
+            if log { self.logger.warning("job taken over by another host: stopped here, nothing recorded", ["job.id": "\(id)"]) }
+        }
+        self.retryTimers.removeAll { ids.contains($0.job) }
+        self.blocked.removeAll { ids.contains($0.job) }
+        self.slotQueue.removeAll { ids.contains($0.job) }
+        self.slotHead = min(self.slotHead, self.slotQueue.count)
+    }
+
+    /// Publishes the lease for `Runner.host`.
+    func publishHost() {
+        guard let hosting = self.hosting else { return }
+        let status = Runner.HostStatus(
+            id: hosting.settings.id, epoch: hosting.lease?.epoch, validUntil: hosting.lease == nil ? nil : hosting.validUntil)
+        self.shared.host.withLock { $0 = status }
+    }
+}
