@@ -117,9 +117,16 @@ struct MultiHostTests {
         }
 
         // The whole host dies at once: lighttpd (so nothing respawns sluice), sluice, supervisors, tasks.
-        let victims = a.lighttpdProcessIDs() + a.harness.sluiceProcessIDs() + a.processesOfItsTasks()
+        // Everything is stopped first, again until no new process appears (the gated task forks a
+        // `sleep` every 50 ms), so that nothing reacts to the others' deaths; then all are killed.
         #expect(!a.processesOfItsTasks().isEmpty)
-        for pid in victims { kill(pid, SIGSTOP) }
+        var victims: Set<pid_t> = []
+        while true {
+            let found = Set(a.lighttpdProcessIDs() + a.harness.sluiceProcessIDs() + a.processesOfItsTasks())
+            if found.isSubset(of: victims) { break }
+            for pid in found.subtracting(victims) { kill(pid, SIGSTOP) }
+            victims.formUnion(found)
+        }
         for pid in victims { kill(pid, SIGKILL) }
         for pid in victims { try await a.harness.waitUntilGone(pid) }
         let died = ContinuousClock.now
@@ -131,6 +138,8 @@ struct MultiHostTests {
         let rescued = ContinuousClock.now - died
         print("MultiHostTests.deadHost: \(b.name) started attempt 2 \(rescued) after \(a.name) died (lease \(lease) s)")
         #expect(rescued < .seconds(lease + 5), "the rescue took \(rescued) with a lease of \(lease) s")
+        let rescues = Self.logLines(of: b, saying: "rescued the jobs of a host whose lease expired", about: a.name)
+        #expect(rescues.count == 1, "\(b.name) logged \(rescues.count) rescues of \(a.name)\n\(b.harness.logs())")
 
         cluster.openGate(job: id)
         let job = try await b.harness.waitForJob(at: "/sluice/api/v1/jobs/\(id)", as: "alice") { $0.isFinished }
@@ -163,6 +172,7 @@ struct MultiHostTests {
         }
         let sluice = a.harness.sluiceProcessIDs().filter(a.harness.isSluice)
         try #require(sluice.count == 1, "expected one sluice of \(a.name), found \(sluice)")
+        let epoch = try #require(Self.heldEpoch(a), "\(a.name)'s /healthz shows no lease")
 
         // Only sluice stops; its supervisor and task keep running. No request goes to a meanwhile.
         kill(sluice[0], SIGSTOP)
@@ -204,12 +214,14 @@ struct MultiHostTests {
         let log = b.taskLog(job: id, task: "work", attempt: 2)
         #expect(log.contains("finished on \(b.name)"), "attempt 2's log on \(b.name): \(log)")
 
-        // a says why it stopped its task, and serves on under a new lease.
-        let lost = a.harness.logs().split(separator: "\n").filter { Self.saysLeaseLost($0) }
-        #expect(!lost.isEmpty, "\(a.name) did not log that it lost its lease\n\(a.harness.logs())")
-        print("MultiHostTests.fencing: \(a.name) logged: \(lost.prefix(3).joined(separator: "\n"))")
-        let health = try a.harness.client.send("GET", "/sluice/healthz")
-        #expect(health.status == 200, "\(health)")
+        // b says it rescued a's job; a says why it stopped its task, and runs on under a new lease.
+        let rescues = Self.logLines(of: b, saying: "rescued the jobs of a host whose lease expired", about: a.name)
+        #expect(rescues.count == 1, "\(b.name) logged \(rescues.count) rescues of \(a.name)\n\(b.harness.logs())")
+        let lost = Self.logLines(of: a, saying: "lease lost")
+        #expect(lost.count == 1, "\(a.name) logged \(lost.count) lease losses\n\(a.harness.logs())")
+        print("MultiHostTests.fencing: \(a.name) logged: \(lost.joined(separator: "\n"))")
+        let renewed = await Poll.value(within: .seconds(10)) { Self.heldEpoch(a).flatMap { $0 > epoch ? $0 : nil } }
+        #expect(renewed != nil, "\(a.name) holds no lease newer than epoch \(epoch): \(Self.healthHost(a) ?? [:])")
     }
 
     @Test("A restarted host (sluice killed, respawned by lighttpd) takes its own running task back: attempt 1 re-adopted, run once")
@@ -229,7 +241,14 @@ struct MultiHostTests {
             let supervisor = ProcessIdentity.carriers(of: [firstKey])[firstKey]?.contains(where: \.isSupervisor) ?? false
             return try supervisor && cluster.task(id, "work", in: db).pid != nil
         }
-        let before = Set((ProcessIdentity.carriers(of: [firstKey])[firstKey] ?? []).map(\.pid))
+        // The supervisor and the task's shell, which lead their process groups (the shell's
+        // short-lived `sleep`s come and go).
+        func leaders() -> Set<pid_t> {
+            Set((ProcessIdentity.carriers(of: [firstKey])[firstKey] ?? []).filter { $0.pid == $0.processGroup }.map(\.pid))
+        }
+        let before = leaders()
+        #expect(before.count == 2, "expected the supervisor and the task's shell: \(before)")
+        let epoch = try #require(Self.heldEpoch(a), "\(a.name)'s /healthz shows no lease")
 
         let killed = try await a.harness.killSluice()
         let restartedPID = try await a.harness.waitForRestart(replacing: killed)
@@ -237,10 +256,14 @@ struct MultiHostTests {
         try await cluster.poll("\(a.name) to re-adopt work of job \(id)") {
             CrashRecoveryTests.readoptions(of: "work", job: id, in: a.harness) >= 1
         }
-        let after = Set((ProcessIdentity.carriers(of: [firstKey])[firstKey] ?? []).map(\.pid))
+        let after = leaders()
         #expect(after == before, "attempt 1's processes changed across the restart: \(before) → \(after)")
         let adopted = try cluster.task(id, "work", in: db)
         #expect(adopted.state == "running" && adopted.attempt == 1, "\(adopted)")
+        let restartedEpoch = Self.heldEpoch(a)
+        #expect(
+            restartedEpoch.map { $0 > epoch } == true,
+            "epoch \(epoch) before the restart, \(restartedEpoch.map(String.init) ?? "none") after")
 
         cluster.openGate(job: id)
         let job = try await a.harness.waitForJob(at: "/sluice/api/v1/jobs/\(id)", as: "alice") { $0.isFinished }
@@ -250,20 +273,30 @@ struct MultiHostTests {
         let runs = cluster.runs().filter { $0.job == id }.map(\.description)
         #expect(runs == ["\(id) work 1 \(a.name)", "\(id) after 1 \(a.name)"], "\(runs)\n\(cluster.logs())")
         #expect(CrashRecoveryTests.readoptions(of: "work", job: id, in: b.harness) == 0, "\(b.name) adopted a's task")
+        #expect(Self.logLines(of: b, saying: "rescued the jobs").isEmpty, "\(b.harness.logs())")
+        #expect(Self.logLines(of: a, saying: "lease lost").isEmpty, "\(a.harness.logs())")
     }
 
     @Test("/healthz on each host names the store, the host id and its lease")
     func healthzNamesHostAndLease() async throws {
         let cluster = try Cluster()
         defer { cluster.shutdown() }
-        let hosts = try await cluster.start(["h1", "h2"], leaseSeconds: 7)
+        let lease = 7
+        let hosts = try await cluster.start(["h1", "h2"], leaseSeconds: lease)
         for host in hosts {
+            // The host object appears once the runner has registered (it may answer before that).
+            let registered = await Poll.until(within: .seconds(10)) { Self.heldEpoch(host) != nil }
             let response = try host.harness.client.send("GET", "/sluice/healthz")
-            try #require(response.status == 200, "\(response)")
+            try #require(registered && response.status == 200, "\(response)\n\(host.harness.logs())")
             let health = try response.jsonObject()
+            #expect(health["status"] as? String == "ok", "\(response)")
             #expect(health["store"] as? String == "postgres", "\(response)")
-            #expect(health["host"] as? String == host.name, "\(response)")
-            #expect((health["lease_seconds"] as? NSNumber)?.doubleValue == 7, "\(response)")
+            let hostObject = try #require(health["host"] as? [String: Any], "\(response)")
+            #expect(hostObject["id"] as? String == host.name, "\(response)")
+            #expect(hostObject["lease"] as? String == "held", "\(response)")
+            #expect(((hostObject["epoch"] as? NSNumber)?.intValue ?? 0) >= 1, "\(response)")
+            let valid = (hostObject["lease_valid_seconds"] as? NSNumber)?.intValue ?? -1
+            #expect((0...lease).contains(valid), "\(response)")
         }
     }
 }
@@ -529,9 +562,24 @@ extension MultiHostTests {
         return most
     }
 
-    /// Whether a log line says the host lost its lease.
-    static func saysLeaseLost(_ line: Substring) -> Bool {
-        let lower = line.lowercased()
-        return lower.contains("lease") && (lower.contains("lost") || lower.contains("expired"))
+    /// The lines of `host`'s log with the message `message` (and, if given, `"host":"<about>"`).
+    static func logLines(of host: Host, saying message: String, about: String? = nil) -> [Substring] {
+        host.harness.logs().split(separator: "\n").filter { line in
+            line.contains("\"msg\":\"\(message)") && (about.map { line.contains("\"host\":\"\($0)\"") } ?? true)
+        }
+    }
+
+    /// The `host` object of a host's `/healthz` (nil if it has none or does not answer 200).
+    static func healthHost(_ host: Host) -> [String: Any]? {
+        var client = host.harness.client
+        client.timeoutSeconds = 5
+        guard let response = try? client.send("GET", "/sluice/healthz"), response.status == 200 else { return nil }
+        return (try? response.jsonObject())?["host"] as? [String: Any]
+    }
+
+    /// The epoch of the lease a host's `/healthz` says it holds (nil while it holds none).
+    static func heldEpoch(_ host: Host) -> Int? {
+        guard let object = Self.healthHost(host), object["lease"] as? String == "held" else { return nil }
+        return (object["epoch"] as? NSNumber)?.intValue
     }
 }
