@@ -37,6 +37,8 @@ extension RunnerLoop {
     /// - Returns: false if the runner was told to stop meanwhile.
     func register() -> Bool {
         guard var hosting = self.hosting else { return true }
+        // Shown as holding no lease until the registration succeeds.
+        self.publishHost()
         var logged = false
         while !self.stopping {
             let started = Date()
