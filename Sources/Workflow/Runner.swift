@@ -128,6 +128,10 @@ public final class Runner: Sendable {
     public init(store: any JobStore, configuration: Configuration, limits: Limits = Limits()) {
         self.shared = RunnerShared(limits: limits)
         self.loop = RunnerLoop(store: store, configuration: configuration, queue: self.queue, shared: self.shared)
+        if let hosting = configuration.hosting, store is any SharedJobStore {
+            // Known as a host from the start: no lease until the runner thread registers.
+            self.shared.host.withLock { $0 = HostStatus(id: hosting.id, epoch: nil, validUntil: nil) }
+        }
     }
 
     /// Starts the scheduler thread. Tasks left `running` by a previous process are killed if
