@@ -61,6 +61,20 @@ public protocol SharedJobStore: JobStore {
     /// A listener that wakes when jobs may have become claimable or changed elsewhere (a job
     /// submitted, cancel-requested, retried, finished, or rescued on any host).
     func makeListener() throws -> any JobStoreListener
+
+    /// Keeps the log of a finished attempt in the store (replacing an earlier copy), so that any
+    /// host can serve it, also once the host that ran it is gone.
+    func storeLog(jobID: Int64, task: String, attempt: Int, bytes: [UInt8]) throws
+
+    /// The stored log of an attempt, or nil if none was stored (it runs, or its host died first).
+    func storedLog(jobID: Int64, task: String, attempt: Int) throws -> [UInt8]?
+
+    /// The host that owns job `id` now or owned it last (nil: none claimed it yet, or no such job).
+    func owner(ofJob id: Int64) throws -> String?
+
+    /// The secret named `name`, the same for every host: the first host to ask stores
+    /// `generate()`'s bytes, every later call returns those.
+    func sharedSecret(named name: String, generate: () -> [UInt8]) throws -> [UInt8]
 }
 
 /// A host's lease: who it is and under which epoch it acts.

@@ -56,7 +56,7 @@ import Postgres
 /// `COMMIT`, the server has rolled the transaction back.
 public final class PostgresJobStore: JobStore {
     private let pool: ConnectionPool
-    private let now: @Sendable () -> Date
+    let now: @Sendable () -> Date
     /// The schema the tables are in (`current_schema()` at open): part of every advisory lock
     /// key, so that two Sluice installations in different schemas of one database do not wait
     /// for each other.

@@ -136,6 +136,24 @@ enum PostgresSchema {
                 CREATE INDEX jobs_claimable ON jobs (id) WHERE owner IS NULL AND state IN ('queued','running');
                 CREATE INDEX jobs_unfinished_by_owner ON jobs (owner, id) WHERE owner IS NOT NULL AND state IN ('queued','running');
                 """),
+        // What any host must serve whichever host did the work: finished attempts' logs, and
+        // secrets every host shares (the CSRF key).
+        Migration(
+            version: 4, name: "stored logs and shared secrets",
+            sql: """
+                CREATE TABLE task_logs (
+                    job_id    BIGINT  NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+                    task      TEXT    COLLATE "C" NOT NULL,
+                    attempt   INTEGER NOT NULL,
+                    content   BYTEA   NOT NULL,   -- the log file as the supervisor left it (head + tail caps)
+                    stored_at BIGINT  NOT NULL,   -- Unix ms
+                    PRIMARY KEY (job_id, task, attempt)
+                );
+                CREATE TABLE shared_secrets (
+                    name  TEXT  COLLATE "C" PRIMARY KEY,
+                    value BYTEA NOT NULL
+                );
+                """),
     ]
 
     /// The schema version this program writes and reads.

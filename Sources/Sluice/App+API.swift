@@ -455,9 +455,7 @@ extension App {
             offset = value
         }
         let attempt = try Self.attempt(context, task)
-        let chunk = try LogReader.read(
-            path: Runner.logPath(logDirectory: self.logDirectory, jobID: job.id, task: task.name, attempt: attempt), offset: offset,
-            limit: 1 << 20)
+        let chunk = try self.readLog(job, task, attempt: attempt, offset: offset, limit: 1 << 20)
         var response = HTTPResponse(
             status: .ok, headers: [("Content-Type", "text/plain; charset=utf-8")], body: chunk.bytes)
         response.setHeader("X-Log-Next-Offset", String(chunk.nextOffset))
@@ -468,6 +466,28 @@ extension App {
         }
         response.setHeader("X-Log-Complete", task.state.isTerminal ? "true" : "false")
         return response
+    }
+
+    /// A window of an attempt's log: from this host's log directory if the attempt ran here,
+    /// else (several hosts on one store) the copy the host that ran it stored when it ended. An
+    /// attempt still running on another host has neither: 404 naming that host.
+    func readLog(_ job: JobRecord, _ task: TaskRecord, attempt: Int, offset: Int, limit: Int) throws -> LogReader.Chunk {
+        let path = Runner.logPath(logDirectory: self.logDirectory, jobID: job.id, task: task.name, attempt: attempt)
+        guard let shared = self.store as? any SharedJobStore, !FileManager.default.fileExists(atPath: path) else {
+            return try LogReader.read(path: path, offset: offset, limit: limit)
+        }
+        if let stored = try shared.storedLog(jobID: job.id, task: task.name, attempt: attempt) {
+            return LogReader.read(bytes: stored, offset: offset, limit: limit)
+        }
+        let here = self.runner?.host?.id
+        if task.attempt >= 1, let owner = try shared.owner(ofJob: job.id), owner.utf8.elementsEqual(here?.utf8 ?? "".utf8) == false {
+            throw HTTPError(
+                .notFound,
+                "this attempt's log is on host \(owner) while it runs (this is host \(here ?? "?")); any host shows it once the attempt ends"
+            )
+        }
+        // Not started yet, or this host's own attempt that has written nothing yet.
+        return try LogReader.read(path: path, offset: offset, limit: limit)
     }
 
     /// The attempt whose log is asked for: `?attempt=N` (1 ... the task's attempts), else the latest.

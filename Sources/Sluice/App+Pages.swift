@@ -92,8 +92,10 @@ extension App {
             guard let value = Int(text), value >= 0 else { throw HTTPError(.badRequest, "offset must be a non-negative integer") }
             offset = value
         }
-        let size = LogReader.size(path: path)
-        let chunk = try LogReader.read(path: path, offset: offset ?? max(0, size - window), limit: window)
+        let size =
+            FileManager.default.fileExists(atPath: path) || !(self.store is any SharedJobStore)
+            ? LogReader.size(path: path) : try self.readLog(job, task, attempt: attempt, offset: 0, limit: 0).fileSize
+        let chunk = try self.readLog(job, task, attempt: attempt, offset: offset ?? max(0, size - window), limit: window)
         let view = LogView(
             jobID: job.id, task: task.name, attempt: attempt, attempts: max(task.attempt, 1),
             text: String(decoding: chunk.bytes, as: UTF8.self), offset: chunk.nextOffset - chunk.bytes.count, nextOffset: chunk.nextOffset,

@@ -85,7 +85,13 @@ public final class App: HTTPHandler {
         self.logDirectory = configuration.server.dataDirectory + "/logs"
         self.router = Self.makeRouter()
         do {
-            self.csrf = try CSRFTokens(secretPath: configuration.server.dataDirectory + "/csrf.key")
+            if let shared = store as? any SharedJobStore {
+                // Several hosts answer for one store: a form one of them rendered must be accepted
+                // by every other, so the key lives in the store.
+                self.csrf = CSRFTokens(secret: try shared.sharedSecret(named: "csrf", generate: { SecureRandom.bytes(32) }))
+            } else {
+                self.csrf = try CSRFTokens(secretPath: configuration.server.dataDirectory + "/csrf.key")
+            }
         } catch {
             // Without the data directory (tests), forms still work until the process ends.
             Logger(label: "http").warning("cannot keep the CSRF secret; using one for this process only", ["error": "\(error)"])

@@ -21,6 +21,13 @@ enum LogReader {
         return Chunk(bytes: Array(data), nextOffset: start + data.count, fileSize: size)
     }
 
+    /// Up to `limit` bytes from `offset` of a log held in memory (one stored in a shared store).
+    static func read(bytes: [UInt8], offset: Int, limit: Int) -> Chunk {
+        let start = min(offset, bytes.count)
+        let end = start + min(limit, bytes.count - start)
+        return Chunk(bytes: Array(bytes[start..<end]), nextOffset: end, fileSize: bytes.count)
+    }
+
     /// The file's size in bytes (0 when it does not exist yet).
     static func size(path: String) -> Int {
         ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber)?.intValue ?? 0

@@ -203,6 +203,18 @@ extension RunnerLoop {
         }
     }
 
+    /// Queues the log of the attempt of task `index` of job `job` that just ended for the shared
+    /// store (nothing on a store of one host, whose logs are all here).
+    func shipLog(job id: Int64, index: Int) {
+        guard let shipper = self.shipper, let job = self.active[id] else { return }
+        let name = job.record.tasks[index].name
+        let attempt = job.attempts[index]
+        shipper.ship(
+            LogShipper.Item(
+                jobID: id, task: name, attempt: attempt,
+                path: Runner.logPath(logDirectory: self.configuration.logDirectory, jobID: id, task: name, attempt: attempt)))
+    }
+
     /// Publishes the lease for `Runner.host`.
     func publishHost() {
         guard let hosting = self.hosting else { return }

@@ -105,6 +105,8 @@ final class RunnerLoop: @unchecked Sendable {
     var hosting: Hosting? = nil
     /// Wakes the runner on other hosts' changes (shared stores only).
     var listener: HostListener? = nil
+    /// Copies finished attempts' logs to the shared store (shared stores only).
+    var shipper: LogShipper? = nil
 
     init(store: any JobStore, configuration: Runner.Configuration, queue: EventQueue<Runner.Event>, shared: RunnerShared) {
         self.store = store
@@ -129,6 +131,7 @@ final class RunnerLoop: @unchecked Sendable {
                 self.watcher?.stop()
                 return
             }
+            self.shipper = LogShipper(store: self.hosting!.store)
             self.listener = HostListener(store: self.hosting!.store) { [queue, configuration] in
                 queue.post(.wake)
                 configuration.onChangeElsewhere?()
@@ -158,6 +161,7 @@ final class RunnerLoop: @unchecked Sendable {
         self.listener?.stop()
         self.shutDown()
         self.watcher?.stop()
+        self.shipper?.stop()
         self.publish()
     }
 
@@ -400,6 +404,7 @@ final class RunnerLoop: @unchecked Sendable {
         let name = job.record.tasks[index].name
         self.kill(leftovers, job: id, task: name)
         if status != nil {
+            self.shipLog(job: id, index: index)
             self.logger.info("task finished while Sluice was down", ["job.id": "\(id)", "task": name])
             self.apply(status, job: id, index: index)
         } else {
@@ -693,6 +698,7 @@ final class RunnerLoop: @unchecked Sendable {
             // got SIGKILL with it (PDEATHSIG); anything else left in the group goes now.
             self.killLeftovers(of: task)
         }
+        self.shipLog(job: task.job, index: task.index)
         self.apply(status, job: task.job, index: task.index)
     }
 
