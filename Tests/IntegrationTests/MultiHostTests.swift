@@ -98,6 +98,48 @@ struct MultiHostTests {
     }
 
     @Test(
+        "Anything from any host: a log is a 404 naming its host while it runs there, then served by every host, also after that host is gone; a form token of one host works on another"
+    )
+    func logsAndFormsFromAnyHost() async throws {
+        let cluster = try Cluster()
+        defer { cluster.shutdown() }
+        let hosts = try await cluster.start(["h1", "h2"], leaseSeconds: 15)
+        let id = try cluster.trigger("gated", on: hosts[0])
+        let (a, b) = try await cluster.owner(of: id, among: hosts)
+        let logPath = "/sluice/api/v1/jobs/\(id)/tasks/work/log"
+        try await cluster.poll("the log of work on \(a.name)") { a.taskLog(job: id, task: "work", attempt: 1).contains("started on") }
+        let here = try a.harness.client.send("GET", logPath, as: "alice")
+        #expect(here.status == 200 && here.text.contains("started on \(a.name)"), "\(here)")
+        let elsewhere = try b.harness.client.send("GET", logPath, as: "alice")
+        #expect(elsewhere.status == 404, "\(elsewhere)")
+        #expect(elsewhere.text.contains("on host \(a.name)"), "the refusal must name the host that has the log: \(elsewhere.text)")
+
+        cluster.openGate(job: id)
+        let job = try await b.harness.waitForJob(at: "/sluice/api/v1/jobs/\(id)", as: "alice") { $0.isFinished }
+        #expect(job.state == "succeeded", "\(job.summary)")
+        let expected = "started on \(a.name)\nfinished on \(a.name)\n"
+        try await cluster.poll("\(b.name) to serve the finished log") {
+            (try? b.harness.client.send("GET", logPath, as: "alice"))?.text == expected
+        }
+        let page = try b.harness.client.send("GET", "/sluice/jobs/\(id)/tasks/work/log", as: "alice")
+        #expect(page.status == 200 && page.text.contains("finished on \(a.name)"), "\(page.status) \(page.text.prefix(500))")
+
+        // A form rendered by one host is accepted by the other (one CSRF key for all hosts).
+        let form = try a.harness.client.send("GET", "/sluice/pipelines/fan", as: "alice")
+        let token = try #require(AccessControlTests.csrfToken(in: form.text), "no csrf field on \(a.name)'s page")
+        let posted = try b.harness.client.send(
+            "POST", "/sluice/pipelines/fan/jobs", as: "alice",
+            headers: [("Content-Type", "application/x-www-form-urlencoded"), ("Sec-Fetch-Site", "same-origin")],
+            body: Array("csrf=\(AccessControlTests.formEncode(token))".utf8))
+        #expect(posted.status == 303, "\(b.name) refused \(a.name)'s form token: \(posted)")
+
+        // The host that ran the job goes away for good; its finished log is still there.
+        a.harness.shutdown()
+        let gone = try b.harness.client.send("GET", logPath, as: "alice")
+        #expect(gone.status == 200 && gone.text == expected, "\(gone)")
+    }
+
+    @Test(
         "A host that dies (sluice, its tasks and its lighttpd killed) is rescued: the other host runs the task again as attempt 2 within the lease"
     )
     func deadHostIsRescued() async throws {
