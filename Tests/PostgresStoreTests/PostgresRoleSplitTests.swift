@@ -29,8 +29,8 @@ struct PostgresRoleSplitTests {
         try owner.executeScript(
             """
             GRANT USAGE ON SCHEMA \(s) TO \(r);
-            GRANT SELECT, INSERT, UPDATE ON \(s).jobs, \(s).tasks TO \(r);
-            GRANT SELECT, INSERT ON \(s).audit TO \(r);
+            GRANT SELECT, INSERT, UPDATE ON \(s).jobs, \(s).tasks, \(s).hosts, \(s).task_logs TO \(r);
+            GRANT SELECT, INSERT ON \(s).audit, \(s).shared_secrets TO \(r);
             GRANT SELECT ON \(s).sluice_schema TO \(r);
             """)
         // libpq takes the last of a repeated keyword: the same database and schema, the other role.
@@ -46,6 +46,15 @@ struct PostgresRoleSplitTests {
         try store.record(jobID: job.id, changes: [TaskChange(task: job.tasks[0].name, state: .running)], jobState: .running)
         #expect(try store.requestCancel(jobID: job.id)?.cancelRequested == true)
         #expect(try store.auditRecords(AuditQuery()).count == 1)
+        // What a host of several does, with the documented grants only.
+        let lease = try store.register(host: "runtime-host", leaseSeconds: 30)
+        #expect(try store.renew(lease, leaseSeconds: 30))
+        _ = try store.claim(lease, ClaimRequest(limit: 4))
+        #expect(try store.record([JobUpdate(jobID: job.id, changes: [], jobState: .running)], fencedBy: lease).isEmpty)
+        try store.storeLog(jobID: job.id, task: job.tasks[0].name, attempt: 1, bytes: Array("log\n".utf8))
+        #expect(try store.storedLog(jobID: job.id, task: job.tasks[0].name, attempt: 1) == Array("log\n".utf8))
+        let secret = try store.sharedSecret(named: "csrf", generate: { [1, 2, 3] })
+        #expect(try store.sharedSecret(named: "csrf", generate: { [9] }) == secret)
 
         let db = try PostgresConnection(asRuntime, password: TestPostgres.password)
         defer { db.close() }
