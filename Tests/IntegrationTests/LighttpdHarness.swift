@@ -159,7 +159,7 @@ final class LighttpdHarness: @unchecked Sendable {
                 try Self.write(launcher, to: directory + "/launch-sluice")
                 guard chmod(directory + "/launch-sluice", 0o755) == 0 else { throw HarnessError("chmod launch-sluice failed") }
             }
-            try Self.write(sluiceConfig(directory), to: directory + "/sluice.json5")
+            try Self.write(try HarnessStore.apply(to: sluiceConfig(directory), directory: directory), to: directory + "/sluice.json5")
             try Self.write(
                 Self.passwords.sorted { $0.key < $1.key }.map { "\($0.key):\($0.value)\n" }.joined(),
                 to: directory + "/users.txt")
