@@ -6,8 +6,8 @@ import TestSupport
 import Testing
 
 /// The deployment docs/architecture.md recommends: the owner role opens the store once (and so
-/// migrates it), Sluice runs as a role with `SELECT, INSERT, UPDATE` on jobs and tasks and only
-/// `SELECT, INSERT` on audit. Then the audit log is append-only by privilege, not only by
+/// migrates it), Sluice runs as a role with `SELECT, INSERT, UPDATE` on jobs, tasks and hosts
+/// (the shared store's leases) and only `SELECT, INSERT` on audit. Then the audit log is append-only by privilege, not only by
 /// trigger: the runtime role can neither change a record nor drop the triggers.
 @Suite(ServerTrait.enabled)
 struct PostgresRoleSplitTests {
@@ -43,14 +43,25 @@ struct PostgresRoleSplitTests {
             Issue.record("the runtime role could not submit")
             return
         }
-        try store.record(jobID: job.id, changes: [TaskChange(task: job.tasks[0].name, state: .running)], jobState: .running)
+        // The shared store's calls need nothing more (row locks included: FOR SHARE and
+        // FOR UPDATE need UPDATE, which the role has).
+        let lease = try store.register(host: "h", leaseSeconds: 60)
+        #expect(try store.renew(lease, leaseSeconds: 60))
+        #expect(try store.claim(lease, ClaimRequest(limit: 1, concurrency: ["etl": 1])).jobs.map(\.id) == [job.id])
+        #expect(try store.takeOver(lease).map(\.id) == [job.id])
+        let listener = try store.makeListener()
+        defer { listener.close() }
+        #expect(
+            try store.record(
+                [JobUpdate(jobID: job.id, changes: [TaskChange(task: job.tasks[0].name, state: .running)], jobState: .running)],
+                fencedBy: lease) == [])
+        try store.recordProcesses([(job.id, job.tasks[0].name, 4242)], fencedBy: lease)
+        #expect(try store.rescueExpired() == [:])
+        #expect(try store.hosts().map(\.id) == ["h"])
         #expect(try store.requestCancel(jobID: job.id)?.cancelRequested == true)
+        #expect(try listener.wait(timeout: .seconds(5)))
         #expect(try store.auditRecords(AuditQuery()).count == 1)
-        // What a host of several does, with the documented grants only.
-        let lease = try store.register(host: "runtime-host", leaseSeconds: 30)
-        #expect(try store.renew(lease, leaseSeconds: 30))
-        _ = try store.claim(lease, ClaimRequest(limit: 4))
-        #expect(try store.record([JobUpdate(jobID: job.id, changes: [], jobState: .running)], fencedBy: lease).isEmpty)
+        // Stored logs and the shared secret, with the documented grants only.
         try store.storeLog(jobID: job.id, task: job.tasks[0].name, attempt: 1, bytes: Array("log\n".utf8))
         #expect(try store.storedLog(jobID: job.id, task: job.tasks[0].name, attempt: 1) == Array("log\n".utf8))
         let secret = try store.sharedSecret(named: "csrf", generate: { [1, 2, 3] })
