@@ -62,6 +62,10 @@ public protocol SharedJobStore: JobStore {
     /// submitted, cancel-requested, retried, finished, or rescued on any host).
     func makeListener() throws -> any JobStoreListener
 
+    /// A listener that also wakes for every committed change of a job's tasks on any host
+    /// (`StoreChanges.progress`): what long-polling requests wait for.
+    func makeProgressListener() throws -> any JobStoreListener
+
     /// Keeps the log of a finished attempt in the store (replacing an earlier copy), so that any
     /// host can serve it, also once the host that ran it is gone.
     func storeLog(jobID: Int64, task: String, attempt: Int, bytes: [UInt8]) throws
@@ -145,6 +149,17 @@ public struct HostRecord: Sendable, Equatable {
     }
 }
 
+/// What a shared store's notifications said changed.
+public struct StoreChanges: OptionSet, Sendable {
+    public let rawValue: Int
+    public init(rawValue: Int) { self.rawValue = rawValue }
+    /// Jobs may have become claimable, or were cancel-requested (submit, cancel, retry, a job
+    /// finished, a rescue): runners look for claims.
+    public static let claimable = StoreChanges(rawValue: 1)
+    /// A job's tasks changed (any commit of a runner): watchers look at their jobs again.
+    public static let progress = StoreChanges(rawValue: 2)
+}
+
 /// Waits for a shared store's change notifications. Used by one thread.
 public protocol JobStoreListener: AnyObject, Sendable {
     /// Waits until a notification arrives or `timeout` passes.
@@ -152,6 +167,10 @@ public protocol JobStoreListener: AnyObject, Sendable {
     /// - Throws: `StorageUnavailable` if the connection failed (the caller waits a little and
     ///   makes a new listener).
     func wait(timeout: Duration) throws -> Bool
+
+    /// Waits like `wait(timeout:)` and says what the notifications that arrived were about
+    /// (empty: none arrived).
+    func waitForChanges(timeout: Duration) throws -> StoreChanges
 
     /// Closes the connection.
     func close()

@@ -16,4 +16,9 @@ enum ChangeChannel {
         let digits = String(hash, radix: 16)
         return "sluice_" + String(repeating: "0", count: 16 - digits.count) + digits
     }
+
+    /// The channel on which every committed change of a job's tasks is announced (for
+    /// long-polls on other hosts): the claims channel's name with `_p`. Apart from it, so that
+    /// runners are not woken to look for claims by every other host's commit.
+    static func progressName(namespace: String) -> String { Self.name(namespace: namespace) + "_p" }
 }

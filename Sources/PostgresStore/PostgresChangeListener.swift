@@ -12,18 +12,22 @@ import Postgres
 /// down) waits for the current `wait` to return rather than freeing the connection under it.
 final class PostgresChangeListener: JobStoreListener {
     private let connection: Locked<PostgresConnection>
+    /// The claims channel (`ChangeChannel.name`); any other channel heard is the progress one.
+    private let channel: String
 
-    /// Connects and starts listening on `channel`.
+    /// Connects and starts listening on `channel` (and on `progressChannel`, if given).
     /// - Throws: `PostgresError` if connecting or `LISTEN` fails (the store classifies it).
-    init(connection: String, password: String?, channel: String) throws {
+    init(connection: String, password: String?, channel: String, progressChannel: String? = nil) throws {
         let db = try PostgresConnection(connection, password: password)
         do {
             try db.listen(channel)
+            if let progressChannel { try db.listen(progressChannel) }
         } catch {
             db.close()
             throw error
         }
         self.connection = Locked(db)
+        self.channel = channel
     }
 
     deinit { self.close() }
@@ -33,11 +37,21 @@ final class PostgresChangeListener: JobStoreListener {
     /// - Throws: `StorageUnavailable` if the connection broke or was closed; the caller makes a
     ///   new listener (notifications sent meanwhile are lost, so it looks at the store first).
     func wait(timeout: Duration) throws -> Bool {
+        !(try self.waitForChanges(timeout: timeout)).isEmpty
+    }
+
+    func waitForChanges(timeout: Duration) throws -> StoreChanges {
+        let notifications: [PostgresNotification]
         do {
-            return try self.connection.withLock { db throws(PostgresError) in !(try db.waitForNotifications(timeout: timeout)).isEmpty }
+            notifications = try self.connection.withLock { db throws(PostgresError) in try db.waitForNotifications(timeout: timeout) }
         } catch {
             throw StorageUnavailable(classifying: error) ?? StorageUnavailable(.io, detail: error.message)
         }
+        var changes: StoreChanges = []
+        for notification in notifications {
+            changes.insert(notification.channel.utf8.elementsEqual(self.channel.utf8) ? .claimable : .progress)
+        }
+        return changes
     }
 
     /// Closes the connection (waiting for a `wait` in progress on another thread to return);

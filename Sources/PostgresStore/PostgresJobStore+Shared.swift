@@ -313,4 +313,14 @@ extension PostgresJobStore: SharedJobStore {
             throw StorageUnavailable(classifying: error) ?? error
         }
     }
+
+    public func makeProgressListener() throws -> any JobStoreListener {
+        do {
+            return try PostgresChangeListener(
+                connection: self.connectionString, password: self.password, channel: self.channel,
+                progressChannel: ChangeChannel.progressName(namespace: self.namespace))
+        } catch let error as PostgresError {
+            throw StorageUnavailable(classifying: error) ?? error
+        }
+    }
 }

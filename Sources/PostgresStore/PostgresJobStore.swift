@@ -425,6 +425,7 @@ public final class PostgresJobStore: JobStore {
         guard !updates.isEmpty else { return [] }
         let now = self.now()
         let channel = self.channel
+        let namespace = self.namespace
         return try self.write { db in
             // Job rows before their tasks, in id order, as retry locks them: no deadlock. With a
             // fence the ownership check is part of the locking statement: a row that a rescue or
@@ -438,6 +439,8 @@ public final class PostgresJobStore: JobStore {
                 if update.jobState.isTerminal, before[update.jobID]?.isTerminal == false { becameTerminal = true }
             }
             if becameTerminal { try Self.notifyChange(on: channel, in: db) }
+            // Every applied change, for long-polls on other hosts (`ChangeChannel.progressName`).
+            if !before.isEmpty { try Self.notifyChange(on: ChangeChannel.progressName(namespace: namespace), in: db) }
             return fence == nil ? [] : Set(ids.filter { before[$0] == nil })
         }
     }

@@ -11,22 +11,24 @@ final class HostListener: Sendable {
     private let stopped = Locked(false)
     private let logger = Logger(label: "runner")
 
-    /// Starts the thread: `wake` is called (on that thread) for every notification.
-    init(store: any SharedJobStore, wake: @escaping @Sendable () -> Void) {
+    /// Starts the thread: `wake` is called (on that thread) with what each notification said
+    /// (everything after the listener was made again: anything may have happened meanwhile).
+    init(store: any SharedJobStore, wake: @escaping @Sendable (StoreChanges) -> Void) {
         let thread = Thread { [stopped, logger] in
             var listener: (any JobStoreListener)? = nil
             var failing = false
             while !stopped.withLock({ $0 }) {
                 do {
                     if listener == nil {
-                        listener = try store.makeListener()
+                        listener = try store.makeProgressListener()
                         // Anything may have happened while there was no listener.
-                        wake()
+                        wake([.claimable, .progress])
                         if failing { logger.info("listening for other hosts' changes again") }
                         failing = false
                     }
                     // Bounded, so that `stop()` is seen within a second.
-                    if try listener!.wait(timeout: .seconds(1)) { wake() }
+                    let changes = try listener!.waitForChanges(timeout: .seconds(1))
+                    if !changes.isEmpty { wake(changes) }
                 } catch {
                     listener?.close()
                     listener = nil

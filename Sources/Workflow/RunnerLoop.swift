@@ -132,8 +132,9 @@ final class RunnerLoop: @unchecked Sendable {
                 return
             }
             self.shipper = LogShipper(store: self.hosting!.store)
-            self.listener = HostListener(store: self.hosting!.store) { [queue, configuration] in
-                queue.post(.wake)
+            self.listener = HostListener(store: self.hosting!.store) { [queue, configuration] changes in
+                // Only what may be claimable wakes the runner; every change wakes watchers.
+                if changes.contains(.claimable) { queue.post(.wake) }
                 configuration.onChangeElsewhere?()
             }
         }

@@ -98,7 +98,7 @@ struct MultiHostTests {
     }
 
     @Test(
-        "Anything from any host: a log is a 404 naming its host while it runs there, then served by every host, also after that host is gone; a form token of one host works on another"
+        "Anything from any host: a log is a 404 naming its host while it runs there, then served by every host, also after that host is gone; a long-poll ends on another host's change; a form token of one host works on another"
     )
     func logsAndFormsFromAnyHost() async throws {
         let cluster = try Cluster()
@@ -114,7 +114,20 @@ struct MultiHostTests {
         #expect(elsewhere.status == 404, "\(elsewhere)")
         #expect(elsewhere.text.contains("on host \(a.name)"), "the refusal must name the host that has the log: \(elsewhere.text)")
 
+        // A long-poll on the other host ends when the job changes on the host that runs it.
+        let api = "/sluice/api/v1/jobs/\(id)"
+        let tag = try #require(try b.harness.client.send("GET", api, as: "alice").header("ETag"))
+        let client = b.harness.client
+        let poll = Task.detached { try client.send("GET", api + "?wait=20", as: "alice", headers: [("If-None-Match", tag)]) }
+        try await Task.sleep(for: .milliseconds(500))
+        let opened = ContinuousClock.now
         cluster.openGate(job: id)
+        let changed = try await poll.value
+        #expect(changed.status == 200 && changed.header("ETag") != tag, "\(changed)")
+        #expect(
+            ContinuousClock.now - opened < .seconds(5),
+            "\(b.name)'s long-poll waited \(ContinuousClock.now - opened) for a change on \(a.name)")
+
         let job = try await b.harness.waitForJob(at: "/sluice/api/v1/jobs/\(id)", as: "alice") { $0.isFinished }
         #expect(job.state == "succeeded", "\(job.summary)")
         let expected = "started on \(a.name)\nfinished on \(a.name)\n"

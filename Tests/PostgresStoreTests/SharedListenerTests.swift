@@ -15,6 +15,27 @@ struct SharedListenerTests {
     /// How long a listener is given to stay quiet.
     static let quiet = Duration.milliseconds(300)
 
+    @Test("The progress listener also hears every applied task change (not a refused one), and tells it from a claimable change")
+    func progressListener() throws {
+        let shared = try SharedStore()
+        defer { shared.drop() }
+        let store = shared.store
+        let listener = try store.makeProgressListener()
+        defer { listener.close() }
+        #expect(try listener.waitForChanges(timeout: Self.quiet) == [])
+        let a = try shared.submit()
+        #expect(try listener.waitForChanges(timeout: Self.arrives) == .claimable)
+        let lease = try store.register(host: "h", leaseSeconds: 60)
+        _ = try store.claim(lease, ClaimRequest(limit: 10))
+        #expect(try store.record([SharedStore.start(a)], fencedBy: lease) == [])
+        #expect(try listener.waitForChanges(timeout: Self.arrives) == .progress)
+        let stranger = try store.register(host: "stranger", leaseSeconds: 60)
+        #expect(try store.record([SharedStore.start(a)], fencedBy: stranger) == [a])
+        #expect(try listener.waitForChanges(timeout: Self.quiet) == [], "a refused write changed nothing")
+        #expect(try store.record([SharedStore.finish(a)], fencedBy: lease) == [])
+        #expect(try listener.waitForChanges(timeout: Self.arrives) == [.claimable, .progress])
+    }
+
     @Test(
         "The listener wakes on a submission, a cancel request, a retry, a job becoming terminal and a rescue, and times out when nothing happened"
     )
