@@ -181,6 +181,9 @@ extension RunnerLoop {
             self.journals.removeValue(forKey: id)
             if log { self.logger.warning("job taken over by another host: stopped here, nothing recorded", ["job.id": "\(id)"]) }
         }
+        // Secret values live only in the memory of the host they were given to: the host that
+        // has the job now fails it as unable to resume, as after a restart.
+        self.shared.secrets.withLock { table in for id in ids { table.removeValue(forKey: id) } }
         self.retryTimers.removeAll { ids.contains($0.job) }
         self.blocked.removeAll { ids.contains($0.job) }
         self.slotQueue.removeAll { ids.contains($0.job) }
