@@ -149,12 +149,18 @@ public struct NewJob: Sendable {
     /// A digest of what the request asked for, compared when an idempotency key is reused.
     public var requestDigest: String?
 
+    /// On a store several hosts share: the host that must run the job, because only it holds
+    /// the values of its secret parameters (they are never stored). Other hosts claim it only once
+    /// that host's lease has ended (it then fails as unable to resume). Nil: any host.
+    public var hostAffinity: String?
+
     /// Creates a new job description.
     public init(
         pipeline: String, triggeredBy: String, identitySource: String, params: [String: String], workingDirectory: String,
         tasks: [TaskRecord], identity: String = "", secretParameters: [String] = [], idempotencyKey: String? = nil,
-        requestDigest: String? = nil
+        requestDigest: String? = nil, hostAffinity: String? = nil
     ) {
+        self.hostAffinity = hostAffinity
         self.identity = identity
         self.secretParameters = secretParameters
         self.idempotencyKey = idempotencyKey

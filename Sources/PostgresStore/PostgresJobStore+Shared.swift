@@ -218,7 +218,7 @@ extension PostgresJobStore: SharedJobStore {
             var claimed: [JobRecord] = []
             var after: Int64 = 0
             for _ in 0..<Self.claimMaxPages {
-                let page = try Self.candidates(after: after, admission: admission, in: db)
+                let page = try Self.candidates(after: after, admission: admission, host: lease.host, in: db)
                 for job in page where admission.admit(pipeline: job.pipeline, cancelRequested: job.cancelRequested) {
                     claimed.append(job)
                 }
@@ -274,9 +274,16 @@ extension PostgresJobStore: SharedJobStore {
     /// unfinished job of the same pipeline has the same identity, owned by any host or by none:
     /// the rule `Admission` applies on one host, where every unfinished job is in its list. It
     /// is checked here, in the statement, because it concerns jobs no page may include.
-    private static func candidates(after: Int64, admission: ClaimAdmission, in db: PostgresConnection) throws -> [JobRecord] {
+    ///
+    /// A job with a host affinity (secret parameters only that host holds) is a candidate for
+    /// that host, and for any other only once that host's lease has ended.
+    private static func candidates(after: Int64, admission: ClaimAdmission, host: String, in db: PostgresConnection) throws
+        -> [JobRecord]
+    {
         var arguments = Arguments()
         var sql = "SELECT * FROM jobs WHERE owner IS NULL AND state IN ('queued','running') AND id > " + arguments.add(.int64(after))
+        sql += " AND (host_affinity IS NULL OR host_affinity = " + arguments.add(.text(host))
+        sql += " OR NOT EXISTS (SELECT 1 FROM hosts WHERE hosts.id = jobs.host_affinity AND hosts.lease_expires_at >= \(Self.databaseNow)))"
         if admission.onlyCancelRequested {
             sql += " AND cancel_requested"
         } else {

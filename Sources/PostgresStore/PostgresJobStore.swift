@@ -241,15 +241,15 @@ public final class PostgresJobStore: JobStore {
         let row = try db.execute(
             """
             INSERT INTO jobs (pipeline, state, triggered_by, identity_source, params, working_directory, created_at,
-                              identity, waits_for_identity, idempotency_key, request_digest, secret_params)
-            VALUES ($1, 'queued', $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+                              identity, waits_for_identity, idempotency_key, request_digest, secret_params, host_affinity)
+            VALUES ($1, 'queued', $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
             RETURNING id
             """,
             [
                 .text(job.pipeline), .text(job.triggeredBy), .text(job.identitySource), .text(try ParamsColumn.encode(job.params)),
                 .text(job.workingDirectory), .int64(StoredTime.milliseconds(created)), .text(job.identity), .bool(waits),
                 job.idempotencyKey.map(PostgresValue.text), job.requestDigest.map(PostgresValue.text),
-                .text(try StringArrayColumn.encode(job.secretParameters)),
+                .text(try StringArrayColumn.encode(job.secretParameters)), job.hostAffinity.map(PostgresValue.text),
             ]
         ).first
         guard let id = try row?.int64(0) else { throw JobStoreError("inserting a job returned no id") }

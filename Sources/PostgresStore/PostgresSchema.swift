@@ -139,7 +139,7 @@ enum PostgresSchema {
         // What any host must serve whichever host did the work: finished attempts' logs, and
         // secrets every host shares (the CSRF key).
         Migration(
-            version: 4, name: "stored logs and shared secrets",
+            version: 4, name: "stored logs, shared secrets, host affinity",
             sql: """
                 CREATE TABLE task_logs (
                     job_id    BIGINT  NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
@@ -153,6 +153,8 @@ enum PostgresSchema {
                     name  TEXT  COLLATE "C" PRIMARY KEY,
                     value BYTEA NOT NULL
                 );
+                -- The host that holds a job's secret parameter values (NewJob.hostAffinity).
+                ALTER TABLE jobs ADD COLUMN host_affinity TEXT COLLATE "C";
                 """),
     ]
 

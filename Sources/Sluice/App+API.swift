@@ -139,7 +139,9 @@ extension App {
             pipeline: name, triggeredBy: context.caller.user, identitySource: context.caller.source.rawValue, params: stored,
             workingDirectory: context.configuration.directory, tasks: pipeline.resolvedTasks(stored),
             identity: Hex.encode(SHA256.hash(Array(pipeline.identity(stored).utf8))), secretParameters: secret.keys.sorted(),
-            idempotencyKey: idempotencyKey, requestDigest: idempotencyKey == nil ? nil : digest)
+            idempotencyKey: idempotencyKey, requestDigest: idempotencyKey == nil ? nil : digest,
+            // Secret values stay in this process's memory: on a shared store, this host runs it.
+            hostAffinity: secret.isEmpty ? nil : self.runner?.host?.id)
         var maxUnfinished: Int? = nil
         if let limit = pipeline.queueLimit { maxUnfinished = (pipeline.concurrency ?? 0) + limit }
         let rules = SubmissionRules(onDuplicate: pipeline.onDuplicate, maxUnfinished: maxUnfinished)

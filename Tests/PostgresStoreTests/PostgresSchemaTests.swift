@@ -74,7 +74,7 @@ struct PostgresSchemaTests {
             FROM information_schema.columns
             WHERE table_schema = current_schema() AND table_name IN ('jobs', 'tasks', 'audit', 'hosts', 'task_logs', 'shared_secrets') AND data_type = 'text'
             """)
-        #expect(columns.count == 30)
+        #expect(columns.count == 31)
         for row in columns {
             let name = try row.string("name") ?? ""
             #expect(try row.string("collation") == "C", "\(name)")

@@ -11,6 +11,34 @@ import Testing
 /// wait-for-identity rule), with pipelines and identities compared as bytes.
 @Suite(ServerTrait.enabled, .timeLimit(.minutes(2)))
 struct SharedClaimTests {
+    @Test("A job pinned to a host (its secret values live there) is claimed only by that host while its lease lives, by any host after")
+    func hostAffinity() throws {
+        let shared = try SharedStore()
+        defer { shared.drop() }
+        let store = shared.store
+        let h1 = try store.register(host: "h1", leaseSeconds: 60)
+        let h2 = try store.register(host: "h2", leaseSeconds: 60)
+        var pinned = SharedStore.newJob()
+        pinned.hostAffinity = "h1"
+        guard case .created(let job) = try store.submit(pinned, rules: SubmissionRules()) else {
+            Issue.record("not created")
+            return
+        }
+        let free = try shared.submit()
+        #expect(try store.claim(h2, ClaimRequest(limit: 10)).jobs.map(\.id) == [free], "h2 must not take h1's pinned job")
+        #expect(try store.claim(h1, ClaimRequest(limit: 10)).jobs.map(\.id) == [job.id])
+        // Released (as by a rescue) while h1's lease lives: still h1's only.
+        try shared.db.execute("UPDATE jobs SET owner = NULL, owner_epoch = NULL WHERE id = $1", [.int64(job.id)])
+        #expect(try store.claim(h2, ClaimRequest(limit: 10)).jobs.isEmpty)
+        try shared.expire("h1")
+        #expect(try store.claim(h2, ClaimRequest(limit: 10)).jobs.map(\.id) == [job.id], "a host whose lease ended holds nothing back")
+        // Pinned to a host that never registered: anyone.
+        var orphan = SharedStore.newJob()
+        orphan.hostAffinity = "\u{212A}elvin"
+        guard case .created(let other) = try store.submit(orphan, rules: SubmissionRules()) else { return }
+        #expect(try store.claim(h2, ClaimRequest(limit: 10)).jobs.map(\.id) == [other.id])
+    }
+
     @Test(
         "Hosts claiming at once from several threads, while jobs are being submitted, claim every job exactly once, each claim in id order and within its limit"
     )
