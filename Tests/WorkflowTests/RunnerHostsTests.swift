@@ -80,6 +80,21 @@ struct RunnerHostsTests {
             name: name, needs: needs, argv: sh("echo $SLUICE_JOB_ID $SLUICE_TASK $SLUICE_ATTEMPT >> \"$1\"; \(wait)exit 0", file))
     }
 
+    /// A task `t` that appends "job task attempt pid" to `runs`, waits until `gate` exists, and
+    /// is retried up to `retries` times.
+    static func gated(_ runs: String, _ gate: String, retries: Int) -> TaskRecord {
+        TaskRecord(
+            name: "t", needs: [],
+            argv: Self.sh(
+                "echo $SLUICE_JOB_ID $SLUICE_TASK $SLUICE_ATTEMPT $$ >> \"$1\"; while [ ! -e \"$2\" ]; do sleep 0.05; done", runs, gate),
+            options: TaskOptions(retry: RetryPolicy(retries: retries, initialDelay: 0.1)))
+    }
+
+    /// The pid the first line of `runs` names (the task's shell).
+    static func firstPID(_ runs: String) -> Int32? {
+        Self.lines(runs).first.flatMap { $0.split(separator: " ").last }.flatMap { Int32($0) }
+    }
+
     static func lines(_ file: String) -> [String] {
         ((try? String(contentsOfFile: file, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
     }
@@ -116,16 +131,12 @@ struct RunnerHostsTests {
         let runs = f.dir.file("runs")
         let gate = f.dir.file("gate")
         let job = try f.submit([
-            TaskRecord(
-                name: "t", needs: [],
-                argv: Self.sh(
-                    "echo $SLUICE_JOB_ID $SLUICE_TASK $SLUICE_ATTEMPT $$ >> \"$1\"; while [ ! -e \"$2\" ]; do sleep 0.05; done", runs, gate),
-                options: TaskOptions(retry: RetryPolicy(retries: 2, initialDelay: 0.1)))
+            Self.gated(runs, gate, retries: 2)
         ])
         let runner = f.runner("h1", lease: 1)
         #expect(Poll.blockingUntil(within: .seconds(10)) { Self.lines(runs).count == 1 })
         let firstEpoch = try #require(runner.host?.epoch)
-        let firstPID = try #require(Self.lines(runs).first.flatMap { $0.split(separator: " ").last }.flatMap { Int32($0) })
+        let firstPID = try #require(Self.firstPID(runs))
         // Another process registers the same host id: the runner's lease is gone.
         let usurper = try f.store.register(host: "h1", leaseSeconds: 30)
         #expect(usurper.epoch > firstEpoch)
@@ -186,15 +197,11 @@ struct RunnerHostsTests {
         let runs = f.dir.file("runs")
         let gate = f.dir.file("gate")
         let job = try f.submit([
-            TaskRecord(
-                name: "t", needs: [],
-                argv: Self.sh(
-                    "echo $SLUICE_JOB_ID $SLUICE_TASK $SLUICE_ATTEMPT $$ >> \"$1\"; while [ ! -e \"$2\" ]; do sleep 0.05; done", runs, gate),
-                options: TaskOptions(retry: RetryPolicy(retries: 1, initialDelay: 0.1)))
+            Self.gated(runs, gate, retries: 1)
         ])
         let first = f.runner("h1", lease: 1)
         #expect(Poll.blockingUntil(within: .seconds(10)) { Self.lines(runs).count == 1 })
-        let oldPID = try #require(Self.lines(runs).first.flatMap { $0.split(separator: " ").last }.flatMap { Int32($0) })
+        let oldPID = try #require(Self.firstPID(runs))
         first.stop()  // leaves the task to its supervisor, and the lease to expire
         _ = f.runner("h2", lease: 1)
         #expect(Poll.blockingUntil(within: .seconds(10)) { Self.lines(runs).count == 2 }, "h2 never retried h1's attempt")
