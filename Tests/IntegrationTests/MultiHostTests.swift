@@ -153,6 +153,47 @@ struct MultiHostTests {
     }
 
     @Test(
+        "kill -9 of a whole host under load: every acknowledged job still succeeds; only attempts that ran on the dead host are run again"
+    )
+    func hostDiesUnderLoad() async throws {
+        let cluster = try Cluster()
+        defer { cluster.shutdown() }
+        let hosts = try await cluster.start(["h1", "h2"], leaseSeconds: 2)
+        let db = try cluster.database()
+        defer { db.close() }
+        var acknowledged: [Int64] = []
+        for i in 0..<30 { acknowledged.append(try cluster.trigger("steady", on: hosts[i % 2])) }
+        try await cluster.poll("h1 to run some tasks") { cluster.runs().contains { $0.host == "h1" } }
+        try await Task.sleep(for: .milliseconds(300))
+        let before = cluster.runs()
+        try await hosts[0].die()
+        try await cluster.waitUntilAllJobsFinished(db, timeout: .seconds(90))
+
+        let states = try db.execute("SELECT state, count(*) FROM jobs GROUP BY 1 ORDER BY 1").map {
+            "\(try $0.string(0) ?? "?") \(try $0.int64(1) ?? -1)"
+        }
+        #expect(states == ["succeeded 30"], "\(states)\n\(cluster.logs())")
+        let runs = cluster.runs()
+        var again: [String] = []
+        for id in acknowledged {
+            for task in ["one", "two"] {
+                let lines = runs.filter { $0.job == id && $0.task == task }
+                let stored = try cluster.task(id, task, in: db)
+                #expect(stored.state == "succeeded" && stored.attempt == lines.count, "\(id)/\(task): \(stored) after runs \(lines)")
+                #expect(lines.last?.host == "h2" || lines.count == 1, "\(id)/\(task) ended on the dead host: \(lines)")
+                // A task ran more than once only if an earlier attempt was on h1, the host that died.
+                if lines.count > 1 {
+                    again.append("\(id)/\(task)")
+                    #expect(lines.dropLast().allSatisfy { $0.host == "h1" }, "\(id)/\(task) was run again needlessly: \(lines)")
+                }
+            }
+        }
+        print(
+            "MultiHostTests.hostDiesUnderLoad: \(before.filter { $0.host == "h1" }.count) task runs on h1 before it died; run again on h2: \(again)"
+        )
+    }
+
+    @Test(
         "A host that dies (sluice, its tasks and its lighttpd killed) is rescued: the other host runs the task again as attempt 2 within the lease"
     )
     func deadHostIsRescued() async throws {
@@ -171,19 +212,8 @@ struct MultiHostTests {
             ProcessIdentity.carriers(of: [firstKey])[firstKey]?.contains(where: \.isSupervisor) ?? false
         }
 
-        // The whole host dies at once: lighttpd (so nothing respawns sluice), sluice, supervisors, tasks.
-        // Everything is stopped first, again until no new process appears (the gated task forks a
-        // `sleep` every 50 ms), so that nothing reacts to the others' deaths; then all are killed.
         #expect(!a.processesOfItsTasks().isEmpty)
-        var victims: Set<pid_t> = []
-        while true {
-            let found = Set(a.lighttpdProcessIDs() + a.harness.sluiceProcessIDs() + a.processesOfItsTasks())
-            if found.isSubset(of: victims) { break }
-            for pid in found.subtracting(victims) { kill(pid, SIGSTOP) }
-            victims.formUnion(found)
-        }
-        for pid in victims { kill(pid, SIGKILL) }
-        for pid in victims { try await a.harness.waitUntilGone(pid) }
+        try await a.die()
         let died = ContinuousClock.now
         #expect(a.processesOfItsTasks().isEmpty, "processes of \(a.name) survived")
 
@@ -405,6 +435,22 @@ extension MultiHostTests {
             }
         }
 
+        /// The whole host dies at once: lighttpd (so nothing respawns sluice), sluice, supervisors,
+        /// tasks. Everything is stopped first, again until no new process appears (a gated task
+        /// forks a `sleep` every 50 ms), so that nothing reacts to the others' deaths; then all
+        /// are killed.
+        func die() async throws {
+            var victims: Set<pid_t> = []
+            while true {
+                let found = Set(self.lighttpdProcessIDs() + self.harness.sluiceProcessIDs() + self.processesOfItsTasks())
+                if found.isSubset(of: victims) { break }
+                for pid in found.subtracting(victims) { kill(pid, SIGSTOP) }
+                victims.formUnion(found)
+            }
+            for pid in victims { kill(pid, SIGKILL) }
+            for pid in victims { try await self.harness.waitUntilGone(pid) }
+        }
+
         /// This host's lighttpd.
         func lighttpdProcessIDs() -> [pid_t] {
             ProcessTable.livingProcessIDs(withArgument: self.harness.directory + "/lighttpd.conf")
@@ -593,6 +639,10 @@ extension MultiHostTests {
                 limited: { concurrency: 2, tasks: {
                   \(task("first", timed)),
                   \(task("second", timed, needs: ["first"])),
+                } },
+                steady: { tasks: {
+                  \(task("one", "sleep 0.3", extra: retry)),
+                  \(task("two", "sleep 0.3", needs: ["one"], extra: retry)),
                 } },
                 gated: { tasks: {
                   \(task("work", gated, extra: retry)),
