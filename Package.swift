@@ -77,7 +77,9 @@ let package = Package(
             ]
         ),
         // Micro-benchmarks driven by scripts/bench; not installed.
-        .executableTarget(name: "sluice-bench", dependencies: ["Crypto", "Workflow", "JobStore", "SQLiteStore", "Locking"], swiftSettings: strict),
+        .executableTarget(
+            name: "sluice-bench", dependencies: ["Crypto", "Workflow", "JobStore", "SQLiteStore", "PostgresStore", "Postgres", "Locking"],
+            swiftSettings: strict),
 
         // Helpers every test target shares (temporary directories, polling, child processes, the
         // process table, a private umask, token minting); no package dependencies, never linked into sluice.

@@ -8,15 +8,23 @@ import Workflow
     import Glibc
 #endif
 
-/// Runner benchmarks: one job through the real runner and the real SQLite store (WAL,
-/// `synchronous=FULL`) in a fresh temporary directory, timed from the trigger (validating the
-/// pipeline, resolving its tasks and committing the job) to the commit of its final state.
+/// Runner benchmarks: one job through the real runner and a real store, timed from the trigger
+/// (validating the pipeline, resolving its tasks and committing the job) to the commit of its
+/// final state. `--store sqlite` (the default): a durable SQLite store (WAL, `synchronous=FULL`)
+/// in a fresh temporary directory. `--store postgres`: a fresh schema of the PostgreSQL database
+/// at `SLUICE_BENCH_POSTGRES_URL` (see `BenchStore`), the runner a host on it (lease, claims,
+/// fenced commits); its registration is start-up, outside the timed span.
 ///
-///     sluice-bench runner-dag --tasks N
+///     sluice-bench runner-dag --tasks N [--store sqlite|postgres]
 ///         a layered DAG of `noop` tasks, width 10, task (k, j) needing (k-1, j) and
-///         (k-1, (j+1) % 10): prints {"tasks":N,"seconds":S,"peak_rss_kb":K,"commit_seconds":C}
-///     sluice-bench runner-procs --tasks N --parallelism P
-///         N independent `/bin/true` tasks: prints {"tasks":N,"seconds":S,"per_second":R,"peak_rss_kb":K}
+///         (k-1, (j+1) % 10): prints {"tasks":N,"seconds":S,"peak_rss_kb":K,"trigger_seconds":T,
+///         "store":"...","store_seconds":{...}} (on PostgreSQL also "pg_round_trip_ms" and
+///         "pg_commit_ms", see `BenchStore.probeLatencies`)
+///     sluice-bench runner-procs --tasks N --parallelism P [--store sqlite|postgres]
+///         N independent `/bin/true` tasks: prints {"tasks":N,"seconds":S,"per_second":R,"peak_rss_kb":K,...}
+///
+/// `store_seconds` is the time spent in each store method during the timed span (`StoreTimes`):
+/// where the time goes.
 enum RunnerBench {
     /// The layered DAG (the same shape as scripts/bench-support/luigi_layered.py).
     static func layeredPipeline(tasks n: Int) -> PipelineDefinition {
@@ -32,45 +40,56 @@ enum RunnerBench {
         return PipelineDefinition(name: "layered", tasks: tasks)
     }
 
-    static func processPipeline(tasks n: Int) -> PipelineDefinition {
+    static func processPipeline(tasks n: Int, name: String = "procs") -> PipelineDefinition {
         let run = try! ArgvTemplate("/bin/true")
-        return PipelineDefinition(name: "procs", tasks: (0..<n).map { TaskDefinition(name: "p\($0)", run: [run]) })
+        return PipelineDefinition(name: name, tasks: (0..<n).map { TaskDefinition(name: "p\($0)", run: [run]) })
     }
 
     static func dag(_ options: Options) {
         let n = Int(options.positive("--tasks", default: 1000))
         guard n % 10 == 0 else { fail("--tasks must be a multiple of 10", status: 2) }
-        let result = self.measure(self.layeredPipeline(tasks: n), parallelism: 8)
+        let result = self.measure(self.layeredPipeline(tasks: n), parallelism: 8, store: BenchStoreKind(options))
         print(
-            "{\"tasks\":\(n),\"seconds\":\(result.seconds),\"peak_rss_kb\":\(self.peakRSSKilobytes()),\"trigger_seconds\":\(result.triggerSeconds)}"
+            "{\"tasks\":\(n),\"seconds\":\(result.seconds),\"peak_rss_kb\":\(self.peakRSSKilobytes()),\"trigger_seconds\":\(result.triggerSeconds)\(result.details)}"
         )
     }
 
     static func processes(_ options: Options) {
         let n = Int(options.positive("--tasks", default: 1000))
         let parallelism = Int(options.positive("--parallelism", default: 8))
-        let result = self.measure(self.processPipeline(tasks: n), parallelism: parallelism)
+        let result = self.measure(self.processPipeline(tasks: n), parallelism: parallelism, store: BenchStoreKind(options))
         print(
-            "{\"tasks\":\(n),\"seconds\":\(result.seconds),\"per_second\":\(Double(n) / result.seconds),\"peak_rss_kb\":\(self.peakRSSKilobytes())}"
+            "{\"tasks\":\(n),\"seconds\":\(result.seconds),\"per_second\":\(Double(n) / result.seconds),\"peak_rss_kb\":\(self.peakRSSKilobytes())\(result.details)}"
         )
     }
 
-    /// Runs one job of `pipeline` to completion; fails unless it succeeded.
-    static func measure(_ pipeline: PipelineDefinition, parallelism: Int) -> (seconds: Double, triggerSeconds: Double) {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
-            "sluice-bench-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        ).path
-        try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let store: SQLiteJobStore
-        do { store = try SQLiteJobStore(path: directory + "/bench.db") } catch { fail("cannot open store: \(error)") }
+    /// The job `pipeline` makes with no parameters, as the trigger creates it.
+    static func newJob(_ pipeline: PipelineDefinition, workingDirectory: String) -> NewJob {
+        let problems = pipeline.problems()
+        guard problems.isEmpty else { fail("pipeline invalid: \(problems)") }
+        let values: [String: String]
+        do { values = try pipeline.resolveParameters([:]) } catch { fail("parameters: \(error)") }
+        return NewJob(
+            pipeline: pipeline.name, triggeredBy: "bench", identitySource: "bench", params: values, workingDirectory: workingDirectory,
+            tasks: pipeline.resolvedTasks(values), identity: pipeline.identity(values))
+    }
+
+    /// Runs one job of `pipeline` to completion on a fresh store of `kind`; fails unless it
+    /// succeeded. `details` is the rest of the JSON object: `,"store":...` and what follows.
+    static func measure(_ pipeline: PipelineDefinition, parallelism: Int, store kind: BenchStoreKind) -> (
+        seconds: Double, triggerSeconds: Double, details: String
+    ) {
+        let bench = BenchStore(kind, label: "run")
+        defer { bench.remove() }
+        let latencies = bench.probeLatencies()
+        let store = bench.open()
         let done = DispatchSemaphore(value: 0)
         // Set by the runner thread (through onJobChange), read here after `done`.
         let finalState = Locked<JobState?>(nil)
         let runner = Runner(
             store: store,
-            configuration: .init(
-                parallelism: parallelism, logDirectory: directory + "/logs",
+            configuration: bench.configuration(
+                host: "h1", parallelism: parallelism,
                 onJobChange: { _, state in
                     if state.isTerminal {
                         finalState.withLock { $0 = state }
@@ -79,15 +98,11 @@ enum RunnerBench {
                 }))
         runner.start()
         defer { runner.stop() }
+        bench.waitRegistered(runner)
+        bench.times.reset()
         let start = DispatchTime.now()
         // The trigger: what `POST /api/v1/pipelines/{name}/jobs` does after authorization.
-        let problems = pipeline.problems()
-        guard problems.isEmpty else { fail("pipeline invalid: \(problems)") }
-        let values: [String: String]
-        do { values = try pipeline.resolveParameters([:]) } catch { fail("parameters: \(error)") }
-        let job = NewJob(
-            pipeline: pipeline.name, triggeredBy: "bench", identitySource: "bench", params: values, workingDirectory: directory,
-            tasks: pipeline.resolvedTasks(values), identity: pipeline.identity(values))
+        let job = self.newJob(pipeline, workingDirectory: bench.directory)
         do { _ = try store.submit(job, rules: SubmissionRules()) } catch { fail("cannot create job: \(error)") }
         let triggered = DispatchTime.now()
         runner.wake()
@@ -95,9 +110,14 @@ enum RunnerBench {
         let end = DispatchTime.now()
         let ended = finalState.withLock { $0 }
         guard ended == .succeeded else { fail("job ended \(ended.map(\.rawValue) ?? "?")") }
+        var details = ",\"store\":\"\(kind.rawValue)\",\"store_seconds\":\(bench.times.json())"
+        if let latencies {
+            details += ",\"pg_round_trip_ms\":\(latencies.roundTrip * 1000),\"pg_commit_ms\":\(latencies.commit * 1000)"
+        }
         return (
             Double(end.uptimeNanoseconds - start.uptimeNanoseconds) / 1e9,
-            Double(triggered.uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
+            Double(triggered.uptimeNanoseconds - start.uptimeNanoseconds) / 1e9,
+            details
         )
     }
 

@@ -9,6 +9,9 @@
 ///
 ///     sluice-bench crypto --keys DIR [--seconds S] [--runs N] [--only ES256|RS256] [--clock user|wall]
 ///
+/// The runner benchmarks (`runner-dag`, `runner-procs`, `runner-adopt`, `runner-hosts`) print one
+/// line of JSON each instead (RunnerBench.swift, RunnerHostsBench.swift).
+///
 /// New benchmarks (`runner`, `http`, …) get their own file and a case below.
 
 #if canImport(Glibc)
@@ -18,9 +21,12 @@
 /// The usage text, printed for `--help` and on a usage error.
 let usage = """
     usage: sluice-bench crypto --keys DIR [--seconds S] [--runs N] [--only ES256|RS256] [--clock user|wall]
-           sluice-bench runner-dag --tasks N
-           sluice-bench runner-procs --tasks N --parallelism P
+           sluice-bench runner-dag --tasks N [--store sqlite|postgres]
+           sluice-bench runner-procs --tasks N --parallelism P [--store sqlite|postgres]
            sluice-bench runner-adopt --tasks N
+           sluice-bench runner-hosts --hosts K --jobs J --tasks-per-job T [--store sqlite|postgres]
+                        [--parallelism P] [--submitters S] [--task true|noop] [--pipelines N]
+                        [--submit during|before]
 
       crypto   PublicKey.verify throughput for ES256 and RS256 with keys and signatures made by the
                openssl tool (scripts/bench writes them to DIR; see CryptoBench.swift for the files).
@@ -30,10 +36,18 @@ let usage = """
                --clock C    user: divide by user CPU time, like `openssl speed` (default);
                             wall: divide by elapsed time, like `openssl speed -elapsed`
       runner-dag    one job of N noop tasks in a layered DAG (width 10, two needs each) through the
-                    runner and a durable SQLite store; prints one JSON line (see RunnerBench.swift)
+                    runner and a durable store; prints one JSON line (see RunnerBench.swift)
       runner-procs  one job of N independent /bin/true tasks at parallelism P; one JSON line
+                    --store S  sqlite (default: a fresh file in $TMPDIR) or postgres (a fresh schema
+                               in SLUICE_BENCH_POSTGRES_URL, password SLUICE_BENCH_POSTGRES_PASSWORD;
+                               the runner is a host with a lease)
       runner-adopt  N running tasks left by a stopped runner, re-adopted by a new one: the seconds
                     until all N are watched again; one JSON line
+      runner-hosts  K runners as hosts of one store (sqlite: K = 1) and J jobs of T independent
+                    tasks triggered from S threads (default 4) while the hosts run (--submit
+                    before: while they drain); triggers/s, jobs/s, tasks/s, jobs per host; one
+                    JSON line (see RunnerHostsBench.swift). Defaults: J 200, T 5, P 8 per host,
+                    --task true (/bin/true under a supervisor; noop starts no process)
     """
 
 // The runner logs every job at info level; a benchmark wants only warnings on its stderr.
@@ -44,9 +58,16 @@ switch command {
 case "crypto":
     CryptoBench.run(Options(arguments, valued: ["--keys", "--seconds", "--runs", "--only", "--clock"]))
 case "runner-dag":
-    RunnerBench.dag(Options(arguments, valued: ["--tasks"]))
+    RunnerBench.dag(Options(arguments, valued: ["--tasks", "--store"]))
 case "runner-procs":
-    RunnerBench.processes(Options(arguments, valued: ["--tasks", "--parallelism"]))
+    RunnerBench.processes(Options(arguments, valued: ["--tasks", "--parallelism", "--store"]))
+case "runner-hosts":
+    RunnerHostsBench.run(
+        Options(
+            arguments,
+            valued: [
+                "--hosts", "--jobs", "--tasks-per-job", "--store", "--parallelism", "--submitters", "--task", "--pipelines", "--submit",
+            ]))
 case "runner-adopt":
     RunnerBench.adopt(Options(arguments, valued: ["--tasks"]))
 case "-h", "--help", "help":
