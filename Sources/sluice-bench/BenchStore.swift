@@ -280,4 +280,15 @@ final class TimedSharedStore: TimedStore, SharedJobStore, @unchecked Sendable {
     func hosts() throws -> [HostRecord] { try self.times.measure("hosts") { try self.shared.hosts() } }
     // Not timed: the listener waits here on purpose, for up to a second at a time.
     func makeListener() throws -> any JobStoreListener { try self.shared.makeListener() }
+    func makeProgressListener() throws -> any JobStoreListener { try self.shared.makeProgressListener() }
+    func storeLog(jobID: Int64, task: String, attempt: Int, bytes: [UInt8]) throws {
+        try self.times.measure("storeLog") { try self.shared.storeLog(jobID: jobID, task: task, attempt: attempt, bytes: bytes) }
+    }
+    func storedLog(jobID: Int64, task: String, attempt: Int) throws -> [UInt8]? {
+        try self.shared.storedLog(jobID: jobID, task: task, attempt: attempt)
+    }
+    func owner(ofJob id: Int64) throws -> String? { try self.shared.owner(ofJob: id) }
+    func sharedSecret(named name: String, generate: () -> [UInt8]) throws -> [UInt8] {
+        try self.shared.sharedSecret(named: name, generate: generate)
+    }
 }
