@@ -434,10 +434,12 @@ public final class PostgresJobStore: JobStore {
             let ids = Set(updates.map(\.jobID)).sorted()
             let before = try Self.lockJobs(ids, ownedBy: fence, .update, in: db)
             var becameTerminal = false
+            var batch = TaskChangeBatch()
             for update in updates where fence == nil || before[update.jobID] != nil {
-                try Self.apply(update, at: now, in: db)
+                batch.add(update)
                 if update.jobState.isTerminal, before[update.jobID]?.isTerminal == false { becameTerminal = true }
             }
+            try batch.write(at: now, in: db)
             if becameTerminal { try Self.notifyChange(on: channel, in: db) }
             // Every applied change, for long-polls on other hosts (`ChangeChannel.progressName`).
             if !before.isEmpty { try Self.notifyChange(on: ChangeChannel.progressName(namespace: namespace), in: db) }
@@ -473,48 +475,6 @@ public final class PostgresJobStore: JobStore {
             states[id] = state
         }
         return states
-    }
-
-    /// Applies one job's update inside the caller's transaction, as `RecordRules` describes.
-    private static func apply(_ update: JobUpdate, at now: Date, in db: PostgresConnection) throws {
-        let jobID = PostgresValue.int64(update.jobID)
-        for change in update.changes {
-            let finished = time(RecordRules.taskFinishedAt(change, now: now))
-            let exitCode = change.exitCode.map { PostgresValue.int64(Int64($0)) }
-            let message = change.message.map(PostgresValue.text)
-            let result: PostgresResult
-            switch change.state {
-            case .running:
-                result = try db.execute(
-                    """
-                    UPDATE tasks SET state = 'running', attempt = attempt + 1, pid = $1, started_at = $2, finished_at = NULL,
-                        exit_code = NULL, message = $3, retry_at = NULL
-                    WHERE job_id = $4 AND name = $5
-                    """,
-                    [change.pid.map { .int64(Int64($0)) }, time(now), message, jobID, .text(change.task)])
-            case .queued:
-                result = try db.execute(
-                    """
-                    UPDATE tasks SET state = 'queued', message = $1, retry_at = $2, finished_at = $3, exit_code = $4
-                    WHERE job_id = $5 AND name = $6
-                    """,
-                    [message, time(change.retryAt), finished, exitCode, jobID, .text(change.task)])
-            case .succeeded, .failed, .skipped, .cancelled:
-                result = try db.execute(
-                    """
-                    UPDATE tasks SET state = $1, exit_code = $2, message = COALESCE($3, message), finished_at = $4, retry_at = NULL
-                    WHERE job_id = $5 AND name = $6
-                    """,
-                    [.text(change.state.rawValue), exitCode, message, finished, jobID, .text(change.task)])
-            }
-            guard result.affectedRows == 1 else { throw JobStoreError("job \(update.jobID) has no task \(change.task)") }
-        }
-        try db.execute(
-            "UPDATE jobs SET state = $1, started_at = COALESCE(started_at, $2), finished_at = $3 WHERE id = $4",
-            [
-                .text(update.jobState.rawValue), time(RecordRules.jobStartedAt(update.jobState, now: now)),
-                time(RecordRules.jobFinishedAt(update.jobState, now: now)), jobID,
-            ])
     }
 
     // MARK: - Audit

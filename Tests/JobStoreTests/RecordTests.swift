@@ -28,6 +28,56 @@ import Testing
         #expect(loaded.tasks.filter { $0.name != "extract" }.allSatisfy { $0.state == .queued && $0.attempt == 0 })
     }
 
+    @Test(
+        "One commit with several changes of one task applies them in order, and hostile messages are stored byte for byte",
+        arguments: StoreKind.allCases)
+    func orderedChangesAndHostileText(_ kind: StoreKind) throws {
+        let clock = TestClock(Fixtures.epoch)
+        let h = try kind.make(clock: clock)
+        defer { h.tearDown() }
+        let store = h.store
+        let job = try store.createJob(Fixtures.job())
+        let other = try store.createJob(Fixtures.job())
+        let hostile = [
+            #"a "quoted", {braced} \back\slashed"#, "NULL", "", "line\nbreak\ttab", "\u{212A}elvin \u{1F600}", "{}", #"\"#, ",",
+        ]
+        try store.record(jobID: job.id, changes: [TaskChange(task: "extract", state: .running, pid: 1)], jobState: .running)
+        // The runner's batched commit: extract fails and is queued for a retry, then claimed
+        // again, in one commit; left and right of another job get hostile messages.
+        let retryAt = clock.now.addingTimeInterval(30)
+        try store.record([
+            JobUpdate(
+                jobID: job.id,
+                changes: [
+                    TaskChange(task: "extract", state: .queued, exitCode: 3, message: hostile[0], retryAt: retryAt),
+                    TaskChange(task: "extract", state: .running, pid: 2, message: hostile[1]),
+                    TaskChange(task: "extract", state: .failed, exitCode: 4, message: hostile[2]),
+                ], jobState: .failed),
+            JobUpdate(
+                jobID: other.id,
+                changes: hostile.indices.dropFirst(3).map { i in
+                    TaskChange(
+                        task: ["extract", "left", "right", "load", "extract"][i - 3], state: i == 7 ? .failed : .skipped,
+                        message: hostile[i])
+                }, jobState: .failed),
+        ])
+        let loaded = try #require(try store.job(id: job.id))
+        let extract = try #require(loaded.task("extract"))
+        #expect(extract.attempt == 2, "queued, then running again: one more attempt")
+        #expect(extract.state == .failed)
+        #expect(extract.exitCode == 4)
+        #expect(extract.pid == 2)
+        #expect(extract.message == "", "an empty message is a message, not none")
+        #expect(extract.retryAt == nil)
+        #expect(loaded.state == .failed)
+        let second = try #require(try store.job(id: other.id))
+        #expect(second.task("left")?.message?.utf8.elementsEqual(hostile[4].utf8) == true, "\(String(describing: second.task("left")))")
+        #expect(second.task("right")?.message == hostile[5])
+        #expect(second.task("load")?.message == hostile[6])
+        #expect(second.task("extract")?.message == hostile[7], "the last of two changes of extract counts")
+        #expect(second.task("extract")?.state == .failed)
+    }
+
     @Test("Recording a terminal state sets the finish time, exit code and message", arguments: StoreKind.allCases)
     func recordTerminal(_ kind: StoreKind) throws {
         let clock = TestClock(Fixtures.epoch)
