@@ -164,7 +164,7 @@ def table(path, dag_tasks):
             record = statistics.median(store_time(d, "record") for d in data)
             print(f"  PostgreSQL latencies on a connection of its own before each run (medians): SELECT 1 round trip "
                   f"{trip:.3f} ms, commit of a one-row insert {commit:.2f} ms; the record call writes the "
-                  f"{dag_tasks:,} task changes one UPDATE each in one transaction: {record / dag_tasks * 1e6:.0f} µs per "
+                  f"{dag_tasks:,} task changes set-based (UPDATE ... FROM unnest) in one transaction: {record / dag_tasks * 1e6:.0f} µs per "
                   f"task change")
     for key in order:
         if key[0] != "hosts":
