@@ -61,8 +61,8 @@ public final class PostgresJobStore: JobStore {
     /// key, so that two Sluice installations in different schemas of one database do not wait
     /// for each other.
     let namespace: String
-    /// The connection string and password the store was opened with (for `soleRunnerLock` and
-    /// the listeners' connections of their own).
+    /// The connection string and password the store was opened with (for the listeners'
+    /// connections of their own).
     let connectionString: String
     let password: String?
     /// The channel the store notifies changes on (`ChangeChannel`): `pg_notify` in the
