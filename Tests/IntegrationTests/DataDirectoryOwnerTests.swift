@@ -62,7 +62,7 @@ struct DataDirectoryOwnerTests {
             let text = """
                 {
                   server: { base_path: "/sluice", data_dir: "\(self.directory)/data", grace_period_seconds: 1 },
-                  pipelines: { slow: { tasks: { nap: { run: ["/bin/sleep", "30"] } } } },
+                  pipelines: { slow: { tasks: { nap: { run: ["/bin/sleep", "300"] } } } },
                 }
                 """
             try Data(text.utf8).write(to: URL(fileURLWithPath: self.config))
@@ -76,15 +76,16 @@ struct DataDirectoryOwnerTests {
             _ = try store.createJob(
                 NewJob(
                     pipeline: "slow", triggeredBy: "test", identitySource: "remote_user", params: [:], workingDirectory: self.directory,
-                    tasks: [TaskRecord(name: "nap", needs: [], argv: ["/bin/sleep", "30"])]))
+                    tasks: [TaskRecord(name: "nap", needs: [], argv: ["/bin/sleep", "300"])]))
         }
 
         /// The running task's pid, once the store records it.
         func runningTaskPID(timeout: Duration = .seconds(20)) async throws -> Int32? {
             let deadline = ContinuousClock.now + timeout
             // Looked at once more after the deadline: on a busy machine this task may only be
-            // resumed after it (the suites share a small pool of threads), and the task it waits
-            // for runs 30 s.
+            // resumed after it (the suites share a small pool of threads). The task it waits for
+            // runs 300 s, far longer than a test takes even on a loaded machine (with 30 s, a
+            // loaded CI run saw it end before the test looked).
             while true {
                 let store = try SQLiteJobStore(path: self.directory + "/data/sluice.db")
                 if let job = try store.job(id: 1), let task = job.tasks.first, task.state == .running, let pid = task.pid {
@@ -107,7 +108,12 @@ struct DataDirectoryOwnerTests {
                 output: "\(self.directory)/\(name).log")
         }
 
-        func remove() { try? FileManager.default.removeItem(atPath: self.directory) }
+        /// Kills what the test's servers left running (the task outlives them: `tasks_on_stop`
+        /// keeps it), then removes the directory.
+        func remove() {
+            for pid in ProcessTable.livingProcessIDs(under: self.directory) { kill(pid, SIGKILL) }
+            try? FileManager.default.removeItem(atPath: self.directory)
+        }
     }
 
     @Test("A second serve with its own socket refuses to start, names the owner, and leaves its tasks running")
