@@ -201,6 +201,8 @@ struct MultiBackendTests {
 
         let id = try front.trigger("gated")
         let api = "/sluice/api/v1/jobs/\(id)"
+        // Once its task runs the job stays as it is until the gate opens: the long-poll waits.
+        _ = try await front.waitForJob(id) { $0.task("work")?.state == "running" }
         let etag = try #require(try client.send("GET", api, as: "alice").header("ETag"))
         let poll = OnThread { try? client.send("GET", api + "?wait=3", as: "alice", headers: [("If-None-Match", etag)]) }
         #expect(await Poll.until(within: .seconds(5)) { front.backends[0].waitingLongPolls() == 1 })
@@ -465,17 +467,8 @@ extension MultiBackendTests {
         }
 
         func waitForJob(_ id: Int64, until condition: (JobDocument) -> Bool) async throws -> JobDocument {
-            var last = "no answer"
-            let job = try await Poll.value(within: .seconds(20), every: .milliseconds(100)) { () -> JobDocument? in
-                let response = try self.client.send("GET", "/sluice/api/v1/jobs/\(id)", as: "alice")
-                guard response.status == 200 else {
-                    last = response.description
-                    return nil
-                }
-                let job = try JobDocument.decode(response.body)
-                last = job.summary
-                return condition(job) ? job : nil
-            }
+            let (job, last) = try await self.client.pollJob(
+                at: "/sluice/api/v1/jobs/\(id)", as: "alice", timeout: .seconds(20), until: condition)
             guard let job else { throw HarnessError("job \(id): \(last)\n\(self.logs())") }
             return job
         }
