@@ -473,7 +473,8 @@ extension App {
     /// A window of an attempt's log: from this host's log directory if the attempt ran here,
     /// else (several hosts on one store) the copy the host that ran it stored when it ended. An
     /// attempt still running on another host has neither: 404 naming that host.
-    func readLog(_ job: JobRecord, _ task: TaskRecord, attempt: Int, offset: Int, limit: Int) throws -> LogReader.Chunk {
+    /// `offset` nil: the last `limit` bytes.
+    func readLog(_ job: JobRecord, _ task: TaskRecord, attempt: Int, offset: Int?, limit: Int) throws -> LogReader.Chunk {
         let path = Runner.logPath(logDirectory: self.logDirectory, jobID: job.id, task: task.name, attempt: attempt)
         guard let shared = self.store as? any SharedJobStore, !FileManager.default.fileExists(atPath: path) else {
             return try LogReader.read(path: path, offset: offset, limit: limit)
@@ -482,7 +483,7 @@ extension App {
             return LogReader.read(bytes: stored, offset: offset, limit: limit)
         }
         let here = self.runner?.host?.id
-        if task.attempt >= 1, let owner = try shared.owner(ofJob: job.id), owner.utf8.elementsEqual(here?.utf8 ?? "".utf8) == false {
+        if task.attempt >= 1, let owner = try shared.owner(ofJob: job.id), !owner.bytesEqual(here ?? "") {
             throw HTTPError(
                 .notFound,
                 "this attempt's log is on host \(owner) while it runs (this is host \(here ?? "?")); any host shows it once the attempt ends"

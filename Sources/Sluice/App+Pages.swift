@@ -85,17 +85,14 @@ extension App {
     func logPage(_ context: RequestContext) throws -> HTTPResponse {
         let (job, task) = try self.logTarget(context)
         let attempt = try Self.attempt(context, task)
-        let path = Runner.logPath(logDirectory: self.logDirectory, jobID: job.id, task: task.name, attempt: attempt)
         let window = 256 << 10
         var offset: Int? = nil
         if let text = context.query["offset"] {
             guard let value = Int(text), value >= 0 else { throw HTTPError(.badRequest, "offset must be a non-negative integer") }
             offset = value
         }
-        let size =
-            FileManager.default.fileExists(atPath: path) || !(self.store is any SharedJobStore)
-            ? LogReader.size(path: path) : try self.readLog(job, task, attempt: attempt, offset: 0, limit: 0).fileSize
-        let chunk = try self.readLog(job, task, attempt: attempt, offset: offset ?? max(0, size - window), limit: window)
+        // Without an offset, the last window (the page opens at the end of the log).
+        let chunk = try self.readLog(job, task, attempt: attempt, offset: offset, limit: window)
         let view = LogView(
             jobID: job.id, task: task.name, attempt: attempt, attempts: max(task.attempt, 1),
             text: String(decoding: chunk.bytes, as: UTF8.self), offset: chunk.nextOffset - chunk.bytes.count, nextOffset: chunk.nextOffset,

@@ -60,17 +60,23 @@ public enum ProcessIdentity {
     /// Live processes whose `SLUICE_RUN_KEY` starts with `prefix` (an `instancePrefix`), by run
     /// key (compared as bytes): every attempt of one instance still running, whatever its job.
     public static func carriers(withPrefix prefix: String) -> [String: [Carrier]] {
+        let wanted = Array(prefix.utf8)
+        return self.scan { key in key.starts(with: wanted) ? String(decoding: key, as: UTF8.self) : nil }
+    }
+
+    /// One pass over /proc: for every live process, each `SLUICE_RUN_KEY` value in its
+    /// environment that `match` turns into a key (nil: not wanted), as a `Carrier` of that key.
+    private static func scan(_ match: (Data) -> String?) -> [String: [Carrier]] {
         guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return [:] }
-        let wanted = Array("SLUICE_RUN_KEY=\(prefix)".utf8)
-        let variablePrefix = "SLUICE_RUN_KEY=".utf8.count
+        let prefix = Array("SLUICE_RUN_KEY=".utf8)
         var found: [String: [Carrier]] = [:]
         for entry in entries {
             guard let pid = Int32(entry), pid > 1, let environ = FileManager.default.contents(atPath: "/proc/\(pid)/environ") else {
                 continue
             }
-            for variable in environ.split(separator: 0) where variable.starts(with: wanted) {
-                let key = String(decoding: variable.dropFirst(variablePrefix), as: UTF8.self)
-                if let carrier = self.describe(pid, carrying: key) { found[key, default: []].append(carrier) }
+            for variable in environ.split(separator: 0) where variable.starts(with: prefix) {
+                guard let key = match(variable.dropFirst(prefix.count)), let carrier = self.describe(pid, carrying: key) else { continue }
+                found[key, default: []].append(carrier)
             }
         }
         return found
@@ -103,22 +109,9 @@ public enum ProcessIdentity {
     /// which only processes of the same user (or root) may read: supervisors and tasks are
     /// Sluice's own. One pass over /proc however many keys are asked for.
     public static func carriers(of keys: Set<String>) -> [String: [Carrier]] {
-        guard !keys.isEmpty, let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return [:] }
+        guard !keys.isEmpty else { return [:] }
         let wanted = Dictionary(keys.map { (Array($0.utf8), $0) }, uniquingKeysWith: { a, _ in a })
-        let prefix = Array("SLUICE_RUN_KEY=".utf8)
-        var found: [String: [Carrier]] = [:]
-        for entry in entries {
-            guard let pid = Int32(entry), pid > 1, let environ = FileManager.default.contents(atPath: "/proc/\(pid)/environ") else {
-                continue
-            }
-            for variable in environ.split(separator: 0) where variable.starts(with: prefix) {
-                guard let key = wanted[Array(variable.dropFirst(prefix.count))], let carrier = self.describe(pid, carrying: key) else {
-                    continue
-                }
-                found[key, default: []].append(carrier)
-            }
-        }
-        return found
+        return self.scan { wanted[Array($0)] }
     }
 
     /// `pid` as a carrier of `key`, if it is alive and its environment holds exactly that run

@@ -37,8 +37,6 @@ extension RunnerLoop {
     /// - Returns: false if the runner was told to stop meanwhile.
     func register() -> Bool {
         guard var hosting = self.hosting else { return true }
-        // Shown as holding no lease until the registration succeeds.
-        self.publishHost()
         var logged = false
         while !self.stopping {
             let started = Date()
@@ -162,9 +160,7 @@ extension RunnerLoop {
     func lose(jobs ids: Set<Int64>, log: Bool = true) {
         guard !ids.isEmpty else { return }
         for (token, task) in self.running where ids.contains(task.job) {
-            task.process.signal(SIGKILL)
-            self.killLeftovers(of: task)
-            task.process.close()
+            self.killAttempt(task)
             self.running.removeValue(forKey: token)
             self.unwatched.remove(token)
             self.slotsInUse -= 1

@@ -423,6 +423,14 @@ final class RunnerLoop: @unchecked Sendable {
         }
     }
 
+    /// Ends an attempt now: SIGKILL to its supervisor (its task's leader dies with it), then to
+    /// whatever else carries its run key; closes the supervisor's pidfd. Records nothing.
+    func killAttempt(_ task: RunningTask) {
+        task.process.signal(SIGKILL)
+        self.killLeftovers(of: task)
+        task.process.close()
+    }
+
     /// SIGKILLs whatever still carries the run key of `task`, whose supervisor is gone.
     func killLeftovers(of task: RunningTask) {
         let name = self.active[task.job]?.record.tasks[task.index].name ?? "?"
@@ -777,12 +785,9 @@ final class RunnerLoop: @unchecked Sendable {
                 if Date() >= deadline { break }
             }
             for (token, task) in self.running {
-                // A supervisor that outlived its patience: SIGKILL it (its task's leader dies
-                // with it) and whatever else carries the run key.
-                task.process.signal(SIGKILL)
-                self.killLeftovers(of: task)
+                // A supervisor that outlived its patience.
+                self.killAttempt(task)
                 _ = self.running.removeValue(forKey: token)
-                task.process.close()
                 self.apply(nil, job: task.job, index: task.index)
             }
         } else if !self.running.isEmpty {

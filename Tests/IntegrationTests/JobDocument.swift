@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 
 /// The JSON representation of a job (`GET /api/v1/jobs/{id}`), decoded strictly: a field the contract
 /// requires that is missing or of the wrong type fails the test that decodes it.
@@ -74,5 +75,28 @@ struct JobDocument: Decodable, Sendable {
             let fraction = Double("0." + digits)
         else { return nil }
         return whole.addingTimeInterval(fraction)
+    }
+}
+
+extension HTTPClient {
+    /// Polls `GET location` (a job's API URL) as `user` every `interval` until `condition` holds
+    /// for the job or `timeout` passes.
+    /// - Returns: The job (nil if the time ran out), and the last answer seen, for the message.
+    func pollJob(
+        at location: String, as user: String?, timeout: Duration, every interval: Duration = .milliseconds(100),
+        until condition: (JobDocument) -> Bool
+    ) async throws -> (job: JobDocument?, last: String) {
+        var last = "no answer"
+        let job = try await Poll.value(within: timeout, every: interval) { () -> JobDocument? in
+            let response = try self.send("GET", location, as: user)
+            guard response.status == 200 else {
+                last = response.description
+                return nil
+            }
+            let job = try JobDocument.decode(response.body)
+            last = job.summary
+            return condition(job) ? job : nil
+        }
+        return (job, last)
     }
 }

@@ -498,17 +498,7 @@ final class LighttpdHarness: @unchecked Sendable {
         at location: String, as user: String?, timeout: Duration = .seconds(30), every interval: Duration = .milliseconds(100),
         until condition: (JobDocument) -> Bool
     ) async throws -> JobDocument {
-        var last = "no answer"
-        let job = try await Poll.value(within: timeout, every: interval) { () -> JobDocument? in
-            let response = try self.client.send("GET", location, as: user)
-            guard response.status == 200 else {
-                last = response.description
-                return nil
-            }
-            let job = try JobDocument.decode(response.body)
-            last = job.summary
-            return condition(job) ? job : nil
-        }
+        let (job, last) = try await self.client.pollJob(at: location, as: user, timeout: timeout, every: interval, until: condition)
         guard let job else {
             throw HarnessError("GET \(location) did not reach the expected state within \(timeout); last: \(last)\n\(self.logs())")
         }

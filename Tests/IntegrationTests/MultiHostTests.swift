@@ -204,13 +204,7 @@ struct MultiHostTests {
         let db = try cluster.database()
         defer { db.close() }
 
-        let id = try cluster.trigger("gated", on: hosts[0])
-        let (a, b) = try await cluster.owner(of: id, among: hosts)
-        print("MultiHostTests.deadHost: job \(id) runs on \(a.name)")
-        let firstKey = a.runKey(job: id, task: "work", attempt: 1)
-        try await cluster.poll("\(a.name)'s attempt 1 of work to run under its supervisor") {
-            ProcessIdentity.carriers(of: [firstKey])[firstKey]?.contains(where: \.isSupervisor) ?? false
-        }
+        let (id, a, b) = try await cluster.gatedWorkRunning(among: hosts, label: "deadHost")
 
         #expect(!a.processesOfItsTasks().isEmpty)
         try await a.die()
@@ -248,13 +242,8 @@ struct MultiHostTests {
         let db = try cluster.database()
         defer { db.close() }
 
-        let id = try cluster.trigger("gated", on: hosts[0])
-        let (a, b) = try await cluster.owner(of: id, among: hosts)
-        print("MultiHostTests.fencing: job \(id) runs on \(a.name)")
+        let (id, a, b) = try await cluster.gatedWorkRunning(among: hosts, label: "fencing")
         let firstKey = a.runKey(job: id, task: "work", attempt: 1)
-        try await cluster.poll("\(a.name)'s attempt 1 of work to run under its supervisor") {
-            ProcessIdentity.carriers(of: [firstKey])[firstKey]?.contains(where: \.isSupervisor) ?? false
-        }
         let sluice = a.harness.sluiceProcessIDs().filter(a.harness.isSluice)
         try #require(sluice.count == 1, "expected one sluice of \(a.name), found \(sluice)")
         let epoch = try #require(Self.heldEpoch(a), "\(a.name)'s /healthz shows no lease")
@@ -318,13 +307,10 @@ struct MultiHostTests {
         let db = try cluster.database()
         defer { db.close() }
 
-        let id = try cluster.trigger("gated", on: hosts[0])
-        let (a, b) = try await cluster.owner(of: id, among: hosts)
-        print("MultiHostTests.restart: job \(id) runs on \(a.name)")
+        let (id, a, b) = try await cluster.gatedWorkRunning(among: hosts, label: "restart")
         let firstKey = a.runKey(job: id, task: "work", attempt: 1)
-        try await cluster.poll("\(a.name)'s attempt 1 of work to run under its supervisor with its pid recorded") {
-            let supervisor = ProcessIdentity.carriers(of: [firstKey])[firstKey]?.contains(where: \.isSupervisor) ?? false
-            return try supervisor && cluster.task(id, "work", in: db).pid != nil
+        try await cluster.poll("the pid of \(a.name)'s attempt 1 of work to be recorded") {
+            try cluster.task(id, "work", in: db).pid != nil
         }
         // The supervisor and the task's shell, which lead their process groups (the shell's
         // short-lived `sleep`s come and go).
@@ -548,6 +534,20 @@ extension MultiHostTests {
         /// Lets the gated task of `job` finish.
         func openGate(job: Int64) {
             _ = FileManager.default.createFile(atPath: self.shared.file("gate-\(job)"), contents: nil)
+        }
+
+        /// Triggers a `gated` job through `hosts[0]` and waits until its `work` task runs under its
+        /// supervisor on whichever host claimed it.
+        /// - Returns: The job, the host that runs it and the other one.
+        func gatedWorkRunning(among hosts: [Host], label: String) async throws -> (id: Int64, owner: Host, other: Host) {
+            let id = try self.trigger("gated", on: hosts[0])
+            let (owner, other) = try await self.owner(of: id, among: hosts)
+            print("MultiHostTests.\(label): job \(id) runs on \(owner.name)")
+            let firstKey = owner.runKey(job: id, task: "work", attempt: 1)
+            try await self.poll("\(owner.name)'s attempt 1 of work to run under its supervisor") {
+                ProcessIdentity.carriers(of: [firstKey])[firstKey]?.contains(where: \.isSupervisor) ?? false
+            }
+            return (id, owner, other)
         }
 
         /// Waits until the job's `work` task has started somewhere and returns that host and the other.

@@ -32,7 +32,8 @@ def fail(message):
     sys.exit(1)
 
 
-def parse(kind, n, text):
+def one_json_object(text, fail):
+    """The one JSON object a sluice-bench run prints, and its line; `fail` otherwise."""
     lines = [line for line in text.splitlines() if line.strip()]
     if len(lines) != 1:
         fail(f"expected one line of JSON, got {len(lines)} lines: {text[:300]!r}")
@@ -42,6 +43,11 @@ def parse(kind, n, text):
         fail(f"not JSON ({error}): {lines[0][:300]!r}")
     if not isinstance(data, dict):
         fail(f"not a JSON object: {lines[0][:300]!r}")
+    return data, lines[0]
+
+
+def parse(kind, n, text):
+    data, _ = one_json_object(text, fail)
     second = "peak_rss_kb" if kind == "dag" else "per_second"
     for key in ("tasks", "seconds", second):
         value = data.get(key)

@@ -20,6 +20,8 @@ import math
 import statistics
 import sys
 
+import runner_report  # beside this file: the same one-line JSON reader
+
 # The floor for the PostgreSQL store on this 2-core machine.
 FLOOR_PG_DAG_SECONDS = 3.0
 FLOOR_PG_DAG_TASKS = 10000
@@ -40,16 +42,7 @@ def number(data, key, line):
 
 
 def load(text):
-    lines = [line for line in text.splitlines() if line.strip()]
-    if len(lines) != 1:
-        fail(f"expected one line of JSON, got {len(lines)} lines: {text[:300]!r}")
-    try:
-        data = json.loads(lines[0])
-    except json.JSONDecodeError as error:
-        fail(f"not JSON ({error}): {lines[0][:300]!r}")
-    if not isinstance(data, dict):
-        fail(f"not a JSON object: {lines[0][:300]!r}")
-    return data, lines[0]
+    return runner_report.one_json_object(text, fail)
 
 
 def check(kind, store, n, text):
