@@ -135,13 +135,8 @@ public final class FastCGIServer: Sendable {
     }
 
     private func write(_ response: HTTPResponse, to request: UnsafeMutablePointer<FCGX_Request>) {
-        var head = "Status: \(response.status.code) \(response.status.reason)\r\n"
-        for (name, value) in response.headers {
-            // CR or LF in a header would let a value start a new header (response splitting).
-            let clean = value.contains(where: { $0 == "\r" || $0 == "\n" }) ? value.filter { $0 != "\r" && $0 != "\n" } : value
-            head += "\(name): \(clean)\r\n"
-        }
-        head += "\r\n"
+        // Status last, CR/LF dropped from values: see HTTPResponse.cgiHead.
+        let head = response.cgiHead
         let out = request.pointee.out
         var ok = Array(head.utf8).withUnsafeBufferPointer { buffer in
             buffer.withMemoryRebound(to: CChar.self) { FCGX_PutStr($0.baseAddress, Int32($0.count), out) >= 0 }

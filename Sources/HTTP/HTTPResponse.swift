@@ -36,6 +36,27 @@ public struct HTTPResponse: Sendable {
         return true
     }
 
+    /// The header block of a CGI/FastCGI response (RFC 3875 §6): every header, then `Status:`
+    /// LAST, then the empty line.
+    ///
+    /// Why last: HAProxy 2.6's FastCGI mux (`src/mux_fcgi.c`) turns any response with a
+    /// `Location` header into 302 unless a `Status:` header comes after it, so a 202 with
+    /// `Location` (a trigger), a 301 or a 303 would all reach the client as 302. lighttpd,
+    /// nginx and Apache accept `Status:` anywhere. A CR or LF byte inside a value is dropped: it
+    /// would let a value start a header of its own (response splitting).
+    public var cgiHead: String {
+        var head = ""
+        for (name, value) in self.headers {
+            // By bytes: "\r\n" is ONE Character in Swift, equal to neither "\r" nor "\n", so a
+            // Character filter would let a CRLF pair through.
+            let isBreak = { (byte: UInt8) in byte == 13 || byte == 10 }
+            let clean = value.utf8.contains(where: isBreak) ? String(decoding: value.utf8.filter { !isBreak($0) }, as: UTF8.self) : value
+            head += "\(name): \(clean)\r\n"
+        }
+        head += "Status: \(self.status.code) \(self.status.reason)\r\n\r\n"
+        return head
+    }
+
     /// A UTF-8 text response of the given content type.
     public static func text(_ text: String, status: HTTPStatus = .ok, contentType: String) -> HTTPResponse {
         HTTPResponse(status: status, headers: [("Content-Type", contentType)], body: Array(text.utf8))

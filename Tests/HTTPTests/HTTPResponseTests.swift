@@ -33,4 +33,21 @@ import Testing
         #expect(response.header("Content-Type") == "application/json")
         #expect(response.body == Array("{}".utf8))
     }
+
+    @Test("The CGI header block puts Status after every header (HAProxy makes Location without a later Status a 302)")
+    func cgiHeadStatusLast() {
+        var response = HTTPResponse.redirect(to: "/sluice/", status: .movedPermanently)
+        response.setHeader("X-Request-Id", "r1")
+        #expect(
+            response.cgiHead
+                == "Location: /sluice/\r\nContent-Type: text/plain\r\nX-Request-Id: r1\r\nStatus: 301 Moved Permanently\r\n\r\n")
+        #expect(HTTPResponse(status: .accepted).cgiHead == "Status: 202 Accepted\r\n\r\n")
+    }
+
+    @Test("The CGI header block drops CR and LF inside values (no response splitting)")
+    func cgiHeadNoSplitting() {
+        let response = HTTPResponse(status: .ok, headers: [("Location", "/a\r\nSet-Cookie: x=1"), ("X-B", "\n\n")])
+        #expect(response.cgiHead == "Location: /aSet-Cookie: x=1\r\nX-B: \r\nStatus: 200 OK\r\n\r\n")
+        #expect(response.cgiHead.components(separatedBy: "\r\n").count == 5)
+    }
 }
