@@ -273,6 +273,42 @@ extension MultiBackendTests {
                 stdout: .file(directory + "/sluice.log", append: true), stderr: .sameAsStdout)
         }
 
+        /// Starts one backend per name, each in `directory/NAME` with the configuration of
+        /// `MultiHostTests.config` (host id NAME, the shared directory `directory`), and waits
+        /// until each listens on its socket.
+        static func startAll(_ names: [String], in directory: TemporaryDirectory, connection: String, leaseSeconds: Int) throws -> [Backend] {
+            let binary = try LighttpdHarness.findSluiceBinary()
+            var started: [Backend] = []
+            do {
+                for name in names {
+                    let dir = directory.file(name)
+                    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+                    try MultiHostTests.config(
+                        directory: dir, connection: connection, host: name, leaseSeconds: leaseSeconds, shared: directory.path
+                    ).write(toFile: dir + "/sluice.json5", atomically: true, encoding: .utf8)
+                    try ((TestPostgres.password ?? "") + "\n").write(toFile: dir + "/pgpw", atomically: true, encoding: .utf8)
+                    let backend = try Backend(name: name, directory: dir, binary: binary)
+                    started.append(backend)
+                    try backend.waitUntilListening()
+                }
+            } catch {
+                for backend in started { backend.process.terminate(signal: SIGKILL) }
+                throw error
+            }
+            return started
+        }
+
+        /// Waits until the process listens on its socket (or fails if it exits first).
+        func waitUntilListening() throws {
+            let listening = Poll.blockingUntil(within: .seconds(15), every: .milliseconds(20)) {
+                var info = stat()
+                return !self.process.isRunning || (stat(self.socket, &info) == 0 && info.st_mode & S_IFMT == S_IFSOCK)
+            }
+            guard listening, self.process.isRunning else {
+                throw HarnessError("sluice \(self.name) did not listen (\(self.process.terminationDescription))\n\(self.log())")
+            }
+        }
+
         func log() -> String { ChildProcess.read(self.logPath) }
 
         /// Lines of this backend's log with the message `message`.
@@ -318,7 +354,7 @@ extension MultiBackendTests {
         let connection: String
         private let drop: () -> Void
         let directory: TemporaryDirectory
-        private(set) var backends: [Backend] = []
+        var backends: [Backend] = []
         private var lighttpd: ChildProcess?
         private(set) var port: UInt16 = 0
         var client: HTTPClient { HTTPClient(port: self.port, passwords: LighttpdHarness.passwords) }
@@ -349,24 +385,7 @@ extension MultiBackendTests {
         }
 
         private func startAll(_ names: [String], balance: String, leaseSeconds: Int) async throws {
-            let binary = try LighttpdHarness.findSluiceBinary()
-            for name in names {
-                let dir = self.directory.file(name)
-                try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-                try MultiHostTests.config(
-                    directory: dir, connection: self.connection, host: name, leaseSeconds: leaseSeconds, shared: self.directory.path
-                ).write(toFile: dir + "/sluice.json5", atomically: true, encoding: .utf8)
-                try ((TestPostgres.password ?? "") + "\n").write(toFile: dir + "/pgpw", atomically: true, encoding: .utf8)
-                let backend = try Backend(name: name, directory: dir, binary: binary)
-                self.backends.append(backend)
-                let listening = Poll.blockingUntil(within: .seconds(15), every: .milliseconds(20)) {
-                    var info = stat()
-                    return !backend.process.isRunning || (stat(backend.socket, &info) == 0 && info.st_mode & S_IFMT == S_IFSOCK)
-                }
-                guard listening, backend.process.isRunning else {
-                    throw HarnessError("sluice \(name) did not listen (\(backend.process.terminationDescription))\n\(backend.log())")
-                }
-            }
+            self.backends = try Backend.startAll(names, in: self.directory, connection: self.connection, leaseSeconds: leaseSeconds)
             try FileManager.default.createDirectory(atPath: self.directory.file("www"), withIntermediateDirectories: true)
             try LighttpdHarness.passwords.sorted { $0.key < $1.key }.map { "\($0.key):\($0.value)\n" }.joined()
                 .write(toFile: self.directory.file("users.txt"), atomically: true, encoding: .utf8)
@@ -502,7 +521,7 @@ extension MultiBackendTests {
             if ProcessInfo.processInfo.environment["SLUICE_KEEP_TMP"] == nil { self.directory.remove() }
         }
 
-        private static func freePort() throws -> UInt16 {
+        static func freePort() throws -> UInt16 {
             let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
             guard fd >= 0 else { throw HarnessError("socket() failed") }
             defer { close(fd) }
