@@ -44,13 +44,16 @@ public final class PostgresConnection: @unchecked Sendable {
     ///     or a password file. Passed to libpq as its own `password` parameter, never spliced
     ///     into the string, so a password read from a file needs no URL or conninfo quoting. It
     ///     wins over a password in `connection`.
+    ///   - defaults: libpq keywords and values that apply unless `connection` sets them (for
+    ///     example `PostgresConnection.networkTimeouts(seconds:)`).
     /// - Throws: `PostgresError` of kind `.connection` with libpq's message (which never
     ///   contains the password) if the server cannot be reached or refuses the login;
     ///   `.invalidArgument` if an argument contains a NUL character.
-    public init(_ connection: String, password: String? = nil) throws(PostgresError) {
+    public init(_ connection: String, password: String? = nil, defaults: [(String, String)] = []) throws(PostgresError) {
         // Later parameters override what the expanded connection string says (libpq processes
-        // the arrays in order, and expands only the first `dbname`).
-        var parameters: [(String, String)] = [
+        // the arrays in order, and expands only the first `dbname`); `defaults` come before it,
+        // so the string overrides them.
+        var parameters: [(String, String)] = defaults + [
             // With expand_dbname, a `dbname` value holding `=` or starting with postgres(ql)://
             // is parsed as a whole connection string; anything else is a database name.
             ("dbname", connection),
@@ -88,6 +91,27 @@ public final class PostgresConnection: @unchecked Sendable {
 
     deinit {
         if let handle { PQfinish(handle) }
+    }
+
+    /// libpq parameters that make a connection over TCP notice a silent network within about
+    /// `seconds` instead of the system's TCP timeouts (minutes to a quarter of an hour): while
+    /// a statement's bytes stay unacknowledged (`tcp_user_timeout`), while a connection that
+    /// waits for an answer hears nothing (keepalive probes after `seconds` idle, then every
+    /// second, the connection given up `tcp_user_timeout` after the first unanswered probe), and
+    /// while connecting (`connect_timeout`, which libpq rounds up to 2 s). A call blocked on a
+    /// partitioned server then fails with a connection error instead of hanging. Ignored on
+    /// unix sockets.
+    /// - Parameter seconds: the time to notice, at least 1.
+    public static func networkTimeouts(seconds: Int) -> [(String, String)] {
+        let seconds = max(1, seconds)
+        return [
+            ("connect_timeout", "\(max(2, seconds))"),
+            ("keepalives", "1"),
+            ("keepalives_idle", "\(seconds)"),
+            ("keepalives_interval", "1"),
+            ("keepalives_count", "\(seconds)"),
+            ("tcp_user_timeout", "\(seconds * 1000)"),
+        ]
     }
 
     /// Closes the connection (`PQfinish`). Any later call throws a `.connection` error;

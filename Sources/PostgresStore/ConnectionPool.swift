@@ -13,6 +13,8 @@ import Postgres
 final class ConnectionPool: Sendable {
     private let connection: String
     private let password: String?
+    /// libpq parameters the connection string may override (`PostgresConnection.init`).
+    private let defaults: [(String, String)]
     private let size: Int
     /// How long `withConnection` waits for a free connection before giving up.
     private let waitMilliseconds: Int
@@ -27,15 +29,17 @@ final class ConnectionPool: Sendable {
     /// - Parameters:
     ///   - connection: the libpq connection string.
     ///   - password: the password, passed apart from the string (see `PostgresConnection.init`).
+    ///   - defaults: libpq parameters the string may override (see `PostgresConnection.init`).
     ///   - size: the most connections open at once (at least 1).
     ///   - waitMilliseconds: how long a caller waits for a free connection.
     ///   - setup: run on every new connection before it is lent out.
     init(
-        connection: String, password: String?, size: Int, waitMilliseconds: Int,
+        connection: String, password: String?, defaults: [(String, String)] = [], size: Int, waitMilliseconds: Int,
         setup: @escaping @Sendable (PostgresConnection) throws -> Void
     ) {
         self.connection = connection
         self.password = password
+        self.defaults = defaults
         self.size = max(1, size)
         self.waitMilliseconds = waitMilliseconds
         self.setup = setup
@@ -44,7 +48,7 @@ final class ConnectionPool: Sendable {
 
     /// Makes a new connection and sets it up.
     func connect() throws -> PostgresConnection {
-        let connection = try PostgresConnection(self.connection, password: self.password)
+        let connection = try PostgresConnection(self.connection, password: self.password, defaults: self.defaults)
         try self.setup(connection)
         return connection
     }

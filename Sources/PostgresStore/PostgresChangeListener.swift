@@ -17,8 +17,10 @@ final class PostgresChangeListener: JobStoreListener {
 
     /// Connects and starts listening on `channel` (and on `progressChannel`, if given).
     /// - Throws: `PostgresError` if connecting or `LISTEN` fails (the store classifies it).
-    init(connection: String, password: String?, channel: String, progressChannel: String? = nil) throws {
-        let db = try PostgresConnection(connection, password: password)
+    init(
+        connection: String, password: String?, defaults: [(String, String)] = [], channel: String, progressChannel: String? = nil
+    ) throws {
+        let db = try PostgresConnection(connection, password: password, defaults: defaults)
         do {
             try db.listen(channel)
             if let progressChannel { try db.listen(progressChannel) }

@@ -315,7 +315,8 @@ extension PostgresJobStore: SharedJobStore {
 
     public func makeListener() throws -> any JobStoreListener {
         do {
-            return try PostgresChangeListener(connection: self.connectionString, password: self.password, channel: self.channel)
+            return try PostgresChangeListener(
+                connection: self.connectionString, password: self.password, defaults: self.connectionDefaults, channel: self.channel)
         } catch let error as PostgresError {
             throw StorageUnavailable(classifying: error) ?? error
         }
@@ -324,8 +325,8 @@ extension PostgresJobStore: SharedJobStore {
     public func makeProgressListener() throws -> any JobStoreListener {
         do {
             return try PostgresChangeListener(
-                connection: self.connectionString, password: self.password, channel: self.channel,
-                progressChannel: ChangeChannel.progressName(namespace: self.namespace))
+                connection: self.connectionString, password: self.password, defaults: self.connectionDefaults,
+                channel: self.channel, progressChannel: ChangeChannel.progressName(namespace: self.namespace))
         } catch let error as PostgresError {
             throw StorageUnavailable(classifying: error) ?? error
         }

@@ -65,6 +65,8 @@ public final class PostgresJobStore: JobStore {
     /// connections of their own).
     let connectionString: String
     let password: String?
+    /// libpq parameters every connection gets unless the connection string sets them.
+    let connectionDefaults: [(String, String)]
     /// The channel the store notifies changes on (`ChangeChannel`): `pg_notify` in the
     /// transactions that make work claimable or change it elsewhere, `LISTEN` in `makeListener`.
     let channel: String
@@ -83,25 +85,31 @@ public final class PostgresJobStore: JobStore {
     ///   - busyTimeoutMilliseconds: how long a call waits for a free pooled connection, and a
     ///     statement for a lock (`lock_timeout`, the submission locks included), before the store
     ///     reports `StorageUnavailable(.busy)`.
+    ///   - networkTimeoutSeconds: if set, every connection over TCP gives up on a silent network
+    ///     after about this long (`PostgresConnection.networkTimeouts`; the connection string
+    ///     may override each setting). Without it a call on a partitioned server hangs for the
+    ///     system's TCP timeout, which a host holding a lease cannot afford.
     /// - Throws: `JobStoreError` if the server cannot be reached or refuses the login (with
     ///   libpq's message, which never contains the password), or if the schema is newer than
     ///   this program; `StorageUnavailable` or `PostgresError` if migrating fails.
     public init(
         connection: String, password: String? = nil, poolSize: Int = 4, now: @escaping @Sendable () -> Date = Date.init,
-        busyTimeoutMilliseconds: Int = 5000
+        busyTimeoutMilliseconds: Int = 5000, networkTimeoutSeconds: Int? = nil
     ) throws {
         self.now = now
         self.connectionString = connection
         self.password = password
+        let defaults = networkTimeoutSeconds.map { PostgresConnection.networkTimeouts(seconds: $0) } ?? []
+        self.connectionDefaults = defaults
         let lockTimeout = "\(max(1, busyTimeoutMilliseconds))ms"
         self.pool = ConnectionPool(
-            connection: connection, password: password, size: poolSize, waitMilliseconds: busyTimeoutMilliseconds,
+            connection: connection, password: password, defaults: defaults, size: poolSize, waitMilliseconds: busyTimeoutMilliseconds,
             setup: { db in try db.execute("SELECT set_config('lock_timeout', $1, false)", [.text(lockTimeout)]) })
         // Migrations run on a connection of their own, without the lock timeout: another host's
         // migration may hold the migration lock for longer than a statement may wait.
         let migrator: PostgresConnection
         do {
-            migrator = try PostgresConnection(connection, password: password)
+            migrator = try PostgresConnection(connection, password: password, defaults: defaults)
         } catch {
             throw JobStoreError("cannot connect to the PostgreSQL job store: \(error.message)")
         }

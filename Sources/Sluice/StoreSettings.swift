@@ -42,6 +42,10 @@ public enum StoreSettings: Sendable, Equatable {
         public static let defaultLeaseSeconds: Double = 15
 
         /// Creates settings.
+        /// How long a connection over TCP waits on a silent network before it fails: a third of
+        /// the lease, at least 1 s (`PostgresConnection.networkTimeouts`).
+        public var networkTimeoutSeconds: Int { max(1, Int(self.leaseSeconds / 3)) }
+
         public init(url: String, password: PasswordSource?, pool: Int, host: String? = nil, leaseSeconds: Double = Self.defaultLeaseSeconds)
         {
             self.url = url

@@ -24,6 +24,10 @@ extension RunnerLoop {
         /// successful renewal plus the lease length (the database counts from a later moment, so
         /// its expiry is never earlier than this).
         var validUntil = Date.distantPast
+        /// When this host stops everything it runs unless the lease was renewed meanwhile
+        /// (`LeaseWatchdog`): a sixth of the lease before `validUntil`, so that the tasks are
+        /// gone before any other host can see the lease expired and rescue the jobs.
+        var stopBy: Date { self.validUntil.addingTimeInterval(-self.settings.leaseSeconds / 6) }
         /// Whether the last renewal failed (logged once per failing stretch).
         var failing = false
 
@@ -47,6 +51,7 @@ extension RunnerLoop {
                 hosting.renewAt = started.addingTimeInterval(hosting.settings.leaseSeconds / 3)
                 hosting.failing = false
                 self.hosting = hosting
+                self.watchdog?.arm(until: hosting.stopBy)
                 self.publishHost()
                 self.logger.info(
                     "host registered", ["host": lease.host, "epoch": "\(lease.epoch)", "lease_seconds": "\(hosting.settings.leaseSeconds)"])
@@ -78,6 +83,7 @@ extension RunnerLoop {
             if try hosting.store.renew(lease, leaseSeconds: seconds) {
                 hosting.validUntil = now.addingTimeInterval(seconds)
                 hosting.renewAt = now.addingTimeInterval(seconds / 3)
+                self.watchdog?.arm(until: hosting.stopBy)
                 if hosting.failing { self.logger.info("lease renewed again", ["host": lease.host]) }
                 hosting.failing = false
             } else {
@@ -119,6 +125,7 @@ extension RunnerLoop {
         self.logger.error(
             "lease lost: killing every task this host runs; its jobs belong to whichever host rescues them",
             ["host": lease?.host ?? "?", "epoch": "\(lease?.epoch ?? 0)", "tasks": "\(self.running.count)", "jobs": "\(self.active.count)"])
+        self.watchdog?.disarm()
         self.hosting?.lease = nil
         self.hosting?.renewAt = nil
         self.publishHost()
@@ -193,12 +200,20 @@ extension RunnerLoop {
     func killUnowned() {
         let tracked = Set(self.running.values.map { Array($0.runKey.utf8) })
         let prefix = ProcessIdentity.instancePrefix(logDirectory: self.configuration.logDirectory)
-        for (key, carriers) in ProcessIdentity.carriers(withPrefix: prefix) where !tracked.contains(Array(key.utf8)) {
-            for carrier in carriers where carrier.isSupervisor { kill(carrier.pid, SIGKILL) }
-            for group in Set(carriers.map(\.processGroup)) {
+        let unowned = ProcessIdentity.carriers(withPrefix: prefix).filter { !tracked.contains(Array($0.key.utf8)) }
+        Self.killAttempts(of: unowned)
+        for key in unowned.keys { self.logger.warning("killed an attempt of a job this host no longer owns", ["run_key": key]) }
+    }
+
+    /// SIGKILLs the attempts whose processes are `carriers` (by run key): each supervisor, and
+    /// every process group its attempt's processes are in (the task's, and any the task made).
+    /// Safe from any thread: it touches no runner state.
+    static func killAttempts(of carriers: [String: [ProcessIdentity.Carrier]]) {
+        for (_, processes) in carriers {
+            for carrier in processes where carrier.isSupervisor { kill(carrier.pid, SIGKILL) }
+            for group in Set(processes.map(\.processGroup)) {
                 TaskProcess.signalGroup(group, SIGKILL)
             }
-            self.logger.warning("killed an attempt of a job this host no longer owns", ["run_key": key])
         }
     }
 

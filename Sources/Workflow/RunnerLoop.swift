@@ -107,6 +107,8 @@ final class RunnerLoop: @unchecked Sendable {
     var listener: HostListener? = nil
     /// Copies finished attempts' logs to the shared store (shared stores only).
     var shipper: LogShipper? = nil
+    /// Kills this host's attempts when its lease surely ran out unrenewed (shared store only).
+    var watchdog: LeaseWatchdog? = nil
 
     init(store: any JobStore, configuration: Runner.Configuration, queue: EventQueue<Runner.Event>, shared: RunnerShared) {
         self.store = store
@@ -126,7 +128,13 @@ final class RunnerLoop: @unchecked Sendable {
             self.logger.error("watching supervisors by polling", ["error": "\(error)"])
         }
         if self.hosting != nil {
+            let prefix = ProcessIdentity.instancePrefix(logDirectory: self.configuration.logDirectory)
+            self.watchdog = LeaseWatchdog { [logger] in
+                logger.error("lease ran out unrenewed: killing every task of this host now; another host may rescue its jobs")
+                Self.killAttempts(of: ProcessIdentity.carriers(withPrefix: prefix))
+            }
             guard self.register() else {
+                self.watchdog?.stop()
                 self.shutDown()
                 self.watcher?.stop()
                 return
@@ -144,7 +152,11 @@ final class RunnerLoop: @unchecked Sendable {
         self.pass()
         self.publish()
         while !self.stopping {
-            for event in self.queue.takeAll(until: self.nextDeadline()) {
+            let events = self.queue.takeAll(until: self.nextDeadline())
+            // Before the events: the supervisors the watchdog killed must not be recorded as
+            // ended here; the jobs are forgotten unrecorded first.
+            if self.watchdog?.takeFired() == true && self.hosting?.lease != nil { self.loseLease() }
+            for event in events {
                 switch event {
                 case .wake:
                     self.needsRefresh = true
@@ -159,6 +171,8 @@ final class RunnerLoop: @unchecked Sendable {
             self.pass()
             self.publish()
         }
+        // Stopping may leave tasks running under their supervisors: nothing may kill them now.
+        self.watchdog?.stop()
         self.listener?.stop()
         self.shutDown()
         self.watcher?.stop()

@@ -263,20 +263,27 @@ extension MultiBackendTests {
         let process: ChildProcess
         var logPath: String { self.directory + "/sluice.log" }
 
-        init(name: String, directory: String, binary: String) throws {
+        /// Starts `sluice serve` in `directory`; with a `launcher` (e.g. `ip netns exec NS`), the
+        /// launcher runs it (and must exec it, so that the process is sluice itself).
+        init(name: String, directory: String, binary: String, launcher: [String] = []) throws {
             self.name = name
             self.directory = directory
             self.socket = directory + "/sluice.sock"
+            let command = launcher + [binary, "serve", "--config", directory + "/sluice.json5", "--socket", self.socket]
             self.process = try ChildProcess(
-                path: binary, arguments: ["serve", "--config", directory + "/sluice.json5", "--socket", self.socket],
+                path: command[0], arguments: Array(command.dropFirst()),
                 directory: directory, environment: ["MH_HOST": name, "SLUICE_LOG_LEVEL": "info"],
                 stdout: .file(directory + "/sluice.log", append: true), stderr: .sameAsStdout)
         }
 
         /// Starts one backend per name, each in `directory/NAME` with the configuration of
         /// `MultiHostTests.config` (host id NAME, the shared directory `directory`), and waits
-        /// until each listens on its socket.
-        static func startAll(_ names: [String], in directory: TemporaryDirectory, connection: String, leaseSeconds: Int) throws -> [Backend] {
+        /// until each listens on its socket. `connections` and `launchers` give single backends
+        /// another connection string or a launcher (see `init`).
+        static func startAll(
+            _ names: [String], in directory: TemporaryDirectory, connection: String, leaseSeconds: Int,
+            connections: [String: String] = [:], launchers: [String: [String]] = [:]
+        ) throws -> [Backend] {
             let binary = try LighttpdHarness.findSluiceBinary()
             var started: [Backend] = []
             do {
@@ -284,10 +291,11 @@ extension MultiBackendTests {
                     let dir = directory.file(name)
                     try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
                     try MultiHostTests.config(
-                        directory: dir, connection: connection, host: name, leaseSeconds: leaseSeconds, shared: directory.path
+                        directory: dir, connection: connections[name] ?? connection, host: name, leaseSeconds: leaseSeconds,
+                        shared: directory.path
                     ).write(toFile: dir + "/sluice.json5", atomically: true, encoding: .utf8)
                     try ((TestPostgres.password ?? "") + "\n").write(toFile: dir + "/pgpw", atomically: true, encoding: .utf8)
-                    let backend = try Backend(name: name, directory: dir, binary: binary)
+                    let backend = try Backend(name: name, directory: dir, binary: binary, launcher: launchers[name] ?? [])
                     started.append(backend)
                     try backend.waitUntilListening()
                 }
@@ -365,7 +373,10 @@ extension MultiBackendTests {
             self.directory = directory
         }
 
-        static func start(backends names: [String], balance: String, leaseSeconds: Int) async throws -> Front {
+        static func start(
+            backends names: [String], balance: String, leaseSeconds: Int, connections: [String: (String) -> String] = [:],
+            launchers: [String: [String]] = [:]
+        ) async throws -> Front {
             let (connection, drop) = try PostgresServeTests.makeSchema()
             let directory: TemporaryDirectory
             do {
@@ -376,7 +387,9 @@ extension MultiBackendTests {
             }
             let front = Front(connection: connection, drop: drop, directory: directory)
             do {
-                try await front.startAll(names, balance: balance, leaseSeconds: leaseSeconds)
+                try await front.startAll(
+                    names, balance: balance, leaseSeconds: leaseSeconds, connections: connections.mapValues { $0(connection) },
+                    launchers: launchers)
             } catch {
                 front.shutdown()
                 throw error
@@ -384,8 +397,12 @@ extension MultiBackendTests {
             return front
         }
 
-        private func startAll(_ names: [String], balance: String, leaseSeconds: Int) async throws {
-            self.backends = try Backend.startAll(names, in: self.directory, connection: self.connection, leaseSeconds: leaseSeconds)
+        private func startAll(
+            _ names: [String], balance: String, leaseSeconds: Int, connections: [String: String], launchers: [String: [String]]
+        ) async throws {
+            self.backends = try Backend.startAll(
+                names, in: self.directory, connection: self.connection, leaseSeconds: leaseSeconds, connections: connections,
+                launchers: launchers)
             try FileManager.default.createDirectory(atPath: self.directory.file("www"), withIntermediateDirectories: true)
             try LighttpdHarness.passwords.sorted { $0.key < $1.key }.map { "\($0.key):\($0.value)\n" }.joined()
                 .write(toFile: self.directory.file("users.txt"), atomically: true, encoding: .utf8)

@@ -15,6 +15,29 @@ struct PostgresConnectionTests {
         #expect(try row.string("encoding") == "UTF8")
     }
 
+    @Test("Defaults apply unless the connection string sets the same keyword; the network timeouts are accepted by libpq")
+    func defaultsYieldToTheConnectionString() throws {
+        let url = try TestCluster.requireURL()
+        let fromDefaults = try PostgresConnection(url, password: TestCluster.password, defaults: [("application_name", "from-defaults")])
+        defer { fromDefaults.close() }
+        #expect(try fromDefaults.execute("SELECT current_setting('application_name')").first?.string(0) == "from-defaults")
+        let overridden = try PostgresConnection(
+            url + " application_name=from-string", password: TestCluster.password, defaults: [("application_name", "from-defaults")])
+        defer { overridden.close() }
+        #expect(try overridden.execute("SELECT current_setting('application_name')").first?.string(0) == "from-string")
+        // libpq refuses unknown keywords and bad values at connect time: these are all valid.
+        let timed = try PostgresConnection(url, password: TestCluster.password, defaults: PostgresConnection.networkTimeouts(seconds: 1))
+        defer { timed.close() }
+        #expect(timed.status == .ok)
+        #expect(PostgresConnection.networkTimeouts(seconds: 0).first { $0.0 == "tcp_user_timeout" }?.1 == "1000")
+        #expect(PostgresConnection.networkTimeouts(seconds: 5).first { $0.0 == "connect_timeout" }?.1 == "5")
+        #expect(PostgresConnection.networkTimeouts(seconds: 1).first { $0.0 == "connect_timeout" }?.1 == "2")
+        let bad = try #require(throws: PostgresError.self) {
+            try PostgresConnection(url, password: TestCluster.password, defaults: [("no_such_keyword", "1")])
+        }
+        #expect(bad.kind == .connection)
+    }
+
     @Test("The test password holds characters a URL or conninfo string would have to quote")
     func passwordNeedsQuoting() throws {
         // scripts/test makes it so; the connection above proves it needed no quoting.

@@ -41,6 +41,11 @@ pg_cluster_url=""
 pg_cluster_password=""
 pg_cluster_dir=""
 pg_cluster_prefix=""
+# Optional, set by the caller before pg_cluster_start: a TCP address for the cluster to listen on
+# as well (the host side of the test's network namespace link), and the clients (CIDR) admitted
+# over TCP there by password. Empty: unix socket only.
+pg_cluster_tcp_address=""
+pg_cluster_tcp_clients=""
 
 # Runs a command as the private cluster's owner, from inside its directory (the owner may not be
 # allowed into the current one).
@@ -83,8 +88,8 @@ pg_cluster_start() {
         >"$pg_dir/initdb.log" 2>&1 || { cat "$pg_dir/initdb.log" >&2; die "initdb failed"; }
     as_pg_owner tee -a "$pg_dir/data/postgresql.conf" >/dev/null <<END_OF_CONF
 
-# Added by $label: a private cluster on a unix socket only.
-listen_addresses = ''
+# Added by $label: a private cluster on a unix socket (and the test link's address, if any).
+listen_addresses = '$pg_cluster_tcp_address'
 unix_socket_directories = '$socket_dir'
 port = $port
 shared_buffers = 16MB
@@ -96,6 +101,9 @@ END_OF_CONF
 local all "$pg_owner" peer
 local all all scram-sha-256
 END_OF_HBA
+    if [[ -n $pg_cluster_tcp_address ]]; then
+        as_pg_owner tee -a "$pg_dir/data/pg_hba.conf" >/dev/null <<<"host all all $pg_cluster_tcp_clients scram-sha-256"
+    fi
     as_pg_owner "$pg_bin/pg_ctl" -D "$pg_dir/data" -l "$pg_dir/postgres.log" -w -t 60 start >/dev/null \
         || { cat "$pg_dir/postgres.log" >&2; die "the PostgreSQL cluster did not start"; }
     # psql quotes the variables itself (:"name" an identifier, :'name' a literal).
