@@ -1,5 +1,6 @@
 import Foundation
 import JobStore
+import PostgresStore
 import SQLiteStore
 import Supervisor
 import TestSupport
@@ -10,7 +11,10 @@ import Testing
 #endif
 
 /// Crash recovery through the real deployment shape: lighttpd → `sluice serve`, killed with
-/// SIGKILL at chosen points and restarted by lighttpd, with the job store read directly.
+/// SIGKILL at chosen points and restarted by lighttpd, with the job store read directly: the
+/// SQLite file in the data directory, or with `SLUICE_TEST_HARNESS_STORE=postgres` the
+/// PostgreSQL schema `HarnessStore` gave the configuration (through the `JobStore` protocol
+/// either way).
 ///
 /// The crash points: the four fault points `SLUICE_FAULT=<point>@<marker>` arms inside Sluice
 /// (after the trigger commit, after the claim, after the spawn, during completion), a `kill -9`
@@ -23,7 +27,7 @@ import Testing
 /// acknowledged job exists, every job ends terminal with no task left running, attempts only
 /// grow, no task started before everything it needs had succeeded, job states agree with their
 /// tasks, no task process (supervisors included) is left once every job ended, and
-/// `PRAGMA integrity_check` says ok.
+/// (on SQLite) `PRAGMA integrity_check` says ok.
 ///
 /// Most tests use the harness's restart gate: lighttpd respawns sluice at once, so the gate holds
 /// the new process back while the test looks at what the crash left (tasks still `running`, the
@@ -538,7 +542,7 @@ extension CrashRecoveryTests {
     /// and opens the job store beside it.
     static func start(
         fault: FaultMarker?, restartGate: Bool = true, pipelines: (_ directory: String) -> String
-    ) async throws -> (LighttpdHarness, SQLiteJobStore) {
+    ) async throws -> (LighttpdHarness, any JobStore) {
         var options = LighttpdHarness.Options()
         options.restartGate = restartGate
         // The tests wait for sluice's "re-adopted running task" lines; scripts/test sets warning.
@@ -548,12 +552,39 @@ extension CrashRecoveryTests {
             Self.sluiceConfig(directory: directory, pipelines: pipelines(directory))
         }
         do {
-            // Sluice created and migrated the database before it answered the health check.
-            let store = try SQLiteJobStore(path: harness.directory + "/data/sluice.db")
-            return (harness, store)
+            return (harness, try Self.openStore(harness))
         } catch {
             harness.shutdown()
             throw error
+        }
+    }
+
+    /// The store the harness's sluice uses: the PostgreSQL schema `HarnessStore` put into its
+    /// configuration when `HarnessStore.isPostgres`, else the SQLite file in its data directory.
+    /// Sluice created and migrated either before it answered the health check.
+    static func openStore(_ harness: LighttpdHarness) throws -> any JobStore {
+        guard HarnessStore.isPostgres else { return try SQLiteJobStore(path: harness.directory + "/data/sluice.db") }
+        guard let connection = try HarnessStore.connection(directory: harness.directory) else {
+            throw HarnessError("SLUICE_TEST_HARNESS_STORE=postgres, but the harness wrote no \(HarnessStore.connectionFile)")
+        }
+        return try PostgresJobStore(connection: connection, password: TestPostgres.password, poolSize: 2)
+    }
+
+    /// What the store's own consistency check finds wrong (nothing: `[]`). On SQLite that is
+    /// `PRAGMA integrity_check`: a SIGKILL of sluice is a crash of the database's only writer,
+    /// mid-transaction or mid-checkpoint. On PostgreSQL the crash never reaches the database: only
+    /// a client dies, and the server rolls back what it had not committed (which `violations`
+    /// checks from the rows); the server's own check, amcheck, needs a superuser the test role
+    /// is not. So there is nothing more to run there.
+    static func integrityProblems(of store: any JobStore) throws -> [String] {
+        switch store {
+        case let sqlite as SQLiteJobStore:
+            let integrity = try sqlite.integrityCheck()
+            return integrity == ["ok"] ? [] : ["PRAGMA integrity_check: \(integrity)"]
+        case is PostgresJobStore:
+            return []
+        default:
+            throw HarnessError("no integrity check for a \(type(of: store))")
         }
     }
 
@@ -582,7 +613,7 @@ extension CrashRecoveryTests {
     /// Polls `condition` every 50 ms for at most `timeout`.
     /// - Throws: `HarnessError` naming `what`, with the store's jobs and the logs, on timeout.
     static func poll(
-        _ what: String, harness: LighttpdHarness, store: SQLiteJobStore, timeout: Duration = .seconds(15),
+        _ what: String, harness: LighttpdHarness, store: any JobStore, timeout: Duration = .seconds(15),
         until condition: () throws -> Bool
     ) async throws {
         guard try await Poll.until(within: timeout, every: .milliseconds(50), condition) else {
@@ -635,7 +666,7 @@ extension CrashRecoveryTests {
 
     /// Waits until a sluice logged (at least `count` times in all) that it re-adopted `task` of `job`.
     static func waitForReadoption(
-        of task: String, job: Int64, count: Int = 1, harness: LighttpdHarness, store: SQLiteJobStore
+        of task: String, job: Int64, count: Int = 1, harness: LighttpdHarness, store: any JobStore
     ) async throws {
         try await Self.poll("sluice to re-adopt \(job)/\(task)", harness: harness, store: store) {
             Self.readoptions(of: task, job: job, in: harness) >= count
@@ -644,7 +675,7 @@ extension CrashRecoveryTests {
 
     /// The attempt of every task recorded as running with its supervisor's pid: its supervisor
     /// had started.
-    static func startedAttempts(in store: SQLiteJobStore) throws -> [TaskKey: Int] {
+    static func startedAttempts(in store: any JobStore) throws -> [TaskKey: Int] {
         var result: [TaskKey: Int] = [:]
         for summary in try store.jobs(JobQuery(limit: 1000)) where !summary.state.isTerminal {
             for task in try store.job(id: summary.id)?.tasks ?? [] where task.state == .running && task.pid != nil {
@@ -655,7 +686,7 @@ extension CrashRecoveryTests {
     }
 
     /// Every task's attempt count, from the store.
-    static func attempts(in store: SQLiteJobStore) throws -> [TaskKey: Int] {
+    static func attempts(in store: any JobStore) throws -> [TaskKey: Int] {
         var result: [TaskKey: Int] = [:]
         for summary in try store.jobs(JobQuery(limit: 1000)) {
             for task in try store.job(id: summary.id)?.tasks ?? [] {
@@ -666,11 +697,12 @@ extension CrashRecoveryTests {
     }
 
     /// Waits (at most 30 s) until every job in the store is terminal, then checks the recovery
-    /// invariants (`violations`), the database's integrity, that the API agrees, and that no task
-    /// process is left; records an issue with the jobs and logs for anything wrong.
+    /// invariants (`violations`), the store's integrity (`integrityProblems`), that the API
+    /// agrees, and that no task process is left; records an issue with the jobs and logs for
+    /// anything wrong.
     /// - Returns: Every job, with its tasks, by id.
     static func settle(
-        _ harness: LighttpdHarness, _ store: SQLiteJobStore, acknowledged: [Int64], attemptsBefore: [TaskKey: Int],
+        _ harness: LighttpdHarness, _ store: any JobStore, acknowledged: [Int64], attemptsBefore: [TaskKey: Int],
         sourceLocation: SourceLocation = #_sourceLocation
     ) async throws -> [Int64: JobRecord] {
         try await Self.poll("every job to be terminal", harness: harness, store: store, timeout: .seconds(30)) {
@@ -681,8 +713,7 @@ extension CrashRecoveryTests {
             jobs[summary.id] = try store.job(id: summary.id)
         }
         var problems = Self.violations(jobs: jobs, acknowledged: acknowledged, attemptsBefore: attemptsBefore)
-        let integrity = try store.integrityCheck()
-        if integrity != ["ok"] { problems.append("PRAGMA integrity_check: \(integrity)") }
+        problems += try Self.integrityProblems(of: store)
         for id in acknowledged {
             let response = try harness.client.send("GET", "/sluice/api/v1/jobs/\(id)", as: "alice")
             guard response.status == 200, let document = try? JobDocument.decode(response.body) else {
@@ -780,7 +811,7 @@ extension CrashRecoveryTests {
     }
 
     /// Every job in the store, one summary line each, for failure messages.
-    static func dump(_ store: SQLiteJobStore) -> String {
+    static func dump(_ store: any JobStore) -> String {
         let jobs = (try? store.jobs(JobQuery(limit: 1000))) ?? []
         let lines = jobs.reversed().map { summary in
             (try? store.job(id: summary.id)).flatMap { $0 }.map(Self.summary) ?? "job \(summary.id): unreadable"
