@@ -109,6 +109,6 @@ let package = Package(
         .testTarget(name: "JSONTests", dependencies: ["JSON"]),
         .testTarget(name: "SupervisorTests", dependencies: ["TestSupport"]),
         .testTarget(name: "IdentityTests", dependencies: ["Identity", "Crypto", "HTTP", "JSON", "Locking", "TestSupport"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["sluice", "JobStore", "SQLiteStore", "SQLite", "Postgres", "Supervisor", "TestSupport"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["sluice", "JobStore", "SQLiteStore", "SQLite", "Postgres", "PostgresStore", "Supervisor", "TestSupport"]),
     ]
 )
