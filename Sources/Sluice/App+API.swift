@@ -471,8 +471,9 @@ extension App {
     }
 
     /// A window of an attempt's log: from this host's log directory if the attempt ran here,
-    /// else (several hosts on one store) the copy the host that ran it stored when it ended. An
-    /// attempt still running on another host has neither: 404 naming that host.
+    /// else (several hosts on one store) the copy the host that runs or ran it stored: the final
+    /// one once the attempt ended, while it runs one at most a third of the lease old. An attempt
+    /// running on another host that has not copied anything yet: 404 naming that host.
     /// `offset` nil: the last `limit` bytes.
     func readLog(_ job: JobRecord, _ task: TaskRecord, attempt: Int, offset: Int?, limit: Int) throws -> LogReader.Chunk {
         let path = Runner.logPath(logDirectory: self.logDirectory, jobID: job.id, task: task.name, attempt: attempt)
@@ -486,7 +487,7 @@ extension App {
         if task.attempt >= 1, let owner = try shared.owner(ofJob: job.id), !owner.bytesEqual(here ?? "") {
             throw HTTPError(
                 .notFound,
-                "this attempt's log is on host \(owner) while it runs (this is host \(here ?? "?")); any host shows it once the attempt ends"
+                "this attempt's log is on host \(owner) and not copied to the store yet (this is host \(here ?? "?")); try again in a few seconds"
             )
         }
         // Not started yet, or this host's own attempt that has written nothing yet.

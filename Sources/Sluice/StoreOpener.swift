@@ -28,7 +28,11 @@ enum StoreOpener {
             }
             let store: PostgresJobStore
             do {
-                store = try PostgresJobStore(connection: postgres.url, password: password, poolSize: postgres.pool)
+                // A call blocked on a partitioned server must fail before the lease runs out, so
+                // that the host notices the loss and registers again (RunnerLoop.keepLease).
+                store = try PostgresJobStore(
+                    connection: postgres.url, password: password, poolSize: postgres.pool,
+                    networkTimeoutSeconds: postgres.networkTimeoutSeconds)
             } catch {
                 throw OpenError(description: "cannot open the PostgreSQL job store: \(error)")
             }

@@ -3,10 +3,11 @@ import JobStore
 import Locking
 import Logging
 
-/// Copies finished attempts' logs into a shared store (`SharedJobStore.storeLog`) on a thread
-/// of its own, so that any host can serve them, also after this host is gone, without the runner
-/// thread waiting for the database. A log not shipped yet when the host dies is lost with it
-/// (docs/architecture.md, "Several hosts").
+/// Copies attempts' logs into a shared store (`SharedJobStore.storeLog`) on a thread of its
+/// own, so that any host can serve them, also after this host is gone, without the runner thread
+/// waiting for the database: running attempts' logs with every lease renewal, and each
+/// attempt's final log when it ends. What an attempt wrote after the last copy before its host
+/// died is lost with the host (docs/architecture.md, "Several hosts").
 final class LogShipper: Sendable {
     /// An attempt whose log is to be stored.
     struct Item: Sendable {

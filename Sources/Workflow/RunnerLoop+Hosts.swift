@@ -113,6 +113,7 @@ extension RunnerLoop {
         } catch {
             self.logger.warning("cannot rescue expired hosts' jobs", ["error": "\(error)"])
         }
+        self.shipRunningLogs()
         self.needsRefresh = true
     }
 
@@ -214,6 +215,28 @@ extension RunnerLoop {
             for group in Set(processes.map(\.processGroup)) {
                 TaskProcess.signalGroup(group, SIGKILL)
             }
+        }
+    }
+
+    /// Queues for the shared store the logs of the attempts running here that changed since their
+    /// last copy (with each renewal: every third of the lease), so that every host can show a
+    /// running attempt's log (at most that old), and so that the log of an attempt whose host
+    /// dies is not lost with the host. Each copy replaces the previous one; the final copy
+    /// comes when the attempt ends (`shipLog`). A copy is the whole file, which the supervisor
+    /// caps at its head and tail sizes (1 MiB each by default).
+    func shipRunningLogs() {
+        guard let shipper = self.shipper else { return }
+        for (token, task) in self.running {
+            guard let job = self.active[task.job] else { continue }
+            let name = job.record.tasks[task.index].name
+            let attempt = job.attempts[task.index]
+            let path = Runner.logPath(logDirectory: self.configuration.logDirectory, jobID: task.job, task: name, attempt: attempt)
+            var info = stat()
+            guard stat(path, &info) == 0 else { continue }
+            let stamp = LogStamp(size: Int(info.st_size), modified: info.st_mtim)
+            guard stamp != task.shippedLog else { continue }
+            self.running[token]?.shippedLog = stamp
+            shipper.ship(LogShipper.Item(jobID: task.job, task: name, attempt: attempt, path: path))
         }
     }
 

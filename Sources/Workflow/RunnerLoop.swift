@@ -47,6 +47,19 @@ final class RunnerLoop: @unchecked Sendable {
         /// wrote a status file per attempt instead of the journal.
         var adopted: Bool
         var resources: [String: Int]
+        /// Size and modification time of its log when last copied to a shared store while it
+        /// ran (`shipRunningLogs`); nil before the first copy.
+        var shippedLog: LogStamp? = nil
+    }
+
+    /// A log file's size and modification time: whether it changed since the last copy.
+    struct LogStamp: Equatable {
+        var size: Int
+        var modified: timespec
+
+        static func == (a: LogStamp, b: LogStamp) -> Bool {
+            a.size == b.size && a.modified.tv_sec == b.modified.tv_sec && a.modified.tv_nsec == b.modified.tv_nsec
+        }
     }
 
     struct Claim {

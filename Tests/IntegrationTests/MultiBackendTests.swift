@@ -92,6 +92,15 @@ struct MultiBackendTests {
             "expected one waiting long-poll on each backend: \(front.backends.map { ($0.name, $0.waitingLongPolls()) })\n\(front.accessLog())"
         )
 
+        // The running attempt's log is copied to the store with the victim's renewals: it
+        // outlives the victim (checked after the rescue below).
+        try await front.poll("the victim's running log to be copied to the store") {
+            try db.execute(
+                "SELECT count(*) FROM task_logs WHERE job_id = $1 AND task = 'work' AND attempt = 1 AND position('started on' in convert_from(content, 'UTF8')) > 0",
+                [.int64(gated)]
+            ).first?.int64(0) == 1
+        }
+
         // The victim dies like a machine would: sluice SIGKILLed, then its supervisors and tasks.
         let connectFailuresBefore = front.lighttpdLog().components(separatedBy: "establishing connection failed").count - 1
         victim.process.terminate(signal: SIGKILL)
@@ -172,6 +181,9 @@ struct MultiBackendTests {
         print(
             "MultiBackendTests: \(survivor.name) started attempt 2 \(rescuedAfter ?? ContinuousClock.now - died) after \(victim.name) died (lease \(lease) s)"
         )
+        // Attempt 1's log, as far as the victim copied it, from the survivor.
+        let firstLog = try client.send("GET", "/sluice/api/v1/jobs/\(gated)/tasks/work/log?attempt=1", as: "alice")
+        #expect(firstLog.status == 200 && firstLog.text.contains("started on \(victim.name)"), "\(firstLog)")
         front.openGate(job: gated)
         let job = try await front.waitForJob(gated) { $0.isFinished }
         #expect(job.state == "succeeded", "\(job.summary)\n\(front.logs())")
