@@ -82,7 +82,7 @@ pg_cluster_start() {
     local port=$((40000 + $$ % 20000))
     local password
     password="p@ss:w/rd?#%&= '\\\"-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')"
-    echo "==> Starting a private PostgreSQL cluster in $pg_dir (owner $pg_owner, unix socket only)"
+    echo "==> Starting a private PostgreSQL cluster in $pg_dir (owner $pg_owner, unix socket ${pg_cluster_tcp_address:+and }${pg_cluster_tcp_address:-only})"
     as_pg_owner mkdir -m 0700 "$socket_dir"
     as_pg_owner "$pg_bin/initdb" -D "$pg_dir/data" --encoding=UTF8 --no-locale --auth-local=peer --auth-host=reject \
         >"$pg_dir/initdb.log" 2>&1 || { cat "$pg_dir/initdb.log" >&2; die "initdb failed"; }
