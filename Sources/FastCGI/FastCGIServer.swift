@@ -112,15 +112,10 @@ public final class FastCGIServer: Sendable {
     }
 
     private func handle(_ request: UnsafeMutablePointer<FCGX_Request>) -> HTTPResponse {
-        let params: [String: String]
-        switch RequestReader.params(request.pointee.envp) {
-        case .success(let p): params = p
-        case .failure(let duplicated):
-            // lighttpd maps X-Forwarded-User and X-Forwarded_User to the same param name; which one
-            // a lookup returns depends on order, so an ambiguous request is refused outright.
-            self.logger.warning("duplicate params", ["params": duplicated.names.joined(separator: ",")])
-            return HTTPError(.badRequest, "ambiguous request: a header was sent under several spellings").jsonResponse()
-        }
+        // Repeated params travel apart (`repeatedParams`): the application knows which headers
+        // its decisions depend on, and refuses those repeated, or merges the rest.
+        let read = RequestReader.params(request.pointee.envp)
+        let params = read.single
         let body: [UInt8]
         switch RequestReader.body(request.pointee.in, contentLength: params["CONTENT_LENGTH"], limit: self.configuration.maxBodyBytes) {
         case .success(let b): body = b
@@ -130,7 +125,7 @@ public final class FastCGIServer: Sendable {
             method: params["REQUEST_METHOD"] ?? "GET",
             requestURI: params["REQUEST_URI"] ?? ((params["SCRIPT_NAME"] ?? "") + (params["PATH_INFO"] ?? "")),
             scriptName: params["SCRIPT_NAME"] ?? "",
-            params: params, body: body)
+            params: params, repeatedParams: read.repeated, body: body)
         return self.handler.respond(to: httpRequest)
     }
 

@@ -7,18 +7,27 @@ import HTTP
 
 /// Copies a libfcgi request's params and body into Swift values.
 enum RequestReader {
-    /// The list of param names that appeared more than once.
-    struct DuplicateParams: Error {
-        let names: [String]
+    /// The params of a request: each name once, and apart those that came several times with
+    /// different values.
+    struct Params {
+        /// Names that came once (or several times with the same value), with their value.
+        var single: [String: String] = [:]
+        /// Names that came several times with different values, with every value in order. Not
+        /// in `single`: the application decides (`HTTPRequest.mergingRepeatedParams`).
+        var repeated: [String: [String]] = [:]
     }
 
     /// Walks the whole `envp` array (not `FCGX_GetParam`, which returns only the first match)
-    /// and copies every `NAME=VALUE` pair. Fails with the duplicated names if any name repeats.
-    static func params(_ envp: FCGX_ParamArray?) -> Result<[String: String], DuplicateParams> {
-        var params: [String: String] = [:]
-        var duplicated: [String] = []
-        guard var cursor = envp else { return .success(params) }
-        params.reserveCapacity(48)
+    /// and copies every `NAME=VALUE` pair.
+    ///
+    /// A name can come twice: nginx and HAProxy pass a header sent on two lines as two params,
+    /// nginx's `fastcgi_param` can repeat a name (Debian's `fastcgi_params` already sets
+    /// `REMOTE_USER`), and CGI's mapping makes `X-Foo` and `X_Foo` one name (lighttpd passes
+    /// both). The same value twice is one value; different values are kept apart.
+    static func params(_ envp: FCGX_ParamArray?) -> Params {
+        var result = Params()
+        guard var cursor = envp else { return result }
+        result.single.reserveCapacity(48)
         while let entry = cursor.pointee {
             // The pointers are only valid until FCGX_Finish_r, so copy now: name and value are
             // decoded straight from the C bytes on each side of the first `=` (invalid UTF-8
@@ -34,10 +43,20 @@ enum RequestReader {
                 name = String(decoding: bytes, as: UTF8.self)
                 value = ""
             }
-            if params.updateValue(value, forKey: name) != nil { duplicated.append(name) }
+            if result.repeated[name] != nil {
+                result.repeated[name]!.append(value)
+            } else if let earlier = result.single[name] {
+                // Compared as bytes: a value that differs only by canonical equivalence is another value.
+                if !earlier.utf8.elementsEqual(value.utf8) {
+                    result.single.removeValue(forKey: name)
+                    result.repeated[name] = [earlier, value]
+                }
+            } else {
+                result.single[name] = value
+            }
             cursor += 1
         }
-        return duplicated.isEmpty ? .success(params) : .failure(DuplicateParams(names: duplicated))
+        return result
     }
 
     /// Reads exactly `CONTENT_LENGTH` bytes from the FastCGI stdin stream.

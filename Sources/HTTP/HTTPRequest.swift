@@ -10,22 +10,56 @@ public struct HTTPRequest: Sendable {
     public var requestURI: String
     /// The mount path the front server matched (`SCRIPT_NAME`), e.g. `/sluice`; may be empty.
     public var scriptName: String
-    /// All transport parameters (CGI variables: `HTTP_*`, `REMOTE_USER`, `REMOTE_ADDR`, ...).
-    /// Guaranteed free of duplicate names: the transport rejects such requests before they get here.
+    /// All transport parameters (CGI variables: `HTTP_*`, `REMOTE_USER`, `REMOTE_ADDR`, ...)
+    /// that came once, or several times with the same value.
     public var params: [String: String]
+    /// Parameters that came several times with different values (a header on two lines, or
+    /// under two spellings that CGI maps to one name: `X-Foo` and `X_Foo`), every value in
+    /// order. They are not in `params` until `mergingRepeatedParams` decides.
+    public var repeatedParams: [String: [String]]
     /// The request body, already capped by the transport.
     public var body: [UInt8]
 
     /// Creates a request.
     public init(
         method: String, requestURI: String, scriptName: String = "",
-        params: [String: String] = [:], body: [UInt8] = []
+        params: [String: String] = [:], repeatedParams: [String: [String]] = [:], body: [UInt8] = []
     ) {
         self.method = method
         self.requestURI = requestURI
         self.scriptName = scriptName
         self.params = params
+        self.repeatedParams = repeatedParams
         self.body = body
+    }
+
+    /// The request with its repeated parameters merged into `params` as HTTP merges a header's
+    /// field lines (RFC 9110 §5.3: the values joined by ", ", in order), unless one of them is
+    /// a name `mustBeSingle` says a decision depends on: then a 400 naming it, since which value
+    /// a reader would take is arbitrary (an identity header under two spellings, two `Origin`s).
+    /// - Parameter mustBeSingle: whether a param name (`HTTP_ORIGIN`, `REMOTE_USER`) must come once.
+    /// - Throws: `HTTPError` 400 naming the first such parameter (by byte order).
+    public func mergingRepeatedParams(mustBeSingle: (String) -> Bool) throws(HTTPError) -> HTTPRequest {
+        guard !self.repeatedParams.isEmpty else { return self }
+        let names = self.repeatedParams.keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+        if let refused = names.first(where: mustBeSingle) {
+            throw HTTPError(
+                .badRequest,
+                "ambiguous request: \(Self.headerName(ofParam: refused)) was sent several times with different values, or under several spellings")
+        }
+        var merged = self
+        for name in names { merged.params[name] = self.repeatedParams[name]!.joined(separator: ", ") }
+        merged.repeatedParams = [:]
+        return merged
+    }
+
+    /// How a client spelled the header behind a CGI param, for messages: `HTTP_X_FORWARDED_USER`
+    /// → `X-Forwarded-User` (or `X_Forwarded_User`: CGI cannot tell); a non-header param as is.
+    static func headerName(ofParam name: String) -> String {
+        guard name.hasPrefix("HTTP_") else { return name }
+        return name.dropFirst(5).split(separator: "_", omittingEmptySubsequences: false).map { word in
+            word.prefix(1).uppercased() + word.dropFirst().lowercased()
+        }.joined(separator: "-")
     }
 
     /// The percent-encoded path part of `requestURI` (everything before `?`).
@@ -52,8 +86,20 @@ public struct HTTPRequest: Sendable {
     /// A request header by its HTTP name, e.g. `header("Content-Type")`.
     ///
     /// CGI maps every non-alphanumeric character of a header name to `_`, so `X-Foo` and `X_Foo`
-    /// are indistinguishable here; that is why the transport rejects duplicated params.
+    /// are indistinguishable here; that is why a header a decision depends on must not come
+    /// twice (`mergingRepeatedParams`).
     public func header(_ name: String) -> String? {
+        let full = Self.paramName(ofHeader: name)
+        switch full {
+        case "HTTP_CONTENT_TYPE", "HTTP_CONTENT_LENGTH":
+            return self.params[String(full.dropFirst(5))].flatMap { $0.isEmpty ? nil : $0 }
+        default: return self.params[full]
+        }
+    }
+
+    /// The CGI param that carries header `name`: `X-Forwarded-User` → `HTTP_X_FORWARDED_USER`.
+    /// (Content-Type and Content-Length travel as `CONTENT_TYPE` and `CONTENT_LENGTH`.)
+    public static func paramName(ofHeader name: String) -> String {
         // ASCII only (header names are tokens): upper-case letters, keep digits, `_` for the rest.
         var key = [UInt8]()
         key.reserveCapacity(name.utf8.count + 5)
@@ -65,11 +111,6 @@ public struct HTTPRequest: Sendable {
             default: key.append(UInt8(ascii: "_"))
             }
         }
-        let full = String(decoding: key, as: UTF8.self)
-        switch full {
-        case "HTTP_CONTENT_TYPE", "HTTP_CONTENT_LENGTH":
-            return self.params[String(full.dropFirst(5))].flatMap { $0.isEmpty ? nil : $0 }
-        default: return self.params[full]
-        }
+        return String(decoding: key, as: UTF8.self)
     }
 }

@@ -166,6 +166,10 @@ public final class App: HTTPHandler {
         let isAPIPath = path?.hasPrefix("/api/") ?? false
         var response: HTTPResponse
         do {
+            // A header sent twice: merged, unless a decision reads it (then 400).
+            let request = try request.mergingRepeatedParams {
+                RepeatedParams.mustBeSingle($0, identity: snapshot.configuration.identity)
+            }
             response = try self.dispatch(request, path: path, requestID: requestID, mountPath: mountPath, snapshot: snapshot)
         } catch let error as HTTPError {
             response = self.render(

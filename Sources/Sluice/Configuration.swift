@@ -86,6 +86,12 @@ public struct IdentitySettings: Sendable {
     /// Service tokens (digests only).
     public var serviceTokens: [ServiceToken]
 
+    /// The request headers the sources read identity from: each assertion's header and the
+    /// trusted proxy's user and groups headers (`RepeatedParams`).
+    public var headerNames: [String] {
+        self.assertions.map(\.header) + [self.proxyHeaders?.userHeader, self.proxyHeaders?.groupsHeader].compactMap { $0 }
+    }
+
     /// Creates settings.
     public init(
         remoteUser: Bool = true, assertions: [AssertionSource] = [], proxyHeaders: ProxyHeaderAuthenticator? = nil,

@@ -79,4 +79,32 @@ import Testing
         #expect(defaults.params.isEmpty)
         #expect(defaults.body.isEmpty)
     }
+
+    @Test("Repeated params merge as HTTP joins field lines, in order; a name that must be single is a 400 naming the header")
+    func mergingRepeatedParams() throws {
+        let request = HTTPRequest(
+            method: "GET", requestURI: "/", params: ["HTTP_HOST": "h"],
+            repeatedParams: ["HTTP_ACCEPT": ["text/html", "application/json"], "HTTP_X_A": ["1", "2", "3"]])
+        let merged = try request.mergingRepeatedParams { _ in false }
+        #expect(merged.header("Accept") == "text/html, application/json")
+        #expect(merged.header("X-A") == "1, 2, 3")
+        #expect(merged.header("Host") == "h")
+        #expect(merged.repeatedParams.isEmpty)
+        let error = try #require(throws: HTTPError.self) {
+            try request.mergingRepeatedParams { $0 == "HTTP_X_A" }
+        }
+        #expect(error.status.code == 400)
+        #expect(error.message.contains("X-A"), "\(error.message)")
+        // Nothing repeated: the request as it was, and the check is never asked.
+        let plain = HTTPRequest(method: "GET", requestURI: "/", params: ["HTTP_ACCEPT": "a"])
+        #expect(try plain.mergingRepeatedParams { _ in Issue.record("asked"); return true }.params == plain.params)
+    }
+
+    @Test("A header's CGI param name", arguments: [
+        ("X-Forwarded-User", "HTTP_X_FORWARDED_USER"), ("x_forwarded_user", "HTTP_X_FORWARDED_USER"), ("Accept", "HTTP_ACCEPT"),
+        ("X-\u{212A}", "HTTP_X____"),
+    ])
+    func paramName(header: String, param: String) {
+        #expect(HTTPRequest.paramName(ofHeader: header) == param)
+    }
 }

@@ -46,6 +46,15 @@ struct HAProxyFrontTests {
             "GET", "/sluice/api/v1/whoami", headers: [("Authorization", "Basic " + Data("alice:wrong".utf8).base64EncodedString())])
         #expect(forged.status == 401 && forged.header("WWW-Authenticate")?.hasPrefix("Basic") == true, "\(forged)")
         #expect(try client.send("GET", "/sluice/api/v1/whoami").status == 401)
+        // HAProxy passes a header sent on two lines as two params: merged (it was a 400), since
+        // no decision reads Accept; a second Origin is refused.
+        let twoAccepts = try client.send(
+            "GET", "/sluice/api/v1/whoami", as: "alice", headers: [("Accept", "application/json"), ("Accept", "text/plain")])
+        #expect(twoAccepts.status == 200, "\(twoAccepts)")
+        let twoOrigins = try client.postJSON(
+            "/sluice/api/v1/pipelines/fan/jobs", #"{"params":{}}"#, as: "alice",
+            headers: [("Origin", "http://127.0.0.1:\(front.port)"), ("Origin", "https://evil.example")])
+        #expect(twoOrigins.status == 400 && twoOrigins.text.contains("Origin"), "\(twoOrigins)")
         // /healthz needs no password, and an Authorization header sent there is dropped (HAProxy
         // would turn it into REMOTE_USER unchecked).
         let health = try client.send(

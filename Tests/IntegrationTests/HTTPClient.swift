@@ -90,10 +90,11 @@ struct HTTPClient: Sendable {
     ///   - target: The request target.
     ///   - json: The JSON text of the body.
     ///   - user: The basic-auth user, if any.
+    ///   - headers: Extra header fields after Content-Type.
     /// - Returns: The parsed response.
     /// - Throws: `HTTPClientError` as `send` does.
-    func postJSON(_ target: String, _ json: String, as user: String?) throws -> Response {
-        try self.send("POST", target, as: user, headers: [("Content-Type", "application/json")], body: Array(json.utf8))
+    func postJSON(_ target: String, _ json: String, as user: String?, headers: [(String, String)] = []) throws -> Response {
+        try self.send("POST", target, as: user, headers: [("Content-Type", "application/json")] + headers, body: Array(json.utf8))
     }
 
     // MARK: - Socket I/O

@@ -653,7 +653,7 @@ struct IdentityIntegrationTests {
         #expect(trigger.status == 401, "\(trigger)")
     }
 
-    @Test("proxy headers from a trusted peer: alice with groups; comma-joined or duplicated names are refused")
+    @Test("proxy headers from a trusted peer: alice with groups; comma-joined or duplicated names are refused; another header under two spellings is merged")
     func trustedProxyHeaders() async throws {
         let harness = try await LighttpdHarness.start(Self.withoutBasicAuth(), sluiceConfig: Self.proxyConfig(trustedPeer: "127.0.0.1/32"))
         defer { harness.shutdown() }
@@ -680,7 +680,11 @@ struct IdentityIntegrationTests {
         // lighttpd 1.4.69 maps both spellings to HTTP_X_FORWARDED_USER and sends the param twice.
         let underscore = try client.send(
             "GET", "/sluice/api/v1/whoami", headers: [("X-Forwarded_User", "admin"), ("X-Forwarded-User", "alice")])
-        #expect(underscore.status == 400, "\(underscore)")
+        #expect(underscore.status == 400 && underscore.text.contains("X-Forwarded-User"), "\(underscore)")
+        // A header no decision reads may come under both spellings: merged, and served.
+        let harmless = try client.send(
+            "GET", "/sluice/api/v1/whoami", headers: [("X-Forwarded-User", "alice"), ("X-Trace_Id", "a"), ("X-Trace-Id", "b")])
+        #expect(harmless.status == 200 && (try? WhoAmI.decode(harmless))?.user == "alice", "\(harmless)")
 
         // Proxy headers ride on every browser request: cross-site POSTs are refused, same-origin ones work.
         let headers = [("X-Forwarded-User", "alice"), ("X-Forwarded-Groups", "data-eng"), ("Content-Type", "application/json")]

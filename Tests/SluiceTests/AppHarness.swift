@@ -64,15 +64,17 @@ struct AppHarness {
     /// Sends `method path` (path relative to the mount, with any query) as `user`.
     func send(
         _ method: String, _ path: String, user: String? = "bob", body: String = "", contentType: String? = nil,
-        params extra: [String: String] = [:]
+        params extra: [String: String] = [:], repeated: [String: [String]] = [:]
     ) -> HTTPResponse {
-        self.sendRaw(method, self.mount + path, scriptName: self.mount, user: user, body: body, contentType: contentType, params: extra)
+        self.sendRaw(
+            method, self.mount + path, scriptName: self.mount, user: user, body: body, contentType: contentType, params: extra,
+            repeated: repeated)
     }
 
     /// Sends a request with an exact request URI and SCRIPT_NAME.
     func sendRaw(
         _ method: String, _ requestURI: String, scriptName: String, user: String? = "bob", body: String = "",
-        contentType: String? = nil, params extra: [String: String] = [:]
+        contentType: String? = nil, params extra: [String: String] = [:], repeated: [String: [String]] = [:]
     ) -> HTTPResponse {
         var params = [
             "REQUEST_METHOD": method, "REQUEST_URI": requestURI, "SCRIPT_NAME": scriptName, "REMOTE_ADDR": "127.0.0.1",
@@ -81,8 +83,12 @@ struct AppHarness {
         if let user { params["REMOTE_USER"] = user }
         if let contentType { params["CONTENT_TYPE"] = contentType }
         params.merge(extra) { _, new in new }
+        // As the transport hands them over: a repeated param is not also a single one.
+        for name in repeated.keys { params.removeValue(forKey: name) }
         return self.app.respond(
-            to: HTTPRequest(method: method, requestURI: requestURI, scriptName: scriptName, params: params, body: Array(body.utf8)))
+            to: HTTPRequest(
+                method: method, requestURI: requestURI, scriptName: scriptName, params: params, repeatedParams: repeated,
+                body: Array(body.utf8)))
     }
 
     /// Triggers etl-nightly through the API.
