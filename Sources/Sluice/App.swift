@@ -215,6 +215,17 @@ public final class App: HTTPHandler {
     private func dispatch(
         _ request: HTTPRequest, path: String?, requestID: String, mountPath: String, snapshot: ConfigurationSnapshot
     ) throws -> HTTPResponse {
+        if snapshot.configuration.server.basePath == nil, let software = request.params["SERVER_SOFTWARE"],
+            !software.utf8.starts(with: "lighttpd".utf8)
+        {
+            // nginx, Apache and HAProxy put the whole path in SCRIPT_NAME, so the mount path
+            // taken from it would be the request's own path, and every page would redirect to
+            // itself plus "/", forever. Only lighttpd's SCRIPT_NAME is the mount path.
+            throw HTTPError(
+                .internalServerError,
+                "server.base_path is not set: Sluice takes its mount path from SCRIPT_NAME only behind lighttpd; set server.base_path to the prefix \(software) forwards"
+            )
+        }
         guard let path else { throw HTTPError(.notFound, "not found") }
         if path.isEmpty { return .redirect(to: mountPath + "/", status: .movedPermanently) }
         // A prefix match such as /sluiceX must not be served as /sluice + "X".
