@@ -6,23 +6,25 @@ import Testing
     import Glibc
 #endif
 
-/// A real nginx 1.22 (Debian 12's package) in front of `sluice serve --socket`, configured by the
-/// shipped `nginx/sluice.conf` with Debian's own `fastcgi_params`.
+/// A real nginx 1.22 and a real Apache 2.4 (`mod_proxy_fcgi`), Debian 12's packages, each in
+/// front of `sluice serve --socket`, configured by the shipped `nginx/sluice.conf` (with Debian's
+/// own `fastcgi_params`) and `apache/sluice.conf`.
 ///
-/// The test writes a minimal `nginx.conf` (foreground, logs and temporary files in the test's
-/// directory, one loopback `server` on a free port) that includes the shipped snippet with only
-/// its socket and password-file paths replaced. The users are `LighttpdHarness.passwords`, hashed
-/// by `openssl passwd -6`; the pipelines and roles are `WalkingSkeletonTests.sluiceConfig`'s
-/// (alice: everything, bob: no logs, carol: view only). What runs is the lighttpd suite's
-/// scenario: trigger, page, log, cancel, 401/403/404, a form with its CSRF token and a browser's
-/// `Origin` (with the port nginx's `$host` drops), and the repeated-header rules.
-@Suite("Sluice behind a real nginx", .serialized, .timeLimit(.minutes(2)))
-struct NginxFrontTests {
+/// The test writes a minimal main configuration for the server (foreground, logs and temporary
+/// files in the test's directory, one loopback listener on a free port) that includes the
+/// shipped snippet with only its socket and password-file paths replaced. The users are
+/// `LighttpdHarness.passwords`, hashed by `openssl passwd -6`; the pipelines and roles are
+/// `WalkingSkeletonTests.sluiceConfig`'s (alice: everything, bob: no logs, carol: view only).
+/// What runs is the lighttpd suite's scenario: trigger, page, log, cancel, 401/403/404, a form
+/// with its CSRF token and a browser's `Origin` (with the port nginx's `$host` drops), and the
+/// repeated-header rules.
+@Suite("Sluice behind a real nginx and a real Apache", .serialized, .timeLimit(.minutes(3)))
+struct FrontServerTests {
     @Test(
-        "The shipped nginx snippet: /healthz open without identity; 401 without a password; trigger, job, page, log, cancel; 403 and 404; a form posted with its CSRF token and Origin; two Accept lines merged, two Origins refused"
-    )
-    func scenario() async throws {
-        let front = try await NginxFront.start()
+        "The shipped snippet: /healthz open without identity; 401 without a password; trigger, job, page, log, cancel; 403 and 404; a form posted with its CSRF token and Origin; two Accept lines served, two Origins refused",
+        arguments: FrontServer.Kind.allCases)
+    func scenario(kind: FrontServer.Kind) async throws {
+        let front = try await FrontServer.start(kind)
         defer { front.shutdown() }
         let client = front.client
 
@@ -90,33 +92,54 @@ struct NginxFrontTests {
             body: Array("csrf=wrong".utf8))
         #expect(noToken.status == 403, "\(noToken)")
 
-        // nginx passes a header sent on two lines as two params: merged for Accept, refused for Origin.
+        // nginx passes a header sent on two lines as two params: merged for Accept, refused (400)
+        // for Origin. Apache joins them itself: then the joined Origin is not this site (403).
         let twoAccepts = try client.send(
             "GET", "/sluice/api/v1/whoami", as: "alice", headers: [("Accept", "application/json"), ("Accept", "text/plain")])
         #expect(twoAccepts.status == 200, "\(twoAccepts)")
         let twoOrigins = try client.postJSON(
             "/sluice/api/v1/pipelines/quick/jobs", #"{"params":{}}"#, as: "alice",
             headers: [("Origin", "http://127.0.0.1:\(front.port)"), ("Origin", "http://evil.example")])
-        #expect(twoOrigins.status == 400 && twoOrigins.text.contains("Origin"), "\(twoOrigins)")
+        switch kind {
+        case .nginx: #expect(twoOrigins.status == 400 && twoOrigins.text.contains("Origin"), "\(twoOrigins)")
+        case .apache: #expect(twoOrigins.status == 403 && twoOrigins.text.contains("cross-site"), "\(twoOrigins)")
+        }
     }
 }
 
-/// nginx in front of one `sluice serve --socket`, in one temporary directory.
-final class NginxFront: @unchecked Sendable {
+/// nginx or Apache in front of one `sluice serve --socket`, in one temporary directory.
+final class FrontServer: @unchecked Sendable {
+    /// Which server.
+    enum Kind: String, CaseIterable, Sendable, CustomTestStringConvertible {
+        case nginx
+        case apache
+
+        var testDescription: String { self.rawValue }
+        /// The shipped snippet: `<repository>/<kind>/sluice.conf`.
+        var snippet: String { FrontServer.repositoryFile(self.rawValue + "/sluice.conf") }
+        /// What the snippet says in place of the test's socket and password file.
+        var shippedSocket: String { "/run/sluice/sluice.sock" }
+        var shippedPasswordFile: String { self == .nginx ? "/etc/nginx/sluice.htpasswd" : "/etc/apache2/sluice.htpasswd" }
+    }
+
+    let kind: Kind
     let directory: TemporaryDirectory
     private var sluice: ChildProcess?
-    private var nginx: ChildProcess?
+    private var server: ChildProcess?
     private(set) var port: UInt16 = 0
     var client: HTTPClient { HTTPClient(port: self.port, passwords: LighttpdHarness.passwords) }
     var socket: String { self.directory.file("sluice.sock") }
 
-    private init(directory: TemporaryDirectory) { self.directory = directory }
+    private init(kind: Kind, directory: TemporaryDirectory) {
+        self.kind = kind
+        self.directory = directory
+    }
 
-    static func start() async throws -> NginxFront {
-        let nginx = try Self.findNginx()
-        let front = NginxFront(directory: try TemporaryDirectory(prefix: "sluice-ngx", in: "/tmp"))
+    static func start(_ kind: Kind) async throws -> FrontServer {
+        let binary = try Self.findServer(kind)
+        let front = FrontServer(kind: kind, directory: try TemporaryDirectory(prefix: "sluice-fs", in: "/tmp"))
         do {
-            try await front.startAll(nginx)
+            try await front.startAll(binary)
         } catch {
             front.shutdown()
             throw error
@@ -124,7 +147,7 @@ final class NginxFront: @unchecked Sendable {
         return front
     }
 
-    private func startAll(_ nginx: String) async throws {
+    private func startAll(_ binary: String) async throws {
         let dir = self.directory.path
         try FileManager.default.createDirectory(atPath: dir + "/tmp", withIntermediateDirectories: true)
         let config = try HarnessStore.apply(to: WalkingSkeletonTests.sluiceConfig(directory: dir), directory: dir)
@@ -146,32 +169,84 @@ final class NginxFront: @unchecked Sendable {
             users += "\(name):\(hashed.stdout.trimmingCharacters(in: .whitespacesAndNewlines))\n"
         }
         try users.write(toFile: dir + "/htpasswd", atomically: true, encoding: .utf8)
-        // Debian's own file, as the snippet's `include fastcgi_params` finds it next to nginx.conf.
-        try FileManager.default.copyItem(atPath: "/etc/nginx/fastcgi_params", toPath: dir + "/fastcgi_params")
-        let shipped = try String(contentsOfFile: Self.shippedSnippet(), encoding: .utf8)
-        let snippet = shipped.replacingOccurrences(of: "/run/sluice/sluice.sock", with: self.socket)
-            .replacingOccurrences(of: "/etc/nginx/sluice.htpasswd", with: dir + "/htpasswd")
-        guard snippet != shipped else { throw HarnessError("nginx/sluice.conf has no socket or password file path to replace") }
+        let shipped = try String(contentsOfFile: self.kind.snippet, encoding: .utf8)
+        let snippet = shipped.replacingOccurrences(of: self.kind.shippedSocket, with: self.socket)
+            .replacingOccurrences(of: self.kind.shippedPasswordFile, with: dir + "/htpasswd")
+        guard snippet.contains(self.socket) && snippet.contains(dir + "/htpasswd") else {
+            throw HarnessError("\(self.kind.snippet) has no socket or password file path to replace")
+        }
         try snippet.write(toFile: dir + "/sluice-snippet.conf", atomically: true, encoding: .utf8)
+        switch self.kind {
+        case .nginx:
+            // Debian's own file, as the snippet's `include fastcgi_params` finds it next to nginx.conf.
+            try FileManager.default.copyItem(atPath: "/etc/nginx/fastcgi_params", toPath: dir + "/fastcgi_params")
+        case .apache:
+            // Apache's workers run as www-data (it refuses to serve as root): they must reach the
+            // socket and read the password file.
+            guard let group = getgrnam("www-data") else { throw HarnessError("no www-data group") }
+            let gid = group.pointee.gr_gid
+            guard chmod(dir, 0o711) == 0, chown(self.socket, uid_t.max, gid) == 0, chown(dir + "/htpasswd", uid_t.max, gid) == 0,
+                chmod(dir + "/htpasswd", 0o640) == 0
+            else { throw HarnessError("cannot open the socket and password file to www-data (errno \(errno))") }
+        }
 
         for _ in 0..<3 {
             self.port = try MultiBackendTests.Front.freePort()
-            try self.nginxConfig().write(toFile: dir + "/nginx.conf", atomically: true, encoding: .utf8)
-            let check = try ChildProcess.run(nginx, ["-t", "-p", dir, "-c", dir + "/nginx.conf"], timeout: .seconds(20))
-            guard check.succeeded else { throw HarnessError("nginx -t refuses the configuration:\n\(check.stderr)\(check.stdout)") }
+            let config = dir + "/server.conf"
+            try self.serverConfig().write(toFile: config, atomically: true, encoding: .utf8)
+            let (checkArguments, runArguments) =
+                self.kind == .nginx
+                ? (["-t", "-p", dir, "-c", config], ["-p", dir, "-c", config])
+                : (["-t", "-f", config], ["-f", config, "-DFOREGROUND"])
+            let check = try ChildProcess.run(binary, checkArguments, timeout: .seconds(20))
+            guard check.succeeded else {
+                throw HarnessError("\(self.kind) refuses the configuration:\n\(check.stderr)\(check.stdout)\n\(self.logs())")
+            }
             let process = try ChildProcess(
-                path: nginx, arguments: ["-p", dir, "-c", dir + "/nginx.conf"],
-                stdout: .file(dir + "/nginx-stderr.log", append: true), stderr: .sameAsStdout)
-            self.nginx = process
+                path: binary, arguments: runArguments, stdout: .file(dir + "/server-stderr.log", append: true), stderr: .sameAsStdout)
+            self.server = process
             let up = await Poll.until(within: .seconds(10), every: .milliseconds(50)) {
                 !process.isRunning || (try? self.client.send("GET", "/sluice/healthz"))?.status == 200
             }
             if up && process.isRunning { return }
             process.terminate(signal: SIGKILL)
-            self.nginx = nil
+            self.server = nil
             if !self.logs().contains("Address already in use") { break }
         }
-        throw HarnessError("nginx did not start\n\(self.logs())")
+        throw HarnessError("\(self.kind) did not start\n\(self.logs())")
+    }
+
+    private func serverConfig() -> String {
+        switch self.kind {
+        case .nginx: return self.nginxConfig()
+        case .apache: return self.apacheConfig()
+        }
+    }
+
+    /// The test's httpd.conf: foreground, everything in the test's directory, Debian's modules,
+    /// one loopback listener, the snippet.
+    private func apacheConfig() -> String {
+        let dir = self.directory.path
+        let modules = ["mpm_event", "authz_core", "authn_core", "authn_file", "authz_user", "auth_basic", "proxy", "proxy_fcgi"]
+        return """
+            # Written by FrontServerTests.
+            ServerRoot "\(dir)"
+            ServerName localhost
+            \(modules.map { "LoadModule \($0)_module /usr/lib/apache2/modules/mod_\($0).so" }.joined(separator: "\n"))
+            User www-data
+            Group www-data
+            PidFile \(dir)/apache.pid
+            Mutex file:\(dir)
+            Listen 127.0.0.1:\(self.port)
+            ErrorLog \(dir)/server-error.log
+            LogLevel warn proxy_fcgi:info
+            DocumentRoot \(dir)/tmp
+            <Directory />
+                Require all denied
+            </Directory>
+            Include \(dir)/sluice-snippet.conf
+
+            """
     }
 
     /// The test's nginx.conf: foreground, everything in the test's directory, the snippet in
@@ -180,13 +255,13 @@ final class NginxFront: @unchecked Sendable {
     private func nginxConfig() -> String {
         let dir = self.directory.path
         return """
-            # Written by NginxFrontTests.
+            # Written by FrontServerTests.
             daemon off;
             master_process on;
             worker_processes 1;
             user root;
             pid \(dir)/nginx.pid;
-            error_log \(dir)/nginx-error.log info;
+            error_log \(dir)/server-error.log info;
             events { worker_connections 64; }
             http {
                 access_log \(dir)/nginx-access.log;
@@ -207,28 +282,30 @@ final class NginxFront: @unchecked Sendable {
 
     func logs() -> String {
         let dir = self.directory.path
-        return "--- nginx\n\(ChildProcess.read(dir + "/nginx-error.log").suffix(6000))\n\(ChildProcess.read(dir + "/nginx-stderr.log"))\n"
+        return "--- \(self.kind)\n\(ChildProcess.read(dir + "/server-error.log").suffix(6000))\n\(ChildProcess.read(dir + "/server-stderr.log"))\n"
             + "--- sluice\n\(ChildProcess.read(dir + "/sluice.log").suffix(6000))"
     }
 
     func shutdown() {
-        self.nginx?.terminate(signal: SIGTERM, timeout: .seconds(10))
+        self.server?.terminate(signal: SIGTERM, timeout: .seconds(10))
         self.sluice?.terminate(signal: SIGTERM, timeout: .seconds(10))
         if ProcessInfo.processInfo.environment["SLUICE_KEEP_TMP"] == nil { self.directory.remove() }
     }
 
-    /// `<repository>/nginx/sluice.conf`.
-    static func shippedSnippet(filePath: String = #filePath) -> String {
-        // This file is <root>/Tests/IntegrationTests/NginxFrontTests.swift.
+    /// `<repository>/<relative>`.
+    static func repositoryFile(_ relative: String, filePath: String = #filePath) -> String {
+        // This file is <root>/Tests/IntegrationTests/FrontServerTests.swift.
         URL(fileURLWithPath: filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("nginx").appendingPathComponent("sluice.conf").path
+            .appendingPathComponent(relative).path
     }
 
-    static func findNginx() throws -> String {
-        let candidates = [ProcessInfo.processInfo.environment["NGINX"], "/usr/sbin/nginx"].compactMap { $0 }
-        guard let path = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
-            throw HarnessError("nginx is not installed (tried \(candidates)): apt-get install nginx, or run scripts/test, which installs it")
+    static func findServer(_ kind: Kind) throws -> String {
+        let (variable, path, package) = kind == .nginx ? ("NGINX", "/usr/sbin/nginx", "nginx") : ("APACHE2", "/usr/sbin/apache2", "apache2")
+        let candidates = [ProcessInfo.processInfo.environment[variable], path].compactMap { $0 }
+        guard let found = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
+            throw HarnessError(
+                "\(package) is not installed (tried \(candidates)): apt-get install \(package), or run scripts/test, which installs it")
         }
-        return path
+        return found
     }
 }
