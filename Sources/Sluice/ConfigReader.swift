@@ -1,3 +1,4 @@
+import ByteStrings
 import JSON
 
 /// Reads one JSON object of the configuration, recording every problem with its key path and
@@ -108,7 +109,8 @@ struct ConfigReader {
     /// Records every member that no accessor asked for as an unknown key.
     func finish() {
         for key in self.members.keys.sorted() where !self.seen.contains(key) {
-            self.problems.add(self.child(key), "unknown key")
+            let hint = NearestName.suggestion(for: key, among: Array(self.seen)).map { "; did you mean `\($0)`?" } ?? ""
+            self.problems.add(self.child(key), "unknown key\(hint)")
         }
     }
 }

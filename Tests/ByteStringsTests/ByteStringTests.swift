@@ -1,4 +1,4 @@
-import ByteStrings
+@testable import ByteStrings
 import Testing
 
 /// Spellings that Swift's `String ==` treats as equal but whose bytes differ, and look-alikes
@@ -54,5 +54,22 @@ struct ByteStringTests {
         #expect(!UnicodeNames.isNFC("a\u{37E}b"))
         // Full-width letters are NFC (only NFKC folds them): distinct names, not refused ones.
         for (_, wide) in Spellings.fullWidth { #expect(UnicodeNames.isNFC(wide)) }
+    }
+}
+
+@Suite struct NearestNameTests {
+    @Test("Typos find their name; far names and exact names find none", arguments: [
+        ("timeout_secnds", "timeout_seconds"), ("retires", "retries"), ("neds", "needs"), ("tasks", nil), ("zzzzzzzz", nil), ("", nil),
+    ] as [(String, String?)])
+    func suggestion(name: String, expected: String?) {
+        let known = ["timeout_seconds", "retries", "needs", "tasks", "run", "env"]
+        #expect(NearestName.suggestion(for: name, among: known) == expected)
+    }
+
+    @Test("Distance counts bytes, so a Kelvin sign is three edits from K, and ties go to the first name in byte order")
+    func bytes() {
+        #expect(NearestName.distance(Array("K".utf8), Array("\u{212A}".utf8)) == 3)
+        #expect(NearestName.suggestion(for: "ab", among: ["ac", "aa"]) == "aa")
+        #expect(NearestName.suggestion(for: "x", among: []) == nil)
     }
 }

@@ -26,6 +26,18 @@ import Workflow
         #expect(p.cycle() == nil)
     }
 
+    @Test("Needs compare as bytes: a Kelvin-sign spelling of a task's name is an unknown task, not that task")
+    func needsAsBytes() {
+        let p = PipelineDefinition(name: "p", tasks: [Self.task("K"), Self.task("b", needs: ["\u{212A}"])])
+        // (No hint: the Kelvin sign is three bytes away from "K".)
+        let messages = p.problems().map(\.message)
+        #expect(messages.count == 1 && messages[0].utf8.elementsEqual("unknown task \"\u{212A}\"".utf8), "\(messages)")
+        let loop = PipelineDefinition(name: "p", tasks: [Self.task("K", needs: ["b"]), Self.task("b", needs: ["\u{212A}"])])
+        #expect(loop.cycle() == nil, "the Kelvin sign names no task, so there is no cycle")
+        let realLoop = PipelineDefinition(name: "p", tasks: [Self.task("K", needs: ["b"]), Self.task("b", needs: ["K"])])
+        #expect(realLoop.cycle() == ["K", "b", "K"])
+    }
+
     @Test("A task that needs itself is reported once, not also as a cycle")
     func selfNeed() {
         let p = PipelineDefinition(name: "p", tasks: [Self.task("a", needs: ["a"])])
