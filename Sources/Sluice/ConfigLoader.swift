@@ -6,6 +6,10 @@ import JobStore
 import Policy
 import Workflow
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// Reads and checks the configuration file. Every problem is reported, each with its key path,
 /// so `sluice check` can be used in the CI of the repository that holds the policy.
 public enum ConfigLoader {
@@ -17,12 +21,27 @@ public enum ConfigLoader {
     public static func load(path: String) throws(ConfigError) -> Configuration {
         let url = URL(fileURLWithPath: path)
         guard let data = try? Data(contentsOf: url) else {
-            throw ConfigError(file: path, problems: [.init(path: "", message: "cannot read the file")])
+            throw ConfigError(file: path, problems: [.init(path: "", message: "cannot read the file: \(Self.whyUnreadable(path))")])
         }
         guard data.count <= self.maxFileBytes else {
             throw ConfigError(file: path, problems: [.init(path: "", message: "file larger than \(self.maxFileBytes) bytes")])
         }
         return try self.load(data: data, file: path, directory: url.deletingLastPathComponent().path)
+    }
+
+    /// Why `path` could not be read, from open(2)'s errno: "no such file", "permission denied
+    /// (this is uid N)", "is a directory", ...
+    static func whyUnreadable(_ path: String) -> String {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        if fd < 0 {
+            let code = errno
+            let text = String(cString: strerror(code))
+            return code == EACCES ? "\(text) (sluice runs as uid \(getuid()))" : text
+        }
+        defer { close(fd) }
+        var info = stat()
+        if fstat(fd, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR { return "it is a directory" }
+        return "reading it failed"
     }
 
     /// Loads and validates configuration text; `directory` anchors relative paths.

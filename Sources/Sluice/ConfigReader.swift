@@ -138,6 +138,14 @@ public struct ConfigProblem: Sendable, Hashable, CustomStringConvertible {
         self.line = line
     }
 
+    /// `problems` in line order, those without a line last; otherwise as given.
+    public static func byLine(_ problems: [ConfigProblem]) -> [ConfigProblem] {
+        problems.enumerated().sorted { a, b in
+            let (la, lb) = (a.element.line ?? Int.max, b.element.line ?? Int.max)
+            return la != lb ? la < lb : a.offset < b.offset
+        }.map(\.element)
+    }
+
     /// The problem with `line` set from the parser's key-path → line table: the path itself, or
     /// the nearest enclosing path that has a line (a missing key is reported at its parent).
     func located(in lines: [String: Int]) -> ConfigProblem {

@@ -4,6 +4,7 @@ import Identity
 import JSON
 import Logging
 import Policy
+import Workflow
 
 /// Settings that are valid but probably unsafe. `sluice check` prints them as
 /// `file:line: warning: key.path: message` and `serve` logs them at start and on reload; unlike
@@ -16,6 +17,14 @@ public enum ConfigWarnings {
     public static func of(_ configuration: Configuration, now: Date = Date()) -> [ConfigProblem] {
         self.loopbackProxy(configuration.identity) + self.expiredTokens(configuration.identity.serviceTokens, now: now)
             + self.adminForEveryone(configuration.policy) + self.storePassword(configuration.store)
+            + self.programs(configuration.pipelines)
+    }
+
+    /// Tasks whose program is missing or not executable here (`PipelineDefinition.programProblems`).
+    static func programs(_ pipelines: [String: PipelineDefinition]) -> [ConfigProblem] {
+        pipelines.keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }.flatMap { name in
+            pipelines[name]!.programProblems().map { ConfigProblem(path: $0.path, message: $0.message) }
+        }
     }
 
     /// A PostgreSQL password that `serve` will not be able to read (the file is missing or
@@ -123,7 +132,7 @@ public enum ConfigWarnings {
 
     /// One line per warning: `file:line: warning: key.path: message`.
     static func describe(_ warnings: [ConfigProblem], file: String) -> [String] {
-        warnings.map { w in
+        ConfigProblem.byLine(warnings).map { w in
             let location = w.line.map { "\(file):\($0)" } ?? file
             return w.path.isEmpty ? "\(location): warning: \(w.message)" : "\(location): warning: \(w.path): \(w.message)"
         }

@@ -117,9 +117,9 @@ public struct ConfigError: Error, Sendable, CustomStringConvertible {
         self.problems = problems
     }
 
-    /// One line per problem, `file:line: path: message`, as compilers print them.
+    /// One line per problem, `file:line: path: message`, as compilers print them, in line order.
     public var description: String {
-        self.problems.map { p in
+        ConfigProblem.byLine(self.problems).map { p in
             let location = p.line.map { "\(self.file):\($0)" } ?? self.file
             return p.path.isEmpty ? "\(location): \(p.message)" : "\(location): \(p.path): \(p.message)"
         }.joined(separator: "\n")

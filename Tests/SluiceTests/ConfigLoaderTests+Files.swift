@@ -17,19 +17,27 @@ extension ConfigLoaderTests {
         #expect(config.pipelineNames == ["p"])
     }
 
-    @Test("A missing file, or a directory, is refused with one problem naming the file")
+    @Test("A missing file, or a directory, is refused with one problem naming the file and why")
     func unreadable() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
-        for path in [dir.file("absent.json5"), dir.path] {
+        for (path, why) in [(dir.file("absent.json5"), "No such file or directory"), (dir.path, "it is a directory")] {
             do {
                 _ = try ConfigLoader.load(path: path)
                 Issue.record("accepted \(path)")
             } catch {
                 #expect(error.file == path)
-                #expect(error.problems == [ConfigProblem(path: "", message: "cannot read the file")])
+                #expect(error.problems == [ConfigProblem(path: "", message: "cannot read the file: \(why)")])
             }
         }
+    }
+
+    @Test("Problems print in line order, those without a line last")
+    func problemsByLine() throws {
+        let error = ConfigError(
+            file: "f", problems: [ConfigProblem(path: "b", message: "x", line: 9), ConfigProblem(path: "c", message: "y"),
+                ConfigProblem(path: "a", message: "z", line: 2), ConfigProblem(path: "d", message: "w", line: 9)])
+        #expect(error.description == "f:2: a: z\nf:9: b: x\nf:9: d: w\nf: c: y")
     }
 
     @Test("A file larger than the cap is refused before it is parsed")

@@ -69,6 +69,35 @@ import Testing
         ConfigLoaderTests.expectProblem(warnings, at: "identity.service_tokens[3].expires", containing: "\"hour\" expired")
     }
 
+    @Test("A task whose program is missing or not executable here is warned about; placeholders and PATH names that exist are not")
+    func programs() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let plain = try dir.write("not-executable.sh", "echo hi\n")
+        let warnings = try Self.warnings(
+            """
+            { pipelines: { p: { params: { tool: {} }, tasks: {
+                gone:     { run: ["/nonexistent/sluice-test-program"] },
+                notexec:  { run: ["\(plain)"] },
+                unknown:  { run: ["sluice-no-such-program-here"] },
+                onpath:   { run: ["true"] },
+                absolute: { run: ["/bin/true"] },
+                template: { run: ["{tool}"] },
+                relative: { run: ["./build.sh"] },
+                ownpath:  { run: ["true"], env: { PATH: "/nonexistent-dir" } },
+            } } } }
+            """)
+        let paths = warnings.map(\.path)
+        #expect(
+            Set(paths)
+                == [
+                    "pipelines.p.tasks.gone.run[0]", "pipelines.p.tasks.notexec.run[0]", "pipelines.p.tasks.unknown.run[0]",
+                    "pipelines.p.tasks.ownpath.run[0]",
+                ] && paths.count == 4, "\(warnings)")
+        #expect(warnings.first { $0.path.hasSuffix("unknown.run[0]") }?.message.contains("not found in PATH") == true, "\(warnings)")
+        #expect(warnings.first { $0.path.hasSuffix("gone.run[0]") }?.message.contains("not an executable file") == true, "\(warnings)")
+    }
+
     @Test("Warnings are located at the line of their key, as problems are")
     func located() throws {
         let dir = try TemporaryDirectory()
