@@ -149,7 +149,7 @@ struct HAProxyFrontTests {
 
 /// HAProxy in front of `sluice serve` backends (`MultiBackendTests.Backend`), all in one
 /// temporary directory, on a fresh PostgreSQL schema.
-final class HAProxyFront: @unchecked Sendable {
+final class HAProxyFront: BackendGroupFront, @unchecked Sendable {
     let connection: String
     let db: PostgresConnection
     private let drop: () -> Void
@@ -296,38 +296,6 @@ final class HAProxyFront: @unchecked Sendable {
     func logs() -> String {
         "--- haproxy\n\(self.haproxyLog().suffix(8000))\n"
             + self.backends.map { "--- \($0.name)\n\($0.log().suffix(6000))" }.joined(separator: "\n")
-    }
-
-    func trigger(_ pipeline: String) throws -> Int64 {
-        let response = try self.client.postJSON("/sluice/api/v1/pipelines/\(pipeline)/jobs", #"{"params":{}}"#, as: "alice")
-        guard response.status == 202 else { throw HarnessError("trigger \(pipeline): \(response)\n\(self.logs())") }
-        return Int64(try JobDocument.decode(response.body).id)
-    }
-
-    func waitForJob(_ id: Int64, until condition: (JobDocument) -> Bool) async throws -> JobDocument {
-        let (job, last) = try await self.client.pollJob(
-            at: "/sluice/api/v1/jobs/\(id)", as: "alice", timeout: .seconds(20), until: condition)
-        guard let job else { throw HarnessError("job \(id): \(last)\n\(self.logs())") }
-        return job
-    }
-
-    /// The shared runs file (see MultiHostTests).
-    func runs() -> [MultiHostTests.Run] {
-        ChildProcess.read(self.directory.file("runs")).split(separator: "\n").compactMap { line in
-            let fields = line.split(separator: " ").map(String.init)
-            guard fields.count == 4, let job = Int64(fields[0]), let attempt = Int(fields[2]) else { return nil }
-            return MultiHostTests.Run(job: job, task: fields[1], attempt: attempt, host: fields[3])
-        }
-    }
-
-    func openGate(job: Int64) {
-        _ = FileManager.default.createFile(atPath: self.directory.file("gate-\(job)"), contents: nil)
-    }
-
-    func poll(_ what: String, timeout: Duration = .seconds(15), until condition: () throws -> Bool) async throws {
-        guard try await Poll.until(within: timeout, every: .milliseconds(50), condition) else {
-            throw HarnessError("timed out after \(timeout) waiting for \(what)\n\(self.logs())")
-        }
     }
 
     func shutdown() {

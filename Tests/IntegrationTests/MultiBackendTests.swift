@@ -370,7 +370,7 @@ extension MultiBackendTests {
     }
 
     /// The backends, lighttpd in front of them, the schema and the shared directory.
-    final class Front: @unchecked Sendable {
+    final class Front: BackendGroupFront, @unchecked Sendable {
         let connection: String
         private let drop: () -> Void
         let directory: TemporaryDirectory
@@ -507,39 +507,6 @@ extension MultiBackendTests {
                 + self.backends.map { "--- \($0.name)\n\($0.log().suffix(6000))" }.joined(separator: "\n")
         }
 
-        /// Triggers `pipeline` through lighttpd; the job's id.
-        func trigger(_ pipeline: String) throws -> Int64 {
-            let response = try self.client.postJSON("/sluice/api/v1/pipelines/\(pipeline)/jobs", #"{"params":{}}"#, as: "alice")
-            guard response.status == 202 else { throw HarnessError("trigger \(pipeline): \(response)\n\(self.logs())") }
-            return Int64(try JobDocument.decode(response.body).id)
-        }
-
-        func waitForJob(_ id: Int64, until condition: (JobDocument) -> Bool) async throws -> JobDocument {
-            let (job, last) = try await self.client.pollJob(
-                at: "/sluice/api/v1/jobs/\(id)", as: "alice", timeout: .seconds(20), until: condition)
-            guard let job else { throw HarnessError("job \(id): \(last)\n\(self.logs())") }
-            return job
-        }
-
-        /// The shared runs file (see MultiHostTests).
-        func runs() -> [MultiHostTests.Run] {
-            ChildProcess.read(self.directory.file("runs")).split(separator: "\n").compactMap { line in
-                let fields = line.split(separator: " ").map(String.init)
-                guard fields.count == 4, let job = Int64(fields[0]), let attempt = Int(fields[2]) else { return nil }
-                return MultiHostTests.Run(job: job, task: fields[1], attempt: attempt, host: fields[3])
-            }
-        }
-
-        func openGate(job: Int64) {
-            _ = FileManager.default.createFile(atPath: self.directory.file("gate-\(job)"), contents: nil)
-        }
-
-        func poll(_ what: String, timeout: Duration = .seconds(15), until condition: () throws -> Bool) async throws {
-            guard try await Poll.until(within: timeout, every: .milliseconds(50), condition) else {
-                throw HarnessError("timed out after \(timeout) waiting for \(what)\n\(self.logs())")
-            }
-        }
-
         func shutdown() {
             self.lighttpd?.terminate(signal: SIGTERM, timeout: .seconds(10))
             for backend in self.backends {
@@ -563,6 +530,52 @@ extension MultiBackendTests {
             }
             guard ok else { throw HarnessError("cannot bind 127.0.0.1:0") }
             return UInt16(bigEndian: address.sin_port)
+        }
+    }
+}
+
+/// A front server before several `sluice serve` backends sharing one temporary directory (the
+/// `runs` file and the gates of `MultiHostTests.config`): what the tests do through it.
+protocol BackendGroupFront: AnyObject {
+    var client: HTTPClient { get }
+    var directory: TemporaryDirectory { get }
+    func logs() -> String
+}
+
+extension BackendGroupFront {
+    /// Triggers `pipeline` as alice through the front; the job's id.
+    func trigger(_ pipeline: String) throws -> Int64 {
+        let response = try self.client.postJSON("/sluice/api/v1/pipelines/\(pipeline)/jobs", #"{"params":{}}"#, as: "alice")
+        guard response.status == 202 else { throw HarnessError("trigger \(pipeline): \(response)\n\(self.logs())") }
+        return Int64(try JobDocument.decode(response.body).id)
+    }
+
+    /// Polls the job as alice until `condition` holds (20 s at most).
+    func waitForJob(_ id: Int64, until condition: (JobDocument) -> Bool) async throws -> JobDocument {
+        let (job, last) = try await self.client.pollJob(
+            at: "/sluice/api/v1/jobs/\(id)", as: "alice", timeout: .seconds(20), until: condition)
+        guard let job else { throw HarnessError("job \(id): \(last)\n\(self.logs())") }
+        return job
+    }
+
+    /// The shared runs file (see MultiHostTests).
+    func runs() -> [MultiHostTests.Run] {
+        ChildProcess.read(self.directory.file("runs")).split(separator: "\n").compactMap { line in
+            let fields = line.split(separator: " ").map(String.init)
+            guard fields.count == 4, let job = Int64(fields[0]), let attempt = Int(fields[2]) else { return nil }
+            return MultiHostTests.Run(job: job, task: fields[1], attempt: attempt, host: fields[3])
+        }
+    }
+
+    /// Lets job `job`'s gated task finish.
+    func openGate(job: Int64) {
+        _ = FileManager.default.createFile(atPath: self.directory.file("gate-\(job)"), contents: nil)
+    }
+
+    /// Waits for `condition`, failing with the logs after `timeout`.
+    func poll(_ what: String, timeout: Duration = .seconds(15), until condition: () throws -> Bool) async throws {
+        guard try await Poll.until(within: timeout, every: .milliseconds(50), condition) else {
+            throw HarnessError("timed out after \(timeout) waiting for \(what)\n\(self.logs())")
         }
     }
 }
