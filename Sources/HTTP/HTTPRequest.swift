@@ -45,7 +45,8 @@ public struct HTTPRequest: Sendable {
         if let refused = names.first(where: mustBeSingle) {
             throw HTTPError(
                 .badRequest,
-                "ambiguous request: \(Self.headerName(ofParam: refused)) was sent several times with different values, or under several spellings")
+                "ambiguous request: \(Self.headerName(ofParam: refused)) was sent several times with different values, or under several spellings"
+            )
         }
         var merged = self
         for name in names { merged.params[name] = self.repeatedParams[name]!.joined(separator: ", ") }

@@ -53,15 +53,16 @@ public final class PostgresConnection: @unchecked Sendable {
         // Later parameters override what the expanded connection string says (libpq processes
         // the arrays in order, and expands only the first `dbname`); `defaults` come before it,
         // so the string overrides them.
-        var parameters: [(String, String)] = defaults + [
-            // With expand_dbname, a `dbname` value holding `=` or starting with postgres(ql)://
-            // is parsed as a whole connection string; anything else is a database name.
-            ("dbname", connection),
-            // Text in and out as UTF-8 whatever the database's encoding, the server's locale or
-            // PGCLIENTENCODING say: Swift strings are UTF-8.
-            ("client_encoding", "UTF8"),
-            ("fallback_application_name", "sluice"),
-        ]
+        var parameters: [(String, String)] =
+            defaults + [
+                // With expand_dbname, a `dbname` value holding `=` or starting with postgres(ql)://
+                // is parsed as a whole connection string; anything else is a database name.
+                ("dbname", connection),
+                // Text in and out as UTF-8 whatever the database's encoding, the server's locale or
+                // PGCLIENTENCODING say: Swift strings are UTF-8.
+                ("client_encoding", "UTF8"),
+                ("fallback_application_name", "sluice"),
+            ]
         if let password { parameters.append(("password", password)) }
         for (keyword, value) in parameters where value.utf8.contains(0) {
             throw PostgresError(kind: .invalidArgument, message: "the connection's \(keyword) contains a NUL character")

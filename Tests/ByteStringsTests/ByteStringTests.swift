@@ -1,5 +1,6 @@
-@testable import ByteStrings
 import Testing
+
+@testable import ByteStrings
 
 /// Spellings that Swift's `String ==` treats as equal but whose bytes differ, and look-alikes
 /// that are different strings altogether.
@@ -58,9 +59,11 @@ struct ByteStringTests {
 }
 
 @Suite struct NearestNameTests {
-    @Test("Typos find their name; far names and exact names find none", arguments: [
-        ("timeout_secnds", "timeout_seconds"), ("retires", "retries"), ("neds", "needs"), ("tasks", nil), ("zzzzzzzz", nil), ("", nil),
-    ] as [(String, String?)])
+    @Test(
+        "Typos find their name; far names and exact names find none",
+        arguments: [
+            ("timeout_secnds", "timeout_seconds"), ("retires", "retries"), ("neds", "needs"), ("tasks", nil), ("zzzzzzzz", nil), ("", nil),
+        ] as [(String, String?)])
     func suggestion(name: String, expected: String?) {
         let known = ["timeout_seconds", "retries", "needs", "tasks", "run", "env"]
         #expect(NearestName.suggestion(for: name, among: known) == expected)

@@ -97,13 +97,18 @@ import Testing
         #expect(error.message.contains("X-A"), "\(error.message)")
         // Nothing repeated: the request as it was, and the check is never asked.
         let plain = HTTPRequest(method: "GET", requestURI: "/", params: ["HTTP_ACCEPT": "a"])
-        #expect(try plain.mergingRepeatedParams { _ in Issue.record("asked"); return true }.params == plain.params)
+        #expect(
+            try plain.mergingRepeatedParams { _ in
+                Issue.record("asked"); return true
+            }.params == plain.params)
     }
 
-    @Test("A header's CGI param name", arguments: [
-        ("X-Forwarded-User", "HTTP_X_FORWARDED_USER"), ("x_forwarded_user", "HTTP_X_FORWARDED_USER"), ("Accept", "HTTP_ACCEPT"),
-        ("X-\u{212A}", "HTTP_X____"),
-    ])
+    @Test(
+        "A header's CGI param name",
+        arguments: [
+            ("X-Forwarded-User", "HTTP_X_FORWARDED_USER"), ("x_forwarded_user", "HTTP_X_FORWARDED_USER"), ("Accept", "HTTP_ACCEPT"),
+            ("X-\u{212A}", "HTTP_X____"),
+        ])
     func paramName(header: String, param: String) {
         #expect(HTTPRequest.paramName(ofHeader: header) == param)
     }

@@ -282,7 +282,8 @@ final class FrontServer: @unchecked Sendable {
 
     func logs() -> String {
         let dir = self.directory.path
-        return "--- \(self.kind)\n\(ChildProcess.read(dir + "/server-error.log").suffix(6000))\n\(ChildProcess.read(dir + "/server-stderr.log"))\n"
+        return
+            "--- \(self.kind)\n\(ChildProcess.read(dir + "/server-error.log").suffix(6000))\n\(ChildProcess.read(dir + "/server-stderr.log"))\n"
             + "--- sluice\n\(ChildProcess.read(dir + "/sluice.log").suffix(6000))"
     }
 

@@ -71,7 +71,9 @@ struct HAProxyFrontTests {
         var statuses: [Int] = []
         for request in parallel { statuses.append(try await request.value(timeout: .seconds(30)).0) }
         let took = ContinuousClock.now - started
-        print("HAProxyFrontTests: 20 parallel GETs through HAProxy in \(took): \(Dictionary(grouping: statuses, by: { $0 }).mapValues(\.count))")
+        print(
+            "HAProxyFrontTests: 20 parallel GETs through HAProxy in \(took): \(Dictionary(grouping: statuses, by: { $0 }).mapValues(\.count))"
+        )
         #expect(statuses.allSatisfy { $0 == 200 }, "\(statuses)")
         #expect(took < .seconds(10), "20 parallel requests took \(took): HAProxy queued them behind kept connections?")
 
@@ -133,7 +135,8 @@ struct HAProxyFrontTests {
         }
 
         // Restarted, the host takes its lease again, the checks bring it back, and it answers.
-        let restarted = try MultiBackendTests.Backend(name: victim.name, directory: victim.directory, binary: LighttpdHarness.findSluiceBinary())
+        let restarted = try MultiBackendTests.Backend(
+            name: victim.name, directory: victim.directory, binary: LighttpdHarness.findSluiceBinary())
         front.backends[victimIndex] = restarted
         try restarted.waitUntilListening()
         try await front.poll("HAProxy to mark \(victim.name) UP again", timeout: .seconds(20)) {
@@ -282,7 +285,9 @@ final class HAProxyFront: BackendGroupFront, @unchecked Sendable {
     func serverStates() throws -> [String: String] {
         let response = try self.client.send("GET", "/haproxy-stats;csv")
         guard response.status == 200 else { throw HarnessError("stats: \(response)") }
-        let rows = String(decoding: response.body, as: UTF8.self).split(separator: "\n").map { $0.split(separator: ",", omittingEmptySubsequences: false) }
+        let rows = String(decoding: response.body, as: UTF8.self).split(separator: "\n").map {
+            $0.split(separator: ",", omittingEmptySubsequences: false)
+        }
         guard let header = rows.first, let status = header.firstIndex(of: "status") else { throw HarnessError("stats: \(response)") }
         var states: [String: String] = [:]
         for row in rows.dropFirst() where row.count > status && row[0] == "sluice" && row[1] != "BACKEND" {
@@ -319,7 +324,8 @@ final class HAProxyFront: BackendGroupFront, @unchecked Sendable {
     static func findHAProxy() throws -> String {
         let candidates = [ProcessInfo.processInfo.environment["HAPROXY"], "/usr/sbin/haproxy"].compactMap { $0 }
         guard let path = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
-            throw HarnessError("haproxy is not installed (tried \(candidates)): apt-get install haproxy, or run scripts/test, which installs it")
+            throw HarnessError(
+                "haproxy is not installed (tried \(candidates)): apt-get install haproxy, or run scripts/test, which installs it")
         }
         return path
     }

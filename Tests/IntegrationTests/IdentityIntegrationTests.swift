@@ -653,7 +653,9 @@ struct IdentityIntegrationTests {
         #expect(trigger.status == 401, "\(trigger)")
     }
 
-    @Test("proxy headers from a trusted peer: alice with groups; comma-joined or duplicated names are refused; another header under two spellings is merged")
+    @Test(
+        "proxy headers from a trusted peer: alice with groups; comma-joined or duplicated names are refused; another header under two spellings is merged"
+    )
     func trustedProxyHeaders() async throws {
         let harness = try await LighttpdHarness.start(Self.withoutBasicAuth(), sluiceConfig: Self.proxyConfig(trustedPeer: "127.0.0.1/32"))
         defer { harness.shutdown() }

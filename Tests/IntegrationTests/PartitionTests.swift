@@ -44,7 +44,8 @@ struct PartitionTests {
 
         // h2 really goes over the link: the server sees connections from the namespace's address.
         let peer = address.split(separator: ".").dropLast().joined(separator: ".") + ".2"
-        let fromNamespace = try db.execute("SELECT count(*) FROM pg_stat_activity WHERE host(client_addr) = $1", [.text(peer)])
+        let fromNamespace =
+            try db.execute("SELECT count(*) FROM pg_stat_activity WHERE host(client_addr) = $1", [.text(peer)])
             .first?.int64(0) ?? 0
         #expect(fromNamespace > 0, "no connection from \(peer) in pg_stat_activity")
 
@@ -104,7 +105,9 @@ struct PartitionTests {
         let mended = ContinuousClock.now
         try await front.poll("h2 to hold a lease again", timeout: .seconds(30)) { Self.lease(of: h2, through: front) == "held" }
         let epochAfter = try Self.epoch(of: "h2", in: db)
-        print("PartitionTests: h2 held a lease again \(ContinuousClock.now - mended) after the link came back (epoch \(epochBefore) → \(epochAfter))")
+        print(
+            "PartitionTests: h2 held a lease again \(ContinuousClock.now - mended) after the link came back (epoch \(epochBefore) → \(epochAfter))"
+        )
         #expect(epochAfter > epochBefore)
         #expect(front.runs().filter { $0.host == "h2" }.count == h2RunsWhileCut, "h2 started tasks while cut off")
 
@@ -145,7 +148,9 @@ extension PartitionTests {
     /// Takes this side of the link down or up (`ip link set`).
     static func setLink(_ link: String, up: Bool) {
         let result = try? ChildProcess.run("/usr/bin/env", ["ip", "link", "set", link, up ? "up" : "down"], timeout: .seconds(10))
-        if result?.succeeded != true { print("PartitionTests: ip link set \(link) \(up ? "up" : "down") failed: \(String(describing: result))") }
+        if result?.succeeded != true {
+            print("PartitionTests: ip link set \(link) \(up ? "up" : "down") failed: \(String(describing: result))")
+        }
     }
 
     /// The lease h2's /healthz reports (through lighttpd's per-backend route), or nil.

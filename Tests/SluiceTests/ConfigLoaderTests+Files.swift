@@ -35,8 +35,11 @@ extension ConfigLoaderTests {
     @Test("Problems print in line order, those without a line last")
     func problemsByLine() throws {
         let error = ConfigError(
-            file: "f", problems: [ConfigProblem(path: "b", message: "x", line: 9), ConfigProblem(path: "c", message: "y"),
-                ConfigProblem(path: "a", message: "z", line: 2), ConfigProblem(path: "d", message: "w", line: 9)])
+            file: "f",
+            problems: [
+                ConfigProblem(path: "b", message: "x", line: 9), ConfigProblem(path: "c", message: "y"),
+                ConfigProblem(path: "a", message: "z", line: 2), ConfigProblem(path: "d", message: "w", line: 9),
+            ])
         #expect(error.description == "f:2: a: z\nf:9: b: x\nf:9: d: w\nf: c: y")
     }
 

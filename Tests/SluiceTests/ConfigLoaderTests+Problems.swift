@@ -29,9 +29,11 @@ extension ConfigLoaderTests {
     @Test("A misspelt key or task name gets the nearest known one as a hint; a name far from all gets none")
     func didYouMean() {
         let problems = Self.problems(
-            "{ pipelines: { p: { tasks: { extract: { run: ['x'], timeout_secnds: 5 }, load: { run: ['x'], needs: ['extrat'], zzzzzzzz: 1 } } } } }")
+            "{ pipelines: { p: { tasks: { extract: { run: ['x'], timeout_secnds: 5 }, load: { run: ['x'], needs: ['extrat'], zzzzzzzz: 1 } } } } }"
+        )
         Self.expectProblem(problems, at: "pipelines.p.tasks.extract.timeout_secnds", containing: "did you mean `timeout_seconds`?")
-        Self.expectProblem(problems, at: "pipelines.p.tasks.load.needs[0]", containing: "unknown task \"extrat\"; did you mean \"extract\"?")
+        Self.expectProblem(
+            problems, at: "pipelines.p.tasks.load.needs[0]", containing: "unknown task \"extrat\"; did you mean \"extract\"?")
         Self.expectProblem(problems, at: "pipelines.p.tasks.load.zzzzzzzz", containing: "unknown key")
         #expect(problems.first { $0.path == "pipelines.p.tasks.load.zzzzzzzz" }?.message == "unknown key")
     }

@@ -22,7 +22,9 @@ import Testing
         #expect(RepeatedParams.mustBeSingle(name, identity: Self.proxy))
     }
 
-    @Test("Merged: ordinary headers", arguments: ["HTTP_ACCEPT", "HTTP_ACCEPT_LANGUAGE", "HTTP_CACHE_CONTROL", "HTTP_X_CUSTOM", "HTTP_USER_AGENT"])
+    @Test(
+        "Merged: ordinary headers",
+        arguments: ["HTTP_ACCEPT", "HTTP_ACCEPT_LANGUAGE", "HTTP_CACHE_CONTROL", "HTTP_X_CUSTOM", "HTTP_USER_AGENT"])
     func merged(name: String) {
         #expect(!RepeatedParams.mustBeSingle(name, identity: Self.proxy))
     }
