@@ -48,8 +48,44 @@ struct LighttpdSnippetTests {
         # LighttpdSnippetTests: what sluice-prod.conf and sluice-dev.conf define, then the shipped snippet.
         var.sluice_prefix   = \(LighttpdHarness.lighttpdString(LighttpdHarness.mountPath))
         var.sluice_htpasswd = \(LighttpdHarness.lighttpdString(htpasswd))
+        var.sluice_errors   = \(LighttpdHarness.lighttpdString(Self.repositoryFile("lighttpd/errors")))
         include \(LighttpdHarness.lighttpdString(snippet.path()))
+        \(Self.apiErrorsBlock)
         """
+    }
+
+    /// The "API errors as JSON" block of the shipped sluice-prod.conf (the same text is in
+    /// sluice-dev.conf and sluice-hosts.conf: `apiErrorsBlockIsShared` checks).
+    static var apiErrorsBlock: String {
+        Self.apiErrorsBlock(in: "lighttpd/sluice-prod.conf") ?? "# (no API errors block in sluice-prod.conf)"
+    }
+
+    static func apiErrorsBlock(in file: String) -> String? {
+        let text = (try? String(contentsOfFile: Self.repositoryFile(file), encoding: .utf8)) ?? ""
+        guard let start = text.range(of: "# --- lighttpd's own errors under the API"),
+            let end = text.range(of: "# --- end of API errors", range: start.upperBound..<text.endIndex)
+        else { return nil }
+        return String(text[start.lowerBound..<end.upperBound])
+    }
+
+    /// `<repository>/<relative>`.
+    static func repositoryFile(_ relative: String, filePath: String = #filePath) -> String {
+        // This file is <root>/Tests/IntegrationTests/LighttpdSnippetTests.swift.
+        URL(fileURLWithPath: filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent(relative).path
+    }
+
+    @Test("The API-errors block is the same in sluice-prod.conf, sluice-dev.conf and sluice-hosts.conf, and its files are JSON")
+    func apiErrorsBlockIsShared() throws {
+        let prod = try #require(Self.apiErrorsBlock(in: "lighttpd/sluice-prod.conf"))
+        #expect(Self.apiErrorsBlock(in: "lighttpd/sluice-dev.conf") == prod)
+        #expect(Self.apiErrorsBlock(in: "lighttpd/sluice-hosts.conf") == prod)
+        for status in [401, 500, 503] {
+            let data = try #require(FileManager.default.contents(atPath: Self.repositoryFile("lighttpd/errors/api-\(status).html")))
+            let object = try JSONSerialization.jsonObject(with: data) as? [String: Any]
+            let error = object?["error"] as? [String: Any]
+            #expect(error?["status"] as? Int == status && (error?["message"] as? String)?.isEmpty == false, "api-\(status).html")
+        }
     }
 
     /// Writes an htpasswd file with SHA-crypt hashes (`openssl passwd -6`) of the harness users'
@@ -143,6 +179,12 @@ struct LighttpdSnippetTests {
 
         let anonymous = try client.send("GET", Self.whoami)
         #expect(Self.isBasicChallenge(anonymous), "no credentials: \(anonymous.status) \(anonymous.headers)")
+        // lighttpd's own 401 under the API is Sluice's JSON error shape; on pages it stays HTML.
+        #expect(anonymous.header("Content-Type") == "application/json", "\(anonymous.headers)")
+        let anonymousError = (try? anonymous.jsonObject())?["error"] as? [String: Any]
+        #expect(anonymousError?["status"] as? Int == 401 && anonymousError?["message"] as? String == "authentication required", "\(anonymous)")
+        let page = try client.send("GET", LighttpdHarness.mountPath + "/")
+        #expect(Self.isBasicChallenge(page) && page.header("Content-Type")?.hasPrefix("text/html") == true, "\(page.headers)")
         let asset = try client.send("GET", LighttpdHarness.mountPath + "/static/app.css")
         #expect(Self.isBasicChallenge(asset), "static assets need a password too: \(asset.status) \(asset.headers)")
 
