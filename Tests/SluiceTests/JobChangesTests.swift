@@ -1,4 +1,6 @@
 import Foundation
+import Locking
+import TestSupport
 import Testing
 
 @testable import Sluice
@@ -23,10 +25,15 @@ struct JobChangesTests {
         changes.notify(7)
         let seen = changes.generation(of: 1)
         #expect(seen == 0, "job 7's change is not job 1's")
-        let waiter = Task.detached { changes.wait(for: 1, after: seen, until: Date().addingTimeInterval(10)) }
+        // A thread of its own, not the cooperative pool: a loaded machine may start a pool task
+        // late, and the wait must begin before its deadline does.
+        let outcome = Locked<JobChanges.WaitOutcome?>(nil)
+        let started = Date()
+        Thread { outcome.withLock { $0 = changes.wait(for: 1, after: seen, until: started.addingTimeInterval(60)) } }.start()
         try await Task.sleep(for: .milliseconds(100))
         changes.notifyAll()
-        #expect(await waiter.value == .changed)
+        let ended = await Poll.value(within: .seconds(60), every: .milliseconds(20)) { outcome.withLock { $0 } }
+        #expect(ended == .changed)
         let after = changes.generation(of: 1)
         #expect(after != seen)
         #expect(changes.wait(for: 1, after: after, until: Date().addingTimeInterval(0.05)) == .timedOut, "one wake per change")

@@ -34,16 +34,15 @@ import Testing
         let expiries = Expiries()
         let watchdog = LeaseWatchdog { expiries.record() }
         defer { watchdog.stop() }
-        // Generous: a loaded machine may wake this task late; each re-arm gives 3 s again.
-        watchdog.arm(until: Date().addingTimeInterval(3))
-        for _ in 0..<5 {
-            try await Task.sleep(for: .milliseconds(100))
-            watchdog.arm(until: Date().addingTimeInterval(3))
-        }
-        #expect(expiries.value == 0, "fired although renewed in time")
-        watchdog.arm(until: Date().addingTimeInterval(0.2))
+        // No sleeps between the calls: a loaded machine may wake a sleeping test seconds late,
+        // which would look like a renewal that came too late.
+        watchdog.arm(until: Date().addingTimeInterval(0.3))
+        watchdog.arm(until: Date().addingTimeInterval(600))
+        try await Task.sleep(for: .milliseconds(600))
+        #expect(expiries.value == 0, "fired at the deadline it was re-armed away from")
+        watchdog.arm(until: Date().addingTimeInterval(0.3))
         watchdog.disarm()
-        try await Task.sleep(for: .milliseconds(500))
+        try await Task.sleep(for: .milliseconds(600))
         #expect(expiries.value == 0 && !watchdog.takeFired(), "fired although disarmed")
     }
 
