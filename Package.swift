@@ -50,11 +50,13 @@ let package = Package(
         .target(name: "Supervisor", dependencies: ["CSpawn", "SystemCalls"], swiftSettings: strict),
         .target(name: "Workflow", dependencies: ["ByteStrings", "JobStore", "Locking", "Logging", "Supervisor", "SystemCalls"], swiftSettings: strict),
         .target(name: "Pages", dependencies: ["HTTP"], swiftSettings: strict),
+        // Prometheus metrics: counters, gauges, histograms and their text exposition.
+        .target(name: "Metrics", dependencies: ["Locking"], swiftSettings: strict),
         .target(
             name: "Sluice",
             dependencies: [
                 "ByteStrings", "SystemCalls", "HTTP", "FastCGI", "Crypto", "Identity", "Policy", "JobStore", "Workflow", "Pages", "Locking",
-                "Logging", "JSON", "SQLiteStore", "PostgresStore",
+                "Logging", "JSON", "SQLiteStore", "PostgresStore", "Metrics",
             ],
             swiftSettings: strict
         ),
@@ -87,6 +89,7 @@ let package = Package(
 
         .testTarget(name: "ByteStringsTests", dependencies: ["ByteStrings"]),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP"]),
+        .testTarget(name: "MetricsTests", dependencies: ["Metrics"]),
         .testTarget(name: "CryptoTests", dependencies: ["Crypto", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "PolicyTests", dependencies: ["Policy", "ByteStrings"]),
         .testTarget(name: "SystemCallsTests", dependencies: ["SystemCalls"]),

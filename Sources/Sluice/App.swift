@@ -27,6 +27,8 @@ public final class App: HTTPHandler {
 
         var target: Target
         var isAPI: Bool
+        /// The route's pattern (`/api/v1/jobs/:id`), the `route` label of the HTTP metrics.
+        var pattern: String = ""
     }
 
     /// The configuration snapshot in force, swapped whole by `reload(_:)`.
@@ -51,6 +53,8 @@ public final class App: HTTPHandler {
     let drain: DrainControl?
     let logDirectory: String
     let router: Router<Route>
+    /// What `GET /metrics` shows.
+    public let metrics: SluiceMetrics
     private let stopping = Atomic<Bool>(false)
     /// Storage errors seen by requests, for `/healthz`.
     let storageTrouble = StorageTrouble()
@@ -73,9 +77,13 @@ public final class App: HTTPHandler {
     ///   - drain: the runner's drain switch, for `/api/v1/admin/drain`, `/healthz` and the
     ///     dashboard; nil: the app has no runner to drain.
     public init(
-        configuration: Configuration, store: any JobStore, runner: Runner?, changes: JobChanges? = nil, drain: DrainControl? = nil
+        configuration: Configuration, store: any JobStore, runner: Runner?, changes: JobChanges? = nil, drain: DrainControl? = nil,
+        metrics: SluiceMetrics = SluiceMetrics()
     ) {
         self.drain = drain
+        self.metrics = metrics
+        metrics.configured(hash: configuration.hash)
+        Self.collectGauges(into: metrics, store: store, runner: runner)
         self.changes = changes ?? JobChanges(maxWaiters: max(1, configuration.server.threads / 2))
         self.snapshotInForce = Locked(ConfigurationSnapshot(configuration))
         self.writeGate = WriteGate(limit: configuration.server.threads / 2)
@@ -122,14 +130,15 @@ public final class App: HTTPHandler {
     private static func makeRouter() -> Router<Route> {
         var r = Router<Route>()
         func page(_ method: String, _ path: String, _ h: @escaping Handler) {
-            r.add(method, path, Route(target: .identified(h), isAPI: false))
+            r.add(method, path, Route(target: .identified(h), isAPI: false, pattern: path))
         }
         func api(_ method: String, _ path: String, _ h: @escaping Handler) {
-            r.add(method, path, Route(target: .identified(h), isAPI: true))
+            r.add(method, path, Route(target: .identified(h), isAPI: true, pattern: path))
         }
-        r.add("GET", "/healthz", Route(target: .open({ $0.health }), isAPI: true))
-        r.add("GET", "/static/:file", Route(target: .open({ $0.staticFile }), isAPI: false))
-        r.add("GET", "/api/v1/openapi.json", Route(target: .open({ $0.openAPI }), isAPI: true))
+        r.add("GET", "/healthz", Route(target: .open({ $0.health }), isAPI: true, pattern: "/healthz"))
+        r.add("GET", "/metrics", Route(target: .open({ $0.metricsEndpoint }), isAPI: true, pattern: "/metrics"))
+        r.add("GET", "/static/:file", Route(target: .open({ $0.staticFile }), isAPI: false, pattern: "/static/:file"))
+        r.add("GET", "/api/v1/openapi.json", Route(target: .open({ $0.openAPI }), isAPI: true, pattern: "/api/v1/openapi.json"))
         page("GET", "/", { $0.dashboard })
         page("GET", "/jobs", { $0.jobListPage })
         page("GET", "/jobs/:id", { $0.jobPage })
@@ -157,6 +166,7 @@ public final class App: HTTPHandler {
     }
 
     public func respond(to request: HTTPRequest) -> HTTPResponse {
+        let started = ContinuousClock.now
         let requestID = Hex.encode(SecureRandom.bytes(6))
         // The one read of the configuration for this request: everything below, handlers
         // included, decides with this snapshot.
@@ -193,7 +203,20 @@ public final class App: HTTPHandler {
         SecurityHeaders.apply(to: &response)
         if request.method == "GET" || request.method == "HEAD" { ConditionalGET.apply(to: &response, request: request) }
         if request.method == "HEAD" { response.body = [] }
+        let elapsed = ContinuousClock.now - started
+        self.metrics.request(
+            route: self.routeLabel(request, path: path), method: request.method, status: Int(response.status.code),
+            seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
         return response
+    }
+
+    /// The `route` label of a request's metrics: the pattern of the route it matched, else
+    /// `unmatched` (or `outside` the mount path): never the path itself, which would make a
+    /// series per job id or per probe.
+    private func routeLabel(_ request: HTTPRequest, path: String?) -> String {
+        guard let path else { return "outside" }
+        if case .found(let route, _) = self.router.match(method: request.method, rawPath: path) { return route.pattern }
+        return "unmatched"
     }
 
     /// The path below the mount point, still percent-encoded; nil if the request is outside it.
@@ -242,6 +265,7 @@ public final class App: HTTPHandler {
             case .authenticated(let p): authenticated = p
             case .absent: break
             case .invalid(let reason):
+                self.metrics.authenticationFailed(reason: reason)
                 self.logger.warning(
                     "authentication failed",
                     ["request.id": requestID, "reason": reason, "client.address": request.params["REMOTE_ADDR"] ?? ""])

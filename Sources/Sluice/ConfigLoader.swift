@@ -1,5 +1,6 @@
 import ByteStrings
 import Crypto
+import Identity
 public import Foundation
 import JSON
 import JobStore
@@ -82,7 +83,7 @@ public enum ConfigLoader {
             problems.add("server.base_path", "must be empty or start with / and not end with /")
         }
         let data = r.string("data_dir") ?? "data"
-        let server = Configuration.Server(
+        let initial = Configuration.Server(
             basePath: basePath,
             dataDirectory: data.hasPrefix("/")
                 ? data : URL(fileURLWithPath: directory).appendingPathComponent(data).standardizedFileURL.path,
@@ -95,6 +96,14 @@ public enum ConfigLoader {
             logTailBytes: r.int("log_tail_bytes", in: 0...(1 << 30)) ?? (1 << 20),
             logRetentionDays: r.int("log_retention_days", in: 1...36500),
             tasksOnStop: Self.readTasksOnStop(&r, problems: problems))
+        var server = initial
+        for (i, text) in (r.strings("metrics_peers") ?? []).enumerated() {
+            if let range = IPRange(text) {
+                server.metricsPeers.append(range)
+            } else {
+                problems.add("server.metrics_peers[\(i)]", "not an IP address or CIDR range")
+            }
+        }
         r.finish()
         return server
     }

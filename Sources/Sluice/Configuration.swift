@@ -29,6 +29,9 @@ public struct Configuration: Sendable {
         public var logRetentionDays: Int?
         /// What stopping Sluice does with running tasks (`tasks_on_stop`).
         public var tasksOnStop: TasksOnStop = .keep
+        /// Addresses that may read `GET /metrics` without identity (`metrics_peers`); anyone
+        /// else needs the `admin` verb.
+        public var metricsPeers: [IPRange] = []
     }
 
     /// Server settings.

@@ -82,10 +82,13 @@ public enum Server {
             // A job watched here (`?wait=`) may run on another host: its commits wake the waiters.
             runnerConfiguration.onChangeElsewhere = { changes.notifyAll() }
         }
+        let metrics = SluiceMetrics()
+        runnerConfiguration.onAttemptEnded = { metrics.attemptEnded(pipeline: $0, outcome: $1, seconds: $2) }
+        runnerConfiguration.onJobFinished = { metrics.jobFinished(pipeline: $0, state: $1, seconds: $2) }
         let runner = Runner(store: store, configuration: runnerConfiguration, limits: configuration.runnerLimits)
         // Drained with an exit planned: stop as on SIGTERM, through the same sigwait below.
         let drain = DrainControl(runner: runner, onDrained: { kill(getpid(), SIGTERM) })
-        let app = App(configuration: configuration, store: store, runner: runner, changes: changes, drain: drain)
+        let app = App(configuration: configuration, store: store, runner: runner, changes: changes, drain: drain, metrics: metrics)
         let server: FastCGIServer
         do {
             server = try FastCGIServer(
@@ -186,6 +189,7 @@ public enum Server {
             }
             ConfigWarnings.log(ConfigWarnings.of(next), logger: logger)
             app.reload(next)
+            app.metrics.reloaded(accepted: true, hash: next.hash)
             logger.info("configuration reloaded", ["config.hash": next.hash, "config.previous": running.hash])
             audit(true, "reloaded on SIGHUP (previous \(running.hash.prefix(12)))", next.hash)
         } catch {
@@ -193,6 +197,7 @@ public enum Server {
             logger.error(
                 "configuration reload refused; the previous one stays in force", ["config.hash": running.hash, "problems": problems])
             audit(false, "reload refused: \(problems.prefix(2000))", running.hash)
+            app.metrics.reloaded(accepted: false, hash: running.hash)
         }
     }
 

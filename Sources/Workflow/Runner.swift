@@ -48,6 +48,13 @@ public final class Runner: Sendable {
         /// Called (on the listener's thread) whenever a shared store says something changed on
         /// another host: which job is not said (keep it short).
         public var onChangeElsewhere: (@Sendable () -> Void)? = nil
+        /// Called on the runner thread when an attempt ended here: its pipeline, how it ended
+        /// (`succeeded`, `failed`, `cancelled`) and how long it ran, nil for an attempt re-adopted
+        /// after a restart, whose start this process did not see. For metrics (keep it short).
+        public var onAttemptEnded: (@Sendable (_ pipeline: String, _ outcome: String, _ seconds: Double?) -> Void)? = nil
+        /// Called on the runner thread after this host committed a job's final state: its
+        /// pipeline, the state, and the seconds since it was created. For metrics (keep it short).
+        public var onJobFinished: (@Sendable (_ pipeline: String, _ state: JobState, _ seconds: Double) -> Void)? = nil
 
         /// Creates settings.
         public init(

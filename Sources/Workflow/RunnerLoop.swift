@@ -50,6 +50,8 @@ final class RunnerLoop: @unchecked Sendable {
         /// Size and modification time of its log when last copied to a shared store while it
         /// ran (`shipRunningLogs`); nil before the first copy.
         var shippedLog: LogStamp? = nil
+        /// When this process started it (its duration for `onAttemptEnded`).
+        var started = ContinuousClock.now
     }
 
     /// A log file's size and modification time: whether it changed since the last copy.
@@ -617,7 +619,9 @@ final class RunnerLoop: @unchecked Sendable {
         if !refused.isEmpty { self.lose(jobs: refused) }
         for update in updates where !refused.contains(update.jobID) {
             self.configuration.onJobChange?(update.jobID, update.jobState)
-            if update.jobState.isTerminal, self.active.removeValue(forKey: update.jobID) != nil {
+            if update.jobState.isTerminal, let finished = self.active.removeValue(forKey: update.jobID) {
+                self.configuration.onJobFinished?(
+                    finished.record.pipeline, update.jobState, Date().timeIntervalSince(finished.record.createdAt))
                 self.shared.secrets.withLock { _ = $0.removeValue(forKey: update.jobID) }
                 self.journals.removeValue(forKey: update.jobID)
                 self.retryTimers.removeAll { $0.job == update.jobID }
@@ -735,11 +739,13 @@ final class RunnerLoop: @unchecked Sendable {
             self.killLeftovers(of: task)
         }
         self.shipLog(job: task.job, index: task.index)
-        self.apply(status, job: task.job, index: task.index)
+        let ran = ContinuousClock.now - task.started
+        let seconds = task.adopted ? nil : Double(ran.components.seconds) + Double(ran.components.attoseconds) / 1e18
+        self.apply(status, job: task.job, index: task.index, attemptSeconds: seconds)
     }
 
     /// Applies an ended attempt's status (nil: none was recorded) through `OutcomeRules`.
-    private func apply(_ status: SupervisorStatus?, job id: Int64, index: Int) {
+    private func apply(_ status: SupervisorStatus?, job id: Int64, index: Int, attemptSeconds: Double? = nil) {
         guard let job = self.active[id] else { return }
         let definition = job.record.tasks[index]
         let workingDirectory = definition.options.workingDirectory ?? job.record.workingDirectory
@@ -754,7 +760,17 @@ final class RunnerLoop: @unchecked Sendable {
         if let failure = status?.logFailure {
             self.logger.warning("task log cut short", ["job.id": "\(id)", "task": definition.name, "error": failure])
         }
-        self.settle(id, index, OutcomeRules.outcome(of: status, context), finishedAt: status?.finishedAt)
+        let outcome = OutcomeRules.outcome(of: status, context)
+        if let report = self.configuration.onAttemptEnded {
+            let kind: String
+            switch outcome {
+            case .succeeded: kind = "succeeded"
+            case .cancelled: kind = "cancelled"
+            case .failed: kind = "failed"
+            }
+            report(job.record.pipeline, kind, attemptSeconds)
+        }
+        self.settle(id, index, outcome, finishedAt: status?.finishedAt)
         self.logger.debug(
             "task finished", ["job.id": "\(id)", "task": definition.name, "exit": "\(status?.exitCode.map(String.init) ?? "none")"])
     }

@@ -1,0 +1,56 @@
+import Locking
+
+/// A gauge per label values: set to whatever it is now.
+public final class GaugeFamily: MetricFamily, Sendable {
+    let name: String
+    let help: String
+    let labels: [String]
+    var type: String { "gauge" }
+    private let series = Locked<[SeriesKey: Double]>([:])
+
+    init(name: String, help: String, labels: [String]) {
+        self.name = name
+        self.help = help
+        self.labels = labels
+    }
+
+    /// Sets the series of `values` (one per label name).
+    public func set(_ value: Double, _ values: [String] = []) {
+        precondition(values.count == self.labels.count, "\(self.name): \(self.labels.count) label values expected")
+        self.series.withLock { $0[SeriesKey(values)] = value }
+    }
+
+    /// Removes every series (before setting the ones that exist now).
+    public func reset() { self.series.withLock { $0.removeAll() } }
+
+    func write(into text: inout String) {
+        let snapshot = self.series.withLock { $0 }
+        for key in snapshot.keys.sorted(by: SeriesKey.precedes) {
+            text += "\(self.name)\(TextFormat.labels(self.labels, key.values)) \(TextFormat.value(snapshot[key]!))\n"
+        }
+    }
+}
+
+/// A gauge family computed at each scrape.
+final class CollectedGaugeFamily: MetricFamily, Sendable {
+    let name: String
+    let help: String
+    let labels: [String]
+    let collect: @Sendable () -> [([String], Double)]
+    var type: String { "gauge" }
+
+    init(name: String, help: String, labels: [String], collect: @escaping @Sendable () -> [([String], Double)]) {
+        self.name = name
+        self.help = help
+        self.labels = labels
+        self.collect = collect
+    }
+
+    func write(into text: inout String) {
+        var merged: [SeriesKey: Double] = [:]
+        for (values, value) in self.collect() where values.count == self.labels.count { merged[SeriesKey(values)] = value }
+        for key in merged.keys.sorted(by: SeriesKey.precedes) {
+            text += "\(self.name)\(TextFormat.labels(self.labels, key.values)) \(TextFormat.value(merged[key]!))\n"
+        }
+    }
+}

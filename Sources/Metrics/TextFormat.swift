@@ -1,0 +1,44 @@
+/// Escaping and number formatting of the Prometheus text format.
+enum TextFormat {
+    /// A label value: backslash, double quote and line feed escaped.
+    static func escapeLabel(_ value: String) -> String {
+        var out = ""
+        for scalar in value.unicodeScalars {
+            switch scalar {
+            case "\\": out += "\\\\"
+            case "\"": out += "\\\""
+            case "\n": out += "\\n"
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out
+    }
+
+    /// A HELP text: backslash and line feed escaped.
+    static func escapeHelp(_ text: String) -> String {
+        var out = ""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out
+    }
+
+    /// `{a="x",b="y"}` for the names and values (empty for no labels), plus `extra` pairs.
+    static func labels(_ names: [String], _ values: [String], extra: [(String, String)] = []) -> String {
+        let pairs = zip(names, values).map { ($0, $1) } + extra
+        guard !pairs.isEmpty else { return "" }
+        return "{" + pairs.map { "\($0.0)=\"\(Self.escapeLabel($0.1))\"" }.joined(separator: ",") + "}"
+    }
+
+    /// A sample value: whole numbers without a fraction, `+Inf`, `-Inf`, `NaN`.
+    static func value(_ value: Double) -> String {
+        if value.isNaN { return "NaN" }
+        if value.isInfinite { return value > 0 ? "+Inf" : "-Inf" }
+        if value == value.rounded(), abs(value) < 1e15 { return String(Int64(value)) }
+        return "\(value)"
+    }
+}
