@@ -85,6 +85,7 @@ public enum Server {
         let metrics = SluiceMetrics()
         runnerConfiguration.onAttemptEnded = { metrics.attemptEnded(pipeline: $0, outcome: $1, seconds: $2) }
         runnerConfiguration.onJobFinished = { metrics.jobFinished(pipeline: $0, state: $1, seconds: $2) }
+        runnerConfiguration.onCommit = { metrics.committed(seconds: $0, succeeded: $1) }
         let runner = Runner(store: store, configuration: runnerConfiguration, limits: configuration.runnerLimits)
         // Drained with an exit planned: stop as on SIGTERM, through the same sigwait below.
         let drain = DrainControl(runner: runner, onDrained: { kill(getpid(), SIGTERM) })

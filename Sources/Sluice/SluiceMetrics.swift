@@ -21,6 +21,7 @@ public final class SluiceMetrics: Sendable {
     let attemptDuration: HistogramFamily
     let jobsFinished: CounterFamily
     let jobDuration: HistogramFamily
+    let commits: HistogramFamily
     let reloads: CounterFamily
     let configInfo: GaugeFamily
 
@@ -47,6 +48,9 @@ public final class SluiceMetrics: Sendable {
         self.jobDuration = r.histogram(
             "sluice_job_duration_seconds", help: "Time from trigger to final state of the jobs this host finished, by pipeline.",
             labels: ["pipeline"], buckets: Self.runBuckets)
+        self.commits = r.histogram(
+            "sluice_store_commit_duration_seconds", help: "Time the job store took to commit the runner's task changes, by result.",
+            labels: ["result"], buckets: Self.requestBuckets)
         self.reloads = r.counter(
             "sluice_config_reloads_total", help: "Configuration reloads (SIGHUP), by result.", labels: ["result"])
         self.configInfo = r.gauge(
@@ -90,6 +94,11 @@ public final class SluiceMetrics: Sendable {
     public func jobFinished(pipeline: String, state: JobState, seconds: Double) {
         self.jobsFinished.add(1, [pipeline, state.rawValue])
         self.jobDuration.observe(seconds, [pipeline])
+    }
+
+    /// A commit of the runner's task changes.
+    public func committed(seconds: Double, succeeded: Bool) {
+        self.commits.observe(seconds, [succeeded ? "ok" : "error"])
     }
 
     /// A reload, and the configuration in force after it.

@@ -55,6 +55,9 @@ public final class Runner: Sendable {
         /// Called on the runner thread after this host committed a job's final state: its
         /// pipeline, the state, and the seconds since it was created. For metrics (keep it short).
         public var onJobFinished: (@Sendable (_ pipeline: String, _ state: JobState, _ seconds: Double) -> Void)? = nil
+        /// Called on the runner thread after each commit of task changes: how long the store
+        /// took, and whether it succeeded. For metrics (keep it short).
+        public var onCommit: (@Sendable (_ seconds: Double, _ succeeded: Bool) -> Void)? = nil
 
         /// Creates settings.
         public init(

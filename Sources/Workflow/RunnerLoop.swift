@@ -602,13 +602,21 @@ final class RunnerLoop: @unchecked Sendable {
             JobUpdate(jobID: id, changes: changes, jobState: self.active[id]?.plan.jobState ?? .failed)
         }
         var refused: Set<Int64> = []
+        let committing = ContinuousClock.now
+        func reportCommit(_ succeeded: Bool) {
+            guard let report = self.configuration.onCommit else { return }
+            let took = ContinuousClock.now - committing
+            report(Double(took.components.seconds) + Double(took.components.attoseconds) / 1e18, succeeded)
+        }
         do {
             if let hosting = self.hosting, let lease = hosting.lease {
                 refused = try hosting.store.record(updates, fencedBy: lease)
             } else {
                 try self.store.record(updates)
             }
+            reportCommit(true)
         } catch {
+            reportCommit(false)
             self.logger.error("cannot commit task changes; retrying in 1 s", ["error": "\(error)", "jobs": "\(updates.count)"])
             self.flushRetryAt = Date().addingTimeInterval(1)
             return false

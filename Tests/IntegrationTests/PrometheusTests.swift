@@ -49,6 +49,7 @@ struct PrometheusTests {
             (#"sluice_job_duration_seconds_count{pipeline="quick"}"#, 3),
             ("sluice_config_info{sha256=\"\(hash)\"}", 1),
             (#"sluice_running_tasks"#, 0),
+            (#"sluice_store_commit_duration_seconds_count{result="error"} or vector(0)"#, 0),
         ]
         for (query, expected) in expectations {
             let value = try await prometheus.waitForValue(query, equal: expected, timeout: .seconds(30))
@@ -58,6 +59,8 @@ struct PrometheusTests {
         let quantile = try prometheus.query(
             #"histogram_quantile(0.9, sum by (le) (sluice_http_request_duration_seconds_bucket{route="/api/v1/jobs/:id"}))"#)
         #expect(quantile.map { $0.isFinite && $0 > 0 } == true, "p90 of job polls: \(String(describing: quantile))")
+        let commits = try prometheus.query(#"sluice_store_commit_duration_seconds_count{result="ok"}"#)
+        #expect((commits ?? 0) >= 4, "the runner committed at least once per job: \(String(describing: commits))")
         // No series per job id.
         let series = try prometheus.query(#"count(sluice_http_requests_total{route=~".*/jobs/[0-9]+.*"})"#)
         #expect(series == nil, "a path became a label: \(String(describing: series))")
