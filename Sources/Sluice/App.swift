@@ -173,7 +173,8 @@ public final class App: HTTPHandler {
         let snapshot = self.currentSnapshot
         let mountPath = snapshot.configuration.server.basePath ?? request.scriptName
         let path = Self.routePath(of: request, basePath: snapshot.configuration.server.basePath)
-        let isAPIPath = path?.hasPrefix("/api/") ?? false
+        // Errors of the API and of /metrics (read by programs) are JSON; of pages, HTML.
+        let isAPIPath = path.map { $0.utf8.starts(with: "/api/".utf8) || $0.utf8.elementsEqual("/metrics".utf8) } ?? false
         var response: HTTPResponse
         do {
             // A header sent twice: merged, unless a decision reads it (then 400).

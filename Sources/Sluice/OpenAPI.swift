@@ -28,6 +28,17 @@ enum OpenAPI {
                     }
                   }
                 },
+                "/metrics": {
+                  "get": {
+                    "operationId": "metrics",
+                    "description": "Prometheus text format (0.0.4). Readable without identity from server.metrics_peers, else with the admin verb.",
+                    "responses": {
+                      "200": {"description": "The metrics", "content": {"text/plain": {"schema": {"type": "string"}}}},
+                      "401": {"$ref": "#/components/responses/Error"},
+                      "403": {"$ref": "#/components/responses/Error"}
+                    }
+                  }
+                },
                 "/api/v1/openapi.json": {
                   "get": {"operationId": "openapi", "security": [], "responses": {"200": {"description": "This document", "content": {"application/json": {"schema": {"type": "object"}}}}}}
                 },

@@ -35,6 +35,7 @@ import Testing
         let bob = h.send("GET", "/metrics", user: "bob")
         #expect(bob.status.code == 403)
         #expect(String(decoding: bob.body, as: UTF8.self).contains("metrics_peers"))
+        #expect(bob.header("Content-Type") == "application/json", "errors of /metrics are JSON, as the API's")
         #expect(h.send("GET", "/metrics", user: "ada").status.code == 200)
     }
 
