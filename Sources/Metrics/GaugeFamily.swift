@@ -31,17 +31,18 @@ public final class GaugeFamily: MetricFamily, Sendable {
     }
 }
 
-/// A gauge family computed at each scrape.
-final class CollectedGaugeFamily: MetricFamily, Sendable {
+/// A gauge or counter family computed at each scrape.
+final class CollectedFamily: MetricFamily, Sendable {
     let name: String
     let help: String
+    let type: String
     let labels: [String]
     let collect: @Sendable () -> [([String], Double)]
-    var type: String { "gauge" }
 
-    init(name: String, help: String, labels: [String], collect: @escaping @Sendable () -> [([String], Double)]) {
+    init(name: String, help: String, type: String, labels: [String], collect: @escaping @Sendable () -> [([String], Double)]) {
         self.name = name
         self.help = help
+        self.type = type
         self.labels = labels
         self.collect = collect
     }

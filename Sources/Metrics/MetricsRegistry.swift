@@ -33,7 +33,15 @@ public final class MetricsRegistry: Sendable {
     public func gaugeCollected(
         _ name: String, help: String, labels: [String] = [], collect: @escaping @Sendable () -> [([String], Double)]
     ) {
-        _ = self.register(CollectedGaugeFamily(name: name, help: help, labels: labels, collect: collect))
+        _ = self.register(CollectedFamily(name: name, help: help, type: "gauge", labels: labels, collect: collect))
+    }
+
+    /// Registers a counter family whose series are read at each scrape by `collect` from
+    /// counts kept elsewhere (which may start again from 0: Prometheus takes that as a reset).
+    public func counterCollected(
+        _ name: String, help: String, labels: [String] = [], collect: @escaping @Sendable () -> [([String], Double)]
+    ) {
+        _ = self.register(CollectedFamily(name: name, help: help, type: "counter", labels: labels, collect: collect))
     }
 
     private func register<F: MetricFamily>(_ family: F) -> F {

@@ -105,6 +105,17 @@ public final class App: HTTPHandler {
             Logger(label: "http").warning("cannot keep the CSRF secret; using one for this process only", ["error": "\(error)"])
             self.csrf = CSRFTokens(secret: SecureRandom.bytes(32))
         }
+        // JWKS fetches per assertion source, read from the providers of the configuration in
+        // force (a reload makes new providers: the counts start again, which Prometheus takes
+        // as a counter reset).
+        metrics.registry.counterCollected(
+            "sluice_jwks_fetches_total", help: "JWKS fetches attempted, by assertion source.", labels: ["source"]
+        ) { [weak self] in
+            guard let self else { return [] }
+            return self.currentSnapshot.configuration.identity.assertions.compactMap { source in
+                (source.keys as? RemoteKeyProvider).map { ([source.name], Double($0.fetchCount)) }
+            }
+        }
     }
 
     /// Puts a new configuration in force (SIGHUP). Requests already running finish with the

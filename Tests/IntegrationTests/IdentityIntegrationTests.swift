@@ -27,7 +27,7 @@ struct IdentityIntegrationTests {
         """
         // Written by IdentityIntegrationTests.
         {
-          server: { base_path: "/sluice", data_dir: "\(directory)/data", threads: 4, parallelism: 2 },
+          server: { base_path: "/sluice", data_dir: "\(directory)/data", threads: 4, parallelism: 2, metrics_peers: ["127.0.0.1"] },
           identity: {
             default_role: "viewer",
             \(identity)
@@ -492,6 +492,10 @@ struct IdentityIntegrationTests {
         #expect(withdrawn.status == 401, "A was withdrawn and the set refetched: \(withdrawn)")
         let stillB = try send(tokenB)
         #expect(stillB.status == 200, "B is still published: \(stillB)")
+
+        // The fetches show in the metrics, as the JWKS server counted them.
+        let metrics = try client.send("GET", "/sluice/metrics").text
+        #expect(metrics.contains("sluice_jwks_fetches_total{source=\"idp\"} \(server.requestCount())\n"), "\(metrics)")
     }
 
     @Test(
