@@ -25,9 +25,6 @@ public final class CounterFamily: MetricFamily, Sendable {
     public func value(_ values: [String] = []) -> Double { self.series.withLock { $0[SeriesKey(values)] ?? 0 } }
 
     func write(into text: inout String) {
-        let snapshot = self.series.withLock { $0 }
-        for key in snapshot.keys.sorted(by: SeriesKey.precedes) {
-            text += "\(self.name)\(TextFormat.labels(self.labels, key.values)) \(TextFormat.value(snapshot[key]!))\n"
-        }
+        TextFormat.writeSeries(self.name, labels: self.labels, self.series.withLock { $0 }, into: &text)
     }
 }

@@ -24,10 +24,7 @@ public final class GaugeFamily: MetricFamily, Sendable {
     public func reset() { self.series.withLock { $0.removeAll() } }
 
     func write(into text: inout String) {
-        let snapshot = self.series.withLock { $0 }
-        for key in snapshot.keys.sorted(by: SeriesKey.precedes) {
-            text += "\(self.name)\(TextFormat.labels(self.labels, key.values)) \(TextFormat.value(snapshot[key]!))\n"
-        }
+        TextFormat.writeSeries(self.name, labels: self.labels, self.series.withLock { $0 }, into: &text)
     }
 }
 
@@ -50,8 +47,6 @@ final class CollectedFamily: MetricFamily, Sendable {
     func write(into text: inout String) {
         var merged: [SeriesKey: Double] = [:]
         for (values, value) in self.collect() where values.count == self.labels.count { merged[SeriesKey(values)] = value }
-        for key in merged.keys.sorted(by: SeriesKey.precedes) {
-            text += "\(self.name)\(TextFormat.labels(self.labels, key.values)) \(TextFormat.value(merged[key]!))\n"
-        }
+        TextFormat.writeSeries(self.name, labels: self.labels, merged, into: &text)
     }
 }

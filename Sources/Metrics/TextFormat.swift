@@ -1,12 +1,17 @@
 /// Escaping and number formatting of the Prometheus text format.
 enum TextFormat {
     /// A label value: backslash, double quote and line feed escaped.
-    static func escapeLabel(_ value: String) -> String {
+    static func escapeLabel(_ value: String) -> String { Self.escape(value, quotes: true) }
+
+    /// A HELP text: backslash and line feed escaped (a double quote stays).
+    static func escapeHelp(_ text: String) -> String { Self.escape(text, quotes: false) }
+
+    private static func escape(_ text: String, quotes: Bool) -> String {
         var out = ""
-        for scalar in value.unicodeScalars {
+        for scalar in text.unicodeScalars {
             switch scalar {
             case "\\": out += "\\\\"
-            case "\"": out += "\\\""
+            case "\"" where quotes: out += "\\\""
             case "\n": out += "\\n"
             default: out.unicodeScalars.append(scalar)
             }
@@ -14,17 +19,11 @@ enum TextFormat {
         return out
     }
 
-    /// A HELP text: backslash and line feed escaped.
-    static func escapeHelp(_ text: String) -> String {
-        var out = ""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            default: out.unicodeScalars.append(scalar)
-            }
+    /// One sample line per series, in byte order of the label values.
+    static func writeSeries(_ name: String, labels: [String], _ series: [SeriesKey: Double], into text: inout String) {
+        for key in series.keys.sorted(by: SeriesKey.precedes) {
+            text += "\(name)\(Self.labels(labels, key.values)) \(Self.value(series[key]!))\n"
         }
-        return out
     }
 
     /// `{a="x",b="y"}` for the names and values (empty for no labels), plus `extra` pairs.

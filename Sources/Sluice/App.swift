@@ -9,6 +9,7 @@ import Logging
 import Pages
 import Policy
 import Synchronization
+import SystemCalls
 public import Workflow
 
 /// The application: authenticates each request, routes it, and renders errors — the one place
@@ -215,10 +216,9 @@ public final class App: HTTPHandler {
         SecurityHeaders.apply(to: &response)
         if request.method == "GET" || request.method == "HEAD" { ConditionalGET.apply(to: &response, request: request) }
         if request.method == "HEAD" { response.body = [] }
-        let elapsed = ContinuousClock.now - started
         self.metrics.request(
             route: self.routeLabel(request, path: path), method: request.method, status: Int(response.status.code),
-            seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+            seconds: (ContinuousClock.now - started).inSeconds)
         return response
     }
 

@@ -1,6 +1,7 @@
 import Foundation
 import Locking
 import Logging
+import SystemCalls
 public import Workflow
 
 /// What a drain needs from the job runner: `Runner` itself, or a stand-in in tests.
@@ -154,7 +155,7 @@ public final class DrainControl: Sendable {
             }
             guard planned else { return }
             guard self.runner.waitUntilDrained(timeout: .seconds(1)) else { continue }
-            Thread.sleep(forTimeInterval: Double(self.settle.components.seconds) + Double(self.settle.components.attoseconds) / 1e18)
+            Thread.sleep(forTimeInterval: self.settle.inSeconds)
             let fire = self.state.withLock { state -> Bool in
                 guard state.exitWhenDrained, !state.exiting, self.runner.activity.isDrained else { return false }
                 state.exiting = true

@@ -3,6 +3,7 @@ import Foundation
 import JobStore
 import Logging
 import Supervisor
+import SystemCalls
 
 #if canImport(Glibc)
     import Glibc
@@ -605,8 +606,7 @@ final class RunnerLoop: @unchecked Sendable {
         let committing = ContinuousClock.now
         func reportCommit(_ succeeded: Bool) {
             guard let report = self.configuration.onCommit else { return }
-            let took = ContinuousClock.now - committing
-            report(Double(took.components.seconds) + Double(took.components.attoseconds) / 1e18, succeeded)
+            report((ContinuousClock.now - committing).inSeconds, succeeded)
         }
         do {
             if let hosting = self.hosting, let lease = hosting.lease {
@@ -747,8 +747,7 @@ final class RunnerLoop: @unchecked Sendable {
             self.killLeftovers(of: task)
         }
         self.shipLog(job: task.job, index: task.index)
-        let ran = ContinuousClock.now - task.started
-        let seconds = task.adopted ? nil : Double(ran.components.seconds) + Double(ran.components.attoseconds) / 1e18
+        let seconds = task.adopted ? nil : (ContinuousClock.now - task.started).inSeconds
         self.apply(status, job: task.job, index: task.index, attemptSeconds: seconds)
     }
 

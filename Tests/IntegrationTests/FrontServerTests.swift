@@ -162,17 +162,11 @@ final class FrontServer: @unchecked Sendable {
         }
         guard listening, sluice.isRunning else { throw HarnessError("sluice did not listen\n\(self.logs())") }
 
-        var users = ""
-        for (name, password) in LighttpdHarness.passwords.sorted(by: { $0.key < $1.key }) {
-            let hashed = try ChildProcess.run("/usr/bin/env", ["openssl", "passwd", "-6", password], timeout: .seconds(10))
-            guard hashed.succeeded else { throw HarnessError("openssl passwd: \(hashed.stderr)") }
-            users += "\(name):\(hashed.stdout.trimmingCharacters(in: .whitespacesAndNewlines))\n"
-        }
-        try users.write(toFile: dir + "/htpasswd", atomically: true, encoding: .utf8)
+        let htpasswd = try LighttpdSnippetTests.writeHtpasswd(in: dir)
         let shipped = try String(contentsOfFile: self.kind.snippet, encoding: .utf8)
         let snippet = shipped.replacingOccurrences(of: self.kind.shippedSocket, with: self.socket)
-            .replacingOccurrences(of: self.kind.shippedPasswordFile, with: dir + "/htpasswd")
-        guard snippet.contains(self.socket) && snippet.contains(dir + "/htpasswd") else {
+            .replacingOccurrences(of: self.kind.shippedPasswordFile, with: htpasswd)
+        guard snippet.contains(self.socket) && snippet.contains(htpasswd) else {
             throw HarnessError("\(self.kind.snippet) has no socket or password file path to replace")
         }
         try snippet.write(toFile: dir + "/sluice-snippet.conf", atomically: true, encoding: .utf8)
@@ -185,8 +179,8 @@ final class FrontServer: @unchecked Sendable {
             // socket and read the password file.
             guard let group = getgrnam("www-data") else { throw HarnessError("no www-data group") }
             let gid = group.pointee.gr_gid
-            guard chmod(dir, 0o711) == 0, chown(self.socket, uid_t.max, gid) == 0, chown(dir + "/htpasswd", uid_t.max, gid) == 0,
-                chmod(dir + "/htpasswd", 0o640) == 0
+            guard chmod(dir, 0o711) == 0, chown(self.socket, uid_t.max, gid) == 0, chown(htpasswd, uid_t.max, gid) == 0,
+                chmod(htpasswd, 0o640) == 0
             else { throw HarnessError("cannot open the socket and password file to www-data (errno \(errno))") }
         }
 

@@ -228,12 +228,7 @@ final class HAProxyFront: BackendGroupFront, @unchecked Sendable {
         let debian = try String(contentsOfFile: "/etc/haproxy/haproxy.cfg", encoding: .utf8)
         // Debian's `defaults` section: from its line to the end of the file.
         guard let defaults = debian.range(of: "\ndefaults") else { throw HarnessError("no defaults section in /etc/haproxy/haproxy.cfg") }
-        var users: [String] = []
-        for (name, password) in LighttpdHarness.passwords.sorted(by: { $0.key < $1.key }) {
-            let hashed = try ChildProcess.run("/usr/bin/env", ["openssl", "passwd", "-6", password], timeout: .seconds(10))
-            guard hashed.status == 0 else { throw HarnessError("openssl passwd: \(hashed.stderr)") }
-            users.append("    user \(name) password \(hashed.stdout.trimmingCharacters(in: .whitespacesAndNewlines))")
-        }
+        let users = try LighttpdSnippetTests.hashedPasswords().map { "    user \($0.user) password \($0.hash)" }
         var lines: [String] = []
         var bound = false
         var servers = false

@@ -92,16 +92,21 @@ struct LighttpdSnippetTests {
     /// passwords into `directory`.
     /// - Returns: Its path.
     static func writeHtpasswd(in directory: String) throws -> String {
-        var lines = ""
-        for (user, password) in LighttpdHarness.passwords.sorted(by: { $0.key < $1.key }) {
-            let hashed = try ChildProcess.run("/usr/bin/env", ["openssl", "passwd", "-6", password])
-            let hash = hashed.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
-            guard hashed.status == 0, hash.hasPrefix("$6$") else { throw HarnessError("openssl passwd -6 failed: \(hashed.stderr)") }
-            lines += "\(user):\(hash)\n"
-        }
+        let lines = try Self.hashedPasswords().map { "\($0.user):\($0.hash)\n" }.joined()
         let path = directory + "/sluice.htpasswd"
         try lines.write(toFile: path, atomically: true, encoding: .utf8)
         return path
+    }
+
+    /// The harness users with SHA-crypt hashes (`openssl passwd -6`) of their passwords, by name:
+    /// what htpasswd files and HAProxy's userlist hold.
+    static func hashedPasswords() throws -> [(user: String, hash: String)] {
+        try LighttpdHarness.passwords.sorted(by: { $0.key < $1.key }).map { user, password in
+            let hashed = try ChildProcess.run("/usr/bin/env", ["openssl", "passwd", "-6", password])
+            let hash = hashed.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+            guard hashed.status == 0, hash.hasPrefix("$6$") else { throw HarnessError("openssl passwd -6 failed: \(hashed.stderr)") }
+            return (user, hash)
+        }
     }
 
     /// Starts lighttpd with `snippet` included and sluice with the given `identity` section
@@ -182,7 +187,8 @@ struct LighttpdSnippetTests {
         // lighttpd's own 401 under the API is Sluice's JSON error shape; on pages it stays HTML.
         #expect(anonymous.header("Content-Type") == "application/json", "\(anonymous.headers)")
         let anonymousError = (try? anonymous.jsonObject())?["error"] as? [String: Any]
-        #expect(anonymousError?["status"] as? Int == 401 && anonymousError?["message"] as? String == "authentication required", "\(anonymous)")
+        #expect(
+            anonymousError?["status"] as? Int == 401 && anonymousError?["message"] as? String == "authentication required", "\(anonymous)")
         let page = try client.send("GET", LighttpdHarness.mountPath + "/")
         #expect(Self.isBasicChallenge(page) && page.header("Content-Type")?.hasPrefix("text/html") == true, "\(page.headers)")
         let asset = try client.send("GET", LighttpdHarness.mountPath + "/static/app.css")
