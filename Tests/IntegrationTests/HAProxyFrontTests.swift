@@ -22,6 +22,16 @@ import Testing
     "HAProxy (fcgi-app) in front of several Sluice hosts", .serialized, .timeLimit(.minutes(3)),
     .enabled(if: TestPostgres.isEnabled, Comment(rawValue: TestPostgres.disabledReason)))
 struct HAProxyFrontTests {
+    /// What the requests sent after a host's death saw.
+    struct AfterDeath: Sendable {
+        var failures: [String] = []
+        var answered: [String: Int] = [:]
+        var downAfter: Duration?
+        var slowest = Duration.zero
+        var triggered: [Int64] = []
+        var sent = 0
+    }
+
     @Test(
         "Two hosts behind HAProxy: health checks over FastCGI see both; 202/301/401 reach the client as sent; 20 parallel requests do not stall; a SIGKILLed host is taken out by the checks, requests after the death all succeed, its job is rescued, and it is back in rotation once restarted"
     )
@@ -90,32 +100,30 @@ struct HAProxyFrontTests {
 
         // Requests after the death: HAProxy retries a refused connection and redispatches it to
         // the other host, so every one succeeds, before and after the checks take the host out.
-        var failures: [String] = []
-        var answered: [String: Int] = [:]
-        var downAfter: Duration?
-        var slowest = Duration.zero
-        var afterDeath: [Int64] = []
-        var sent = 0
-        while ContinuousClock.now - died < .seconds(lease + 3) {
+        let outcome = await Poll.repeatedlyOnThread(until: died + .seconds(lease + 3), startingWith: AfterDeath()) { result in
             let began = ContinuousClock.now
-            let response: HTTPClient.Response
-            if sent % 2 == 0 {
-                response = try client.send("GET", "/sluice/healthz")
-                answered[MultiBackendTests.hostID(response) ?? "?", default: 0] += 1
-            } else {
-                response = try client.postJSON("/sluice/api/v1/pipelines/fan/jobs", #"{"params":{}}"#, as: "alice")
-                if response.status == 202 { afterDeath.append(Int64(try JobDocument.decode(response.body).id)) }
+            do {
+                let response: HTTPClient.Response
+                if result.sent % 2 == 0 {
+                    response = try client.send("GET", "/sluice/healthz")
+                    result.answered[MultiBackendTests.hostID(response) ?? "?", default: 0] += 1
+                } else {
+                    response = try client.postJSON("/sluice/api/v1/pipelines/fan/jobs", #"{"params":{}}"#, as: "alice")
+                    if response.status == 202 { result.triggered.append(Int64(try JobDocument.decode(response.body).id)) }
+                }
+                result.slowest = max(result.slowest, ContinuousClock.now - began)
+                if !(200...299).contains(response.status) { result.failures.append("\(response)") }
+                if result.downAfter == nil, try front.serverStates()[victim.name]?.hasPrefix("DOWN") == true {
+                    result.downAfter = ContinuousClock.now - died
+                }
+            } catch {
+                result.failures.append("\(error)")
             }
-            slowest = max(slowest, ContinuousClock.now - began)
-            if !(200...299).contains(response.status) { failures.append("\(response)") }
-            if downAfter == nil, try front.serverStates()[victim.name]?.hasPrefix("DOWN") == true {
-                downAfter = ContinuousClock.now - died
-            }
-            sent += 1
-            try await Task.sleep(for: .milliseconds(50))
+            result.sent += 1
         }
+        let (failures, answered, downAfter, afterDeath) = (outcome.failures, outcome.answered, outcome.downAfter, outcome.triggered)
         print(
-            "HAProxyFrontTests: after \(victim.name) died, \(sent) requests, \(failures.count) failed, slowest \(slowest); "
+            "HAProxyFrontTests: after \(victim.name) died, \(outcome.sent) requests, \(failures.count) failed, slowest \(outcome.slowest); "
                 + "/healthz answered by \(answered.sorted { $0.key < $1.key }); HAProxy marked it DOWN after \(downAfter.map { "\($0)" } ?? "never")"
         )
         #expect(failures.isEmpty, "\(failures.joined(separator: "\n"))\n\(front.logs())")

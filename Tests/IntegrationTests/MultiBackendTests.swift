@@ -109,42 +109,51 @@ struct MultiBackendTests {
 
         // Requests right after the death, until the rescue has happened (> lease): every one must
         // succeed, lighttpd sending those that pick the dead backend on to the survivor.
-        var statuses: [String: Int] = [:]
-        var failures: [String] = []
-        var afterDeath: [Int64] = []
-        var slowest = Duration.zero
-        var sent = 0
-        var rescuedAfter: Duration?
-        while ContinuousClock.now - died < .seconds(lease + 3) {
+        // The loop runs on a thread of its own (Poll.repeatedlyOnThread says why).
+        struct AfterDeath: Sendable {
+            var statuses: [String: Int] = [:]
+            var failures: [String] = []
+            var triggered: [Int64] = []
+            var slowest = Duration.zero
+            var sent = 0
+            var rescuedAfter: Duration?
+        }
+        let outcome = await Poll.repeatedlyOnThread(until: died + .seconds(lease + 3), startingWith: AfterDeath()) { result in
             let started = ContinuousClock.now
-            let response: HTTPClient.Response
             let what: String
-            switch sent % 3 {
-            case 0:
-                what = "GET /healthz"
-                response = try client.send("GET", "/sluice/healthz")
-                if response.status == 200 && Self.hostID(response) != survivor.name {
-                    failures.append("/healthz answered by \(Self.hostID(response) ?? "?")")
+            do {
+                let response: HTTPClient.Response
+                switch result.sent % 3 {
+                case 0:
+                    what = "GET /healthz"
+                    response = try client.send("GET", "/sluice/healthz")
+                    if response.status == 200 && Self.hostID(response) != survivor.name {
+                        result.failures.append("/healthz answered by \(Self.hostID(response) ?? "?")")
+                    }
+                case 1:
+                    what = "GET job"
+                    response = try client.send("GET", api, as: "alice")
+                default:
+                    what = "POST trigger"
+                    response = try client.postJSON("/sluice/api/v1/pipelines/fan/jobs", #"{"params":{}}"#, as: "alice")
+                    if response.status == 202 { result.triggered.append(Int64(try JobDocument.decode(response.body).id)) }
                 }
-            case 1:
-                what = "GET job"
-                response = try client.send("GET", api, as: "alice")
-            default:
-                what = "POST trigger"
-                response = try client.postJSON("/sluice/api/v1/pipelines/fan/jobs", #"{"params":{}}"#, as: "alice")
-                if response.status == 202 { afterDeath.append(Int64(try JobDocument.decode(response.body).id)) }
+                result.slowest = max(result.slowest, ContinuousClock.now - started)
+                result.statuses["\(what) \(response.status)", default: 0] += 1
+                if !(200...299).contains(response.status) { result.failures.append("\(what): \(response)") }
+            } catch {
+                result.failures.append("request \(result.sent): \(error)")
             }
-            slowest = max(slowest, ContinuousClock.now - started)
-            statuses["\(what) \(response.status)", default: 0] += 1
-            if !(200...299).contains(response.status) { failures.append("\(what): \(response)") }
-            sent += 1
-            if rescuedAfter == nil,
+            result.sent += 1
+            if result.rescuedAfter == nil,
                 front.runs().contains(where: { $0.job == gated && $0.task == "work" && $0.attempt == 2 && $0.host == survivor.name })
             {
-                rescuedAfter = ContinuousClock.now - died
+                result.rescuedAfter = ContinuousClock.now - died
             }
-            try await Task.sleep(for: .milliseconds(50))
         }
+        let (statuses, failures, afterDeath, slowest, sent) = (
+            outcome.statuses, outcome.failures, outcome.triggered, outcome.slowest, outcome.sent
+        )
         let connectFailures =
             front.lighttpdLog().components(separatedBy: "establishing connection failed").count - 1 - connectFailuresBefore
         print(
@@ -179,7 +188,7 @@ struct MultiBackendTests {
             front.runs().contains { $0.job == gated && $0.task == "work" && $0.attempt == 2 && $0.host == survivor.name }
         }
         print(
-            "MultiBackendTests: \(survivor.name) started attempt 2 \(rescuedAfter ?? ContinuousClock.now - died) after \(victim.name) died (lease \(lease) s)"
+            "MultiBackendTests: \(survivor.name) started attempt 2 \(outcome.rescuedAfter ?? ContinuousClock.now - died) after \(victim.name) died (lease \(lease) s)"
         )
         // Attempt 1's log, as far as the victim copied it, from the survivor.
         let firstLog = try client.send("GET", "/sluice/api/v1/jobs/\(gated)/tasks/work/log?attempt=1", as: "alice")

@@ -1,3 +1,5 @@
+import Foundation
+
 #if canImport(Glibc)
     import Glibc
 #endif
@@ -66,5 +68,28 @@ public enum Poll {
         within timeout: Duration, every interval: Duration = .milliseconds(20), _ condition: () throws -> Bool
     ) rethrows -> Bool {
         try self.blockingValue(within: timeout, every: interval) { try condition() ? true : nil } ?? false
+    }
+
+    /// Runs `step` on a thread of its own, again and again with `interval` between runs, until
+    /// `deadline`; for a test that must keep sending requests through a time window.
+    ///
+    /// Why a thread: on a 2-core machine the cooperative pool has 2 threads, and the other
+    /// suites' blocking calls can hold both; a `Task.sleep` in such a loop once woke only after
+    /// the whole window had passed, so the loop sent one request instead of a hundred.
+    /// - Returns: The state after the last run.
+    public static func repeatedlyOnThread<State: Sendable>(
+        until deadline: ContinuousClock.Instant, every interval: Duration = .milliseconds(50), startingWith initial: State,
+        _ step: @escaping @Sendable (inout State) -> Void
+    ) async -> State {
+        await withCheckedContinuation { continuation in
+            Thread {
+                var state = initial
+                repeat {
+                    step(&state)
+                    Thread.sleep(forTimeInterval: Double(interval.components.seconds) + Double(interval.components.attoseconds) / 1e18)
+                } while ContinuousClock.now < deadline
+                continuation.resume(returning: state)
+            }.start()
+        }
     }
 }
