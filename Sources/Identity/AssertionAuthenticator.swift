@@ -32,7 +32,8 @@ public struct AssertionAuthenticator: Authenticator {
                     user: assertion.user, groups: assertion.groups, source: .assertion, isAmbient: isAmbient, sourceName: source.name))
         case .failure(let error):
             let tag = Hex.encode(SHA256.hash(Array(token.utf8)).prefix(4))
-            return .invalid(reason: "assertion source \(source.name): \(error) (token sha256 prefix \(tag))")
+            return .invalid(
+                .init(.assertion, .assertion(error.code), "assertion source \(source.name): \(error) (token sha256 prefix \(tag))"))
         }
     }
 }

@@ -17,7 +17,8 @@ public struct RemoteUserAuthenticator: Authenticator {
         // nginx sends REMOTE_USER= (empty) when nobody authenticated: empty means absent.
         guard let user = request.params["REMOTE_USER"], !user.isEmpty else { return .absent }
         guard GroupList.isAcceptableName(user) else {
-            return .invalid(reason: "REMOTE_USER contains control characters, is too long or is not in Unicode NFC")
+            return .invalid(
+                .init(.remoteUser, .unusableValue, "REMOTE_USER contains control characters, is too long or is not in Unicode NFC"))
         }
         let authType = request.params["AUTH_TYPE"]?.lowercased()
         return .authenticated(

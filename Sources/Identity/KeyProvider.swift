@@ -40,6 +40,8 @@ public final class RemoteKeyProvider: KeyProvider {
         var fetchedAt: Date?
         var lastAttempt: Date?
         var fetches = 0
+        var succeeded = 0
+        var failed = 0
         var fetching = false
     }
 
@@ -74,6 +76,10 @@ public final class RemoteKeyProvider: KeyProvider {
 
     /// How many fetches were attempted (for tests and metrics).
     public var fetchCount: Int { self.state.withLock { $0.fetches } }
+
+    /// How many fetches ended with a usable key set, and how many failed (a fetch still running
+    /// is in neither).
+    public var fetchOutcomes: (succeeded: Int, failed: Int) { self.state.withLock { ($0.succeeded, $0.failed) } }
 
     public func current() -> KeySet? {
         let now = self.now()
@@ -142,6 +148,9 @@ public final class RemoteKeyProvider: KeyProvider {
             if let fetched {
                 state.set = fetched
                 state.fetchedAt = now
+                state.succeeded += 1
+            } else {
+                state.failed += 1
             }
             state.fetching = false
         }

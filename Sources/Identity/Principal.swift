@@ -45,6 +45,7 @@ public enum AuthenticationResult: Sendable, Hashable {
     /// The request carries no credentials of this source; the next source may look.
     case absent
     /// Credentials of this source are present but invalid. This ends authentication with a 401:
-    /// it never falls through to a weaker source. `reason` is for the log, never the client.
-    case invalid(reason: String)
+    /// it never falls through to a weaker source. The failure's details are for the log, never
+    /// the client.
+    case invalid(AuthenticationFailure)
 }

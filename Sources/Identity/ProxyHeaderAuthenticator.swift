@@ -28,15 +28,17 @@ public struct ProxyHeaderAuthenticator: Authenticator {
         // lighttpd joins repeated header lines with ", ", so a comma means a client-sent copy got
         // through next to the proxy's own: refuse rather than guess which one is real.
         guard GroupList.isAcceptableName(user), !user.contains(",") else {
-            return .invalid(reason: "\(self.userHeader) holds several values or control characters")
+            return .invalid(.init(.proxyHeaders, .unusableValue, "\(self.userHeader) holds several values or control characters"))
         }
         var groups: Set<String> = []
         if let name = self.groupsHeader, let value = request.header(name) {
             guard !value.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
-                return .invalid(reason: "\(name) contains control characters")
+                return .invalid(.init(.proxyHeaders, .unusableValue, "\(name) contains control characters"))
             }
             let items = GroupList.parse(value)
-            guard items.allSatisfy(GroupList.isAcceptableName) else { return .invalid(reason: "\(name) holds an unusable group name") }
+            guard items.allSatisfy(GroupList.isAcceptableName) else {
+                return .invalid(.init(.proxyHeaders, .unusableValue, "\(name) holds an unusable group name"))
+            }
             groups = Set(items)
         }
         return .authenticated(Principal(user: user, groups: groups, source: .proxyHeaders, isAmbient: true))

@@ -50,9 +50,11 @@ public struct ServiceTokenAuthenticator: Authenticator {
         var match: ServiceToken? = nil
         for entry in self.tokens where ConstantTime.equals(entry.digest, digest) { match = entry }
         let tag = Hex.encode(digest.prefix(4))
-        guard let entry = match else { return .invalid(reason: "unknown service token (sha256 prefix \(tag))") }
+        guard let entry = match else {
+            return .invalid(.init(.serviceToken, .unknownToken, "unknown service token (sha256 prefix \(tag))"))
+        }
         if let expires = entry.expires, self.now() >= expires {
-            return .invalid(reason: "service token \(entry.name) expired")
+            return .invalid(.init(.serviceToken, .tokenExpired, "service token \(entry.name) expired"))
         }
         return .authenticated(
             Principal(

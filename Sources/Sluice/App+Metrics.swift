@@ -1,3 +1,4 @@
+import ByteStrings
 import Foundation
 import HTTP
 import Identity
@@ -33,16 +34,62 @@ extension App {
             labels: ["pipeline", "state"]
         ) {
             guard let jobs = try? store.unfinishedJobs() else { return [] }
-            var counts: [String: [String: Double]] = [:]
-            for job in jobs { counts[job.pipeline, default: [:]][job.state.rawValue, default: 0] += 1 }
-            return counts.flatMap { pipeline, states in states.map { ([pipeline, $0.key], $0.value) } }
+            // Pipeline names as bytes: two spellings that Unicode calls equal are two pipelines.
+            var counts: [ByteString: [String: Double]] = [:]
+            for job in jobs { counts[ByteString(job.pipeline), default: [:]][job.state.rawValue, default: 0] += 1 }
+            return counts.flatMap { pipeline, states in states.map { ([pipeline.string, $0.key], $0.value) } }
         }
         guard let runner else { return }
-        metrics.registry.gaugeCollected("sluice_running_tasks", help: "Task attempts this host runs now (process slots in use).") {
-            [([], Double(runner.activity.runningTasks))]
+        metrics.registry.gaugeCollected(
+            "sluice_running_tasks", help: "Task attempts this host runs now, by pipeline (sum: process slots running).",
+            labels: ["pipeline"]
+        ) {
+            runner.activity.runningByPipeline.map { ([$0.name], Double($0.count)) }
+        }
+        metrics.registry.gaugeCollected(
+            "sluice_task_slots_in_use", help: "Process slots this host has taken: running attempts and claims about to start."
+        ) {
+            [([], Double(runner.activity.slotsInUse))]
+        }
+        metrics.registry.gaugeCollected(
+            "sluice_resource_in_use", help: "Amount of each named resource held by tasks this host runs.", labels: ["resource"]
+        ) {
+            runner.activity.resourcesInUse.map { ([$0.name], Double($0.count)) }
         }
         metrics.registry.gaugeCollected("sluice_active_jobs", help: "Jobs this host holds now (claimed or admitted, unfinished).") {
             [([], Double(runner.activity.activeJobs))]
+        }
+    }
+
+    /// The gauges and counters read off the configuration in force: process slots, resource
+    /// capacities, and the JWKS fetches of its assertion sources.
+    func collectConfigurationGauges(parallelism: Int) {
+        // server.parallelism changes only on restart: the value this process started with.
+        self.metrics.registry.gaugeCollected("sluice_task_slots", help: "Process slots of this host (server.parallelism).") {
+            [([], Double(parallelism))]
+        }
+        // Capacities change on reload, like the runner's limits.
+        self.metrics.registry.gaugeCollected(
+            "sluice_resource_capacity", help: "Capacity of each named resource (the resources section).", labels: ["resource"]
+        ) { [weak self] in
+            guard let self else { return [] }
+            return self.currentSnapshot.configuration.resources.sorted { ByteString($0.key) < ByteString($1.key) }.map {
+                ([$0.key], Double($0.value))
+            }
+        }
+        // JWKS fetches per assertion source, read from the providers of the configuration in
+        // force (a reload makes new providers: the counts start again, which Prometheus takes
+        // as a counter reset).
+        self.metrics.registry.counterCollected(
+            "sluice_jwks_fetches_total", help: "JWKS fetches that ended, by assertion source and result (ok: a usable key set).",
+            labels: ["source", "result"]
+        ) { [weak self] in
+            guard let self else { return [] }
+            return self.currentSnapshot.configuration.identity.assertions.flatMap { source -> [([String], Double)] in
+                guard let provider = source.keys as? RemoteKeyProvider else { return [] }
+                let outcomes = provider.fetchOutcomes
+                return [([source.name, "ok"], Double(outcomes.succeeded)), ([source.name, "error"], Double(outcomes.failed))]
+            }
         }
     }
 }

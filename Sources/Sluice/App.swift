@@ -106,17 +106,7 @@ public final class App: HTTPHandler {
             Logger(label: "http").warning("cannot keep the CSRF secret; using one for this process only", ["error": "\(error)"])
             self.csrf = CSRFTokens(secret: SecureRandom.bytes(32))
         }
-        // JWKS fetches per assertion source, read from the providers of the configuration in
-        // force (a reload makes new providers: the counts start again, which Prometheus takes
-        // as a counter reset).
-        metrics.registry.counterCollected(
-            "sluice_jwks_fetches_total", help: "JWKS fetches attempted, by assertion source.", labels: ["source"]
-        ) { [weak self] in
-            guard let self else { return [] }
-            return self.currentSnapshot.configuration.identity.assertions.compactMap { source in
-                (source.keys as? RemoteKeyProvider).map { ([source.name], Double($0.fetchCount)) }
-            }
-        }
+        self.collectConfigurationGauges(parallelism: configuration.server.parallelism)
     }
 
     /// Puts a new configuration in force (SIGHUP). Requests already running finish with the
@@ -276,8 +266,9 @@ public final class App: HTTPHandler {
             switch snapshot.authenticator.authenticate(request) {
             case .authenticated(let p): authenticated = p
             case .absent: break
-            case .invalid(let reason):
-                self.metrics.authenticationFailed(reason: reason)
+            case .invalid(let failure):
+                let reason = failure.detail
+                self.metrics.authenticationFailed(failure)
                 self.logger.warning(
                     "authentication failed",
                     ["request.id": requestID, "reason": reason, "client.address": request.params["REMOTE_ADDR"] ?? ""])

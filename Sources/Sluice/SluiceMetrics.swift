@@ -1,4 +1,5 @@
 import Foundation
+import Identity
 public import JobStore
 public import Metrics
 
@@ -36,7 +37,7 @@ public final class SluiceMetrics: Sendable {
             buckets: Self.requestBuckets)
         self.authenticationFailures = r.counter(
             "sluice_authentication_failures_total",
-            help: "Requests with credentials that were present but invalid, by identity source.", labels: ["source"])
+            help: "Requests with credentials that were present but invalid, by identity source and reason.", labels: ["source", "reason"])
         self.attempts = r.counter(
             "sluice_task_attempts_total", help: "Task attempts that ended on this host, by pipeline and outcome.",
             labels: ["pipeline", "outcome"])
@@ -68,20 +69,10 @@ public final class SluiceMetrics: Sendable {
         ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"].first { $0.utf8.elementsEqual(method.utf8) } ?? "OTHER"
     }
 
-    /// Credentials that were present but invalid; `reason` is the authenticator's (free text,
-    /// so only its source is kept: free text would make a series per token).
-    func authenticationFailed(reason: String) {
-        let source: String
-        if reason.hasPrefix("assertion source") {
-            source = "assertion"
-        } else if reason.contains("service token") {
-            source = "service_token"
-        } else if reason.hasPrefix("REMOTE_USER") {
-            source = "remote_user"
-        } else {
-            source = "proxy_headers"
-        }
-        self.authenticationFailures.add(1, [source])
+    /// Credentials that were present but invalid, by source and reason (both from small fixed
+    /// sets; the free-text details would make a series per token).
+    func authenticationFailed(_ failure: AuthenticationFailure) {
+        self.authenticationFailures.add(1, [failure.source.rawValue, failure.reason.name])
     }
 
     /// An attempt that ended on this host.

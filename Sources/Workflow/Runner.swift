@@ -1,3 +1,4 @@
+import ByteStrings
 public import Foundation
 public import JobStore
 import Locking
@@ -209,18 +210,53 @@ public final class Runner: Sendable {
         /// then they may predate it: a pass that read "not draining" can be admitting a job
         /// whose count is not published yet.
         public var countsSeeDraining: Bool
+        /// Process slots taken (of `parallelism`): running attempts and claims about to start.
+        public var slotsInUse: Int
+        /// Running attempts per pipeline, ordered by name (bytes); pipelines with none are left out.
+        public var runningByPipeline: [NamedCount]
+        /// The amount in use of each named resource, ordered by name (bytes); unused ones are left out.
+        public var resourcesInUse: [NamedCount]
 
         /// Creates a value (the runner publishes these; tests may build them).
-        public init(activeJobs: Int = 0, runningTasks: Int = 0, draining: Bool = false, countsSeeDraining: Bool = true) {
+        public init(
+            activeJobs: Int = 0, runningTasks: Int = 0, draining: Bool = false, countsSeeDraining: Bool = true, slotsInUse: Int = 0,
+            runningByPipeline: [NamedCount] = [], resourcesInUse: [NamedCount] = []
+        ) {
             self.activeJobs = activeJobs
             self.runningTasks = runningTasks
             self.draining = draining
             self.countsSeeDraining = countsSeeDraining
+            self.slotsInUse = slotsInUse
+            self.runningByPipeline = runningByPipeline
+            self.resourcesInUse = resourcesInUse
         }
 
         /// Draining and nothing left to finish, as counted by a pass that drained: the moment a
         /// drained Sluice may exit.
         public var isDrained: Bool { self.draining && self.countsSeeDraining && self.activeJobs == 0 && self.runningTasks == 0 }
+    }
+
+    /// A count under a name (a pipeline's, a resource's); equal only if the names' bytes are.
+    public struct NamedCount: Sendable, Equatable, CustomStringConvertible {
+        /// The name.
+        public let name: String
+        /// The count.
+        public let count: Int
+
+        /// Creates a value.
+        public init(_ name: String, _ count: Int) {
+            self.name = name
+            self.count = count
+        }
+
+        public static func == (a: NamedCount, b: NamedCount) -> Bool { a.count == b.count && a.name.utf8.elementsEqual(b.name.utf8) }
+
+        public var description: String { "\(self.name)=\(self.count)" }
+
+        /// `counts` as values ordered by name.
+        static func sorted(_ counts: [ByteString: Int]) -> [NamedCount] {
+            counts.sorted { $0.key < $1.key }.map { NamedCount($0.key.string, $0.value) }
+        }
     }
 
     /// The latest published activity.

@@ -216,10 +216,21 @@ final class RunnerLoop: @unchecked Sendable {
         let jobs = self.active.count
         let tasks = self.running.count
         let seen = self.drainingSeen
+        let slots = self.slotsInUse
+        // At most `parallelism` entries: cheap enough for every pass.
+        var byPipeline: [ByteString: Int] = [:]
+        for task in self.running.values {
+            if let job = self.active[task.job] { byPipeline[ByteString(job.record.pipeline), default: 0] += 1 }
+        }
+        let pipelines = Runner.NamedCount.sorted(byPipeline)
+        let resources = Runner.NamedCount.sorted(self.resources.use)
         self.shared.activity.withLock {
             $0.activeJobs = jobs
             $0.runningTasks = tasks
             $0.countsSeeDraining = $0.draining == seen
+            $0.slotsInUse = slots
+            $0.runningByPipeline = pipelines
+            $0.resourcesInUse = resources
         }
         self.shared.published.notify()
     }

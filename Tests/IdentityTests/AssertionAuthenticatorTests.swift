@@ -46,10 +46,12 @@ struct AssertionAuthenticatorTests {
     func invalidReasonRedacted() throws {
         let token = try Fixture.token(options: ["tamper_payload": Fixture.claims(["sub": "admin"])])
         let result = try authenticator().authenticate(Fixture.request([Self.param: token]))
-        guard case .invalid(let reason) = result else {
+        guard case .invalid(let failure) = result else {
             Issue.record("expected invalid, got \(result)")
             return
         }
+        let reason = failure.detail
+        #expect(failure.source == .assertion && failure.reason.name == "signature", "\(failure.source) \(failure.reason)")
         let prefix = Hex.encode(SHA256.hash(Array(token.utf8)).prefix(4))
         #expect(reason.contains(prefix), "\(reason)")
         #expect(reason.contains("signature"), "\(reason)")
@@ -62,10 +64,11 @@ struct AssertionAuthenticatorTests {
     func garbageIsInvalid() throws {
         let garbage = "not-a-jwt-but-a-secret-value"
         let result = try authenticator().authenticate(Fixture.request([Self.param: garbage]))
-        guard case .invalid(let reason) = result else {
+        guard case .invalid(let failure) = result else {
             Issue.record("expected invalid, got \(result)")
             return
         }
+        let reason = failure.detail
         #expect(!reason.contains(garbage))
         #expect(reason.contains(Hex.encode(SHA256.hash(Array(garbage.utf8)).prefix(4))))
     }
@@ -117,10 +120,11 @@ struct AssertionAuthenticatorTests {
     func authorizationInvalid() throws {
         let token = try Fixture.token(claims: ["aud": "someone-else"])
         let result = try authenticator(header: "Authorization").authenticate(Fixture.request(["HTTP_AUTHORIZATION": "Bearer \(token)"]))
-        guard case .invalid(let reason) = result else {
+        guard case .invalid(let failure) = result else {
             Issue.record("expected invalid, got \(result)")
             return
         }
+        let reason = failure.detail
         #expect(!reason.contains(token))
     }
 

@@ -46,6 +46,7 @@ struct RemoteKeyProviderTests {
         try expectAccepted(rig.verifier.verify(try Rig.token()))
         #expect(rig.endpoint.calls == 1)
         #expect(rig.provider.fetchCount == 1)
+        #expect(rig.provider.fetchOutcomes == (succeeded: 1, failed: 0))
         #expect(rig.endpoint.urls == [Self.url])
     }
 
@@ -159,6 +160,9 @@ struct RemoteKeyProviderTests {
         rig.clock.advance(by: 600)
         try expectAccepted(rig.verifier.verify(token))
         #expect(rig.endpoint.calls == 4)
+        // The outcomes the metrics show: one good set, three failures (an HTTP failure, a set
+        // without usable keys, a document that is not JSON).
+        #expect(rig.provider.fetchOutcomes == (succeeded: 1, failed: 3))
     }
 
     @Test("A failing refresh for an unknown kid keeps the last good set")

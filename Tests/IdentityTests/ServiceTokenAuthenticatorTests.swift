@@ -68,10 +68,12 @@ struct ServiceTokenAuthenticatorTests {
     func unknownToken() {
         let unknown = ServiceToken.generate()
         let result = authenticator().authenticate(bearer("Bearer \(unknown)"))
-        guard case .invalid(let reason) = result else {
+        guard case .invalid(let failure) = result else {
             Issue.record("expected invalid, got \(result)")
             return
         }
+        let reason = failure.detail
+        #expect(failure.source == .serviceToken && failure.reason == .unknownToken, "\(failure.reason)")
         #expect(!reason.contains(unknown))
         #expect(!reason.contains(String(unknown.dropFirst(4).prefix(8))))
         #expect(reason.contains(Hex.encode(SHA256.hash(Array(unknown.utf8)).prefix(4))))
@@ -91,10 +93,12 @@ struct ServiceTokenAuthenticatorTests {
     @Test("An expired token is invalid; one second before expiry it is accepted")
     func expiredToken() {
         let expiry = Fixture.now.addingTimeInterval(3600)
-        guard case .invalid(let reason) = authenticator(now: expiry).authenticate(bearer("Bearer \(Self.reportToken)")) else {
+        guard case .invalid(let failure) = authenticator(now: expiry).authenticate(bearer("Bearer \(Self.reportToken)")) else {
             Issue.record("expected invalid at the expiry instant")
             return
         }
+        let reason = failure.detail
+        #expect(failure.reason == .tokenExpired, "\(failure.reason)")
         #expect(reason.contains("expired"))
         #expect(!reason.contains(Self.reportToken))
         guard case .authenticated = authenticator(now: expiry.addingTimeInterval(-1)).authenticate(bearer("Bearer \(Self.reportToken)"))

@@ -495,7 +495,8 @@ struct IdentityIntegrationTests {
 
         // The fetches show in the metrics, as the JWKS server counted them.
         let metrics = try client.send("GET", "/sluice/metrics").text
-        #expect(metrics.contains("sluice_jwks_fetches_total{source=\"idp\"} \(server.requestCount())\n"), "\(metrics)")
+        #expect(metrics.contains("sluice_jwks_fetches_total{source=\"idp\",result=\"ok\"} \(server.requestCount())\n"), "\(metrics)")
+        #expect(metrics.contains("sluice_jwks_fetches_total{source=\"idp\",result=\"error\"} 0\n"), "\(metrics)")
     }
 
     @Test(

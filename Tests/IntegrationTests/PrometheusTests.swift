@@ -11,13 +11,21 @@ import Testing
 /// and PromQL queries against what it stored check the counters, the histograms and the labels.
 @Suite("Prometheus scrapes Sluice's metrics", .serialized, .timeLimit(.minutes(2)))
 struct PrometheusTests {
+    /// The walking skeleton's configuration with metrics open to 127.0.0.1, a resource
+    /// `warehouse` of 2, and a pipeline `held` whose one task holds one unit of it until cancelled.
     static func sluiceConfig(directory: String) -> String {
-        WalkingSkeletonTests.sluiceConfig(directory: directory).replacingOccurrences(
-            of: "server: { base_path: \"/sluice\",", with: "server: { base_path: \"/sluice\", metrics_peers: [\"127.0.0.1\"],")
+        WalkingSkeletonTests.sluiceConfig(directory: directory)
+            .replacingOccurrences(
+                of: "server: { base_path: \"/sluice\",",
+                with: "resources: { warehouse: 2 }, server: { base_path: \"/sluice\", metrics_peers: [\"127.0.0.1\"],"
+            )
+            .replacingOccurrences(
+                of: "  pipelines: {\n",
+                with: "  pipelines: {\n    held: { tasks: { hold: { run: [\"/bin/sleep\", \"300\"], resources: { warehouse: 1 } } } },\n")
     }
 
     @Test(
-        "After 3 quick jobs and 1 broken one: finished jobs and attempts by pipeline and state, 202s by route pattern, a usable request-duration histogram, the configuration hash, and the target up"
+        "After 3 quick jobs and 1 broken one: finished jobs and attempts by pipeline and state, 202s by route pattern, a usable request-duration histogram, the configuration hash, slots and resource capacity, and the target up; a running task shows by pipeline with its slot and resource, and not after its cancel"
     )
     func scrape() async throws {
         let harness = try await LighttpdHarness.start(sluiceConfig: Self.sluiceConfig)
@@ -48,7 +56,9 @@ struct PrometheusTests {
             (#"sum(sluice_http_requests_total{route="/api/v1/pipelines/:name/jobs",method="POST",status="202"})"#, 4),
             (#"sluice_job_duration_seconds_count{pipeline="quick"}"#, 3),
             ("sluice_config_info{sha256=\"\(hash)\"}", 1),
-            (#"sluice_running_tasks"#, 0),
+            (#"sum(sluice_running_tasks) or vector(0)"#, 0),
+            (#"sluice_task_slots"#, 4),
+            (#"sluice_resource_capacity{resource="warehouse"}"#, 2),
             (#"sluice_store_commit_duration_seconds_count{result="error"} or vector(0)"#, 0),
         ]
         for (query, expected) in expectations {
@@ -61,6 +71,30 @@ struct PrometheusTests {
         #expect(quantile.map { $0.isFinite && $0 > 0 } == true, "p90 of job polls: \(String(describing: quantile))")
         let commits = try prometheus.query(#"sluice_store_commit_duration_seconds_count{result="ok"}"#)
         #expect((commits ?? 0) >= 4, "the runner committed at least once per job: \(String(describing: commits))")
+        // While a task holds a resource: the running task by pipeline, the slot and the resource
+        // in use; after the cancel, none of them.
+        let held = try client.postJSON("/sluice/api/v1/pipelines/held/jobs", #"{"params":{}}"#, as: "bob")
+        try #require(held.status == 202, "\(held)")
+        let heldLocation = try #require(held.header("Location"))
+        _ = try await client.pollJob(at: heldLocation, as: "bob", timeout: .seconds(20)) { $0.state == "running" }
+        for (query, expected) in [
+            (#"sluice_running_tasks{pipeline="held"}"#, 1.0), (#"sluice_task_slots_in_use"#, 1),
+            (#"sluice_resource_in_use{resource="warehouse"}"#, 1),
+        ] {
+            let value = try await prometheus.waitForValue(query, equal: expected, timeout: .seconds(30))
+            #expect(value == expected, "\(query) = \(value.map { "\($0)" } ?? "no result") while held runs")
+        }
+        let cancel = try client.postJSON(heldLocation + "/cancel", "{}", as: "bob")
+        #expect(cancel.status == 202 || cancel.status == 200, "\(cancel)")
+        _ = try await client.pollJob(at: heldLocation, as: "bob", timeout: .seconds(20)) { $0.isFinished }
+        for (query, expected) in [
+            (#"sum(sluice_running_tasks) or vector(0)"#, 0.0), (#"sluice_task_slots_in_use"#, 0),
+            (#"sum(sluice_resource_in_use) or vector(0)"#, 0),
+        ] {
+            let value = try await prometheus.waitForValue(query, equal: expected, timeout: .seconds(30))
+            #expect(value == expected, "\(query) = \(value.map { "\($0)" } ?? "no result") after the cancel")
+        }
+
         // No series per job id.
         let series = try prometheus.query(#"count(sluice_http_requests_total{route=~".*/jobs/[0-9]+.*"})"#)
         #expect(series == nil, "a path became a label: \(String(describing: series))")

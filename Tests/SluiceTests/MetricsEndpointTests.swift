@@ -54,14 +54,14 @@ import Testing
         #expect(!text.contains("/api/v1/jobs/1"), "a path became a label")
     }
 
-    @Test("Invalid credentials count by source; unfinished jobs show by pipeline and state")
+    @Test("Invalid credentials count by source and reason; unfinished jobs show by pipeline and state")
     func authenticationAndQueue() throws {
         let h = try Self.harness(peers: #""127.0.0.1""#)
         defer { h.remove() }
         _ = h.send("GET", "/api/v1/pipelines", user: "bad\u{1}user")
         _ = h.trigger()
         let text = String(decoding: h.send("GET", "/metrics", user: nil).body, as: UTF8.self)
-        #expect(text.contains(#"sluice_authentication_failures_total{source="remote_user"} 1"#), "\(text)")
+        #expect(text.contains(#"sluice_authentication_failures_total{source="remote_user",reason="unusable_value"} 1"#), "\(text)")
         #expect(text.contains(#"sluice_jobs{pipeline="etl-nightly",state="queued"} 1"#), "\(text)")
     }
 
