@@ -24,6 +24,13 @@ public final class SQLiteJobStore: JobStore {
     /// at most one busy timeout for its turn, then reports `StorageUnavailable(.busy)`.
     private let writerTurn = DispatchSemaphore(value: 1)
     private let readers = Locked<[Connection]>([])
+    /// Triggers waiting to be committed together (`submit`).
+    private let submissions = GroupCommit<PendingSubmission, SubmissionOutcome>(maxBatch: 64)
+    private let submissionCounts = Locked((commits: 0, submissions: 0))
+
+    /// How many transactions committed triggers, and how many triggers they held (since open):
+    /// the group commit's effect, for tests and the benchmark.
+    public var submissionCommits: (commits: Int, submissions: Int) { self.submissionCounts.withLock { $0 } }
     private let now: @Sendable () -> Date
     /// How long a statement waits for another connection's lock before the store reports
     /// `StorageUnavailable(.busy)`.
@@ -130,54 +137,102 @@ public final class SQLiteJobStore: JobStore {
         }
     }
 
+    /// A trigger waiting for its group commit.
+    private struct PendingSubmission {
+        let job: NewJob
+        let rules: SubmissionRules
+        let audit: AuditRecord?
+        let created: Date
+    }
+
+    /// What a submission did in its batch's transaction.
+    private enum SubmissionOutcome {
+        case inserted(Int64, waits: Bool)
+        case existing(Int64, Submission.Reason)
+        case refused(Submission.Refusal)
+    }
+
+    /// Group-committed submissions: concurrent triggers share one transaction and one fsync.
+    /// Submissions of a batch are decided one after another in queue order, each seeing the
+    /// ones before it, exactly as if each had its own transaction.
     public func submit(_ job: NewJob, rules: SubmissionRules, audit: AuditRecord?) throws -> Submission {
-        let created = self.now()
-        enum Outcome: Sendable {
-            case inserted(Int64, waits: Bool)
-            case existing(Int64, Submission.Reason)
-            case refused(Submission.Refusal)
+        let pending = PendingSubmission(job: job, rules: rules, audit: audit, created: self.now())
+        let timeout = TimeInterval(self.busyTimeoutMilliseconds) / 1000
+        let result = self.submissions.submit(pending, timeout: timeout) { batch in try self.commitSubmissions(batch) }
+        guard let result else {
+            throw StorageUnavailable(
+                .busy, detail: "a trigger waited more than \(self.busyTimeoutMilliseconds) ms for its turn at the job store")
         }
-        let outcome = try self.write { db -> Outcome in
-            let decision = try SubmissionDecision.decide(
-                job, rules: rules,
-                jobWithKey: { key in
-                    try db.query(
-                        "SELECT id, request_digest FROM jobs WHERE triggered_by = ? AND identity_source = ? AND idempotency_key = ?",
-                        [.text(job.triggeredBy), .text(job.identitySource), .text(key)]
-                    ).first.flatMap { row in row["id"].int64.map { .init(id: $0, requestDigest: row["request_digest"].text) } }
-                },
-                oldestUnfinishedDuplicate: {
-                    try db.query(
-                        "SELECT id FROM jobs WHERE pipeline = ? AND identity = ? AND state IN ('queued','running') ORDER BY id LIMIT 1",
-                        [.text(job.pipeline), .text(job.identity)]
-                    ).first?["id"].int64
-                },
-                unfinishedCount: {
-                    Int(
-                        try db.query(
-                            "SELECT count(*) FROM jobs WHERE pipeline = ? AND state IN ('queued','running')", [.text(job.pipeline)]
-                        ).first?[0].int64 ?? 0)
-                })
-            switch decision {
-            case .insert(let waits):
-                let id = try Self.insert(job, waits: waits, at: created, into: db)
-                if var audit {
-                    audit.jobID = id
-                    try Self.insertAudit(audit, into: db)
-                }
-                return .inserted(id, waits: waits)
-            case .existing(let id, let reason): return .existing(id, reason)
-            case .refused(let refusal): return .refused(refusal)
-            }
-        }
-        switch outcome {
+        switch try result.get() {
         case .inserted(let id, let waits):
-            return .created(JobRecord(inserted: job, id: id, createdAt: created, waitsForIdentity: waits))
+            return .created(JobRecord(inserted: job, id: id, createdAt: pending.created, waitsForIdentity: waits))
         case .existing(let id, let reason):
             guard let record = try self.job(id: id) else { throw JobStoreError("job \(id) vanished") }
             return .existing(record, reason)
         case .refused(let refusal):
             return .refused(refusal)
+        }
+    }
+
+    /// Commits a batch of submissions in one write transaction, each inside a savepoint: one
+    /// that fails is undone alone and gets its error; the others commit. If the transaction
+    /// itself fails (the commit, or a savepoint SQLite has already rolled back with the whole
+    /// transaction), this throws and every submission of the batch gets the error: none was
+    /// acknowledged, none is stored.
+    private func commitSubmissions(_ batch: [PendingSubmission]) throws -> [Result<SubmissionOutcome, any Error>] {
+        defer { self.submissionCounts.withLock { $0 = ($0.commits + 1, $0.submissions + batch.count) } }
+        return try self.write { db in
+            var results: [Result<SubmissionOutcome, any Error>] = []
+            results.reserveCapacity(batch.count)
+            for pending in batch {
+                try db.execute("SAVEPOINT submission")
+                do {
+                    let outcome = try Self.decide(pending, in: db)
+                    try db.execute("RELEASE submission")
+                    results.append(.success(outcome))
+                } catch {
+                    try db.execute("ROLLBACK TO submission")
+                    try db.execute("RELEASE submission")
+                    results.append(.failure((error as? SQLiteError).flatMap(StorageUnavailable.init(classifying:)) ?? error))
+                }
+            }
+            return results
+        }
+    }
+
+    /// Decides one submission with the shared rules and carries out the decision.
+    private static func decide(_ pending: PendingSubmission, in db: Connection) throws -> SubmissionOutcome {
+        let job = pending.job
+        let decision = try SubmissionDecision.decide(
+            job, rules: pending.rules,
+            jobWithKey: { key in
+                try db.query(
+                    "SELECT id, request_digest FROM jobs WHERE triggered_by = ? AND identity_source = ? AND idempotency_key = ?",
+                    [.text(job.triggeredBy), .text(job.identitySource), .text(key)]
+                ).first.flatMap { row in row["id"].int64.map { .init(id: $0, requestDigest: row["request_digest"].text) } }
+            },
+            oldestUnfinishedDuplicate: {
+                try db.query(
+                    "SELECT id FROM jobs WHERE pipeline = ? AND identity = ? AND state IN ('queued','running') ORDER BY id LIMIT 1",
+                    [.text(job.pipeline), .text(job.identity)]
+                ).first?["id"].int64
+            },
+            unfinishedCount: {
+                Int(
+                    try db.query(
+                        "SELECT count(*) FROM jobs WHERE pipeline = ? AND state IN ('queued','running')", [.text(job.pipeline)]
+                    ).first?[0].int64 ?? 0)
+            })
+        switch decision {
+        case .insert(let waits):
+            let id = try Self.insert(job, waits: waits, at: pending.created, into: db)
+            if var audit = pending.audit {
+                audit.jobID = id
+                try Self.insertAudit(audit, into: db)
+            }
+            return .inserted(id, waits: waits)
+        case .existing(let id, let reason): return .existing(id, reason)
+        case .refused(let refusal): return .refused(refusal)
         }
     }
 

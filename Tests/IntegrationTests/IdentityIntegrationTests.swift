@@ -289,13 +289,15 @@ struct IdentityIntegrationTests {
         let fixture = try IdentityFixture()
         defer { fixture.remove() }
         let jwks = try fixture.jwks(["ec-1", "rsa-1"])
-        let cases = try Self.assertionCases(fixture)
 
         let harness = try await LighttpdHarness.start(Self.withoutBasicAuth(files: ["jwks.json": jwks])) { directory in
             Self.config(directory: directory, identity: carrier.sourceConfig)
         }
         defer { harness.shutdown() }
         let client = harness.client
+        // Minted once the server runs: "expired 10 s ago, within the 30 s leeway" stays within
+        // it only if it is sent soon after (a loaded CI machine once took 20 s to start lighttpd).
+        let cases = try Self.assertionCases(fixture)
 
         let anonymous = try client.send("GET", "/sluice/api/v1/whoami")
         #expect(anonymous.status == 401, "no credentials at all: \(anonymous)")
