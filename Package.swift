@@ -31,7 +31,7 @@ let package = Package(
         .target(name: "ByteStrings", swiftSettings: strict),
         // EINTR retry and errno → SystemCallError for every target that makes system calls.
         .target(name: "SystemCalls", swiftSettings: strict),
-        .target(name: "Logging", dependencies: ["Locking"], swiftSettings: strict),
+        .target(name: "Logging", dependencies: ["JSON", "Locking"], swiftSettings: strict),
         .target(name: "JSON", swiftSettings: strict),
         .target(name: "HTTP", swiftSettings: strict),
         .target(name: "FastCGI", dependencies: ["CFastCGI", "HTTP", "Logging", "SystemCalls"], swiftSettings: strict),
@@ -90,6 +90,7 @@ let package = Package(
         .testTarget(name: "ByteStringsTests", dependencies: ["ByteStrings"]),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP"]),
         .testTarget(name: "MetricsTests", dependencies: ["Metrics"]),
+        .testTarget(name: "LoggingTests", dependencies: ["Logging"]),
         .testTarget(name: "CryptoTests", dependencies: ["Crypto", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "PolicyTests", dependencies: ["Policy", "ByteStrings"]),
         .testTarget(name: "SystemCallsTests", dependencies: ["SystemCalls"]),

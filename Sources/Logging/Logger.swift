@@ -1,5 +1,10 @@
 import Foundation
+import JSON
 import Locking
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// A small structured logger writing one JSON object per line to standard error.
 ///
@@ -41,16 +46,60 @@ public struct Logger: Sendable {
     /// Logs at `error`.
     public func error(_ message: String, _ metadata: [String: String] = [:]) { self.log(.error, message, metadata) }
 
-    /// Logs a record at `level`.
+    /// Logs a record at `level`: one JSON object with the members sorted by name (as bytes).
+    ///
+    /// Written with `JSONWriter`, not `JSONSerialization`: with sorted keys, Foundation compared
+    /// the keys through ICU collation and bridged every value, which made logging a fifth of
+    /// the CPU time of a trigger.
     public func log(_ level: Level, _ message: String, _ metadata: [String: String]) {
         guard level >= Self.minimumLevel else { return }
-        var record: [String: String] = metadata
-        record["ts"] = Date().ISO8601Format(.iso8601.time(includingFractionalSeconds: true).year().month().day())
-        record["level"] = level.description
-        record["logger"] = self.label
-        record["msg"] = message
-        guard var line = try? JSONSerialization.data(withJSONObject: record, options: [.sortedKeys]) else { return }
+        var line = Self.line(level: level, label: self.label, message: message, metadata: metadata, timestamp: Self.timestamp())
         line.append(UInt8(ascii: "\n"))
-        Self.sink.withLock { $0.write(line) }
+        Self.sink.withLock { $0.write(Data(line)) }
+    }
+
+    /// One record as JSON text (without the newline): `metadata` plus `ts`, `level`, `logger`
+    /// and `msg`, sorted by name as bytes; the record's own members win over metadata of the
+    /// same name. Every value is a JSON string with control characters escaped, so a value
+    /// cannot end the line or forge another record.
+    static func line(level: Level, label: String, message: String, metadata: [String: String], timestamp: String) -> [UInt8] {
+        var members: [(key: String, value: String)] = []
+        members.reserveCapacity(metadata.count + 4)
+        for (key, value) in metadata where !Self.reserved.contains(where: { $0.utf8.elementsEqual(key.utf8) }) {
+            members.append((key, value))
+        }
+        members.append(("ts", timestamp))
+        members.append(("level", level.description))
+        members.append(("logger", label))
+        members.append(("msg", message))
+        members.sort { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }
+        var writer = JSONWriter(capacity: 128 + message.utf8.count)
+        writer.object { w in
+            for member in members {
+                w.key(member.key)
+                w.string(member.value)
+            }
+        }
+        return writer.bytes
+    }
+
+    /// The members every record has; metadata under these names is dropped (the record's own win).
+    private static let reserved = ["ts", "level", "logger", "msg"]
+
+    /// Now in UTC as `2026-12-04T08:14:01.374` (milliseconds, no zone: the format the log has
+    /// always had), from `clock_gettime` and `gmtime_r` rather than a Foundation date format.
+    static func timestamp() -> String {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        var seconds = now.tv_sec
+        var parts = tm()
+        gmtime_r(&seconds, &parts)
+        func pad(_ value: Int, _ width: Int) -> String {
+            let digits = String(value)
+            return digits.count >= width ? digits : String(repeating: "0", count: width - digits.count) + digits
+        }
+        return pad(Int(parts.tm_year) + 1900, 4) + "-" + pad(Int(parts.tm_mon) + 1, 2) + "-" + pad(Int(parts.tm_mday), 2) + "T"
+            + pad(Int(parts.tm_hour), 2) + ":" + pad(Int(parts.tm_min), 2) + ":" + pad(Int(parts.tm_sec), 2) + "."
+            + pad(Int(now.tv_nsec) / 1_000_000, 3)
     }
 }

@@ -59,8 +59,10 @@ public final class App: HTTPHandler {
     private let stopping = Atomic<Bool>(false)
     /// Storage errors seen by requests, for `/healthz`.
     let storageTrouble = StorageTrouble()
-    /// At most half the worker threads may wait inside a store write; the rest stay free for
-    /// reads and `/healthz`.
+    /// At most all but two worker threads (and at least half of them) may wait inside a store
+    /// write; the rest stay free for reads and `/healthz`. Triggers inside it are group-committed,
+    /// so the limit is also the largest batch one commit can hold (4 gave 1,600 triggers/s at 8
+    /// threads, 6 gave 2,050: docs/benchmarks.md).
     let writeGate: WriteGate
     let logger = Logger(label: "http")
     /// Issues and checks the CSRF tokens of HTML forms.
@@ -87,7 +89,7 @@ public final class App: HTTPHandler {
         Self.collectGauges(into: metrics, store: store, runner: runner)
         self.changes = changes ?? JobChanges(maxWaiters: max(1, configuration.server.threads / 2))
         self.snapshotInForce = Locked(ConfigurationSnapshot(configuration))
-        self.writeGate = WriteGate(limit: configuration.server.threads / 2)
+        self.writeGate = WriteGate(limit: max(configuration.server.threads / 2, configuration.server.threads - 2))
         self.store = store
         self.storeKind = configuration.store.kind
         self.runner = runner

@@ -27,6 +27,7 @@ let usage = """
            sluice-bench runner-hosts --hosts K --jobs J --tasks-per-job T [--store sqlite|postgres]
                         [--parallelism P] [--submitters S] [--task true|noop] [--pipelines N]
                         [--submit during|before]
+           sluice-bench store-submit [--threads T] [--triggers N] [--batch B]
 
       crypto   PublicKey.verify throughput for ES256 and RS256 with keys and signatures made by the
                openssl tool (scripts/bench writes them to DIR; see CryptoBench.swift for the files).
@@ -48,6 +49,9 @@ let usage = """
                     before: while they drain); triggers/s, jobs/s, tasks/s, jobs per host; one
                     JSON line (see RunnerHostsBench.swift). Defaults: J 200, T 5, P 8 per host,
                     --task true (/bin/true under a supervisor; noop starts no process)
+      store-submit  N durable triggers (default 2000) into SQLiteJobStore.submit from T threads
+                    (default 16), up to B per group commit (default 64; 1 = a commit each);
+                    one JSON line (see SubmitBench.swift)
     """
 
 // The runner logs every job at info level; a benchmark wants only warnings on its stderr.
@@ -70,6 +74,8 @@ case "runner-hosts":
             ]))
 case "runner-adopt":
     RunnerBench.adopt(Options(arguments, valued: ["--tasks"]))
+case "store-submit":
+    SubmitBench.run(Options(arguments, valued: ["--threads", "--triggers", "--batch"]))
 case "-h", "--help", "help":
     print(usage)
 default:

@@ -43,6 +43,10 @@ import sys
 # The floors of the issue.
 FLOOR_JOB_JSON_RATIO = 0.6  # small job JSON req/s over the hello ceiling's
 FLOOR_PAGE_SERVER_MS = 50.0  # median server time of the 1,000-task job page
+FLOOR_JOB_JSON_RATIO_16 = 0.7  # issue 15: small job JSON at 16 connections
+FLOOR_TRIGGERS_16 = 3000.0  # issue 15: durable triggers/s at 16 connections
+FLOOR_TRIGGER_RATIO_16 = 0.15  # issue 15: the same over the ceiling
+FLOOR_TRIGGER_P99_MS = 20.0  # issue 15: trigger p99 at 16 connections
 
 # Targets in the order of the table: (key, label). The key is what scripts/bench writes.
 TARGETS = [
@@ -188,8 +192,14 @@ def fmt_ms(ms):
     return f"{ms:.2f} ms" if ms < 100 else f"{ms:.0f} ms"
 
 
+def split_key(key):
+    """'trigger@16' -> ('trigger', 16); a key without '@' was measured at 8 connections."""
+    base, _, connections = key.partition("@")
+    return base, int(connections) if connections else 8
+
+
 def table(path, ceiling_label):
-    wrk = {}  # target -> list of (rps, p50, p99, requests, non2xx, socket errors, app us, lighttpd us)
+    wrk = {}  # (target, connections) -> list of (rps, p50, p99, requests, non2xx, socket errors, app us, lighttpd us)
     server = {}  # target -> list of (count, median, p99, samples file)
     with open(path) as results:
         for line in results:
@@ -198,52 +208,61 @@ def table(path, ceiling_label):
                 continue
             if fields[0] == "wrk":
                 values = tuple(float(v) for v in fields[3:11])
-                wrk.setdefault(fields[2], []).append(values)
+                wrk.setdefault(split_key(fields[2]), []).append(values)
             elif fields[0] == "server":
                 server.setdefault(fields[2], []).append(
                     (int(fields[3]), float(fields[4]), float(fields[5]), fields[6]))
-    if "hello" not in wrk:
-        fail("no hello (ceiling) measurement in the results")
-    ceiling = statistics.median(r[0] for r in wrk["hello"])
+    counts = sorted({c for _, c in wrk})
+    ceilings = {}
+    for c in counts:
+        if ("hello", c) not in wrk:
+            fail(f"no hello (ceiling) measurement at {c} connections in the results")
+        ceilings[c] = statistics.median(r[0] for r in wrk[("hello", c)])
 
     labels = dict(TARGETS)
     labels["hello"] = f"hello ({ceiling_label}) GET /hello"
-    width = max(len(labels[k]) for k, _ in TARGETS if k in wrk)
+    width = max(len(labels[k]) for k, _ in TARGETS if any((k, c) in wrk for c in counts)) + 6
     header = (f"{'target':<{width}} | {'req/s (median)':>14} | {'p50':>9} | {'p99':>9} | {'ratio':>5} | "
               f"{'app CPU/req':>11} | {'lighttpd CPU/req':>16} | runs")
     print(header)
     print("|".join("-" * len(part) for part in header.split("|")))
     notes = []
     ratios = {}
-    for key, _ in TARGETS:
-        if key not in wrk:
-            continue
-        rows = wrk[key]
-        rps = statistics.median(r[0] for r in rows)
-        p50 = statistics.median(r[1] for r in rows)
-        p99 = statistics.median(r[2] for r in rows)
-        app = statistics.median(r[6] for r in rows)
-        light = statistics.median(r[7] for r in rows)
-        ratios[key] = rps / ceiling if ceiling else 0.0
-        print(f"{labels[key]:<{width}} | {rps:>14.0f} | {fmt_ms(p50):>9} | {fmt_ms(p99):>9} | {fmt_ratio(ratios[key]):>5} | "
-              f"{fmt_us(app):>11} | {fmt_us(light):>16} | {len(rows)}")
-        bad = sum(int(r[4]) for r in rows)
-        socket_errors = sum(int(r[5]) for r in rows)
-        if bad or socket_errors:
-            total = sum(int(r[3]) for r in rows)
-            notes.append(
-                f"{key}: {bad} of {total} responses were not 2xx/3xx, {socket_errors} socket errors "
-                "(wrk counts them in req/s: this row is not valid)")
+    medians = {}
+    for c in counts:
+        for key, _ in TARGETS:
+            if (key, c) not in wrk:
+                continue
+            rows = wrk[(key, c)]
+            rps = statistics.median(r[0] for r in rows)
+            p50 = statistics.median(r[1] for r in rows)
+            p99 = statistics.median(r[2] for r in rows)
+            app = statistics.median(r[6] for r in rows)
+            light = statistics.median(r[7] for r in rows)
+            ratios[(key, c)] = rps / ceilings[c] if ceilings[c] else 0.0
+            medians[(key, c)] = (rps, p50, p99, app)
+            label = f"{labels[key]} @{c}"
+            print(f"{label:<{width}} | {rps:>14.0f} | {fmt_ms(p50):>9} | {fmt_ms(p99):>9} | {fmt_ratio(ratios[(key, c)]):>5} | "
+                  f"{fmt_us(app):>11} | {fmt_us(light):>16} | {len(rows)}")
+            bad = sum(int(r[4]) for r in rows)
+            socket_errors = sum(int(r[5]) for r in rows)
+            if bad or socket_errors:
+                total = sum(int(r[3]) for r in rows)
+                notes.append(
+                    f"{key}@{c}: {bad} of {total} responses were not 2xx/3xx, {socket_errors} socket errors "
+                    "(wrk counts them in req/s: this row is not valid)")
     print()
-    print("per-round req/s (ratio to the ceiling of the same round):")
-    for key, _ in TARGETS:
-        if key not in wrk:
-            continue
-        cells = []
-        for i, r in enumerate(wrk[key]):
-            same_round = wrk["hello"][i][0] if i < len(wrk["hello"]) else ceiling
-            cells.append(f"{r[0]:.0f} ({fmt_ratio(r[0] / same_round)})")
-        print(f"  {key}: {' '.join(cells)}")
+    print("per-round req/s (ratio to the ceiling at the same connections in the same round):")
+    for c in counts:
+        for key, _ in TARGETS:
+            if (key, c) not in wrk:
+                continue
+            cells = []
+            hello = wrk[("hello", c)]
+            for i, r in enumerate(wrk[(key, c)]):
+                same_round = hello[i][0] if i < len(hello) else ceilings[c]
+                cells.append(f"{r[0]:.0f} ({fmt_ratio(r[0] / same_round)})")
+            print(f"  {key}@{c}: {' '.join(cells)}")
     print("CPU/req: user + system time of the process over the wrk run, divided by the requests wrk counted;")
     print("  the trigger row's includes the runner running the triggered jobs during the run.")
     for note in notes:
@@ -270,15 +289,24 @@ def table(path, ceiling_label):
 
     print()
     print("floors:")
-    if "job-json" in ratios:
-        ratio = ratios["job-json"]
-        verdict = "PASS" if ratio >= FLOOR_JOB_JSON_RATIO else "FAIL"
-        print(f"  {verdict}  job JSON (1-task job) >= {FLOOR_JOB_JSON_RATIO} of the ceiling: {ratio:.2f}")
-    else:
+    def floor(ok, text):
+        print(f"  {'PASS' if ok else 'FAIL'}  {text}")
+    for c, minimum in ((8, FLOOR_JOB_JSON_RATIO), (16, FLOOR_JOB_JSON_RATIO_16)):
+        if ("job-json", c) in ratios:
+            ratio = ratios[("job-json", c)]
+            floor(ratio >= minimum, f"job JSON (1-task job) @{c} >= {minimum} of the ceiling: {ratio:.2f}")
+    if ("job-json", 8) not in ratios and ("job-json", 16) not in ratios:
         print("  (job JSON not measured)")
+    if ("trigger", 16) in medians:
+        rps, _, p99, _ = medians[("trigger", 16)]
+        ratio = ratios[("trigger", 16)]
+        floor(rps >= FLOOR_TRIGGERS_16, f"durable triggers @16 >= {FLOOR_TRIGGERS_16:.0f}/s: {rps:.0f}/s")
+        floor(ratio >= FLOOR_TRIGGER_RATIO_16, f"durable triggers @16 >= {FLOOR_TRIGGER_RATIO_16} of the ceiling: {ratio:.2f}")
+        floor(p99 < FLOOR_TRIGGER_P99_MS, f"trigger p99 @16 < {FLOOR_TRIGGER_P99_MS:.0f} ms: {p99:.1f} ms")
+    else:
+        print("  (triggers at 16 connections not measured)")
     if page is not None:
-        verdict = "PASS" if page < FLOOR_PAGE_SERVER_MS else "FAIL"
-        print(f"  {verdict}  1,000-task job page server time (median) < {FLOOR_PAGE_SERVER_MS:.0f} ms: {page:.2f} ms")
+        floor(page < FLOOR_PAGE_SERVER_MS, f"1,000-task job page server time (median) < {FLOOR_PAGE_SERVER_MS:.0f} ms: {page:.2f} ms")
     else:
         print("  (job page server time not measured)")
 
