@@ -26,6 +26,10 @@ public protocol JobStore: Sendable {
     /// Jobs matching the query, newest first, without tasks.
     func jobs(_ query: JobQuery) throws -> [JobRecord]
 
+    /// The job's stamp (state, start and finish times) without its tasks, or nil if there is no
+    /// such job. A default implementation reads it through `jobs(_:)`.
+    func jobStamp(id: Int64) throws -> JobStamp?
+
     /// Marks a queued or running job as cancel-requested, with `audit` (if given) in the same
     /// transaction. Returns the job (unchanged if it had already finished), or nil if there is no
     /// such job.
@@ -110,6 +114,13 @@ public struct JobStoreError: Error, Sendable, CustomStringConvertible {
 }
 
 extension JobStore {
+    /// The job's stamp (state, start and finish times) without its tasks, or nil if there is no
+    /// such job; what a cache of finished jobs' representations checks before it answers.
+    /// Stores may read it more cheaply than this.
+    public func jobStamp(id: Int64) throws -> JobStamp? {
+        try self.jobs(JobQuery(ids: [id])).first.map(JobStamp.init(of:))
+    }
+
     /// `submit(_:rules:audit:)` without an audit record (the runner's and tests' own jobs).
     public func submit(_ job: NewJob, rules: SubmissionRules) throws -> Submission {
         try self.submit(job, rules: rules, audit: nil)

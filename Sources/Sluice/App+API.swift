@@ -350,13 +350,32 @@ extension App {
     /// representation named by `If-None-Match` (or from the current one, without that header),
     /// at most S seconds; 304 if nothing changed by then.
     func showJob(_ context: RequestContext) throws -> HTTPResponse {
+        var seconds = 0
+        if let text = context.query["wait"] {
+            guard let value = Int(text), (0...60).contains(value) else {
+                throw HTTPError(.badRequest, "wait must be a whole number of seconds from 0 to 60")
+            }
+            seconds = value
+        }
+        // A finished job whose stamp is unchanged: its kept JSON, authorized as a read would be.
+        // (A finished job never waits: the long-poll below would return it at once.)
+        if let id = Int64(context.parameter("id")), id > 0, let kept = self.finishedJobs.entry(id: id, mountPath: context.mountPath),
+            try self.store.jobStamp(id: id) == kept.stamp
+        {
+            try self.authorize(context, .view, pipeline: kept.pipeline, parameters: kept.params, isJob: true)
+            var response = HTTPResponse.json(kept.body)
+            response.setHeader("ETag", kept.tag)
+            return response
+        }
         var job = try self.visibleJob(context)
         var body = JobJSON.bytes(job, mountPath: context.mountPath, includeTasks: true)
-        guard let text = context.query["wait"] else { return .json(body) }
-        guard let seconds = Int(text), (0...60).contains(seconds) else {
-            throw HTTPError(.badRequest, "wait must be a whole number of seconds from 0 to 60")
-        }
         var tag = ConditionalGET.tag(of: body)
+        self.keepIfFinished(job, body: body, tag: tag, mountPath: context.mountPath)
+        guard context.query["wait"] != nil else {
+            var response = HTTPResponse.json(body)
+            response.setHeader("ETag", tag)
+            return response
+        }
         let baseline = context.request.header("If-None-Match") ?? tag
         let deadline = Date().addingTimeInterval(Double(seconds))
         while ConditionalGET.matches(baseline, tag) && !job.state.isTerminal {
@@ -367,6 +386,7 @@ extension App {
             job = fresh
             body = JobJSON.bytes(job, mountPath: context.mountPath, includeTasks: true)
             tag = ConditionalGET.tag(of: body)
+            self.keepIfFinished(job, body: body, tag: tag, mountPath: context.mountPath)
             if !ConditionalGET.matches(baseline, tag) { break }
             if Date() >= deadline { break }
             switch self.changes.wait(for: job.id, after: generation, until: deadline) {
@@ -384,6 +404,14 @@ extension App {
         var response = HTTPResponse.json(body)
         response.setHeader("ETag", tag)
         return response
+    }
+
+    /// Keeps a finished job's JSON for the next request of it (`FinishedJobCache`).
+    private func keepIfFinished(_ job: JobRecord, body: [UInt8], tag: String, mountPath: String) {
+        guard job.state.isTerminal else { return }
+        self.finishedJobs.store(
+            id: job.id,
+            .init(stamp: JobStamp(of: job), mountPath: mountPath, pipeline: job.pipeline, params: job.params, body: body, tag: tag))
     }
 
     /// `POST /api/v1/jobs/{id}/cancel`: 202 while the cancel takes effect, 200 if the job had

@@ -64,6 +64,8 @@ public final class App: HTTPHandler {
     /// so the limit is also the largest batch one commit can hold (4 gave 1,600 triggers/s at 8
     /// threads, 6 gave 2,050: docs/benchmarks.md).
     let writeGate: WriteGate
+    /// The JSON of finished jobs, checked against the store's stamp on every use.
+    let finishedJobs = FinishedJobCache()
     let logger = Logger(label: "http")
     /// Issues and checks the CSRF tokens of HTML forms.
     let csrf: CSRFTokens

@@ -272,3 +272,27 @@ import Testing
         }
     }
 }
+
+/// `jobStamp(id:)`: the state and times the finished-job cache checks, against every store.
+@Suite struct JobStampTests {
+    @Test("jobStamp follows the job through running, finished and retried; nil for a missing id", arguments: StoreKind.allCases)
+    func stamps(_ kind: StoreKind) throws {
+        let clock = TestClock(Fixtures.epoch)
+        let h = try kind.make(clock: clock)
+        defer { h.tearDown() }
+        let store = h.store
+        let job = try store.createJob(Fixtures.job())
+        #expect(try store.jobStamp(id: job.id) == JobStamp(state: .queued, startedAt: nil, finishedAt: nil))
+        #expect(try store.jobStamp(id: job.id + 1000) == nil)
+        try store.record(jobID: job.id, changes: [TaskChange(task: "extract", state: .running, pid: 1)], jobState: .running)
+        clock.advance(by: 5)
+        try store.record(
+            jobID: job.id, changes: job.tasks.map { TaskChange(task: $0.name, state: .failed, exitCode: 1) }, jobState: .failed)
+        let failed = try #require(try store.job(id: job.id))
+        let stamp = try #require(try store.jobStamp(id: job.id))
+        #expect(stamp == JobStamp(of: failed))
+        #expect(stamp.state == .failed && stamp.finishedAt != nil && stamp.startedAt != nil)
+        _ = try store.retry(jobID: job.id, audit: nil)
+        #expect(try store.jobStamp(id: job.id) != stamp)
+    }
+}

@@ -1,0 +1,84 @@
+import Foundation
+import HTTP
+import JobStore
+import Testing
+
+@testable import Sluice
+
+/// `GET /api/v1/jobs/{id}` keeps the JSON of finished jobs (`FinishedJobCache`): the kept answer
+/// must be byte-for-byte the fresh one, never outlive a change of the job, and be authorized
+/// like a read.
+@Suite struct FinishedJobCacheTests {
+    @Test("A finished job's JSON is kept after the first read and served byte-equal, with the same ETag; a running job's is not kept")
+    func keptAndEqual() throws {
+        let h = try AppHarness()
+        defer { h.remove() }
+        let running = try h.createJob()
+        try h.start(running, task: "extract")
+        _ = h.send("GET", "/api/v1/jobs/\(running.id)")
+        #expect(h.app.finishedJobs.size.entries == 0)
+
+        let job = try h.createJob(params: ["date": "2024-05-02"])
+        try h.finish(job)
+        let first = h.send("GET", "/api/v1/jobs/\(job.id)")
+        #expect(first.status.code == 200)
+        #expect(h.app.finishedJobs.size.entries == 1)
+        let second = h.send("GET", "/api/v1/jobs/\(job.id)")
+        #expect(second.body == first.body && second.header("ETag") == first.header("ETag"))
+        let fresh = try #require(try h.store.job(id: job.id))
+        #expect(second.body == JobJSON.bytes(fresh, mountPath: "/sluice", includeTasks: true))
+        // A conditional request against the kept tag is a 304.
+        let conditional = h.send("GET", "/api/v1/jobs/\(job.id)", params: ["HTTP_IF_NONE_MATCH": first.header("ETag") ?? ""])
+        #expect(conditional.status.code == 304)
+    }
+
+    @Test("A retry made outside this app (another host) makes the next read fresh: queued, then the new outcome")
+    func retryInvalidates() throws {
+        let h = try AppHarness()
+        defer { h.remove() }
+        let job = try h.createJob()
+        try h.finish(job, as: .failed, jobState: .failed)
+        let failed = try AppHarness.json(h.send("GET", "/api/v1/jobs/\(job.id)"))
+        #expect(failed["state"] as? String == "failed")
+        #expect(try h.store.retry(jobID: job.id, audit: nil) != nil)
+        let queued = try AppHarness.json(h.send("GET", "/api/v1/jobs/\(job.id)"))
+        #expect(queued["state"] as? String == "queued")
+        let retried = try #require(try h.store.job(id: job.id))
+        try h.finish(retried)
+        let succeeded = try AppHarness.json(h.send("GET", "/api/v1/jobs/\(job.id)"))
+        #expect(succeeded["state"] as? String == "succeeded")
+        #expect(try AppHarness.json(h.send("GET", "/api/v1/jobs/\(job.id)"))["state"] as? String == "succeeded")
+    }
+
+    @Test("A kept job is still authorized per caller: 404 for one who may not view it, after one who may has read it")
+    func authorizedOnHit() throws {
+        let h = try AppHarness()
+        defer { h.remove() }
+        let job = try h.createJob()
+        try h.finish(job)
+        #expect(h.send("GET", "/api/v1/jobs/\(job.id)", user: "vera").status.code == 200)
+        #expect(h.app.finishedJobs.size.entries == 1)
+        #expect(h.send("GET", "/api/v1/jobs/\(job.id)", user: "sam").status.code == 404)
+        #expect(h.send("GET", "/api/v1/jobs/\(job.id)", user: nil).status.code == 401)
+        #expect(h.send("GET", "/api/v1/jobs/\(job.id)", user: "bob").status.code == 200)
+    }
+
+    @Test("The cache is bounded by entries and by bytes, the oldest going first")
+    func bounded() {
+        let cache = FinishedJobCache(maxEntries: 3, maxBytes: 100)
+        func entry(_ size: Int, state: JobState = .succeeded) -> FinishedJobCache.Entry {
+            .init(
+                stamp: JobStamp(state: state, startedAt: nil, finishedAt: nil), mountPath: "/s", pipeline: "p", params: [:],
+                body: Array(repeating: 0x20, count: size), tag: "t")
+        }
+        for id in 1...4 { cache.store(id: Int64(id), entry(10)) }
+        #expect(cache.size.entries == 3 && cache.entry(id: 1, mountPath: "/s") == nil && cache.entry(id: 4, mountPath: "/s") != nil)
+        cache.store(id: 5, entry(90))
+        #expect(cache.size.bytes <= 100 && cache.entry(id: 5, mountPath: "/s") != nil)
+        cache.store(id: 6, entry(101))
+        #expect(cache.entry(id: 6, mountPath: "/s") == nil, "larger than the whole cache: not kept")
+        cache.store(id: 7, entry(1, state: .running))
+        #expect(cache.entry(id: 7, mountPath: "/s") == nil, "unfinished jobs are not kept")
+        #expect(cache.entry(id: 5, mountPath: "/other") == nil, "another mount path is another representation")
+    }
+}
