@@ -80,7 +80,7 @@ let package = Package(
         ),
         // Micro-benchmarks driven by scripts/bench; not installed.
         .executableTarget(
-            name: "sluice-bench", dependencies: ["Crypto", "Workflow", "JobStore", "SQLiteStore", "PostgresStore", "Postgres", "Locking"],
+            name: "sluice-bench", dependencies: ["Crypto", "Workflow", "JobStore", "SQLiteStore", "PostgresStore", "Postgres", "Locking", "SystemCalls"],
             swiftSettings: strict),
 
         // Helpers every test target shares (temporary directories, polling, child processes, the

@@ -87,19 +87,10 @@ public struct Logger: Sendable {
     private static let reserved = ["ts", "level", "logger", "msg"]
 
     /// Now in UTC as `2026-12-04T08:14:01.374` (milliseconds, no zone: the format the log has
-    /// always had), from `clock_gettime` and `gmtime_r` rather than a Foundation date format.
+    /// always had), from `clock_gettime` and `UTCTime` rather than a Foundation date format.
     static func timestamp() -> String {
         var now = timespec()
         clock_gettime(CLOCK_REALTIME, &now)
-        var seconds = now.tv_sec
-        var parts = tm()
-        gmtime_r(&seconds, &parts)
-        func pad(_ value: Int, _ width: Int) -> String {
-            let digits = String(value)
-            return digits.count >= width ? digits : String(repeating: "0", count: width - digits.count) + digits
-        }
-        return pad(Int(parts.tm_year) + 1900, 4) + "-" + pad(Int(parts.tm_mon) + 1, 2) + "-" + pad(Int(parts.tm_mday), 2) + "T"
-            + pad(Int(parts.tm_hour), 2) + ":" + pad(Int(parts.tm_min), 2) + ":" + pad(Int(parts.tm_sec), 2) + "."
-            + pad(Int(now.tv_nsec) / 1_000_000, 3)
+        return UTCTime.string(milliseconds: Int64(now.tv_sec) * 1000 + Int64(now.tv_nsec) / 1_000_000, zone: false)
     }
 }

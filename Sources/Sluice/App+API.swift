@@ -350,12 +350,12 @@ extension App {
     /// representation named by `If-None-Match` (or from the current one, without that header),
     /// at most S seconds; 304 if nothing changed by then.
     func showJob(_ context: RequestContext) throws -> HTTPResponse {
-        var seconds = 0
+        var wait: Int? = nil
         if let text = context.query["wait"] {
-            guard let value = Int(text), (0...60).contains(value) else {
+            guard let seconds = Int(text), (0...60).contains(seconds) else {
                 throw HTTPError(.badRequest, "wait must be a whole number of seconds from 0 to 60")
             }
-            seconds = value
+            wait = seconds
         }
         // A finished job whose stamp is unchanged: its kept JSON, authorized as a read would be.
         // (A finished job never waits: the long-poll below would return it at once.)
@@ -363,19 +363,13 @@ extension App {
             try self.store.jobStamp(id: id) == kept.stamp
         {
             try self.authorize(context, .view, pipeline: kept.pipeline, parameters: kept.params, isJob: true)
-            var response = HTTPResponse.json(kept.body)
-            response.setHeader("ETag", kept.tag)
-            return response
+            return Self.json(kept.body, tag: kept.tag)
         }
         var job = try self.visibleJob(context)
         var body = JobJSON.bytes(job, mountPath: context.mountPath, includeTasks: true)
         var tag = ConditionalGET.tag(of: body)
         self.keepIfFinished(job, body: body, tag: tag, mountPath: context.mountPath)
-        guard context.query["wait"] != nil else {
-            var response = HTTPResponse.json(body)
-            response.setHeader("ETag", tag)
-            return response
-        }
+        guard let seconds = wait else { return Self.json(body, tag: tag) }
         let baseline = context.request.header("If-None-Match") ?? tag
         let deadline = Date().addingTimeInterval(Double(seconds))
         while ConditionalGET.matches(baseline, tag) && !job.state.isTerminal {
@@ -400,7 +394,12 @@ extension App {
             }
             break
         }
-        // The tag is known already; ConditionalGET uses it instead of hashing the body again.
+        return Self.json(body, tag: tag)
+    }
+
+    /// A JSON answer whose tag is known already: ConditionalGET uses it instead of hashing the
+    /// body again.
+    private static func json(_ body: [UInt8], tag: String) -> HTTPResponse {
         var response = HTTPResponse.json(body)
         response.setHeader("ETag", tag)
         return response

@@ -138,29 +138,9 @@ enum JobJSON {
         return p
     }
 
+    /// `date` in UTC with milliseconds and `Z` (`UTCTime`).
     static func time(_ date: Date) -> String {
-        // By hand from whole milliseconds (days-to-civil after Howard Hinnant): this runs twice
-        // per task in every job answer, and Foundation's ISO 8601 formatting dominated the
-        // profile of a 1,000-task job.
-        let milliseconds = Int64((date.timeIntervalSince1970 * 1000).rounded())
-        let (secondsOfEpoch, fraction) = (milliseconds.floorDivided(by: 1000), milliseconds.floorModulo(1000))
-        let days = secondsOfEpoch.floorDivided(by: 86400)
-        let secondOfDay = secondsOfEpoch.floorModulo(86400)
-        let z = days + 719_468
-        let era = z.floorDivided(by: 146_097)
-        let dayOfEra = z - era * 146_097
-        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36524 - dayOfEra / 146_096) / 365
-        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-        let mp = (5 * dayOfYear + 2) / 153
-        let day = dayOfYear - (153 * mp + 2) / 5 + 1
-        let month = mp < 10 ? mp + 3 : mp - 9
-        let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
-        func pad(_ value: Int64, _ width: Int) -> String {
-            let digits = String(value)
-            return digits.count >= width ? digits : String(repeating: "0", count: width - digits.count) + digits
-        }
-        return "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))T\(pad(secondOfDay / 3600, 2)):\(pad(secondOfDay % 3600 / 60, 2)):"
-            + "\(pad(secondOfDay % 60, 2)).\(pad(fraction, 3))Z"
+        UTCTime.string(milliseconds: Int64((date.timeIntervalSince1970 * 1000).rounded()))
     }
 
     /// The job as JSON bytes, written by hand in the same shape and key order as `encode(job(...))`
@@ -279,15 +259,4 @@ enum JobJSON {
         // Encoding these plain structs cannot fail; an empty body would show up in tests at once.
         return Array((try? encoder.encode(value)) ?? Data()) + [0x0a]
     }
-}
-
-extension Int64 {
-    /// Division rounding towards negative infinity.
-    fileprivate func floorDivided(by divisor: Int64) -> Int64 {
-        let q = self / divisor
-        return (self % divisor != 0 && (self < 0) != (divisor < 0)) ? q - 1 : q
-    }
-
-    /// The remainder of `floorDivided(by:)`, always in `0..<divisor` for a positive divisor.
-    fileprivate func floorModulo(_ divisor: Int64) -> Int64 { self - self.floorDivided(by: divisor) * divisor }
 }

@@ -2,6 +2,7 @@ import Foundation
 import JobStore
 import Locking
 import SQLiteStore
+import SystemCalls
 
 #if canImport(Glibc)
     import Glibc
@@ -55,7 +56,7 @@ enum SubmitBench {
             }
             group.wait()
             let elapsed = ContinuousClock.now - started
-            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+            let seconds = elapsed.inSeconds
             guard failures.withLock({ $0 }) == 0 else { fail("\(failures.withLock { $0 }) of \(triggers) triggers failed") }
             let commits = store.submissionCommits.commits
             print(

@@ -51,11 +51,10 @@ public enum Poll {
         within timeout: Duration, every interval: Duration = .milliseconds(20), _ attempt: () throws -> T?
     ) rethrows -> T? {
         let deadline = ContinuousClock.now + timeout
-        let microseconds = interval.components.seconds * 1_000_000 + interval.components.attoseconds / 1_000_000_000_000
         while true {
             if let value = try attempt() { return value }
             guard ContinuousClock.now < deadline else { return nil }
-            usleep(useconds_t(max(0, min(microseconds, Int64(useconds_t.max)))))
+            self.sleepBlocking(interval)
         }
     }
 
@@ -86,10 +85,16 @@ public enum Poll {
                 var state = initial
                 repeat {
                     step(&state)
-                    Thread.sleep(forTimeInterval: Double(interval.components.seconds) + Double(interval.components.attoseconds) / 1e18)
+                    self.sleepBlocking(interval)
                 } while ContinuousClock.now < deadline
                 continuation.resume(returning: state)
             }.start()
         }
+    }
+
+    /// Blocks the calling thread for `interval` (whole microseconds).
+    private static func sleepBlocking(_ interval: Duration) {
+        let microseconds = interval.components.seconds * 1_000_000 + interval.components.attoseconds / 1_000_000_000_000
+        usleep(useconds_t(max(0, min(microseconds, Int64(useconds_t.max)))))
     }
 }
