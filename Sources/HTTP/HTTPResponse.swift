@@ -6,6 +6,9 @@ public struct HTTPResponse: Sendable {
     public var headers: [(name: String, value: String)]
     /// The body bytes.
     public var body: [UInt8]
+    /// Whether `cgiHead` sends `Status:` first instead of last: for answers to lighttpd as a
+    /// FastCGI authorizer (see `cgiHead`).
+    public var statusFirst = false
 
     /// Creates a response.
     public init(status: HTTPStatus, headers: [(name: String, value: String)] = [], body: [UInt8] = []) {
@@ -44,8 +47,13 @@ public struct HTTPResponse: Sendable {
     /// `Location` (a trigger), a 301 or a 303 would all reach the client as 302. lighttpd,
     /// nginx and Apache accept `Status:` anywhere. A CR or LF byte inside a value is dropped: it
     /// would let a value start a header of its own (response splitting).
+    ///
+    /// With `statusFirst`, `Status:` comes first: lighttpd 1.4.69 reads an authorizer's headers
+    /// as an approval (keeping only `Variable-*`) for as long as it has seen no status other
+    /// than 200 (`src/http-header-glue.c`, `opts->authorizer`), so a refusal's `Content-Type`
+    /// and `X-Request-Id` before a later `Status: 403` would be dropped.
     public var cgiHead: String {
-        var head = ""
+        var head = self.statusFirst ? "Status: \(self.status.code) \(self.status.reason)\r\n" : ""
         for (name, value) in self.headers {
             // By bytes: "\r\n" is ONE Character in Swift, equal to neither "\r" nor "\n", so a
             // Character filter would let a CRLF pair through.
@@ -53,8 +61,8 @@ public struct HTTPResponse: Sendable {
             let clean = value.utf8.contains(where: isBreak) ? String(decoding: value.utf8.filter { !isBreak($0) }, as: UTF8.self) : value
             head += "\(name): \(clean)\r\n"
         }
-        head += "Status: \(self.status.code) \(self.status.reason)\r\n\r\n"
-        return head
+        if !self.statusFirst { head += "Status: \(self.status.code) \(self.status.reason)\r\n" }
+        return head + "\r\n"
     }
 
     /// A UTF-8 text response of the given content type.

@@ -61,6 +61,9 @@ public protocol JobStore: Sendable {
     /// Appends an audit record (committed before returning). Records are never changed.
     func appendAudit(_ record: AuditRecord) throws
 
+    /// Appends several audit records in one transaction, in order (committed before returning).
+    func appendAudit(_ records: [AuditRecord]) throws
+
     /// Audit records matching the query, newest first.
     func auditRecords(_ query: AuditQuery) throws -> [AuditRecord]
 }
@@ -83,6 +86,11 @@ public struct JobUpdate: Sendable {
 }
 
 extension JobStore {
+    /// Appends the records one transaction each (stores may do better).
+    public func appendAudit(_ records: [AuditRecord]) throws {
+        for record in records { try self.appendAudit(record) }
+    }
+
     /// Applies the changes of several jobs, one transaction per job (stores may do better).
     public func record(_ updates: [JobUpdate]) throws {
         for update in updates { try self.record(jobID: update.jobID, changes: update.changes, jobState: update.jobState) }

@@ -12,6 +12,9 @@ public struct WhoAmIView: Sendable {
     public var pipelines: [(name: String, verbs: [(verb: String, grant: String)])]
     /// Verbs about the Sluice instance itself (`admin`), each with the grant that allows it.
     public var instance: [(verb: String, grant: String)]
+    /// Guarded upstreams (lighttpd authorizer mode) with each allowed verb and its grant; an
+    /// upstream the caller may do nothing with is listed with no verbs.
+    public var upstreams: [(name: String, verbs: [(verb: String, grant: String)])] = []
     /// The configuration hash in force.
     public var configHash: String
     /// Rate limits that apply, described.
@@ -50,6 +53,20 @@ extension Pages {
                 "<h2>On this Sluice</h2>\n<div class=\"scroll\"><table><thead><tr><th>Verb</th><th>Allowed by</th></tr></thead><tbody>\n"
             for v in view.instance {
                 body += "<tr><td>\(HTML.escape(v.verb))</td><td><code>\(HTML.escape(v.grant))</code></td></tr>\n"
+            }
+            body += "</tbody></table></div>\n"
+        }
+        if !view.upstreams.isEmpty {
+            body +=
+                "<h2>Guarded services</h2>\n<div class=\"scroll\"><table><thead><tr><th>Service</th><th>Verb</th><th>Allowed by</th></tr></thead><tbody>\n"
+            for u in view.upstreams {
+                if u.verbs.isEmpty {
+                    body += "<tr><td>\(HTML.escape(u.name))</td><td colspan=\"2\">nothing</td></tr>\n"
+                }
+                for v in u.verbs {
+                    body +=
+                        "<tr><td>\(HTML.escape(u.name))</td><td>\(HTML.escape(v.verb))</td><td><code>\(HTML.escape(v.grant))</code></td></tr>\n"
+                }
             }
             body += "</tbody></table></div>\n"
         }

@@ -56,6 +56,22 @@ public struct Policy: Sendable {
         Set(Verb.pipelineVerbs.filter { self.decide(subject, $0, pipeline: pipeline).isAllowed })
     }
 
+    /// Decides whether `subject` may use `verb` on the guarded upstream named `upstream`.
+    ///
+    /// Only grants whose `upstreams` patterns match allow; `pipelines` patterns never do, so a
+    /// role that may do everything with every pipeline may still do nothing with Luigi.
+    public func decideOnUpstream(_ subject: Subject, _ verb: Verb, upstream: String) -> Decision {
+        guard verb.appliesToUpstreams else { return .deny(reason: "\(verb.rawValue) is not a verb about upstreams") }
+        let held = self.roles(of: subject)
+        for role in held {
+            if let index = role.grants.firstIndex(where: { $0.allowsOnUpstream(verb, upstream) }) {
+                return .allow(role: role.name, grantIndex: index)
+            }
+        }
+        if held.isEmpty { return .deny(reason: "\(subject.user) holds no role") }
+        return .deny(reason: "no role of \(subject.user) grants \(verb.rawValue) on upstream \(upstream)")
+    }
+
     /// Decides whether `subject` may use `verb`, a verb about the Sluice instance (`admin`).
     ///
     /// Only a grant on exactly `pipelines: ["*"]` that names the verb allows it; a grant on

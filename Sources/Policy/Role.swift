@@ -1,19 +1,35 @@
 public import ByteStrings
 
-/// Permission to use some verbs on the pipelines whose names match some patterns.
+/// Permission to use some verbs on the pipelines, and on the guarded upstreams, whose names
+/// match some patterns.
 public struct Grant: Sendable, Hashable {
     /// Pipeline-name patterns.
     public var pipelines: [GlobPattern]
+    /// Guarded-upstream name patterns (see `GuardedUpstream`). Separate from `pipelines`: a grant
+    /// on every pipeline (`*`) grants nothing on an upstream.
+    public var upstreams: [GlobPattern]
     /// The verbs granted.
     public var verbs: Set<Verb>
     /// Limits on parameter values, by parameter name; empty means any values.
     public var parameters: [String: ParameterConstraint]
 
     /// Creates a grant.
-    public init(pipelines: [GlobPattern], verbs: Set<Verb>, parameters: [String: ParameterConstraint] = [:]) {
+    public init(
+        pipelines: [GlobPattern], upstreams: [GlobPattern] = [], verbs: Set<Verb>, parameters: [String: ParameterConstraint] = [:]
+    ) {
         self.pipelines = pipelines
+        self.upstreams = upstreams
         self.verbs = verbs
         self.parameters = parameters
+    }
+
+    /// Whether this grant allows `verb` on the guarded upstream named `upstream`: the verb is one
+    /// about upstreams, the grant names it, and one of its `upstreams` patterns matches. Parameter
+    /// limits are about pipelines: a grant that has them allows nothing on an upstream (`sluice
+    /// check` refuses the combination).
+    public func allowsOnUpstream(_ verb: Verb, _ upstream: String) -> Bool {
+        verb.appliesToUpstreams && self.verbs.contains(verb) && self.parameters.isEmpty
+            && self.upstreams.contains(where: { $0.matches(upstream) })
     }
 
     /// Whether this grant allows `verb` on `pipeline` with `parameters`.
@@ -23,7 +39,7 @@ public struct Grant: Sendable, Hashable {
     /// existing job's) must satisfy every constraint. A verb about the instance (`admin`) is
     /// never allowed on a pipeline: see `allowsOnInstance(_:)`.
     public func allows(_ verb: Verb, on pipeline: String, parameters values: [String: String]? = nil) -> Bool {
-        guard !verb.isAboutInstance, self.verbs.contains(verb), self.pipelines.contains(where: { $0.matches(pipeline) }) else {
+        guard verb.appliesToPipelines, self.verbs.contains(verb), self.pipelines.contains(where: { $0.matches(pipeline) }) else {
             return false
         }
         guard let values else { return true }

@@ -488,10 +488,15 @@ public final class PostgresJobStore: JobStore {
     // MARK: - Audit
 
     public func appendAudit(_ record: AuditRecord) throws {
+        try self.appendAudit([record])
+    }
+
+    public func appendAudit(_ records: [AuditRecord]) throws {
+        guard !records.isEmpty else { return }
         let namespace = self.namespace
         try self.write { db in
             try Self.lock(AdvisoryLockKey.insertOrder(namespace: namespace), on: db)
-            try Self.insertAudit(record, into: db)
+            for record in records { try Self.insertAudit(record, into: db) }
         }
     }
 

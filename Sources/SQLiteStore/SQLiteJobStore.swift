@@ -444,6 +444,11 @@ public final class SQLiteJobStore: JobStore {
         try self.write { db in try Self.insertAudit(record, into: db) }
     }
 
+    public func appendAudit(_ records: [AuditRecord]) throws {
+        guard !records.isEmpty else { return }
+        try self.write { db in for record in records { try Self.insertAudit(record, into: db) } }
+    }
+
     /// Inserts an audit record inside the caller's transaction.
     private static func insertAudit(_ record: AuditRecord, into db: Connection) throws {
         let optional = { (s: String?) in s.map(SQLValue.text) ?? .null }

@@ -66,6 +66,8 @@ public final class App: HTTPHandler {
     let writeGate: WriteGate
     /// The JSON of finished jobs, checked against the store's stamp on every use.
     let finishedJobs = FinishedJobCache()
+    /// Audit records of guarded upstreams' views, written just after their answers.
+    let auditQueue: AuditQueue
     let logger = Logger(label: "http")
     /// Issues and checks the CSRF tokens of HTML forms.
     let csrf: CSRFTokens
@@ -93,6 +95,7 @@ public final class App: HTTPHandler {
         self.snapshotInForce = Locked(ConfigurationSnapshot(configuration))
         self.writeGate = WriteGate(limit: max(configuration.server.threads / 2, configuration.server.threads - 2))
         self.store = store
+        self.auditQueue = AuditQueue(store: store)
         self.storeKind = configuration.store.kind
         self.runner = runner
         self.logDirectory = configuration.server.dataDirectory + "/logs"
@@ -177,6 +180,17 @@ public final class App: HTTPHandler {
         // The one read of the configuration for this request: everything below, handlers
         // included, decides with this snapshot.
         let snapshot = self.currentSnapshot
+        if Self.isAuthorizerRequest(request) {
+            // lighttpd asking whether a request may go on to a guarded upstream: not a request
+            // for Sluice's own routes, whatever its path.
+            var response = self.authorize(request, requestID: requestID, snapshot: snapshot)
+            response.setHeader("X-Request-Id", requestID)
+            response.statusFirst = true
+            self.metrics.request(
+                route: "authorizer", method: request.method, status: Int(response.status.code),
+                seconds: (ContinuousClock.now - started).inSeconds)
+            return response
+        }
         let mountPath = snapshot.configuration.server.basePath ?? request.scriptName
         let path = Self.routePath(of: request, basePath: snapshot.configuration.server.basePath)
         // Errors of the API and of /metrics (read by programs) are JSON; of pages, HTML.

@@ -57,8 +57,10 @@ public enum ConfigLoader {
         var top = ConfigReader(root, path: "", problems: problems)
         let server = self.readServer(top.value("server"), directory: directory, problems: problems)
         let store = self.readStore(top.value("store"), directory: directory, problems: problems)
-        let pipelines = self.readPipelines(top.value("pipelines"), problems: problems)
-        let roles = self.readRoles(top.value("roles"), pipelines: pipelines, problems: problems)
+        let upstreams = self.readUpstreams(top.value("upstreams"), problems: problems)
+        let pipelines = self.readPipelines(top.value("pipelines"), required: upstreams.isEmpty, problems: problems)
+        let roles = self.readRoles(
+            top.value("roles"), pipelines: pipelines, upstreams: upstreams.map(\.upstream.name), problems: problems)
         let limits = self.readRateLimits(top.value("rate_limits"), problems: problems)
         let resources = self.readResources(top.value("resources"), pipelines: pipelines, problems: problems)
         let (identity, defaultRole) = self.readIdentity(
@@ -73,7 +75,7 @@ public enum ConfigLoader {
         return Configuration(
             server: server, identity: identity, policy: Policy(roles: roles, defaultRole: defaultRole), pipelines: pipelines,
             triggerLimitPerIdentity: limits.identity, triggerLimitPerPipeline: limits.pipeline, resources: resources, directory: directory,
-            hash: Hex.encode(SHA256.hash(Array(data))), store: store)
+            hash: Hex.encode(SHA256.hash(Array(data))), store: store, upstreams: upstreams)
     }
 
     private static func readServer(_ value: JSONValue?, directory: String, problems: ProblemList) -> Configuration.Server {
@@ -108,9 +110,12 @@ public enum ConfigLoader {
         return server
     }
 
-    private static func readPipelines(_ value: JSONValue?, problems: ProblemList) -> [String: PipelineDefinition] {
+    /// Reads `pipelines`; at least one is `required` unless Sluice only guards upstreams.
+    private static func readPipelines(_ value: JSONValue?, required: Bool, problems: ProblemList) -> [String: PipelineDefinition] {
         var all = ConfigReader(value, path: "pipelines", problems: problems)
-        if all.keys.isEmpty { problems.add("pipelines", "required: define at least one pipeline") }
+        if all.keys.isEmpty && required {
+            problems.add("pipelines", "required: define at least one pipeline (or an upstream to guard)")
+        }
         var pipelines: [String: PipelineDefinition] = [:]
         for name in all.keys {
             let path = "pipelines.\(name)"
@@ -485,7 +490,9 @@ public enum ConfigLoader {
         return constraints
     }
 
-    private static func readRoles(_ value: JSONValue?, pipelines: [String: PipelineDefinition], problems: ProblemList) -> [Role] {
+    private static func readRoles(
+        _ value: JSONValue?, pipelines: [String: PipelineDefinition], upstreams: [String], problems: ProblemList
+    ) -> [Role] {
         guard let value else { return [] }
         var all = ConfigReader(value, path: "roles", problems: problems)
         var roles: [Role] = []
@@ -505,11 +512,19 @@ public enum ConfigLoader {
                 let gp = "\(path).grants[\(i)]"
                 var gr = ConfigReader(g, path: gp, problems: problems)
                 let patterns = (gr.strings("pipelines") ?? []).map(GlobPattern.init)
-                if patterns.isEmpty { problems.add("\(gp).pipelines", "required: at least one pipeline name or pattern") }
+                let upstreamPatterns = (gr.strings("upstreams") ?? []).map(GlobPattern.init)
+                if patterns.isEmpty && upstreamPatterns.isEmpty {
+                    problems.add("\(gp).pipelines", "required: at least one pipeline (or upstream) name or pattern")
+                }
                 for (j, pattern) in patterns.enumerated() where !pipelines.keys.contains(where: pattern.matches) {
                     problems.add(
                         "\(gp).pipelines[\(j)]",
                         pattern.isLiteral ? "unknown pipeline \"\(pattern)\"" : "pattern \"\(pattern)\" matches no pipeline")
+                }
+                for (j, pattern) in upstreamPatterns.enumerated() where !upstreams.contains(where: pattern.matches) {
+                    problems.add(
+                        "\(gp).upstreams[\(j)]",
+                        pattern.isLiteral ? "unknown upstream \"\(pattern)\"" : "pattern \"\(pattern)\" matches no upstream")
                 }
                 var verbs: Set<Verb> = []
                 var instanceVerbPaths: [(Verb, String)] = []
@@ -523,9 +538,23 @@ public enum ConfigLoader {
                     }
                 }
                 if verbs.isEmpty { problems.add("\(gp).verbs", "required: at least one verb") }
+                // A verb that nothing in the grant can take is a mistake, not a no-op: say which.
+                for (j, v) in (gr.strings("verbs") ?? []).enumerated() {
+                    guard let verb = Verb(rawValue: v) else { continue }
+                    if verb == .operate && upstreamPatterns.isEmpty {
+                        problems.add("\(gp).verbs[\(j)]", "operate is about guarded upstreams: name them in this grant's upstreams")
+                    } else if verb.appliesToPipelines && !verb.appliesToUpstreams && patterns.isEmpty {
+                        problems.add("\(gp).verbs[\(j)]", "\(verb.rawValue) is about pipelines: name them in this grant's pipelines")
+                    }
+                }
                 let matched = pipelines.values.filter { p in patterns.contains { $0.matches(p.name) } }
                 let constraints = self.readConstraints(gr.value("params"), path: "\(gp).params", pipelines: matched, problems: problems)
                 gr.finish()
+                if !upstreamPatterns.isEmpty && !constraints.isEmpty {
+                    problems.add(
+                        "\(gp).upstreams",
+                        "a grant limited by parameter values allows nothing on upstreams (they have no parameters): grant upstreams in a grant of their own")
+                }
                 // admin is about the instance, not pipelines: only a grant on exactly "*" may carry
                 // it, and it cannot depend on parameter values (see Grant.allowsOnInstance).
                 for (verb, path) in instanceVerbPaths {
@@ -543,7 +572,7 @@ public enum ConfigLoader {
                         )
                     }
                 }
-                grants.append(Grant(pipelines: patterns, verbs: verbs, parameters: constraints))
+                grants.append(Grant(pipelines: patterns, upstreams: upstreamPatterns, verbs: verbs, parameters: constraints))
             }
             r.finish()
             roles.append(

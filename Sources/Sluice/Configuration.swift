@@ -54,6 +54,14 @@ public struct Configuration: Sendable {
     public var hash: String
     /// Where jobs, tasks and the audit log are kept (`store`; SQLite when absent).
     public var store: StoreSettings = .sqlite
+    /// The guarded upstreams Sluice authorises requests to as lighttpd's FastCGI authorizer
+    /// (`upstreams`), in name order; look one up with `upstream(named:)`.
+    public var upstreams: [UpstreamSettings] = []
+
+    /// The guarded upstream configured under exactly `name`'s bytes, or nil.
+    public func upstream(named name: String) -> UpstreamSettings? {
+        self.upstreams.first { $0.upstream.name.utf8.elementsEqual(name.utf8) }
+    }
 
     /// The authenticators in the order they are consulted: service tokens, signed assertions,
     /// trusted proxy headers, then lighttpd's `REMOTE_USER`. The first that finds credentials

@@ -20,6 +20,8 @@ final class ConfigurationSnapshot: Sendable {
     let identityLimiter: RateLimiter?
     /// The per-pipeline trigger limiter, if configured.
     let pipelineLimiter: RateLimiter?
+    /// Each guarded upstream's per-caller limiter, by the upstream's name (compared as bytes).
+    let upstreamLimiters: [ByteString: RateLimiter]
 
     /// Builds the snapshot of `configuration`. The limiters start full: a reload refills them.
     init(_ configuration: Configuration) {
@@ -27,6 +29,8 @@ final class ConfigurationSnapshot: Sendable {
         self.authenticator = configuration.makeAuthenticator()
         self.identityLimiter = configuration.triggerLimitPerIdentity.map { RateLimiter(limit: $0) }
         self.pipelineLimiter = configuration.triggerLimitPerPipeline.map { RateLimiter(limit: $0) }
+        self.upstreamLimiters = Dictionary(
+            configuration.upstreams.map { (ByteString($0.upstream.name), RateLimiter(limit: $0.limit)) }, uniquingKeysWith: { a, _ in a })
     }
 
     /// The policy in force.

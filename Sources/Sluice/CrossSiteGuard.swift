@@ -12,8 +12,10 @@ import Identity
 /// preflight Sluice never answers, but the guard does not rely on that.
 enum CrossSiteGuard {
     /// Why a request was refused, or nil if it may proceed.
-    static func refusal(_ request: HTTPRequest, principal: Principal?) -> String? {
-        guard !["GET", "HEAD"].contains(request.method), let principal, principal.isAmbient else { return nil }
+    /// - Parameter everyMethod: check GET and HEAD too (a guarded upstream that changes state
+    ///   on GET, as Luigi's API does); otherwise they pass.
+    static func refusal(_ request: HTTPRequest, principal: Principal?, everyMethod: Bool = false) -> String? {
+        guard everyMethod || !["GET", "HEAD"].contains(request.method), let principal, principal.isAmbient else { return nil }
         if let site = request.header("Sec-Fetch-Site").map(Self.asciiLowercased) {
             return site.bytesEqual("same-origin") || site.bytesEqual("none") ? nil : "Sec-Fetch-Site is \(site)"
         }

@@ -36,6 +36,8 @@ struct Explanation: Encodable {
     /// Verbs about the Sluice instance itself (`admin`), each with its grant.
     var instance: [Permission]
     var pipelines: [PipelineAccess]
+    /// Every guarded upstream, with the verbs allowed on it (possibly none).
+    var upstreams: [PipelineAccess]
     var config_hash: String
     var limits: [LimitInfo]
 
@@ -63,6 +65,14 @@ struct Explanation: Encodable {
             }
             return verbs.contains { $0.verb == Verb.view.rawValue } ? PipelineAccess(name: name, verbs: verbs) : nil
         }
+        let upstreams = configuration.upstreams.map { settings -> PipelineAccess in
+            let name = settings.upstream.name
+            let verbs = Verb.upstreamVerbs.compactMap { verb -> Permission? in
+                guard case .allow(let role, let index) = policy.decideOnUpstream(subject, verb, upstream: name) else { return nil }
+                return Permission(verb: verb.rawValue, grant: "roles.\(role).grants[\(index)]")
+            }
+            return PipelineAccess(name: name, verbs: verbs)
+        }
         var limits: [LimitInfo] = []
         if let l = configuration.triggerLimitPerIdentity {
             let key = "\(principal.source.rawValue):\(principal.user)"
@@ -76,18 +86,20 @@ struct Explanation: Encodable {
         }
         return Explanation(
             user: principal.user, source: principal.source.rawValue, source_name: principal.sourceName, groups: principal.groups.sorted(),
-            roles: roles, instance: instance, pipelines: pipelines, config_hash: configuration.hash, limits: limits)
+            roles: roles, instance: instance, pipelines: pipelines, upstreams: upstreams, config_hash: configuration.hash, limits: limits)
     }
 
     /// The view model of the HTML page.
     var page: WhoAmIView {
-        WhoAmIView(
+        var view = WhoAmIView(
             user: self.user, source: self.source_name.map { "\(self.source) (\($0))" } ?? self.source, groups: self.groups,
             roles: self.roles.map { ($0.name, $0.via) }, pipelines: self.pipelines.map { ($0.name, $0.verbs.map { ($0.verb, $0.grant) }) },
             instance: self.instance.map { ($0.verb, $0.grant) }, configHash: self.config_hash,
             limits: self.limits.map { l in
                 "\(l.name): \(l.per_minute) per minute, burst \(l.burst)" + (l.available.map { ", \($0) available now" } ?? "")
             })
+        view.upstreams = self.upstreams.map { ($0.name, $0.verbs.map { ($0.verb, $0.grant) }) }
+        return view
     }
 
     /// Plain text for the command line.
@@ -100,6 +112,10 @@ struct Explanation: Encodable {
         if !self.instance.isEmpty {
             out += "this Sluice instance:\n"
             for v in self.instance { out += "  \(v.verb.padding(toLength: 8, withPad: " ", startingAt: 0)) by \(v.grant)\n" }
+        }
+        for u in self.upstreams {
+            out += "upstream \(u.name):\(u.verbs.isEmpty ? " nothing" : "")\n"
+            for v in u.verbs { out += "  \(v.verb.padding(toLength: 8, withPad: " ", startingAt: 0)) by \(v.grant)\n" }
         }
         if self.pipelines.isEmpty { out += "pipelines: none visible\n" }
         for p in self.pipelines {

@@ -136,6 +136,8 @@ public enum Server {
         app.beginStopping()
         server.stopAccepting()
         server.waitForWorkers()
+        // Records of allowed upstream views are written after their answer: write the last ones.
+        app.auditQueue.flush()
         runner.stop()
         logger.info("stopped")
         return 0

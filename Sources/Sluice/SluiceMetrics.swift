@@ -25,6 +25,7 @@ public final class SluiceMetrics: Sendable {
     let commits: HistogramFamily
     let reloads: CounterFamily
     let configInfo: GaugeFamily
+    let upstreamDecisions: CounterFamily
 
     /// Registers every family; the scrape-time gauges are added by `App` (`collectGauges`).
     public init() {
@@ -56,6 +57,17 @@ public final class SluiceMetrics: Sendable {
             "sluice_config_reloads_total", help: "Configuration reloads (SIGHUP), by result.", labels: ["result"])
         self.configInfo = r.gauge(
             "sluice_config_info", help: "The configuration in force: 1 for its SHA-256.", labels: ["sha256"])
+        self.upstreamDecisions = r.counter(
+            "sluice_upstream_decisions_total",
+            help: "Requests to guarded upstreams that Sluice decided as lighttpd's authorizer, by upstream, verb and decision.",
+            labels: ["upstream", "verb", "decision"])
+    }
+
+    /// A decision about a request to a guarded upstream. `upstream` is a configured name (an
+    /// unknown one is counted as `unknown`), `verb` the rule's verb or `none` when no rule
+    /// matched, `decision` one of a fixed set: the labels stay bounded.
+    func upstreamDecided(upstream: String, verb: String, decision: String) {
+        self.upstreamDecisions.add(1, [upstream, verb, decision])
     }
 
     /// An answered HTTP request.

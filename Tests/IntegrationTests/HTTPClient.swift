@@ -22,6 +22,8 @@ struct HTTPClient: Sendable {
     let passwords: [String: String]
     /// Send and receive timeout for each socket operation, in seconds.
     var timeoutSeconds: Int = 30
+    /// The `Host` header sent; nil: `127.0.0.1:<port>` (a name selects a `$HTTP["host"]` block).
+    var host: String? = nil
 
     /// A parsed HTTP response.
     struct Response: Sendable, CustomStringConvertible {
@@ -69,7 +71,7 @@ struct HTTPClient: Sendable {
         headers: [(String, String)] = [],
         body: [UInt8]? = nil
     ) throws -> Response {
-        var head = "\(method) \(target) HTTP/1.1\r\nHost: 127.0.0.1:\(self.port)\r\n"
+        var head = "\(method) \(target) HTTP/1.1\r\nHost: \(self.host ?? "127.0.0.1:\(self.port)")\r\n"
         if let user {
             let credentials = Data("\(user):\(self.passwords[user] ?? "")".utf8).base64EncodedString()
             head += "Authorization: Basic \(credentials)\r\n"

@@ -54,7 +54,8 @@ final class LighttpdHarness: @unchecked Sendable {
         /// sends its own `X-Forwarded-User` keeps it (and then gets no groups from here).
         var forwardedIdentity: ForwardedIdentity? = nil
         /// lighttpd config lines appended at the end as they are (e.g. `mimetype.assign`, an
-        /// `accesslog.format`); `server.modules += ( … )` adds modules.
+        /// `accesslog.format`); `server.modules += ( … )` adds modules. `@DIRECTORY@` stands for the
+        /// harness directory (where `sluice.sock` is).
         var extraLighttpdConfig = ""
         /// Whether the harness starts sluice itself, as `sluice serve --socket <directory>/sluice.sock`
         /// (the production shape, where systemd starts it), instead of lighttpd through `bin-path`:
@@ -255,7 +256,7 @@ final class LighttpdHarness: @unchecked Sendable {
               "check-local" => "disable",
               "kill-signal" => 15,
             )))
-            \(forwarding)\(options.extraLighttpdConfig.isEmpty ? "" : "\n" + options.extraLighttpdConfig + "\n")
+            \(forwarding)\(options.extraLighttpdConfig.isEmpty ? "" : "\n" + options.extraLighttpdConfig.replacingOccurrences(of: "@DIRECTORY@", with: directory) + "\n")
             """
     }
 
@@ -592,7 +593,7 @@ final class LighttpdHarness: @unchecked Sendable {
         return path
     }
 
-    private static func findFreePort() throws -> UInt16 {
+    static func findFreePort() throws -> UInt16 {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw HarnessError("socket() failed") }
         defer { close(fd) }
