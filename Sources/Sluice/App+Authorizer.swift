@@ -35,11 +35,14 @@ extension App {
             let named = original.params["SLUICE_UPSTREAM"]
             self.logger.error(
                 "authorizer request for an upstream Sluice does not guard", ["request.id": requestID, "upstream": named ?? "(none)"])
-            self.metrics.upstreamDecided(upstream: "unknown", verb: "none", decision: "unknown_upstream")
+            // "_unknown": no configured name starts with "_", so it never counts as a real one.
+            self.metrics.upstreamDecided(upstream: "_unknown", verb: "none", decision: "unknown_upstream")
             let message =
                 named.map { "Sluice guards no upstream named \($0) (configure it under upstreams)" }
                 ?? "Sluice was asked as an authorizer without SLUICE_UPSTREAM: set it with setenv.set-environment in lighttpd's block"
-            return HTTPError(.internalServerError, message).jsonResponse()
+            var response = HTTPError(.internalServerError, message).jsonResponse()
+            SecurityHeaders.apply(to: &response)
+            return response
         }
         let upstream = settings.upstream
         let request: HTTPRequest

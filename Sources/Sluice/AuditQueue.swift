@@ -6,12 +6,12 @@ import Synchronization
 
 /// Audit records written shortly after the request they describe, many to a transaction.
 ///
-/// For the one kind of decision where waiting for a commit would cost more than the decision
-/// itself: a guarded upstream's `view` let through (a Luigi page loads some 30 files, each
-/// authorised). Denials, `operate` and everything about pipelines are still committed before
-/// their answer. A record queued here reaches the store within `interval` (or at `flush()`,
-/// which the server calls on its way out); a `kill -9` loses at most that window of view
-/// records, never a record of a change or of a refusal.
+/// For decisions about guarded upstreams other than `operate` (lighttpd's authorizer): a Luigi
+/// page loads some 30 files, each authorised, and anonymous refusals cost an attacker nothing;
+/// a commit each would cost more than the decision. Decisions about `operate`, and everything
+/// about pipelines, are still committed before their answer. A record queued here reaches the
+/// store within `interval` (or at `flush()`, which the server calls on its way out); a `kill -9`
+/// loses at most that window of such records, never the record of a change.
 final class AuditQueue: Sendable {
     /// Most records held at once; beyond it `enqueue` refuses and the caller writes its record
     /// itself, so a store that cannot keep up slows requests down instead of growing memory.

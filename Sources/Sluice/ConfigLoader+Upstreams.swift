@@ -17,8 +17,11 @@ extension ConfigLoader {
             }
             var r = ConfigReader(all.value(name), path: path, problems: problems)
             let mountPath = r.string("mount_path")
-            if let m = mountPath, !(m.isEmpty || (m.hasPrefix("/") && !m.hasSuffix("/") && !m.contains("%") && !m.contains("?"))) {
-                problems.add("\(path).mount_path", "must be empty or start with / and not end with / (and hold no % or ?)")
+            if let m = mountPath, !m.isEmpty, !Self.isMountPath(m) {
+                problems.add(
+                    "\(path).mount_path",
+                    "must be empty, or a path that starts with / and does not end with / (no %, ?, #, *, backslash, control characters, dot or empty segments)"
+                )
             }
             var limit = UpstreamSettings.defaultLimit
             if let v = r.value("rate_limit") {
@@ -45,6 +48,12 @@ extension ConfigLoader {
                     limit: limit))
         }
         return upstreams
+    }
+
+    /// Whether `text` is a usable mount path: a literal `PathPattern` without a trailing slash.
+    static func isMountPath(_ text: String) -> Bool {
+        guard !text.hasSuffix("/"), !text.contains("*"), (try? PathPattern(text)) != nil else { return false }
+        return true
     }
 
     private static func readUpstreamRule(_ value: JSONValue, path: String, problems: ProblemList) -> GuardedUpstream.Rule? {

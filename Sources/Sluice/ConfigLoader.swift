@@ -1,7 +1,7 @@
 import ByteStrings
 import Crypto
-import Identity
 public import Foundation
+import Identity
 import JSON
 import JobStore
 import Policy
@@ -528,7 +528,9 @@ public enum ConfigLoader {
                 }
                 var verbs: Set<Verb> = []
                 var instanceVerbPaths: [(Verb, String)] = []
-                for (j, v) in (gr.strings("verbs") ?? []).enumerated() {
+                // Read once: each read of a malformed list would report its problems again.
+                let verbNames = gr.strings("verbs") ?? []
+                for (j, v) in verbNames.enumerated() {
                     if let verb = Verb(rawValue: v) {
                         verbs.insert(verb)
                         if verb.isAboutInstance { instanceVerbPaths.append((verb, "\(gp).verbs[\(j)]")) }
@@ -539,7 +541,7 @@ public enum ConfigLoader {
                 }
                 if verbs.isEmpty { problems.add("\(gp).verbs", "required: at least one verb") }
                 // A verb that nothing in the grant can take is a mistake, not a no-op: say which.
-                for (j, v) in (gr.strings("verbs") ?? []).enumerated() {
+                for (j, v) in verbNames.enumerated() {
                     guard let verb = Verb(rawValue: v) else { continue }
                     if verb == .operate && upstreamPatterns.isEmpty {
                         problems.add("\(gp).verbs[\(j)]", "operate is about guarded upstreams: name them in this grant's upstreams")
@@ -553,7 +555,8 @@ public enum ConfigLoader {
                 if !upstreamPatterns.isEmpty && !constraints.isEmpty {
                     problems.add(
                         "\(gp).upstreams",
-                        "a grant limited by parameter values allows nothing on upstreams (they have no parameters): grant upstreams in a grant of their own")
+                        "a grant limited by parameter values allows nothing on upstreams (they have no parameters): grant upstreams in a grant of their own"
+                    )
                 }
                 // admin is about the instance, not pipelines: only a grant on exactly "*" may carry
                 // it, and it cannot depend on parameter values (see Grant.allowsOnInstance).

@@ -100,9 +100,10 @@ import Testing
 
     @Test("Verbs have their configuration spelling")
     func verbNames() {
-        #expect(Verb.allCases.map(\.rawValue) == ["view", "trigger", "cancel", "retry", "logs", "audit", "admin"])
+        #expect(Verb.allCases.map(\.rawValue) == ["view", "trigger", "cancel", "retry", "logs", "audit", "admin", "operate"])
         #expect(Verb.pipelineVerbs.map(\.rawValue) == ["view", "trigger", "cancel", "retry", "logs", "audit"])
         #expect(Verb.instanceVerbs == [.admin])
+        #expect(Verb.upstreamVerbs == [.view, .operate])
         #expect(Verb(rawValue: "ADMIN") == nil)
         #expect(Verb(rawValue: "deploy") == nil)
         #expect(Verb(rawValue: "VIEW") == nil)
