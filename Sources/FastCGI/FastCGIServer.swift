@@ -40,6 +40,8 @@ public final class FastCGIServer: Sendable {
     private let logger = Logger(label: "fastcgi")
     private let draining = Atomic<Bool>(false)
     private let workers = DispatchGroup()
+    /// Requests parked by a `DeferredResponse` and not answered yet.
+    private let parked = Atomic<Int>(0)
 
     /// Initialises libfcgi and opens (or adopts) the listening socket.
     /// - Throws: `FastCGIError` if there is no usable socket.
@@ -73,25 +75,45 @@ public final class FastCGIServer: Sendable {
         self.socket.shutdown()
     }
 
-    /// Blocks until every worker thread has finished its last request and exited.
-    public func waitForWorkers() {
+    /// Blocks until every worker thread has finished its last request and exited, and parked
+    /// requests have been answered (at most `parkedTimeout` more; the handler is expected to
+    /// answer them once it stops, as `App.beginStopping` does).
+    public func waitForWorkers(parkedTimeout: Duration = .seconds(10)) {
         self.workers.wait()
+        let deadline = ContinuousClock.now + parkedTimeout
+        while self.parked.load(ordering: .acquiring) > 0 && ContinuousClock.now < deadline { usleep(10_000) }
+        let left = self.parked.load(ordering: .acquiring)
+        if left > 0 { self.logger.warning("parked requests left unanswered at exit", ["count": String(left)]) }
         self.socket.unlinkIfOwned()
     }
+
+    /// Requests parked now (long-polls waiting for a change).
+    public var parkedRequests: Int { self.parked.load(ordering: .relaxed) }
 
     /// Whether `stopAccepting()` has been called.
     public var isDraining: Bool { self.draining.load(ordering: .relaxed) }
 
-    private func serve() {
-        // libfcgi keeps pointers back into the request from its streams, so the request lives at a
-        // stable heap address for the thread's whole life rather than in a Swift local.
+    /// A new request structure on the listening socket, or nil if libfcgi refuses.
+    private func newRequest() -> UnsafeMutablePointer<FCGX_Request>? {
+        // libfcgi keeps pointers back into the request from its streams, so each request lives
+        // at a stable heap address (not in a Swift local) until it is finished and freed.
         let request = UnsafeMutablePointer<FCGX_Request>.allocate(capacity: 1)
-        defer { request.deallocate() }
         guard FCGX_InitRequest(request, self.socket.fd, 0) == 0 else {
+            request.deallocate()
+            return nil
+        }
+        return request
+    }
+
+    private func serve() {
+        guard var request = self.newRequest() else {
             self.logger.error("FCGX_InitRequest failed")
             return
         }
-        defer { FCGX_Free(request, 1) }
+        defer {
+            FCGX_Free(request, 1)
+            request.deallocate()
+        }
         var consecutiveFailures = 0
         while true {
             let rc = FCGX_Accept_r(request)
@@ -106,7 +128,34 @@ public final class FastCGIServer: Sendable {
             }
             consecutiveFailures = 0
             let response = self.handle(request)
-            self.write(response, to: request)
+            if let deferred = response.deferred, let next = self.newRequest() {
+                // Parked: the request (its connection and streams) now belongs to the sink, and
+                // this thread goes on accepting with a fresh one. FCGX_Finish_r closes the
+                // connection (lighttpd never keeps one alive) and frees the streams; the
+                // structure itself is ours to free after it.
+                let parkedRequest = ParkedRequest(request)
+                request = next
+                self.parked.add(1, ordering: .acquiringAndReleasing)
+                deferred.start(
+                    ResponseSink { [self] answer in
+                        let request = parkedRequest.pointer
+                        self.write(answer, to: request)
+                        FCGX_Finish_r(request)
+                        // Finish keeps the connection open when the front server asked to keep
+                        // it (nginx's fastcgi_keep_conn): nothing will accept on this structure
+                        // again, so close it before the structure goes.
+                        FCGX_Free(request, 1)
+                        request.deallocate()
+                        self.parked.subtract(1, ordering: .acquiringAndReleasing)
+                    })
+                continue
+            }
+            if response.deferred != nil {
+                // No memory for a fresh request: answer now rather than park.
+                self.write(HTTPError(.serviceUnavailable, "busy", headers: [("Retry-After", "2")]).jsonResponse(), to: request)
+            } else {
+                self.write(response, to: request)
+            }
             FCGX_Finish_r(request)
         }
     }
@@ -147,4 +196,11 @@ public final class FastCGIServer: Sendable {
             self.logger.info("client went away before the response was sent", ["errno": String(FCGX_GetError(out))])
         }
     }
+}
+
+/// A parked libfcgi request handed to another thread: only the sink that answers it touches it
+/// again, once, so the pointer crosses threads without sharing.
+private struct ParkedRequest: @unchecked Sendable {
+    let pointer: UnsafeMutablePointer<FCGX_Request>
+    init(_ pointer: UnsafeMutablePointer<FCGX_Request>) { self.pointer = pointer }
 }

@@ -9,6 +9,9 @@ public struct HTTPResponse: Sendable {
     /// Whether `cgiHead` sends `Status:` first instead of last: for answers to lighttpd as a
     /// FastCGI authorizer (see `cgiHead`).
     public var statusFirst = false
+    /// Set when the answer comes later (a long-poll): the transport parks the request and
+    /// passes its sink to `deferred.start`; status, headers and body of this value are unused.
+    public var deferred: DeferredResponse? = nil
 
     /// Creates a response.
     public init(status: HTTPStatus, headers: [(name: String, value: String)] = [], body: [UInt8] = []) {
@@ -63,6 +66,13 @@ public struct HTTPResponse: Sendable {
         }
         if !self.statusFirst { head += "Status: \(self.status.code) \(self.status.reason)\r\n" }
         return head + "\r\n"
+    }
+
+    /// A response that will be sent later through the request's sink (see `DeferredResponse`).
+    public static func deferred(_ start: @escaping @Sendable (ResponseSink) -> Void) -> HTTPResponse {
+        var response = HTTPResponse(status: .ok)
+        response.deferred = DeferredResponse(start: start)
+        return response
     }
 
     /// A UTF-8 text response of the given content type.

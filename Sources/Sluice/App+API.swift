@@ -348,7 +348,8 @@ extension App {
     ///
     /// With `?wait=S` (1–60) it long-polls: the answer waits until the job differs from the
     /// representation named by `If-None-Match` (or from the current one, without that header),
-    /// at most S seconds; 304 if nothing changed by then.
+    /// at most S seconds; 304 if nothing changed by then. A waiting request holds no thread: it
+    /// is parked (`DeferredResponse`) and answered by the watch queue of `JobChanges`.
     func showJob(_ context: RequestContext) throws -> HTTPResponse {
         var wait: Int? = nil
         if let text = context.query["wait"] {
@@ -365,36 +366,98 @@ extension App {
             try self.authorize(context, .view, pipeline: kept.pipeline, parameters: kept.params, isJob: true)
             return Self.json(kept.body, tag: kept.tag)
         }
-        var job = try self.visibleJob(context)
-        var body = JobJSON.bytes(job, mountPath: context.mountPath, includeTasks: true)
-        var tag = ConditionalGET.tag(of: body)
+        // Taken before the read, so a change between the read and the watch still wakes it.
+        let generation = Int64(context.parameter("id")).map { self.changes.generation(of: $0) } ?? 0
+        let job = try self.visibleJob(context)
+        let body = JobJSON.bytes(job, mountPath: context.mountPath, includeTasks: true)
+        let tag = ConditionalGET.tag(of: body)
         self.keepIfFinished(job, body: body, tag: tag, mountPath: context.mountPath)
-        guard let seconds = wait else { return Self.json(body, tag: tag) }
+        guard let seconds = wait, seconds > 0 else { return Self.json(body, tag: tag) }
         let baseline = context.request.header("If-None-Match") ?? tag
-        let deadline = Date().addingTimeInterval(Double(seconds))
-        while ConditionalGET.matches(baseline, tag) && !job.state.isTerminal {
-            // Take the generation before reading, so a change between the read and the wait
-            // still wakes us.
-            let generation = self.changes.generation(of: job.id)
-            guard let fresh = try self.store.job(id: job.id) else { break }
-            job = fresh
-            body = JobJSON.bytes(job, mountPath: context.mountPath, includeTasks: true)
-            tag = ConditionalGET.tag(of: body)
-            self.keepIfFinished(job, body: body, tag: tag, mountPath: context.mountPath)
-            if !ConditionalGET.matches(baseline, tag) { break }
-            if Date() >= deadline { break }
-            switch self.changes.wait(for: job.id, after: generation, until: deadline) {
-            case .changed: continue
-            case .timedOut, .closed: break
-            case .busy:
-                // Not a 304: a client that re-polls on 304 would spin on an instant answer.
-                throw HTTPError(
-                    .serviceUnavailable, "too many requests are waiting for job changes; poll again after Retry-After",
-                    headers: [("Retry-After", "2")])
-            }
-            break
+        guard ConditionalGET.matches(baseline, tag) && !job.state.isTerminal else { return Self.json(body, tag: tag) }
+        let watch = JobWatch(
+            id: job.id, mountPath: context.mountPath, baseline: baseline, deadline: Date().addingTimeInterval(Double(seconds)),
+            requestID: context.requestID)
+        return .deferred { [self] sink in
+            self.watch(watch, after: generation, last: (body, tag), sink: sink)
         }
-        return Self.json(body, tag: tag)
+    }
+
+    /// A parked long-poll: which job, compared with which representation, until when.
+    struct JobWatch: Sendable {
+        var id: Int64
+        var mountPath: String
+        var baseline: String
+        var deadline: Date
+        var requestID: String
+    }
+
+    /// Waits (without a thread) for `watch`'s job to move past `generation`, then reads it again:
+    /// answers once its representation differs from the baseline, it finished, the deadline
+    /// passed or Sluice stops; otherwise waits again. `last` is what to answer on a timeout.
+    private func watch(_ watch: JobWatch, after generation: UInt64, last: ([UInt8], String), sink: ResponseSink) {
+        var generation = generation
+        var last = last
+        while true {
+            let current = last
+            let outcome =
+                self.changes.watch(job: watch.id, after: generation, until: watch.deadline) { [self] outcome in
+                    switch outcome {
+                    case .changed:
+                        self.watch(watch, after: self.changes.generation(of: watch.id), reread: true, last: current, sink: sink)
+                    case .timedOut, .closed, .busy: sink.send(Self.json(current.0, tag: current.1))
+                    }
+                }
+            switch outcome {
+            case nil: return  // waiting; `fire` answers
+            case .busy?:
+                // Not a 304: a client that re-polls on 304 would spin on an instant answer.
+                sink.send(
+                    self.errorResponse(
+                        HTTPError(
+                            .serviceUnavailable, "too many requests are waiting for job changes; poll again after Retry-After",
+                            headers: [("Retry-After", "2")]), requestID: watch.requestID, asJSON: true, mountPath: watch.mountPath))
+                return
+            case .closed?, .timedOut?:
+                sink.send(Self.json(last.0, tag: last.1))
+                return
+            case .changed?:
+                // Changed between the read and the watch: read again, here.
+                generation = self.changes.generation(of: watch.id)
+                guard let next = self.reread(watch, last: last, sink: sink) else { return }
+                last = next
+            }
+        }
+    }
+
+    /// After a change: reads the job again (taking the generation first) and either answers or
+    /// goes on waiting.
+    private func watch(_ watch: JobWatch, after generation: UInt64, reread: Bool, last: ([UInt8], String), sink: ResponseSink) {
+        guard let next = self.reread(watch, last: last, sink: sink) else { return }
+        self.watch(watch, after: generation, last: next, sink: sink)
+    }
+
+    /// Reads the watched job; answers through `sink` and returns nil if the watch is over (the
+    /// representation differs from the baseline, the job finished, the deadline passed, or the
+    /// read failed), else returns the unchanged representation.
+    private func reread(_ watch: JobWatch, last: ([UInt8], String), sink: ResponseSink) -> ([UInt8], String)? {
+        do {
+            guard let job = try self.store.job(id: watch.id) else {
+                sink.send(Self.json(last.0, tag: last.1))
+                return nil
+            }
+            let body = JobJSON.bytes(job, mountPath: watch.mountPath, includeTasks: true)
+            let tag = ConditionalGET.tag(of: body)
+            self.keepIfFinished(job, body: body, tag: tag, mountPath: watch.mountPath)
+            if !ConditionalGET.matches(watch.baseline, tag) || job.state.isTerminal || Date() >= watch.deadline {
+                sink.send(Self.json(body, tag: tag))
+                return nil
+            }
+            return (body, tag)
+        } catch {
+            sink.send(self.errorResponse(error, requestID: watch.requestID, asJSON: true, mountPath: watch.mountPath))
+            return nil
+        }
     }
 
     /// A JSON answer whose tag is known already: ConditionalGET uses it instead of hashing the

@@ -77,6 +77,19 @@ extension App {
                 ([$0.key], Double($0.value))
             }
         }
+        // Long-polls parked now, and how many may be (JobChanges).
+        self.metrics.registry.gaugeCollected(
+            "sluice_long_polls_waiting", help: "Long-polling requests (?wait=) parked now, holding no thread."
+        ) { [weak self] in
+            guard let self else { return [] }
+            return [([], Double(self.changes.waiting))]
+        }
+        self.metrics.registry.gaugeCollected(
+            "sluice_long_polls_max", help: "Long-polling requests that may be parked at once (beyond it: 503)."
+        ) { [weak self] in
+            guard let self else { return [] }
+            return [([], Double(self.changes.maxWatchers))]
+        }
         // JWKS fetches per assertion source, read from the providers of the configuration in
         // force (a reload makes new providers: the counts start again, which Prometheus takes
         // as a counter reset).

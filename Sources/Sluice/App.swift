@@ -91,7 +91,7 @@ public final class App: HTTPHandler {
         self.metrics = metrics
         metrics.configured(hash: configuration.hash)
         Self.collectGauges(into: metrics, store: store, runner: runner)
-        self.changes = changes ?? JobChanges(maxWaiters: max(1, configuration.server.threads / 2))
+        self.changes = changes ?? JobChanges(maxWatchers: JobChanges.defaultMaxWatchers)
         self.snapshotInForce = Locked(ConfigurationSnapshot(configuration))
         self.writeGate = WriteGate(limit: max(configuration.server.threads / 2, configuration.server.threads - 2))
         self.store = store
@@ -195,6 +195,7 @@ public final class App: HTTPHandler {
         let path = Self.routePath(of: request, basePath: snapshot.configuration.server.basePath)
         // Errors of the API and of /metrics (read by programs) are JSON; of pages, HTML.
         let isAPIPath = path.map { $0.utf8.starts(with: "/api/".utf8) || $0.utf8.elementsEqual("/metrics".utf8) } ?? false
+        let asJSON = isAPIPath || Self.prefersJSON(request)
         var response: HTTPResponse
         do {
             // A header sent twice: merged, unless a decision reads it (then 400).
@@ -202,32 +203,60 @@ public final class App: HTTPHandler {
                 RepeatedParams.mustBeSingle($0, identity: snapshot.configuration.identity)
             }
             response = try self.dispatch(request, path: path, requestID: requestID, mountPath: mountPath, snapshot: snapshot)
-        } catch let error as HTTPError {
-            response = self.render(
-                error, asJSON: isAPIPath || Self.prefersJSON(request), mountPath: mountPath)
-        } catch let error as StorageUnavailable {
+        } catch {
+            response = self.errorResponse(error, requestID: requestID, asJSON: asJSON, mountPath: mountPath)
+        }
+        let route = self.routeLabel(request, path: path)
+        if let deferred = response.deferred {
+            // A long-poll: the handler answers later through the sink; the answer gets the same
+            // finishing touches as one made now.
+            return .deferred { [self] sink in
+                deferred.start(
+                    ResponseSink { answer in
+                        sink.send(self.finish(answer, request: request, requestID: requestID, route: route, started: started))
+                    })
+            }
+        }
+        return self.finish(response, request: request, requestID: requestID, route: route, started: started)
+    }
+
+    /// What every answer gets before it goes out: its request id, the security headers, the
+    /// conditional-GET check, no body for HEAD, and its metrics.
+    private func finish(
+        _ response: HTTPResponse, request: HTTPRequest, requestID: String, route: String, started: ContinuousClock.Instant
+    ) -> HTTPResponse {
+        var response = response
+        response.setHeader("X-Request-Id", requestID)
+        SecurityHeaders.apply(to: &response)
+        if request.method == "GET" || request.method == "HEAD" { ConditionalGET.apply(to: &response, request: request) }
+        if request.method == "HEAD" { response.body = [] }
+        self.metrics.request(
+            route: route, method: request.method, status: Int(response.status.code), seconds: (ContinuousClock.now - started).inSeconds)
+        return response
+    }
+
+    /// An error as the answer: `HTTPError` as it says, storage trouble as 503 (507 for a full
+    /// disk) with `Retry-After`, anything else as a 500 naming the request id. The one place
+    /// errors become statuses, for answers made now and for deferred ones.
+    func errorResponse(_ error: any Error, requestID: String, asJSON: Bool, mountPath: String) -> HTTPResponse {
+        switch error {
+        case let error as HTTPError:
+            return self.render(error, asJSON: asJSON, mountPath: mountPath)
+        case let error as StorageUnavailable:
             // Storage trouble is not a bug: 503 (507 for a full disk) with Retry-After, counted
             // for /healthz, never the generic 500.
             self.storageTrouble.record(error)
             self.logger.error(
                 "storage unavailable", ["request.id": requestID, "kind": error.kind.rawValue, "error": error.detail])
             let status: HTTPStatus = error.kind == .full ? .insufficientStorage : .serviceUnavailable
-            response = self.render(
-                HTTPError(status, error.message, headers: [("Retry-After", String(error.retryAfterSeconds))]),
-                asJSON: isAPIPath || Self.prefersJSON(request), mountPath: mountPath)
-        } catch {
+            return self.render(
+                HTTPError(status, error.message, headers: [("Retry-After", String(error.retryAfterSeconds))]), asJSON: asJSON,
+                mountPath: mountPath)
+        default:
             self.logger.error("unhandled error", ["request.id": requestID, "error": "\(error)"])
-            let generic = HTTPError(.internalServerError, "internal error (request \(requestID))")
-            response = self.render(generic, asJSON: isAPIPath || Self.prefersJSON(request), mountPath: mountPath)
+            return self.render(
+                HTTPError(.internalServerError, "internal error (request \(requestID))"), asJSON: asJSON, mountPath: mountPath)
         }
-        response.setHeader("X-Request-Id", requestID)
-        SecurityHeaders.apply(to: &response)
-        if request.method == "GET" || request.method == "HEAD" { ConditionalGET.apply(to: &response, request: request) }
-        if request.method == "HEAD" { response.body = [] }
-        self.metrics.request(
-            route: self.routeLabel(request, path: path), method: request.method, status: Int(response.status.code),
-            seconds: (ContinuousClock.now - started).inSeconds)
-        return response
     }
 
     /// The `route` label of a request's metrics: the pattern of the route it matched, else

@@ -67,7 +67,10 @@ public enum Server {
             FileHandle.standardError.write(Data("sluice: \(error)\n".utf8))
             return 1
         }
-        let changes = JobChanges(maxWaiters: max(1, configuration.server.threads / 2))
+        // Parked long-polls hold their connections open: make room for them first.
+        let openFiles = OpenFileLimit.raiseToHard()
+        let changes = JobChanges(maxWatchers: JobChanges.defaultMaxWatchers)
+        logger.info("long-polls", ["max_watchers": String(changes.maxWatchers), "open_file_limit": String(openFiles)])
         var runnerConfiguration = Runner.Configuration(
             parallelism: configuration.server.parallelism, logDirectory: data + "/logs",
             environment: Self.taskEnvironment(passing: configuration.server.passEnvironment),

@@ -1,6 +1,7 @@
 import Foundation
 import HTTP
 import JobStore
+import Locking
 import SQLiteStore
 import TestSupport
 import Testing
@@ -85,10 +86,28 @@ struct AppHarness {
         params.merge(extra) { _, new in new }
         // As the transport hands them over: a repeated param is not also a single one.
         for name in repeated.keys { params.removeValue(forKey: name) }
-        return self.app.respond(
-            to: HTTPRequest(
-                method: method, requestURI: requestURI, scriptName: scriptName, params: params, repeatedParams: repeated,
-                body: Array(body.utf8)))
+        return Self.answer(
+            self.app.respond(
+                to: HTTPRequest(
+                    method: method, requestURI: requestURI, scriptName: scriptName, params: params, repeatedParams: repeated,
+                    body: Array(body.utf8))))
+    }
+
+    /// `response`, or for a deferred one (a parked long-poll) the answer its sink gets, waiting
+    /// for it as the FastCGI front end would (up to two minutes).
+    static func answer(_ response: HTTPResponse) -> HTTPResponse {
+        guard let deferred = response.deferred else { return response }
+        let answer = Locked<HTTPResponse?>(nil)
+        let done = DispatchSemaphore(value: 0)
+        deferred.start(
+            ResponseSink { sent in
+                answer.withLock { $0 = sent }
+                done.signal()
+            })
+        guard done.wait(timeout: .now() + 120) == .success, let sent = answer.withLock({ $0 }) else {
+            return HTTPResponse(status: .internalServerError, body: Array("no answer from the deferred response within 120 s".utf8))
+        }
+        return sent
     }
 
     /// Triggers etl-nightly through the API.

@@ -47,6 +47,8 @@ FLOOR_JOB_JSON_RATIO_16 = 0.7  # issue 15: small job JSON at 16 connections
 FLOOR_TRIGGERS_16 = 3000.0  # issue 15: durable triggers/s at 16 connections
 FLOOR_TRIGGER_RATIO_16 = 0.15  # issue 15: the same over the ceiling
 FLOOR_TRIGGER_P99_MS = 20.0  # issue 15: trigger p99 at 16 connections
+FLOOR_HEALTHZ_WATCHED_P99_MS = 5.0  # issue 15: /healthz p99 while 1,000 long-polls wait
+FLOOR_TRIGGER_WATCHED_RATIO = 0.8  # triggers/s while they wait over triggers/s without (both @16)
 
 # Targets in the order of the table: (key, label). The key is what scripts/bench writes.
 TARGETS = [
@@ -56,6 +58,8 @@ TARGETS = [
     ("job-json-1k", "GET /sluice/api/v1/jobs/{id} (1,000 tasks)"),
     ("job-page-1k", "GET /sluice/jobs/{id} (1,000 tasks)"),
     ("trigger", "POST /sluice/api/v1/pipelines/quick/jobs"),
+    ("healthz-w", "GET /sluice/healthz, long-polls waiting"),
+    ("trigger-w", "POST /sluice/api/v1/pipelines/quick/jobs, long-polls waiting"),
 ]
 
 
@@ -76,10 +80,13 @@ def config(data_dir, sha256, threads):
             if k > 0:
                 task["needs"] = [f"t{k - 1}_{j}", f"t{k - 1}_{(j + 1) % width}"]
             tasks.append(f"        {json.dumps(f't{k}_{j}')}: {json.dumps(task)}")
-    server = {"base_path": "/sluice", "data_dir": data_dir, "threads": int(threads)}
+    server = {"base_path": "/sluice", "data_dir": data_dir, "threads": int(threads), "metrics_peers": ["127.0.0.1"]}
     roles = {"bench": {"grants": [{"pipelines": ["*"], "verbs": ["view", "trigger", "logs"]}]}}
     identity = {"service_tokens": [{"name": "bench", "sha256": sha256, "roles": ["bench"]}]}
     quick = {"description": "One noop task (the trigger benchmark)", "tasks": {"only": {"kind": "noop"}}}
+    # The watchers phase: a job that runs until the file <data_dir>/release appears.
+    held = {"description": "Runs until released (the long-poll benchmark)", "tasks": {"wait": {
+        "run": ["/bin/sh", "-c", "while [ ! -e release ]; do sleep 0.1; done"], "working_dir": data_dir}}}
     # Plain JSON (a subset of JSON5), one task a line.
     print("\n".join([
         "{",
@@ -88,6 +95,7 @@ def config(data_dir, sha256, threads):
         f'  "identity": {json.dumps(identity)},',
         '  "pipelines": {',
         f'    "quick": {json.dumps(quick)},',
+        f'    "held": {json.dumps(held)},',
         '    "big": {',
         '      "description": "1,000 noop tasks in 100 layers of width 10",',
         '      "tasks": {',
@@ -305,6 +313,13 @@ def table(path, ceiling_label):
         floor(p99 < FLOOR_TRIGGER_P99_MS, f"trigger p99 @16 < {FLOOR_TRIGGER_P99_MS:.0f} ms: {p99:.1f} ms")
     else:
         print("  (triggers at 16 connections not measured)")
+    if ("healthz-w", 8) in medians:
+        p99 = medians[("healthz-w", 8)][2]
+        floor(p99 < FLOOR_HEALTHZ_WATCHED_P99_MS, f"/healthz p99 @8 with the long-polls waiting < {FLOOR_HEALTHZ_WATCHED_P99_MS:.0f} ms: {p99:.2f} ms")
+    if ("trigger-w", 16) in medians and ("trigger", 16) in medians:
+        kept = medians[("trigger-w", 16)][0] / medians[("trigger", 16)][0]
+        floor(kept >= FLOOR_TRIGGER_WATCHED_RATIO,
+              f"triggers @16 with the long-polls waiting >= {FLOOR_TRIGGER_WATCHED_RATIO} of the rate without: {kept:.2f}")
     if page is not None:
         floor(page < FLOOR_PAGE_SERVER_MS, f"1,000-task job page server time (median) < {FLOOR_PAGE_SERVER_MS:.0f} ms: {page:.2f} ms")
     else:
