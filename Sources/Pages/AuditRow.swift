@@ -33,18 +33,43 @@ public struct AuditRow: Sendable, Hashable {
 
 extension Pages {
     /// The audit log page.
-    public static func audit(_ layout: Layout, _ rows: [AuditRow]) -> String {
+    ///
+    /// A plain GET form filters by pipeline (of `pipelines`, those the reader may audit), user,
+    /// event and decision, so filters are bookmarkable and work without JavaScript; `filters`
+    /// holds the values in force, `olderQuery` the query of the next (older) page.
+    public static func audit(
+        _ layout: Layout, _ rows: [AuditRow], filters: [String: String] = [:], pipelines: [String] = [], olderQuery: String? = nil
+    ) -> String {
         var body = "<h1>Audit log</h1>\n"
+        body += "<form method=\"get\" action=\"\(layout.href("/audit"))\" class=\"filters\" role=\"search\">\n"
+        func value(_ name: String) -> String { HTML.escape(filters[name] ?? "") }
+        func select(_ name: String, _ label: String, _ options: [(String, String)]) -> String {
+            var html = "<div><label for=\"a-\(name)\">\(label)</label><select id=\"a-\(name)\" name=\"\(name)\">"
+            for (option, text) in options {
+                let selected = (filters[name] ?? "").utf8.elementsEqual(option.utf8) ? " selected" : ""
+                html += "<option value=\"\(HTML.escape(option))\"\(selected)>\(HTML.escape(text))</option>"
+            }
+            return html + "</select></div>\n"
+        }
+        body += select("pipeline", "Pipeline", [("", "all")] + pipelines.map { ($0, $0) })
+        body += "<div><label for=\"a-user\">User</label><input id=\"a-user\" name=\"user\" value=\"\(value("user"))\"></div>\n"
+        body +=
+            "<div><label for=\"a-event\">Event</label><input id=\"a-event\" name=\"event\" value=\"\(value("event"))\" "
+            + "placeholder=\"trigger, authenticate, upstream:luigi\"></div>\n"
+        body += select("decision", "Decision", [("", "any"), ("allow", "allow"), ("deny", "deny")])
+        body += "<div><button type=\"submit\">Filter</button></div>\n</form>\n"
         guard !rows.isEmpty else { return layout.render(title: "Audit log", body: body + "<p>No records.</p>\n") }
         body +=
             "<div class=\"scroll\"><table><thead><tr><th>#</th><th>Time</th><th>Event</th><th>Decision</th><th>User</th><th>Source</th><th>Pipeline</th><th>Job</th><th>Reason</th><th>Client</th><th>Config</th></tr></thead><tbody>\n"
         for r in rows {
             let job = r.jobID.map { "<a href=\"\(layout.href("/jobs/\($0)"))\">#\($0)</a>" } ?? ""
             body +=
-                "<tr><td>\(r.id)</td><td>\(HTML.escape(r.at))</td><td>\(HTML.escape(r.event))</td><td>\(HTML.escape(r.decision))</td>"
+                "<tr><td>\(r.id)</td><td class=\"nowrap\">\(HTML.escape(r.at))</td><td>\(HTML.escape(r.event))</td><td>\(HTML.escape(r.decision))</td>"
                 + "<td>\(HTML.escape(r.user))</td><td>\(HTML.escape(r.source))</td><td>\(HTML.escape(r.pipeline))</td><td>\(job)</td>"
                 + "<td>\(HTML.escape(r.reason))</td><td>\(HTML.escape(r.client))</td><td><code>\(HTML.escape(r.configHash))</code></td></tr>\n"
         }
-        return layout.render(title: "Audit log", body: body + "</tbody></table></div>\n")
+        body += "</tbody></table></div>\n"
+        if let older = olderQuery { body += "<p><a rel=\"next\" href=\"\(layout.href("/audit?" + older))\">Older records</a></p>\n" }
+        return layout.render(title: "Audit log", body: body)
     }
 }

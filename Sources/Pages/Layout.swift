@@ -4,11 +4,14 @@ public struct Layout: Sendable {
     public var mountPath: String
     /// The signed-in user, if any.
     public var user: String?
+    /// Whether the navigation links to the audit log (the user may read some of it).
+    public var showsAudit: Bool
 
     /// Creates a layout.
-    public init(mountPath: String, user: String?) {
+    public init(mountPath: String, user: String?, showsAudit: Bool = false) {
         self.mountPath = mountPath
         self.user = user
+        self.showsAudit = showsAudit
     }
 
     /// An href for `path` (which starts with `/`) under the mount path, escaped for an attribute.
@@ -33,9 +36,10 @@ public struct Layout: Sendable {
         if let seconds = refreshSeconds { head += "<noscript><meta http-equiv=\"refresh\" content=\"\(seconds)\"></noscript>\n" }
         head += "</head>\n"
         let who = self.user.map { "<span class=\"who\">\(HTML.escape($0))</span>" } ?? ""
+        let audit = self.showsAudit ? "<a href=\"\(self.href("/audit"))\">Audit</a> " : ""
         return head + """
             <body><a class="skip" href="#main">Skip to content</a>
-            <header><nav aria-label="Sluice"><a class="brand" href="\(self.href("/"))">Sluice</a> <a href="\(self.href("/jobs"))">Jobs</a> <a href="\(self.href("/whoami"))">Who am I</a> \(who)</nav></header>
+            <header><nav aria-label="Sluice"><a class="brand" href="\(self.href("/"))">Sluice</a> <a href="\(self.href("/jobs"))">Jobs</a> \(audit)<a href="\(self.href("/whoami"))">Who am I</a> \(who)</nav></header>
             <main id="main">
             \(body)
             </main></body></html>
@@ -69,7 +73,7 @@ public struct Layout: Sendable {
         dl{display:grid;grid-template-columns:max-content auto;gap:.2em 1em}dt{font-weight:600}
         a{color:#0b4f9c}header a{color:#fff}a:focus,button:focus,input:focus,select:focus{outline:3px solid #f0a500;outline-offset:2px}
         .skip{position:absolute;left:-999px}.skip:focus{left:1em;top:.5em;background:#fff;color:#000;padding:.3em;z-index:9}
-        .scroll{overflow-x:auto}.graph svg{max-width:100%;height:auto}.muted{color:#555}
+        .scroll{overflow-x:auto}.nowrap{white-space:nowrap}.graph svg{max-width:100%;height:auto}.muted{color:#555}
         .graph svg.timeline,.graph svg.task-graph{min-width:48em}
         label{display:block;font-weight:600;margin-top:.6em}.error{color:#721c24;font-weight:600}
         input,select,button{font:inherit;padding:.3em .5em;max-width:100%}form.action{display:inline}

@@ -35,17 +35,26 @@ public enum Pages {
     public static func jobList(_ layout: Layout, _ view: JobListView) -> String {
         var body = "<h1>\(HTML.escape(view.title))</h1>\n"
         body += "<form method=\"get\" action=\"\(layout.href("/jobs"))\" class=\"filters\" role=\"search\">\n"
-        func select(_ name: String, _ label: String, _ options: [(String, String)]) -> String {
+        func select(_ name: String, _ label: String, _ choices: [(String, String)]) -> String {
             var html = "<div><label for=\"f-\(name)\">\(label)</label><select id=\"f-\(name)\" name=\"\(name)\">"
+            var options = choices
+            // A value in force that no option has (`state=failed,cancelled` from a link, a
+            // bookmark) is kept as an option of its own, so filtering again does not drop it.
+            if let current = view.filters[name], !current.isEmpty, !options.contains(where: { $0.0.utf8.elementsEqual(current.utf8) }) {
+                options.append((current, current.split(separator: ",").joined(separator: " or ")))
+            }
             for (value, text) in options {
-                let selected = (view.filters[name] ?? "") == value ? " selected" : ""
+                let selected = (view.filters[name] ?? "").utf8.elementsEqual(value.utf8) ? " selected" : ""
                 html += "<option value=\"\(HTML.escape(value))\"\(selected)>\(HTML.escape(text))</option>"
             }
             return html + "</select></div>\n"
         }
         body += select("pipeline", "Pipeline", [("", "all")] + view.pipelines.map { ($0, $0) })
         body += select(
-            "state", "State", [("", "any")] + ["queued", "running", "succeeded", "failed", "cancelled"].map { ($0, $0) })
+            "state", "State",
+            [("", "any")] + ["queued", "running", "succeeded", "failed", "cancelled"].map { ($0, $0) } + [
+                ("queued,running", "unfinished (queued or running)"), ("failed,cancelled", "failed or cancelled"),
+            ])
         body +=
             "<div><label for=\"f-user\">Triggered by</label><input id=\"f-user\" name=\"user\" value=\"\(HTML.escape(view.filters["user"] ?? ""))\"></div>\n"
         body +=
@@ -185,7 +194,16 @@ public enum Pages {
     }
 
     /// An error page.
+    ///
+    /// With a signed-in user (`layout.user`), a 403 or 404 also says who they are signed in as and
+    /// links to who-am-I, where they can see what they may do.
     public static func error(_ layout: Layout, status: Int, message: String) -> String {
-        layout.render(title: "Error \(status)", body: "<h1>Error \(status)</h1>\n<p>\(HTML.escape(message))</p>\n")
+        var body = "<h1>Error \(status)</h1>\n<p>\(HTML.escape(message))</p>\n"
+        if let user = layout.user, status == 403 || status == 404 {
+            body +=
+                "<p class=\"muted\">You are signed in as <strong>\(HTML.escape(user))</strong>. "
+                + "<a href=\"\(layout.href("/whoami"))\">See what you may do</a>.</p>\n"
+        }
+        return layout.render(title: "Error \(status)", body: body)
     }
 }

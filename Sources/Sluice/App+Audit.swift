@@ -58,7 +58,8 @@ extension App {
         let pipelines = Set(context.configuration.pipelineNames.filter { policy.decide(subject, .audit, pipeline: $0).isAllowed })
         let everything = policy.decide(subject, .audit, pipeline: "*").isAllowed
         guard everything || !pipelines.isEmpty else { throw HTTPError(.forbidden, "you may not read the audit log") }
-        let query = context.query
+        // An empty value is no filter: what the page's form sends for a field left blank.
+        let query = context.query.filter { !$0.value.isEmpty }
         var scope = AuditQuery(pipelines: everything ? nil : pipelines, includeUnscoped: everything)
         if let only = query["pipeline"] {
             // Compared as bytes: the scope is what SQL filters on, byte for byte.
@@ -99,14 +100,28 @@ extension App {
 
     /// `GET /audit`: the same as a page.
     func auditPage(_ context: RequestContext) throws -> HTTPResponse {
-        let records = try self.store.auditRecords(try self.auditScope(context))
+        let scope = try self.auditScope(context)
+        let records = try self.store.auditRecords(scope)
         let rows = records.map {
             AuditRow(
                 id: $0.id, at: Self.time($0.at), event: $0.event, decision: $0.allowed ? "allow" : "deny", user: $0.user ?? "",
                 source: $0.identitySource ?? "", pipeline: $0.pipeline ?? "", jobID: $0.jobID, reason: $0.reason,
                 client: $0.clientAddress ?? "", configHash: String($0.configHash.prefix(12)))
         }
-        return .html(Pages.audit(context.layout, rows))
+        let query = context.query
+        let names = ["pipeline", "user", "event", "decision", "limit"]
+        let filters = names.compactMap { name in query[name].flatMap { $0.isEmpty ? nil : (name, $0) } }
+        var older: String? = nil
+        if records.count == scope.limit, let last = records.last {
+            older = (filters + [("before", String(last.id))]).map { "\(FormEncoder.encode($0.0))=\(FormEncoder.encode($0.1))" }.joined(
+                separator: "&")
+        }
+        let policy = context.snapshot.policy
+        let auditable = context.configuration.pipelineNames.filter { policy.decide(context.subject, .audit, pipeline: $0).isAllowed }
+        return .html(
+            Pages.audit(
+                context.layout, rows, filters: Dictionary(filters, uniquingKeysWith: { a, _ in a }), pipelines: auditable,
+                olderQuery: older))
     }
 }
 

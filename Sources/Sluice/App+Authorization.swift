@@ -30,7 +30,20 @@ extension App {
             self.logger.info(
                 "denied",
                 ["request.id": context.requestID, "user": subject.user, "verb": verb.rawValue, "pipeline": pipeline, "reason": reason])
-            throw HTTPError(.forbidden, "you may not \(verb.rawValue) \(pipeline)")
+            throw HTTPError(.forbidden, "you may not \(Self.phrase(verb, pipeline))")
+        }
+    }
+
+    /// What a denial says the caller may not do, as English: "trigger etl", "read the logs of
+    /// etl" (not "logs etl").
+    static func phrase(_ verb: Verb, _ pipeline: String) -> String {
+        switch verb {
+        case .logs: return "read the logs of \(pipeline)"
+        case .audit: return "read the audit log of \(pipeline)"
+        case .view: return "see \(pipeline)"
+        case .retry: return "retry jobs of \(pipeline)"
+        case .cancel: return "cancel jobs of \(pipeline)"
+        default: return "\(verb.rawValue) \(pipeline)"
         }
     }
 

@@ -109,7 +109,7 @@ extension App {
         if (job.state == .failed || job.state == .cancelled) && self.may(context, .retry, job.pipeline, parameters: job.params) {
             actions.append(
                 JobAction(
-                    label: "Retry failed tasks", path: "/jobs/\(job.id)/retry",
+                    label: job.state == .cancelled ? "Retry unfinished tasks" : "Retry failed tasks", path: "/jobs/\(job.id)/retry",
                     token: self.csrf.token(for: context.caller, action: "retry:\(job.id)")))
         }
         return actions

@@ -344,7 +344,12 @@ public final class App: HTTPHandler {
             let context = RequestContext(
                 request: request, parameters: parameters, query: query, caller: principal, subject: Explanation.subject(of: principal),
                 mountPath: mountPath, isAPI: route.isAPI, requestID: requestID, snapshot: snapshot)
-            return try handler(self)(context)
+            do {
+                return try handler(self)(context)
+            } catch let error as HTTPError where !route.isAPI && !Self.prefersJSON(request) {
+                // The caller is known here: the page says who they are signed in as.
+                return Self.page(for: error, layout: context.layout)
+            }
         }
     }
 
@@ -364,13 +369,16 @@ public final class App: HTTPHandler {
         }
     }
 
-    /// Renders an error. Error pages show no user name: the error may be that the name was refused.
+    /// Renders an error before a caller is known. Such error pages show no user name: the error
+    /// may be that the name was refused.
     private func render(_ error: HTTPError, asJSON: Bool, mountPath: String) -> HTTPResponse {
         if asJSON { return error.jsonResponse() }
-        var response = HTTPResponse.html(
-            Pages.error(
-                Layout(mountPath: mountPath, user: nil), status: error.status.code,
-                message: error.message), status: error.status)
+        return Self.page(for: error, layout: Layout(mountPath: mountPath, user: nil))
+    }
+
+    /// An error as an HTML page in `layout` (with the user's name when the layout has one).
+    private static func page(for error: HTTPError, layout: Layout) -> HTTPResponse {
+        var response = HTTPResponse.html(Pages.error(layout, status: error.status.code, message: error.message), status: error.status)
         for (name, value) in error.headers { response.setHeader(name, value) }
         return response
     }

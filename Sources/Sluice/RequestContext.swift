@@ -31,7 +31,17 @@ struct RequestContext {
     var configuration: Configuration { self.snapshot.configuration }
 
     /// The page layout for this request.
-    var layout: Layout { Layout(mountPath: self.mountPath, user: self.caller.user) }
+    var layout: Layout {
+        Layout(mountPath: self.mountPath, user: self.caller.user, showsAudit: self.mayReadAudit)
+    }
+
+    /// Whether the caller may read some of the audit log: `audit` on `*` or on any pipeline
+    /// (what `App.auditScope` lets through).
+    var mayReadAudit: Bool {
+        let policy = self.snapshot.policy
+        return policy.decide(self.subject, .audit, pipeline: "*").isAllowed
+            || self.configuration.pipelineNames.contains { policy.decide(self.subject, .audit, pipeline: $0).isAllowed }
+    }
 
     /// A route parameter that the router guarantees to be present.
     func parameter(_ name: String) -> String { self.parameters[name] ?? "" }

@@ -1,0 +1,105 @@
+import Foundation
+import HTTP
+import JobStore
+import Testing
+
+@testable import Sluice
+
+/// The small page fixes of issue 16: the Audit link, error pages that say who you are, denials
+/// in English, the retry button of a cancelled job, the job list's combined states, and the
+/// audit page's filters.
+@Suite struct AppPageDetailsTests {
+    /// AppDrainTests' configuration: aud audits everything, eve audits etl-*, bob and vera do not.
+    static func harness() throws -> AppHarness { try AppHarness(config: AppDrainTests.config) }
+
+    @Test("The navigation links to the audit log only for those who may read some of it")
+    func auditLink() throws {
+        let h = try Self.harness()
+        defer { h.remove() }
+        for (user, shows) in [("aud", true), ("eve", true), ("bob", false), ("vera", false)] {
+            let page = AppHarness.text(h.send("GET", "/jobs", user: user))
+            #expect(page.contains("href=\"/sluice/audit\">Audit</a>") == shows, "\(user)")
+        }
+    }
+
+    @Test("A 404 or 403 page says who is signed in and links to who-am-I; a 401 page names nobody")
+    func errorPagesNameTheUser() throws {
+        let h = try Self.harness()
+        defer { h.remove() }
+        let missing = h.send("GET", "/jobs/999", user: "vera")
+        #expect(missing.status.code == 404)
+        let text = AppHarness.text(missing)
+        #expect(text.contains("signed in as <strong>vera</strong>") && text.contains("href=\"/sluice/whoami\">See what you may do</a>"))
+        let job = try h.createJob()
+        try h.writeLog(job, task: "extract", Array("hello\n".utf8))
+        let forbidden = h.send("GET", "/jobs/\(job.id)/tasks/extract/log", user: "vera")
+        #expect(forbidden.status.code == 403)
+        #expect(AppHarness.text(forbidden).contains("signed in as <strong>vera</strong>"))
+        let anonymous = h.send("GET", "/jobs/999", user: nil)
+        #expect(anonymous.status.code == 401)
+        #expect(!AppHarness.text(anonymous).contains("signed in as"))
+        // The API's errors stay JSON.
+        #expect(h.send("GET", "/api/v1/jobs/999", user: "vera").header("Content-Type")?.hasPrefix("application/json") == true)
+    }
+
+    @Test("A denial says what was refused in English: \"read the logs of\", not \"logs\"")
+    func denialWording() throws {
+        let h = try Self.harness()
+        defer { h.remove() }
+        let job = try h.createJob()
+        try h.writeLog(job, task: "extract", Array("hello\n".utf8))
+        let response = h.send("GET", "/api/v1/jobs/\(job.id)/tasks/extract/log", user: "vera")
+        #expect(response.status.code == 403)
+        let message = try #require(try AppHarness.jsonError(response)["message"] as? String)
+        #expect(message == "you may not read the logs of etl-nightly")
+        #expect(App.phrase(.trigger, "p") == "trigger p" && App.phrase(.cancel, "p") == "cancel jobs of p")
+    }
+
+    @Test("A cancelled job's retry button says it retries the unfinished tasks; a failed job's, the failed ones")
+    func retryLabel() throws {
+        let h = try Self.harness()
+        defer { h.remove() }
+        let cancelled = try h.createJob()
+        try h.finish(cancelled, as: .cancelled, jobState: .cancelled)
+        let failed = try h.createJob()
+        try h.finish(failed, as: .failed, jobState: .failed)
+        let cancelledPage = AppHarness.text(h.send("GET", "/jobs/\(cancelled.id)", user: "bob"))
+        #expect(cancelledPage.contains("Retry unfinished tasks") && !cancelledPage.contains("Retry failed tasks"))
+        #expect(AppHarness.text(h.send("GET", "/jobs/\(failed.id)", user: "bob")).contains("Retry failed tasks"))
+    }
+
+    @Test("The job list keeps a combined state filter (state=failed,cancelled) selected")
+    func combinedStates() throws {
+        let h = try Self.harness()
+        defer { h.remove() }
+        let page = AppHarness.text(h.send("GET", "/jobs?state=failed,cancelled", user: "bob"))
+        #expect(page.contains("<option value=\"failed,cancelled\" selected>failed or cancelled</option>"), "\(page)")
+        let other = AppHarness.text(h.send("GET", "/jobs?state=queued,failed", user: "bob"))
+        #expect(other.contains("<option value=\"queued,failed\" selected>queued or failed</option>"))
+        #expect(!other.contains("<option value=\"failed,cancelled\" selected>"))
+    }
+
+    @Test("The audit page filters by user, event, decision and pipeline; blank fields are no filter; older records page")
+    func auditFilters() throws {
+        let h = try Self.harness()
+        defer { h.remove() }
+        // Three refusals: vera may not trigger, twice; bob may not see `secret`.
+        for _ in 0..<2 { _ = h.trigger(user: "vera") }
+        _ = h.send("GET", "/api/v1/pipelines/secret", user: "bob")
+        let all = AppHarness.text(h.send("GET", "/audit?pipeline=&user=&event=&decision=", user: "aud"))
+        #expect(all.contains("<form method=\"get\" action=\"/sluice/audit\""))
+        #expect(all.components(separatedBy: "<td>vera</td>").count - 1 == 2)
+        #expect(all.contains("<td>bob</td>"))
+        let vera = AppHarness.text(h.send("GET", "/audit?user=vera&decision=deny", user: "aud"))
+        #expect(vera.contains("<td>vera</td>") && !vera.contains("<td>bob</td>"))
+        #expect(vera.contains("<input id=\"a-user\" name=\"user\" value=\"vera\">"))
+        #expect(vera.contains("<option value=\"deny\" selected>deny</option>"))
+        let paged = AppHarness.text(h.send("GET", "/audit?user=vera&limit=1", user: "aud"))
+        #expect(paged.components(separatedBy: "<td>vera</td>").count - 1 == 1)
+        let older = try #require(paged.range(of: "href=\"/sluice/audit?").map { paged[$0.upperBound...].prefix { $0 != "\"" } })
+        #expect(older.contains("user=vera") && older.contains("limit=1") && older.contains("before="))
+        let next = AppHarness.text(h.send("GET", "/audit?" + String(older).replacingOccurrences(of: "&amp;", with: "&"), user: "aud"))
+        #expect(next.components(separatedBy: "<td>vera</td>").count - 1 == 1)
+        #expect(h.send("GET", "/audit?decision=maybe", user: "aud").status.code == 400)
+    }
+}
