@@ -73,7 +73,16 @@ public struct Layout: Sendable {
         dl{display:grid;grid-template-columns:max-content auto;gap:.2em 1em}dt{font-weight:600}
         a{color:#0b4f9c}header a{color:#fff}a:focus,button:focus,input:focus,select:focus{outline:3px solid #f0a500;outline-offset:2px}
         .skip{position:absolute;left:-999px}.skip:focus{left:1em;top:.5em;background:#fff;color:#000;padding:.3em;z-index:9}
-        .scroll{overflow-x:auto}.nowrap{white-space:nowrap}.graph svg{max-width:100%;height:auto}.muted{color:#555}
+        .scroll{overflow-x:auto}.nowrap{white-space:nowrap}
+        pre.log .line:target{background:#2d3b55}
+        .ln{display:inline-block;min-width:3.5em;margin-right:1em;text-align:right;color:#8a8a8a;text-decoration:none;user-select:none}
+        .t-b{font-weight:700}.t-i{font-style:italic}.t-u{text-decoration:underline}
+        .t-f0{color:#6e6e6e}.t-f1{color:#ff6b6b}.t-f2{color:#69d26b}.t-f3{color:#e5c04b}.t-f4{color:#6ea8ff}.t-f5{color:#d98cf0}.t-f6{color:#4fd6d6}.t-f7{color:#e6e6e6}
+        .t-f8{color:#9a9a9a}.t-f9{color:#ff8f8f}.t-f10{color:#8ff08f}.t-f11{color:#ffe07a}.t-f12{color:#9cc4ff}.t-f13{color:#f0b0ff}.t-f14{color:#8ff0f0}.t-f15{color:#fff}
+        .t-g0{background:#000}.t-g1{background:#7a1f1f}.t-g2{background:#1f5a22}.t-g3{background:#6b5a12}.t-g4{background:#1f3a7a}.t-g5{background:#5a1f6b}.t-g6{background:#125a5a}.t-g7{background:#5a5a5a}
+        .t-g8{background:#333}.t-g9{background:#a33}.t-g10{background:#383}.t-g11{background:#995}.t-g12{background:#36a}.t-g13{background:#939}.t-g14{background:#399}.t-g15{background:#777}
+        .failure{border-left:6px solid #c0392b;background:#fff;padding:.2em .9em;margin:.6em 0}.failure h3{margin:.4em 0}
+        .attempts a,.attempts strong{display:inline-block;min-width:2.75em;min-height:2.75em;line-height:2.75em;text-align:center}.graph svg{max-width:100%;height:auto}.muted{color:#555}
         .graph svg.timeline,.graph svg.task-graph{min-width:48em}
         label{display:block;font-weight:600;margin-top:.6em}.error{color:#721c24;font-weight:600}
         input,select,button{font:inherit;padding:.3em .5em;max-width:100%}form.action{display:inline}
@@ -89,7 +98,8 @@ public struct Layout: Sendable {
     ///   lost scroll position); stops once the job is finished.
     /// - `data-live-log="<raw log url>"` with `data-offset`: appends new log bytes as text
     ///   (never as HTML), with terminal escapes and control characters removed, until the
-    ///   server says the task is complete.
+    ///   server says the task is complete; keeps the page at the end if the reader was there.
+    /// - `data-open-at-end`: scrolls to the end of the page on load, unless the URL names a line.
     public static let script = #"""
         "use strict";
         (function () {
@@ -124,8 +134,10 @@ public struct Layout: Sendable {
                 if (!r.ok) { throw new Error("status " + r.status); }
                 var next = parseInt(r.headers.get("X-Log-Next-Offset") || String(offset), 10), done = r.headers.get("X-Log-Complete") === "true";
                 return r.text().then(function (t) {
+                  var atEnd = window.innerHeight + window.scrollY >= document.body.scrollHeight - 40;
                   if (next < offset) { el.textContent = ""; }
                   if (t) { el.appendChild(document.createTextNode(clean(t))); }
+                  if (t && atEnd) { window.scrollTo(0, document.body.scrollHeight); }
                   offset = next;
                   if (!done) { setTimeout(poll, 1000); } else { var s = document.getElementById("log-status"); if (s) { s.textContent = "Task finished."; } }
                 });
@@ -136,6 +148,8 @@ public struct Layout: Sendable {
           document.addEventListener("DOMContentLoaded", function () {
             var job = document.querySelector("[data-live-job]"); if (job) { followJob(job); }
             var log = document.querySelector("[data-live-log]"); if (log) { followLog(log); }
+            // A running or failed attempt opens at its end, unless a line was linked (#L12).
+            if (document.querySelector("[data-open-at-end]") && !location.hash) { window.scrollTo(0, document.body.scrollHeight); }
           });
         })();
 

@@ -92,6 +92,7 @@ public enum Pages {
         if detail.cancelRequested && detail.isLive { body += "<dt>Cancel</dt><dd>requested</dd>\n" }
         body += "</dl>\n"
         if !detail.actions.isEmpty { body += self.actions(layout, detail.actions) + "\n" }
+        body += self.failures(layout, detail)
         body += "<h2>Parameters</h2>\n"
         if detail.params.isEmpty && detail.secretParams.isEmpty {
             body += "<p>None.</p>\n"
@@ -108,7 +109,7 @@ public enum Pages {
         if !detail.graphSVG.isEmpty { body += "<h2>Graph</h2>\n<div class=\"graph scroll\">\(detail.graphSVG)</div>\n" }
         if !detail.timelineSVG.isEmpty { body += "<h2>Timeline</h2>\n<div class=\"graph scroll\">\(detail.timelineSVG)</div>\n" }
         body +=
-            "<h2>Tasks</h2>\n<div class=\"scroll\"><table><thead><tr><th>Task</th><th>State</th><th class=\"hide-narrow\">Needs</th><th>Attempt</th><th>Duration</th><th>Exit</th><th>Note</th><th>Log</th></tr></thead><tbody>\n"
+            "<h2 id=\"tasks\">Tasks</h2>\n<div class=\"scroll\"><table><thead><tr><th>Task</th><th>State</th><th class=\"hide-narrow\">Needs</th><th>Attempt</th><th>Duration</th><th>Exit</th><th>Note</th><th>Log</th></tr></thead><tbody>\n"
         for t in detail.tasks {
             let log =
                 t.canReadLog && t.attempt > 0
@@ -128,12 +129,38 @@ public enum Pages {
         return layout.render(title: "Job #\(j.id)", body: body, refreshSeconds: detail.isLive ? 2 : nil)
     }
 
+    /// "What failed": each failed task (up to `JobDetail.Failure.shown`) with its message, the
+    /// last lines of its log (escaped, colours kept) and links to its row and its full log.
+    static func failures(_ layout: Layout, _ detail: JobDetail) -> String {
+        guard !detail.failures.isEmpty else { return "" }
+        let j = detail.job
+        var html = "<section class=\"failures\" aria-labelledby=\"failures\"><h2 id=\"failures\">What failed</h2>\n"
+        for f in detail.failures {
+            let log = layout.href("/jobs/\(j.id)/tasks/\(HTML.pathSegment(f.task))/log")
+            html += "<div class=\"failure\"><h3><a href=\"#task-\(HTML.escape(f.task))\">\(HTML.escape(f.task))</a> "
+            html += "\(Layout.badge("failed")) <small>attempt \(f.attempt)</small></h3>\n"
+            html += "<p>\(HTML.escape(f.message))</p>\n"
+            if let tail = f.logTail {
+                html +=
+                    tail.isEmpty
+                    ? "<p class=\"muted\">The log is empty.</p>\n"
+                    : "<pre class=\"log excerpt\">\(TerminalText.html(tail, numbered: false))</pre>\n"
+                html += "<p><a href=\"\(log)\">Full log</a></p>\n"
+            }
+            html += "</div>\n"
+        }
+        if detail.failedCount > detail.failures.count {
+            html += "<p>\(detail.failedCount - detail.failures.count) more failed: see <a href=\"#tasks\">the task table</a>.</p>\n"
+        }
+        return html + "</section>\n"
+    }
+
     public static func log(_ layout: Layout, _ view: LogView) -> String {
         let base = "/jobs/\(view.jobID)/tasks/\(HTML.pathSegment(view.task))/log"
         let raw = "/api/v1" + base + "?attempt=\(view.attempt)"
         var body = "<h1><a href=\"\(layout.href("/jobs/\(view.jobID)"))\">Job #\(view.jobID)</a> · \(HTML.escape(view.task)) log</h1>\n"
         if view.attempts > 1 {
-            body += "<p>Attempt: "
+            body += "<p class=\"attempts\">Attempt: "
             body += (1...view.attempts).map { n in
                 n == view.attempt
                     ? "<strong aria-current=\"page\">\(n)</strong>" : "<a href=\"\(layout.href(base + "?attempt=\(n)"))\">\(n)</a>"
@@ -148,11 +175,14 @@ public enum Pages {
         if view.nextOffset < view.size {
             body += " · <a href=\"\(layout.href(base + "?attempt=\(view.attempt)&offset=\(view.nextOffset)"))\">Later</a>"
         }
+        if !view.text.isEmpty { body += " · <a href=\"#log-end\">Jump to the end</a>" }
         body += "</p>\n"
-        if view.offset > 0 { body += "<p class=\"muted\">Showing from byte \(view.offset).</p>\n" }
+        if view.offset > 0 { body += "<p class=\"muted\">Showing from byte \(view.offset), line \(view.firstLine).</p>\n" }
         let follow = view.isLive && view.nextOffset >= view.size
-        let attributes = follow ? " data-live-log=\"\(layout.href(raw))\" data-offset=\"\(view.nextOffset)\"" : ""
-        body += "<pre\(attributes)>\(HTML.escape(Self.neutralizeTerminal(view.text)))</pre>\n"
+        var attributes = follow ? " data-live-log=\"\(layout.href(raw))\" data-offset=\"\(view.nextOffset)\"" : ""
+        if view.opensAtEnd { attributes += " data-open-at-end" }
+        body +=
+            "<pre class=\"log\"\(attributes)>\(TerminalText.html(view.text, firstLine: view.firstLine))</pre>\n<span id=\"log-end\"></span>\n"
         if view.isLive {
             body += "<p id=\"log-status\" class=\"muted\" aria-live=\"polite\">The task is running; the log follows it.</p>\n"
         }

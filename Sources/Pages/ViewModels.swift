@@ -118,6 +118,33 @@ public struct JobDetail: Sendable, Hashable {
     public var timelineSVG: String = ""
     /// The job's JSON URL, followed live by the page script while the job runs.
     public var liveURL: String? = nil
+    /// The failed tasks the page opens with (at most `Failure.shown`), and how many failed in all.
+    public var failures: [Failure] = []
+    /// How many tasks failed, including those not in `failures`.
+    public var failedCount = 0
+
+    /// A failed task as the top of the job page shows it.
+    public struct Failure: Sendable, Hashable {
+        /// The most failures shown in full; the rest are counted.
+        public static let shown = 5
+        /// The task.
+        public var task: String
+        /// Its message (`exited with status 1`, `timed out after 30 s`).
+        public var message: String
+        /// Its last attempt.
+        public var attempt: Int
+        /// The last lines of that attempt's log (raw: rendered with `TerminalText`), or nil
+        /// when the viewer may not read logs or there is none.
+        public var logTail: String?
+
+        /// Creates a failure.
+        public init(task: String, message: String, attempt: Int, logTail: String?) {
+            self.task = task
+            self.message = message
+            self.attempt = attempt
+            self.logTail = logTail
+        }
+    }
 
     /// Creates the model.
     public init(
@@ -139,6 +166,7 @@ public struct JobDetail: Sendable, Hashable {
         a.job == b.job && a.tasks == b.tasks && a.params.map(\.name) == b.params.map(\.name)
             && a.params.map(\.value) == b.params.map(\.value)
             && a.started == b.started && a.finished == b.finished && a.isLive == b.isLive && a.identitySource == b.identitySource
+            && a.failures == b.failures && a.failedCount == b.failedCount
     }
 
     public func hash(into hasher: inout Hasher) { hasher.combine(self.job) }
@@ -189,6 +217,11 @@ public struct LogView: Sendable, Hashable {
     public var window: Int
     /// Whether the task is still running (the page follows the log).
     public var isLive: Bool
+    /// The number of the window's first line (1 at the start of the log).
+    public var firstLine = 1
+    /// Whether the page opens scrolled to the end (a running or failed attempt: what matters is
+    /// at the end).
+    public var opensAtEnd = false
 
     /// Creates the model.
     public init(

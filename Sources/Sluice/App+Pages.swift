@@ -54,11 +54,14 @@ extension App {
         return .html(Pages.jobList(context.layout, view))
     }
 
+    /// Above this many tasks the job page's task table lists failed, running and queued tasks first.
+    static let largeJobTasks = 50
+
     /// `GET /jobs/{id}`: the job page.
     func jobPage(_ context: RequestContext) throws -> HTTPResponse {
         let job = try self.visibleJob(context)
         let canReadLogs = self.may(context, .logs, job.pipeline)
-        let tasks = job.tasks.map {
+        var tasks = job.tasks.map {
             var row = TaskRow(
                 name: $0.name, state: $0.state.rawValue, needs: $0.needs, attempt: $0.attempt,
                 duration: Self.duration($0.startedAt, $0.finishedAt), exitCode: $0.exitCode, message: $0.message, canReadLog: canReadLogs)
@@ -66,6 +69,15 @@ extension App {
             row.maxAttempts = $0.options.retry.retries + 1
             row.retryAt = $0.state == .queued ? $0.retryAt.map(Self.time) : nil
             return row
+        }
+        if tasks.count > Self.largeJobTasks {
+            // A large job's table starts with what needs a look: failed, then running, then
+            // waiting tasks; definition order within each.
+            let rank = ["failed": 0, "running": 1, "queued": 2]
+            tasks = tasks.enumerated().sorted { a, b in
+                let (ra, rb) = (rank[a.element.state] ?? 3, rank[b.element.state] ?? 3)
+                return ra != rb ? ra < rb : a.offset < b.offset
+            }.map(\.element)
         }
         var detail = JobDetail(
             job: Self.row(job), identitySource: job.identitySource,
@@ -76,7 +88,27 @@ extension App {
         detail.liveURL = "\(context.mountPath)/api/v1/jobs/\(job.id)"
         detail.graphSVG = JobGraphs.graph(job, mountPath: context.mountPath, canReadLogs: canReadLogs)
         detail.timelineSVG = JobGraphs.timeline(job)
+        let failed = job.tasks.filter { $0.state == .failed }
+        detail.failedCount = failed.count
+        detail.failures = failed.prefix(JobDetail.Failure.shown).map { task in
+            JobDetail.Failure(
+                task: task.name, message: task.message ?? "failed", attempt: max(task.attempt, 1),
+                logTail: canReadLogs ? self.logTail(job, task) : nil)
+        }
         return .html(Pages.job(context.layout, detail))
+    }
+
+    /// The last lines (at most 20, from the last 8 KiB) of the task's latest attempt, or nil if
+    /// there is no log to read.
+    func logTail(_ job: JobRecord, _ task: TaskRecord) -> String? {
+        guard task.attempt >= 1, let chunk = try? self.readLog(job, task, attempt: task.attempt, offset: nil, limit: 8 << 10) else {
+            return nil
+        }
+        var lines = String(decoding: chunk.bytes, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
+        if lines.last?.isEmpty == true { lines.removeLast() }
+        // A window that starts mid-file starts mid-line: drop the partial first line.
+        if chunk.nextOffset > chunk.bytes.count && lines.count > 1 { lines.removeFirst() }
+        return lines.suffix(20).joined(separator: "\n")
     }
 
     /// `GET /jobs/{id}/tasks/{task}/log[?attempt=N&offset=B]`: a 256 KiB window of one attempt's
@@ -93,10 +125,20 @@ extension App {
         }
         // Without an offset, the last window (the page opens at the end of the log).
         let chunk = try self.readLog(job, task, attempt: attempt, offset: offset, limit: window)
-        let view = LogView(
+        let start = chunk.nextOffset - chunk.bytes.count
+        var view = LogView(
             jobID: job.id, task: task.name, attempt: attempt, attempts: max(task.attempt, 1),
-            text: String(decoding: chunk.bytes, as: UTF8.self), offset: chunk.nextOffset - chunk.bytes.count, nextOffset: chunk.nextOffset,
+            text: String(decoding: chunk.bytes, as: UTF8.self), offset: start, nextOffset: chunk.nextOffset,
             size: chunk.fileSize, window: window, isLive: !task.state.isTerminal && attempt == task.attempt)
+        // Line numbers count from the start of the log: the lines before the window are counted
+        // (a log is at most head + tail bytes, so this read is bounded).
+        if start > 0 {
+            let before = try self.readLog(job, task, attempt: attempt, offset: 0, limit: start)
+            view.firstLine = 1 + before.bytes.reduce(0) { $0 + ($1 == 0x0A ? 1 : 0) }
+        }
+        // What matters in a running attempt or a failed one is at its end.
+        let failed = attempt < task.attempt || task.state == .failed
+        view.opensAtEnd = offset == nil && (view.isLive || failed)
         return .html(Pages.log(context.layout, view))
     }
 

@@ -127,6 +127,11 @@ extension RunnerLoop {
             "lease lost: killing every task this host runs; its jobs belong to whichever host rescues them",
             ["host": lease?.host ?? "?", "epoch": "\(lease?.epoch ?? 0)", "tasks": "\(self.running.count)", "jobs": "\(self.active.count)"])
         self.watchdog?.disarm()
+        // A firing of the watchdog is about this lease, lost now: once the host holds a new one,
+        // the run loop must not take that old firing for a loss of the new lease (it did, when
+        // a failed renewal found the loss before the loop saw the firing: two losses logged and
+        // a second epoch thrown away).
+        _ = self.watchdog?.takeFired()
         self.hosting?.lease = nil
         self.hosting?.renewAt = nil
         self.publishHost()

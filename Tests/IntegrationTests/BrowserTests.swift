@@ -190,7 +190,7 @@ struct BrowserTests {
         // The log page: markup as text, terminal escapes gone.
         let log = try await load("log", "/sluice/jobs/\(first)/tasks/shout/log")
         Self.expectTitle(log, "shout log")
-        let pre = try #require(Self.element("pre", in: log.dom), "a <pre> with the log")
+        let pre = Self.logText(try #require(Self.element("pre", in: log.dom), "a <pre> with the log"))
         Self.expectCleanLog(pre, "log page")
         #expect(pre.contains("target=\(Self.text(h.script))x\n"), "the parameter reached the task as one argument: \(pre)")
         #expect(log.dom.contains("download=\"\""), "a download link")
@@ -307,7 +307,7 @@ struct BrowserTests {
         let page = try await Chromium.page(of: browser, url: harness.origin + path, timeout: .seconds(90))
 
         Self.expectSafe(page, "live log page")
-        let pre = try #require(Self.element("pre", in: page.dom), "a <pre> with the log")
+        let pre = Self.logText(try #require(Self.element("pre", in: page.dom), "a <pre> with the log"))
         #expect(pre.contains("waiting\n"), "rendered by the server: \(pre)")
         #expect(pre.contains("released\n"), "appended by app.js: \(pre)")
         Self.expectCleanLog(pre, "live log page")
@@ -507,6 +507,27 @@ extension BrowserTests {
     }
 
     /// The content of the first `<name …>…</name>` element.
+    /// The text of a log `<pre>` as the reader sees it (entities kept): the line-number links
+    /// and the line and colour spans removed.
+    static func logText(_ pre: String) -> String {
+        var text = pre
+        while let link = text.range(of: "<a class=\"ln\""), let end = text[link.upperBound...].range(of: "</a>") {
+            text.removeSubrange(link.lowerBound..<end.upperBound)
+        }
+        var out = ""
+        var inTag = false
+        for character in text {
+            if character == "<" {
+                inTag = true
+            } else if character == ">" && inTag {
+                inTag = false
+            } else if !inTag {
+                out.append(character)
+            }
+        }
+        return out
+    }
+
     static func element(_ name: String, in dom: String) -> String? {
         guard let open = dom.range(of: "<\(name)"), let end = dom[open.upperBound...].range(of: ">"),
             let close = dom[end.upperBound...].range(of: "</\(name)>")

@@ -119,8 +119,37 @@ extension AppTests {
         #expect(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"))
         #expect(html.contains("&quot;&gt;&lt;img src=x onerror=alert(1)&gt;"))
         #expect(html.contains("href=\"/sluice/jobs/\(job.id)\""))
-        // The task is running: the page refreshes itself.
+        // The task is running: the page refreshes itself, and opens at the end.
         #expect(html.contains("http-equiv=\"refresh\""))
+        #expect(html.contains(" data-open-at-end>"))
+    }
+
+    @Test("The log page numbers lines from the start of the log, colours SGR text with classes, and opens failed attempts at the end")
+    func logPageLinesAndColours() throws {
+        let h = try AppHarness()
+        defer { h.remove() }
+        let job = try h.createJob()
+        try h.finish(job, as: .failed, jobState: .failed)
+        // 300,000 bytes of numbered lines, the last in red: the window starts mid-log.
+        var text = ""
+        var n = 0
+        while text.utf8.count < 300_000 {
+            n += 1
+            text += "line \(n)\n"
+        }
+        text += "\u{1b}[1;31mfatal: it broke\u{1b}[0m\n"
+        try h.writeLog(job, task: "extract", Array(text.utf8))
+        let html = AppHarness.text(h.send("GET", "/jobs/\(job.id)/tasks/extract/log"))
+        let last = n + 1
+        #expect(html.contains("<span class=\"line\" id=\"L\(last)\"><a class=\"ln\" href=\"#L\(last)\""))
+        #expect(html.contains("<span class=\"t-b t-f1\">fatal: it broke</span>"), "the red, bold line")
+        // The line numbers are the file's: line k holds "line k".
+        #expect(html.contains(">\(n)</a>line \(n)</span>"))
+        #expect(!html.contains("\u{1b}"))
+        #expect(html.contains(" data-open-at-end>"), "a failed attempt opens at its end")
+        #expect(html.contains("href=\"#log-end\">Jump to the end</a>") && html.contains("<span id=\"log-end\"></span>"))
+        // An explicit window does not jump.
+        #expect(!AppHarness.text(h.send("GET", "/jobs/\(job.id)/tasks/extract/log?offset=0")).contains("data-open-at-end"))
     }
 
     @Test("The log page shows the last window of a large log and links the earlier one")
@@ -135,12 +164,13 @@ extension AppTests {
         bytes.replaceSubrange((size - 3)..<size, with: Array("END".utf8))
         try h.writeLog(job, task: "extract", bytes)
         let html = AppHarness.text(h.send("GET", "/jobs/\(job.id)/tasks/extract/log"))
-        #expect(html.contains("Showing from byte 1000."))
+        #expect(html.contains("Showing from byte 1000, line 1."))
         #expect(html.contains("offset=0\">Earlier</a>"))
         #expect(!html.contains("START"))
-        #expect(html.contains("END</pre>"))
+        #expect(html.contains("END</span></pre>"))
         let first = AppHarness.text(h.send("GET", "/jobs/\(job.id)/tasks/extract/log?offset=0"))
-        #expect(first.contains("<pre>START") && !first.contains("END</pre>"))
+        #expect(first.contains("<pre class=\"log\"><span class=\"line\" id=\"L1\">") && first.contains(">1</a>START"))
+        #expect(!first.contains("END</span></pre>"))
         #expect(first.contains("offset=262144\">Later</a>"))
         #expect(!html.contains("http-equiv=\"refresh\""))
         let small = try h.createJob()

@@ -102,4 +102,36 @@ import Testing
         #expect(next.components(separatedBy: "<td>vera</td>").count - 1 == 1)
         #expect(h.send("GET", "/audit?decision=maybe", user: "aud").status.code == 400)
     }
+
+    @Test("A failed job's page opens with what failed: the message, the log's last lines with colours, links; no log without the logs verb")
+    func failuresFirst() throws {
+        let h = try Self.harness()
+        defer { h.remove() }
+        let job = try h.createJob()
+        try h.start(job, task: "extract")
+        try h.store.record(
+            jobID: job.id,
+            changes: [
+                TaskChange(task: "extract", state: .failed, exitCode: 3, message: "exited with status 3"),
+                TaskChange(task: "load", state: .skipped),
+            ], jobState: .failed)
+        var log = (1...30).map { "step \($0)" }.joined(separator: "\n")
+        log += "\n\u{1b}[31mError: <disk> full\u{1b}[0m\n"
+        try h.writeLog(job, task: "extract", Array(log.utf8))
+        let page = AppHarness.text(h.send("GET", "/jobs/\(job.id)", user: "bob"))
+        let failures = try #require(page.range(of: "<h2 id=\"failures\">What failed</h2>"), "\(page)")
+        #expect(page.range(of: "<h2>Parameters</h2>").map { failures.lowerBound < $0.lowerBound } == true, "before the parameters")
+        #expect(page.contains("<a href=\"#task-extract\">extract</a>") && page.contains("<p>exited with status 3</p>"))
+        #expect(page.contains("<span class=\"t-f1\">Error: &lt;disk&gt; full</span>"))
+        #expect(page.contains("step 30") && page.contains("step 12") && !page.contains("step 11<"), "the last 20 lines")
+        #expect(page.contains("href=\"/sluice/jobs/\(job.id)/tasks/extract/log\">Full log</a>"))
+        #expect(!page.contains("id=\"L1\""), "excerpts carry no line anchors")
+        // vera may view but not read logs: the message, no excerpt.
+        let viewer = AppHarness.text(h.send("GET", "/jobs/\(job.id)", user: "vera"))
+        #expect(viewer.contains("What failed") && viewer.contains("exited with status 3") && !viewer.contains("Error: &lt;disk&gt;"))
+        // A succeeded job has no such section.
+        let fine = try h.createJob()
+        try h.finish(fine)
+        #expect(!AppHarness.text(h.send("GET", "/jobs/\(fine.id)", user: "bob")).contains("What failed"))
+    }
 }
