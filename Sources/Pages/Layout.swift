@@ -82,6 +82,9 @@ public struct Layout: Sendable {
         .t-g0{background:#000}.t-g1{background:#7a1f1f}.t-g2{background:#1f5a22}.t-g3{background:#6b5a12}.t-g4{background:#1f3a7a}.t-g5{background:#5a1f6b}.t-g6{background:#125a5a}.t-g7{background:#5a5a5a}
         .t-g8{background:#333}.t-g9{background:#a33}.t-g10{background:#383}.t-g11{background:#995}.t-g12{background:#36a}.t-g13{background:#939}.t-g14{background:#399}.t-g15{background:#777}
         .failure{border-left:6px solid #c0392b;background:#fff;padding:.2em .9em;margin:.6em 0}.failure h3{margin:.4em 0}
+        table.grid{width:auto}table.grid th,table.grid td{padding:.15em .25em;text-align:center}table.grid tbody th{text-align:left;font-weight:400}
+        .cell{display:inline-block;min-width:1.8em;line-height:1.8em;text-decoration:none;border-radius:.2em;position:relative}
+        .cell:hover::after,.cell:focus::after{content:attr(data-tip);position:absolute;left:0;top:2em;z-index:5;white-space:nowrap;background:#1b1b1b;color:#fff;padding:.2em .5em;border-radius:.2em}
         .attempts a,.attempts strong{display:inline-block;min-width:2.75em;min-height:2.75em;line-height:2.75em;text-align:center}.graph svg{max-width:100%;height:auto}.muted{color:#555}
         .graph svg.timeline,.graph svg.task-graph{min-width:48em}
         label{display:block;font-weight:600;margin-top:.6em}.error{color:#721c24;font-weight:600}

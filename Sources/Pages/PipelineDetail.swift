@@ -46,6 +46,8 @@ public struct PipelineDetail: Sendable {
     public var recent: [JobRow]
     /// Set while Sluice drains: a job triggered now waits in the queue.
     public var drain: DrainNotice? = nil
+    /// Recent runs × tasks, or nil.
+    public var runGrid: RunGrid? = nil
 
     /// Creates the model.
     public init(
@@ -108,6 +110,7 @@ extension Pages {
             }
             body += "<p><button type=\"submit\">Trigger \(HTML.escape(p.name))</button></p>\n</form>\n"
         }
+        if let grid = p.runGrid { body += self.runGrid(layout, grid) }
         body += "<h2>Recent jobs</h2>\n" + self.jobTable(layout, p.recent)
         return layout.render(title: p.name, body: body)
     }

@@ -36,8 +36,41 @@ extension App {
             recent: recent.map(Self.row))
         detail.graphSVG = JobGraphs.graph(pipeline)
         detail.drain = self.drainNotice
+        detail.runGrid = try self.runGrid(pipeline, recent: recent)
         return Pages.pipeline(context.layout, detail)
     }
+
+    /// The last `gridRuns` visible runs × the pipeline's tasks. A pipeline of more than
+    /// `gridTasks` tasks shows only the tasks that did not succeed in every run shown (at most
+    /// `gridTasks` of them).
+    func runGrid(_ pipeline: PipelineDefinition, recent: [JobRecord]) throws -> RunGrid? {
+        let runs = try recent.prefix(Self.gridRuns).reversed().compactMap { try self.store.job(id: $0.id) }
+        guard !runs.isEmpty else { return nil }
+        // Each run's tasks by name, compared as bytes.
+        let byRun = runs.map { job in Dictionary(job.tasks.map { (ByteString($0.name), $0) }, uniquingKeysWith: { a, _ in a }) }
+        var names = pipeline.tasks.map(\.name)
+        var hidden = 0
+        if names.count > Self.gridTasks {
+            let interesting = names.filter { name in byRun.contains { ($0[ByteString(name)]?.state).map { $0 != .succeeded } ?? false } }
+            hidden = names.count - min(interesting.count, Self.gridTasks)
+            names = Array(interesting.prefix(Self.gridTasks))
+        }
+        let cells = names.map { name in
+            byRun.map { tasks -> RunGrid.Cell? in
+                tasks[ByteString(name)].map {
+                    RunGrid.Cell(state: $0.state.rawValue, duration: Self.duration($0.startedAt, $0.finishedAt), attempts: $0.attempt)
+                }
+            }
+        }
+        return RunGrid(
+            runs: runs.map { RunGrid.Run(id: $0.id, state: $0.state.rawValue, created: Self.time($0.createdAt)) }, tasks: names,
+            cells: cells, hiddenTasks: hidden)
+    }
+
+    /// Runs in the pipeline page's grid.
+    static let gridRuns = 15
+    /// Task rows in the grid before it shows only the tasks that did not always succeed.
+    static let gridTasks = 60
 
     static func choices(of type: ParameterType) -> [String] {
         if case .choice(let values) = type { return values }

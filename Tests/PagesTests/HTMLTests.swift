@@ -20,7 +20,9 @@ import Testing
 
     @Test("Script and attribute-breaking payloads lose every markup character")
     func payloads() {
-        for payload in ["<script>alert(1)</script>", "\"><img src=x onerror=alert(1)>", "'><svg onload=alert(1)>", "javascript:alert(1)//<!--"] {
+        for payload in [
+            "<script>alert(1)</script>", "\"><img src=x onerror=alert(1)>", "'><svg onload=alert(1)>", "javascript:alert(1)//<!--",
+        ] {
             let escaped = HTML.escape(payload)
             #expect(!escaped.contains("<"))
             #expect(!escaped.contains(">"))

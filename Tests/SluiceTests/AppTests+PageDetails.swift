@@ -134,4 +134,47 @@ import Testing
         try h.finish(fine)
         #expect(!AppHarness.text(h.send("GET", "/jobs/\(fine.id)", user: "bob")).contains("What failed"))
     }
+
+    @Test("The pipeline page shows recent runs × tasks, oldest run first, each cell linked and described")
+    func runGrid() throws {
+        let h = try Self.harness()
+        defer { h.remove() }
+        let first = try h.createJob()
+        try h.finish(first)
+        let second = try h.createJob()
+        try h.start(second, task: "extract")
+        try h.store.record(
+            jobID: second.id,
+            changes: [TaskChange(task: "extract", state: .failed, exitCode: 1, message: "x"), TaskChange(task: "load", state: .skipped)],
+            jobState: .failed)
+        let page = AppHarness.text(h.send("GET", "/pipelines/etl-nightly", user: "bob"))
+        let grid = try #require(page.range(of: "<h2 id=\"history\">Run history</h2>").map { String(page[$0.lowerBound...]) })
+        let columns = try #require(grid.range(of: "#\(first.id)</a></th>")?.lowerBound)
+        #expect(grid.range(of: "#\(second.id)</a></th>").map { columns < $0.lowerBound } == true, "oldest run on the left")
+        #expect(grid.contains("<a class=\"cell state-succeeded\" href=\"/sluice/jobs/\(first.id)#task-extract\""))
+        #expect(grid.contains("data-tip=\"extract in #\(second.id): failed"))
+        #expect(grid.contains(">✗</a>") && grid.contains(">–</a>") && grid.contains(">✓</a>"), "marks that read without colour")
+        // Nobody without view sees it (the pipeline is 404 for them).
+        #expect(h.send("GET", "/pipelines/secret", user: "bob").status.code == 404)
+    }
+
+    @Test("A pipeline of more than 60 tasks shows only the tasks that did not always succeed")
+    func runGridLargePipeline() throws {
+        let tasks = (0..<70).map { "t\($0): { kind: \"noop\" }" }.joined(separator: ", ")
+        let config = """
+            {
+              server: { base_path: "/sluice" },
+              roles: { ops: { users: ["bob"], grants: [{ pipelines: ["*"], verbs: ["view", "logs"] }] } },
+              pipelines: { wide: { tasks: { \(tasks) } } },
+            }
+            """
+        let h = try AppHarness(config: config)
+        defer { h.remove() }
+        let job = try h.createJob(pipeline: "wide", params: [:])
+        try h.store.record(
+            jobID: job.id, changes: (0..<70).map { TaskChange(task: "t\($0)", state: $0 == 42 ? .failed : .succeeded) }, jobState: .failed)
+        let page = AppHarness.text(h.send("GET", "/pipelines/wide", user: "bob"))
+        #expect(page.contains("<tr><th>t42</th>") && !page.contains("<tr><th>t41</th>"))
+        #expect(page.contains("69 tasks that succeeded in every run shown are left out."))
+    }
 }
