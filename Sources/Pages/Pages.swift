@@ -110,7 +110,7 @@ public enum Pages {
         if !detail.timelineSVG.isEmpty { body += "<h2>Timeline</h2>\n<div class=\"graph scroll\">\(detail.timelineSVG)</div>\n" }
         body +=
             "<h2 id=\"tasks\">Tasks</h2>\n<div class=\"scroll\"><table><thead><tr><th>Task</th><th>State</th><th class=\"hide-narrow\">Needs</th><th>Attempt</th><th>Duration</th><th>Exit</th><th>Note</th><th>Log</th></tr></thead><tbody>\n"
-        for t in detail.tasks {
+        for t in detail.tasks.prefix(Self.taskRowsShown) {
             let log =
                 t.canReadLog && t.attempt > 0
                 ? "<a href=\"\(layout.href("/jobs/\(j.id)/tasks/\(HTML.pathSegment(t.name))/log"))\">log</a>" : ""
@@ -123,6 +123,12 @@ public enum Pages {
                 + "<td>\(t.exitCode.map(String.init) ?? "")</td><td>\(note)</td><td>\(log)</td></tr>\n"
         }
         body += "</tbody></table></div>\n"
+        if detail.tasks.count > Self.taskRowsShown {
+            let json = layout.href("/api/v1/jobs/\(j.id)?tasks=failed,running,queued&task_limit=1000")
+            body +=
+                "<p class=\"muted\">The first \(Self.taskRowsShown) of \(detail.tasks.count) tasks are listed (failed, running and queued first). "
+                + "The rest are in the graph above and in the <a href=\"\(json)\">job's JSON</a>, which pages through tasks.</p>\n"
+        }
         if detail.isLive, let live = detail.liveURL {
             body = "<div data-live-job=\"\(HTML.escape(live))\">\n" + body + "</div>\n"
         }
@@ -154,6 +160,10 @@ public enum Pages {
         }
         return html + "</section>\n"
     }
+
+    /// The most task rows the job page's table shows; a larger job's page stays small, and
+    /// the table lists failed, running and queued tasks first (see `App.jobPage`).
+    public static let taskRowsShown = 200
 
     public static func log(_ layout: Layout, _ view: LogView) -> String {
         let base = "/jobs/\(view.jobID)/tasks/\(HTML.pathSegment(view.task))/log"

@@ -358,6 +358,18 @@ extension App {
             }
             wait = seconds
         }
+        if let paging = try Self.taskPaging(context.query) {
+            guard wait == nil else { throw HTTPError(.badRequest, "wait cannot be combined with tasks, task_limit or task_cursor") }
+            let job = try self.visibleJob(context)
+            let matching = job.tasks.filter { paging.states?.contains($0.state) ?? true }
+            let end = min(matching.count, paging.cursor + paging.limit)
+            let page = JobJSON.TaskPage(
+                tasks: paging.cursor < matching.count ? Array(matching[paging.cursor..<end]) : [],
+                counts: Dictionary(job.tasks.map { ($0.state.rawValue, 1) }, uniquingKeysWith: +), matching: matching.count,
+                nextCursor: end < matching.count ? end : nil)
+            let body = JobJSON.bytes(job, mountPath: context.mountPath, page: page)
+            return Self.json(body, tag: ConditionalGET.tag(of: body))
+        }
         // A finished job whose stamp is unchanged: its kept JSON, authorized as a read would be.
         // (A finished job never waits: the long-poll below would return it at once.)
         if let id = Int64(context.parameter("id")), id > 0, let kept = self.finishedJobs.entry(id: id, mountPath: context.mountPath),
@@ -381,6 +393,43 @@ extension App {
         return .deferred { [self] sink in
             self.watch(watch, after: generation, last: (body, tag), sink: sink)
         }
+    }
+
+    /// `?tasks=failed,running` (states), `?task_limit=N` (1–10,000; default 1,000) and
+    /// `?task_cursor=C` (from a previous page's `task_page.next_cursor`): nil when none is given.
+    static func taskPaging(_ query: [String: String]) throws -> (states: Set<TaskState>?, limit: Int, cursor: Int)? {
+        let states = query["tasks"]
+        let limitText = query["task_limit"]
+        let cursorText = query["task_cursor"]
+        guard states != nil || limitText != nil || cursorText != nil else { return nil }
+        var filter: Set<TaskState>? = nil
+        if let states {
+            var set = Set<TaskState>()
+            for name in states.split(separator: ",", omittingEmptySubsequences: false) {
+                guard let state = TaskState(rawValue: String(name)) else {
+                    throw HTTPError(
+                        .badRequest,
+                        "unknown task state \"\(name)\" in tasks (known: \(TaskState.allCases.map(\.rawValue).joined(separator: ", ")))")
+                }
+                set.insert(state)
+            }
+            filter = set
+        }
+        var limit = 1000
+        if let limitText {
+            guard let value = Int(limitText), (1...10_000).contains(value) else {
+                throw HTTPError(.badRequest, "task_limit must be a whole number from 1 to 10000")
+            }
+            limit = value
+        }
+        var cursor = 0
+        if let cursorText {
+            guard let value = Int(cursorText), value >= 0 else {
+                throw HTTPError(.badRequest, "task_cursor must be a non-negative whole number")
+            }
+            cursor = value
+        }
+        return (filter, limit, cursor)
     }
 
     /// A parked long-poll: which job, compared with which representation, until when.

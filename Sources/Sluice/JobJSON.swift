@@ -151,6 +151,26 @@ enum JobJSON {
         return w.bytes + [0x0a]
     }
 
+    /// One page of a job's tasks (`?tasks=`, `?task_limit=`, `?task_cursor=`).
+    struct TaskPage {
+        /// The tasks of the page, in the job's order.
+        var tasks: [TaskRecord]
+        /// How many of the job's tasks are in each state (all tasks, not only the page's).
+        var counts: [String: Int]
+        /// How many tasks match the state filter.
+        var matching: Int
+        /// The cursor of the next page, if there is one.
+        var nextCursor: Int?
+    }
+
+    /// The job with one page of its tasks, plus `task_counts` and `task_page` (`matching`,
+    /// `next_cursor`).
+    static func bytes(_ record: JobRecord, mountPath: String, page: TaskPage) -> [UInt8] {
+        var w = JSONWriter(capacity: 640 + page.tasks.count * 160)
+        self.write(record, mountPath: mountPath, includeTasks: true, page: page, into: &w)
+        return w.bytes + [0x0a]
+    }
+
     /// A page of jobs as JSON bytes (see `bytes`).
     static func listBytes(_ jobs: [JobRecord], mountPath: String, nextBefore: Int64?, nextAfter: Int64?) -> [UInt8] {
         var w = JSONWriter(capacity: 64 + jobs.count * 384)
@@ -169,7 +189,7 @@ enum JobJSON {
         return w.bytes + [0x0a]
     }
 
-    private static func write(_ r: JobRecord, mountPath: String, includeTasks: Bool, into w: inout JSONWriter) {
+    private static func write(_ r: JobRecord, mountPath: String, includeTasks: Bool, page: TaskPage? = nil, into w: inout JSONWriter) {
         w.object { w in
             w.key("cancel_requested")
             w.bool(r.cancelRequested)
@@ -207,9 +227,27 @@ enum JobJSON {
             }
             w.key("state")
             w.string(r.state.rawValue)
+            if let page {
+                w.key("task_counts")
+                w.object { w in
+                    for (state, count) in page.counts.sorted(by: { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }) {
+                        w.key(state)
+                        w.int(Int64(count))
+                    }
+                }
+                w.key("task_page")
+                w.object { w in
+                    w.key("matching")
+                    w.int(Int64(page.matching))
+                    if let next = page.nextCursor {
+                        w.key("next_cursor")
+                        w.int(Int64(next))
+                    }
+                }
+            }
             if includeTasks {
                 w.key("tasks")
-                w.array { w in for task in r.tasks { self.write(task, into: &w) } }
+                w.array { w in for task in page?.tasks ?? r.tasks { self.write(task, into: &w) } }
             }
             w.key("triggered_by")
             w.string(r.triggeredBy)

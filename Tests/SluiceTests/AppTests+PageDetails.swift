@@ -177,4 +177,61 @@ import Testing
         #expect(page.contains("<tr><th>t42</th>") && !page.contains("<tr><th>t41</th>"))
         #expect(page.contains("69 tasks that succeeded in every run shown are left out."))
     }
+
+    @Test("The job JSON pages through tasks: ?tasks= filters by state, task_limit and task_cursor page, task_counts count all")
+    func taskPaging() throws {
+        let h = try Self.harness()
+        defer { h.remove() }
+        let job = try h.createJob()
+        try h.start(job, task: "extract")
+        func get(_ query: String) throws -> [String: Any] {
+            let response = h.send("GET", "/api/v1/jobs/\(job.id)?\(query)", user: "bob")
+            #expect(response.status.code == 200, "\(query)")
+            return try AppHarness.json(response)
+        }
+        func names(_ object: [String: Any]) -> [String] { (object["tasks"] as? [[String: Any]] ?? []).compactMap { $0["name"] as? String } }
+        let running = try get("tasks=running")
+        #expect(names(running) == ["extract"])
+        #expect(running["task_counts"] as? [String: Int] == ["running": 1, "queued": 1])
+        #expect((running["task_page"] as? [String: Any])?["matching"] as? Int == 1)
+        #expect((running["task_page"] as? [String: Any])?["next_cursor"] == nil)
+        let first = try get("task_limit=1")
+        #expect(names(first) == ["extract"] && (first["task_page"] as? [String: Any])?["next_cursor"] as? Int == 1)
+        #expect(names(try get("task_limit=1&task_cursor=1")) == ["load"])
+        #expect(names(try get("task_cursor=5")).isEmpty)
+        #expect(names(try get("tasks=failed,cancelled")).isEmpty)
+        // Without paging parameters the JSON is as before: no counts, every task.
+        let plain = try AppHarness.json(h.send("GET", "/api/v1/jobs/\(job.id)", user: "bob"))
+        #expect(plain["task_counts"] == nil && names(plain) == ["extract", "load"])
+        for bad in ["tasks=done", "tasks=", "task_limit=0", "task_limit=10001", "task_cursor=-1", "tasks=running&wait=5"] {
+            #expect(h.send("GET", "/api/v1/jobs/\(job.id)?\(bad)", user: "bob").status.code == 400, "\(bad)")
+        }
+    }
+
+    @Test("A 100,000-task job's page stays under 200 KB: 200 task rows, failed ones first, and a link to the paged JSON")
+    func hugeJobPage() throws {
+        let tasks = (0..<100_000).map { "t\($0): { kind: \"noop\" }" }.joined(separator: ", ")
+        let config = """
+            {
+              server: { base_path: "/sluice" },
+              roles: { ops: { users: ["bob"], grants: [{ pipelines: ["*"], verbs: ["view", "logs"] }] } },
+              pipelines: { huge: { tasks: { \(tasks) } } },
+            }
+            """
+        let h = try AppHarness(config: config)
+        defer { h.remove() }
+        let job = try h.createJob(pipeline: "huge", params: [:])
+        try h.store.record(
+            jobID: job.id, changes: [TaskChange(task: "t99999", state: .failed, exitCode: 1, message: "broke")], jobState: .running)
+        let response = h.send("GET", "/jobs/\(job.id)", user: "bob")
+        #expect(response.status.code == 200)
+        #expect(response.body.count < 200 << 10, "\(response.body.count) bytes")
+        let page = AppHarness.text(response)
+        #expect(page.components(separatedBy: "<tr id=\"task-").count - 1 == 200)
+        let table = try #require(page.range(of: "<h2 id=\"tasks\">").map { String(page[$0.upperBound...]) })
+        #expect(
+            table.range(of: "<tr id=\"task-t99999\">").map { $0.lowerBound < table.range(of: "<tr id=\"task-t0\">")!.lowerBound } == true)
+        #expect(page.contains("The first 200 of 100000 tasks are listed"))
+        #expect(page.contains("What failed") && page.contains("broke"))
+    }
 }
