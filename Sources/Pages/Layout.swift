@@ -85,8 +85,8 @@ public struct Layout: Sendable {
         table.grid{width:auto}table.grid th,table.grid td{padding:.15em .25em;text-align:center}table.grid tbody th{text-align:left;font-weight:400}
         .cell{display:inline-block;min-width:1.8em;line-height:1.8em;text-decoration:none;border-radius:.2em;position:relative}
         .cell:hover::after,.cell:focus::after{content:attr(data-tip);position:absolute;left:0;top:2em;z-index:5;white-space:nowrap;background:#1b1b1b;color:#fff;padding:.2em .5em;border-radius:.2em}
-        .attempts a,.attempts strong{display:inline-block;min-width:2.75em;min-height:2.75em;line-height:2.75em;text-align:center}.graph svg{max-width:100%;height:auto}.muted{color:#555}
-        .graph svg.timeline,.graph svg.task-graph{min-width:48em}
+        .attempts a,.attempts strong{display:inline-block;min-width:2.75em;min-height:2.75em;line-height:2.75em;text-align:center}
+        .graph svg{display:block}.muted{color:#555}
         label{display:block;font-weight:600;margin-top:.6em}.error{color:#721c24;font-weight:600}
         input,select,button{font:inherit;padding:.3em .5em;max-width:100%}form.action{display:inline}
         .banner{background:#fff3cd;color:#4d3b00;border:1px solid #e0c36a;border-left:6px solid #b38600;padding:.6em .9em;font-weight:600}

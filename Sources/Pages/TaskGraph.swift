@@ -23,7 +23,9 @@ public struct GraphNode: Sendable, Hashable {
 ///
 /// Layers run left to right, as stages in a CI view, so a wide fan-out grows downwards (which scrolls) rather than
 /// sideways. The SVG uses presentation attributes only (no `style`, no script), so a strict Content-Security-Policy
-/// allows it, and scales to its container with `width="100%"` and a `viewBox`.
+/// allows it. It is drawn at its natural size (one viewBox unit a CSS pixel, so its 12 px text is 12 px on every
+/// screen) inside a container that scrolls sideways: a wide graph scrolls rather than shrinking its text below a
+/// readable size, and a one-task graph is not blown up to the page's width.
 public enum TaskGraph {
     /// Size of a task's box; its slot in a column is ``GraphLayout/nodePitch`` tall.
     static let boxWidth = 188
@@ -186,7 +188,7 @@ extension TaskGraph {
         prefix: String, className: String = "task-graph", width: Int, height: Int, role: String, title: String, desc: String
     ) -> String {
         "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"\(className)\" role=\"\(role)\" aria-labelledby=\"\(prefix)-title \(prefix)-desc\""
-            + " viewBox=\"0 0 \(width) \(height)\" width=\"100%\" preserveAspectRatio=\"xMinYMin meet\""
+            + " viewBox=\"0 0 \(width) \(height)\" width=\"\(width)\" height=\"\(height)\" preserveAspectRatio=\"xMinYMin meet\""
             + " font-family=\"system-ui, sans-serif\" font-size=\"12\">\n"
             + "<title id=\"\(prefix)-title\">\(title)</title>\n<desc id=\"\(prefix)-desc\">\(desc)</desc>\n"
     }

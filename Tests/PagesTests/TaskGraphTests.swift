@@ -123,7 +123,7 @@ import Testing
     }
 
     @Test("The SVG is accessible: role, title and a description counting tasks per state")
-    func accessibility() {
+    func accessibility() throws {
         let states = Array(repeating: "succeeded", count: 8) + ["failed"] + Array(repeating: "queued", count: 3)
         let nodes = states.enumerated().map { GraphNode(name: "t\($0.offset)", needs: $0.offset == 0 ? [] : ["t0"], state: $0.element) }
         let svg = TaskGraph.svg(nodes)
@@ -131,7 +131,10 @@ import Testing
         #expect(svg.contains("role=\"img\" aria-labelledby=\"task-graph-title task-graph-desc\""))
         #expect(svg.contains("<title id=\"task-graph-title\">Task graph</title>"))
         #expect(svg.contains("<desc id=\"task-graph-desc\">12 tasks in 2 layers: 8 succeeded, 1 failed, 3 queued."))
-        #expect(svg.contains("width=\"100%\""))
+        // Natural size: one viewBox unit a CSS pixel, so the 12 px text is 12 px at every width.
+        let box = try #require(svg.range(of: "viewBox=\"0 0 ").map { svg[$0.upperBound...].prefix { $0 != "\"" } })
+        let parts = box.split(separator: " ")
+        #expect(svg.contains("width=\"\(parts[0])\" height=\"\(parts[1])\"") && svg.contains("font-size=\"12\""))
         #expect(svg.contains("viewBox=\"0 0 "))
         // Links must stay reachable by assistive technology, which role="img" would hide.
         let linked = TaskGraph.svg([GraphNode(name: "a", needs: [], state: "running", href: "/jobs/1/tasks/a/log")], id: "job-1")

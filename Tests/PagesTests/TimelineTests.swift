@@ -115,7 +115,7 @@ import Testing
     }
 
     @Test("The strip is accessible, scalable, styled without CSS, and deterministic")
-    func accessibility() {
+    func accessibility() throws {
         let bars = [self.bar("a", 0, 3), self.bar("b", 1, nil, state: "running"), self.bar("c", 1, 2, state: "failed")]
         let svg = Timeline.svg(bars, now: 4)
         #expect(svg.hasPrefix("<svg "))
@@ -123,7 +123,10 @@ import Testing
         #expect(svg.contains("role=\"img\" aria-labelledby=\"timeline-title timeline-desc\""))
         #expect(svg.contains("<title id=\"timeline-title\">Timeline</title>"))
         #expect(svg.contains("3 tasks started over 4 s: 1 succeeded, 1 failed, 1 running."))
-        #expect(svg.contains("width=\"100%\""))
+        // Natural size: one viewBox unit a CSS pixel, so text is the same size at every width.
+        let box = try #require(svg.range(of: "viewBox=\"0 0 ").map { svg[$0.upperBound...].prefix { $0 != "\"" } })
+        let parts = box.split(separator: " ")
+        #expect(svg.contains("width=\"\(parts[0])\" height=\"\(parts[1])\""))
         #expect(svg.contains("✗ c</text>"))
         #expect(!svg.contains("style"))
         #expect(!svg.contains("<script>"))
