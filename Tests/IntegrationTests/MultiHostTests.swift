@@ -191,7 +191,13 @@ struct MultiHostTests {
             for task in ["one", "two"] {
                 let lines = runs.filter { $0.job == id && $0.task == task }
                 let stored = try cluster.task(id, task, in: db)
-                #expect(stored.state == "succeeded" && stored.attempt == lines.count, "\(id)/\(task): \(stored) after runs \(lines)")
+                // Every attempt leaves a line, except one that h1 started and died with before the
+                // task's first instruction (seen once in CI: attempt 2 on h2, no line of attempt 1):
+                // at most one such attempt, and only ahead of h2's.
+                let unseen = stored.attempt - lines.count
+                #expect(
+                    stored.state == "succeeded" && (unseen == 0 || (unseen == 1 && lines.allSatisfy { $0.host == "h2" })),
+                    "\(id)/\(task): \(stored) after runs \(lines)")
                 #expect(lines.last?.host == "h2" || lines.count == 1, "\(id)/\(task) ended on the dead host: \(lines)")
                 // A task ran more than once only if an earlier attempt was on h1, the host that died.
                 if lines.count > 1 {
