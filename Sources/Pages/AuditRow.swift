@@ -44,12 +44,7 @@ extension Pages {
         body += "<form method=\"get\" action=\"\(layout.href("/audit"))\" class=\"filters\" role=\"search\">\n"
         func value(_ name: String) -> String { HTML.escape(filters[name] ?? "") }
         func select(_ name: String, _ label: String, _ options: [(String, String)]) -> String {
-            var html = "<div><label for=\"a-\(name)\">\(label)</label><select id=\"a-\(name)\" name=\"\(name)\">"
-            for (option, text) in options {
-                let selected = (filters[name] ?? "").utf8.elementsEqual(option.utf8) ? " selected" : ""
-                html += "<option value=\"\(HTML.escape(option))\"\(selected)>\(HTML.escape(text))</option>"
-            }
-            return html + "</select></div>\n"
+            self.filterSelect(id: "a-\(name)", name: name, label: label, options: options, current: filters[name])
         }
         body += select("pipeline", "Pipeline", [("", "all")] + pipelines.map { ($0, $0) })
         body += "<div><label for=\"a-user\">User</label><input id=\"a-user\" name=\"user\" value=\"\(value("user"))\"></div>\n"

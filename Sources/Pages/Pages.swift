@@ -36,18 +36,13 @@ public enum Pages {
         var body = "<h1>\(HTML.escape(view.title))</h1>\n"
         body += "<form method=\"get\" action=\"\(layout.href("/jobs"))\" class=\"filters\" role=\"search\">\n"
         func select(_ name: String, _ label: String, _ choices: [(String, String)]) -> String {
-            var html = "<div><label for=\"f-\(name)\">\(label)</label><select id=\"f-\(name)\" name=\"\(name)\">"
             var options = choices
             // A value in force that no option has (`state=failed,cancelled` from a link, a
             // bookmark) is kept as an option of its own, so filtering again does not drop it.
             if let current = view.filters[name], !current.isEmpty, !options.contains(where: { $0.0.utf8.elementsEqual(current.utf8) }) {
                 options.append((current, current.split(separator: ",").joined(separator: " or ")))
             }
-            for (value, text) in options {
-                let selected = (view.filters[name] ?? "").utf8.elementsEqual(value.utf8) ? " selected" : ""
-                html += "<option value=\"\(HTML.escape(value))\"\(selected)>\(HTML.escape(text))</option>"
-            }
-            return html + "</select></div>\n"
+            return self.filterSelect(id: "f-\(name)", name: name, label: label, options: options, current: view.filters[name])
         }
         body += select("pipeline", "Pipeline", [("", "all")] + view.pipelines.map { ($0, $0) })
         body += select(
@@ -66,6 +61,17 @@ public enum Pages {
         body += self.jobTable(layout, view.jobs)
         if let next = view.nextQuery { body += "<p><a rel=\"next\" href=\"\(layout.href("/jobs?" + next))\">Next page</a></p>\n" }
         return layout.render(title: view.title, body: body)
+    }
+
+    /// A labelled `<select>` of a GET filter form, with the option whose value is `current`
+    /// (compared as bytes) selected.
+    static func filterSelect(id: String, name: String, label: String, options: [(String, String)], current: String?) -> String {
+        var html = "<div><label for=\"\(id)\">\(label)</label><select id=\"\(id)\" name=\"\(name)\">"
+        for (value, text) in options {
+            let selected = (current ?? "").utf8.elementsEqual(value.utf8) ? " selected" : ""
+            html += "<option value=\"\(HTML.escape(value))\"\(selected)>\(HTML.escape(text))</option>"
+        }
+        return html + "</select></div>\n"
     }
 
     static func jobTable(_ layout: Layout, _ jobs: [JobRow]) -> String {

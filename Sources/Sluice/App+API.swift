@@ -453,7 +453,11 @@ extension App {
                 self.changes.watch(job: watch.id, after: generation, until: watch.deadline) { [self] outcome in
                     switch outcome {
                     case .changed:
-                        self.watch(watch, after: self.changes.generation(of: watch.id), reread: true, last: current, sink: sink)
+                        // The generation first, then the read: a change between them still wakes.
+                        let generation = self.changes.generation(of: watch.id)
+                        if let next = self.reread(watch, last: current, sink: sink) {
+                            self.watch(watch, after: generation, last: next, sink: sink)
+                        }
                     case .timedOut, .closed, .busy: sink.send(Self.json(current.0, tag: current.1))
                     }
                 }
@@ -477,13 +481,6 @@ extension App {
                 last = next
             }
         }
-    }
-
-    /// After a change: reads the job again (taking the generation first) and either answers or
-    /// goes on waiting.
-    private func watch(_ watch: JobWatch, after generation: UInt64, reread: Bool, last: ([UInt8], String), sink: ResponseSink) {
-        guard let next = self.reread(watch, last: last, sink: sink) else { return }
-        self.watch(watch, after: generation, last: next, sink: sink)
     }
 
     /// Reads the watched job; answers through `sink` and returns nil if the watch is over (the

@@ -53,10 +53,8 @@ extension App {
     /// The audit query the caller may run: records of pipelines its `audit` grants cover, and
     /// unscoped records (authentication failures, reloads) only with `audit` granted on `*`.
     func auditScope(_ context: RequestContext) throws -> AuditQuery {
-        let subject = context.subject
-        let policy = context.snapshot.policy
-        let pipelines = Set(context.configuration.pipelineNames.filter { policy.decide(subject, .audit, pipeline: $0).isAllowed })
-        let everything = policy.decide(subject, .audit, pipeline: "*").isAllowed
+        let pipelines = Set(context.auditablePipelines)
+        let everything = context.mayAuditEverything
         guard everything || !pipelines.isEmpty else { throw HTTPError(.forbidden, "you may not read the audit log") }
         // An empty value is no filter: what the page's form sends for a field left blank.
         let query = context.query.filter { !$0.value.isEmpty }
@@ -116,11 +114,10 @@ extension App {
             older = (filters + [("before", String(last.id))]).map { "\(FormEncoder.encode($0.0))=\(FormEncoder.encode($0.1))" }.joined(
                 separator: "&")
         }
-        let policy = context.snapshot.policy
-        let auditable = context.configuration.pipelineNames.filter { policy.decide(context.subject, .audit, pipeline: $0).isAllowed }
         return .html(
             Pages.audit(
-                context.layout, rows, filters: Dictionary(filters, uniquingKeysWith: { a, _ in a }), pipelines: auditable,
+                context.layout, rows, filters: Dictionary(filters, uniquingKeysWith: { a, _ in a }),
+                pipelines: Array(context.auditablePipelines),
                 olderQuery: older))
     }
 }

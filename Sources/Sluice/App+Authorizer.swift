@@ -40,9 +40,7 @@ extension App {
             let message =
                 named.map { "Sluice guards no upstream named \($0) (configure it under upstreams)" }
                 ?? "Sluice was asked as an authorizer without SLUICE_UPSTREAM: set it with setenv.set-environment in lighttpd's block"
-            var response = HTTPError(.internalServerError, message).jsonResponse()
-            SecurityHeaders.apply(to: &response)
-            return response
+            return Self.refusal(HTTPError(.internalServerError, message))
         }
         let upstream = settings.upstream
         let request: HTTPRequest
@@ -125,10 +123,8 @@ extension App {
             // A change goes through only once its record is durable.
             guard audited || verb != .operate else {
                 self.metrics.upstreamDecided(upstream: upstream.name, verb: verb.rawValue, decision: "audit_failed")
-                var response = HTTPError(.serviceUnavailable, "cannot write the audit record; try again", headers: [("Retry-After", "5")])
-                    .jsonResponse()
-                SecurityHeaders.apply(to: &response)
-                return response
+                return Self.refusal(
+                    HTTPError(.serviceUnavailable, "cannot write the audit record; try again", headers: [("Retry-After", "5")]))
             }
             self.metrics.upstreamDecided(upstream: upstream.name, verb: verb.rawValue, decision: "allow")
             var response = HTTPResponse(status: .ok)
@@ -142,10 +138,9 @@ extension App {
     /// Audits and counts a refusal, and renders it (JSON: the client may be a browser or a
     /// script, and the upstream's own pages are not Sluice's to style).
     private func upstreamDenial(
-        _ error: any Error, upstream: String, verb: Verb?, principal: Principal?, request: HTTPRequest, requestID: String,
+        _ httpError: HTTPError, upstream: String, verb: Verb?, principal: Principal?, request: HTTPRequest, requestID: String,
         snapshot: ConfigurationSnapshot, reason: String? = nil, decision: String? = nil
     ) -> HTTPResponse {
-        let httpError = (error as? HTTPError) ?? HTTPError(.badRequest, "\(error)")
         self.auditUpstream(
             principal: principal, request: request, requestID: requestID, upstream: upstream, verb: verb, allowed: false,
             reason: reason ?? httpError.message, configHash: snapshot.configuration.hash)
@@ -159,7 +154,12 @@ extension App {
                 }
             }()
         self.metrics.upstreamDecided(upstream: upstream, verb: verb?.rawValue ?? "none", decision: label)
-        var response = httpError.jsonResponse()
+        return Self.refusal(httpError)
+    }
+
+    /// A refusal as lighttpd passes it to the client: the JSON error with the security headers.
+    private static func refusal(_ error: HTTPError) -> HTTPResponse {
+        var response = error.jsonResponse()
         SecurityHeaders.apply(to: &response)
         return response
     }

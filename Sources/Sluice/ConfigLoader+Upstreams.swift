@@ -23,18 +23,11 @@ extension ConfigLoader {
                     "must be empty, or a path that starts with / and does not end with / (no %, ?, #, *, backslash, control characters, dot or empty segments)"
                 )
             }
-            var limit = UpstreamSettings.defaultLimit
-            if let v = r.value("rate_limit") {
-                var l = ConfigReader(v, path: "\(path).rate_limit", problems: problems)
-                let perMinute = l.int("per_minute", in: 1...1_000_000)
-                let burst = l.int("burst", in: 1...1_000_000)
-                l.finish()
-                if let perMinute {
-                    limit = RateLimiter.Limit(perMinute: Double(perMinute), burst: Double(burst ?? perMinute))
-                } else {
-                    problems.add("\(path).rate_limit.per_minute", "required: requests let through per minute and caller")
-                }
-            }
+            let limit =
+                r.value("rate_limit").flatMap {
+                    Self.readLimit(
+                        $0, path: "\(path).rate_limit", perMinute: "requests let through per minute and caller", problems: problems)
+                } ?? UpstreamSettings.defaultLimit
             var rules: [GuardedUpstream.Rule] = []
             let listed = r.array("rules") ?? []
             if listed.isEmpty { problems.add("\(path).rules", "required: at least one rule (a request no rule matches is denied)") }

@@ -409,6 +409,20 @@ public enum ConfigLoader {
         return names
     }
 
+    /// Reads one `{ per_minute, burst }` limit at `path` (`burst` defaults to `per_minute`);
+    /// `perMinute` says what `per_minute` counts, for the problem when it is missing.
+    static func readLimit(_ value: JSONValue, path: String, perMinute meaning: String, problems: ProblemList) -> RateLimiter.Limit? {
+        var l = ConfigReader(value, path: path, problems: problems)
+        let perMinute = l.int("per_minute", in: 1...1_000_000)
+        let burst = l.int("burst", in: 1...1_000_000)
+        l.finish()
+        guard let perMinute else {
+            problems.add("\(path).per_minute", "required: \(meaning)")
+            return nil
+        }
+        return RateLimiter.Limit(perMinute: Double(perMinute), burst: Double(burst ?? perMinute))
+    }
+
     /// Reads `rate_limits: { trigger_per_identity: {per_minute, burst}, trigger_per_pipeline: {...} }`.
     private static func readRateLimits(_ value: JSONValue?, problems: ProblemList) -> (
         identity: RateLimiter.Limit?, pipeline: RateLimiter.Limit?
@@ -416,16 +430,9 @@ public enum ConfigLoader {
         guard let value else { return (nil, nil) }
         var r = ConfigReader(value, path: "rate_limits", problems: problems)
         func limit(_ key: String) -> RateLimiter.Limit? {
-            guard let v = r.value(key) else { return nil }
-            var l = ConfigReader(v, path: "rate_limits.\(key)", problems: problems)
-            let perMinute = l.int("per_minute", in: 1...1_000_000)
-            let burst = l.int("burst", in: 1...1_000_000)
-            l.finish()
-            guard let perMinute else {
-                problems.add("rate_limits.\(key).per_minute", "required: tokens regained per minute")
-                return nil
+            r.value(key).flatMap {
+                self.readLimit($0, path: "rate_limits.\(key)", perMinute: "tokens regained per minute", problems: problems)
             }
-            return RateLimiter.Limit(perMinute: Double(perMinute), burst: Double(burst ?? perMinute))
         }
         let identity = limit("trigger_per_identity")
         let pipeline = limit("trigger_per_pipeline")

@@ -37,10 +37,16 @@ struct RequestContext {
 
     /// Whether the caller may read some of the audit log: `audit` on `*` or on any pipeline
     /// (what `App.auditScope` lets through).
-    var mayReadAudit: Bool {
+    var mayReadAudit: Bool { self.mayAuditEverything || !self.auditablePipelines.lazy.isEmpty }
+
+    /// Whether `audit` is granted on `*`: every record, those about no pipeline included.
+    var mayAuditEverything: Bool { self.snapshot.policy.decide(self.subject, .audit, pipeline: "*").isAllowed }
+
+    /// The pipelines whose audit records the caller may read, in name order.
+    var auditablePipelines: LazyFilterSequence<[String]> {
         let policy = self.snapshot.policy
-        return policy.decide(self.subject, .audit, pipeline: "*").isAllowed
-            || self.configuration.pipelineNames.contains { policy.decide(self.subject, .audit, pipeline: $0).isAllowed }
+        let subject = self.subject
+        return self.configuration.pipelineNames.lazy.filter { policy.decide(subject, .audit, pipeline: $0).isAllowed }
     }
 
     /// A route parameter that the router guarantees to be present.
