@@ -103,13 +103,17 @@ public struct TaskRecord: Sendable, Hashable {
     public var options: TaskOptions
     /// For a queued task waiting to be retried: when the next attempt may start.
     public var retryAt: Date?
+    /// The attempts before the latest, oldest first (the latest is described by the fields above).
+    public var pastAttempts: [PastAttempt]
 
     /// Creates a record.
     public init(
         name: String, needs: [String], argv: [String], state: TaskState = .queued, attempt: Int = 0,
         pid: Int32? = nil, exitCode: Int32? = nil, message: String? = nil, startedAt: Date? = nil,
-        finishedAt: Date? = nil, kind: TaskKind = .command, options: TaskOptions = .standard, retryAt: Date? = nil
+        finishedAt: Date? = nil, kind: TaskKind = .command, options: TaskOptions = .standard, retryAt: Date? = nil,
+        pastAttempts: [PastAttempt] = []
     ) {
+        self.pastAttempts = pastAttempts
         self.kind = kind
         self.options = options
         self.retryAt = retryAt

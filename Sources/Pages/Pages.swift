@@ -114,8 +114,15 @@ public enum Pages {
         }
         if !detail.graphSVG.isEmpty { body += "<h2>Graph</h2>\n<div class=\"graph scroll\">\(detail.graphSVG)</div>\n" }
         if !detail.timelineSVG.isEmpty { body += "<h2>Timeline</h2>\n<div class=\"graph scroll\">\(detail.timelineSVG)</div>\n" }
+        body += "<h2 id=\"tasks\">Tasks</h2>\n"
+        let taskCount = detail.taskCount ?? detail.tasks.count
+        if let scope = detail.layerScope {
+            body +=
+                "<p class=\"scope\">\(HTML.escape(scope)): \(taskCount == 1 ? "1 task" : "\(taskCount) tasks"). "
+                + "<a href=\"\(layout.href("/jobs/\(j.id)"))#tasks\">All tasks</a></p>\n"
+        }
         body +=
-            "<h2 id=\"tasks\">Tasks</h2>\n<div class=\"scroll\"><table><thead><tr><th>Task</th><th>State</th><th class=\"hide-narrow\">Needs</th><th>Attempt</th><th>Duration</th><th>Exit</th><th>Note</th><th>Log</th></tr></thead><tbody>\n"
+            "<div class=\"scroll\"><table><thead><tr><th>Task</th><th>State</th><th class=\"hide-narrow\">Needs</th><th>Attempt</th><th>Duration</th><th>Exit</th><th>Note</th><th>Log</th></tr></thead><tbody>\n"
         for t in detail.tasks.prefix(Self.taskRowsShown) {
             let log =
                 t.canReadLog && t.attempt > 0
@@ -129,10 +136,10 @@ public enum Pages {
                 + "<td>\(t.exitCode.map(String.init) ?? "")</td><td>\(note)</td><td>\(log)</td></tr>\n"
         }
         body += "</tbody></table></div>\n"
-        if detail.tasks.count > Self.taskRowsShown {
+        if taskCount > min(detail.tasks.count, Self.taskRowsShown) {
             let json = layout.href("/api/v1/jobs/\(j.id)?tasks=failed,running,queued&task_limit=1000")
             body +=
-                "<p class=\"muted\">The first \(Self.taskRowsShown) of \(detail.tasks.count) tasks are listed (failed, running and queued first). "
+                "<p class=\"muted\">The first \(min(detail.tasks.count, Self.taskRowsShown)) of \(taskCount) tasks are listed (failed, running and queued first). "
                 + "The rest are in the graph above and in the <a href=\"\(json)\">job's JSON</a>, which pages through tasks.</p>\n"
         }
         if detail.isLive, let live = detail.liveURL {
@@ -149,7 +156,8 @@ public enum Pages {
         var html = "<section class=\"failures\" aria-labelledby=\"failures\"><h2 id=\"failures\">What failed</h2>\n"
         for f in detail.failures {
             let log = layout.href("/jobs/\(j.id)/tasks/\(HTML.pathSegment(f.task))/log")
-            html += "<div class=\"failure\"><h3><a href=\"#task-\(HTML.escape(f.task))\">\(HTML.escape(f.task))</a> "
+            let row = layout.href("/jobs/\(j.id)") + "#task-" + HTML.escape(f.task)
+            html += "<div class=\"failure\"><h3><a href=\"\(row)\">\(HTML.escape(f.task))</a> "
             html += "\(Layout.badge("failed")) <small>attempt \(f.attempt)</small></h3>\n"
             html += "<p>\(HTML.escape(f.message))</p>\n"
             if let tail = f.logTail {
@@ -157,8 +165,11 @@ public enum Pages {
                     tail.isEmpty
                     ? "<p class=\"muted\">The log is empty.</p>\n"
                     : "<pre class=\"log excerpt\">\(TerminalText.html(tail, numbered: false))</pre>\n"
-                html += "<p><a href=\"\(log)\">Full log</a></p>\n"
             }
+            var links: [String] = []
+            if f.logTail != nil { links.append("<a href=\"\(log)\">Full log</a>") }
+            if let graph = f.graphHref { links.append("<a href=\"\(HTML.escape(graph))\">In the graph</a>") }
+            if !links.isEmpty { html += "<p>\(links.joined(separator: " · "))</p>\n" }
             html += "</div>\n"
         }
         if detail.failedCount > detail.failures.count {

@@ -41,6 +41,8 @@ public enum TaskGraph {
     static let titleLimit = 256
     /// The narrowest viewBox, so a graph of one or two tasks is not blown up to the page's width.
     static let minimumWidth = 480
+    /// Above this many tasks a graph collapses to one box per layer (or run of layers), unless told otherwise.
+    public static let defaultMaxNodes = 250
     /// At most this many boxes in a collapsed graph; deeper graphs group consecutive layers per box.
     static let collapsedRowLimit = 60
 
@@ -48,9 +50,21 @@ public enum TaskGraph {
     /// summarising counts per state, so a 100,000-task job still renders a small SVG quickly.
     ///
     /// `id` prefixes the element ids the SVG defines (title, description, arrow marker); give each SVG on a page its own.
-    public static func svg(_ nodes: [GraphNode], maxNodes: Int = 250, id: String = "task-graph") -> String {
+    ///
+    /// `layerHref`, for a collapsed graph: a same-origin path to which a box's layers (counted from 1: "3", or "3-4"
+    /// for a run) and `#tasks` are appended to link the box to its tasks.
+    ///
+    /// `layers`, when the caller has them: each node's layer as ``GraphLayout`` computes it (with no sweeps), so a
+    /// collapsed graph is not layered twice.
+    public static func svg(
+        _ nodes: [GraphNode], maxNodes: Int = Self.defaultMaxNodes, id: String = "task-graph", layerHref: String? = nil,
+        layers: [Int]? = nil
+    ) -> String {
         let prefix = self.identifier(id)
-        if nodes.count > max(0, maxNodes) { return self.collapsed(nodes, prefix: prefix) }
+        if nodes.count > max(0, maxNodes) {
+            let layers = layers.flatMap { $0.count == nodes.count ? $0 : nil } ?? GraphLayout(nodes, sweeps: 0, bendLimit: 0).layer
+            return self.collapsed(nodes, layers: layers, prefix: prefix, layerHref: layerHref)
+        }
         let layout = GraphLayout(nodes)
         let columns = layout.layerCount
         let width = max(
@@ -100,7 +114,7 @@ public enum TaskGraph {
 
         for column in layout.order {
             for node in column {
-                svg += self.box(nodes[node], x: x(node), y: y(node) - self.boxHeight / 2)
+                svg += self.box(nodes[node], x: x(node), y: y(node) - self.boxHeight / 2, id: self.nodeID(prefix, node))
             }
         }
         return svg + "</svg>"
@@ -108,7 +122,7 @@ public enum TaskGraph {
 
     /// One task: a box with a state glyph and a truncated label, the full name and state in its tooltip, and a link
     /// when the node has a usable href.
-    static func box(_ node: GraphNode, x: Int, y: Int) -> String {
+    static func box(_ node: GraphNode, x: Int, y: Int, id: String) -> String {
         let style = StateStyle(node.state)
         let name = self.text(node.name, limit: self.titleLimit)
         let state = node.state.map { self.text($0, limit: self.labelLimit) }
@@ -116,21 +130,24 @@ public enum TaskGraph {
         let inner =
             "<title>\(title)</title><rect x=\"\(x)\" y=\"\(y)\" width=\"\(self.boxWidth)\" height=\"\(self.boxHeight)\" rx=\"4\"\(style.attributes)/>"
             + "<text x=\"\(x + 8)\" y=\"\(y + 18)\" fill=\"\(style.ink)\">\(style.glyph.map { $0 + " " } ?? "")\(self.text(node.name, limit: self.labelLimit))</text>"
-        guard let href = self.safeHref(node.href) else { return "<g>\(inner)</g>\n" }
+        guard let href = self.safeHref(node.href) else { return "<g id=\"\(id)\">\(inner)</g>\n" }
         let label = state.map { "\(name), \($0)" } ?? name
-        return "<a href=\"\(HTML.escape(href))\" aria-label=\"\(label)\">\(inner)</a>\n"
+        return "<a href=\"\(HTML.escape(href))\" aria-label=\"\(label)\" id=\"\(id)\">\(inner)</a>\n"
     }
+
+    /// The element id of the node at `index` in a graph drawn with `id` (when drawn one by one), for links
+    /// to it from elsewhere on the page.
+    public static func nodeID(_ id: String, _ index: Int) -> String { "\(self.identifier(id))-task-\(index)" }
 
     /// The collapsed graph: a vertical stack of boxes, one per layer (or per run of consecutive layers when there are
     /// more than ``collapsedRowLimit`` layers), each with its task count, counts per state and a proportion bar.
-    static func collapsed(_ nodes: [GraphNode], prefix: String) -> String {
-        let layout = GraphLayout(nodes, sweeps: 0, bendLimit: 0)
-        let layers = layout.layerCount
-        let perRow = max(1, (layers + self.collapsedRowLimit - 1) / self.collapsedRowLimit)
+    static func collapsed(_ nodes: [GraphNode], layers layerOf: [Int], prefix: String, layerHref: String?) -> String {
+        let layers = (layerOf.max() ?? -1) + 1
+        let perRow = self.layersPerRun(layers)
         let rows = (layers + perRow - 1) / perRow
         var tasks = [Int](repeating: 0, count: rows)
         var counts = [[String: Int]](repeating: [:], count: rows)
-        for (node, l) in layout.layer.enumerated() {
+        for (node, l) in layerOf.enumerated() {
             tasks[l / perRow] += 1
             if let state = nodes[node].state { counts[l / perRow][state, default: 0] += 1 }
         }
@@ -155,6 +172,8 @@ public enum TaskGraph {
             let frame =
                 counts[row]["failed", default: 0] > 0
                 ? StateStyle("failed") : counts[row]["running", default: 0] > 0 ? StateStyle("running") : StateStyle(nil)
+            let href = layerHref.flatMap { self.safeHref($0 + self.layerRange(first, last) + "#tasks") }
+            svg += href.map { "<a href=\"\(HTML.escape($0))\" aria-label=\"\(heading), its tasks\">" } ?? ""
             svg += "<g><title>\(heading)\(rowStates.isEmpty ? "" : " · " + rowStates)</title>"
             svg +=
                 "<rect x=\"\(self.margin)\" y=\"\(top)\" width=\"\(width - 2 * self.margin)\" height=\"\(boxHeight)\" rx=\"4\" fill=\"#fff\" stroke=\"\(frame.stroke)\" stroke-width=\"\(frame.strokeWidth)\"/>"
@@ -171,7 +190,7 @@ public enum TaskGraph {
                         "<rect x=\"\(self.margin + 8 + from)\" y=\"\(top + 38)\" width=\"\(to - from)\" height=\"4\" fill=\"\(StateStyle(state).stroke)\"/>"
                 }
             }
-            svg += "</g>\n"
+            svg += href == nil ? "</g>\n" : "</g></a>\n"
             if row + 1 < rows {
                 let arrowX = self.margin + 24
                 svg +=
@@ -183,6 +202,21 @@ public enum TaskGraph {
 }
 
 extension TaskGraph {
+    /// How many consecutive layers one box of a collapsed graph (and one row of a grouped timeline)
+    /// summarises, for a graph of `layerCount` layers: 1 up to ``collapsedRowLimit`` layers.
+    public static func layersPerRun(_ layerCount: Int) -> Int {
+        max(1, (layerCount + self.collapsedRowLimit - 1) / self.collapsedRowLimit)
+    }
+
+    /// The runs of layers (counted from 0) that the boxes of a collapsed graph of `layerCount` layers summarise.
+    public static func layerRuns(_ layerCount: Int) -> [ClosedRange<Int>] {
+        let perRun = self.layersPerRun(layerCount)
+        return stride(from: 0, to: layerCount, by: perRun).map { $0...min(layerCount, $0 + perRun) - 1 }
+    }
+
+    /// How a run of layers counted from 1 is written in a link and in `?layer=`: "3", or "3-4".
+    public static func layerRange(_ first: Int, _ last: Int) -> String { first == last ? "\(first)" : "\(first)-\(last)" }
+
     /// The opening `<svg>` tag with its accessible title and description (both already HTML).
     static func open(
         prefix: String, className: String = "task-graph", width: Int, height: Int, role: String, title: String, desc: String

@@ -1,25 +1,58 @@
-/// One task on a job's timeline.
-public struct TimelineBar: Sendable, Hashable {
-    /// Task name.
-    public var name: String
-    /// State word (queued/running/succeeded/failed/skipped/cancelled).
+/// One attempt of a task on a job's timeline, in seconds since the job started.
+public struct TimelineAttempt: Sendable, Hashable {
+    /// Its number, from 1.
+    public var number: Int
+    /// How it ended (failed/succeeded/cancelled/…), or `running`.
     public var state: String
-    /// Seconds since the job started; nil when the task has not started (it is then left out).
-    public var start: Double?
-    /// Seconds since the job started; nil while running (the bar is drawn up to `now`).
+    /// When it started.
+    public var start: Double
+    /// When it ended; nil while it runs (it is then drawn up to `now`).
     public var end: Double?
+    /// Why it ended, for people ("exited with status 1"), or empty.
+    public var note: String
 
-    /// Creates a bar.
-    public init(name: String, state: String, start: Double?, end: Double?) {
-        self.name = name
+    /// Creates an attempt.
+    public init(number: Int, state: String, start: Double, end: Double?, note: String = "") {
+        self.number = number
         self.state = state
         self.start = start
         self.end = end
+        self.note = note
+    }
+}
+
+/// One task on a job's timeline: every attempt it made, and the wait for its next one.
+public struct TimelineBar: Sendable, Hashable {
+    /// Task name.
+    public var name: String
+    /// The task's state now (queued/running/succeeded/failed/skipped/cancelled).
+    public var state: String
+    /// Its attempts, oldest first; none when it has not started (it is then left out).
+    public var attempts: [TimelineAttempt]
+    /// For a task waiting to be retried: when its next attempt may start (the wait after its last
+    /// attempt is drawn up to there).
+    public var retryAt: Double?
+    /// How many attempts its policy allows (0: not shown).
+    public var maxAttempts: Int
+
+    /// Creates a bar of attempts.
+    public init(name: String, state: String, attempts: [TimelineAttempt], retryAt: Double? = nil, maxAttempts: Int = 0) {
+        self.name = name
+        self.state = state
+        self.attempts = attempts
+        self.retryAt = retryAt
+        self.maxAttempts = maxAttempts
+    }
+
+    /// Creates a bar of one attempt (none when `start` is nil) that ended in `state`, or runs while `end` is nil.
+    public init(name: String, state: String, start: Double?, end: Double?) {
+        self.init(name: name, state: state, attempts: start.map { [TimelineAttempt(number: 1, state: state, start: $0, end: end)] } ?? [])
     }
 }
 
 /// A job's tasks as a Gantt strip, an inline SVG computed on the server: one row per started task sorted by start,
-/// bars coloured and outlined by state as in ``TaskGraph``, and a time axis on top.
+/// each attempt a bar coloured and outlined by its outcome as in ``TaskGraph``, the waits between attempts (and
+/// before the next one) drawn as dashed lines rather than bars, and a time axis on top from the job's start.
 public enum Timeline {
     /// Space around the drawing.
     static let margin = 8
@@ -37,24 +70,51 @@ public enum Timeline {
     static let rowHeight = 20
     /// Height of a bar within its row.
     static let barHeight = 14
+    /// Colour of waits (between attempts, and for the next one).
+    static let waitInk = "#6c757d"
 
-    /// A Gantt strip: one row per started task (sorted by start, then name), bars coloured by state, a time axis with
-    /// a few ticks in s, min or h depending on the span. A bar with no end is running and reaches `now`. Above
-    /// `maxRows` rows, the first rows are shown with a "… N more" note.
+    /// A started row, times clamped to be finite, non-negative and in order.
+    struct Row {
+        var index: Int
+        var bar: TimelineBar
+        var attempts: [TimelineAttempt]
+        var retryAt: Double?
+        var start: Double { self.attempts[0].start }
+    }
+
+    /// The rows of `bars` that started, with sane times, sorted by first start, then name.
+    static func rows(_ bars: [TimelineBar]) -> [Row] {
+        bars.enumerated().compactMap { index, bar -> Row? in
+            var floor = 0.0
+            let attempts = bar.attempts.compactMap { attempt -> TimelineAttempt? in
+                guard attempt.start.isFinite else { return nil }
+                var clean = attempt
+                clean.start = max(floor, attempt.start)
+                clean.end = attempt.end.flatMap { $0.isFinite ? max(clean.start, $0) : nil }
+                floor = clean.end ?? clean.start
+                return clean
+            }
+            guard !attempts.isEmpty else { return nil }
+            let retryAt = bar.retryAt.flatMap { $0.isFinite && attempts.last?.end != nil ? max(floor, $0) : nil }
+            return Row(index: index, bar: bar, attempts: attempts, retryAt: retryAt)
+        }.sorted { ($0.start, $0.bar.name, $0.index) < ($1.start, $1.bar.name, $1.index) }
+    }
+
+    /// A Gantt strip: one row per started task (sorted by start, then name), each attempt a bar coloured by its
+    /// outcome, waits between attempts as dashed lines, a time axis with a few ticks in s, min or h depending on the
+    /// span. An attempt with no end is running and reaches `now`. Above `maxRows` rows, the first rows are shown
+    /// with a "… N more" note.
     ///
     /// `id` prefixes the element ids the SVG defines; give each SVG on a page its own.
     public static func svg(_ bars: [TimelineBar], now: Double, maxRows: Int = 200, id: String = "timeline") -> String {
         let prefix = TaskGraph.identifier(id)
         let now = now.isFinite ? max(0, now) : 0
-        let started = bars.enumerated().compactMap { index, bar -> (index: Int, bar: TimelineBar, start: Double, end: Double?)? in
-            guard let start = bar.start, start.isFinite else { return nil }
-            let from = max(0, start)
-            let end = bar.end.flatMap { $0.isFinite ? max(from, $0) : nil }
-            return (index, bar, from, end)
-        }.sorted { ($0.start, $0.bar.name, $0.index) < ($1.start, $1.bar.name, $1.index) }
+        let started = self.rows(bars)
         let shown = started.prefix(max(0, maxRows))
         let hidden = started.count - shown.count
-        let span = max(0.1, started.map { $0.end ?? max(now, $0.start) }.max() ?? 0)
+        let span = max(
+            0.1,
+            started.map { row in max(row.attempts.last.map { $0.end ?? max(now, $0.start) } ?? 0, row.retryAt ?? 0) }.max() ?? 0)
         let axis = Axis(span: span)
 
         let width = self.plotX + self.plotWidth + self.rightPadding
@@ -66,54 +126,122 @@ public enum Timeline {
         if !started.isEmpty { summary += " over \(self.duration(span))" }
         let states = TaskGraph.stateSummary(started.lazy.map(\.bar.state))
         if !states.isEmpty { summary += ": " + states }
+        let retried = started.reduce(0) { $0 + $1.attempts.count - 1 }
+        if retried > 0 { summary += "; \(TaskGraph.count(retried, "earlier attempt")) drawn before the latest" }
         if bars.count > started.count { summary += "; \(bars.count - started.count) not started" }
         summary += "."
         var svg = TaskGraph.open(
             prefix: prefix, className: "timeline", width: width, height: height, role: "img", title: "Timeline", desc: summary)
+        svg += self.axis(axis, span: span, top: rowsTop, bottom: rowsBottom)
 
-        // The axis: tick labels on top, a baseline, and light grid lines down through the rows.
-        svg += "<g fill=\"#333\" text-anchor=\"middle\">"
+        if started.isEmpty {
+            svg += "<text x=\"\(self.plotX)\" y=\"\(rowsTop + 14)\" fill=\"#333\">No task has started yet.</text>\n"
+        }
+        for (row, entry) in shown.enumerated() {
+            svg += self.row(entry, top: rowsTop + row * self.rowHeight, now: now, span: span)
+        }
+        if shown.contains(where: { $0.attempts.last?.end == nil }) {
+            svg += self.nowLine(now, span: span, top: rowsTop, bottom: rowsBottom)
+        }
+        if hidden > 0 {
+            svg += "<text x=\"\(self.plotX)\" y=\"\(rowsBottom + 14)\" fill=\"#333\">… \(hidden) more</text>\n"
+        }
+        return svg + "</svg>"
+    }
+
+    /// The tick labels on top, a baseline, and light grid lines down through the rows.
+    static func axis(_ axis: Axis, span: Double, top rowsTop: Int, bottom rowsBottom: Int) -> String {
+        var svg = "<g fill=\"#333\" text-anchor=\"middle\">"
         for tick in axis.ticks { svg += "<text x=\"\(self.x(tick.seconds, span))\" y=\"\(self.margin + 12)\">\(tick.label)</text>" }
         svg += "</g>\n<g stroke=\"#ddd\" stroke-width=\"1\">"
         for tick in axis.ticks {
             let x = self.x(tick.seconds, span)
             svg += "<line x1=\"\(x)\" y1=\"\(rowsTop - 4)\" x2=\"\(x)\" y2=\"\(rowsBottom)\"/>"
         }
-        svg +=
-            "</g>\n<line x1=\"\(self.plotX)\" y1=\"\(rowsTop - 4)\" x2=\"\(self.plotX + self.plotWidth)\" y2=\"\(rowsTop - 4)\" stroke=\"#999\" stroke-width=\"1\"/>\n"
+        return svg
+            + "</g>\n<line x1=\"\(self.plotX)\" y1=\"\(rowsTop - 4)\" x2=\"\(self.plotX + self.plotWidth)\" y2=\"\(rowsTop - 4)\" stroke=\"#999\" stroke-width=\"1\"/>\n"
+    }
 
-        if started.isEmpty {
-            svg += "<text x=\"\(self.plotX)\" y=\"\(rowsTop + 14)\" fill=\"#333\">No task has started yet.</text>\n"
-        }
-        for (row, entry) in shown.enumerated() {
-            let style = StateStyle(entry.bar.state)
-            let top = rowsTop + row * self.rowHeight
-            let end = entry.end ?? max(now, entry.start)
-            let from = self.position(entry.start, span)
-            let to = self.position(end, span)
-            let name = TaskGraph.text(entry.bar.name, limit: TaskGraph.titleLimit)
+    /// The dashed line at `now`, for strips with something still running.
+    static func nowLine(_ now: Double, span: Double, top rowsTop: Int, bottom rowsBottom: Int) -> String {
+        let x = self.x(now, span)
+        return
+            "<line x1=\"\(x)\" y1=\"\(rowsTop - 4)\" x2=\"\(x)\" y2=\"\(rowsBottom)\" stroke=\"#004085\" stroke-width=\"1\" stroke-dasharray=\"3 3\"><title>now, \(self.duration(now))</title></line>\n"
+    }
+
+    /// One task's row: its label, a bar per attempt, a dashed line per wait.
+    static func row(_ entry: Row, top: Int, now: Double, span: Double) -> String {
+        let name = TaskGraph.text(entry.bar.name, limit: TaskGraph.titleLimit)
+        let style = StateStyle(entry.bar.state)
+        let label =
+            "<text x=\"\(self.margin + self.labelWidth)\" y=\"\(top + 14)\" text-anchor=\"end\" fill=\"\(style.ink)\">"
+            + "\(style.glyph.map { $0 + " " } ?? "")\(TaskGraph.text(entry.bar.name, limit: TaskGraph.labelLimit))</text>"
+        let barTop = top + (self.rowHeight - self.barHeight) / 2
+        let middle = top + self.rowHeight / 2
+        if entry.attempts.count == 1 && entry.retryAt == nil {
+            // One attempt: the row is the attempt (its tooltip names the task's state).
+            let attempt = entry.attempts[0]
+            let when = self.when(attempt, now: now)
             let state = TaskGraph.text(entry.bar.state, limit: TaskGraph.labelLimit)
-            let when =
-                entry.end == nil
-                ? "since \(self.duration(entry.start)) (\(self.duration(end - entry.start)) so far)"
-                : "\(self.duration(entry.start)) to \(self.duration(end)) (\(self.duration(end - entry.start)))"
-            svg += "<g><title>\(name) — \(state), \(when)</title>"
-            svg +=
-                "<text x=\"\(self.margin + self.labelWidth)\" y=\"\(top + 14)\" text-anchor=\"end\" fill=\"\(style.ink)\">"
-                + "\(style.glyph.map { $0 + " " } ?? "")\(TaskGraph.text(entry.bar.name, limit: TaskGraph.labelLimit))</text>"
-            svg +=
-                "<rect x=\"\(self.number(from))\" y=\"\(top + (self.rowHeight - self.barHeight) / 2)\" width=\"\(self.number(max(2, to - from)))\""
-                + " height=\"\(self.barHeight)\" rx=\"2\"\(style.attributes)/></g>\n"
+            return "<g><title>\(name) — \(state), \(when)</title>" + label + self.rect(attempt, top: barTop, now: now, span: span)
+                + "</g>\n"
         }
-        if shown.contains(where: { $0.end == nil }) {
-            let x = self.x(now, span)
+        let count = entry.attempts.count
+        let of = entry.bar.maxAttempts >= count ? " of \(entry.bar.maxAttempts)" : ""
+        var svg =
+            "<g><title>\(name) — \(TaskGraph.text(entry.bar.state, limit: TaskGraph.labelLimit)), \(TaskGraph.count(count, "attempt"))"
+            + (entry.retryAt != nil ? " so far" : "") + "</title>" + label + "</g>"
+        var previousEnd: Double? = nil
+        for attempt in entry.attempts {
+            if let previousEnd, attempt.start > previousEnd {
+                svg += self.wait(
+                    from: previousEnd, to: attempt.start, y: middle, span: span,
+                    title: "\(name) — waited \(self.duration(attempt.start - previousEnd)) before attempt \(attempt.number)")
+            }
+            let outcome = TaskGraph.text(attempt.state, limit: TaskGraph.labelLimit)
+            let note = attempt.note.isEmpty ? "" : " (\(TaskGraph.text(attempt.note, limit: TaskGraph.titleLimit)))"
             svg +=
-                "<line x1=\"\(x)\" y1=\"\(rowsTop - 4)\" x2=\"\(x)\" y2=\"\(rowsBottom)\" stroke=\"#004085\" stroke-width=\"1\" stroke-dasharray=\"3 3\"><title>now, \(self.duration(now))</title></line>\n"
+                "<g><title>\(name) — attempt \(attempt.number)\(of): \(outcome)\(note), \(self.when(attempt, now: now))</title>"
+                + self.rect(attempt, top: barTop, now: now, span: span) + "</g>"
+            previousEnd = attempt.end
         }
-        if hidden > 0 {
-            svg += "<text x=\"\(self.plotX)\" y=\"\(rowsBottom + 14)\" fill=\"#333\">… \(hidden) more</text>\n"
+        if let retryAt = entry.retryAt, let last = entry.attempts.last?.end {
+            let next = (entry.attempts.last?.number ?? count) + 1
+            let remaining = retryAt > now ? ", in \(self.duration(retryAt - now))" : ""
+            svg += self.wait(
+                from: last, to: max(retryAt, last), y: middle, span: span,
+                title:
+                    "\(name) — waiting to retry: attempt \(next)\(entry.bar.maxAttempts >= next ? " of \(entry.bar.maxAttempts)" : "") at \(self.duration(retryAt))\(remaining)"
+            )
+            // The end of the wait: where the next attempt is due.
+            svg +=
+                "<line x1=\"\(self.x(retryAt, span))\" y1=\"\(barTop)\" x2=\"\(self.x(retryAt, span))\" y2=\"\(barTop + self.barHeight)\" stroke=\"\(self.waitInk)\" stroke-width=\"1.5\"/>"
         }
-        return svg + "</svg>"
+        return svg + "\n"
+    }
+
+    /// An attempt's bar.
+    static func rect(_ attempt: TimelineAttempt, top: Int, now: Double, span: Double) -> String {
+        let end = attempt.end ?? max(now, attempt.start)
+        let from = self.position(attempt.start, span)
+        let to = self.position(end, span)
+        return
+            "<rect x=\"\(self.number(from))\" y=\"\(top)\" width=\"\(self.number(max(2, to - from)))\" height=\"\(self.barHeight)\" rx=\"2\"\(StateStyle(attempt.state).attributes)/>"
+    }
+
+    /// A wait: a dashed line through the middle of the row, with a tooltip.
+    static func wait(from: Double, to: Double, y: Int, span: Double, title: String) -> String {
+        "<g><title>\(title)</title><line x1=\"\(self.x(from, span))\" y1=\"\(y)\" x2=\"\(self.x(to, span))\" y2=\"\(y)\""
+            + " stroke=\"\(self.waitInk)\" stroke-width=\"2\" stroke-dasharray=\"4 3\"/></g>"
+    }
+
+    /// "0 s to 5 s (5 s)", or "since 20 s (1 min so far)" for a running attempt.
+    static func when(_ attempt: TimelineAttempt, now: Double) -> String {
+        guard let end = attempt.end else {
+            let to = max(now, attempt.start)
+            return "since \(self.duration(attempt.start)) (\(self.duration(to - attempt.start)) so far)"
+        }
+        return "\(self.duration(attempt.start)) to \(self.duration(end)) (\(self.duration(end - attempt.start)))"
     }
 
     /// The x coordinate of `seconds` on an axis of `span` seconds.

@@ -104,8 +104,12 @@ public struct JobDetail: Sendable, Hashable {
     public var finished: String
     /// Whether a cancel was requested.
     public var cancelRequested: Bool
-    /// Tasks in definition order.
+    /// The task table's rows: in definition order, or for a large job failed, running and queued
+    /// first; at most `Pages.taskRowsShown` of them.
     public var tasks: [TaskRow]
+    /// How many tasks the table covers (all the job's, or the `layerScope`'s), shown or not;
+    /// nil: as many as `tasks`.
+    public var taskCount: Int? = nil
     /// Whether the job is still going (the page refreshes itself).
     public var isLive: Bool
     /// Cancel / retry buttons the viewer may use.
@@ -122,6 +126,9 @@ public struct JobDetail: Sendable, Hashable {
     public var failures: [Failure] = []
     /// How many tasks failed, including those not in `failures`.
     public var failedCount = 0
+    /// When the page lists only some layers' tasks (`?layer=3`): which ("Layer 3 of 20"); the
+    /// task table and the timeline then hold only those tasks.
+    public var layerScope: String? = nil
 
     /// A failed task as the top of the job page shows it.
     public struct Failure: Sendable, Hashable {
@@ -136,6 +143,10 @@ public struct JobDetail: Sendable, Hashable {
         /// The last lines of that attempt's log (raw: rendered with `TerminalText`), or nil
         /// when the viewer may not read logs or there is none.
         public var logTail: String?
+
+        /// Where the task is in the graph: a fragment (`#job-graph-task-3`) or the job page
+        /// listing its layer's tasks; nil for no link.
+        public var graphHref: String? = nil
 
         /// Creates a failure.
         public init(task: String, message: String, attempt: Int, logTail: String?) {

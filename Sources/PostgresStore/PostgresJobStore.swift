@@ -355,7 +355,8 @@ public final class PostgresJobStore: JobStore {
 
     /// The tasks a retry puts back in the queue (`JobRetry.requeuedTaskStates`).
     private static let requeueSQL = """
-        UPDATE tasks SET state = 'queued', exit_code = NULL, message = $1, pid = NULL, finished_at = NULL, retry_at = NULL
+        UPDATE tasks SET state = 'queued', exit_code = NULL, message = $1, pid = NULL, started_at = NULL, finished_at = NULL,
+            retry_at = NULL, attempts = \(PostgresJobStore.appendAttemptSQL)
         WHERE job_id = $2 AND state IN (\(JobRetry.requeuedTaskStates.map { "'\($0.rawValue)'" }.sorted().joined(separator: ",")))
         """
 
@@ -577,8 +578,19 @@ public final class PostgresJobStore: JobStore {
             startedAt: try row.int64("started_at").map(StoredTime.date(milliseconds:)),
             finishedAt: try row.int64("finished_at").map(StoredTime.date(milliseconds:)), kind: kind,
             options: try TaskOptionsColumn.decode(try row.string("options")),
-            retryAt: try row.int64("retry_at").map(StoredTime.date(milliseconds:)))
+            retryAt: try row.int64("retry_at").map(StoredTime.date(milliseconds:)),
+            pastAttempts: try PastAttemptsColumn.decode(try row.string("attempts")))
     }
+
+    /// The new value of a task row's `attempts` (`PastAttemptsColumn`) in an UPDATE that starts
+    /// the next attempt or requeues the task: the attempt the row describes appended, if it ever
+    /// started. Every expression of an UPDATE reads the row as it was, so this sees the old fields
+    /// whatever else the statement sets.
+    static let appendAttemptSQL = """
+        CASE WHEN tasks.started_at IS NULL THEN tasks.attempts
+            ELSE coalesce(tasks.attempts, '[]'::jsonb) || jsonb_build_array(jsonb_build_array(
+                tasks.attempt, tasks.started_at, tasks.finished_at, tasks.exit_code, tasks.message, tasks.state)) END
+        """
 }
 
 /// A time as stored (`StoredTime`), or NULL.

@@ -156,6 +156,12 @@ enum PostgresSchema {
                 -- The host that holds a job's secret parameter values (NewJob.hostAffinity).
                 ALTER TABLE jobs ADD COLUMN host_affinity TEXT COLLATE "C";
                 """),
+        Migration(
+            version: 5, name: "attempt history",
+            sql: """
+                -- PastAttemptsColumn: the attempts before the latest, appended as the next one starts.
+                ALTER TABLE tasks ADD COLUMN attempts JSONB;
+                """),
     ]
 
     /// The schema version this program writes and reads.

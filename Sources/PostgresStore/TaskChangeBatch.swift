@@ -65,7 +65,7 @@ struct TaskChangeBatch {
         let result = try db.execute(
             """
             UPDATE tasks SET state = 'running', attempt = tasks.attempt + 1, pid = v.pid, started_at = $5, finished_at = NULL,
-                exit_code = NULL, message = v.message, retry_at = NULL
+                exit_code = NULL, message = v.message, retry_at = NULL, attempts = \(PostgresJobStore.appendAttemptSQL)
             FROM unnest($1::bigint[], $2::text[], $3::integer[], $4::text[]) AS v(job_id, name, pid, message)
             WHERE tasks.job_id = v.job_id AND tasks.name = v.name
             """,

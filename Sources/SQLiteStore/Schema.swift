@@ -74,5 +74,11 @@ enum Schema {
                 ALTER TABLE tasks ADD COLUMN options TEXT;                              -- JSON TaskOptions; NULL: defaults
                 ALTER TABLE tasks ADD COLUMN retry_at INTEGER;                          -- Unix ms of the next attempt
                 """),
+        .init(
+            name: "attempt history",
+            sql: """
+                -- PastAttemptsColumn: the attempts before the latest, appended as the next one starts.
+                ALTER TABLE tasks ADD COLUMN attempts TEXT;
+                """),
     ])
 }

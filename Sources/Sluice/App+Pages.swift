@@ -57,43 +57,89 @@ extension App {
     /// Above this many tasks the job page's task table lists failed, running and queued tasks first.
     static let largeJobTasks = 50
 
+    /// The layers (counted from 0) a job page's `?layer=` names: one layer ("3") or a run ("3-5"),
+    /// counted from 1 and within the job's `layerCount` layers; 400 for anything else.
+    static func layerScope(_ text: String, layerCount: Int) throws -> ClosedRange<Int> {
+        let parts = text.utf8.split(separator: UInt8(ascii: "-"), maxSplits: 1, omittingEmptySubsequences: false)
+        let numbers = parts.map { part -> Int? in
+            guard (1...6).contains(part.count), part.allSatisfy({ (0x30...0x39).contains($0) }) else { return nil }
+            return Int(String(decoding: part, as: UTF8.self))
+        }
+        guard let first = numbers.first ?? nil, let last = numbers.last ?? nil, first >= 1, first <= last, last <= layerCount else {
+            throw HTTPError(
+                .badRequest,
+                "layer must name layers of this job's graph: a number from 1 to \(layerCount), or a run like 1-\(max(1, layerCount))")
+        }
+        return (first - 1)...(last - 1)
+    }
+
     /// `GET /jobs/{id}`: the job page.
     func jobPage(_ context: RequestContext) throws -> HTTPResponse {
         let job = try self.visibleJob(context)
         let canReadLogs = self.may(context, .logs, job.pipeline)
-        var tasks = job.tasks.map {
-            var row = TaskRow(
-                name: $0.name, state: $0.state.rawValue, needs: $0.needs, attempt: $0.attempt,
-                duration: Self.duration($0.startedAt, $0.finishedAt), exitCode: $0.exitCode, message: $0.message, canReadLog: canReadLogs)
-            row.kind = $0.kind.rawValue
-            row.maxAttempts = $0.options.retry.retries + 1
-            row.retryAt = $0.state == .queued ? $0.retryAt.map(Self.time) : nil
-            return row
-        }
-        if tasks.count > Self.largeJobTasks {
+        // Layers are computed only where something needs them: a large job's grouped timeline
+        // and failure links, and a `?layer=` page.
+        let large = job.tasks.count > Self.largeJobTasks
+        let layers = large || context.query["layer"] != nil ? JobGraphs.layers(job) : nil
+        let layerCount = (layers?.max() ?? -1) + 1
+        let scope = try context.query["layer"].map { try Self.layerScope($0, layerCount: layerCount) }
+        let shown = scope.flatMap { range in layers.map { l in job.tasks.indices.filter { range.contains(l[$0]) } } }
+        var order = shown ?? Array(job.tasks.indices)
+        if large {
             // A large job's table starts with what needs a look: failed, then running, then
-            // waiting tasks; definition order within each.
-            let rank = ["failed": 0, "running": 1, "queued": 2]
-            tasks = tasks.enumerated().sorted { a, b in
-                let (ra, rb) = (rank[a.element.state] ?? 3, rank[b.element.state] ?? 3)
-                return ra != rb ? ra < rb : a.offset < b.offset
-            }.map(\.element)
+            // waiting tasks; definition order within each (one stable pass, no sort).
+            var buckets: [[Int]] = [[], [], [], []]
+            for i in order {
+                switch job.tasks[i].state {
+                case .failed: buckets[0].append(i)
+                case .running: buckets[1].append(i)
+                case .queued: buckets[2].append(i)
+                case .succeeded, .skipped, .cancelled: buckets[3].append(i)
+                }
+            }
+            order = buckets.flatMap { $0 }
+        }
+        // Rows only for what the table shows: a 100,000-task job's page formats 200.
+        let tasks = order.prefix(Pages.taskRowsShown).map { i in
+            let task = job.tasks[i]
+            var row = TaskRow(
+                name: task.name, state: task.state.rawValue, needs: task.needs, attempt: task.attempt,
+                duration: Self.duration(task.startedAt, task.finishedAt), exitCode: task.exitCode, message: task.message,
+                canReadLog: canReadLogs)
+            row.kind = task.kind.rawValue
+            row.maxAttempts = task.options.retry.retries + 1
+            row.retryAt = task.state == .queued ? task.retryAt.map(Self.time) : nil
+            return row
         }
         var detail = JobDetail(
             job: Self.row(job), identitySource: job.identitySource,
             params: job.params.sorted { $0.key < $1.key }.map { ($0.key, $0.value) },
             started: job.startedAt.map(Self.time) ?? "", finished: job.finishedAt.map(Self.time) ?? "",
             cancelRequested: job.cancelRequested, tasks: tasks, isLive: !job.state.isTerminal, actions: self.jobActions(context, job))
+        detail.taskCount = order.count
         detail.secretParams = job.secretParameters
         detail.liveURL = "\(context.mountPath)/api/v1/jobs/\(job.id)"
-        detail.graphSVG = JobGraphs.graph(job, mountPath: context.mountPath, canReadLogs: canReadLogs)
-        detail.timelineSVG = JobGraphs.timeline(job)
-        let failed = job.tasks.filter { $0.state == .failed }
+        detail.graphSVG = JobGraphs.graph(job, mountPath: context.mountPath, canReadLogs: canReadLogs, layers: layers)
+        detail.timelineSVG = JobGraphs.timeline(
+            job, shown: shown, groupedBy: large && scope == nil ? layers : nil, mountPath: context.mountPath)
+        if let scope {
+            let range = TaskGraph.layerRange(scope.lowerBound + 1, scope.upperBound + 1)
+            detail.layerScope = "\(scope.count == 1 ? "Layer" : "Layers") \(range) of \(layerCount)"
+        }
+        let failed = job.tasks.indices.filter { job.tasks[$0].state == .failed }
         detail.failedCount = failed.count
-        detail.failures = failed.prefix(JobDetail.Failure.shown).map { task in
-            JobDetail.Failure(
+        let graphDrawsTasks = job.tasks.count <= TaskGraph.defaultMaxNodes
+        detail.failures = failed.prefix(JobDetail.Failure.shown).map { i in
+            let task = job.tasks[i]
+            var failure = JobDetail.Failure(
                 task: task.name, message: task.message ?? "failed", attempt: max(task.attempt, 1),
                 logTail: canReadLogs ? self.logTail(job, task) : nil)
+            if graphDrawsTasks {
+                failure.graphHref = "#" + TaskGraph.nodeID("job-graph", i)
+            } else if let layers {
+                failure.graphHref = "\(context.mountPath)/jobs/\(job.id)?layer=\(layers[i] + 1)#tasks"
+            }
+            return failure
         }
         return .html(Pages.job(context.layout, detail))
     }

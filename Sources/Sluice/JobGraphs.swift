@@ -6,25 +6,106 @@ import Workflow
 /// The pictures on the job and pipeline pages, from records: the task graph coloured by state,
 /// and the timeline (Gantt strip) of the tasks that started.
 enum JobGraphs {
-    /// The job's task graph; nodes link to their logs when the viewer may read them.
-    static func graph(_ job: JobRecord, mountPath: String, canReadLogs: Bool) -> String {
+    /// The job's task graph; nodes link to their logs when the viewer may read them, and the boxes
+    /// of a collapsed graph to the job page listing their layers' tasks.
+    /// `layers`: each task's layer, if the caller has them (see `layers(_:)`).
+    static func graph(_ job: JobRecord, mountPath: String, canReadLogs: Bool, layers: [Int]? = nil) -> String {
+        // A collapsed graph links its boxes, not its tasks: no per-task link to build.
+        let linksTasks = canReadLogs && job.tasks.count <= TaskGraph.defaultMaxNodes
         let nodes = job.tasks.map { task in
             GraphNode(
                 name: task.name, needs: task.needs, state: task.state.rawValue,
-                href: canReadLogs && task.attempt > 0 ? "\(mountPath)/jobs/\(job.id)/tasks/\(HTML.pathSegment(task.name))/log" : nil)
+                href: linksTasks && task.attempt > 0 ? "\(mountPath)/jobs/\(job.id)/tasks/\(HTML.pathSegment(task.name))/log" : nil)
         }
-        return TaskGraph.svg(nodes, id: "job-graph")
+        return TaskGraph.svg(nodes, id: "job-graph", layerHref: "\(mountPath)/jobs/\(job.id)?layer=", layers: layers)
     }
 
-    /// The job's timeline, in seconds since its first task started.
-    static func timeline(_ job: JobRecord, now: Date = Date()) -> String {
-        guard let origin = job.tasks.compactMap(\.startedAt).min() else { return "" }
-        let bars = job.tasks.map { task in
-            TimelineBar(
-                name: task.name, state: task.state.rawValue, start: task.startedAt.map { $0.timeIntervalSince(origin) },
-                end: task.state.isTerminal ? task.finishedAt.map { $0.timeIntervalSince(origin) } : nil)
+    /// Each task's layer in the job's graph (counted from 0), as the graph draws it.
+    static func layers(_ job: JobRecord) -> [Int] {
+        GraphLayout(job.tasks.map { GraphNode(name: $0.name, needs: $0.needs) }, sweeps: 0, bendLimit: 0).layer
+    }
+
+    /// The job's timeline from its start: every attempt of each task in `shown` (indices into
+    /// `job.tasks`, all of them when nil), or, with `groupedBy` (each task's layer), one row per
+    /// layer or run of layers as the collapsed graph groups them, linking to the page that lists
+    /// their tasks. Empty before any task started.
+    static func timeline(
+        _ job: JobRecord, shown: [Int]? = nil, groupedBy layers: [Int]? = nil, mountPath: String = "", now: Date = Date()
+    ) -> String {
+        let first = job.tasks.lazy.compactMap({ $0.pastAttempts.first?.startedAt ?? $0.startedAt }).min()
+        guard let origin = [job.startedAt, first].compactMap({ $0 }).min() else { return "" }
+        let end = (job.finishedAt ?? now).timeIntervalSince(origin)
+        func seconds(_ date: Date) -> Double { date.timeIntervalSince(origin) }
+        if let layers {
+            return Timeline.grouped(self.groups(job, layers: layers, mountPath: mountPath, seconds: seconds), now: end, id: "job-timeline")
         }
-        return Timeline.svg(bars, now: (job.finishedAt ?? now).timeIntervalSince(origin), id: "job-timeline")
+        let bars = (shown ?? Array(job.tasks.indices)).map { i in
+            let task = job.tasks[i]
+            var attempts = task.pastAttempts.enumerated().map { k, past in
+                // An earlier attempt with no recorded end ended when the next one started.
+                let next = k + 1 < task.pastAttempts.count ? task.pastAttempts[k + 1].startedAt : task.startedAt
+                return TimelineAttempt(
+                    number: past.attempt, state: past.state == .queued ? TaskState.failed.rawValue : past.state.rawValue,
+                    start: seconds(past.startedAt), end: seconds(past.finishedAt ?? next ?? past.startedAt),
+                    note: past.message ?? "")
+            }
+            var retryAt: Double? = nil
+            if let started = task.startedAt, task.attempt > 0 {
+                switch task.state {
+                case .running:
+                    attempts.append(TimelineAttempt(number: task.attempt, state: "running", start: seconds(started), end: nil))
+                case .queued:
+                    // Queued after an attempt: it ended and waits to be retried.
+                    if let finished = task.finishedAt {
+                        attempts.append(
+                            TimelineAttempt(
+                                number: task.attempt, state: TaskState.failed.rawValue, start: seconds(started), end: seconds(finished),
+                                note: task.message ?? ""))
+                        retryAt = task.retryAt.map(seconds)
+                    }
+                case .succeeded, .failed, .skipped, .cancelled:
+                    attempts.append(
+                        TimelineAttempt(
+                            number: task.attempt, state: task.state.rawValue, start: seconds(started),
+                            end: seconds(task.finishedAt ?? started), note: task.message ?? ""))
+                }
+            }
+            return TimelineBar(
+                name: task.name, state: task.state.rawValue, attempts: attempts, retryAt: retryAt,
+                maxAttempts: task.options.retry.retries + 1)
+        }
+        return Timeline.svg(bars, now: end, id: "job-timeline")
+    }
+
+    /// The timeline rows of a large job: its tasks by the runs of layers the collapsed graph draws.
+    private static func groups(_ job: JobRecord, layers: [Int], mountPath: String, seconds: (Date) -> Double) -> [TimelineGroup] {
+        let runs = TaskGraph.layerRuns((layers.max() ?? -1) + 1)
+        let perRun = TaskGraph.layersPerRun((layers.max() ?? -1) + 1)
+        var groups = runs.map { run in
+            let range = TaskGraph.layerRange(run.lowerBound + 1, run.upperBound + 1)
+            return TimelineGroup(
+                label: run.count == 1 ? "Layer \(range)" : "Layers \(run.lowerBound + 1)–\(run.upperBound + 1)",
+                href: "\(mountPath)/jobs/\(job.id)?layer=\(range)#tasks", tasks: 0, counts: [:], start: nil, end: nil, retries: 0)
+        }
+        var unfinished = [Bool](repeating: false, count: groups.count)
+        for (i, task) in job.tasks.enumerated() where i < layers.count {
+            let g = layers[i] / perRun
+            groups[g].tasks += 1
+            groups[g].counts[task.state.rawValue, default: 0] += 1
+            groups[g].retries += max(0, task.attempt - 1)
+            // A noop succeeds without starting: it counts at its finish.
+            let noopFinish = task.state == .succeeded ? task.finishedAt : nil
+            if let started = task.pastAttempts.first?.startedAt ?? task.startedAt ?? noopFinish {
+                groups[g].start = min(groups[g].start ?? .infinity, seconds(started))
+            }
+            if task.state.isTerminal {
+                if let finished = task.finishedAt { groups[g].end = max(groups[g].end ?? 0, seconds(finished)) }
+            } else {
+                unfinished[g] = true
+            }
+        }
+        for g in groups.indices where unfinished[g] || groups[g].start == nil { groups[g].end = nil }
+        return groups
     }
 
     /// A pipeline's task graph (no states, no links).

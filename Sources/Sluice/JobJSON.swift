@@ -278,6 +278,10 @@ enum JobJSON {
             w.string(t.name)
             w.key("needs")
             w.array { w in for need in t.needs { w.string(need) } }
+            if !t.pastAttempts.isEmpty {
+                w.key("past_attempts")
+                w.array { w in for past in t.pastAttempts { self.write(past, into: &w) } }
+            }
             if t.state == .queued, let retryAt = t.retryAt {
                 w.key("retry_at")
                 w.string(self.time(retryAt))
@@ -288,6 +292,31 @@ enum JobJSON {
             }
             w.key("state")
             w.string(t.state.rawValue)
+        }
+    }
+
+    /// An earlier attempt: its number, outcome (`failed` for one its policy retried, else the state a
+    /// person's retry found), times, exit code and note.
+    private static func write(_ a: PastAttempt, into w: inout JSONWriter) {
+        w.object { w in
+            w.key("attempt")
+            w.int(a.attempt)
+            if let code = a.exitCode {
+                w.key("exit_code")
+                w.int(code)
+            }
+            if let finished = a.finishedAt {
+                w.key("finished_at")
+                w.string(self.time(finished))
+            }
+            if let message = a.message {
+                w.key("message")
+                w.string(message)
+            }
+            w.key("started_at")
+            w.string(self.time(a.startedAt))
+            w.key("state")
+            w.string(a.state == .queued ? TaskState.failed.rawValue : a.state.rawValue)
         }
     }
 

@@ -289,7 +289,12 @@ enum OpenAPI {
                       "attempt": {"type": "integer", "minimum": 0}, "max_attempts": {"type": "integer", "minimum": 1},
                       "exit_code": {"type": "integer"}, "message": {"type": "string"},
                       "started_at": {"type": "string", "format": "date-time"}, "finished_at": {"type": "string", "format": "date-time"},
-                      "retry_at": {"type": "string", "format": "date-time"}
+                      "retry_at": {"type": "string", "format": "date-time"},
+                      "past_attempts": {"type": "array", "description": "Attempts before the latest, oldest first; absent when there were none.",
+                        "items": {"type": "object", "required": ["attempt", "state", "started_at"], "properties": {
+                          "attempt": {"type": "integer", "minimum": 1}, "state": {"type": "string", "enum": ["failed", "cancelled"]},
+                          "started_at": {"type": "string", "format": "date-time"}, "finished_at": {"type": "string", "format": "date-time"},
+                          "exit_code": {"type": "integer"}, "message": {"type": "string"}}}}
                     }
                   },
                   "TaskState": {"type": "string", "enum": ["queued", "running", "succeeded", "failed", "skipped", "cancelled"]},

@@ -92,7 +92,17 @@ import Testing
             #expect(task.attempt == old.attempt, "\(name) keeps its attempts")
             #expect(task.exitCode == nil && task.pid == nil && task.finishedAt == nil && task.retryAt == nil, "\(name)")
             #expect(task.message == JobRetry.message, "\(name)")
-            #expect(task.startedAt == old.startedAt, "\(name)")
+            // The attempt that ended moves to the task's history; the task itself has not started again.
+            #expect(task.startedAt == nil, "\(name)")
+            if let started = old.startedAt {
+                #expect(
+                    task.pastAttempts.last
+                        == PastAttempt(
+                            attempt: old.attempt, startedAt: started, finishedAt: old.finishedAt, exitCode: old.exitCode,
+                            message: old.message, state: old.state), "\(name)")
+            } else {
+                #expect(task.pastAttempts.isEmpty, "\(name) never ran")
+            }
         }
         #expect(try store.auditRecords(AuditQuery()).map(\.event) == ["retry"])
         #expect(try store.unfinishedJobs().map(\.id) == [job.id])

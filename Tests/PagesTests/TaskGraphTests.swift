@@ -139,7 +139,7 @@ import Testing
         // Links must stay reachable by assistive technology, which role="img" would hide.
         let linked = TaskGraph.svg([GraphNode(name: "a", needs: [], state: "running", href: "/jobs/1/tasks/a/log")], id: "job-1")
         #expect(linked.contains("role=\"group\" aria-labelledby=\"job-1-title job-1-desc\""))
-        #expect(linked.contains("<a href=\"/jobs/1/tasks/a/log\" aria-label=\"a, running\">"))
+        #expect(linked.contains("<a href=\"/jobs/1/tasks/a/log\" aria-label=\"a, running\" id=\"job-1-task-0\">"))
     }
 
     @Test("Each node states its state in text, a glyph and a stroke style, not only in colour")

@@ -121,7 +121,7 @@ import Testing
         let page = AppHarness.text(h.send("GET", "/jobs/\(job.id)", user: "bob"))
         let failures = try #require(page.range(of: "<h2 id=\"failures\">What failed</h2>"), "\(page)")
         #expect(page.range(of: "<h2>Parameters</h2>").map { failures.lowerBound < $0.lowerBound } == true, "before the parameters")
-        #expect(page.contains("<a href=\"#task-extract\">extract</a>") && page.contains("<p>exited with status 3</p>"))
+        #expect(page.contains("/jobs/\(job.id)#task-extract\">extract</a>") && page.contains("<p>exited with status 3</p>"))
         #expect(page.contains("<span class=\"t-f1\">Error: &lt;disk&gt; full</span>"))
         #expect(page.contains("step 30") && page.contains("step 12") && !page.contains("step 11<"), "the last 20 lines")
         #expect(page.contains("href=\"/sluice/jobs/\(job.id)/tasks/extract/log\">Full log</a>"))
