@@ -372,8 +372,8 @@ extension App {
         }
         // A finished job whose stamp is unchanged: its kept JSON, authorized as a read would be.
         // (A finished job never waits: the long-poll below would return it at once.)
-        if let id = Int64(context.parameter("id")), id > 0, let kept = self.finishedJobs.entry(id: id, mountPath: context.mountPath),
-            try self.store.jobStamp(id: id) == kept.stamp
+        if let id = Int64(context.parameter("id")), id > 0, let kept = self.finishedJobs.entry(id: id),
+            kept.mountPath.utf8.elementsEqual(context.mountPath.utf8), try self.store.jobStamp(id: id) == kept.stamp
         {
             try self.authorize(context, .view, pipeline: kept.pipeline, parameters: kept.params, isJob: true)
             return Self.json(kept.body, tag: kept.tag)

@@ -73,14 +73,29 @@ extension App {
         return (first - 1)...(last - 1)
     }
 
+    /// The job a job page shows, authorized for `view`: a large finished job's kept record and
+    /// layers while its stamp is unchanged (`FinishedJobCache`), else a fresh read (no layers).
+    private func pageJob(_ context: RequestContext) throws -> (JobRecord, [Int]?) {
+        if let id = Int64(context.parameter("id")), id > 0, let kept = self.finishedRecords.entry(id: id),
+            try self.store.jobStamp(id: id) == kept.stamp
+        {
+            try self.authorize(context, .view, pipeline: kept.job.pipeline, parameters: kept.job.params, isJob: true)
+            return (kept.job, kept.layers)
+        }
+        return (try self.visibleJob(context), nil)
+    }
+
     /// `GET /jobs/{id}`: the job page.
     func jobPage(_ context: RequestContext) throws -> HTTPResponse {
-        let job = try self.visibleJob(context)
+        let (job, cachedLayers) = try self.pageJob(context)
         let canReadLogs = self.may(context, .logs, job.pipeline)
         // Layers are computed only where something needs them: a large job's grouped timeline
         // and failure links, and a `?layer=` page.
         let large = job.tasks.count > Self.largeJobTasks
-        let layers = large || context.query["layer"] != nil ? JobGraphs.layers(job) : nil
+        let layers = cachedLayers ?? (large || context.query["layer"] != nil ? JobGraphs.layers(job) : nil)
+        if large, cachedLayers == nil, job.state.isTerminal, let layers {
+            self.finishedRecords.store(id: job.id, FinishedJobRecord(job: job, layers: layers))
+        }
         let layerCount = (layers?.max() ?? -1) + 1
         let scope = try context.query["layer"].map { try Self.layerScope($0, layerCount: layerCount) }
         let shown = scope.flatMap { range in layers.map { l in job.tasks.indices.filter { range.contains(l[$0]) } } }

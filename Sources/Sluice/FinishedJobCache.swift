@@ -1,66 +1,61 @@
 import JobStore
 import Locking
 
-/// The JSON of finished jobs, kept so that a job of a thousand tasks is not read and written
-/// again for every poll of it (issue 15: the 1,000-task job's JSON cost 5 ms of CPU).
+/// What a `FinishedJobCache` keeps of one finished job: anything derived from the job alone, with
+/// the stamp it was derived at.
+protocol FinishedJobEntry: Sendable {
+    /// The job's stamp when the entry was made.
+    var stamp: JobStamp { get }
+    /// What the entry counts against the cache's budget (bytes, tasks: the cache's unit).
+    var cost: Int { get }
+}
+
+/// Representations of finished jobs, kept so that a job of thousands of tasks is not read and
+/// written again for every poll or view of it (issue 15: the 1,000-task job's JSON cost 5 ms of
+/// CPU; issue 16: reading a 100,000-task job costs a quarter of a second).
 ///
 /// Only finished jobs are kept, keyed by id and checked against the store's stamp of the job on
 /// every use (`JobStore.jobStamp(id:)`: one row, no tasks): a retry makes the job queued again,
-/// another host's retry included, so a changed stamp means a miss and a fresh read. Each entry
-/// also holds what authorization needs (pipeline and parameters), so a hit is authorized exactly
-/// as a read would be. Bounded by entries and bytes; the oldest insertion goes first.
-final class FinishedJobCache: Sendable {
-    /// One finished job's representation.
-    struct Entry: Sendable {
-        let stamp: JobStamp
-        let mountPath: String
-        let pipeline: String
-        let params: [String: String]
-        let body: [UInt8]
-        let tag: String
-    }
-
+/// another host's retry included, so a changed stamp means a miss and a fresh read. Entries hold
+/// what authorization needs (pipeline and parameters), so a hit is authorized exactly as a read
+/// would be. Bounded by entries and by total cost; the oldest insertion goes first.
+final class FinishedJobCache<Entry: FinishedJobEntry>: Sendable {
     private struct State {
         var entries: [Int64: Entry] = [:]
         var order: [Int64] = []
         var head = 0
-        var bytes = 0
+        var cost = 0
     }
 
     private let state = Locked(State())
     /// The most entries kept.
     let maxEntries: Int
-    /// The most body bytes kept, over all entries.
-    let maxBytes: Int
+    /// The most cost kept, over all entries.
+    let maxCost: Int
 
     /// Creates an empty cache.
-    init(maxEntries: Int = 512, maxBytes: Int = 32 << 20) {
+    init(maxEntries: Int = 512, maxCost: Int = 32 << 20) {
         self.maxEntries = max(1, maxEntries)
-        self.maxBytes = max(1, maxBytes)
+        self.maxCost = max(1, maxCost)
     }
 
-    /// The entry for job `id` rendered under `mountPath`, if there is one.
-    func entry(id: Int64, mountPath: String) -> Entry? {
-        self.state.withLock { state in
-            guard let entry = state.entries[id], entry.mountPath.utf8.elementsEqual(mountPath.utf8) else { return nil }
-            return entry
-        }
-    }
+    /// The entry for job `id`, if there is one (the caller compares its stamp with the store's).
+    func entry(id: Int64) -> Entry? { self.state.withLock { $0.entries[id] } }
 
     /// Keeps `entry` for job `id` if the job is finished (else nothing), replacing an older one.
     func store(id: Int64, _ entry: Entry) {
-        guard entry.stamp.state.isTerminal, entry.body.count <= self.maxBytes else { return }
+        guard entry.stamp.state.isTerminal, entry.cost <= self.maxCost else { return }
         self.state.withLock { state in
             if let old = state.entries.updateValue(entry, forKey: id) {
-                state.bytes -= old.body.count
+                state.cost -= old.cost
             } else {
                 state.order.append(id)
             }
-            state.bytes += entry.body.count
-            while state.entries.count > self.maxEntries || state.bytes > self.maxBytes, state.head < state.order.count {
+            state.cost += entry.cost
+            while state.entries.count > self.maxEntries || state.cost > self.maxCost, state.head < state.order.count {
                 let oldest = state.order[state.head]
                 state.head += 1
-                if let gone = state.entries.removeValue(forKey: oldest) { state.bytes -= gone.body.count }
+                if let gone = state.entries.removeValue(forKey: oldest) { state.cost -= gone.cost }
             }
             // Compact the order list now and then, so it does not grow without bound.
             if state.head > 1024 && state.head * 2 > state.order.count {
@@ -70,6 +65,30 @@ final class FinishedJobCache: Sendable {
         }
     }
 
-    /// How many entries and body bytes are kept (for tests).
-    var size: (entries: Int, bytes: Int) { self.state.withLock { ($0.entries.count, $0.bytes) } }
+    /// How many entries are kept, and their total cost (for tests).
+    var size: (entries: Int, cost: Int) { self.state.withLock { ($0.entries.count, $0.cost) } }
+}
+
+/// A finished job's JSON, as `GET /api/v1/jobs/{id}` answers it under one mount path.
+struct FinishedJobJSON: FinishedJobEntry {
+    let stamp: JobStamp
+    /// The mount path the links in `body` use.
+    let mountPath: String
+    let pipeline: String
+    let params: [String: String]
+    let body: [UInt8]
+    let tag: String
+    /// Its bytes.
+    var cost: Int { self.body.count }
+}
+
+/// A large finished job as read from the store, with each task's layer in its graph: what its
+/// page is drawn from (the page itself depends on the viewer).
+struct FinishedJobRecord: FinishedJobEntry {
+    let job: JobRecord
+    /// Each task's layer (`JobGraphs.layers`).
+    let layers: [Int]
+    var stamp: JobStamp { JobStamp(of: self.job) }
+    /// Its tasks.
+    var cost: Int { self.job.tasks.count }
 }

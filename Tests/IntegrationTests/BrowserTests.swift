@@ -18,7 +18,7 @@ import Testing
 /// proxy headers from 127.0.0.1. The tests' own HTTP client sends other hostile names itself.
 ///
 /// Screenshots go to `$SLUICE_SCREENSHOTS`, else `<package root>/.build/screenshots/`, named
-/// `<page>-desktop.png` (1280×900) and `<page>-phone.png` (390×844).
+/// `<page>-desktop.png` (1366×900) and `<page>-phone.png` (390×844).
 ///
 /// Fails (never skips) when Chromium is missing; `scripts/test` installs it.
 @Suite("Pages in headless Chromium through lighttpd", .serialized, .timeLimit(.minutes(3)))
@@ -92,6 +92,20 @@ struct BrowserTests {
                   },
                 },
                 quick: { description: "One instant task", tasks: { only: { run: ["/bin/echo", "done"] } } },
+                flaky: {
+                  description: "Fails twice, then succeeds: three attempts on the timeline",
+                  tasks: {
+                    fetch: {
+                      run: \(run("/bin/sh", "-c", "n=$(cat tries 2>/dev/null || echo 0); echo $((n + 1)) > tries; echo attempt $((n + 1)); sleep 0.2; [ $n -ge 2 ]")),
+                      retries: 2, retry_delay_seconds: 0.3, retry_jitter: 0,
+                    },
+                    report: { run: ["/bin/echo", "report"], needs: ["fetch"] },
+                  },
+                },
+                wide: {
+                  description: "300 noop tasks in 3 layers: the collapsed graph and the timeline by layer",
+                  tasks: { \((0..<300).map { i in "w\(i): { kind: \"noop\"\(i >= 100 ? ", needs: [\"w\(i - 100)\"]" : "") }" }.joined(separator: ", ")) },
+                },
               },
             }
 
@@ -134,6 +148,10 @@ struct BrowserTests {
             _ = try await harness.waitForJob(at: "/sluice/api/v1/jobs/\(id)", as: nil) { $0.isFinished }
         }
         #expect([first, failed] + quick == [1, 2, 3, 4, 5], "job ids are assumed to be 1…5 below")
+        // #6 retries twice before it succeeds; #7 has 300 tasks.
+        let flaky = try self.trigger("flaky", [:], as: nil, on: harness)
+        let wide = try self.trigger("wide", [:], as: nil, on: harness)
+        for id in [flaky, wide] { _ = try await harness.waitForJob(at: "/sluice/api/v1/jobs/\(id)", as: nil) { $0.isFinished } }
 
         // Every page: HTTP status and CSP header first, then the DOM in Chromium.
         var pages: [(name: String, path: String, page: Chromium.Page)] = []
@@ -187,6 +205,25 @@ struct BrowserTests {
         #expect(failedJob.dom.contains("action=\"/sluice/jobs/\(failed)/retry\""), "a retry button")
         #expect(failedJob.dom.contains("<dd>\(Self.text(h.browserUser)) (proxy_headers)</dd>"))
 
+        // Every attempt on the timeline, with the waits between them.
+        let retried = try await load("job-retried", "/sluice/jobs/\(flaky)")
+        #expect(retried.dom.contains("<span class=\"state state-succeeded\">succeeded</span></h1>"))
+        for attempt in 1...2 {
+            #expect(retried.dom.contains("fetch — attempt \(attempt) of 3: failed (exited with status 1"), "attempt \(attempt)")
+        }
+        #expect(retried.dom.contains("fetch — attempt 3 of 3: succeeded"))
+        #expect(retried.dom.contains(" before attempt 3</title>"), "the wait before the last attempt")
+
+        // A 300-task job: the graph and the timeline by layer, each row linking to a page of its tasks.
+        let wideJob = try await load("job-large", "/sluice/jobs/\(wide)")
+        #expect(wideJob.dom.contains("Timeline (by layer)"))
+        for layer in 1...3 {
+            #expect(wideJob.dom.contains("href=\"/sluice/jobs/\(wide)?layer=\(layer)#tasks\""), "layer \(layer)'s link")
+        }
+        let layerPage = try await load("job-layer", "/sluice/jobs/\(wide)?layer=2")
+        #expect(layerPage.dom.contains("Layer 2 of 3: 100 tasks."))
+        #expect(layerPage.dom.contains("<tr id=\"task-w100\">") && !layerPage.dom.contains("<tr id=\"task-w0\">"))
+
         // The log page: markup as text, terminal escapes gone.
         let log = try await load("log", "/sluice/jobs/\(first)/tasks/shout/log")
         Self.expectTitle(log, "shout log")
@@ -233,7 +270,7 @@ struct BrowserTests {
         // Screenshots of the main pages, wide and narrow.
         let directory = try Chromium.screenshotDirectory()
         for (name, path, _) in pages where !["jobs-next", "jobs-by-user"].contains(name) {
-            async let desktop = chromium.screenshot(harness.origin + path, to: "\(directory)/\(name)-desktop.png", width: 1280, height: 900)
+            async let desktop = chromium.screenshot(harness.origin + path, to: "\(directory)/\(name)-desktop.png", width: 1366, height: 900)
             async let phone = chromium.screenshot(harness.origin + path, to: "\(directory)/\(name)-phone.png", width: 390, height: 844)
             for console in [try await desktop, try await phone] {
                 #expect(console.filter { $0.contains("Content Security Policy") }.isEmpty, "\(name): \(console)")

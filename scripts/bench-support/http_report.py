@@ -32,6 +32,7 @@
             wrk ROUND TARGET REQ_PER_S P50_MS P99_MS REQUESTS NON_2XX_3XX SOCKET_ERRORS APP_US LIGHTTPD_US
         (APP_US, LIGHTTPD_US: CPU time per request of the responder and of lighttpd during the run)
         or  server ROUND TARGET COUNT MEDIAN_MS P99_MS SAMPLES_FILE
+        or  size ROUND BYTES (of the 100,000-task job page)
         Floors that fail are printed as FAIL; the exit status is 0 all the same (it is a report).
 """
 
@@ -49,6 +50,8 @@ FLOOR_TRIGGER_RATIO_16 = 0.15  # issue 15: the same over the ceiling
 FLOOR_TRIGGER_P99_MS = 20.0  # issue 15: trigger p99 at 16 connections
 FLOOR_HEALTHZ_WATCHED_P99_MS = 5.0  # issue 15: /healthz p99 while 1,000 long-polls wait
 FLOOR_TRIGGER_WATCHED_RATIO = 0.8  # triggers/s while they wait over triggers/s without (both @16)
+FLOOR_HUGE_PAGE_MS = 100.0  # issue 16: server time of the 100,000-task job page
+FLOOR_HUGE_PAGE_BYTES = 200 << 10  # issue 16: its HTML
 
 # Targets in the order of the table: (key, label). The key is what scripts/bench writes.
 TARGETS = [
@@ -73,6 +76,15 @@ def fail(message):
 
 def config(data_dir, sha256, threads):
     width, layers = 10, 100
+    # The page benchmark of issue 16: 100,000 noop tasks in 20 layers (a to t) of 5,000, each
+    # needing one task of the layer before. JSON5 (unquoted names, one line a task, no spaces),
+    # so the file stays under `sluice check`'s 4 MiB.
+    huge = []
+    for k in range(20):
+        layer = chr(ord("a") + k)
+        for j in range(5000):
+            needs = f',needs:["{chr(ord("a") + k - 1)}{j}"]' if k > 0 else ""
+            huge.append(f'{layer}{j}:{{kind:"noop"{needs}}}')
     tasks = []
     for k in range(layers):
         for j in range(width):
@@ -87,7 +99,7 @@ def config(data_dir, sha256, threads):
     # The watchers phase: a job that runs until the file <data_dir>/release appears.
     held = {"description": "Runs until released (the long-poll benchmark)", "tasks": {"wait": {
         "run": ["/bin/sh", "-c", "while [ ! -e release ]; do sleep 0.1; done"], "working_dir": data_dir}}}
-    # Plain JSON (a subset of JSON5), one task a line.
+    # JSON (a subset of JSON5) but for the tasks of "huge", one task a line.
     print("\n".join([
         "{",
         f'  "server": {json.dumps(server)},',
@@ -100,6 +112,12 @@ def config(data_dir, sha256, threads):
         '      "description": "1,000 noop tasks in 100 layers of width 10",',
         '      "tasks": {',
         ",\n".join(tasks),
+        "      }",
+        "    },",
+        '    "huge": {',
+        '      "description": "100,000 noop tasks in 20 layers of 5,000",',
+        '      "tasks": {',
+        ",\n".join(huge),
         "      }",
         "    }",
         "  }",
@@ -118,7 +136,8 @@ def token(text):
 def job_state(text):
     try:
         job = json.loads(text)
-        print(job["id"], job["state"], len(job.get("tasks") or []))
+        counts = job.get("task_counts")
+        print(job["id"], job["state"], sum(counts.values()) if counts is not None else len(job.get("tasks") or []))
     except (ValueError, KeyError, TypeError) as error:
         fail(f"not a job's JSON ({error}): {text[:300]!r}")
 
@@ -209,6 +228,7 @@ def split_key(key):
 def table(path, ceiling_label):
     wrk = {}  # (target, connections) -> list of (rps, p50, p99, requests, non2xx, socket errors, app us, lighttpd us)
     server = {}  # target -> list of (count, median, p99, samples file)
+    page_sizes = []  # bytes of the 100,000-task job page, one per measurement
     with open(path) as results:
         for line in results:
             fields = line.split()
@@ -217,6 +237,8 @@ def table(path, ceiling_label):
             if fields[0] == "wrk":
                 values = tuple(float(v) for v in fields[3:11])
                 wrk.setdefault(split_key(fields[2]), []).append(values)
+            elif fields[0] == "size":
+                page_sizes.append(int(fields[2]))
             elif fields[0] == "server":
                 server.setdefault(fields[2], []).append(
                     (int(fields[3]), float(fields[4]), float(fields[5]), fields[6]))
@@ -229,6 +251,8 @@ def table(path, ceiling_label):
 
     labels = dict(TARGETS)
     labels["hello"] = f"hello ({ceiling_label}) GET /hello"
+    labels["job-page-100k-cold"] = "GET /sluice/jobs/{id} (100,000 tasks), the first view after it finished"
+    labels["job-page-100k"] = "GET /sluice/jobs/{id} (100,000 tasks), viewed again"
     width = max(len(labels[k]) for k, _ in TARGETS if any((k, c) in wrk for c in counts)) + 6
     header = (f"{'target':<{width}} | {'req/s (median)':>14} | {'p50':>9} | {'p99':>9} | {'ratio':>5} | "
               f"{'app CPU/req':>11} | {'lighttpd CPU/req':>16} | runs")
@@ -277,6 +301,7 @@ def table(path, ceiling_label):
         print(f"warning: {note}")
 
     page = None
+    huge = {}
     if server:
         print()
         print("server time (lighttpd access log %D: request read to response written), sequential requests:")
@@ -294,6 +319,8 @@ def table(path, ceiling_label):
                   f"in {len(rows)} round(s); per-round medians (ms): {per_round}")
             if key == "job-page-1k":
                 page = median
+            if key in ("job-page-100k", "job-page-100k-cold"):
+                huge[key] = median
 
     print()
     print("floors:")
@@ -324,6 +351,14 @@ def table(path, ceiling_label):
         floor(page < FLOOR_PAGE_SERVER_MS, f"1,000-task job page server time (median) < {FLOOR_PAGE_SERVER_MS:.0f} ms: {page:.2f} ms")
     else:
         print("  (job page server time not measured)")
+    if "job-page-100k" in huge:
+        floor(huge["job-page-100k"] < FLOOR_HUGE_PAGE_MS,
+              f"100,000-task job page server time (median, finished job viewed again) < {FLOOR_HUGE_PAGE_MS:.0f} ms: {huge['job-page-100k']:.2f} ms")
+    if "job-page-100k-cold" in huge:
+        floor(huge["job-page-100k-cold"] < FLOOR_HUGE_PAGE_MS,
+              f"100,000-task job page server time (first view after it finished) < {FLOOR_HUGE_PAGE_MS:.0f} ms: {huge['job-page-100k-cold']:.2f} ms")
+    for size in page_sizes:
+        floor(size < FLOOR_HUGE_PAGE_BYTES, f"100,000-task job page HTML < {FLOOR_HUGE_PAGE_BYTES >> 10} KB: {size / 1024:.1f} KB")
 
 
 def main(argv):
