@@ -101,9 +101,12 @@ extension Timeline {
             } else {
                 title += " · not started"
             }
+            let href = TaskGraph.safeHref(group.href)
+            // A linked label looks like a link: underlined (a presentation attribute, so the CSP allows it).
             let text =
-                "<text x=\"\(self.margin + self.labelWidth)\" y=\"\(top + 14)\" text-anchor=\"end\" fill=\"\(frame.ink)\">\(label) · \(group.tasks)</text>"
-            let linked = TaskGraph.safeHref(group.href).map { "<a href=\"\(HTML.escape($0))\">\(text)</a>" } ?? text
+                "<text x=\"\(self.margin + self.labelWidth)\" y=\"\(top + 14)\" text-anchor=\"end\" fill=\"\(frame.ink)\""
+                + (href == nil ? "" : " text-decoration=\"underline\"") + ">\(label) · \(group.tasks)</text>"
+            let linked = href.map { "<a href=\"\(HTML.escape($0))\">\(text)</a>" } ?? text
             svg += "<g><title>\(title)</title>\(linked)\(bar)</g>\n"
         }
         if anyRunning { svg += self.nowLine(now, span: span, top: rowsTop, bottom: rowsBottom) }

@@ -438,7 +438,7 @@ import Testing
         #expect(svg.contains("<rect x=\"418\" y=\"46\" width=\"70\" height=\"4\" fill=\"#721c24\"/>"))
         #expect(
             svg.contains(
-                "<g><title>Layer 1 · 4 tasks · 3 succeeded, 1 failed · 0 s to 20 s (20 s) · 1 retry</title><a href=\"/jobs/7?layer=1&amp;x=2#tasks\"><text x=\"192\" y=\"48\" text-anchor=\"end\" fill=\"#721c24\">Layer 1 · 4</text></a><rect"
+                "<g><title>Layer 1 · 4 tasks · 3 succeeded, 1 failed · 0 s to 20 s (20 s) · 1 retry</title><a href=\"/jobs/7?layer=1&amp;x=2#tasks\"><text x=\"192\" y=\"48\" text-anchor=\"end\" fill=\"#721c24\" text-decoration=\"underline\">Layer 1 · 4</text></a><rect"
             ))
 
         // Layer 2: running frame up to now, strip 1 running then 1 queued, no link.
