@@ -275,8 +275,17 @@ public final class SQLiteJobStore: JobStore {
             try db.transaction(immediate: false) {
                 guard let row = try db.query("SELECT * FROM jobs WHERE id = ?", [.integer(id)]).first else { return nil }
                 var job = try Self.job(from: row)
-                job.tasks = try db.query("SELECT \(Self.taskColumns) FROM tasks WHERE job_id = ? ORDER BY position", [.integer(id)])
-                    .map(Self.task(from:))
+                // In primary-key (name) order, then put in definition order here: SQLite's
+                // ORDER BY position would sort the rows through a temporary b-tree.
+                let rows = try db.query("SELECT \(Self.taskColumns), position FROM tasks WHERE job_id = ?", [.integer(id)])
+                var tasks = [TaskRecord?](repeating: nil, count: rows.count)
+                for row in rows {
+                    guard let position = row[14].int64, position >= 0, position < rows.count, tasks[Int(position)] == nil else {
+                        throw JobStoreError("malformed task positions of job \(id)")
+                    }
+                    tasks[Int(position)] = try Self.task(from: row)
+                }
+                job.tasks = tasks.map { $0! }
                 return job
             }
         }
