@@ -87,6 +87,7 @@ public struct Layout: Sendable {
         .cell:hover::after,.cell:focus::after{content:attr(data-tip);position:absolute;left:0;top:2em;z-index:5;white-space:nowrap;background:#1b1b1b;color:#fff;padding:.2em .5em;border-radius:.2em}
         .attempts a,.attempts strong{display:inline-block;min-width:2.75em;min-height:2.75em;line-height:2.75em;text-align:center}
         .graph svg{display:block}.muted{color:#555}
+        .task-graph :target>rect{stroke:#1b1b1b;stroke-width:4px}tr:target{outline:3px solid #004085}
         label{display:block;font-weight:600;margin-top:.6em}.error{color:#721c24;font-weight:600}
         input,select,button{font:inherit;padding:.3em .5em;max-width:100%}form.action{display:inline}
         .banner{background:#fff3cd;color:#4d3b00;border:1px solid #e0c36a;border-left:6px solid #b38600;padding:.6em .9em;font-weight:600}
