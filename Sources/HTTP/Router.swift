@@ -30,6 +30,10 @@ public struct Router<Target: Sendable>: Sendable {
     }
 
     private var routes: [Route] = []
+    /// Indices into `routes` by segment count, in registration order: a path is compared only with
+    /// patterns of its length (a profile of triggers showed routing at 5 % of the CPU when every
+    /// route was tried, each copied out of the array).
+    private var byLength: [[Int]] = []
 
     /// Creates an empty router.
     public init() {}
@@ -38,6 +42,8 @@ public struct Router<Target: Sendable>: Sendable {
     public mutating func add(_ method: String, _ pattern: String, _ target: Target) {
         let segments = Self.split(pattern).map { $0.hasPrefix(":") ? Segment.parameter(String($0.dropFirst())) : .literal($0) }
         self.routes.append(Route(method: method, pattern: pattern, segments: segments, target: target))
+        while self.byLength.count <= segments.count { self.byLength.append([]) }
+        self.byLength[segments.count].append(self.routes.count - 1)
     }
 
     /// Every registered route, in registration order (for documentation and its tests).
@@ -56,23 +62,29 @@ public struct Router<Target: Sendable>: Sendable {
             guard let value = FormDecoder.percentDecode(segment), value != ".", value != ".." else { return .notFound }
             decoded.append(value)
         }
+        guard decoded.count < self.byLength.count else { return .notFound }
         var allowed: [String] = []
-        for route in self.routes {
-            guard let parameters = Self.bind(route.segments, decoded) else { continue }
-            if route.method == method || (method == "HEAD" && route.method == "GET") {
-                return .found(route.target, parameters: parameters)
+        for index in self.byLength[decoded.count] {
+            guard let parameters = Self.bind(self.routes[index].segments, decoded) else { continue }
+            let routeMethod = self.routes[index].method
+            if Self.same(routeMethod, method) || (Self.same(method, "HEAD") && Self.same(routeMethod, "GET")) {
+                return .found(self.routes[index].target, parameters: parameters)
             }
-            allowed.append(route.method)
+            allowed.append(routeMethod)
         }
         return allowed.isEmpty ? .notFound : .methodNotAllowed(allowed: allowed)
     }
+
+    /// Byte equality: a route is chosen by the bytes of the path and method, never by Unicode
+    /// canonical equivalence (which `String ==` applies).
+    private static func same(_ a: String, _ b: String) -> Bool { a.utf8.elementsEqual(b.utf8) }
 
     private static func bind(_ pattern: [Segment], _ path: [String]) -> [String: String]? {
         guard pattern.count == path.count else { return nil }
         // Literals first, without building anything: most routes fail here.
         for i in pattern.indices {
             switch pattern[i] {
-            case .literal(let literal): if literal.utf8.count != path[i].utf8.count || literal != path[i] { return nil }
+            case .literal(let literal): if !Self.same(literal, path[i]) { return nil }
             case .parameter: if path[i].isEmpty { return nil }
             }
         }

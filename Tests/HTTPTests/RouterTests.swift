@@ -190,3 +190,48 @@ import Testing
         }
     }
 }
+
+@Suite struct RouterByteTests {
+    @Test("Literal segments and methods are compared as bytes, not by Unicode canonical equivalence")
+    func canonicalEquivalentsDoNotMatch() {
+        var router = Router<String>()
+        router.add("GET", "/caf\u{E9}", "precomposed")
+        router.add("GET", "/kelvin/K", "ascii")
+        // "café" with a combining accent is canonically equivalent to the precomposed one.
+        guard case .notFound = router.match(method: "GET", rawPath: "/cafe%CC%81") else {
+            Issue.record("a decomposed é matched the precomposed route")
+            return
+        }
+        guard case .found(let target, _) = router.match(method: "GET", rawPath: "/caf%C3%A9") else {
+            Issue.record("the route's own bytes did not match")
+            return
+        }
+        #expect(target == "precomposed")
+        guard case .notFound = router.match(method: "GET", rawPath: "/kelvin/%E2%84%AA") else {
+            Issue.record("KELVIN SIGN matched K")
+            return
+        }
+    }
+
+    @Test("Routes of every length are found, in registration order among equals")
+    func lengths() {
+        var router = Router<String>()
+        router.add("GET", "/", "root")
+        router.add("GET", "/a/b/c/d", "deep")
+        router.add("GET", "/a/:x", "first")
+        router.add("GET", "/a/b", "second")
+        for (path, expected) in [("/", "root"), ("/a/b/c/d", "deep"), ("/a/b", "first"), ("/a/z", "first")] {
+            guard case .found(let target, _) = router.match(method: "GET", rawPath: path) else {
+                Issue.record("\(path) not found")
+                continue
+            }
+            #expect(target == expected, "\(path)")
+        }
+        for path in ["/a", "/a/b/c", "/a/b/c/d/e"] {
+            guard case .notFound = router.match(method: "GET", rawPath: path) else {
+                Issue.record("\(path) matched")
+                continue
+            }
+        }
+    }
+}
