@@ -97,7 +97,9 @@ public struct Layout: Sendable {
 
     /// Sluice's script, served as `/static/app.js`: progressive enhancement only (every page
     /// works without it). It follows live elements:
-    /// - `data-live-job="<api url>"`: long-polls the job JSON with `?wait=25` and `If-None-Match`;
+    /// - `data-live-job="<api url>"`: long-polls the job JSON with `?wait=25&task_limit=1` (one task
+    ///   and the counts per state: a change of any task's state changes it, and it stays small for a
+    ///   job of 100,000 tasks) and `If-None-Match`;
     ///   when it changes, fetches the page again and swaps `<main>`'s content (no reload, no
     ///   lost scroll position); stops once the job is finished.
     /// - `data-live-log="<raw log url>"` with `data-offset`: appends new log bytes as text
@@ -112,7 +114,7 @@ public struct Layout: Sendable {
             var url = el.getAttribute("data-live-job"), tag = null;
             function poll() {
               var h = { "Accept": "application/json" }; if (tag) { h["If-None-Match"] = tag; }
-              fetch(url + "?wait=25", { headers: h, credentials: "same-origin" }).then(function (r) {
+              fetch(url + "?wait=25&task_limit=1", { headers: h, credentials: "same-origin" }).then(function (r) {
                 if (r.status === 304) { return null; }
                 if (!r.ok) { throw new Error("status " + r.status); }
                 var first = tag === null; tag = r.headers.get("ETag");

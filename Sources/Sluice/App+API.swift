@@ -358,21 +358,10 @@ extension App {
             }
             wait = seconds
         }
-        if let paging = try Self.taskPaging(context.query) {
-            guard wait == nil else { throw HTTPError(.badRequest, "wait cannot be combined with tasks, task_limit or task_cursor") }
-            let job = try self.visibleJob(context)
-            let matching = job.tasks.filter { paging.states?.contains($0.state) ?? true }
-            let end = min(matching.count, paging.cursor + paging.limit)
-            let page = JobJSON.TaskPage(
-                tasks: paging.cursor < matching.count ? Array(matching[paging.cursor..<end]) : [],
-                counts: Dictionary(job.tasks.map { ($0.state.rawValue, 1) }, uniquingKeysWith: +), matching: matching.count,
-                nextCursor: end < matching.count ? end : nil)
-            let body = JobJSON.bytes(job, mountPath: context.mountPath, page: page)
-            return Self.json(body, tag: ConditionalGET.tag(of: body))
-        }
+        let paging = try Self.taskPaging(context.query)
         // A finished job whose stamp is unchanged: its kept JSON, authorized as a read would be.
         // (A finished job never waits: the long-poll below would return it at once.)
-        if let id = Int64(context.parameter("id")), id > 0, let kept = self.finishedJobs.entry(id: id),
+        if paging == nil, let id = Int64(context.parameter("id")), id > 0, let kept = self.finishedJobs.entry(id: id),
             kept.mountPath.utf8.elementsEqual(context.mountPath.utf8), try self.store.jobStamp(id: id) == kept.stamp
         {
             try self.authorize(context, .view, pipeline: kept.pipeline, parameters: kept.params, isJob: true)
@@ -381,23 +370,43 @@ extension App {
         // Taken before the read, so a change between the read and the watch still wakes it.
         let generation = Int64(context.parameter("id")).map { self.changes.generation(of: $0) } ?? 0
         let job = try self.visibleJob(context)
-        let body = JobJSON.bytes(job, mountPath: context.mountPath, includeTasks: true)
-        let tag = ConditionalGET.tag(of: body)
-        self.keepIfFinished(job, body: body, tag: tag, mountPath: context.mountPath)
+        let (body, tag) = self.representation(job, mountPath: context.mountPath, paging: paging)
         guard let seconds = wait, seconds > 0 else { return Self.json(body, tag: tag) }
         let baseline = context.request.header("If-None-Match") ?? tag
         guard ConditionalGET.matches(baseline, tag) && !job.state.isTerminal else { return Self.json(body, tag: tag) }
         let watch = JobWatch(
             id: job.id, mountPath: context.mountPath, baseline: baseline, deadline: Date().addingTimeInterval(Double(seconds)),
-            requestID: context.requestID)
+            requestID: context.requestID, paging: paging)
         return .deferred { [self] sink in
             self.watch(watch, after: generation, last: (body, tag), sink: sink)
         }
     }
 
+    /// The job's JSON and its tag: every task, or with `paging` one page of them (and the counts
+    /// per state). A finished job's full JSON is kept (`FinishedJobCache`).
+    private func representation(_ job: JobRecord, mountPath: String, paging: TaskPaging?) -> ([UInt8], String) {
+        guard let paging else {
+            let body = JobJSON.bytes(job, mountPath: mountPath, includeTasks: true)
+            let tag = ConditionalGET.tag(of: body)
+            self.keepIfFinished(job, body: body, tag: tag, mountPath: mountPath)
+            return (body, tag)
+        }
+        let matching = job.tasks.filter { paging.states?.contains($0.state) ?? true }
+        let end = min(matching.count, paging.cursor + paging.limit)
+        let page = JobJSON.TaskPage(
+            tasks: paging.cursor < matching.count ? Array(matching[paging.cursor..<end]) : [],
+            counts: Dictionary(job.tasks.map { ($0.state.rawValue, 1) }, uniquingKeysWith: +), matching: matching.count,
+            nextCursor: end < matching.count ? end : nil)
+        let body = JobJSON.bytes(job, mountPath: mountPath, page: page)
+        return (body, ConditionalGET.tag(of: body))
+    }
+
+    /// A page of a job's tasks: `?tasks=` states (nil: all), `?task_limit=`, `?task_cursor=`.
+    typealias TaskPaging = (states: Set<TaskState>?, limit: Int, cursor: Int)
+
     /// `?tasks=failed,running` (states), `?task_limit=N` (1–10,000; default 1,000) and
     /// `?task_cursor=C` (from a previous page's `task_page.next_cursor`): nil when none is given.
-    static func taskPaging(_ query: [String: String]) throws -> (states: Set<TaskState>?, limit: Int, cursor: Int)? {
+    static func taskPaging(_ query: [String: String]) throws -> TaskPaging? {
         let states = query["tasks"]
         let limitText = query["task_limit"]
         let cursorText = query["task_cursor"]
@@ -439,6 +448,8 @@ extension App {
         var baseline: String
         var deadline: Date
         var requestID: String
+        /// The page of tasks the representation holds (nil: all of them).
+        var paging: TaskPaging?
     }
 
     /// Waits (without a thread) for `watch`'s job to move past `generation`, then reads it again:
@@ -492,9 +503,7 @@ extension App {
                 sink.send(Self.json(last.0, tag: last.1))
                 return nil
             }
-            let body = JobJSON.bytes(job, mountPath: watch.mountPath, includeTasks: true)
-            let tag = ConditionalGET.tag(of: body)
-            self.keepIfFinished(job, body: body, tag: tag, mountPath: watch.mountPath)
+            let (body, tag) = self.representation(job, mountPath: watch.mountPath, paging: watch.paging)
             if !ConditionalGET.matches(watch.baseline, tag) || job.state.isTerminal || Date() >= watch.deadline {
                 sink.send(Self.json(body, tag: tag))
                 return nil

@@ -313,7 +313,7 @@ struct BrowserTests {
         let pageLoads = requests.filter { $0.contains("\"GET \(path) HTTP/") }
         #expect(pageLoads.filter { $0.contains(" navigate ") }.count == 1, "one navigation only: \(pageLoads)")
         #expect(pageLoads.contains { $0.contains(" cors ") }, "app.js fetched the page again: \(pageLoads)")
-        let polls = requests.filter { $0.contains("GET /sluice/api/v1/jobs/\(id)?wait=25 ") }
+        let polls = requests.filter { $0.contains("GET /sluice/api/v1/jobs/\(id)?wait=25&task_limit=1 ") }
         #expect(polls.count >= 2 && polls.count <= 20, "long polls: \(polls)")
     }
 
@@ -418,7 +418,7 @@ struct BrowserTests {
         // Twenty seconds of virtual time: app.js polls again every 100 ms of it while it gets 304s.
         let page = try await chromium.dumpDOM(harness.origin + "/rendered-job.html", virtualTimeBudget: 20_000)
         #expect(page.scriptErrors.isEmpty, "\(page.console)")
-        let polls = try await Self.settledBrowserRequests(on: harness).filter { $0.contains("GET /sluice/api/v1/jobs/\(id)?wait=25 ") }
+        let polls = try await Self.settledBrowserRequests(on: harness).filter { $0.contains("GET /sluice/api/v1/jobs/\(id)?wait=25&task_limit=1 ") }
         #expect(
             polls.count <= 5,
             """

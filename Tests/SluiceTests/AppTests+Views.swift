@@ -95,6 +95,33 @@ extension AppTests {
         }
     }
 
+    @Test("?wait with a page of tasks compares that page: a change of another task's state wakes it through task_counts")
+    func pagedLongPoll() async throws {
+        let h = try AppHarness()
+        defer { h.remove() }
+        let job = try h.createJob()
+        try h.start(job, task: "extract")
+        let first = h.send("GET", "/api/v1/jobs/\(job.id)?task_limit=1&tasks=queued")
+        let tag = try #require(first.header("ETag"))
+        #expect(AppHarness.text(first).contains("\"task_counts\":{\"queued\":1,\"running\":1}"))
+        // The page (the queued task "load") does not change; the counts do when "extract" ends.
+        let waiter = Task.detached {
+            h.send("GET", "/api/v1/jobs/\(job.id)?wait=20&task_limit=1&tasks=queued", params: ["HTTP_IF_NONE_MATCH": tag])
+        }
+        try await Task.sleep(for: .milliseconds(300))
+        try h.store.record(jobID: job.id, changes: [TaskChange(task: "extract", state: .succeeded, exitCode: 0)], jobState: .running)
+        h.app.changes.notify(job.id)
+        let woken = await waiter.value
+        #expect(woken.status.code == 200 && woken.header("ETag") != tag)
+        let text = AppHarness.text(woken)
+        #expect(text.contains("\"task_counts\":{\"queued\":1,\"succeeded\":1}"), "\(text)")
+        #expect(text.contains("\"name\":\"load\"") && !text.contains("\"name\":\"extract\""), "only the page's task")
+        // Unchanged: 304 at the deadline, as without paging.
+        let unchanged = h.send(
+            "GET", "/api/v1/jobs/\(job.id)?wait=1&task_limit=1&tasks=queued", params: ["HTTP_IF_NONE_MATCH": woken.header("ETag") ?? ""])
+        #expect(unchanged.status.code == 304)
+    }
+
     @Test("A long-poll beyond the waiter limit is a 503 with Retry-After, never a 304 that looks like a timeout")
     func longPollOverCapacity() throws {
         let h = try AppHarness()
