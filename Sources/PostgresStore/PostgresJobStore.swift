@@ -585,7 +585,8 @@ public final class PostgresJobStore: JobStore {
     /// The new value of a task row's `attempts` (`PastAttemptsColumn`) in an UPDATE that starts
     /// the next attempt or requeues the task: the attempt the row describes appended, if it ever
     /// started. Every expression of an UPDATE reads the row as it was, so this sees the old fields
-    /// whatever else the statement sets.
+    /// whatever else the statement sets. A terminal change of a task that waits for its retry
+    /// archives that attempt the same way (see `TaskChangeBatch`).
     static let appendAttemptSQL = """
         CASE WHEN tasks.started_at IS NULL THEN tasks.attempts
             ELSE coalesce(tasks.attempts, '[]'::jsonb) || jsonb_build_array(jsonb_build_array(

@@ -102,7 +102,9 @@ struct TaskChangeBatch {
         let result = try db.execute(
             """
             UPDATE tasks SET state = v.state, exit_code = v.exit_code, message = COALESCE(v.message, tasks.message),
-                finished_at = v.finished_at, retry_at = NULL
+                finished_at = v.finished_at, retry_at = NULL,
+                attempts = CASE WHEN tasks.state = 'queued' THEN \(PostgresJobStore.appendAttemptSQL) ELSE tasks.attempts END,
+                started_at = CASE WHEN tasks.state = 'queued' THEN NULL ELSE tasks.started_at END
             FROM unnest($1::bigint[], $2::text[], $3::text[], $4::integer[], $5::text[], $6::bigint[])
                 AS v(job_id, name, state, exit_code, message, finished_at)
             WHERE tasks.job_id = v.job_id AND tasks.name = v.name

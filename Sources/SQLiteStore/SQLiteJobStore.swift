@@ -436,7 +436,9 @@ public final class SQLiteJobStore: JobStore {
             case .succeeded, .failed, .skipped, .cancelled:
                 try db.run(
                     """
-                    UPDATE tasks SET state = ?, exit_code = ?, message = COALESCE(?, message), finished_at = ?, retry_at = NULL
+                    UPDATE tasks SET state = ?, exit_code = ?, message = COALESCE(?, message), finished_at = ?, retry_at = NULL,
+                        attempts = CASE WHEN state = 'queued' THEN \(Self.appendAttemptSQL) ELSE attempts END,
+                        started_at = CASE WHEN state = 'queued' THEN NULL ELSE started_at END
                     WHERE job_id = ? AND name = ?
                     """,
                     [.text(change.state.rawValue), exitCode, change.message.sqlValue, finished, jobID, .text(change.task)])
@@ -572,9 +574,16 @@ public final class SQLiteJobStore: JobStore {
     /// the next attempt or requeues the task: the attempt the row describes appended, if it ever
     /// started. Every expression of an UPDATE reads the row as it was, so this sees the old fields
     /// whatever else the statement sets.
+    ///
+    /// A terminal change of a task that waits for its retry (queued, with the start of the attempt
+    /// that failed) archives that attempt the same way: the change's finish time and note are the
+    /// cancel's or the failure's, not the attempt's.
+    ///
+    /// The index is written as `$[n]` from `json_array_length`, not `$[#]`, which needs SQLite 3.31.
     static let appendAttemptSQL = """
         CASE WHEN started_at IS NULL THEN attempts
-            ELSE json_insert(coalesce(attempts, '[]'), '$[#]', json_array(attempt, started_at, finished_at, exit_code, message, state)) END
+            ELSE json_insert(coalesce(attempts, '[]'), '$[' || json_array_length(coalesce(attempts, '[]')) || ']',
+                json_array(attempt, started_at, finished_at, exit_code, message, state)) END
         """
 }
 

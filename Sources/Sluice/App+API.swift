@@ -396,7 +396,7 @@ extension App {
         let page = JobJSON.TaskPage(
             tasks: paging.cursor < matching.count ? Array(matching[paging.cursor..<end]) : [],
             counts: Dictionary(job.tasks.map { ($0.state.rawValue, 1) }, uniquingKeysWith: +), matching: matching.count,
-            nextCursor: end < matching.count ? end : nil)
+            nextCursor: end < matching.count ? end : nil, attempts: job.tasks.reduce(0) { $0 + $1.attempt })
         let body = JobJSON.bytes(job, mountPath: mountPath, page: page)
         return (body, ConditionalGET.tag(of: body))
     }

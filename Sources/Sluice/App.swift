@@ -66,8 +66,8 @@ public final class App: HTTPHandler {
     let writeGate: WriteGate
     /// The JSON of finished jobs, checked against the store's stamp on every use.
     let finishedJobs = FinishedJobCache<FinishedJobJSON>()
-    /// Large finished jobs as read, with their layers, for their pages (at most 400,000 tasks in all).
-    let finishedRecords = FinishedJobCache<FinishedJobRecord>(maxEntries: 64, maxCost: 400_000)
+    /// Large finished jobs as read, with their layers, for their pages (at most 64 jobs, about 96 MiB).
+    let finishedRecords = FinishedJobCache<FinishedJobRecord>(maxEntries: 64, maxCost: 96 << 20)
     /// Audit records of guarded upstreams' views, written just after their answers.
     let auditQueue: AuditQueue
     let logger = Logger(label: "http")

@@ -88,7 +88,18 @@ struct FinishedJobRecord: FinishedJobEntry {
     let job: JobRecord
     /// Each task's layer (`JobGraphs.layers`).
     let layers: [Int]
-    var stamp: JobStamp { JobStamp(of: self.job) }
-    /// Its tasks.
-    var cost: Int { self.job.tasks.count }
+    let stamp: JobStamp
+    /// About the bytes it holds: each task's strings plus a fixed share for the rest of it.
+    let cost: Int
+
+    /// Keeps `job` with its `layers`.
+    init(job: JobRecord, layers: [Int]) {
+        self.job = job
+        self.layers = layers
+        self.stamp = JobStamp(of: job)
+        self.cost = job.tasks.reduce(0) { total, task in
+            total + 256 + task.name.utf8.count + (task.message?.utf8.count ?? 0) + 64 * task.pastAttempts.count
+                + task.needs.reduce(0) { $0 + 16 + $1.utf8.count } + task.argv.reduce(0) { $0 + 16 + $1.utf8.count }
+        }
+    }
 }

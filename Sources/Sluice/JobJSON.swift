@@ -161,6 +161,11 @@ enum JobJSON {
         var matching: Int
         /// The cursor of the next page, if there is one.
         var nextCursor: Int?
+        /// Attempts started over all the job's tasks. With `counts`, it changes whenever any
+        /// task's state does: counts can only stay equal when one task goes back to the queue as
+        /// another starts, and every start adds an attempt. So a long-poll on a page wakes on
+        /// every change of state, whichever tasks the page holds.
+        var attempts: Int = 0
     }
 
     /// The job with one page of its tasks, plus `task_counts` and `task_page` (`matching`,
@@ -237,6 +242,8 @@ enum JobJSON {
                 }
                 w.key("task_page")
                 w.object { w in
+                    w.key("attempts")
+                    w.int(Int64(page.attempts))
                     w.key("matching")
                     w.int(Int64(page.matching))
                     if let next = page.nextCursor {

@@ -119,9 +119,9 @@ enum OpenAPI {
                     "operationId": "showJob",
                     "parameters": [
                       {"name": "wait", "in": "query", "description": "Long-poll: wait up to this many seconds until the job differs from If-None-Match (or from now)", "schema": {"type": "integer", "minimum": 0, "maximum": 60}},
-                      {"name": "tasks", "in": "query", "description": "Page of tasks: only tasks in these states (comma-separated); adds task_counts and task_page. Not with wait", "schema": {"type": "string"}},
-                      {"name": "task_limit", "in": "query", "description": "Page of tasks: at most this many (default 1000). Not with wait", "schema": {"type": "integer", "minimum": 1, "maximum": 10000}},
-                      {"name": "task_cursor", "in": "query", "description": "Page of tasks: task_page.next_cursor of the previous page. Not with wait", "schema": {"type": "integer", "minimum": 0}},
+                      {"name": "tasks", "in": "query", "description": "Page of tasks: only tasks in these states (comma-separated); adds task_counts and task_page. With wait, the long-poll compares that page, task_counts and task_page.attempts", "schema": {"type": "string"}},
+                      {"name": "task_limit", "in": "query", "description": "Page of tasks: at most this many (default 1000)", "schema": {"type": "integer", "minimum": 1, "maximum": 10000}},
+                      {"name": "task_cursor", "in": "query", "description": "Page of tasks: task_page.next_cursor of the previous page", "schema": {"type": "integer", "minimum": 0}},
                       {"name": "If-None-Match", "in": "header", "schema": {"type": "string"}}
                     ],
                     "responses": {
@@ -306,7 +306,7 @@ enum OpenAPI {
                       "triggered_by": {"type": "string"}, "identity_source": {"type": "string"},
                       "params": {"type": "object", "additionalProperties": {"type": "string"}},
                       "task_counts": {"type": "object", "additionalProperties": {"type": "integer"}},
-                      "task_page": {"type": "object", "required": ["matching"], "properties": {"matching": {"type": "integer"}, "next_cursor": {"type": "integer"}}},
+                      "task_page": {"type": "object", "required": ["matching", "attempts"], "properties": {"matching": {"type": "integer"}, "next_cursor": {"type": "integer"}, "attempts": {"type": "integer", "description": "Attempts started over all the job's tasks"}}},
                       "secret_params": {"type": "array", "items": {"type": "string"}},
                       "cancel_requested": {"type": "boolean"},
                       "created_at": {"type": "string", "format": "date-time"}, "started_at": {"type": "string", "format": "date-time"},

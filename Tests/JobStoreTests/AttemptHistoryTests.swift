@@ -91,6 +91,46 @@ import Testing
         #expect(again.startedAt == t0.addingTimeInterval(11))
     }
 
+    @Test(
+        "A task cancelled while it waits for its retry keeps the attempt that failed, not the cancel's time and note",
+        arguments: StoreKind.allCases)
+    func cancelledWhileWaiting(_ kind: StoreKind) throws {
+        let clock = TestClock(Fixtures.epoch)
+        let h = try kind.make(clock: clock)
+        defer { h.tearDown() }
+        let store = h.store
+        let job = try store.createJob(Fixtures.job())
+        let t0 = clock.now
+        try store.record(jobID: job.id, changes: [TaskChange(task: "extract", state: .running)], jobState: .running)
+        clock.advance(by: 2)
+        try store.record(
+            jobID: job.id,
+            changes: [
+                TaskChange(
+                    task: "extract", state: .queued, exitCode: 75, message: "exited with status 75", retryAt: t0.addingTimeInterval(600))
+            ],
+            jobState: .running)
+        clock.advance(by: 60)
+        try store.record(
+            jobID: job.id, changes: [TaskChange(task: "extract", state: .cancelled, message: "job cancelled")], jobState: .cancelled)
+        let task = try #require(try store.job(id: job.id)?.task("extract"))
+        #expect(task.state == .cancelled && task.startedAt == nil && task.finishedAt == t0.addingTimeInterval(62))
+        #expect(
+            task.pastAttempts == [
+                PastAttempt(
+                    attempt: 1, startedAt: t0, finishedAt: t0.addingTimeInterval(2), exitCode: 75, message: "exited with status 75",
+                    state: .queued)
+            ])
+        // A person's retry then adds nothing more: the task has no started attempt of its own.
+        _ = try #require(try store.retry(jobID: job.id))
+        #expect(try store.job(id: job.id)?.task("extract")?.pastAttempts.count == 1)
+        // A running task that ends keeps its attempt as its own (nothing is archived).
+        try store.record(jobID: job.id, changes: [TaskChange(task: "extract", state: .running)], jobState: .running)
+        try store.record(jobID: job.id, changes: [TaskChange(task: "extract", state: .failed, exitCode: 1)], jobState: .failed)
+        let ended = try #require(try store.job(id: job.id)?.task("extract"))
+        #expect(ended.pastAttempts.count == 1 && ended.startedAt != nil && ended.exitCode == 1 && ended.attempt == 2)
+    }
+
     @Test("The attempt history column decodes what the stores write and refuses anything else")
     func column() throws {
         #expect(try PastAttemptsColumn.decode(nil) == [])

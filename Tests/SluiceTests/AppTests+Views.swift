@@ -104,15 +104,33 @@ extension AppTests {
         let first = h.send("GET", "/api/v1/jobs/\(job.id)?task_limit=1&tasks=queued")
         let tag = try #require(first.header("ETag"))
         #expect(AppHarness.text(first).contains("\"task_counts\":{\"queued\":1,\"running\":1}"))
+        // A retry that starts at once leaves the page and the counts as they were; the attempts
+        // started still change, and wake the poll.
+        let retrying = Task.detached {
+            h.send("GET", "/api/v1/jobs/\(job.id)?wait=20&task_limit=1&tasks=queued", params: ["HTTP_IF_NONE_MATCH": tag])
+        }
+        try await Task.sleep(for: .milliseconds(300))
+        try h.store.record(
+            jobID: job.id,
+            changes: [
+                TaskChange(task: "extract", state: .queued, exitCode: 75, message: "retry", retryAt: Date()),
+                TaskChange(task: "extract", state: .running, pid: 4343),
+            ], jobState: .running)
+        h.app.changes.notify(job.id)
+        let retried = await retrying.value
+        #expect(retried.status.code == 200 && retried.header("ETag") != tag)
+        #expect(AppHarness.text(retried).contains("\"task_counts\":{\"queued\":1,\"running\":1}"))
+        #expect(AppHarness.text(retried).contains("\"attempts\":2"))
+        let retriedTag = try #require(retried.header("ETag"))
         // The page (the queued task "load") does not change; the counts do when "extract" ends.
         let waiter = Task.detached {
-            h.send("GET", "/api/v1/jobs/\(job.id)?wait=20&task_limit=1&tasks=queued", params: ["HTTP_IF_NONE_MATCH": tag])
+            h.send("GET", "/api/v1/jobs/\(job.id)?wait=20&task_limit=1&tasks=queued", params: ["HTTP_IF_NONE_MATCH": retriedTag])
         }
         try await Task.sleep(for: .milliseconds(300))
         try h.store.record(jobID: job.id, changes: [TaskChange(task: "extract", state: .succeeded, exitCode: 0)], jobState: .running)
         h.app.changes.notify(job.id)
         let woken = await waiter.value
-        #expect(woken.status.code == 200 && woken.header("ETag") != tag)
+        #expect(woken.status.code == 200 && woken.header("ETag") != retriedTag)
         let text = AppHarness.text(woken)
         #expect(text.contains("\"task_counts\":{\"queued\":1,\"succeeded\":1}"), "\(text)")
         #expect(text.contains("\"name\":\"load\"") && !text.contains("\"name\":\"extract\""), "only the page's task")
