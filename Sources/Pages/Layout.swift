@@ -101,7 +101,8 @@ public struct Layout: Sendable {
     ///   and the counts per state: a change of any task's state changes it, and it stays small for a
     ///   job of 100,000 tasks) and `If-None-Match`;
     ///   when it changes, fetches the page again and swaps `<main>`'s content (no reload, no
-    ///   lost scroll position); stops once the job is finished.
+    ///   lost scroll position), then polls again after four times what the page took (at least
+    ///   0.1 s, at most 10 s); stops once the job is finished.
     /// - `data-live-log="<raw log url>"` with `data-offset`: appends new log bytes as text
     ///   (never as HTML), with terminal escapes and control characters removed, until the
     ///   server says the task is complete; keeps the page at the end if the reader was there.
@@ -123,11 +124,14 @@ public struct Layout: Sendable {
                 return r.json().then(function (job) { return first && ["queued", "running"].indexOf(job.state) >= 0 ? null : job; });
               }).then(function (job) {
                 if (!job) { return setTimeout(poll, 100); }
+                var began = Date.now();
                 return fetch(location.href, { credentials: "same-origin" }).then(function (r) { return r.text(); }).then(function (html) {
                   var doc = new DOMParser().parseFromString(html, "text/html"), fresh = doc.getElementById("main");
                   if (fresh) { document.getElementById("main").replaceChildren.apply(document.getElementById("main"), Array.from(fresh.childNodes)); }
                   var next = document.querySelector("[data-live-job]");
-                  if (next && ["queued", "running"].indexOf(job.state) >= 0) { setTimeout(poll, 100); }
+                  // A page that was slow to draw (a job of 100,000 tasks) is not asked for again at
+                  // once: waiting four times as long keeps one viewer to a fifth of a server thread.
+                  if (next && ["queued", "running"].indexOf(job.state) >= 0) { setTimeout(poll, Math.min(10000, Math.max(100, 4 * (Date.now() - began)))); }
                 });
               }).catch(function () { setTimeout(poll, 5000); });
             }
