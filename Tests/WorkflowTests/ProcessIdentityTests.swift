@@ -118,8 +118,12 @@ import Testing
         // fails for a group leader); --wait keeps the wrapper as the new session's parent.
         let wrapper = try Self.sleeper(key, path: "/usr/bin/setsid", arguments: ["--wait", "/bin/sleep", "30"])
         defer { wrapper.terminate(signal: SIGKILL) }
+        // Both processes, once the child has called setsid(2): between setsid(1)'s fork and that
+        // call the child is still in the wrapper's session (seen under ThreadSanitizer in CI).
         let carriers = try #require(
-            Poll.blockingValue(within: .seconds(5)) { ProcessIdentity.carriers(of: [key])[key].flatMap { $0.count == 2 ? $0 : nil } })
+            Poll.blockingValue(within: .seconds(5)) {
+                ProcessIdentity.carriers(of: [key])[key].flatMap { $0.count == 2 && $0.contains(where: \.isSessionLeader) ? $0 : nil }
+            })
         let leader = try #require(carriers.first { $0.isSessionLeader })
         // It leads a session but was not started with `--run-key KEY`: not a supervisor.
         #expect(!leader.isSupervisor)
