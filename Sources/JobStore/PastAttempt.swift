@@ -20,6 +20,10 @@ public struct PastAttempt: Sendable, Hashable {
     /// policy (it failed or was interrupted), `failed` or `cancelled` when a person retried the job.
     public var state: TaskState
 
+    /// How it ended, as people read it: `failed` for one its policy retried (recorded while the
+    /// task was `queued` again), else `state`.
+    public var outcome: TaskState { self.state == .queued ? .failed : self.state }
+
     /// Creates a record.
     public init(attempt: Int, startedAt: Date, finishedAt: Date?, exitCode: Int32?, message: String?, state: TaskState) {
         self.attempt = attempt

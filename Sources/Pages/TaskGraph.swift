@@ -62,7 +62,7 @@ public enum TaskGraph {
     ) -> String {
         let prefix = self.identifier(id)
         if nodes.count > max(0, maxNodes) {
-            let layers = layers.flatMap { $0.count == nodes.count ? $0 : nil } ?? GraphLayout(nodes, sweeps: 0, bendLimit: 0).layer
+            let layers = layers.flatMap { $0.count == nodes.count ? $0 : nil } ?? self.layers(of: nodes)
             return self.collapsed(nodes, layers: layers, prefix: prefix, layerHref: layerHref)
         }
         let layout = GraphLayout(nodes)
@@ -167,7 +167,7 @@ public enum TaskGraph {
             let top = self.margin + row * pitch
             let first = row * perRow + 1
             let last = min(layers, (row + 1) * perRow)
-            let heading = (first == last ? "Layer \(first)" : "Layers \(first)–\(last)") + " · \(self.count(tasks[row], "task"))"
+            let heading = self.layerHeading(first, last) + " · \(self.count(tasks[row], "task"))"
             let rowStates = self.stateSummary(counts[row])
             let frame =
                 counts[row]["failed", default: 0] > 0
@@ -213,6 +213,13 @@ extension TaskGraph {
         let perRun = self.layersPerRun(layerCount)
         return stride(from: 0, to: layerCount, by: perRun).map { $0...min(layerCount, $0 + perRun) - 1 }
     }
+
+    /// Each node's layer (counted from 0) as a collapsed graph groups them: ``GraphLayout``'s
+    /// layering, without the sweeps and bends only a drawn graph needs.
+    public static func layers(of nodes: [GraphNode]) -> [Int] { GraphLayout(nodes, sweeps: 0, bendLimit: 0).layer }
+
+    /// How a run of layers counted from 1 is named for people: "Layer 3", or "Layers 3–4".
+    public static func layerHeading(_ first: Int, _ last: Int) -> String { first == last ? "Layer \(first)" : "Layers \(first)–\(last)" }
 
     /// How a run of layers counted from 1 is written in a link and in `?layer=`: "3", or "3-4".
     public static func layerRange(_ first: Int, _ last: Int) -> String { first == last ? "\(first)" : "\(first)-\(last)" }

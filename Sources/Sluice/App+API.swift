@@ -361,10 +361,9 @@ extension App {
         let paging = try Self.taskPaging(context.query)
         // A finished job whose stamp is unchanged: its kept JSON, authorized as a read would be.
         // (A finished job never waits: the long-poll below would return it at once.)
-        if paging == nil, let id = Int64(context.parameter("id")), id > 0, let kept = self.finishedJobs.entry(id: id),
-            kept.mountPath.utf8.elementsEqual(context.mountPath.utf8), try self.store.jobStamp(id: id) == kept.stamp
+        if paging == nil,
+            let kept = try self.keptJob(self.finishedJobs, context, where: { $0.mountPath.utf8.elementsEqual(context.mountPath.utf8) })
         {
-            try self.authorize(context, .view, pipeline: kept.pipeline, parameters: kept.params, isJob: true)
             return Self.json(kept.body, tag: kept.tag)
         }
         // Taken before the read, so a change between the read and the watch still wakes it.

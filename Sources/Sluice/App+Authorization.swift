@@ -68,6 +68,19 @@ extension App {
         return pipeline
     }
 
+    /// The kept entry of the request's job in `cache`, if there is one that `usable` accepts and
+    /// whose stamp is still the store's, authorized for `view` exactly as `visibleJob` would
+    /// authorize a fresh read (`FinishedJobCache`). Nil: read the job instead.
+    func keptJob<Entry: FinishedJobEntry>(
+        _ cache: FinishedJobCache<Entry>, _ context: RequestContext, where usable: (Entry) -> Bool = { _ in true }
+    ) throws -> Entry? {
+        guard let id = Int64(context.parameter("id")), id > 0, let kept = cache.entry(id: id), usable(kept),
+            try self.store.jobStamp(id: id) == kept.stamp
+        else { return nil }
+        try self.authorize(context, .view, pipeline: kept.pipeline, parameters: kept.params, isJob: true)
+        return kept
+    }
+
     /// Loads a job the caller may view (404 otherwise, with the same message whether it is
     /// missing or hidden, so job ids of hidden pipelines cannot be probed).
     func visibleJob(_ context: RequestContext, verb: Verb = .view) throws -> JobRecord {

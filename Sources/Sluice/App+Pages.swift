@@ -76,12 +76,7 @@ extension App {
     /// The job a job page shows, authorized for `view`: a large finished job's kept record and
     /// layers while its stamp is unchanged (`FinishedJobCache`), else a fresh read (no layers).
     private func pageJob(_ context: RequestContext) throws -> (JobRecord, [Int]?) {
-        if let id = Int64(context.parameter("id")), id > 0, let kept = self.finishedRecords.entry(id: id),
-            try self.store.jobStamp(id: id) == kept.stamp
-        {
-            try self.authorize(context, .view, pipeline: kept.job.pipeline, parameters: kept.job.params, isJob: true)
-            return (kept.job, kept.layers)
-        }
+        if let kept = try self.keptJob(self.finishedRecords, context) { return (kept.job, kept.layers) }
         return (try self.visibleJob(context), nil)
     }
 

@@ -8,6 +8,9 @@ protocol FinishedJobEntry: Sendable {
     var stamp: JobStamp { get }
     /// What the entry counts against the cache's budget (bytes, tasks: the cache's unit).
     var cost: Int { get }
+    /// The job's pipeline and parameters: what authorizing a hit needs.
+    var pipeline: String { get }
+    var params: [String: String] { get }
 }
 
 /// Representations of finished jobs, kept so that a job of thousands of tasks is not read and
@@ -91,6 +94,8 @@ struct FinishedJobRecord: FinishedJobEntry {
     let stamp: JobStamp
     /// About the bytes it holds: each task's strings plus a fixed share for the rest of it.
     let cost: Int
+    var pipeline: String { self.job.pipeline }
+    var params: [String: String] { self.job.params }
 
     /// Keeps `job` with its `layers`.
     init(job: JobRecord, layers: [Int]) {

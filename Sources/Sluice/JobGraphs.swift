@@ -22,7 +22,7 @@ enum JobGraphs {
 
     /// Each task's layer in the job's graph (counted from 0), as the graph draws it.
     static func layers(_ job: JobRecord) -> [Int] {
-        GraphLayout(job.tasks.map { GraphNode(name: $0.name, needs: $0.needs) }, sweeps: 0, bendLimit: 0).layer
+        TaskGraph.layers(of: job.tasks.map { GraphNode(name: $0.name, needs: $0.needs) })
     }
 
     /// The job's timeline from its start: every attempt of each task in `shown` (indices into
@@ -45,7 +45,7 @@ enum JobGraphs {
                 // An earlier attempt with no recorded end ended when the next one started.
                 let next = k + 1 < task.pastAttempts.count ? task.pastAttempts[k + 1].startedAt : task.startedAt
                 return TimelineAttempt(
-                    number: past.attempt, state: past.state == .queued ? TaskState.failed.rawValue : past.state.rawValue,
+                    number: past.attempt, state: past.outcome.rawValue,
                     start: seconds(past.startedAt), end: seconds(past.finishedAt ?? next ?? past.startedAt),
                     note: past.message ?? "")
             }
@@ -79,13 +79,14 @@ enum JobGraphs {
 
     /// The timeline rows of a large job: its tasks by the runs of layers the collapsed graph draws.
     private static func groups(_ job: JobRecord, layers: [Int], mountPath: String, seconds: (Date) -> Double) -> [TimelineGroup] {
-        let runs = TaskGraph.layerRuns((layers.max() ?? -1) + 1)
-        let perRun = TaskGraph.layersPerRun((layers.max() ?? -1) + 1)
+        let layerCount = (layers.max() ?? -1) + 1
+        let runs = TaskGraph.layerRuns(layerCount)
+        let perRun = TaskGraph.layersPerRun(layerCount)
         var groups = runs.map { run in
-            let range = TaskGraph.layerRange(run.lowerBound + 1, run.upperBound + 1)
             return TimelineGroup(
-                label: run.count == 1 ? "Layer \(range)" : "Layers \(run.lowerBound + 1)–\(run.upperBound + 1)",
-                href: "\(mountPath)/jobs/\(job.id)?layer=\(range)#tasks", tasks: 0, counts: [:], start: nil, end: nil, retries: 0)
+                label: TaskGraph.layerHeading(run.lowerBound + 1, run.upperBound + 1),
+                href: "\(mountPath)/jobs/\(job.id)?layer=\(TaskGraph.layerRange(run.lowerBound + 1, run.upperBound + 1))#tasks", tasks: 0,
+                counts: [:], start: nil, end: nil, retries: 0)
         }
         var unfinished = [Bool](repeating: false, count: groups.count)
         for (i, task) in job.tasks.enumerated() where i < layers.count {

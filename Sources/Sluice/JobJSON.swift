@@ -323,7 +323,7 @@ enum JobJSON {
             w.key("started_at")
             w.string(self.time(a.startedAt))
             w.key("state")
-            w.string(a.state == .queued ? TaskState.failed.rawValue : a.state.rawValue)
+            w.string(a.outcome.rawValue)
         }
     }
 
