@@ -70,7 +70,9 @@ extension JobRecord {
             id: id, pipeline: job.pipeline, state: .queued, triggeredBy: job.triggeredBy, identitySource: job.identitySource,
             params: job.params, workingDirectory: job.workingDirectory, cancelRequested: false,
             createdAt: StoredTime.rounded(createdAt), startedAt: nil, finishedAt: nil,
-            tasks: job.tasks.map { TaskRecord(name: $0.name, needs: $0.needs, argv: $0.argv, kind: $0.kind, options: $0.options) },
+            tasks: job.tasks.map {
+                TaskRecord(name: $0.name, needs: $0.needs, argv: $0.argv, kind: $0.kind, options: $0.options, layer: $0.layer)
+            },
             identity: job.identity, waitsForIdentity: waitsForIdentity, secretParameters: job.secretParameters)
     }
 }
@@ -105,14 +107,19 @@ public struct TaskRecord: Sendable, Hashable {
     public var retryAt: Date?
     /// The attempts before the latest, oldest first (the latest is described by the fields above).
     public var pastAttempts: [PastAttempt]
+    /// The task's layer in the job's graph (counted from 0: its longest chain of needs), given
+    /// when a large job is created so its page can be summarised by the store (`JobOverview`);
+    /// nil for other jobs.
+    public var layer: Int?
 
     /// Creates a record.
     public init(
         name: String, needs: [String], argv: [String], state: TaskState = .queued, attempt: Int = 0,
         pid: Int32? = nil, exitCode: Int32? = nil, message: String? = nil, startedAt: Date? = nil,
         finishedAt: Date? = nil, kind: TaskKind = .command, options: TaskOptions = .standard, retryAt: Date? = nil,
-        pastAttempts: [PastAttempt] = []
+        pastAttempts: [PastAttempt] = [], layer: Int? = nil
     ) {
+        self.layer = layer
         self.pastAttempts = pastAttempts
         self.kind = kind
         self.options = options

@@ -23,6 +23,11 @@ public protocol JobStore: Sendable {
     /// The job with its tasks, or nil.
     func job(id: Int64) throws -> JobRecord?
 
+    /// The overview kept for a finished job whose tasks have layers (`JobOverview`), its rows
+    /// read with the job row in one snapshot; nil if there is no such job or none is kept (the
+    /// job has not finished, was created without layers, or by a version that kept none).
+    func jobOverview(id: Int64) throws -> JobOverview?
+
     /// Jobs matching the query, newest first, without tasks.
     func jobs(_ query: JobQuery) throws -> [JobRecord]
 

@@ -142,22 +142,58 @@ public enum TaskGraph {
     /// The collapsed graph: a vertical stack of boxes, one per layer (or per run of consecutive layers when there are
     /// more than ``collapsedRowLimit`` layers), each with its task count, counts per state and a proportion bar.
     static func collapsed(_ nodes: [GraphNode], layers layerOf: [Int], prefix: String, layerHref: String?) -> String {
-        let layers = (layerOf.max() ?? -1) + 1
+        var layers = [LayerCount](repeating: LayerCount(tasks: 0, states: [:]), count: (layerOf.max() ?? -1) + 1)
+        for (node, l) in layerOf.enumerated() {
+            layers[l].tasks += 1
+            if let state = nodes[node].state { layers[l].states[state, default: 0] += 1 }
+        }
+        return self.collapsed(layers, prefix: prefix, layerHref: layerHref)
+    }
+
+    /// The tasks of one layer of a graph: how many, and how many in each state (for a job's graph).
+    public struct LayerCount: Sendable, Hashable {
+        /// How many tasks the layer has.
+        public var tasks: Int
+        /// How many of them are in each state; empty for a pipeline's graph.
+        public var states: [String: Int]
+
+        /// Creates a count.
+        public init(tasks: Int, states: [String: Int]) {
+            self.tasks = tasks
+            self.states = states
+        }
+    }
+
+    /// The collapsed graph drawn from counts per layer (index: layer, counted from 0) rather than
+    /// from nodes, for a caller that has only the counts (a large job's kept overview). The same
+    /// drawing as `svg` draws above `maxNodes` nodes.
+    public static func collapsed(_ layers: [LayerCount], id: String = "task-graph", layerHref: String? = nil) -> String {
+        self.collapsed(layers, prefix: self.identifier(id), layerHref: layerHref)
+    }
+
+    static func collapsed(_ layerCounts: [LayerCount], prefix: String, layerHref: String?) -> String {
+        let layers = layerCounts.count
         let perRow = self.layersPerRun(layers)
         let rows = (layers + perRow - 1) / perRow
         var tasks = [Int](repeating: 0, count: rows)
         var counts = [[String: Int]](repeating: [:], count: rows)
-        for (node, l) in layerOf.enumerated() {
-            tasks[l / perRow] += 1
-            if let state = nodes[node].state { counts[l / perRow][state, default: 0] += 1 }
+        var total = 0
+        var all: [String: Int] = [:]
+        for (l, layer) in layerCounts.enumerated() {
+            tasks[l / perRow] += layer.tasks
+            total += layer.tasks
+            for (state, n) in layer.states {
+                counts[l / perRow][state, default: 0] += n
+                all[state, default: 0] += n
+            }
         }
 
         let width = 640
         let boxHeight = 46
         let pitch = boxHeight + 14
         let height = 2 * self.margin + max(1, rows) * pitch - 14
-        var summary = "\(self.count(nodes.count, "task")) in \(self.count(layers, "layer"))"
-        let states = self.stateSummary(nodes.lazy.compactMap(\.state))
+        var summary = "\(self.count(total, "task")) in \(self.count(layers, "layer"))"
+        let states = self.stateSummary(all)
         if !states.isEmpty { summary += ": " + states }
         summary += ". Too many tasks to draw one by one, so each box summarises \(perRow == 1 ? "a layer" : "\(perRow) layers")."
         var svg = self.open(prefix: prefix, width: width, height: height, role: "img", title: "Task graph (summary)", desc: summary)

@@ -266,20 +266,21 @@ public final class PostgresJobStore: JobStore {
         while start < job.tasks.count {
             let batch = job.tasks[start..<min(start + Self.tasksPerInsert, job.tasks.count)]
             var arguments: [PostgresValue?] = []
-            arguments.reserveCapacity(batch.count * 7)
+            arguments.reserveCapacity(batch.count * 8)
             var rows: [String] = []
             rows.reserveCapacity(batch.count)
             for (position, task) in zip(start..., batch) {
                 let n = arguments.count
-                rows.append("($\(n + 1), $\(n + 2), $\(n + 3), $\(n + 4), $\(n + 5), 'queued', $\(n + 6), $\(n + 7))")
+                rows.append("($\(n + 1), $\(n + 2), $\(n + 3), $\(n + 4), $\(n + 5), 'queued', $\(n + 6), $\(n + 7), $\(n + 8))")
                 arguments += [
                     .int64(id), .text(task.name), .int64(Int64(position)), .text(try StringArrayColumn.encode(task.needs)),
                     .text(try StringArrayColumn.encode(task.argv)), .text(task.kind.rawValue),
-                    try TaskOptionsColumn.encode(task.options).map(PostgresValue.text),
+                    try TaskOptionsColumn.encode(task.options).map(PostgresValue.text), task.layer.map { .int64(Int64($0)) },
                 ]
             }
             try db.execute(
-                "INSERT INTO tasks (job_id, name, position, needs, argv, state, kind, options) VALUES " + rows.joined(separator: ", "),
+                "INSERT INTO tasks (job_id, name, position, needs, argv, state, kind, options, layer) VALUES "
+                    + rows.joined(separator: ", "),
                 arguments)
             start += batch.count
         }
@@ -298,6 +299,64 @@ public final class PostgresJobStore: JobStore {
                 job.tasks = try db.execute("SELECT * FROM tasks WHERE job_id = $1 ORDER BY position", [.int64(id)]).map(Self.task(from:))
                 return job
             }
+        }
+    }
+
+    public func jobOverview(id: Int64) throws -> JobOverview? {
+        try self.read { db in
+            try db.transaction(isolation: .repeatableRead) {
+                guard let text = try db.execute("SELECT overview FROM job_overviews WHERE job_id = $1", [.int64(id)]).first?.string(0),
+                    let row = try db.execute("SELECT * FROM jobs WHERE id = $1", [.int64(id)]).first
+                else { return nil }
+                let stored = try JobOverviewColumn.decode(text)
+                let rows = try db.execute(
+                    "SELECT * FROM tasks WHERE job_id = $1 AND name = ANY($2::text[]) ORDER BY \(JobOverview.rankSQL), position",
+                    [.int64(id), .text(ArrayLiteral.texts(stored.ranked))])
+                guard rows.count == stored.ranked.count else { throw JobStoreError("job overview of job \(id) names missing tasks") }
+                return JobOverview(
+                    job: try Self.job(from: row), taskCount: stored.taskCount, failedCount: stored.failedCount, tallies: stored.tallies,
+                    rows: try rows.map(Self.task(from:)))
+            }
+        }
+    }
+
+    /// Keeps the overview of each job in `ids` that just finished and whose tasks have layers
+    /// (`JobOverview`), inside the caller's transaction: two scans of each such job's tasks,
+    /// once per job.
+    static func keepOverviews(of ids: [Int64], in db: PostgresConnection) throws {
+        for jobID in ids {
+            // Every task of a job has a layer or none has: one row tells.
+            guard try db.execute("SELECT layer FROM tasks WHERE job_id = $1 LIMIT 1", [.int64(jobID)]).first?.int64(0) != nil else {
+                continue
+            }
+            let tallies = try db.execute(
+                """
+                SELECT layer, state, count(*), sum(greatest(attempt - 1, 0)),
+                    min(coalesce((attempts->0->>1)::bigint, started_at, CASE WHEN state = 'succeeded' THEN finished_at END)),
+                    max(finished_at)
+                FROM tasks WHERE job_id = $1 GROUP BY layer, state ORDER BY layer, state
+                """, [.int64(jobID)]
+            ).map { row in
+                guard let layer = try row.int64(0), let state = try row.string(1).flatMap(TaskState.init(rawValue:)),
+                    let tasks = try row.int64(2)
+                else { throw JobStoreError("malformed task layer of job \(jobID)") }
+                return LayerTally(
+                    layer: Int(layer), state: state, tasks: Int(tasks), retries: Int(try row.int64(3) ?? 0),
+                    firstStart: try row.int64(4).map(StoredTime.date(milliseconds:)),
+                    lastEnd: try row.int64(5).map(StoredTime.date(milliseconds:)))
+            }
+            let ranked = try db.execute(
+                "SELECT name FROM tasks WHERE job_id = $1 ORDER BY \(JobOverview.rankSQL), position LIMIT \(JobOverview.rankedLimit)",
+                [.int64(jobID)]
+            ).compactMap { try $0.string(0) }
+            let stored = JobOverviewColumn.Stored(
+                taskCount: tallies.reduce(0) { $0 + $1.tasks },
+                failedCount: tallies.reduce(0) { $0 + ($1.state == .failed ? $1.tasks : 0) }, tallies: tallies, ranked: ranked)
+            try db.execute(
+                """
+                INSERT INTO job_overviews (job_id, overview) VALUES ($1, $2)
+                ON CONFLICT (job_id) DO UPDATE SET overview = excluded.overview
+                """, [.int64(jobID), .text(JobOverviewColumn.encode(stored))])
         }
     }
 
@@ -370,6 +429,7 @@ public final class PostgresJobStore: JobStore {
                 let current = JobState(rawValue: state), JobRetry.isAllowed(from: current)
             else { return false }
             try db.execute(Self.requeueSQL, [.text(JobRetry.message), .int64(jobID)])
+            try db.execute("DELETE FROM job_overviews WHERE job_id = $1", [.int64(jobID)])
             let anySucceeded =
                 try db.execute("SELECT EXISTS (SELECT 1 FROM tasks WHERE job_id = $1 AND state = 'succeeded')", [.int64(jobID)])
                 .first?.bool(0) ?? false
@@ -579,7 +639,7 @@ public final class PostgresJobStore: JobStore {
             finishedAt: try row.int64("finished_at").map(StoredTime.date(milliseconds:)), kind: kind,
             options: try TaskOptionsColumn.decode(try row.string("options")),
             retryAt: try row.int64("retry_at").map(StoredTime.date(milliseconds:)),
-            pastAttempts: try PastAttemptsColumn.decode(try row.string("attempts")))
+            pastAttempts: try PastAttemptsColumn.decode(try row.string("attempts")), layer: try row.int64("layer").map { Int($0) })
     }
 
     /// The new value of a task row's `attempts` (`PastAttemptsColumn`) in an UPDATE that starts

@@ -162,6 +162,17 @@ enum PostgresSchema {
                 -- PastAttemptsColumn: the attempts before the latest, appended as the next one starts.
                 ALTER TABLE tasks ADD COLUMN attempts JSONB;
                 """),
+        Migration(
+            version: 6, name: "job overviews",
+            sql: """
+                -- JobOverview: each task's layer in a large job (NULL in others), and what such a job's
+                -- page shows, kept when it finishes (JobOverviewColumn) and dropped when it is retried.
+                ALTER TABLE tasks ADD COLUMN layer INTEGER;
+                CREATE TABLE job_overviews (
+                    job_id   BIGINT PRIMARY KEY REFERENCES jobs (id) ON DELETE CASCADE,
+                    overview TEXT   COLLATE "C" NOT NULL
+                );
+                """),
     ]
 
     /// The schema version this program writes and reads.

@@ -58,6 +58,7 @@ struct TaskChangeBatch {
                 .text(ArrayLiteral.integers(self.jobs.map { RecordRules.jobStartedAt($0.state, now: now).map(StoredTime.milliseconds) })),
                 .text(ArrayLiteral.integers(self.jobs.map { RecordRules.jobFinishedAt($0.state, now: now).map(StoredTime.milliseconds) })),
             ])
+        try PostgresJobStore.keepOverviews(of: self.jobs.filter { $0.state.isTerminal }.map(\.id), in: db)
     }
 
     private static func running(_ entries: [(jobID: Int64, change: TaskChange)], now: Int64, in db: PostgresConnection) throws {

@@ -273,11 +273,12 @@ public final class SQLiteJobStore: JobStore {
         let id = db.lastInsertRowID
         for (position, task) in job.tasks.enumerated() {
             try db.run(
-                "INSERT INTO tasks (job_id, name, position, needs, argv, state, kind, options) VALUES (?, ?, ?, ?, ?, 'queued', ?, ?)",
+                "INSERT INTO tasks (job_id, name, position, needs, argv, state, kind, options, layer) VALUES (?, ?, ?, ?, ?, 'queued', ?, ?, ?)",
                 [
                     .integer(id), .text(task.name), .integer(Int64(position)),
                     .text(StringArrayColumn.encode(task.needs)), .text(StringArrayColumn.encode(task.argv)),
                     .text(task.kind.rawValue), try TaskOptionsColumn.encode(task.options).sqlValue,
+                    task.layer.map { .integer(Int64($0)) } ?? .null,
                 ])
         }
         return id
@@ -296,13 +297,37 @@ public final class SQLiteJobStore: JobStore {
                 let rows = try db.query("SELECT \(Self.taskColumns), position FROM tasks WHERE job_id = ?", [.integer(id)])
                 var tasks = [TaskRecord?](repeating: nil, count: rows.count)
                 for row in rows {
-                    guard let position = row[14].int64, position >= 0, position < rows.count, tasks[Int(position)] == nil else {
+                    guard let position = row[15].int64, position >= 0, position < rows.count, tasks[Int(position)] == nil else {
                         throw JobStoreError("malformed task positions of job \(id)")
                     }
                     tasks[Int(position)] = try Self.task(from: row)
                 }
                 job.tasks = tasks.map { $0! }
                 return job
+            }
+        }
+    }
+
+    public func jobOverview(id: Int64) throws -> JobOverview? {
+        try self.read { db in
+            try db.transaction(immediate: false) {
+                guard let text = try db.query("SELECT overview FROM job_overviews WHERE job_id = ?", [.integer(id)]).first?[0].text,
+                    let row = try db.query("SELECT * FROM jobs WHERE id = ?", [.integer(id)]).first
+                else { return nil }
+                let stored = try JobOverviewColumn.decode(text)
+                // By primary key; a variable IN list, so not kept in the statement cache.
+                let rows =
+                    stored.ranked.isEmpty
+                    ? []
+                    : try db.query(
+                        """
+                        SELECT \(Self.taskColumns) FROM tasks WHERE job_id = ? AND name IN (\(stored.ranked.map { _ in "?" }.joined(separator: ",")))
+                        ORDER BY \(JobOverview.rankSQL), position
+                        """, [.integer(id)] + stored.ranked.map(SQLValue.text), cached: false)
+                guard rows.count == stored.ranked.count else { throw JobStoreError("job overview of job \(id) names missing tasks") }
+                return JobOverview(
+                    job: try Self.job(from: row), taskCount: stored.taskCount, failedCount: stored.failedCount, tallies: stored.tallies,
+                    rows: try rows.map(Self.task(from:)))
             }
         }
     }
@@ -387,6 +412,7 @@ public final class SQLiteJobStore: JobStore {
                 let current = JobState(rawValue: state), JobRetry.isAllowed(from: current)
             else { return false }
             try db.run(Self.requeueSQL, [.text(JobRetry.message), .integer(jobID)])
+            try db.run("DELETE FROM job_overviews WHERE job_id = ?", [.integer(jobID)])
             let anySucceeded =
                 try db.query("SELECT 1 FROM tasks WHERE job_id = ? AND state = 'succeeded' LIMIT 1", [.integer(jobID)]).isEmpty == false
             try db.run(
@@ -467,6 +493,42 @@ public final class SQLiteJobStore: JobStore {
                 .text(update.jobState.rawValue), .time(RecordRules.jobStartedAt(update.jobState, now: now)),
                 .time(RecordRules.jobFinishedAt(update.jobState, now: now)), jobID,
             ])
+        if update.jobState.isTerminal { try Self.keepOverview(of: update.jobID, in: db) }
+    }
+
+    /// Keeps the overview of a job that just finished, if its tasks have layers (`JobOverview`),
+    /// inside the caller's transaction. Two scans of the job's tasks, once per job: for 100,000
+    /// tasks about what one page view of them costs without it.
+    private static func keepOverview(of jobID: Int64, in db: Connection) throws {
+        // Every task of a job has a layer or none has: the first row tells.
+        guard try db.query("SELECT layer FROM tasks WHERE job_id = ? LIMIT 1", [.integer(jobID)]).first?[0].int64 != nil else {
+            return
+        }
+        let tallies = try db.query(
+            """
+            SELECT layer, state, count(*), sum(max(attempt - 1, 0)),
+                min(coalesce(json_extract(attempts, '$[0][1]'), started_at, CASE WHEN state = 'succeeded' THEN finished_at END)),
+                max(finished_at)
+            FROM tasks WHERE job_id = ? GROUP BY layer, state ORDER BY layer, state
+            """, [.integer(jobID)]
+        ).map { row in
+            guard let layer = row[0].int64, let state = row[1].text.flatMap(TaskState.init(rawValue:)), let tasks = row[2].int64 else {
+                throw JobStoreError("malformed task layer of job \(jobID)")
+            }
+            return LayerTally(
+                layer: Int(layer), state: state, tasks: Int(tasks), retries: Int(row[3].int64 ?? 0),
+                firstStart: row[4].int64.map(StoredTime.date(milliseconds:)), lastEnd: row[5].int64.map(StoredTime.date(milliseconds:)))
+        }
+        let ranked = try db.query(
+            "SELECT name FROM tasks WHERE job_id = ? ORDER BY \(JobOverview.rankSQL), position LIMIT \(JobOverview.rankedLimit)",
+            [.integer(jobID)]
+        ).compactMap { $0[0].text }
+        let stored = JobOverviewColumn.Stored(
+            taskCount: tallies.reduce(0) { $0 + $1.tasks }, failedCount: tallies.reduce(0) { $0 + ($1.state == .failed ? $1.tasks : 0) },
+            tallies: tallies, ranked: ranked)
+        try db.run(
+            "INSERT OR REPLACE INTO job_overviews (job_id, overview) VALUES (?, ?)",
+            [.integer(jobID), .text(JobOverviewColumn.encode(stored))])
     }
 
     public func appendAudit(_ record: AuditRecord) throws {
@@ -569,7 +631,7 @@ public final class SQLiteJobStore: JobStore {
     /// is 1.4 million column reads, and looking each up by name (hashing the name) cost a third of
     /// the read.
     static let taskColumns =
-        "name, needs, argv, state, attempt, pid, exit_code, message, started_at, finished_at, kind, options, retry_at, attempts"
+        "name, needs, argv, state, attempt, pid, exit_code, message, started_at, finished_at, kind, options, retry_at, attempts, layer"
 
     /// The task a row of `SELECT taskColumns FROM tasks` holds.
     private static func task(from row: Row) throws -> TaskRecord {
@@ -583,7 +645,7 @@ public final class SQLiteJobStore: JobStore {
             exitCode: row[6].int64.map { Int32(truncatingIfNeeded: $0) }, message: row[7].text,
             startedAt: row[8].int64.map(StoredTime.date(milliseconds:)), finishedAt: row[9].int64.map(StoredTime.date(milliseconds:)),
             kind: kind, options: try TaskOptionsColumn.decode(row[11].text), retryAt: row[12].int64.map(StoredTime.date(milliseconds:)),
-            pastAttempts: try PastAttemptsColumn.decode(row[13].text))
+            pastAttempts: try PastAttemptsColumn.decode(row[13].text), layer: row[14].int64.map { Int($0) })
     }
 
     /// The new value of a task row's `attempts` (`PastAttemptsColumn`) in an UPDATE that starts

@@ -80,5 +80,16 @@ enum Schema {
                 -- PastAttemptsColumn: the attempts before the latest, appended as the next one starts.
                 ALTER TABLE tasks ADD COLUMN attempts TEXT;
                 """),
+        .init(
+            name: "job overviews",
+            sql: """
+                -- JobOverview: each task's layer in a large job (NULL in others), and what such a job's
+                -- page shows, kept when it finishes (JobOverviewColumn) and dropped when it is retried.
+                ALTER TABLE tasks ADD COLUMN layer INTEGER;
+                CREATE TABLE job_overviews (
+                    job_id   INTEGER PRIMARY KEY REFERENCES jobs(id) ON DELETE CASCADE,
+                    overview TEXT    NOT NULL
+                );
+                """),
     ])
 }

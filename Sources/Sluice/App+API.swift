@@ -135,9 +135,13 @@ extension App {
         // The digest covers what is stored, not secrets: a hash of a secret would be a stored
         // oracle for guessing it.
         let digest = Hex.encode(SHA256.hash(Array(pipeline.requestText(stored).utf8)))
+        var tasks = pipeline.resolvedTasks(stored)
+        if let layers = context.snapshot.layers(of: pipeline), layers.count == tasks.count {
+            for i in tasks.indices { tasks[i].layer = layers[i] }
+        }
         let newJob = NewJob(
             pipeline: name, triggeredBy: context.caller.user, identitySource: context.caller.source.rawValue, params: stored,
-            workingDirectory: context.configuration.directory, tasks: pipeline.resolvedTasks(stored),
+            workingDirectory: context.configuration.directory, tasks: tasks,
             identity: Hex.encode(SHA256.hash(Array(pipeline.identity(stored).utf8))), secretParameters: secret.keys.sorted(),
             idempotencyKey: idempotencyKey, requestDigest: idempotencyKey == nil ? nil : digest,
             // Secret values stay in this process's memory: on a shared store, this host runs it.

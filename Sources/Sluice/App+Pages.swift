@@ -80,8 +80,35 @@ extension App {
         return (try self.visibleJob(context), nil)
     }
 
+    /// The overview the store kept for a large finished job (`JobOverview`), authorized for
+    /// `view` as a read of the job would be; nil for any other job (the page then reads it all).
+    private func keptOverview(_ context: RequestContext) throws -> JobOverview? {
+        guard let id = Int64(context.parameter("id")), id > 0, let overview = try self.store.jobOverview(id: id),
+            overview.taskCount > TaskGraph.defaultMaxNodes
+        else { return nil }
+        try self.authorize(context, .view, pipeline: overview.job.pipeline, parameters: overview.job.params, isJob: true)
+        return overview
+    }
+
     /// `GET /jobs/{id}`: the job page.
+    ///
+    /// A large finished job's page is drawn from the overview its store kept (`JobOverview`): a
+    /// 100,000-task job's first view reads 200 tasks, not 100,000. Any other job, and a page of
+    /// some layers (`?layer=`), is drawn from the whole job.
     func jobPage(_ context: RequestContext) throws -> HTTPResponse {
+        if context.query["layer"] == nil, let overview = try self.keptOverview(context) {
+            let job = overview.job
+            let canReadLogs = self.may(context, .logs, job.pipeline)
+            var detail = self.jobDetail(
+                context, job, rows: overview.rows.prefix(Pages.taskRowsShown), taskCount: overview.taskCount,
+                failed: overview.rows.prefix { $0.state == .failed }.prefix(JobDetail.Failure.shown).map { task in
+                    (task, task.layer.map { "\(context.mountPath)/jobs/\(job.id)?layer=\($0 + 1)#tasks" })
+                },
+                failedCount: overview.failedCount, canReadLogs: canReadLogs)
+            detail.graphSVG = JobGraphs.graph(job, tallies: overview.tallies, mountPath: context.mountPath)
+            detail.timelineSVG = JobGraphs.timeline(job, tallies: overview.tallies, mountPath: context.mountPath)
+            return .html(Pages.job(context.layout, detail))
+        }
         let (job, cachedLayers) = try self.pageJob(context)
         let canReadLogs = self.may(context, .logs, job.pipeline)
         // Layers are computed only where something needs them: a large job's grouped timeline
@@ -96,22 +123,49 @@ extension App {
         let shown = scope.flatMap { range in layers.map { l in job.tasks.indices.filter { range.contains(l[$0]) } } }
         var order = shown ?? Array(job.tasks.indices)
         if large {
-            // A large job's table starts with what needs a look: failed, then running, then
-            // waiting tasks; definition order within each (one stable pass, no sort).
+            // A large job's table starts with what needs a look (`JobOverview.rank`), in
+            // definition order within each rank (one stable pass, no sort).
             var buckets: [[Int]] = [[], [], [], []]
-            for i in order {
-                switch job.tasks[i].state {
-                case .failed: buckets[0].append(i)
-                case .running: buckets[1].append(i)
-                case .queued: buckets[2].append(i)
-                case .succeeded, .skipped, .cancelled: buckets[3].append(i)
-                }
-            }
+            for i in order { buckets[JobOverview.rank(job.tasks[i].state)].append(i) }
             order = buckets.flatMap { $0 }
         }
-        // Rows only for what the table shows: a 100,000-task job's page formats 200.
-        let tasks = order.prefix(Pages.taskRowsShown).map { i in
-            let task = job.tasks[i]
+        let failed = job.tasks.indices.filter { job.tasks[$0].state == .failed }
+        let graphDrawsTasks = job.tasks.count <= TaskGraph.defaultMaxNodes
+        var detail = self.jobDetail(
+            context, job, rows: order.prefix(Pages.taskRowsShown).lazy.map { job.tasks[$0] }, taskCount: order.count,
+            failed: failed.prefix(JobDetail.Failure.shown).map { i in
+                let href =
+                    graphDrawsTasks
+                    ? "#" + TaskGraph.nodeID("job-graph", i) : layers.map { "\(context.mountPath)/jobs/\(job.id)?layer=\($0[i] + 1)#tasks" }
+                return (job.tasks[i], href)
+            },
+            failedCount: failed.count, canReadLogs: canReadLogs)
+        // Large jobs are drawn from their tallies, as from a kept overview.
+        let tallies = large ? layers.flatMap { LayerTally.tallies(of: job.tasks, layers: $0) } : nil
+        if let tallies, !graphDrawsTasks {
+            detail.graphSVG = JobGraphs.graph(job, tallies: tallies, mountPath: context.mountPath)
+        } else {
+            detail.graphSVG = JobGraphs.graph(job, mountPath: context.mountPath, canReadLogs: canReadLogs, layers: layers)
+        }
+        if let tallies, scope == nil {
+            detail.timelineSVG = JobGraphs.timeline(job, tallies: tallies, mountPath: context.mountPath)
+        } else {
+            detail.timelineSVG = JobGraphs.timeline(job, shown: shown)
+        }
+        if let scope {
+            let range = TaskGraph.layerRange(scope.lowerBound + 1, scope.upperBound + 1)
+            detail.layerScope = "\(scope.count == 1 ? "Layer" : "Layers") \(range) of \(layerCount)"
+        }
+        return .html(Pages.job(context.layout, detail))
+    }
+
+    /// What every job page shows, from the rows of its task table (in order), its first failed
+    /// tasks with where each is in the graph, and counts; the caller adds the graph and timeline.
+    private func jobDetail(
+        _ context: RequestContext, _ job: JobRecord, rows: some Collection<TaskRecord>, taskCount: Int,
+        failed: [(task: TaskRecord, graphHref: String?)], failedCount: Int, canReadLogs: Bool
+    ) -> JobDetail {
+        let tasks = rows.map { task in
             var row = TaskRow(
                 name: task.name, state: task.state.rawValue, needs: task.needs, attempt: task.attempt,
                 duration: Self.duration(task.startedAt, task.finishedAt), exitCode: task.exitCode, message: task.message,
@@ -126,32 +180,18 @@ extension App {
             params: job.params.sorted { $0.key < $1.key }.map { ($0.key, $0.value) },
             started: job.startedAt.map(Self.time) ?? "", finished: job.finishedAt.map(Self.time) ?? "",
             cancelRequested: job.cancelRequested, tasks: tasks, isLive: !job.state.isTerminal, actions: self.jobActions(context, job))
-        detail.taskCount = order.count
+        detail.taskCount = taskCount
         detail.secretParams = job.secretParameters
         detail.liveURL = "\(context.mountPath)/api/v1/jobs/\(job.id)"
-        detail.graphSVG = JobGraphs.graph(job, mountPath: context.mountPath, canReadLogs: canReadLogs, layers: layers)
-        detail.timelineSVG = JobGraphs.timeline(
-            job, shown: shown, groupedBy: large && scope == nil ? layers : nil, mountPath: context.mountPath)
-        if let scope {
-            let range = TaskGraph.layerRange(scope.lowerBound + 1, scope.upperBound + 1)
-            detail.layerScope = "\(scope.count == 1 ? "Layer" : "Layers") \(range) of \(layerCount)"
-        }
-        let failed = job.tasks.indices.filter { job.tasks[$0].state == .failed }
-        detail.failedCount = failed.count
-        let graphDrawsTasks = job.tasks.count <= TaskGraph.defaultMaxNodes
-        detail.failures = failed.prefix(JobDetail.Failure.shown).map { i in
-            let task = job.tasks[i]
+        detail.failedCount = failedCount
+        detail.failures = failed.map { task, href in
             var failure = JobDetail.Failure(
                 task: task.name, message: task.message ?? "failed", attempt: max(task.attempt, 1),
                 logTail: canReadLogs ? self.logTail(job, task) : nil)
-            if graphDrawsTasks {
-                failure.graphHref = "#" + TaskGraph.nodeID("job-graph", i)
-            } else if let layers {
-                failure.graphHref = "\(context.mountPath)/jobs/\(job.id)?layer=\(layers[i] + 1)#tasks"
-            }
+            failure.graphHref = href
             return failure
         }
-        return .html(Pages.job(context.layout, detail))
+        return detail
     }
 
     /// The last lines (at most 20, from the last 8 KiB) of the task's latest attempt, or nil if

@@ -1,6 +1,7 @@
 import ByteStrings
 import Foundation
 import Identity
+import Pages
 import Policy
 import Workflow
 
@@ -22,6 +23,10 @@ final class ConfigurationSnapshot: Sendable {
     let pipelineLimiter: RateLimiter?
     /// Each guarded upstream's per-caller limiter, by the upstream's name (compared as bytes).
     let upstreamLimiters: [ByteString: RateLimiter]
+    /// Each large pipeline's task layers (`TaskGraph.layers`), by the pipeline's name (compared as
+    /// bytes): stored with the tasks of its jobs, so the store can summarise them (`JobOverview`).
+    /// Large: more tasks than a graph draws one by one.
+    let pipelineLayers: [ByteString: [Int]]
 
     /// Builds the snapshot of `configuration`. The limiters start full: a reload refills them.
     init(_ configuration: Configuration) {
@@ -31,6 +36,15 @@ final class ConfigurationSnapshot: Sendable {
         self.pipelineLimiter = configuration.triggerLimitPerPipeline.map { RateLimiter(limit: $0) }
         self.upstreamLimiters = Dictionary(
             configuration.upstreams.map { (ByteString($0.upstream.name), RateLimiter(limit: $0.limit)) }, uniquingKeysWith: { a, _ in a })
+        self.pipelineLayers = Dictionary(
+            configuration.pipelines.values.filter { $0.tasks.count > TaskGraph.defaultMaxNodes }.map { pipeline in
+                (ByteString(pipeline.name), TaskGraph.layers(of: pipeline.tasks.map { GraphNode(name: $0.name, needs: $0.needs) }))
+            }, uniquingKeysWith: { a, _ in a })
+    }
+
+    /// The layers of `pipeline`'s tasks if it is a large pipeline of this configuration, else nil.
+    func layers(of pipeline: PipelineDefinition) -> [Int]? {
+        self.pipelineLayers[ByteString(pipeline.name)].flatMap { $0.count == pipeline.tasks.count ? $0 : nil }
     }
 
     /// The policy in force.

@@ -26,19 +26,13 @@ enum JobGraphs {
     }
 
     /// The job's timeline from its start: every attempt of each task in `shown` (indices into
-    /// `job.tasks`, all of them when nil), or, with `groupedBy` (each task's layer), one row per
-    /// layer or run of layers as the collapsed graph groups them, linking to the page that lists
-    /// their tasks. Empty before any task started.
-    static func timeline(
-        _ job: JobRecord, shown: [Int]? = nil, groupedBy layers: [Int]? = nil, mountPath: String = "", now: Date = Date()
-    ) -> String {
+    /// `job.tasks`, all of them when nil). Empty before any task started. (A large job's grouped
+    /// timeline is `timeline(_:tallies:…)`.)
+    static func timeline(_ job: JobRecord, shown: [Int]? = nil, now: Date = Date()) -> String {
         let first = job.tasks.lazy.compactMap({ $0.pastAttempts.first?.startedAt ?? $0.startedAt }).min()
         guard let origin = [job.startedAt, first].compactMap({ $0 }).min() else { return "" }
         let end = (job.finishedAt ?? now).timeIntervalSince(origin)
         func seconds(_ date: Date) -> Double { date.timeIntervalSince(origin) }
-        if let layers {
-            return Timeline.grouped(self.groups(job, layers: layers, mountPath: mountPath, seconds: seconds), now: end, id: "job-timeline")
-        }
         let bars = (shown ?? Array(job.tasks.indices)).map { i in
             let task = job.tasks[i]
             var attempts = task.pastAttempts.enumerated().map { k, past in
@@ -77,36 +71,50 @@ enum JobGraphs {
         return Timeline.svg(bars, now: end, id: "job-timeline")
     }
 
-    /// The timeline rows of a large job: its tasks by the runs of layers the collapsed graph draws.
-    private static func groups(_ job: JobRecord, layers: [Int], mountPath: String, seconds: (Date) -> Double) -> [TimelineGroup] {
-        let layerCount = (layers.max() ?? -1) + 1
-        let runs = TaskGraph.layerRuns(layerCount)
+    /// The collapsed graph of a large job from its tallies (`JobOverview`), its boxes linking to
+    /// the job page listing their layers' tasks: what `graph(_:…)` draws for it from its tasks.
+    static func graph(_ job: JobRecord, tallies: [LayerTally], mountPath: String) -> String {
+        var layers = [TaskGraph.LayerCount](repeating: .init(tasks: 0, states: [:]), count: self.layerCount(tallies))
+        for tally in tallies {
+            layers[tally.layer].tasks += tally.tasks
+            layers[tally.layer].states[tally.state.rawValue, default: 0] += tally.tasks
+        }
+        return TaskGraph.collapsed(layers, id: "job-graph", layerHref: "\(mountPath)/jobs/\(job.id)?layer=")
+    }
+
+    /// How many layers tallies cover.
+    static func layerCount(_ tallies: [LayerTally]) -> Int { (tallies.lazy.map(\.layer).max() ?? -1) + 1 }
+
+    /// A large job's timeline from its start, from its tallies: one row per layer or run of layers
+    /// as the collapsed graph groups them, each linking to the page that lists their tasks. Empty
+    /// before any task started.
+    static func timeline(_ job: JobRecord, tallies: [LayerTally], mountPath: String = "", now: Date = Date()) -> String {
+        let first = tallies.lazy.compactMap(\.firstStart).min()
+        guard let origin = [job.startedAt, first].compactMap({ $0 }).min() else { return "" }
+        func seconds(_ date: Date) -> Double { date.timeIntervalSince(origin) }
+        let layerCount = self.layerCount(tallies)
         let perRun = TaskGraph.layersPerRun(layerCount)
-        var groups = runs.map { run in
-            return TimelineGroup(
+        var groups = TaskGraph.layerRuns(layerCount).map { run in
+            TimelineGroup(
                 label: TaskGraph.layerHeading(run.lowerBound + 1, run.upperBound + 1),
                 href: "\(mountPath)/jobs/\(job.id)?layer=\(TaskGraph.layerRange(run.lowerBound + 1, run.upperBound + 1))#tasks", tasks: 0,
                 counts: [:], start: nil, end: nil, retries: 0)
         }
         var unfinished = [Bool](repeating: false, count: groups.count)
-        for (i, task) in job.tasks.enumerated() where i < layers.count {
-            let g = layers[i] / perRun
-            groups[g].tasks += 1
-            groups[g].counts[task.state.rawValue, default: 0] += 1
-            groups[g].retries += max(0, task.attempt - 1)
-            // A noop succeeds without starting: it counts at its finish.
-            let noopFinish = task.state == .succeeded ? task.finishedAt : nil
-            if let started = task.pastAttempts.first?.startedAt ?? task.startedAt ?? noopFinish {
-                groups[g].start = min(groups[g].start ?? .infinity, seconds(started))
-            }
-            if task.state.isTerminal {
-                if let finished = task.finishedAt { groups[g].end = max(groups[g].end ?? 0, seconds(finished)) }
+        for tally in tallies where tally.layer >= 0 {
+            let g = tally.layer / perRun
+            groups[g].tasks += tally.tasks
+            groups[g].counts[tally.state.rawValue, default: 0] += tally.tasks
+            groups[g].retries += tally.retries
+            if let started = tally.firstStart { groups[g].start = min(groups[g].start ?? .infinity, seconds(started)) }
+            if tally.state.isTerminal {
+                if let finished = tally.lastEnd { groups[g].end = max(groups[g].end ?? 0, seconds(finished)) }
             } else {
                 unfinished[g] = true
             }
         }
         for g in groups.indices where unfinished[g] || groups[g].start == nil { groups[g].end = nil }
-        return groups
+        return Timeline.grouped(groups, now: (job.finishedAt ?? now).timeIntervalSince(origin), id: "job-timeline")
     }
 
     /// A pipeline's task graph (no states, no links).

@@ -227,6 +227,7 @@ class TimedStore: JobStore, @unchecked Sendable {
         try self.times.measure("submit") { try self.inner.submit(job, rules: rules, audit: audit) }
     }
     func job(id: Int64) throws -> JobRecord? { try self.times.measure("job") { try self.inner.job(id: id) } }
+    func jobOverview(id: Int64) throws -> JobOverview? { try self.times.measure("jobOverview") { try self.inner.jobOverview(id: id) } }
     func jobs(_ query: JobQuery) throws -> [JobRecord] { try self.times.measure("jobs") { try self.inner.jobs(query) } }
     func requestCancel(jobID: Int64, audit: AuditRecord?) throws -> JobRecord? {
         try self.times.measure("requestCancel") { try self.inner.requestCancel(jobID: jobID, audit: audit) }

@@ -7,13 +7,13 @@ import Testing
 
 /// The deployment docs/architecture.md recommends: the owner role opens the store once (and so
 /// migrates it), Sluice runs as a role with `SELECT, INSERT, UPDATE` on jobs, tasks and hosts
-/// (the shared store's leases) and only `SELECT, INSERT` on audit. Then the audit log is append-only by privilege, not only by
+/// (the shared store's leases), `DELETE` too on job_overviews (dropped by a retry), and only `SELECT, INSERT` on audit. Then the audit log is append-only by privilege, not only by
 /// trigger: the runtime role can neither change a record nor drop the triggers.
 @Suite(ServerTrait.enabled)
 struct PostgresRoleSplitTests {
     static let job = NewJob(
         pipeline: "etl", triggeredBy: "alice", identitySource: "remote_user", params: [:], workingDirectory: "/",
-        tasks: [TaskRecord(name: "t", needs: [], argv: ["/bin/true"])])
+        tasks: [TaskRecord(name: "t", needs: [], argv: ["/bin/true"], layer: 0)])
 
     @Test("A runtime role with the documented grants runs the store, and cannot change, delete or unguard audit records")
     func runtimeRole() throws {
@@ -31,6 +31,7 @@ struct PostgresRoleSplitTests {
             GRANT USAGE ON SCHEMA \(s) TO \(r);
             GRANT SELECT, INSERT, UPDATE ON \(s).jobs, \(s).tasks, \(s).hosts, \(s).task_logs TO \(r);
             GRANT SELECT, INSERT ON \(s).audit, \(s).shared_secrets TO \(r);
+            GRANT SELECT, INSERT, UPDATE, DELETE ON \(s).job_overviews TO \(r);
             GRANT SELECT ON \(s).sluice_schema TO \(r);
             """)
         // libpq takes the last of a repeated keyword: the same database and schema, the other role.
@@ -60,6 +61,14 @@ struct PostgresRoleSplitTests {
         #expect(try store.hosts().map(\.id) == ["h"])
         #expect(try store.requestCancel(jobID: job.id)?.cancelRequested == true)
         #expect(try listener.wait(timeout: .seconds(5)))
+        // A finished job whose tasks have layers keeps its overview, and a retry drops it.
+        #expect(
+            try store.record(
+                [JobUpdate(jobID: job.id, changes: [TaskChange(task: "t", state: .failed, exitCode: 1)], jobState: .failed)],
+                fencedBy: lease) == [])
+        #expect(try store.jobOverview(id: job.id)?.failedCount == 1)
+        #expect(try store.retry(jobID: job.id) != nil)
+        #expect(try store.jobOverview(id: job.id) == nil)
         #expect(try store.auditRecords(AuditQuery()).count == 1)
         // Stored logs and the shared secret, with the documented grants only.
         try store.storeLog(jobID: job.id, task: job.tasks[0].name, attempt: 1, bytes: Array("log\n".utf8))

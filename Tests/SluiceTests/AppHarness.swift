@@ -117,13 +117,18 @@ struct AppHarness {
         self.send("POST", "/api/v1/pipelines/\(pipeline)/jobs", user: user, body: body, contentType: "application/json")
     }
 
-    /// Creates a job directly in the store (bypassing the policy).
+    /// Creates a job directly in the store (bypassing the policy); the tasks of a large pipeline
+    /// get their layers as a trigger gives them, unless `layers` is false (a job created by a
+    /// version that stored none).
     @discardableResult
-    func createJob(pipeline: String = "etl-nightly", by user: String = "bob", params: [String: String] = ["date": "2024-05-01"]) throws
-        -> JobRecord
-    {
+    func createJob(
+        pipeline: String = "etl-nightly", by user: String = "bob", params: [String: String] = ["date": "2024-05-01"], layers: Bool = true
+    ) throws -> JobRecord {
         let definition = try #require(self.configuration.pipelines[pipeline])
-        let tasks = definition.resolvedTasks(params)
+        var tasks = definition.resolvedTasks(params)
+        if layers, let layers = ConfigurationSnapshot(self.configuration).layers(of: definition) {
+            for i in tasks.indices { tasks[i].layer = layers[i] }
+        }
         return try self.store.createJob(
             NewJob(
                 pipeline: pipeline, triggeredBy: user, identitySource: "remote_user", params: params,
