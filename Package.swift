@@ -48,8 +48,12 @@ let package = Package(
         .target(name: "PostgresStore", dependencies: ["JobStore", "Postgres", "Locking"], swiftSettings: strict),
         // Starting, watching, signalling and recognising task supervisors (the process layer).
         .target(name: "Supervisor", dependencies: ["CSpawn", "SystemCalls"], swiftSettings: strict),
-        .target(name: "Workflow", dependencies: ["ByteStrings", "JobStore", "Locking", "Logging", "Supervisor", "SystemCalls"], swiftSettings: strict),
+        .target(
+            name: "Workflow", dependencies: ["ByteStrings", "JobStore", "Locking", "Logging", "Supervisor", "SystemCalls"],
+            swiftSettings: strict),
         .target(name: "Pages", dependencies: ["HTTP"], swiftSettings: strict),
+        // Cron expressions and when they fire in a time zone (pipeline schedules).
+        .target(name: "Scheduling", swiftSettings: strict),
         // Prometheus metrics: counters, gauges, histograms and their text exposition.
         .target(name: "Metrics", dependencies: ["Locking"], swiftSettings: strict),
         .target(
@@ -80,7 +84,8 @@ let package = Package(
         ),
         // Micro-benchmarks driven by scripts/bench; not installed.
         .executableTarget(
-            name: "sluice-bench", dependencies: ["Crypto", "Workflow", "JobStore", "SQLiteStore", "PostgresStore", "Postgres", "Locking", "SystemCalls"],
+            name: "sluice-bench",
+            dependencies: ["Crypto", "Workflow", "JobStore", "SQLiteStore", "PostgresStore", "Postgres", "Locking", "SystemCalls"],
             swiftSettings: strict),
 
         // Helpers every test target shares (temporary directories, polling, child processes, the
@@ -97,22 +102,30 @@ let package = Package(
         .testTarget(name: "SQLiteTests", dependencies: ["SQLite", "TestSupport"]),
         .testTarget(name: "PostgresTests", dependencies: ["Postgres", "TestSupport"]),
         // The protocol suite runs against every store (`StoreKind`), plus the pure rules.
-        .testTarget(name: "JobStoreTests", dependencies: ["JobStore", "SQLiteStore", "SQLite", "PostgresStore", "Postgres", "Locking", "TestSupport"]),
+        .testTarget(
+            name: "JobStoreTests",
+            dependencies: ["JobStore", "SQLiteStore", "SQLite", "PostgresStore", "Postgres", "Locking", "TestSupport"]),
         .testTarget(name: "PostgresStoreTests", dependencies: ["PostgresStore", "JobStore", "Postgres", "Locking", "TestSupport"]),
         .testTarget(name: "SQLiteStoreTests", dependencies: ["SQLiteStore", "JobStore", "SQLite", "Locking", "TestSupport"]),
         .testTarget(
             name: "WorkflowTests",
-            dependencies: ["Workflow", "Supervisor", "JobStore", "SQLiteStore", "PostgresStore", "Postgres", "ByteStrings", "Locking", "TestSupport"]),
+            dependencies: [
+                "Workflow", "Supervisor", "JobStore", "SQLiteStore", "PostgresStore", "Postgres", "ByteStrings", "Locking", "TestSupport",
+            ]),
         .testTarget(name: "PagesTests", dependencies: ["Pages"]),
+        .testTarget(name: "SchedulingTests", dependencies: ["Scheduling"]),
         .testTarget(
             name: "SluiceTests",
             dependencies: [
-                "Sluice", "ByteStrings", "SQLite", "HTTP", "Policy", "Identity", "JobStore", "Workflow", "Pages", "JSON", "Locking", "TestSupport",
+                "Sluice", "ByteStrings", "SQLite", "HTTP", "Policy", "Identity", "JobStore", "Workflow", "Pages", "JSON", "Locking",
+                "TestSupport",
                 "SQLiteStore",
             ]),
         .testTarget(name: "JSONTests", dependencies: ["JSON"]),
         .testTarget(name: "SupervisorTests", dependencies: ["TestSupport"]),
         .testTarget(name: "IdentityTests", dependencies: ["Identity", "Crypto", "HTTP", "JSON", "Locking", "TestSupport"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["sluice", "JobStore", "SQLiteStore", "SQLite", "Postgres", "PostgresStore", "Supervisor", "TestSupport"]),
+        .testTarget(
+            name: "IntegrationTests",
+            dependencies: ["sluice", "JobStore", "SQLiteStore", "SQLite", "Postgres", "PostgresStore", "Supervisor", "TestSupport"]),
     ]
 )
