@@ -168,11 +168,15 @@ public enum JobOverviewColumn {
             let taskCount = members["tasks"].flatMap(Self.integer), let failed = members["failed"].flatMap(Self.integer),
             case .array(let tallies)? = members["tallies"], case .array(let ranked)? = members["ranked"]
         else { throw malformed }
+        // Counts that cannot be: a layer is below the number of tasks (a graph of n tasks has at
+        // most n layers), and nothing is negative.
+        guard taskCount >= 0, failed >= 0, failed <= taskCount else { throw malformed }
         return Stored(
             taskCount: Int(taskCount), failedCount: Int(failed),
             tallies: try tallies.map { entry in
                 guard case .array(let f) = entry, f.count == 6, let layer = Self.integer(f[0]), case .string(let name) = f[1],
-                    let state = TaskState(rawValue: name), let tasks = Self.integer(f[2]), let retries = Self.integer(f[3])
+                    let state = TaskState(rawValue: name), let tasks = Self.integer(f[2]), let retries = Self.integer(f[3]),
+                    layer >= 0, layer < taskCount, tasks >= 0, tasks <= taskCount, retries >= 0
                 else { throw malformed }
                 return LayerTally(
                     layer: Int(layer), state: state, tasks: Int(tasks), retries: Int(retries),

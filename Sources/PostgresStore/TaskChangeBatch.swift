@@ -58,7 +58,10 @@ struct TaskChangeBatch {
                 .text(ArrayLiteral.integers(self.jobs.map { RecordRules.jobStartedAt($0.state, now: now).map(StoredTime.milliseconds) })),
                 .text(ArrayLiteral.integers(self.jobs.map { RecordRules.jobFinishedAt($0.state, now: now).map(StoredTime.milliseconds) })),
             ])
-        try PostgresJobStore.keepOverviews(of: self.jobs.filter { $0.state.isTerminal }.map(\.id), in: db)
+        // Each job once, by the state it was left in (the last of its updates).
+        var last: [Int64: JobState] = [:]
+        for job in self.jobs { last[job.id] = job.state }
+        try PostgresJobStore.keepOverviews(of: last.filter { $0.value.isTerminal }.keys.sorted(), in: db)
     }
 
     private static func running(_ entries: [(jobID: Int64, change: TaskChange)], now: Int64, in db: PostgresConnection) throws {

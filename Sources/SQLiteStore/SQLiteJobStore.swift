@@ -493,7 +493,13 @@ public final class SQLiteJobStore: JobStore {
                 .text(update.jobState.rawValue), .time(RecordRules.jobStartedAt(update.jobState, now: now)),
                 .time(RecordRules.jobFinishedAt(update.jobState, now: now)), jobID,
             ])
-        if update.jobState.isTerminal { try Self.keepOverview(of: update.jobID, in: db) }
+        if update.jobState.isTerminal {
+            // The overview is a summary the page can do without (it then reads every task):
+            // whatever keeps it from being written (a task without a layer, a malformed
+            // attempt history) must not fail the commit of the job's end, which the runner would
+            // retry forever. A failed SELECT or INSERT in SQLite undoes only itself.
+            try? Self.keepOverview(of: update.jobID, in: db)
+        }
     }
 
     /// Keeps the overview of a job that just finished, if its tasks have layers (`JobOverview`),

@@ -82,10 +82,20 @@ extension App {
 
     /// The overview the store kept for a large finished job (`JobOverview`), authorized for
     /// `view` as a read of the job would be; nil for any other job (the page then reads it all).
+    ///
+    /// An overview that cannot be read (malformed, naming tasks the job lacks, a role without
+    /// the grant on `job_overviews`) is logged and passed over: the page is then drawn from the
+    /// whole job, authorized there, rather than failing.
     private func keptOverview(_ context: RequestContext) throws -> JobOverview? {
-        guard let id = Int64(context.parameter("id")), id > 0, let overview = try self.store.jobOverview(id: id),
-            overview.taskCount > TaskGraph.defaultMaxNodes
-        else { return nil }
+        guard let id = Int64(context.parameter("id")), id > 0 else { return nil }
+        let kept: JobOverview?
+        do { kept = try self.store.jobOverview(id: id) } catch {
+            self.logger.warning(
+                "cannot read a job's kept overview; drawing its page from all its tasks",
+                ["request.id": context.requestID, "job.id": "\(id)", "error": "\(error)"])
+            return nil
+        }
+        guard let overview = kept, overview.job.state.isTerminal, overview.taskCount > TaskGraph.defaultMaxNodes else { return nil }
         try self.authorize(context, .view, pipeline: overview.job.pipeline, parameters: overview.job.params, isJob: true)
         return overview
     }

@@ -20,9 +20,13 @@ enum JobGraphs {
         return TaskGraph.svg(nodes, id: "job-graph", layerHref: "\(mountPath)/jobs/\(job.id)?layer=", layers: layers)
     }
 
-    /// Each task's layer in the job's graph (counted from 0), as the graph draws it.
+    /// Each task's layer in the job's graph (counted from 0), as the graph draws it: the layers
+    /// stored with the tasks when every task has one (so a kept overview and a `?layer=` page
+    /// agree even if the layering changes in a later version), else computed.
     static func layers(_ job: JobRecord) -> [Int] {
-        TaskGraph.layers(of: job.tasks.map { GraphNode(name: $0.name, needs: $0.needs) })
+        let stored = job.tasks.compactMap(\.layer)
+        if stored.count == job.tasks.count, stored.allSatisfy({ $0 >= 0 && $0 < job.tasks.count }) { return stored }
+        return TaskGraph.layers(of: job.tasks.map { GraphNode(name: $0.name, needs: $0.needs) })
     }
 
     /// The job's timeline from its start: every attempt of each task in `shown` (indices into
@@ -75,7 +79,7 @@ enum JobGraphs {
     /// the job page listing their layers' tasks: what `graph(_:…)` draws for it from its tasks.
     static func graph(_ job: JobRecord, tallies: [LayerTally], mountPath: String) -> String {
         var layers = [TaskGraph.LayerCount](repeating: .init(tasks: 0, states: [:]), count: self.layerCount(tallies))
-        for tally in tallies {
+        for tally in tallies where layers.indices.contains(tally.layer) {
             layers[tally.layer].tasks += tally.tasks
             layers[tally.layer].states[tally.state.rawValue, default: 0] += tally.tasks
         }
@@ -83,7 +87,7 @@ enum JobGraphs {
     }
 
     /// How many layers tallies cover.
-    static func layerCount(_ tallies: [LayerTally]) -> Int { (tallies.lazy.map(\.layer).max() ?? -1) + 1 }
+    static func layerCount(_ tallies: [LayerTally]) -> Int { max(0, (tallies.lazy.map(\.layer).max() ?? -1) + 1) }
 
     /// A large job's timeline from its start, from its tallies: one row per layer or run of layers
     /// as the collapsed graph groups them, each linking to the page that lists their tasks. Empty

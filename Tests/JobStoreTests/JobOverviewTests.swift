@@ -112,6 +112,21 @@ import Testing
         #expect(again == JobOverview.of(try #require(try store.job(id: job.id))))
     }
 
+    @Test("A job whose tasks only partly have layers finishes as usual, with no overview", arguments: StoreKind.allCases)
+    func partlyLayered(_ kind: StoreKind) throws {
+        let h = try kind.make()
+        defer { h.tearDown() }
+        let store = h.store
+        var job = Self.layeredJob(count: 4, perLayer: 2)
+        job.tasks[3].layer = nil
+        let created = try store.createJob(job)
+        try store.record(
+            jobID: created.id, changes: created.tasks.map { TaskChange(task: $0.name, state: .succeeded, exitCode: 0) },
+            jobState: .succeeded)
+        #expect(try store.job(id: created.id)?.state == .succeeded, "the end of the job is committed")
+        #expect(try store.jobOverview(id: created.id) == nil)
+    }
+
     @Test("Tallies order layers by number and states by name as bytes, and need every task's layer")
     func talliesInSwift() throws {
         let tasks = [
@@ -143,6 +158,10 @@ import Testing
             "{\"tasks\":1,\"failed\":0,\"tallies\":[[0,\"failed\",1,0,null]],\"ranked\":[]}",
             "{\"tasks\":1,\"failed\":0,\"tallies\":[[\"0\",\"failed\",1,0,null,null]],\"ranked\":[]}",
             "{\"tasks\":1e300,\"failed\":0,\"tallies\":[],\"ranked\":[]}", String(repeating: "[", count: 100_000),
+            "{\"tasks\":1,\"failed\":0,\"tallies\":[[-1,\"failed\",1,0,null,null]],\"ranked\":[]}",
+            "{\"tasks\":1,\"failed\":0,\"tallies\":[[9007199254740991,\"failed\",1,0,null,null]],\"ranked\":[]}",
+            "{\"tasks\":1,\"failed\":0,\"tallies\":[[0,\"failed\",-1,0,null,null]],\"ranked\":[]}",
+            "{\"tasks\":1,\"failed\":2,\"tallies\":[],\"ranked\":[]}", "{\"tasks\":-1,\"failed\":0,\"tallies\":[],\"ranked\":[]}",
         ] {
             #expect(throws: JobStoreError.self, "\(text.prefix(60))") { try JobOverviewColumn.decode(text) }
         }

@@ -1,5 +1,6 @@
 import Foundation
 import JobStore
+import Pages
 import SQLite
 import Testing
 
@@ -83,6 +84,22 @@ import Testing
         #expect(h.send("GET", "/jobs/\(job.id)", user: "mallory").status.code == 404)
         #expect(h.send("GET", "/jobs/\(job.id + 1)", user: "bob").status.code == 404)
         #expect(h.send("GET", "/jobs/\(job.id)", user: "bob").status.code == 200)
+    }
+
+    @Test("An overview that cannot be read is passed over: the page is drawn from all tasks, and hidden jobs stay hidden")
+    func unreadableOverview() throws {
+        let h = try AppHarness(config: AppTimelineTests.config(width: 100, depth: 4))
+        defer { h.remove() }
+        let job = try Self.failedLargeJob(h)
+        let db = try Connection(path: h.directory.file("jobs.db"))
+        for bad in ["{", "{\"tasks\":400,\"failed\":1,\"tallies\":[],\"ranked\":[\"no-such-task\"]}"] {
+            try db.run("UPDATE job_overviews SET overview = ?", [.text(bad)])
+            #expect(throws: (any Error).self) { try h.store.jobOverview(id: job.id) }
+            let page = Self.page(h, "/jobs/\(job.id)")
+            #expect(page.contains("What failed") && page.contains("400 tasks in 4 layers"))
+            #expect(h.send("GET", "/jobs/\(job.id)", user: "mallory").status.code == 404)
+        }
+        #expect(JobOverview.rankedLimit >= Pages.taskRowsShown, "an overview holds every row the table shows")
     }
 
     @Test("A trigger stores the layers of a large pipeline's tasks, not of a small one's")
