@@ -49,7 +49,7 @@ let package = Package(
         // Starting, watching, signalling and recognising task supervisors (the process layer).
         .target(name: "Supervisor", dependencies: ["CSpawn", "SystemCalls"], swiftSettings: strict),
         .target(
-            name: "Workflow", dependencies: ["ByteStrings", "JobStore", "Locking", "Logging", "Supervisor", "SystemCalls"],
+            name: "Workflow", dependencies: ["ByteStrings", "JobStore", "Locking", "Logging", "Scheduling", "Supervisor", "SystemCalls"],
             swiftSettings: strict),
         .target(name: "Pages", dependencies: ["HTTP"], swiftSettings: strict),
         // Cron expressions and when they fire in a time zone (pipeline schedules).
@@ -60,7 +60,7 @@ let package = Package(
             name: "Sluice",
             dependencies: [
                 "ByteStrings", "SystemCalls", "HTTP", "FastCGI", "Crypto", "Identity", "Policy", "JobStore", "Workflow", "Pages", "Locking",
-                "Logging", "JSON", "SQLiteStore", "PostgresStore", "Metrics",
+                "Logging", "JSON", "SQLiteStore", "PostgresStore", "Metrics", "Scheduling",
             ],
             swiftSettings: strict
         ),

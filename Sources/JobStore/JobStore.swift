@@ -71,6 +71,14 @@ public protocol JobStore: Sendable {
 
     /// Audit records matching the query, newest first.
     func auditRecords(_ query: AuditQuery) throws -> [AuditRecord]
+
+    /// Every schedule's kept mark, by name (bytes) order.
+    func scheduleMarks() throws -> [ScheduleMark]
+
+    /// Replaces the mark of `mark.name` with `mark` if the kept one is still `expected` (nil:
+    /// none is kept), in one statement; false if it is not (another host moved it first, or
+    /// this one's view is stale), and nothing changes then.
+    func moveScheduleMark(from expected: ScheduleMark?, to mark: ScheduleMark) throws -> Bool
 }
 
 /// The changes of one job in a batched commit.

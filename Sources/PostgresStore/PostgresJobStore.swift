@@ -377,6 +377,39 @@ public final class PostgresJobStore: JobStore {
             """, [.int64(jobID), .text(JobOverviewColumn.encode(stored))])
     }
 
+    public func scheduleMarks() throws -> [ScheduleMark] {
+        try self.read { db in
+            try db.execute("SELECT name, next_fire_at, fingerprint FROM schedule_marks ORDER BY name").map { row in
+                guard let name = try row.string(0), let next = try row.int64(1), let fingerprint = try row.string(2) else {
+                    throw JobStoreError("malformed schedule mark")
+                }
+                return ScheduleMark(name: name, nextFireAt: StoredTime.date(milliseconds: next), fingerprint: fingerprint)
+            }
+        }
+    }
+
+    public func moveScheduleMark(from expected: ScheduleMark?, to mark: ScheduleMark) throws -> Bool {
+        try self.write { db in
+            let result: PostgresResult
+            if let expected {
+                result = try db.execute(
+                    """
+                    UPDATE schedule_marks SET next_fire_at = $1, fingerprint = $2
+                    WHERE name = $3 AND next_fire_at = $4 AND fingerprint = $5
+                    """,
+                    [
+                        .int64(StoredTime.milliseconds(mark.nextFireAt)), .text(mark.fingerprint), .text(mark.name),
+                        .int64(StoredTime.milliseconds(expected.nextFireAt)), .text(expected.fingerprint),
+                    ])
+            } else {
+                result = try db.execute(
+                    "INSERT INTO schedule_marks (name, next_fire_at, fingerprint) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING",
+                    [.text(mark.name), .int64(StoredTime.milliseconds(mark.nextFireAt)), .text(mark.fingerprint)])
+            }
+            return result.affectedRows == 1
+        }
+    }
+
     public func jobs(_ query: JobQuery) throws -> [JobRecord] {
         if query.matchesNothing { return [] }
         var sql = "SELECT * FROM jobs WHERE true"

@@ -173,6 +173,16 @@ enum PostgresSchema {
                     overview TEXT   COLLATE "C" NOT NULL
                 );
                 """),
+        Migration(
+            version: 7, name: "schedule marks",
+            sql: """
+                -- ScheduleMark: each schedule's next fire time and the definition it was worked out for.
+                CREATE TABLE schedule_marks (
+                    name         TEXT   COLLATE "C" PRIMARY KEY,
+                    next_fire_at BIGINT NOT NULL,   -- Unix ms
+                    fingerprint  TEXT   COLLATE "C" NOT NULL
+                );
+                """),
     ]
 
     /// The schema version this program writes and reads.

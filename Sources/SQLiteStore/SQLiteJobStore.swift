@@ -537,6 +537,38 @@ public final class SQLiteJobStore: JobStore {
             [.integer(jobID), .text(JobOverviewColumn.encode(stored))])
     }
 
+    public func scheduleMarks() throws -> [ScheduleMark] {
+        try self.read { db in
+            try db.query("SELECT name, next_fire_at, fingerprint FROM schedule_marks ORDER BY name").map { row in
+                guard let name = row[0].text, let next = row[1].int64, let fingerprint = row[2].text else {
+                    throw JobStoreError("malformed schedule mark")
+                }
+                return ScheduleMark(name: name, nextFireAt: StoredTime.date(milliseconds: next), fingerprint: fingerprint)
+            }
+        }
+    }
+
+    public func moveScheduleMark(from expected: ScheduleMark?, to mark: ScheduleMark) throws -> Bool {
+        try self.write { db in
+            if let expected {
+                try db.run(
+                    """
+                    UPDATE schedule_marks SET next_fire_at = ?, fingerprint = ?
+                    WHERE name = ? AND next_fire_at = ? AND fingerprint = ?
+                    """,
+                    [
+                        .integer(StoredTime.milliseconds(mark.nextFireAt)), .text(mark.fingerprint), .text(mark.name),
+                        .integer(StoredTime.milliseconds(expected.nextFireAt)), .text(expected.fingerprint),
+                    ])
+            } else {
+                try db.run(
+                    "INSERT INTO schedule_marks (name, next_fire_at, fingerprint) VALUES (?, ?, ?) ON CONFLICT (name) DO NOTHING",
+                    [.text(mark.name), .integer(StoredTime.milliseconds(mark.nextFireAt)), .text(mark.fingerprint)])
+            }
+            return db.changes == 1
+        }
+    }
+
     public func appendAudit(_ record: AuditRecord) throws {
         try self.write { db in try Self.insertAudit(record, into: db) }
     }

@@ -91,5 +91,15 @@ enum Schema {
                     overview TEXT    NOT NULL
                 );
                 """),
+        .init(
+            name: "schedule marks",
+            sql: """
+                -- ScheduleMark: each schedule's next fire time and the definition it was worked out for.
+                CREATE TABLE schedule_marks (
+                    name         TEXT    PRIMARY KEY,
+                    next_fire_at INTEGER NOT NULL,   -- Unix ms
+                    fingerprint  TEXT    NOT NULL
+                ) WITHOUT ROWID;
+                """),
     ])
 }

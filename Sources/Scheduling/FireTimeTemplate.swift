@@ -90,4 +90,10 @@ public struct FireTimeTemplate: Sendable, Hashable {
         }
         return out
     }
+
+    /// `instant` as ISO 8601 on the clock of `zone`, with its offset (`{datetime}`).
+    public static func iso(_ instant: Date, in zone: TimeZone) -> String {
+        // A template of one placeholder always parses.
+        (try? FireTimeTemplate("{datetime}"))?.render(instant, in: zone) ?? "\(instant)"
+    }
 }

@@ -141,12 +141,15 @@ public enum ConfigLoader {
                         "unknown policy \"\(text)\" (known: \(DuplicatePolicy.allCases.map { $0.rawValue }.joined(separator: ", ")))")
                 }
             }
-            r.finish()
-            pipelines[name] = PipelineDefinition(
+            var pipeline = PipelineDefinition(
                 name: name, description: description, parameters: parameters, tasks: tasks, concurrency: concurrency,
                 queueLimit: queueLimit,
                 onDuplicate: onDuplicate)
+            pipeline.schedules = self.readSchedules(r.value("schedules"), path: "\(path).schedules", pipeline: pipeline, problems: problems)
+            r.finish()
+            pipelines[name] = pipeline
         }
+        self.checkScheduleNames(pipelines, problems: problems)
         return pipelines
     }
 

@@ -16,12 +16,15 @@ public struct PipelineDefinition: Sendable, Hashable {
     public var queueLimit: Int?
     /// What a trigger does when an unfinished job has the same identity.
     public var onDuplicate: DuplicatePolicy
+    /// When the pipeline triggers itself, by name order.
+    public var schedules: [PipelineSchedule]
 
     /// Creates a definition.
     public init(
         name: String, description: String = "", parameters: [ParameterSpec] = [], tasks: [TaskDefinition], concurrency: Int? = nil,
-        queueLimit: Int? = nil, onDuplicate: DuplicatePolicy = .allow
+        queueLimit: Int? = nil, onDuplicate: DuplicatePolicy = .allow, schedules: [PipelineSchedule] = []
     ) {
+        self.schedules = schedules
         self.concurrency = concurrency
         self.queueLimit = queueLimit
         self.onDuplicate = onDuplicate

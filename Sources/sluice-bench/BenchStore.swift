@@ -228,6 +228,10 @@ class TimedStore: JobStore, @unchecked Sendable {
     }
     func job(id: Int64) throws -> JobRecord? { try self.times.measure("job") { try self.inner.job(id: id) } }
     func jobOverview(id: Int64) throws -> JobOverview? { try self.times.measure("jobOverview") { try self.inner.jobOverview(id: id) } }
+    func scheduleMarks() throws -> [ScheduleMark] { try self.inner.scheduleMarks() }
+    func moveScheduleMark(from expected: ScheduleMark?, to mark: ScheduleMark) throws -> Bool {
+        try self.inner.moveScheduleMark(from: expected, to: mark)
+    }
     func jobs(_ query: JobQuery) throws -> [JobRecord] { try self.times.measure("jobs") { try self.inner.jobs(query) } }
     func requestCancel(jobID: Int64, audit: AuditRecord?) throws -> JobRecord? {
         try self.times.measure("requestCancel") { try self.inner.requestCancel(jobID: jobID, audit: audit) }

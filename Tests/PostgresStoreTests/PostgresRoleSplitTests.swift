@@ -32,6 +32,7 @@ struct PostgresRoleSplitTests {
             GRANT SELECT, INSERT, UPDATE ON \(s).jobs, \(s).tasks, \(s).hosts, \(s).task_logs TO \(r);
             GRANT SELECT, INSERT ON \(s).audit, \(s).shared_secrets TO \(r);
             GRANT SELECT, INSERT, UPDATE, DELETE ON \(s).job_overviews TO \(r);
+            GRANT SELECT, INSERT, UPDATE ON \(s).schedule_marks TO \(r);
             GRANT SELECT ON \(s).sluice_schema TO \(r);
             """)
         // libpq takes the last of a repeated keyword: the same database and schema, the other role.
@@ -69,6 +70,9 @@ struct PostgresRoleSplitTests {
         #expect(try store.jobOverview(id: job.id)?.failedCount == 1)
         #expect(try store.retry(jobID: job.id) != nil)
         #expect(try store.jobOverview(id: job.id) == nil)
+        let mark = ScheduleMark(name: "nightly", nextFireAt: Date(), fingerprint: "@daily|UTC")
+        #expect(try store.moveScheduleMark(from: nil, to: mark))
+        #expect(try store.scheduleMarks() == [mark])
         #expect(try store.auditRecords(AuditQuery()).count == 1)
         // Stored logs and the shared secret, with the documented grants only.
         try store.storeLog(jobID: job.id, task: job.tasks[0].name, attempt: 1, bytes: Array("log\n".utf8))

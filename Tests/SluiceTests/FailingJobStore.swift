@@ -10,6 +10,8 @@ struct FailingJobStore: JobStore {
     func submit(_ job: NewJob, rules: SubmissionRules, audit: AuditRecord?) throws -> Submission { throw Failure() }
     func job(id: Int64) throws -> JobRecord? { throw Failure() }
     func jobOverview(id: Int64) throws -> JobOverview? { throw Failure() }
+    func scheduleMarks() throws -> [ScheduleMark] { throw Failure() }
+    func moveScheduleMark(from expected: ScheduleMark?, to mark: ScheduleMark) throws -> Bool { throw Failure() }
     func jobs(_ query: JobQuery) throws -> [JobRecord] { throw Failure() }
     func requestCancel(jobID: Int64, audit: AuditRecord?) throws -> JobRecord? { throw Failure() }
     func retry(jobID: Int64, audit: AuditRecord?) throws -> JobRecord? { throw Failure() }
