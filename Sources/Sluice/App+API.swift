@@ -132,34 +132,12 @@ extension App {
         // Grants may limit parameter values ("analyst may trigger export only with env=staging").
         try self.authorize(context, .trigger, pipeline: name, parameters: stored)
         try self.spendTriggerTokens(context, pipeline: name)
-        // The digest covers what is stored, not secrets: a hash of a secret would be a stored
-        // oracle for guessing it.
-        let digest = Hex.encode(SHA256.hash(Array(pipeline.requestText(stored).utf8)))
-        var tasks = pipeline.resolvedTasks(stored)
-        if let layers = context.snapshot.layers(of: pipeline), layers.count == tasks.count {
-            for i in tasks.indices { tasks[i].layer = layers[i] }
-        }
-        let newJob = NewJob(
-            pipeline: name, triggeredBy: context.caller.user, identitySource: context.caller.source.rawValue, params: stored,
-            workingDirectory: context.configuration.directory, tasks: tasks,
-            identity: Hex.encode(SHA256.hash(Array(pipeline.identity(stored).utf8))), secretParameters: secret.keys.sorted(),
-            idempotencyKey: idempotencyKey, requestDigest: idempotencyKey == nil ? nil : digest,
-            // Secret values stay in this process's memory: on a shared store, this host runs it.
-            hostAffinity: secret.isEmpty ? nil : self.runner?.host?.id)
-        var maxUnfinished: Int? = nil
-        if let limit = pipeline.queueLimit { maxUnfinished = (pipeline.concurrency ?? 0) + limit }
-        let rules = SubmissionRules(onDuplicate: pipeline.onDuplicate, maxUnfinished: maxUnfinished)
         // The decision's audit record is committed with the job itself: no job without its record.
         let audit = self.auditRecord(
             context, event: "trigger", allowed: true, pipeline: name, reason: self.grantReason(context, .trigger, name, parameters: stored))
-        let submission: Submission
-        if let runner = self.runner {
-            submission = try runner.submitting(secrets: secret) {
-                try self.writeGate.run { try self.store.submit(newJob, rules: rules, audit: audit) }
-            }
-        } else {
-            submission = try self.writeGate.run { try self.store.submit(newJob, rules: rules, audit: audit) }
-        }
+        let submission = try self.submit(
+            pipeline, stored: stored, secret: secret, triggeredBy: context.caller.user, identitySource: context.caller.source.rawValue,
+            idempotencyKey: idempotencyKey, snapshot: context.snapshot, audit: audit)
         FaultPoint.afterTriggerCommit.check()
         switch submission {
         case .created(let job):
@@ -181,6 +159,39 @@ extension App {
                 context, event: "trigger", allowed: false, pipeline: name, jobID: id, reason: "Idempotency-Key reused with another request")
             throw HTTPError(.unprocessableContent, "this Idempotency-Key was used for job \(id) with a different request")
         }
+    }
+
+    /// Builds the job of `pipeline` from validated values (`stored` and `secret` as
+    /// `separateSecrets` split them) and submits it under the pipeline's duplicate rule and queue
+    /// bound, with `audit` in the same transaction: what a person's trigger and a schedule's run
+    /// share. The job's tasks carry their layers when the pipeline is large.
+    func submit(
+        _ pipeline: PipelineDefinition, stored: [String: String], secret: [String: String], triggeredBy: String, identitySource: String,
+        idempotencyKey: String?, snapshot: ConfigurationSnapshot, audit: AuditRecord
+    ) throws -> Submission {
+        // The digest covers what is stored, not secrets: a hash of a secret would be a stored
+        // oracle for guessing it.
+        let digest = Hex.encode(SHA256.hash(Array(pipeline.requestText(stored).utf8)))
+        var tasks = pipeline.resolvedTasks(stored)
+        if let layers = snapshot.layers(of: pipeline), layers.count == tasks.count {
+            for i in tasks.indices { tasks[i].layer = layers[i] }
+        }
+        let newJob = NewJob(
+            pipeline: pipeline.name, triggeredBy: triggeredBy, identitySource: identitySource, params: stored,
+            workingDirectory: snapshot.configuration.directory, tasks: tasks,
+            identity: Hex.encode(SHA256.hash(Array(pipeline.identity(stored).utf8))), secretParameters: secret.keys.sorted(),
+            idempotencyKey: idempotencyKey, requestDigest: idempotencyKey == nil ? nil : digest,
+            // Secret values stay in this process's memory: on a shared store, this host runs it.
+            hostAffinity: secret.isEmpty ? nil : self.runner?.host?.id)
+        var maxUnfinished: Int? = nil
+        if let limit = pipeline.queueLimit { maxUnfinished = (pipeline.concurrency ?? 0) + limit }
+        let rules = SubmissionRules(onDuplicate: pipeline.onDuplicate, maxUnfinished: maxUnfinished)
+        if let runner = self.runner {
+            return try runner.submitting(secrets: secret) {
+                try self.writeGate.run { try self.store.submit(newJob, rules: rules, audit: audit) }
+            }
+        }
+        return try self.writeGate.run { try self.store.submit(newJob, rules: rules, audit: audit) }
     }
 
     /// Takes a token from the caller's and the pipeline's trigger buckets; 429 with `Retry-After`

@@ -104,6 +104,8 @@ public enum Server {
             return 1
         }
         runner.start()
+        let scheduler = Scheduler(app: app)
+        scheduler.start()
         // Retention is read at start; changing it takes a restart (the timer is not reloaded).
         let retention = configuration.server.logRetentionDays.map {
             LogRetention.schedule(store: store, logDirectory: data + "/logs", days: $0)
@@ -121,6 +123,7 @@ public enum Server {
             switch signal {
             case SIGHUP:
                 self.reload(app, store: store, path: configPath, running: app.configurationInForce, logger: logger)
+                scheduler.wake()
                 continue
             case SIGUSR1, SIGUSR2:
                 self.drain(drain, exit: signal == SIGUSR2, store: store, configHash: app.configurationInForce.hash, logger: logger)
@@ -136,6 +139,7 @@ public enum Server {
                 ])
             break
         }
+        scheduler.stop()
         app.beginStopping()
         server.stopAccepting()
         server.waitForWorkers()
