@@ -48,6 +48,8 @@ public struct PipelineDetail: Sendable {
     public var drain: DrainNotice? = nil
     /// Recent runs × tasks, or nil.
     public var runGrid: RunGrid? = nil
+    /// The pipeline's schedules, with their next runs.
+    public var schedules: [ScheduleRow] = []
 
     /// Creates the model.
     public init(
@@ -110,6 +112,7 @@ extension Pages {
             }
             body += "<p><button type=\"submit\">Trigger \(HTML.escape(p.name))</button></p>\n</form>\n"
         }
+        body += self.schedules(p.schedules)
         if let grid = p.runGrid { body += self.runGrid(layout, grid) }
         body += "<h2>Recent jobs</h2>\n" + self.jobTable(layout, p.recent)
         return layout.render(title: p.name, body: body)

@@ -4,6 +4,7 @@ import HTTP
 import JobStore
 import Pages
 import Policy
+import Scheduling
 import Workflow
 
 /// The HTML side of state changes: the pipeline page with its trigger form, and the cancel and
@@ -37,7 +38,28 @@ extension App {
         detail.graphSVG = JobGraphs.graph(pipeline)
         detail.drain = self.drainNotice
         detail.runGrid = try self.runGrid(pipeline, recent: recent)
+        detail.schedules = Self.scheduleRows(pipeline)
         return Pages.pipeline(context.layout, detail)
+    }
+
+    /// The pipeline's schedules with their next three runs from `now`, on each one's clock.
+    static func scheduleRows(_ pipeline: PipelineDefinition, now: Date = Date()) -> [ScheduleRow] {
+        pipeline.schedules.map { schedule in
+            let zone = schedule.schedule.timeZone
+            let missed: String
+            switch schedule.missed {
+            case .latest: missed = "the latest fires once"
+            case .none: missed = "none fire"
+            case .all(let limit): missed = "each fires, at most the last \(limit)"
+            }
+            return ScheduleRow(
+                name: schedule.name, expression: schedule.schedule.expression.text,
+                timeZone: zone.identifier == "GMT" ? "UTC" : zone.identifier,
+                nextRuns: schedule.schedule.fireTimes(after: now, through: .distantFuture, limit: 3).map {
+                    FireTimeTemplate.iso($0, in: zone).replacingOccurrences(of: "T", with: " ")
+                },
+                params: schedule.params.map { "\($0.name)=\($0.value.source)" }, missed: missed)
+        }
     }
 
     /// The last `gridRuns` visible runs × the pipeline's tasks. A pipeline of more than

@@ -76,6 +76,19 @@ enum JobJSON {
         var concurrency: Int?
         var queue_limit: Int?
         var on_duplicate: String
+        var schedules: [Schedule]?
+    }
+
+    /// A pipeline's schedule, with its next three runs (UTC).
+    struct Schedule: Encodable {
+        var name: String
+        var cron: String
+        var time_zone: String
+        var params: [String: String]
+        var missed: String
+        var catch_up_limit: Int?
+        var principal: String
+        var next_runs: [String]
     }
 
     struct PipelineTask: Encodable {
@@ -117,7 +130,24 @@ enum JobJSON {
                 PipelineTask(
                     name: $0.name, needs: $0.needs, kind: $0.kind.rawValue, retries: $0.retry.retries, timeout_seconds: $0.timeout,
                     resources: $0.resources.isEmpty ? nil : $0.resources)
-            }, verbs: verbs, concurrency: p.concurrency, queue_limit: p.queueLimit, on_duplicate: p.onDuplicate.rawValue)
+            }, verbs: verbs, concurrency: p.concurrency, queue_limit: p.queueLimit, on_duplicate: p.onDuplicate.rawValue,
+            schedules: p.schedules.isEmpty ? nil : p.schedules.map { Self.schedule($0) })
+    }
+
+    static func schedule(_ s: PipelineSchedule, now: Date = Date()) -> Schedule {
+        let zone = s.schedule.timeZone.identifier
+        var missed = "latest"
+        var limit: Int? = nil
+        switch s.missed {
+        case .latest: break
+        case .none: missed = "none"
+        case .all(let n): (missed, limit) = ("all", n)
+        }
+        return Schedule(
+            name: s.name, cron: s.schedule.expression.text, time_zone: zone == "GMT" ? "UTC" : zone,
+            params: Dictionary(s.params.map { ($0.name, $0.value.source) }, uniquingKeysWith: { a, _ in a }), missed: missed,
+            catch_up_limit: limit, principal: s.principal,
+            next_runs: s.schedule.fireTimes(after: now, through: .distantFuture, limit: 3).map(Self.time))
     }
 
     /// `2026-11-23T12:21:17.887Z`. Formatted from whole milliseconds: the stored value is

@@ -278,7 +278,12 @@ enum OpenAPI {
                         "retries": {"type": "integer"}, "timeout_seconds": {"type": "number"}, "resources": {"type": "object", "additionalProperties": {"type": "integer"}}}}},
                       "verbs": {"type": "array", "items": {"type": "string"}},
                       "concurrency": {"type": "integer"}, "queue_limit": {"type": "integer"},
-                      "on_duplicate": {"type": "string", "enum": ["return_existing", "queue", "reject", "allow"]}
+                      "on_duplicate": {"type": "string", "enum": ["return_existing", "queue", "reject", "allow"]},
+                      "schedules": {"type": "array", "items": {"type": "object", "required": ["name", "cron", "time_zone", "params", "missed", "principal", "next_runs"], "properties": {
+                        "name": {"type": "string"}, "cron": {"type": "string"}, "time_zone": {"type": "string"},
+                        "params": {"type": "object", "additionalProperties": {"type": "string"}}, "missed": {"type": "string", "enum": ["latest", "none", "all"]},
+                        "catch_up_limit": {"type": "integer"}, "principal": {"type": "string"},
+                        "next_runs": {"type": "array", "items": {"type": "string", "format": "date-time"}}}}}
                     }
                   },
                   "Task": {

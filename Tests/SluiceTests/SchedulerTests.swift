@@ -112,6 +112,30 @@ import Workflow
         #expect(try h.store.scheduleMarks().first?.nextFireAt == Self.utc("2026-05-01T12:00:00"))
     }
 
+    @Test("The pipeline page and its JSON list each schedule with its next runs, parameters and policy")
+    func shown() throws {
+        let h = try AppHarness(config: Self.config("cron: \"30 2 * * *\", time_zone: \"Europe/Berlin\", params: { date: \"<{date}>\" }"))
+        defer { h.remove() }
+        let page = AppHarness.text(h.send("GET", "/pipelines/report", user: "bob"))
+        #expect(page.contains("<h2 id=\"schedules\">Schedules</h2>"))
+        #expect(page.contains("<code>30 2 * * *</code> <small>Europe/Berlin</small>"))
+        #expect(page.contains("<code>date=&lt;{date}&gt;</code>"), "escaped")
+        #expect(page.contains("the latest fires once"))
+        let rows = App.scheduleRows(try #require(h.configuration.pipelines["report"]), now: Self.utc("2026-03-27T12:00:00"))
+        #expect(rows.first?.nextRuns == ["2026-03-28 02:30:00+01:00", "2026-03-29 03:00:00+02:00", "2026-03-30 02:30:00+02:00"])
+        let json = AppHarness.text(h.send("GET", "/api/v1/pipelines/report", user: "bob"))
+        #expect(json.contains("\"schedules\":[{"))
+        #expect(
+            json.contains("\"cron\":\"30 2 * * *\"") && json.contains("\"time_zone\":\"Europe\\/Berlin\"")
+                || json.contains("\"time_zone\":\"Europe/Berlin\""))
+        #expect(json.contains("\"principal\":\"schedule:nightly\"") && json.contains("\"missed\":\"latest\""))
+        #expect(json.contains("\"next_runs\":[\""))
+        let other = try AppHarness()
+        defer { other.remove() }
+        let plain = other.send("GET", "/api/v1/pipelines/etl-nightly", user: "bob")
+        #expect(plain.status.code == 200 && !AppHarness.text(plain).contains("schedules"), "no schedules: no member")
+    }
+
     @Test("Without schedules the scheduler does nothing and asks for no wake-up")
     func none() throws {
         let h = try AppHarness()
