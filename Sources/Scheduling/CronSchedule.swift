@@ -46,6 +46,10 @@ public struct CronSchedule: Sendable, Hashable {
         return zone
     }
 
+    /// The zone's name as configured: `UTC` for Foundation's `GMT`, which is what it answers
+    /// `UTC` with.
+    public var zoneName: String { self.timeZone.identifier == "GMT" ? "UTC" : self.timeZone.identifier }
+
     /// How far ahead `next(after:)` looks: every date recurs within this (29 February skips 2100).
     static let searchDays = 9 * 366
 

@@ -54,7 +54,7 @@ extension App {
             }
             return ScheduleRow(
                 name: schedule.name, expression: schedule.schedule.expression.text,
-                timeZone: zone.identifier == "GMT" ? "UTC" : zone.identifier,
+                timeZone: schedule.schedule.zoneName,
                 nextRuns: schedule.schedule.fireTimes(after: now, through: .distantFuture, limit: 3).map {
                     FireTimeTemplate.iso($0, in: zone).replacingOccurrences(of: "T", with: " ")
                 },

@@ -135,7 +135,6 @@ enum JobJSON {
     }
 
     static func schedule(_ s: PipelineSchedule, now: Date = Date()) -> Schedule {
-        let zone = s.schedule.timeZone.identifier
         var missed = "latest"
         var limit: Int? = nil
         switch s.missed {
@@ -144,7 +143,7 @@ enum JobJSON {
         case .all(let n): (missed, limit) = ("all", n)
         }
         return Schedule(
-            name: s.name, cron: s.schedule.expression.text, time_zone: zone == "GMT" ? "UTC" : zone,
+            name: s.name, cron: s.schedule.expression.text, time_zone: s.schedule.zoneName,
             params: Dictionary(s.params.map { ($0.name, $0.value.source) }, uniquingKeysWith: { a, _ in a }), missed: missed,
             catch_up_limit: limit, principal: s.principal,
             next_runs: s.schedule.fireTimes(after: now, through: .distantFuture, limit: 3).map(Self.time))

@@ -3,6 +3,7 @@ import Foundation
 import JobStore
 import Logging
 import SQLiteStore
+import Scheduling
 import Workflow
 
 #if canImport(Glibc)
@@ -225,6 +226,17 @@ public enum Server {
             print(
                 "\(configPath): ok (\(configuration.pipelines.count) pipelines, \(configuration.policy.roles.count) roles, sha256 \(configuration.hash)\(noted))"
             )
+            // What each schedule will do next, on its own clock: the check a person reads.
+            for name in configuration.pipelines.keys.sorted() {
+                for schedule in configuration.pipelines[name]!.schedules {
+                    let next = schedule.schedule.fireTimes(after: Date(), through: .distantFuture, limit: 2).map {
+                        FireTimeTemplate.iso($0, in: schedule.schedule.timeZone)
+                    }
+                    print(
+                        "  schedule \(schedule.name) (\(name)): \(schedule.schedule.expression.text) in \(schedule.schedule.zoneName), next \(next.isEmpty ? "never within nine years" : next.joined(separator: ", "))"
+                    )
+                }
+            }
             return 0
         } catch {
             FileHandle.standardError.write(Data("\(error)\n\(configPath): \(error.problems.count) problem(s)\n".utf8))

@@ -26,6 +26,8 @@ struct ScheduleTests {
         }
         defer { harness.shutdown() }
         let client = harness.client
+        let checked = try ChildProcess.run(try LighttpdHarness.findSluiceBinary(), ["check", harness.directory + "/sluice.json5"])
+        #expect(checked.status == 0 && checked.stdout.contains("  schedule every-minute (stamp): * * * * * in UTC, next "), "\(checked)")
         let pipeline = try client.send("GET", "/sluice/api/v1/pipelines/stamp", as: "alice")
         #expect(pipeline.status == 200)
         #expect(String(decoding: pipeline.body, as: UTF8.self).contains("\"next_runs\":[\""))
