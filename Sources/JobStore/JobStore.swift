@@ -79,6 +79,20 @@ public protocol JobStore: Sendable {
     /// none is kept), in one statement; false if it is not (another host moved it first, or
     /// this one's view is stale), and nothing changes then.
     func moveScheduleMark(from expected: ScheduleMark?, to mark: ScheduleMark) throws -> Bool
+
+    /// Job events (`JobEvent`) with ids above `id`, oldest first, at most `limit`.
+    func jobEvents(after id: Int64, limit: Int) throws -> [JobEvent]
+
+    /// Where the reader `consumer` stopped: the id of the last event it has handled; nil if it
+    /// never said.
+    func eventCursor(_ consumer: String) throws -> Int64?
+
+    /// Records that `consumer` has handled every event up to `id` (a cursor only moves forward:
+    /// a lower id changes nothing). With `id` nil, a reader without a cursor gets one at the
+    /// latest event (a new reader does not replay the history), and one with a cursor keeps it.
+    /// - Returns: the cursor after the call.
+    @discardableResult
+    func advanceEventCursor(_ consumer: String, to id: Int64?) throws -> Int64
 }
 
 /// The changes of one job in a batched commit.

@@ -410,6 +410,48 @@ public final class PostgresJobStore: JobStore {
         }
     }
 
+    public func jobEvents(after id: Int64, limit: Int) throws -> [JobEvent] {
+        try self.read { db in
+            try db.execute(
+                "SELECT id, job_id, pipeline, state, at FROM job_events WHERE id > $1 ORDER BY id LIMIT $2",
+                [.int64(id), .int64(Int64(max(0, limit)))]
+            ).map { row in
+                guard let id = try row.int64(0), let job = try row.int64(1), let pipeline = try row.string(2),
+                    let state = try row.string(3).flatMap(JobState.init(rawValue:)), let at = try row.int64(4)
+                else { throw JobStoreError("malformed job event") }
+                return JobEvent(id: id, jobID: job, pipeline: pipeline, state: state, at: StoredTime.date(milliseconds: at))
+            }
+        }
+    }
+
+    public func eventCursor(_ consumer: String) throws -> Int64? {
+        try self.read { db in
+            try db.execute("SELECT event_id FROM event_cursors WHERE consumer = $1", [.text(consumer)]).first?.int64(0)
+        }
+    }
+
+    @discardableResult
+    public func advanceEventCursor(_ consumer: String, to id: Int64?) throws -> Int64 {
+        try self.write { db in
+            if let id {
+                try db.execute(
+                    """
+                    INSERT INTO event_cursors (consumer, event_id) VALUES ($1, $2)
+                    ON CONFLICT (consumer) DO UPDATE SET event_id = greatest(event_cursors.event_id, excluded.event_id)
+                    """, [.text(consumer), .int64(id)])
+            } else {
+                try db.execute(
+                    """
+                    INSERT INTO event_cursors (consumer, event_id) SELECT $1, coalesce(max(id), 0) FROM job_events
+                    ON CONFLICT (consumer) DO NOTHING
+                    """, [.text(consumer)])
+            }
+            guard let cursor = try db.execute("SELECT event_id FROM event_cursors WHERE consumer = $1", [.text(consumer)]).first?.int64(0)
+            else { throw JobStoreError("event cursor of \(consumer) was not written") }
+            return cursor
+        }
+    }
+
     public func jobs(_ query: JobQuery) throws -> [JobRecord] {
         if query.matchesNothing { return [] }
         var sql = "SELECT * FROM jobs WHERE true"
@@ -559,6 +601,25 @@ public final class PostgresJobStore: JobStore {
                 if update.jobState.isTerminal, before[update.jobID]?.isTerminal == false { becameTerminal = true }
             }
             try batch.write(at: now, in: db)
+            // The outbox rows of the jobs whose state changed to one that is recorded, in this
+            // transaction, with ids in commit order (the insert-order lock, as audit records).
+            var last: [Int64: JobState] = [:]
+            for update in updates where fence == nil || before[update.jobID] != nil { last[update.jobID] = update.jobState }
+            let changed = last.filter { before[$0.key] != $0.value && JobEvent.isRecorded($0.value) }.sorted { $0.key < $1.key }
+            if !changed.isEmpty {
+                try Self.lock(AdvisoryLockKey.insertOrder(namespace: namespace), on: db)
+                try db.execute(
+                    """
+                    INSERT INTO job_events (job_id, pipeline, state, at)
+                    SELECT jobs.id, jobs.pipeline, v.state, $3
+                    FROM unnest($1::bigint[], $2::text[]) WITH ORDINALITY AS v(id, state, n) JOIN jobs ON jobs.id = v.id
+                    ORDER BY v.n
+                    """,
+                    [
+                        .text(ArrayLiteral.integers(changed.map(\.key))), .text(ArrayLiteral.texts(changed.map { $0.value.rawValue })),
+                        .int64(StoredTime.milliseconds(now)),
+                    ])
+            }
             if becameTerminal { try Self.notifyChange(on: channel, in: db) }
             // Every applied change, for long-polls on other hosts (`ChangeChannel.progressName`).
             if !before.isEmpty { try Self.notifyChange(on: ChangeChannel.progressName(namespace: namespace), in: db) }

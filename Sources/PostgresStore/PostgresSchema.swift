@@ -183,6 +183,22 @@ enum PostgresSchema {
                     fingerprint  TEXT   COLLATE "C" NOT NULL
                 );
                 """),
+        Migration(
+            version: 8, name: "job events",
+            sql: """
+                -- JobEvent: the outbox of job state changes, written with them; readers keep cursors.
+                CREATE TABLE job_events (
+                    id       BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                    job_id   BIGINT NOT NULL,
+                    pipeline TEXT   COLLATE "C" NOT NULL,
+                    state    TEXT   COLLATE "C" NOT NULL,
+                    at       BIGINT NOT NULL    -- Unix ms
+                );
+                CREATE TABLE event_cursors (
+                    consumer TEXT   COLLATE "C" PRIMARY KEY,
+                    event_id BIGINT NOT NULL
+                );
+                """),
     ]
 
     /// The schema version this program writes and reads.

@@ -487,6 +487,13 @@ public final class SQLiteJobStore: JobStore {
             }
             guard db.changes == 1 else { throw JobStoreError("job \(update.jobID) has no task \(change.task)") }
         }
+        if JobEvent.isRecorded(update.jobState) {
+            // The outbox row of a change of state, in the transaction that makes it (nothing when
+            // the job is already in that state).
+            try db.run(
+                "INSERT INTO job_events (job_id, pipeline, state, at) SELECT id, pipeline, ?, ? FROM jobs WHERE id = ? AND state <> ?",
+                [.text(update.jobState.rawValue), .time(now), jobID, .text(update.jobState.rawValue)])
+        }
         try db.run(
             "UPDATE jobs SET state = ?, started_at = COALESCE(started_at, ?), finished_at = ? WHERE id = ?",
             [
@@ -566,6 +573,49 @@ public final class SQLiteJobStore: JobStore {
                     [.text(mark.name), .integer(StoredTime.milliseconds(mark.nextFireAt)), .text(mark.fingerprint)])
             }
             return db.changes == 1
+        }
+    }
+
+    public func jobEvents(after id: Int64, limit: Int) throws -> [JobEvent] {
+        try self.read { db in
+            try db.query(
+                "SELECT id, job_id, pipeline, state, at FROM job_events WHERE id > ? ORDER BY id LIMIT ?",
+                [.integer(id), .integer(Int64(max(0, limit)))]
+            ).map { row in
+                guard let id = row[0].int64, let job = row[1].int64, let pipeline = row[2].text,
+                    let state = row[3].text.flatMap(JobState.init(rawValue:)), let at = row[4].int64
+                else { throw JobStoreError("malformed job event") }
+                return JobEvent(id: id, jobID: job, pipeline: pipeline, state: state, at: StoredTime.date(milliseconds: at))
+            }
+        }
+    }
+
+    public func eventCursor(_ consumer: String) throws -> Int64? {
+        try self.read { db in
+            try db.query("SELECT event_id FROM event_cursors WHERE consumer = ?", [.text(consumer)]).first?[0].int64
+        }
+    }
+
+    @discardableResult
+    public func advanceEventCursor(_ consumer: String, to id: Int64?) throws -> Int64 {
+        try self.write { db in
+            if let id {
+                try db.run(
+                    """
+                    INSERT INTO event_cursors (consumer, event_id) VALUES (?, ?)
+                    ON CONFLICT (consumer) DO UPDATE SET event_id = max(event_id, excluded.event_id)
+                    """, [.text(consumer), .integer(id)])
+            } else {
+                // `WHERE true`: SQLite would read the ON of an upsert after a bare FROM as a join's.
+                try db.run(
+                    """
+                    INSERT INTO event_cursors (consumer, event_id) SELECT ?, coalesce(max(id), 0) FROM job_events WHERE true
+                    ON CONFLICT (consumer) DO NOTHING
+                    """, [.text(consumer)])
+            }
+            guard let cursor = try db.query("SELECT event_id FROM event_cursors WHERE consumer = ?", [.text(consumer)]).first?[0].int64
+            else { throw JobStoreError("event cursor of \(consumer) was not written") }
+            return cursor
         }
     }
 

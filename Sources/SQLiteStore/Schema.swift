@@ -101,5 +101,21 @@ enum Schema {
                     fingerprint  TEXT    NOT NULL
                 ) WITHOUT ROWID;
                 """),
+        .init(
+            name: "job events",
+            sql: """
+                -- JobEvent: the outbox of job state changes, written with them; readers keep cursors.
+                CREATE TABLE job_events (
+                    id       INTEGER PRIMARY KEY AUTOINCREMENT,
+                    job_id   INTEGER NOT NULL,
+                    pipeline TEXT    NOT NULL,
+                    state    TEXT    NOT NULL,
+                    at       INTEGER NOT NULL    -- Unix ms
+                );
+                CREATE TABLE event_cursors (
+                    consumer TEXT    PRIMARY KEY,
+                    event_id INTEGER NOT NULL
+                ) WITHOUT ROWID;
+                """),
     ])
 }

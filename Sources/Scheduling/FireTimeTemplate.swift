@@ -5,14 +5,10 @@ public import Foundation
 /// (2026-03-29T02:30:00+02:00), `{timestamp}` (Unix seconds), `{year}`, `{month}`, `{day}`,
 /// `{hour}`, `{minute}` (zero-padded). `{{` and `}}` are literal braces; any other brace is refused.
 public struct FireTimeTemplate: Sendable, Hashable {
-    /// The text as written.
-    public let source: String
-    private let parts: [Part]
+    private let template: BracedTemplate
 
-    private enum Part: Sendable, Hashable {
-        case literal(String)
-        case placeholder(String)
-    }
+    /// The text as written.
+    public var source: String { self.template.source }
 
     /// The placeholder names.
     public static let names = ["date", "time", "datetime", "timestamp", "year", "month", "day", "hour", "minute"]
@@ -20,37 +16,9 @@ public struct FireTimeTemplate: Sendable, Hashable {
     /// Parses `source`.
     /// - Throws: `CronError` naming an unknown placeholder or an unpaired brace.
     public init(_ source: String) throws(CronError) {
-        self.source = source
-        var parts: [Part] = []
-        var literal: [UInt8] = []
-        let bytes = Array(source.utf8)
-        var i = 0
-        while i < bytes.count {
-            let byte = bytes[i]
-            if byte == UInt8(ascii: "{") || byte == UInt8(ascii: "}") {
-                if i + 1 < bytes.count, bytes[i + 1] == byte {
-                    literal.append(byte)
-                    i += 2
-                    continue
-                }
-                guard byte == UInt8(ascii: "{"), let close = bytes[(i + 1)...].firstIndex(of: UInt8(ascii: "}")) else {
-                    throw CronError("an unpaired \(byte == UInt8(ascii: "{") ? "{" : "}") (write {{ or }} for a brace)")
-                }
-                let name = String(decoding: bytes[(i + 1)..<close], as: UTF8.self)
-                guard Self.names.contains(where: { $0.utf8.elementsEqual(name.utf8) }) else {
-                    throw CronError("{\(name)} is not a placeholder (known: \(Self.names.map { "{\($0)}" }.joined(separator: ", ")))")
-                }
-                if !literal.isEmpty { parts.append(.literal(String(decoding: literal, as: UTF8.self))) }
-                literal = []
-                parts.append(.placeholder(name))
-                i = close + 1
-            } else {
-                literal.append(byte)
-                i += 1
-            }
-        }
-        if !literal.isEmpty { parts.append(.literal(String(decoding: literal, as: UTF8.self))) }
-        self.parts = parts
+        self.template = try BracedTemplate(
+            source, isKnown: { name in Self.names.contains { $0.utf8.elementsEqual(name.utf8) } },
+            known: Self.names.map { "{\($0)}" }.joined(separator: ", "))
     }
 
     /// The value for a schedule that fired at `instant`, read on the clock of `zone`.
@@ -70,25 +38,19 @@ public struct FireTimeTemplate: Sendable, Hashable {
         let time = "\(two(secondOfDay / 3_600)):\(two(secondOfDay % 3_600 / 60))"
         let sign = offset < 0 ? "-" : "+"
         let zoneText = "\(sign)\(two(abs(offset) / 3_600)):\(two(abs(offset) % 3_600 / 60))"
-        var out = ""
-        for part in self.parts {
-            switch part {
-            case .literal(let text): out += text
-            case .placeholder(let name):
-                switch name {
-                case "date": out += date
-                case "time": out += time
-                case "datetime": out += "\(date)T\(time):\(two(secondOfDay % 60))\(zoneText)"
-                case "timestamp": out += "\(seconds)"
-                case "year": out += four(year)
-                case "month": out += two(month)
-                case "day": out += two(day)
-                case "hour": out += two(secondOfDay / 3_600)
-                default: out += two(secondOfDay % 3_600 / 60)
-                }
+        return self.template.render { name in
+            switch name {
+            case "date": date
+            case "time": time
+            case "datetime": "\(date)T\(time):\(two(secondOfDay % 60))\(zoneText)"
+            case "timestamp": "\(seconds)"
+            case "year": four(year)
+            case "month": two(month)
+            case "day": two(day)
+            case "hour": two(secondOfDay / 3_600)
+            default: two(secondOfDay % 3_600 / 60)
             }
         }
-        return out
     }
 
     /// `instant` as ISO 8601 on the clock of `zone`, with its offset (`{datetime}`).

@@ -66,6 +66,7 @@ public enum ConfigLoader {
         let (identity, defaultRole) = self.readIdentity(
             top.value("identity"), roles: Set(roles.map(\.name)), directory: directory, problems: problems)
         top.finish()
+        self.checkChains(pipelines, policy: Policy(roles: roles, defaultRole: defaultRole), problems: problems)
         for name in pipelines.keys.sorted() {
             for p in pipelines[name]!.problems() { problems.add(p.path, p.message) }
         }
@@ -146,6 +147,7 @@ public enum ConfigLoader {
                 queueLimit: queueLimit,
                 onDuplicate: onDuplicate)
             pipeline.schedules = self.readSchedules(r.value("schedules"), path: "\(path).schedules", pipeline: pipeline, problems: problems)
+            pipeline.chains = self.readChains(&r, path: path, problems: problems)
             r.finish()
             pipelines[name] = pipeline
         }

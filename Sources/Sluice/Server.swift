@@ -107,6 +107,8 @@ public enum Server {
         runner.start()
         let scheduler = Scheduler(app: app)
         scheduler.start()
+        let chains = ChainDispatcher(app: app)
+        chains.start()
         // Retention is read at start; changing it takes a restart (the timer is not reloaded).
         let retention = configuration.server.logRetentionDays.map {
             LogRetention.schedule(store: store, logDirectory: data + "/logs", days: $0)
@@ -141,6 +143,7 @@ public enum Server {
             break
         }
         scheduler.stop()
+        chains.stop()
         app.beginStopping()
         server.stopAccepting()
         server.waitForWorkers()

@@ -18,6 +18,8 @@ public struct PipelineDefinition: Sendable, Hashable {
     public var onDuplicate: DuplicatePolicy
     /// When the pipeline triggers itself, by name order.
     public var schedules: [PipelineSchedule]
+    /// What its jobs trigger when they end (`on_success`, then `on_failure`).
+    public var chains: [PipelineChain] = []
 
     /// Creates a definition.
     public init(

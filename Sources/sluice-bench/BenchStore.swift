@@ -229,6 +229,9 @@ class TimedStore: JobStore, @unchecked Sendable {
     func job(id: Int64) throws -> JobRecord? { try self.times.measure("job") { try self.inner.job(id: id) } }
     func jobOverview(id: Int64) throws -> JobOverview? { try self.times.measure("jobOverview") { try self.inner.jobOverview(id: id) } }
     func scheduleMarks() throws -> [ScheduleMark] { try self.inner.scheduleMarks() }
+    func jobEvents(after id: Int64, limit: Int) throws -> [JobEvent] { try self.inner.jobEvents(after: id, limit: limit) }
+    func eventCursor(_ consumer: String) throws -> Int64? { try self.inner.eventCursor(consumer) }
+    func advanceEventCursor(_ consumer: String, to id: Int64?) throws -> Int64 { try self.inner.advanceEventCursor(consumer, to: id) }
     func moveScheduleMark(from expected: ScheduleMark?, to mark: ScheduleMark) throws -> Bool {
         try self.inner.moveScheduleMark(from: expected, to: mark)
     }

@@ -32,7 +32,8 @@ struct PostgresRoleSplitTests {
             GRANT SELECT, INSERT, UPDATE ON \(s).jobs, \(s).tasks, \(s).hosts, \(s).task_logs TO \(r);
             GRANT SELECT, INSERT ON \(s).audit, \(s).shared_secrets TO \(r);
             GRANT SELECT, INSERT, UPDATE, DELETE ON \(s).job_overviews TO \(r);
-            GRANT SELECT, INSERT, UPDATE ON \(s).schedule_marks TO \(r);
+            GRANT SELECT, INSERT, UPDATE ON \(s).schedule_marks, \(s).event_cursors TO \(r);
+            GRANT SELECT, INSERT ON \(s).job_events TO \(r);
             GRANT SELECT ON \(s).sluice_schema TO \(r);
             """)
         // libpq takes the last of a repeated keyword: the same database and schema, the other role.
@@ -73,6 +74,8 @@ struct PostgresRoleSplitTests {
         let mark = ScheduleMark(name: "nightly", nextFireAt: Date(), fingerprint: "@daily|UTC")
         #expect(try store.moveScheduleMark(from: nil, to: mark))
         #expect(try store.scheduleMarks() == [mark])
+        #expect(try store.jobEvents(after: 0, limit: 10).map(\.state) == [.failed], "the end was recorded as an event")
+        #expect(try store.advanceEventCursor("chains", to: nil) > 0)
         #expect(try store.auditRecords(AuditQuery()).count == 1)
         // Stored logs and the shared secret, with the documented grants only.
         try store.storeLog(jobID: job.id, task: job.tasks[0].name, attempt: 1, bytes: Array("log\n".utf8))

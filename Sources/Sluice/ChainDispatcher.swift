@@ -1,0 +1,125 @@
+import ByteStrings
+import Foundation
+import JobStore
+import Locking
+import Logging
+import Policy
+import Workflow
+
+/// Triggers what finished jobs chain to (`on_success`, `on_failure`), reading the store's job
+/// events (`JobEvent`) from its own cursor (`consumer`).
+///
+/// Each chained job is submitted with the idempotency key `chain:<job>:<state>:<index>` and the
+/// cursor moves past an event only after its chains were submitted, so a crash in between, or
+/// two hosts reading the same events, trigger each chain of a job once. A chain runs as the
+/// principal `chain:<pipeline>` (identity source `chain`) with its configured roles, authorized
+/// and audited like any trigger; a chain the policy or the target's parameters refuse is audited
+/// as refused and skipped. A new store (no cursor yet) starts at its latest event: history is
+/// not replayed.
+final class ChainDispatcher: Sendable {
+    /// The cursor's name in the store.
+    static let consumer = "chains"
+    /// Events read per pass.
+    static let pageSize = 100
+    /// How often the store is asked for new events.
+    static let interval: TimeInterval = 1
+
+    private let app: App
+    private let logger = Logger(label: "chains")
+    private let stopped = Locked(false)
+    private let wakeUp = DispatchSemaphore(value: 0)
+
+    init(app: App) { self.app = app }
+
+    /// Handles the events after the cursor, at most one page; returns whether a whole page was
+    /// read (more may wait). Events of pipelines without chains just move the cursor.
+    @discardableResult
+    func pass() -> Bool {
+        let store = self.app.store
+        do {
+            let cursor = try store.eventCursor(Self.consumer) ?? store.advanceEventCursor(Self.consumer, to: nil)
+            let events = try store.jobEvents(after: cursor, limit: Self.pageSize)
+            let snapshot = self.app.currentSnapshot
+            for event in events {
+                if event.state.isTerminal, let pipeline = snapshot.pipeline(named: event.pipeline) {
+                    let chains = pipeline.chains.filter { $0.on == event.state }
+                    if !chains.isEmpty { try self.trigger(chains, after: event, from: pipeline, snapshot: snapshot) }
+                }
+                try store.advanceEventCursor(Self.consumer, to: event.id)
+            }
+            return events.count == Self.pageSize
+        } catch {
+            self.logger.error("cannot read or act on job events; retrying", ["error": "\(error)"])
+            return false
+        }
+    }
+
+    /// Submits `chains` after the job of `event`.
+    /// - Throws: what the store throws: the event is then handled again at the next pass.
+    func trigger(_ chains: [PipelineChain], after event: JobEvent, from source: PipelineDefinition, snapshot: ConfigurationSnapshot) throws
+    {
+        guard let job = try self.app.store.jobs(JobQuery(limit: 1, ids: [event.jobID])).first else { return }
+        let principal = PipelineChain.principal(of: source.name)
+        for chain in chains {
+            let what = "\(chain.on == .succeeded ? "on_success" : "on_failure")[\(chain.index)] of job \(job.id) (\(source.name))"
+            func record(_ allowed: Bool, _ reason: String, pipeline: String, jobID: Int64? = nil) -> AuditRecord {
+                AuditRecord(
+                    at: Date(), event: "trigger", allowed: allowed, user: principal, identitySource: PipelineChain.identitySource,
+                    pipeline: pipeline, jobID: jobID, reason: "\(what): \(reason)", requestID: nil, clientAddress: nil,
+                    configHash: snapshot.configuration.hash)
+            }
+            guard let target = snapshot.pipeline(named: chain.trigger) else {
+                try self.app.store.appendAudit(record(false, "no pipeline \(chain.trigger)", pipeline: chain.trigger))
+                continue
+            }
+            let values: [String: String]
+            do { values = try target.resolveParameters(chain.values(after: job)) } catch {
+                let fields = error.fields.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: "; ")
+                try self.app.store.appendAudit(record(false, "invalid parameters (\(fields))", pipeline: target.name))
+                self.logger.warning("a chained job's parameters were refused", ["chain": what, "errors": fields])
+                continue
+            }
+            let (stored, secret) = target.separateSecrets(values)
+            let subject = Subject(user: principal, roles: Set(chain.roles.map { ByteString($0) }))
+            guard case .allow(let role, let grant) = snapshot.policy.decide(subject, .trigger, pipeline: target.name, parameters: stored)
+            else {
+                try self.app.store.appendAudit(
+                    record(false, "roles \(chain.roles.joined(separator: ", ")) may not trigger", pipeline: target.name))
+                self.logger.warning("a chained job was not allowed", ["chain": what, "pipeline": target.name])
+                continue
+            }
+            let submission = try self.app.submit(
+                target, stored: stored, secret: secret, triggeredBy: principal, identitySource: PipelineChain.identitySource,
+                idempotencyKey: chain.idempotencyKey(jobID: job.id), snapshot: snapshot,
+                audit: record(true, "roles.\(role).grants[\(grant)]", pipeline: target.name))
+            switch submission {
+            case .created(let created):
+                self.app.runner?.wake()
+                self.logger.info("chained job triggered", ["job.id": "\(created.id)", "after": "\(job.id)", "pipeline": target.name])
+            case .existing: break
+            case .refused(let refusal):
+                try self.app.store.appendAudit(record(false, "refused: \(refusal)", pipeline: target.name))
+                self.logger.warning("a chained job was refused", ["chain": what, "reason": "\(refusal)"])
+            }
+        }
+    }
+
+    /// Reads events on a background thread until `stop()`: every `interval`, at once again
+    /// while pages are full.
+    func start() {
+        let thread = Thread { [self] in
+            while !self.stopped.withLock({ $0 }) {
+                if self.pass() { continue }
+                _ = self.wakeUp.wait(timeout: .now() + Self.interval)
+            }
+        }
+        thread.name = "sluice.chains"
+        thread.start()
+    }
+
+    /// Stops the thread after its current pass.
+    func stop() {
+        self.stopped.withLock { $0 = true }
+        self.wakeUp.signal()
+    }
+}
