@@ -66,13 +66,16 @@ public struct CronSchedule: Sendable, Hashable {
         for _ in 0..<Self.searchDays {
             let (_, month, dayOfMonth) = Self.civil(day)
             if self.expression.matches(month: month, day: dayOfMonth, weekday: Self.weekday(day)) {
+                // The zone's offsets around this day bound where its wall times can fall: a wall
+                // time w is at w - offset for an offset in low...high (a skipped one, at the jump
+                // between them). Only walls that may come after `after` are resolved, and the
+                // search stops at the first wall that cannot come before the best so far.
+                let (low, high) = self.offsets(around: day)
                 search: for hour in hours {
                     for minute in minutes {
                         let wall = day * 86_400 + hour * 3_600 + minute * 60
-                        // Offsets are within -12 h ... +14 h: a wall time this far from `after`
-                        // cannot be the answer.
-                        if Double(wall + 13 * 3_600) <= after { continue }
-                        if let best, wall - 15 * 3_600 > best { break search }
+                        if Double(wall - low) <= after { continue }
+                        if let best, wall - high > best { break search }
                         for instant in self.instants(wall) where Double(instant) > after {
                             best = min(best ?? instant, instant)
                         }
@@ -97,6 +100,16 @@ public struct CronSchedule: Sendable, Hashable {
             cursor = next
         }
         return result
+    }
+
+    /// The smallest and largest UTC offsets (seconds) the zone has from the day before `day` to
+    /// the day after it (days counted from 1970-01-01 on the wall clock).
+    func offsets(around day: Int) -> (low: Int, high: Int) {
+        let zone = self.timeZone
+        let samples = [day - 1, day, day + 1, day + 2].map { d in
+            zone.secondsFromGMT(for: Date(timeIntervalSince1970: Double(d * 86_400)))
+        }
+        return (samples.min() ?? 0, samples.max() ?? 0)
     }
 
     /// The instants (Unix seconds) at which the wall clock reads `wall` (seconds of a local date

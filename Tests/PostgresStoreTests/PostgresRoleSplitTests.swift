@@ -74,7 +74,7 @@ struct PostgresRoleSplitTests {
         let mark = ScheduleMark(name: "nightly", nextFireAt: Date(), fingerprint: "@daily|UTC")
         #expect(try store.moveScheduleMark(from: nil, to: mark))
         #expect(try store.scheduleMarks() == [mark])
-        #expect(try store.jobEvents(after: 0, limit: 10).map(\.state) == [.failed], "the end was recorded as an event")
+        #expect(try store.jobEvents(after: 0, limit: 10).map(\.state) == [.running, .failed], "the start and the end were recorded")
         #expect(try store.advanceEventCursor("chains", to: nil) > 0)
         #expect(try store.auditRecords(AuditQuery()).count == 1)
         // Stored logs and the shared secret, with the documented grants only.

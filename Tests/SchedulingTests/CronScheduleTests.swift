@@ -93,7 +93,7 @@ import Testing
     func againstBruteForce(_ expression: String, _ zone: String) throws {
         let schedule = try CronSchedule(expression: expression, timeZone: zone)
         let start = Self.utc("2026-01-01T00:00:00")
-        let end = Self.utc("2026-03-01T00:00:00")
+        let end = Self.utc("2026-02-01T00:00:00")
         let offset = schedule.timeZone.secondsFromGMT(for: start)
         var expected: [Date] = []
         var t = Int(start.timeIntervalSince1970) + 60
