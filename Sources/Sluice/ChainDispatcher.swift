@@ -32,7 +32,12 @@ final class ChainDispatcher: Sendable {
     init(app: App) { self.app = app }
 
     /// Handles the events after the cursor, at most one page; returns whether a whole page was
-    /// read (more may wait). Events of pipelines without chains just move the cursor.
+    /// read (more may wait). Events of pipelines without chains are only passed over.
+    ///
+    /// The cursor is written once per page, after the last event handled (also when a later one
+    /// failed): a busy store ends thousands of jobs a second, and one write per event would
+    /// double its writes. A crash inside a page hands its events out again, which the
+    /// idempotency keys make harmless.
     @discardableResult
     func pass() -> Bool {
         let store = self.app.store
@@ -40,12 +45,20 @@ final class ChainDispatcher: Sendable {
             let cursor = try store.eventCursor(Self.consumer) ?? store.advanceEventCursor(Self.consumer, to: nil)
             let events = try store.jobEvents(after: cursor, limit: Self.pageSize)
             let snapshot = self.app.currentSnapshot
+            var handled: Int64? = nil
+            defer {
+                if let handled {
+                    do { try store.advanceEventCursor(Self.consumer, to: handled) } catch {
+                        self.logger.error("cannot move the chains' cursor; its events will be handled again", ["error": "\(error)"])
+                    }
+                }
+            }
             for event in events {
                 if event.state.isTerminal, let pipeline = snapshot.pipeline(named: event.pipeline) {
                     let chains = pipeline.chains.filter { $0.on == event.state }
                     if !chains.isEmpty { try self.trigger(chains, after: event, from: pipeline, snapshot: snapshot) }
                 }
-                try store.advanceEventCursor(Self.consumer, to: event.id)
+                handled = event.id
             }
             return events.count == Self.pageSize
         } catch {
