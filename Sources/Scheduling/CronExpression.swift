@@ -37,6 +37,15 @@ public struct CronExpression: Sendable, Hashable, CustomStringConvertible {
 
     public var description: String { self.text }
 
+    /// The expression's meaning as text, the same however it was written (`@daily`,
+    /// `0 0 * * *` and `0  0 * * 7-7,0` alike): what a kept mark is compared with, so an edit
+    /// that changes only spelling keeps the schedule's place.
+    public var canonical: String {
+        let stars = (self.daysOfMonthStar ? "*" : "-") + (self.daysOfWeekStar ? "*" : "-")
+        return [UInt64(self.minutes), UInt64(self.hours), UInt64(self.daysOfMonth), UInt64(self.months), UInt64(self.daysOfWeek)]
+            .map { String($0, radix: 16) }.joined(separator: ".") + stars
+    }
+
     /// What each name stands for.
     static let macros: [(name: String, fields: String)] = [
         ("@yearly", "0 0 1 1 *"), ("@annually", "0 0 1 1 *"), ("@monthly", "0 0 1 * *"), ("@weekly", "0 0 * * 0"),

@@ -28,6 +28,7 @@ final class ChainDispatcher: Sendable {
     private let logger = Logger(label: "chains")
     private let stopped = Locked(false)
     private let wakeUp = DispatchSemaphore(value: 0)
+    private let exited = DispatchSemaphore(value: 0)
 
     init(app: App) { self.app = app }
 
@@ -46,20 +47,23 @@ final class ChainDispatcher: Sendable {
             let events = try store.jobEvents(after: cursor, limit: Self.pageSize)
             let snapshot = self.app.currentSnapshot
             var handled: Int64? = nil
-            defer {
-                if let handled {
-                    do { try store.advanceEventCursor(Self.consumer, to: handled) } catch {
-                        self.logger.error("cannot move the chains' cursor; its events will be handled again", ["error": "\(error)"])
-                    }
-                }
-            }
+            var failure: (any Error)? = nil
             for event in events {
-                if event.state.isTerminal, let pipeline = snapshot.pipeline(named: event.pipeline) {
-                    let chains = pipeline.chains.filter { $0.on == event.state }
-                    if !chains.isEmpty { try self.trigger(chains, after: event, from: pipeline, snapshot: snapshot) }
+                do {
+                    if event.state.isTerminal, let pipeline = snapshot.pipeline(named: event.pipeline) {
+                        let chains = pipeline.chains.filter { $0.on == event.state }
+                        if !chains.isEmpty { try self.trigger(chains, after: event, from: pipeline, snapshot: snapshot) }
+                    }
+                    handled = event.id
+                } catch {
+                    failure = error
+                    break
                 }
-                handled = event.id
             }
+            if let handled { try store.advanceEventCursor(Self.consumer, to: handled) }
+            if let failure { throw failure }
+            // Only a full page handled and recorded asks for another pass at once: a failure
+            // waits for the next interval instead of spinning on the same events.
             return events.count == Self.pageSize
         } catch {
             self.logger.error("cannot read or act on job events; retrying", ["error": "\(error)"])
@@ -73,6 +77,7 @@ final class ChainDispatcher: Sendable {
     {
         guard let job = try self.app.store.jobs(JobQuery(limit: 1, ids: [event.jobID])).first else { return }
         let principal = PipelineChain.principal(of: source.name)
+        let endedAs = event.state
         for chain in chains {
             let what = "\(chain.on == .succeeded ? "on_success" : "on_failure")[\(chain.index)] of job \(job.id) (\(source.name))"
             func record(_ allowed: Bool, _ reason: String, pipeline: String, jobID: Int64? = nil) -> AuditRecord {
@@ -86,15 +91,15 @@ final class ChainDispatcher: Sendable {
                 continue
             }
             let values: [String: String]
-            do { values = try target.resolveParameters(chain.values(after: job)) } catch {
+            do { values = try target.resolveParameters(chain.values(after: job, endedAs: endedAs)) } catch {
                 let fields = error.fields.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: "; ")
                 try self.app.store.appendAudit(record(false, "invalid parameters (\(fields))", pipeline: target.name))
                 self.logger.warning("a chained job's parameters were refused", ["chain": what, "errors": fields])
                 continue
             }
             let (stored, secret) = target.separateSecrets(values)
-            let subject = Subject(user: principal, roles: Set(chain.roles.map { ByteString($0) }))
-            guard case .allow(let role, let grant) = snapshot.policy.decide(subject, .trigger, pipeline: target.name, parameters: stored)
+            let (subject, policy) = Self.authority(of: chain, principal: principal, in: snapshot.policy)
+            guard case .allow(let role, let grant) = policy.decide(subject, .trigger, pipeline: target.name, parameters: stored)
             else {
                 try self.app.store.appendAudit(
                     record(false, "roles \(chain.roles.joined(separator: ", ")) may not trigger", pipeline: target.name))
@@ -103,7 +108,7 @@ final class ChainDispatcher: Sendable {
             }
             let submission = try self.app.submit(
                 target, stored: stored, secret: secret, triggeredBy: principal, identitySource: PipelineChain.identitySource,
-                idempotencyKey: chain.idempotencyKey(jobID: job.id), snapshot: snapshot,
+                idempotencyKey: chain.idempotencyKey(jobID: job.id, eventID: event.id), snapshot: snapshot,
                 audit: record(true, "roles.\(role).grants[\(grant)]", pipeline: target.name))
             switch submission {
             case .created(let created):
@@ -117,6 +122,17 @@ final class ChainDispatcher: Sendable {
         }
     }
 
+    /// The subject a chain acts as, and the policy it is judged by: exactly the chain's roles,
+    /// assigned directly, in a policy of those roles alone (no default role, no other role that
+    /// lists the principal among its users).
+    static func authority(of chain: PipelineChain, principal: String, in policy: Policy) -> (Subject, Policy) {
+        let names = Set(chain.roles.map { ByteString($0) })
+        return (
+            Subject(user: principal, roles: names),
+            Policy(roles: policy.roles.filter { names.contains(ByteString($0.name)) }, defaultRole: nil)
+        )
+    }
+
     /// Reads events on a background thread until `stop()`: every `interval`, at once again
     /// while pages are full.
     func start() {
@@ -125,14 +141,17 @@ final class ChainDispatcher: Sendable {
                 if self.pass() { continue }
                 _ = self.wakeUp.wait(timeout: .now() + Self.interval)
             }
+            self.exited.signal()
         }
         thread.name = "sluice.chains"
         thread.start()
     }
 
-    /// Stops the thread after its current pass.
-    func stop() {
+    /// Stops the thread after its current pass, waiting for it (at most `timeout` seconds) so
+    /// no chained job is being submitted while the server stops.
+    func stop(timeout: TimeInterval = 10) {
         self.stopped.withLock { $0 = true }
         self.wakeUp.signal()
+        _ = self.exited.wait(timeout: .now() + timeout)
     }
 }

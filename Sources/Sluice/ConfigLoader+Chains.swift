@@ -45,11 +45,8 @@ extension ConfigLoader {
         let byName = Dictionary(pipelines.values.map { (ByteString($0.name), $0) }, uniquingKeysWith: { a, _ in a })
         for name in pipelines.keys.sorted() {
             let source = pipelines[name]!
-            var index: [JobState: Int] = [:]
             for chain in source.chains {
-                let i = index[chain.on, default: 0]
-                index[chain.on] = i + 1
-                let p = "pipelines.\(name).\(chain.on == .succeeded ? "on_success" : "on_failure")[\(i)]"
+                let p = "pipelines.\(name).\(chain.on == .succeeded ? "on_success" : "on_failure")[\(chain.index)]"
                 guard let target = byName[ByteString(chain.trigger)] else {
                     problems.add("\(p).trigger", "no pipeline is named \(chain.trigger)")
                     continue
@@ -67,12 +64,18 @@ extension ConfigLoader {
                         problems.add("\(p).params.\(param.name)", "{param.\(used)}: \(name) has no stored parameter \(used)")
                     }
                 }
+                // Required parameters of the target without a default must be given.
+                for spec in target.parameters where spec.isRequired && spec.defaultValue == nil {
+                    if !chain.params.contains(where: { $0.name.utf8.elementsEqual(spec.name.utf8) }) {
+                        problems.add("\(p).params", "\(target.name) requires \(spec.name)")
+                    }
+                }
                 let known = Set(policy.roles.map { ByteString($0.name) })
                 for role in chain.roles where !known.contains(ByteString(role)) {
                     problems.add("\(p).roles", "no role is named \(role)")
                 }
-                let subject = Subject(user: PipelineChain.principal(of: name), roles: Set(chain.roles.map { ByteString($0) }))
-                if case .deny = policy.decide(subject, .trigger, pipeline: target.name) {
+                let (subject, scoped) = ChainDispatcher.authority(of: chain, principal: PipelineChain.principal(of: name), in: policy)
+                if case .deny = scoped.decide(subject, .trigger, pipeline: target.name) {
                     problems.add("\(p).roles", "\(chain.roles.joined(separator: ", ")) may not trigger \(target.name)")
                 }
             }

@@ -21,6 +21,7 @@ final class Scheduler: Sendable {
     private let logger = Logger(label: "scheduler")
     private let stopped = Locked(false)
     private let wakeUp = DispatchSemaphore(value: 0)
+    private let exited = DispatchSemaphore(value: 0)
 
     /// Longest sleep between ticks: a reload that adds a schedule is seen within this.
     static let maxSleep: TimeInterval = 30
@@ -60,13 +61,29 @@ final class Scheduler: Sendable {
     ) -> Date? {
         let fingerprint = schedule.fingerprint
         do {
+            let next = schedule.schedule.next(after: now)
             if let kept, kept.fingerprint.utf8.elementsEqual(fingerprint.utf8) {
-                guard kept.nextFireAt <= now else { return kept.nextFireAt }
-                for time in schedule.missed.due(schedule.schedule, mark: kept.nextFireAt, now: now) {
-                    try self.fire(pipeline, schedule, at: time, snapshot: snapshot)
+                // A mark later than the next fire time from now was set by a clock that ran
+                // ahead (this host's before a correction, or another host's): trusting it would
+                // silence the schedule until then. It is reset below, from now.
+                if kept.nextFireAt > now, let next, kept.nextFireAt <= next { return kept.nextFireAt }
+                if kept.nextFireAt > now {
+                    self.logger.warning(
+                        "a schedule's kept next run is later than its next run from now; starting from now",
+                        ["schedule": schedule.name, "kept": "\(kept.nextFireAt)"])
                 }
+                if kept.nextFireAt <= now {
+                    for time in schedule.missed.due(schedule.schedule, mark: kept.nextFireAt, now: now) {
+                        try self.fire(pipeline, schedule, at: time, snapshot: snapshot)
+                    }
+                }
+            } else if let kept {
+                // Kept for another expression or zone: a reload changed it (or another host runs
+                // another configuration, which would reset it back; hence the warning).
+                self.logger.warning(
+                    "a schedule's definition changed; starting from now", ["schedule": schedule.name, "kept": kept.fingerprint])
             }
-            guard let next = schedule.schedule.next(after: now) else { return nil }
+            guard let next else { return nil }
             let mark = ScheduleMark(name: schedule.name, nextFireAt: next, fingerprint: fingerprint)
             if try !self.app.store.moveScheduleMark(from: kept, to: mark) {
                 self.logger.info("another host moved the schedule first", ["schedule": schedule.name])
@@ -135,6 +152,7 @@ final class Scheduler: Sendable {
                 let sleep = min(Self.maxSleep, max(0.05, (next ?? now.addingTimeInterval(Self.maxSleep)).timeIntervalSince(Date())))
                 _ = self.wakeUp.wait(timeout: .now() + sleep)
             }
+            self.exited.signal()
         }
         thread.name = "sluice.scheduler"
         thread.start()
@@ -143,9 +161,11 @@ final class Scheduler: Sendable {
     /// Ticks now (after a reload).
     func wake() { self.wakeUp.signal() }
 
-    /// Stops the thread after its current tick.
-    func stop() {
+    /// Stops the thread after its current tick, waiting for it (at most `timeout` seconds) so no
+    /// run is being submitted while the server stops.
+    func stop(timeout: TimeInterval = 10) {
         self.stopped.withLock { $0 = true }
         self.wakeUp.signal()
+        _ = self.exited.wait(timeout: .now() + timeout)
     }
 }

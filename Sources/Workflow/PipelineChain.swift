@@ -32,13 +32,16 @@ public struct PipelineChain: Sendable, Hashable {
     /// The principal a chained job of `pipeline` is triggered as.
     public static func principal(of pipeline: String) -> String { "chain:\(pipeline)" }
 
-    /// The idempotency key of the job this chain triggers for the finished job `jobID`.
-    public func idempotencyKey(jobID: Int64) -> String { "chain:\(jobID):\(self.on.rawValue):\(self.index)" }
+    /// The idempotency key of the job this chain triggers for the end of a job recorded as the
+    /// job event `eventID`: each end of a job (a retried job may fail again) triggers it once.
+    public func idempotencyKey(jobID: Int64, eventID: Int64) -> String { "chain:\(jobID):\(eventID):\(self.index)" }
 
-    /// The parameter values for the job that follows `job`.
-    public func values(after job: JobRecord) -> [String: String] {
+    /// The parameter values for the job that follows `job`, which ended in `state`.
+    public func values(after job: JobRecord, endedAs state: JobState) -> [String: String] {
+        var ended = job
+        ended.state = state
         var values: [String: String] = [:]
-        for p in self.params { values[p.name] = p.value.render(job) }
+        for p in self.params { values[p.name] = p.value.render(ended) }
         return values
     }
 }

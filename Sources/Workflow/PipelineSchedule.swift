@@ -29,9 +29,10 @@ public struct PipelineSchedule: Sendable, Hashable {
     /// The identity source of scheduled jobs.
     public static let identitySource = "schedule"
 
-    /// What a run stores as its kept mark: the expression and the zone. A mark kept for another
-    /// definition (the configuration changed) is not caught up from.
-    public var fingerprint: String { "\(self.schedule.expression.text)|\(self.schedule.timeZone.identifier)" }
+    /// What a kept mark is computed for: the expression's meaning and the zone's configured name.
+    /// A mark kept for another definition (the configuration changed) is not caught up from; one
+    /// that differs only in spelling (`@daily` for `0 0 * * *`) is.
+    public var fingerprint: String { "\(self.schedule.expression.canonical)|\(self.schedule.zoneName)" }
 
     /// The parameter values for the run due at `instant`, before the pipeline's validation.
     public func values(at instant: Date) -> [String: String] {

@@ -1,5 +1,7 @@
+import ByteStrings
 import Foundation
 import JobStore
+import Policy
 import Testing
 import Workflow
 
@@ -68,6 +70,34 @@ import Workflow
         dispatcher.pass()
         #expect(try Self.jobs(h, "alert").map { $0.params["what"] } == ["extract \(second.id) failed by bob"])
         #expect(try Self.jobs(h, "publish").count == 1, "a failure does not publish")
+    }
+
+    @Test("A retried job that fails again triggers on_failure again, with the state it ended in")
+    func eachEnd() throws {
+        let h = try AppHarness(config: Self.config())
+        defer { h.remove() }
+        let dispatcher = ChainDispatcher(app: h.app)
+        dispatcher.pass()
+        let job = try h.createJob(pipeline: "extract", params: ["date": "2026-05-01"])
+        try Self.finish(h, job, .failed)
+        #expect(try h.store.retry(jobID: job.id) != nil)
+        try h.store.record(
+            jobID: job.id, changes: job.tasks.map { TaskChange(task: $0.name, state: .failed, exitCode: 1) }, jobState: .failed)
+        dispatcher.pass()
+        #expect(try Self.jobs(h, "alert").map { $0.params["what"] } == Array(repeating: "extract \(job.id) failed by bob", count: 2))
+    }
+
+    @Test("A chain holds exactly its roles: not the default role, nor a role that lists its principal")
+    func exactlyItsRoles() throws {
+        let publisher = Role(name: "publisher", grants: [Grant(pipelines: [GlobPattern("publish")], verbs: [.trigger])])
+        let everyone = Role(
+            name: "everyone", users: [ByteString("chain:extract")], grants: [Grant(pipelines: [GlobPattern("*")], verbs: [.trigger])])
+        let policy = Policy(roles: [publisher, everyone], defaultRole: "everyone")
+        let chain = PipelineChain(on: .succeeded, trigger: "publish", params: [], roles: ["publisher"], index: 0)
+        let (subject, scoped) = ChainDispatcher.authority(of: chain, principal: "chain:extract", in: policy)
+        #expect(scoped.decide(subject, .trigger, pipeline: "publish") == .allow(role: "publisher", grantIndex: 0))
+        #expect(!scoped.decide(subject, .trigger, pipeline: "alert").isAllowed, "the default role or the user match leaked in")
+        #expect(policy.decide(subject, .trigger, pipeline: "alert").isAllowed, "the unscoped policy allows it: the test shows something")
     }
 
     @Test("A crash after the chained job's commit and before the cursor moved triggers it once; history is not replayed")
@@ -146,6 +176,10 @@ import Workflow
             (
                 "x: { tasks: { t: { run: [\"/bin/true\"] } }, on_failure: [{ roles: [\"publisher\"] }] },",
                 "pipelines.x.on_failure[0].trigger", "required"
+            ),
+            (
+                "x: { tasks: { t: { run: [\"/bin/true\"] } }, on_success: [{ trigger: \"publish\", roles: [\"publisher\"] }] },",
+                "pipelines.x.on_success[0].params", "publish requires date"
             ),
             (
                 "x: { tasks: { t: { run: [\"/bin/true\"] } }, on_success: [{ trigger: \"x\", roles: [\"ops\"] }] },", "pipelines.x",

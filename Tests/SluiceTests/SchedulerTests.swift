@@ -136,6 +136,29 @@ import Workflow
         #expect(plain.status.code == 200 && !AppHarness.text(plain).contains("schedules"), "no schedules: no member")
     }
 
+    @Test("A mark a clock ahead set is reset from now; a change of spelling only keeps the schedule's place")
+    func clockAheadAndSpelling() throws {
+        let h = try AppHarness(config: Self.config("cron: \"@hourly\", params: { date: \"{date}\" }"))
+        defer { h.remove() }
+        let schedule = try #require(h.configuration.pipelines["report"]?.schedules.first)
+        // A host whose clock ran a year ahead moved the mark there.
+        #expect(
+            try h.store.moveScheduleMark(
+                from: nil, to: ScheduleMark(name: "nightly", nextFireAt: Self.utc("2027-05-01T10:00:00"), fingerprint: schedule.fingerprint)
+            ))
+        #expect(Scheduler(app: h.app).tick(now: Self.utc("2026-05-01T09:30:00")) == Self.utc("2026-05-01T10:00:00"))
+        #expect(try h.store.scheduleMarks().first?.nextFireAt == Self.utc("2026-05-01T10:00:00"))
+        Scheduler(app: h.app).tick(now: Self.utc("2026-05-01T10:00:01"))
+        #expect(try Self.jobs(h).count == 1, "it fires again on this clock")
+
+        let spelled = try CronSchedule(expression: "0 */1 * * *", timeZone: "UTC")
+        var respelled = schedule
+        respelled.schedule = spelled
+        #expect(respelled.fingerprint == schedule.fingerprint, "@hourly and 0 */1 * * * are one schedule")
+        respelled.schedule = try CronSchedule(expression: "0 * * * *", timeZone: "Etc/UTC")
+        #expect(respelled.fingerprint != schedule.fingerprint, "another zone name is another definition")
+    }
+
     @Test("Without schedules the scheduler does nothing and asks for no wake-up")
     func none() throws {
         let h = try AppHarness()
