@@ -93,6 +93,12 @@ public protocol JobStore: Sendable {
     /// - Returns: the cursor after the call.
     @discardableResult
     func advanceEventCursor(_ consumer: String, to id: Int64?) throws -> Int64
+
+    /// Deletes job events every reader has passed (ids up to the lowest cursor), at most
+    /// `limit` of them, oldest first; nothing while no reader has a cursor.
+    /// - Returns: how many were deleted.
+    @discardableResult
+    func pruneJobEvents(limit: Int) throws -> Int
 }
 
 /// The changes of one job in a batched commit.

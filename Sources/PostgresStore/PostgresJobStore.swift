@@ -452,6 +452,18 @@ public final class PostgresJobStore: JobStore {
         }
     }
 
+    @discardableResult
+    public func pruneJobEvents(limit: Int) throws -> Int {
+        try self.write { db in
+            try db.execute(
+                """
+                DELETE FROM job_events WHERE id IN (
+                    SELECT id FROM job_events WHERE id <= (SELECT min(event_id) FROM event_cursors) ORDER BY id LIMIT $1)
+                """, [.int64(Int64(max(0, limit)))]
+            ).affectedRows ?? 0
+        }
+    }
+
     public func jobs(_ query: JobQuery) throws -> [JobRecord] {
         if query.matchesNothing { return [] }
         var sql = "SELECT * FROM jobs WHERE true"

@@ -619,6 +619,18 @@ public final class SQLiteJobStore: JobStore {
         }
     }
 
+    @discardableResult
+    public func pruneJobEvents(limit: Int) throws -> Int {
+        try self.write { db in
+            try db.run(
+                """
+                DELETE FROM job_events WHERE id IN (
+                    SELECT id FROM job_events WHERE id <= (SELECT min(event_id) FROM event_cursors) ORDER BY id LIMIT ?)
+                """, [.integer(Int64(max(0, limit)))])
+            return db.changes
+        }
+    }
+
     public func appendAudit(_ record: AuditRecord) throws {
         try self.write { db in try Self.insertAudit(record, into: db) }
     }

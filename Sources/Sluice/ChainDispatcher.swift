@@ -29,6 +29,12 @@ final class ChainDispatcher: Sendable {
     private let stopped = Locked(false)
     private let wakeUp = DispatchSemaphore(value: 0)
     private let exited = DispatchSemaphore(value: 0)
+    /// When events were last pruned.
+    private let lastPrune = Locked(Date.distantPast)
+
+    /// How often events every reader has passed are deleted, and how many at most each time.
+    static let pruneInterval: TimeInterval = 600
+    static let pruneLimit = 10_000
 
     init(app: App) { self.app = app }
 
@@ -62,12 +68,30 @@ final class ChainDispatcher: Sendable {
             }
             if let handled { try store.advanceEventCursor(Self.consumer, to: handled) }
             if let failure { throw failure }
+            self.pruneIfDue(store)
             // Only a full page handled and recorded asks for another pass at once: a failure
             // waits for the next interval instead of spinning on the same events.
             return events.count == Self.pageSize
         } catch {
             self.logger.error("cannot read or act on job events; retrying", ["error": "\(error)"])
             return false
+        }
+    }
+
+    /// Deletes the events every reader has passed, at most every `pruneInterval`: the outbox
+    /// would otherwise grow by two rows per job forever.
+    func pruneIfDue(_ store: any JobStore, now: Date = Date()) {
+        let due = self.lastPrune.withLock { last -> Bool in
+            guard now.timeIntervalSince(last) >= Self.pruneInterval else { return false }
+            last = now
+            return true
+        }
+        guard due else { return }
+        do {
+            let pruned = try store.pruneJobEvents(limit: Self.pruneLimit)
+            if pruned > 0 { self.logger.info("pruned job events every reader has passed", ["events": "\(pruned)"]) }
+        } catch {
+            self.logger.warning("cannot prune job events", ["error": "\(error)"])
         }
     }
 

@@ -231,6 +231,7 @@ class TimedStore: JobStore, @unchecked Sendable {
     func scheduleMarks() throws -> [ScheduleMark] { try self.inner.scheduleMarks() }
     func jobEvents(after id: Int64, limit: Int) throws -> [JobEvent] { try self.inner.jobEvents(after: id, limit: limit) }
     func eventCursor(_ consumer: String) throws -> Int64? { try self.inner.eventCursor(consumer) }
+    func pruneJobEvents(limit: Int) throws -> Int { try self.inner.pruneJobEvents(limit: limit) }
     func advanceEventCursor(_ consumer: String, to id: Int64?) throws -> Int64 { try self.inner.advanceEventCursor(consumer, to: id) }
     func moveScheduleMark(from expected: ScheduleMark?, to mark: ScheduleMark) throws -> Bool {
         try self.inner.moveScheduleMark(from: expected, to: mark)

@@ -56,4 +56,27 @@ import Testing
         #expect(try store.eventCursor("chains") == ids[1])
         #expect(try store.eventCursor("\u{212A}hains") == nil && store.eventCursor("chains ") == nil)
     }
+
+    @Test("Pruning deletes only events every reader has passed, oldest first, at most the limit", arguments: StoreKind.allCases)
+    func pruning(_ kind: StoreKind) throws {
+        let h = try kind.make()
+        defer { h.tearDown() }
+        let store = h.store
+        for _ in 0..<3 {
+            let job = try store.createJob(Fixtures.job())
+            try store.record(jobID: job.id, changes: [], jobState: .running)
+            try store.record(jobID: job.id, changes: [], jobState: .succeeded)
+        }
+        let ids = try store.jobEvents(after: 0, limit: 100).map(\.id)
+        #expect(ids.count == 6)
+        #expect(try store.pruneJobEvents(limit: 100) == 0, "no reader has a cursor: nothing is known to be read")
+        try store.advanceEventCursor("chains", to: ids[3])
+        try store.advanceEventCursor("webhooks", to: ids[1])
+        #expect(try store.pruneJobEvents(limit: 1) == 1)
+        #expect(try store.pruneJobEvents(limit: 100) == 1, "only up to the slowest reader")
+        #expect(try store.jobEvents(after: 0, limit: 100).map(\.id) == Array(ids[2...]))
+        try store.advanceEventCursor("webhooks", to: ids[5])
+        #expect(try store.pruneJobEvents(limit: 100) == 2)
+        #expect(try store.jobEvents(after: 0, limit: 100).map(\.id) == Array(ids[4...]))
+    }
 }

@@ -33,7 +33,7 @@ struct PostgresRoleSplitTests {
             GRANT SELECT, INSERT ON \(s).audit, \(s).shared_secrets TO \(r);
             GRANT SELECT, INSERT, UPDATE, DELETE ON \(s).job_overviews TO \(r);
             GRANT SELECT, INSERT, UPDATE ON \(s).schedule_marks, \(s).event_cursors TO \(r);
-            GRANT SELECT, INSERT ON \(s).job_events TO \(r);
+            GRANT SELECT, INSERT, DELETE ON \(s).job_events TO \(r);
             GRANT SELECT ON \(s).sluice_schema TO \(r);
             """)
         // libpq takes the last of a repeated keyword: the same database and schema, the other role.
@@ -76,6 +76,7 @@ struct PostgresRoleSplitTests {
         #expect(try store.scheduleMarks() == [mark])
         #expect(try store.jobEvents(after: 0, limit: 10).map(\.state) == [.running, .failed], "the start and the end were recorded")
         #expect(try store.advanceEventCursor("chains", to: nil) > 0)
+        #expect(try store.pruneJobEvents(limit: 10) == 2)
         #expect(try store.auditRecords(AuditQuery()).count == 1)
         // Stored logs and the shared secret, with the documented grants only.
         try store.storeLog(jobID: job.id, task: job.tasks[0].name, attempt: 1, bytes: Array("log\n".utf8))

@@ -72,6 +72,17 @@ struct AppHarness {
             repeated: repeated)
     }
 
+    /// Sends `GET path` as bob on a thread of its own and returns at once; `value()` waits for
+    /// the answer. For long-polls: a blocking send inside a `Task` holds one of the cooperative
+    /// pool's threads (two on this machine) for the whole wait, and the test's own continuation
+    /// then queues behind every other test's work, long enough for the poll to time out.
+    func sendOnThread(_ path: String, params: [String: String] = [:]) -> ThreadedResponse {
+        let result = ThreadedResponse()
+        let thread = Thread { [self] in result.set(self.send("GET", path, params: params)) }
+        thread.start()
+        return result
+    }
+
     /// Sends a request with an exact request URI and SCRIPT_NAME.
     func sendRaw(
         _ method: String, _ requestURI: String, scriptName: String, user: String? = "bob", body: String = "",
@@ -179,5 +190,24 @@ struct AppHarness {
         #expect(response.header("Content-Type") == "text/html; charset=utf-8", sourceLocation: sourceLocation)
         #expect(response.header("Content-Security-Policy")?.contains("frame-ancestors 'none'") == true, sourceLocation: sourceLocation)
         #expect(response.header("X-Content-Type-Options") == "nosniff", sourceLocation: sourceLocation)
+    }
+}
+
+/// The answer of `AppHarness.sendOnThread`, once it comes.
+final class ThreadedResponse: Sendable {
+    private let response = Locked<HTTPResponse?>(nil)
+    private let done = DispatchSemaphore(value: 0)
+
+    func set(_ response: HTTPResponse) {
+        self.response.withLock { $0 = response }
+        self.done.signal()
+    }
+
+    /// Waits for the answer (at most a minute; then a 599 that no test expects).
+    func value() -> HTTPResponse {
+        guard self.done.wait(timeout: .now() + 60) == .success, let response = self.response.withLock({ $0 }) else {
+            return HTTPResponse(status: HTTPStatus(code: 599, reason: "No answer within a minute"))
+        }
+        return response
     }
 }

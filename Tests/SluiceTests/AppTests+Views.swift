@@ -72,7 +72,7 @@ extension AppTests {
     }
 
     @Test("?wait long-polls until the job changes, answers 304 at the deadline, and refuses bad values")
-    func longPoll() async throws {
+    func longPoll() throws {
         let h = try AppHarness()
         defer { h.remove() }
         let job = try h.createJob()
@@ -83,11 +83,11 @@ extension AppTests {
         #expect(unchanged.status.code == 304)
         #expect(ContinuousClock.now - start >= .milliseconds(900))
         // A change committed while the request waits wakes it at once.
-        let waiter = Task.detached { h.send("GET", "/api/v1/jobs/\(job.id)?wait=20", params: ["HTTP_IF_NONE_MATCH": tag]) }
-        try await Task.sleep(for: .milliseconds(300))
+        let waiter = h.sendOnThread("/api/v1/jobs/\(job.id)?wait=20", params: ["HTTP_IF_NONE_MATCH": tag])
+        usleep(300_000)
         try h.start(job, task: "extract")
         h.app.changes.notify(job.id)
-        let woken = await waiter.value
+        let woken = waiter.value()
         #expect(woken.status.code == 200)
         #expect(AppHarness.text(woken).contains("\"state\":\"running\""))
         for bad in ["-1", "61", "x", "1.5"] {
@@ -96,7 +96,7 @@ extension AppTests {
     }
 
     @Test("?wait with a page of tasks compares that page: a change of another task's state wakes it through task_counts")
-    func pagedLongPoll() async throws {
+    func pagedLongPoll() throws {
         let h = try AppHarness()
         defer { h.remove() }
         let job = try h.createJob()
@@ -106,10 +106,8 @@ extension AppTests {
         #expect(AppHarness.text(first).contains("\"task_counts\":{\"queued\":1,\"running\":1}"))
         // A retry that starts at once leaves the page and the counts as they were; the attempts
         // started still change, and wake the poll.
-        let retrying = Task.detached {
-            h.send("GET", "/api/v1/jobs/\(job.id)?wait=20&task_limit=1&tasks=queued", params: ["HTTP_IF_NONE_MATCH": tag])
-        }
-        try await Task.sleep(for: .milliseconds(300))
+        let retrying = h.sendOnThread("/api/v1/jobs/\(job.id)?wait=20&task_limit=1&tasks=queued", params: ["HTTP_IF_NONE_MATCH": tag])
+        usleep(300_000)
         try h.store.record(
             jobID: job.id,
             changes: [
@@ -117,19 +115,18 @@ extension AppTests {
                 TaskChange(task: "extract", state: .running, pid: 4343),
             ], jobState: .running)
         h.app.changes.notify(job.id)
-        let retried = await retrying.value
+        let retried = retrying.value()
         #expect(retried.status.code == 200 && retried.header("ETag") != tag)
         #expect(AppHarness.text(retried).contains("\"task_counts\":{\"queued\":1,\"running\":1}"))
         #expect(AppHarness.text(retried).contains("\"attempts\":2"))
         let retriedTag = try #require(retried.header("ETag"))
         // The page (the queued task "load") does not change; the counts do when "extract" ends.
-        let waiter = Task.detached {
-            h.send("GET", "/api/v1/jobs/\(job.id)?wait=20&task_limit=1&tasks=queued", params: ["HTTP_IF_NONE_MATCH": retriedTag])
-        }
-        try await Task.sleep(for: .milliseconds(300))
+        let waiter = h.sendOnThread(
+            "/api/v1/jobs/\(job.id)?wait=20&task_limit=1&tasks=queued", params: ["HTTP_IF_NONE_MATCH": retriedTag])
+        usleep(300_000)
         try h.store.record(jobID: job.id, changes: [TaskChange(task: "extract", state: .succeeded, exitCode: 0)], jobState: .running)
         h.app.changes.notify(job.id)
-        let woken = await waiter.value
+        let woken = waiter.value()
         #expect(woken.status.code == 200 && woken.header("ETag") != retriedTag)
         let text = AppHarness.text(woken)
         #expect(text.contains("\"task_counts\":{\"queued\":1,\"succeeded\":1}"), "\(text)")

@@ -13,6 +13,7 @@ struct FailingJobStore: JobStore {
     func scheduleMarks() throws -> [ScheduleMark] { throw Failure() }
     func jobEvents(after id: Int64, limit: Int) throws -> [JobEvent] { throw Failure() }
     func eventCursor(_ consumer: String) throws -> Int64? { throw Failure() }
+    func pruneJobEvents(limit: Int) throws -> Int { throw Failure() }
     func advanceEventCursor(_ consumer: String, to id: Int64?) throws -> Int64 { throw Failure() }
     func moveScheduleMark(from expected: ScheduleMark?, to mark: ScheduleMark) throws -> Bool { throw Failure() }
     func jobs(_ query: JobQuery) throws -> [JobRecord] { throw Failure() }
