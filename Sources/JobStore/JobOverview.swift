@@ -131,6 +131,15 @@ public enum JobOverviewColumn {
             self.tallies = tallies
             self.ranked = ranked
         }
+
+        /// The stored part of an overview whose counts are those of `tallies`: what a store
+        /// keeps from its `GROUP BY` and its ranking.
+        public init(tallies: [LayerTally], ranked: [String]) {
+            self.init(
+                taskCount: tallies.reduce(0) { $0 + $1.tasks },
+                failedCount: tallies.reduce(0) { $0 + ($1.state == .failed ? $1.tasks : 0) },
+                tallies: tallies, ranked: ranked)
+        }
     }
 
     /// The column text for `stored`.
@@ -165,7 +174,7 @@ public enum JobOverviewColumn {
     public static func decode(_ text: String) throws -> Stored {
         let malformed = JobStoreError("malformed job overview")
         guard case .object(let members) = try? JSONValue.parse(Data(text.utf8)),
-            let taskCount = members["tasks"].flatMap(Self.integer), let failed = members["failed"].flatMap(Self.integer),
+            let taskCount = members["tasks"]?.wholeNumber, let failed = members["failed"]?.wholeNumber,
             case .array(let tallies)? = members["tallies"], case .array(let ranked)? = members["ranked"]
         else { throw malformed }
         // Counts that cannot be: a layer is below the number of tasks (a graph of n tasks has at
@@ -174,26 +183,18 @@ public enum JobOverviewColumn {
         return Stored(
             taskCount: Int(taskCount), failedCount: Int(failed),
             tallies: try tallies.map { entry in
-                guard case .array(let f) = entry, f.count == 6, let layer = Self.integer(f[0]), case .string(let name) = f[1],
-                    let state = TaskState(rawValue: name), let tasks = Self.integer(f[2]), let retries = Self.integer(f[3]),
+                guard case .array(let f) = entry, f.count == 6, let layer = f[0].wholeNumber, case .string(let name) = f[1],
+                    let state = TaskState(rawValue: name), let tasks = f[2].wholeNumber, let retries = f[3].wholeNumber,
                     layer >= 0, layer < taskCount, tasks >= 0, tasks <= taskCount, retries >= 0
                 else { throw malformed }
                 return LayerTally(
                     layer: Int(layer), state: state, tasks: Int(tasks), retries: Int(retries),
-                    firstStart: Self.integer(f[4]).map(StoredTime.date(milliseconds:)),
-                    lastEnd: Self.integer(f[5]).map(StoredTime.date(milliseconds:)))
+                    firstStart: f[4].wholeNumber.map(StoredTime.date(milliseconds:)),
+                    lastEnd: f[5].wholeNumber.map(StoredTime.date(milliseconds:)))
             },
             ranked: try ranked.map { entry in
                 guard case .string(let name) = entry else { throw malformed }
                 return name
             })
-    }
-
-    /// A JSON number that is a whole number within ±2^53.
-    private static func integer(_ value: JSONValue) -> Int64? {
-        guard case .number(let number) = value, number.isFinite, abs(number) <= 9_007_199_254_740_992,
-            number.rounded(.towardZero) == number
-        else { return nil }
-        return Int64(number)
     }
 }

@@ -47,22 +47,25 @@ public enum PastAttemptsColumn {
             throw JobStoreError("malformed attempt history")
         }
         return try entries.map { entry in
-            guard case .array(let fields) = entry, fields.count == 6, let attempt = Self.integer(fields[0]),
-                let started = Self.integer(fields[1]), case .string(let stateText) = fields[5],
+            guard case .array(let fields) = entry, fields.count == 6, let attempt = fields[0].wholeNumber,
+                let started = fields[1].wholeNumber, case .string(let stateText) = fields[5],
                 let state = TaskState(rawValue: stateText)
             else { throw JobStoreError("malformed attempt history") }
             var message: String? = nil
             if case .string(let text) = fields[4] { message = text }
             return PastAttempt(
                 attempt: Int(attempt), startedAt: StoredTime.date(milliseconds: started),
-                finishedAt: Self.integer(fields[2]).map(StoredTime.date(milliseconds:)),
-                exitCode: Self.integer(fields[3]).map { Int32(truncatingIfNeeded: $0) }, message: message, state: state)
+                finishedAt: fields[2].wholeNumber.map(StoredTime.date(milliseconds:)),
+                exitCode: fields[3].wholeNumber.map { Int32(truncatingIfNeeded: $0) }, message: message, state: state)
         }
     }
+}
 
-    /// A JSON number that is a whole number within ±2⁵³, as an integer.
-    private static func integer(_ value: JSONValue) -> Int64? {
-        guard case .number(let number) = value, number.isFinite, abs(number) <= 9_007_199_254_740_992,
+extension JSONValue {
+    /// A JSON number that is a whole number within ±2⁵³, as an integer; nil for anything else.
+    /// What the stored JSON columns (`PastAttemptsColumn`, `JobOverviewColumn`) accept.
+    var wholeNumber: Int64? {
+        guard case .number(let number) = self, number.isFinite, abs(number) <= 9_007_199_254_740_992,
             number.rounded(.towardZero) == number
         else { return nil }
         return Int64(number)

@@ -116,7 +116,7 @@ public final class SQLiteJobStore: JobStore {
     }
 
     /// Runs `body` with a reader connection from the pool.
-    private func read<T: Sendable>(_ body: (Connection) throws -> T) throws -> T {
+    func read<T: Sendable>(_ body: (Connection) throws -> T) throws -> T {
         try Self.classifying {
             let stripe = self.readers[Self.readerStripe()]
             let connection =
@@ -135,7 +135,7 @@ public final class SQLiteJobStore: JobStore {
     }
 
     /// Runs `body` inside a write transaction on the writer connection.
-    private func write<T: Sendable>(_ body: (Connection) throws -> T) throws -> T {
+    func write<T: Sendable>(_ body: (Connection) throws -> T) throws -> T {
         let timeout = Int(self.busyTimeoutMilliseconds)
         guard self.writerTurn.wait(timeout: .now() + .milliseconds(timeout)) == .success else {
             throw StorageUnavailable(.busy, detail: "another write held the job store for more than \(timeout) ms")
@@ -304,30 +304,6 @@ public final class SQLiteJobStore: JobStore {
                 }
                 job.tasks = tasks.map { $0! }
                 return job
-            }
-        }
-    }
-
-    public func jobOverview(id: Int64) throws -> JobOverview? {
-        try self.read { db in
-            try db.transaction(immediate: false) {
-                guard let text = try db.query("SELECT overview FROM job_overviews WHERE job_id = ?", [.integer(id)]).first?[0].text,
-                    let row = try db.query("SELECT * FROM jobs WHERE id = ?", [.integer(id)]).first
-                else { return nil }
-                let stored = try JobOverviewColumn.decode(text)
-                // By primary key; a variable IN list, so not kept in the statement cache.
-                let rows =
-                    stored.ranked.isEmpty
-                    ? []
-                    : try db.query(
-                        """
-                        SELECT \(Self.taskColumns) FROM tasks WHERE job_id = ? AND name IN (\(stored.ranked.map { _ in "?" }.joined(separator: ",")))
-                        ORDER BY \(JobOverview.rankSQL), position
-                        """, [.integer(id)] + stored.ranked.map(SQLValue.text), cached: false)
-                guard rows.count == stored.ranked.count else { throw JobStoreError("job overview of job \(id) names missing tasks") }
-                return JobOverview(
-                    job: try Self.job(from: row), taskCount: stored.taskCount, failedCount: stored.failedCount, tallies: stored.tallies,
-                    rows: try rows.map(Self.task(from:)))
             }
         }
     }
@@ -509,128 +485,6 @@ public final class SQLiteJobStore: JobStore {
         }
     }
 
-    /// Keeps the overview of a job that just finished, if its tasks have layers (`JobOverview`),
-    /// inside the caller's transaction. Two scans of the job's tasks, once per job: for 100,000
-    /// tasks about what one page view of them costs without it.
-    private static func keepOverview(of jobID: Int64, in db: Connection) throws {
-        // Every task of a job has a layer or none has: the first row tells.
-        guard try db.query("SELECT layer FROM tasks WHERE job_id = ? LIMIT 1", [.integer(jobID)]).first?[0].int64 != nil else {
-            return
-        }
-        let tallies = try db.query(
-            """
-            SELECT layer, state, count(*), sum(max(attempt - 1, 0)),
-                min(coalesce(json_extract(attempts, '$[0][1]'), started_at, CASE WHEN state = 'succeeded' THEN finished_at END)),
-                max(finished_at)
-            FROM tasks WHERE job_id = ? GROUP BY layer, state ORDER BY layer, state
-            """, [.integer(jobID)]
-        ).map { row in
-            guard let layer = row[0].int64, let state = row[1].text.flatMap(TaskState.init(rawValue:)), let tasks = row[2].int64 else {
-                throw JobStoreError("malformed task layer of job \(jobID)")
-            }
-            return LayerTally(
-                layer: Int(layer), state: state, tasks: Int(tasks), retries: Int(row[3].int64 ?? 0),
-                firstStart: row[4].int64.map(StoredTime.date(milliseconds:)), lastEnd: row[5].int64.map(StoredTime.date(milliseconds:)))
-        }
-        let ranked = try db.query(
-            "SELECT name FROM tasks WHERE job_id = ? ORDER BY \(JobOverview.rankSQL), position LIMIT \(JobOverview.rankedLimit)",
-            [.integer(jobID)]
-        ).compactMap { $0[0].text }
-        let stored = JobOverviewColumn.Stored(
-            taskCount: tallies.reduce(0) { $0 + $1.tasks }, failedCount: tallies.reduce(0) { $0 + ($1.state == .failed ? $1.tasks : 0) },
-            tallies: tallies, ranked: ranked)
-        try db.run(
-            "INSERT OR REPLACE INTO job_overviews (job_id, overview) VALUES (?, ?)",
-            [.integer(jobID), .text(JobOverviewColumn.encode(stored))])
-    }
-
-    public func scheduleMarks() throws -> [ScheduleMark] {
-        try self.read { db in
-            try db.query("SELECT name, next_fire_at, fingerprint FROM schedule_marks ORDER BY name").map { row in
-                guard let name = row[0].text, let next = row[1].int64, let fingerprint = row[2].text else {
-                    throw JobStoreError("malformed schedule mark")
-                }
-                return ScheduleMark(name: name, nextFireAt: StoredTime.date(milliseconds: next), fingerprint: fingerprint)
-            }
-        }
-    }
-
-    public func moveScheduleMark(from expected: ScheduleMark?, to mark: ScheduleMark) throws -> Bool {
-        try self.write { db in
-            if let expected {
-                try db.run(
-                    """
-                    UPDATE schedule_marks SET next_fire_at = ?, fingerprint = ?
-                    WHERE name = ? AND next_fire_at = ? AND fingerprint = ?
-                    """,
-                    [
-                        .integer(StoredTime.milliseconds(mark.nextFireAt)), .text(mark.fingerprint), .text(mark.name),
-                        .integer(StoredTime.milliseconds(expected.nextFireAt)), .text(expected.fingerprint),
-                    ])
-            } else {
-                try db.run(
-                    "INSERT INTO schedule_marks (name, next_fire_at, fingerprint) VALUES (?, ?, ?) ON CONFLICT (name) DO NOTHING",
-                    [.text(mark.name), .integer(StoredTime.milliseconds(mark.nextFireAt)), .text(mark.fingerprint)])
-            }
-            return db.changes == 1
-        }
-    }
-
-    public func jobEvents(after id: Int64, limit: Int) throws -> [JobEvent] {
-        try self.read { db in
-            try db.query(
-                "SELECT id, job_id, pipeline, state, at FROM job_events WHERE id > ? ORDER BY id LIMIT ?",
-                [.integer(id), .integer(Int64(max(0, limit)))]
-            ).map { row in
-                guard let id = row[0].int64, let job = row[1].int64, let pipeline = row[2].text,
-                    let state = row[3].text.flatMap(JobState.init(rawValue:)), let at = row[4].int64
-                else { throw JobStoreError("malformed job event") }
-                return JobEvent(id: id, jobID: job, pipeline: pipeline, state: state, at: StoredTime.date(milliseconds: at))
-            }
-        }
-    }
-
-    public func eventCursor(_ consumer: String) throws -> Int64? {
-        try self.read { db in
-            try db.query("SELECT event_id FROM event_cursors WHERE consumer = ?", [.text(consumer)]).first?[0].int64
-        }
-    }
-
-    @discardableResult
-    public func advanceEventCursor(_ consumer: String, to id: Int64?) throws -> Int64 {
-        try self.write { db in
-            if let id {
-                try db.run(
-                    """
-                    INSERT INTO event_cursors (consumer, event_id) VALUES (?, ?)
-                    ON CONFLICT (consumer) DO UPDATE SET event_id = max(event_id, excluded.event_id)
-                    """, [.text(consumer), .integer(id)])
-            } else {
-                // `WHERE true`: SQLite would read the ON of an upsert after a bare FROM as a join's.
-                try db.run(
-                    """
-                    INSERT INTO event_cursors (consumer, event_id) SELECT ?, coalesce(max(id), 0) FROM job_events WHERE true
-                    ON CONFLICT (consumer) DO NOTHING
-                    """, [.text(consumer)])
-            }
-            guard let cursor = try db.query("SELECT event_id FROM event_cursors WHERE consumer = ?", [.text(consumer)]).first?[0].int64
-            else { throw JobStoreError("event cursor of \(consumer) was not written") }
-            return cursor
-        }
-    }
-
-    @discardableResult
-    public func pruneJobEvents(limit: Int) throws -> Int {
-        try self.write { db in
-            try db.run(
-                """
-                DELETE FROM job_events WHERE id IN (
-                    SELECT id FROM job_events WHERE id <= (SELECT min(event_id) FROM event_cursors) ORDER BY id LIMIT ?)
-                """, [.integer(Int64(max(0, limit)))])
-            return db.changes
-        }
-    }
-
     public func appendAudit(_ record: AuditRecord) throws {
         try self.write { db in try Self.insertAudit(record, into: db) }
     }
@@ -712,7 +566,7 @@ public final class SQLiteJobStore: JobStore {
         try self.read { db in try db.query("PRAGMA integrity_check").compactMap { $0[0].text } }
     }
 
-    private static func job(from row: Row) throws -> JobRecord {
+    static func job(from row: Row) throws -> JobRecord {
         guard let id = row["id"].int64, let pipeline = row["pipeline"].text,
             let state = row["state"].text.flatMap(JobState.init(rawValue:)),
             let params = row["params"].text, let created = row["created_at"].int64
@@ -734,7 +588,7 @@ public final class SQLiteJobStore: JobStore {
         "name, needs, argv, state, attempt, pid, exit_code, message, started_at, finished_at, kind, options, retry_at, attempts, layer"
 
     /// The task a row of `SELECT taskColumns FROM tasks` holds.
-    private static func task(from row: Row) throws -> TaskRecord {
+    static func task(from row: Row) throws -> TaskRecord {
         guard let name = row[0].text, let needs = row[1].text, let argv = row[2].text,
             let state = row[3].text.flatMap(TaskState.init(rawValue:))
         else { throw JobStoreError("malformed task row") }

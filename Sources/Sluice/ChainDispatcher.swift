@@ -26,9 +26,7 @@ final class ChainDispatcher: Sendable {
 
     private let app: App
     private let logger = Logger(label: "chains")
-    private let stopped = Locked(false)
-    private let wakeUp = DispatchSemaphore(value: 0)
-    private let exited = DispatchSemaphore(value: 0)
+    private let loop = BackgroundLoop()
     /// When events were last pruned.
     private let lastPrune = Locked(Date.distantPast)
 
@@ -160,22 +158,10 @@ final class ChainDispatcher: Sendable {
     /// Reads events on a background thread until `stop()`: every `interval`, at once again
     /// while pages are full.
     func start() {
-        let thread = Thread { [self] in
-            while !self.stopped.withLock({ $0 }) {
-                if self.pass() { continue }
-                _ = self.wakeUp.wait(timeout: .now() + Self.interval)
-            }
-            self.exited.signal()
-        }
-        thread.name = "sluice.chains"
-        thread.start()
+        self.loop.start(name: "sluice.chains") { [self] in self.pass() ? 0 : Self.interval }
     }
 
     /// Stops the thread after its current pass, waiting for it (at most `timeout` seconds) so
     /// no chained job is being submitted while the server stops.
-    func stop(timeout: TimeInterval = 10) {
-        self.stopped.withLock { $0 = true }
-        self.wakeUp.signal()
-        _ = self.exited.wait(timeout: .now() + timeout)
-    }
+    func stop(timeout: TimeInterval = 10) { self.loop.stop(timeout: timeout) }
 }

@@ -19,9 +19,7 @@ import Workflow
 final class Scheduler: Sendable {
     private let app: App
     private let logger = Logger(label: "scheduler")
-    private let stopped = Locked(false)
-    private let wakeUp = DispatchSemaphore(value: 0)
-    private let exited = DispatchSemaphore(value: 0)
+    private let loop = BackgroundLoop()
 
     /// Longest sleep between ticks: a reload that adds a schedule is seen within this.
     static let maxSleep: TimeInterval = 30
@@ -145,27 +143,17 @@ final class Scheduler: Sendable {
     /// Ticks on a background thread until `stop()`: at each schedule's next fire time, at least
     /// every `maxSleep` seconds, and at once after `wake()` (a reload).
     func start() {
-        let thread = Thread { [self] in
-            while !self.stopped.withLock({ $0 }) {
-                let now = Date()
-                let next = self.tick(now: now)
-                let sleep = min(Self.maxSleep, max(0.05, (next ?? now.addingTimeInterval(Self.maxSleep)).timeIntervalSince(Date())))
-                _ = self.wakeUp.wait(timeout: .now() + sleep)
-            }
-            self.exited.signal()
+        self.loop.start(name: "sluice.scheduler") { [self] in
+            let now = Date()
+            let next = self.tick(now: now)
+            return min(Self.maxSleep, max(0.05, (next ?? now.addingTimeInterval(Self.maxSleep)).timeIntervalSince(Date())))
         }
-        thread.name = "sluice.scheduler"
-        thread.start()
     }
 
     /// Ticks now (after a reload).
-    func wake() { self.wakeUp.signal() }
+    func wake() { self.loop.wake() }
 
     /// Stops the thread after its current tick, waiting for it (at most `timeout` seconds) so no
     /// run is being submitted while the server stops.
-    func stop(timeout: TimeInterval = 10) {
-        self.stopped.withLock { $0 = true }
-        self.wakeUp.signal()
-        _ = self.exited.wait(timeout: .now() + timeout)
-    }
+    func stop(timeout: TimeInterval = 10) { self.loop.stop(timeout: timeout) }
 }
