@@ -90,7 +90,7 @@ let package = Package(
 
         // Helpers every test target shares (temporary directories, polling, child processes, the
         // process table, a private umask, token minting); no package dependencies, never linked into sluice.
-        .target(name: "TestSupport", dependencies: ["Locking"], path: "Tests/TestSupport", exclude: ["mint.py"], swiftSettings: strict),
+        .target(name: "TestSupport", dependencies: ["Locking"], path: "Tests/TestSupport", exclude: ["mint.py", "webhook_receiver.py"], swiftSettings: strict),
 
         .testTarget(name: "ByteStringsTests", dependencies: ["ByteStrings"]),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP"]),

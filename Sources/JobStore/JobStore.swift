@@ -1,3 +1,5 @@
+public import Foundation
+
 /// Durable job state. Every method commits before it returns, so a caller may act on (or
 /// acknowledge) a change as soon as the call returns. Implementations are thread-safe.
 ///
@@ -99,6 +101,35 @@ public protocol JobStore: Sendable {
     /// - Returns: how many were deleted.
     @discardableResult
     func pruneJobEvents(limit: Int) throws -> Int
+
+    /// Creates `deliveries` (one per event and webhook: a pair that exists already is left as
+    /// it is) and moves the cursor of `consumer` to `eventID`, in one transaction, so an event is
+    /// either passed with its deliveries made or not passed at all.
+    func enqueueDeliveries(_ deliveries: [NewDelivery], consumer: String, through eventID: Int64) throws
+
+    /// Up to `limit` pending deliveries due at `now`, oldest due first, each claimed until
+    /// `claimUntil` (its next attempt moves there, so another pass or host does not send it
+    /// meanwhile; the outcome of the attempt replaces that time).
+    func claimDueDeliveries(now: Date, limit: Int, claimUntil: Date) throws -> [Delivery]
+
+    /// Records an attempt of the delivery `id`: one more attempt, its status and error, and what
+    /// comes next. Changes nothing (false) if there is no such delivery or it is not pending.
+    @discardableResult
+    func recordDeliveryAttempt(id: Int64, _ attempt: DeliveryAttempt) throws -> Bool
+
+    /// Deliveries matching the query, newest first.
+    func deliveries(_ query: DeliveryQuery) throws -> [Delivery]
+
+    /// Makes a failed delivery pending again, due at `at` (an admin's "deliver again"), with
+    /// `audit` in the same transaction; a pending one is only made due at `at`. Returns the
+    /// delivery afterwards, nil if there is none (nothing is written then); a delivered one is
+    /// returned unchanged.
+    func redeliver(id: Int64, at: Date, audit: AuditRecord?) throws -> Delivery?
+
+    /// Deletes delivered and failed deliveries whose last attempt was before `before`, at most
+    /// `limit`, oldest first. Returns how many were deleted.
+    @discardableResult
+    func pruneDeliveries(finishedBefore before: Date, limit: Int) throws -> Int
 }
 
 /// The changes of one job in a batched commit.

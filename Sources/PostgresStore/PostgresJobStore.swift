@@ -523,7 +523,7 @@ public final class PostgresJobStore: JobStore {
     }
 
     /// Inserts an audit record inside the caller's transaction, which holds the insert-order lock.
-    private static func insertAudit(_ record: AuditRecord, into db: PostgresConnection) throws {
+    static func insertAudit(_ record: AuditRecord, into db: PostgresConnection) throws {
         let optional = { (s: String?) in s.map(PostgresValue.text) }
         try db.execute(
             """

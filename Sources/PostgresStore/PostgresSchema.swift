@@ -199,6 +199,30 @@ enum PostgresSchema {
                     event_id BIGINT NOT NULL
                 );
                 """),
+        Migration(
+            version: 9, name: "webhook deliveries",
+            sql: """
+                -- Delivery: one notification of a job event to one webhook, retried until delivered.
+                CREATE TABLE deliveries (
+                    id              BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                    event_id        BIGINT NOT NULL,
+                    job_id          BIGINT NOT NULL,
+                    pipeline        TEXT   COLLATE "C" NOT NULL,
+                    webhook         TEXT   COLLATE "C" NOT NULL,
+                    event           TEXT   COLLATE "C" NOT NULL,
+                    body            TEXT   COLLATE "C" NOT NULL,
+                    state           TEXT   COLLATE "C" NOT NULL DEFAULT 'pending' CHECK (state IN ('pending','delivered','failed')),
+                    attempts        INTEGER NOT NULL DEFAULT 0,
+                    created_at      BIGINT NOT NULL,   -- Unix ms
+                    next_attempt_at BIGINT NOT NULL,   -- Unix ms
+                    last_attempt_at BIGINT,            -- Unix ms
+                    last_status     INTEGER,
+                    last_error      TEXT   COLLATE "C",
+                    UNIQUE (event_id, webhook)
+                );
+                CREATE INDEX deliveries_due ON deliveries (next_attempt_at) WHERE state = 'pending';
+                CREATE INDEX deliveries_job ON deliveries (job_id);
+                """),
     ]
 
     /// The schema version this program writes and reads.

@@ -495,7 +495,7 @@ public final class SQLiteJobStore: JobStore {
     }
 
     /// Inserts an audit record inside the caller's transaction.
-    private static func insertAudit(_ record: AuditRecord, into db: Connection) throws {
+    static func insertAudit(_ record: AuditRecord, into db: Connection) throws {
         let optional = { (s: String?) in s.map(SQLValue.text) ?? .null }
         try db.run(
             """

@@ -117,5 +117,29 @@ enum Schema {
                     event_id INTEGER NOT NULL
                 ) WITHOUT ROWID;
                 """),
+        .init(
+            name: "webhook deliveries",
+            sql: """
+                -- Delivery: one notification of a job event to one webhook, retried until delivered.
+                CREATE TABLE deliveries (
+                    id              INTEGER PRIMARY KEY AUTOINCREMENT,
+                    event_id        INTEGER NOT NULL,
+                    job_id          INTEGER NOT NULL,
+                    pipeline        TEXT    NOT NULL,
+                    webhook         TEXT    NOT NULL,
+                    event           TEXT    NOT NULL,
+                    body            TEXT    NOT NULL,
+                    state           TEXT    NOT NULL DEFAULT 'pending' CHECK (state IN ('pending','delivered','failed')),
+                    attempts        INTEGER NOT NULL DEFAULT 0,
+                    created_at      INTEGER NOT NULL,   -- Unix ms
+                    next_attempt_at INTEGER NOT NULL,   -- Unix ms
+                    last_attempt_at INTEGER,            -- Unix ms
+                    last_status     INTEGER,
+                    last_error      TEXT,
+                    UNIQUE (event_id, webhook)
+                );
+                CREATE INDEX deliveries_due ON deliveries(next_attempt_at) WHERE state = 'pending';
+                CREATE INDEX deliveries_job ON deliveries(job_id);
+                """),
     ])
 }

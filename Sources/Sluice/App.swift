@@ -173,6 +173,8 @@ public final class App: HTTPHandler {
         api("GET", "/api/v1/admin/drain", { $0.drainStatus })
         api("POST", "/api/v1/admin/drain", { $0.startDrain })
         api("DELETE", "/api/v1/admin/drain", { $0.endDrain })
+        api("GET", "/api/v1/admin/deliveries", { $0.listDeliveries })
+        api("POST", "/api/v1/admin/deliveries/:id/redeliver", { $0.redeliver })
         return r
     }
 

@@ -63,10 +63,12 @@ public enum ConfigLoader {
             top.value("roles"), pipelines: pipelines, upstreams: upstreams.map(\.upstream.name), problems: problems)
         let limits = self.readRateLimits(top.value("rate_limits"), problems: problems)
         let resources = self.readResources(top.value("resources"), pipelines: pipelines, problems: problems)
+        let webhooks = self.readWebhooks(top.value("webhooks"), directory: directory, problems: problems)
         let (identity, defaultRole) = self.readIdentity(
             top.value("identity"), roles: Set(roles.map(\.name)), directory: directory, problems: problems)
         top.finish()
         self.checkChains(pipelines, policy: Policy(roles: roles, defaultRole: defaultRole), problems: problems)
+        self.checkNotifications(pipelines, webhooks: webhooks, problems: problems)
         for name in pipelines.keys.sorted() {
             for p in pipelines[name]!.problems() { problems.add(p.path, p.message) }
         }
@@ -76,7 +78,7 @@ public enum ConfigLoader {
         return Configuration(
             server: server, identity: identity, policy: Policy(roles: roles, defaultRole: defaultRole), pipelines: pipelines,
             triggerLimitPerIdentity: limits.identity, triggerLimitPerPipeline: limits.pipeline, resources: resources, directory: directory,
-            hash: Hex.encode(SHA256.hash(Array(data))), store: store, upstreams: upstreams)
+            hash: Hex.encode(SHA256.hash(Array(data))), store: store, upstreams: upstreams, webhooks: webhooks)
     }
 
     private static func readServer(_ value: JSONValue?, directory: String, problems: ProblemList) -> Configuration.Server {
@@ -148,6 +150,7 @@ public enum ConfigLoader {
                 onDuplicate: onDuplicate)
             pipeline.schedules = self.readSchedules(r.value("schedules"), path: "\(path).schedules", pipeline: pipeline, problems: problems)
             pipeline.chains = self.readChains(&r, path: path, problems: problems)
+            pipeline.notifications = self.readNotifications(&r, path: path, problems: problems)
             r.finish()
             pipelines[name] = pipeline
         }

@@ -57,6 +57,14 @@ public struct Configuration: Sendable {
     /// The guarded upstreams Sluice authorises requests to as lighttpd's FastCGI authorizer
     /// (`upstreams`), in name order; look one up with `upstream(named:)`.
     public var upstreams: [UpstreamSettings] = []
+    /// The receivers of job notifications (`webhooks`), in name order; look one up with
+    /// `webhook(named:)`.
+    public var webhooks: [WebhookSettings] = []
+
+    /// The webhook configured under exactly `name`'s bytes, or nil.
+    public func webhook(named name: String) -> WebhookSettings? {
+        self.webhooks.first { $0.name.utf8.elementsEqual(name.utf8) }
+    }
 
     /// The guarded upstream configured under exactly `name`'s bytes, or nil.
     public func upstream(named name: String) -> UpstreamSettings? {

@@ -109,6 +109,8 @@ public enum Server {
         scheduler.start()
         let chains = ChainDispatcher(app: app)
         chains.start()
+        let notifier = Notifier(app: app)
+        notifier.start()
         // Retention is read at start; changing it takes a restart (the timer is not reloaded).
         let retention = configuration.server.logRetentionDays.map {
             LogRetention.schedule(store: store, logDirectory: data + "/logs", days: $0)
@@ -144,6 +146,7 @@ public enum Server {
         }
         scheduler.stop()
         chains.stop()
+        notifier.stop()
         app.beginStopping()
         server.stopAccepting()
         server.waitForWorkers()

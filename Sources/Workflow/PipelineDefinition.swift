@@ -20,6 +20,8 @@ public struct PipelineDefinition: Sendable, Hashable {
     public var schedules: [PipelineSchedule]
     /// What its jobs trigger when they end (`on_success`, then `on_failure`).
     public var chains: [PipelineChain] = []
+    /// Which webhooks are told about its jobs (`notify`).
+    public var notifications: [PipelineNotification] = []
 
     /// Creates a definition.
     public init(

@@ -232,6 +232,20 @@ class TimedStore: JobStore, @unchecked Sendable {
     func jobEvents(after id: Int64, limit: Int) throws -> [JobEvent] { try self.inner.jobEvents(after: id, limit: limit) }
     func eventCursor(_ consumer: String) throws -> Int64? { try self.inner.eventCursor(consumer) }
     func pruneJobEvents(limit: Int) throws -> Int { try self.inner.pruneJobEvents(limit: limit) }
+    func enqueueDeliveries(_ deliveries: [NewDelivery], consumer: String, through eventID: Int64) throws {
+        try self.inner.enqueueDeliveries(deliveries, consumer: consumer, through: eventID)
+    }
+    func claimDueDeliveries(now: Date, limit: Int, claimUntil: Date) throws -> [Delivery] {
+        try self.inner.claimDueDeliveries(now: now, limit: limit, claimUntil: claimUntil)
+    }
+    func recordDeliveryAttempt(id: Int64, _ attempt: DeliveryAttempt) throws -> Bool {
+        try self.inner.recordDeliveryAttempt(id: id, attempt)
+    }
+    func deliveries(_ query: DeliveryQuery) throws -> [Delivery] { try self.inner.deliveries(query) }
+    func redeliver(id: Int64, at: Date, audit: AuditRecord?) throws -> Delivery? { try self.inner.redeliver(id: id, at: at, audit: audit) }
+    func pruneDeliveries(finishedBefore before: Date, limit: Int) throws -> Int {
+        try self.inner.pruneDeliveries(finishedBefore: before, limit: limit)
+    }
     func advanceEventCursor(_ consumer: String, to id: Int64?) throws -> Int64 { try self.inner.advanceEventCursor(consumer, to: id) }
     func moveScheduleMark(from expected: ScheduleMark?, to mark: ScheduleMark) throws -> Bool {
         try self.inner.moveScheduleMark(from: expected, to: mark)

@@ -1,3 +1,4 @@
+import Foundation
 import JobStore
 
 /// A store whose every operation fails, for testing how the app reports internal errors.
@@ -24,4 +25,10 @@ struct FailingJobStore: JobStore {
     func unfinishedJobs() throws -> [JobRecord] { throw Failure() }
     func recordProcess(jobID: Int64, task: String, pid: Int32) throws { throw Failure() }
     func record(jobID: Int64, changes: [TaskChange], jobState: JobState) throws { throw Failure() }
+    func enqueueDeliveries(_ deliveries: [NewDelivery], consumer: String, through eventID: Int64) throws { throw Failure() }
+    func claimDueDeliveries(now: Date, limit: Int, claimUntil: Date) throws -> [Delivery] { throw Failure() }
+    func recordDeliveryAttempt(id: Int64, _ attempt: DeliveryAttempt) throws -> Bool { throw Failure() }
+    func deliveries(_ query: DeliveryQuery) throws -> [Delivery] { throw Failure() }
+    func redeliver(id: Int64, at: Date, audit: AuditRecord?) throws -> Delivery? { throw Failure() }
+    func pruneDeliveries(finishedBefore before: Date, limit: Int) throws -> Int { throw Failure() }
 }
