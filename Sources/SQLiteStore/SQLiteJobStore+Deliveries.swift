@@ -11,7 +11,7 @@ extension SQLiteJobStore {
         """
 
     public func enqueueDeliveries(_ deliveries: [NewDelivery], consumer: String, through eventID: Int64) throws {
-        let now = StoredTime.milliseconds(Date())
+        let now = StoredTime.milliseconds(self.now())
         try self.write { db in
             for d in deliveries {
                 // The pair (event, webhook) is unique: an event handed out again makes no second delivery.

@@ -38,7 +38,7 @@ public final class SQLiteJobStore: JobStore {
     /// How many transactions committed triggers, and how many triggers they held (since open):
     /// the group commit's effect, for tests and the benchmark.
     public var submissionCommits: (commits: Int, submissions: Int) { self.submissionCounts.withLock { $0 } }
-    private let now: @Sendable () -> Date
+    let now: @Sendable () -> Date
     /// How long a statement waits for another connection's lock before the store reports
     /// `StorageUnavailable(.busy)`.
     private let busyTimeoutMilliseconds: Int32
