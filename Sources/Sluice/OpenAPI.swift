@@ -234,6 +234,41 @@ enum OpenAPI {
                       "409": {"$ref": "#/components/responses/Error"}
                     }
                   }
+                },
+                "/api/v1/admin/deliveries": {
+                  "get": {
+                    "operationId": "listDeliveries",
+                    "description": "Needs the admin verb. Webhook deliveries (one per job event and webhook), newest first, without their bodies.",
+                    "parameters": [
+                      {"name": "state", "in": "query", "schema": {"type": "string", "enum": ["pending", "delivered", "failed"]}},
+                      {"name": "pipeline", "in": "query", "schema": {"type": "string"}},
+                      {"name": "job", "in": "query", "schema": {"type": "integer", "minimum": 1}},
+                      {"name": "before", "in": "query", "schema": {"type": "integer", "minimum": 1}},
+                      {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 500}}
+                    ],
+                    "responses": {
+                      "200": {"description": "Deliveries", "content": {"application/json": {"schema": {"type": "object", "required": ["deliveries"], "properties": {"deliveries": {"type": "array", "items": {"$ref": "#/components/schemas/Delivery"}}, "next_before": {"type": "integer"}}}}}},
+                      "400": {"$ref": "#/components/responses/Error"},
+                      "401": {"$ref": "#/components/responses/Error"},
+                      "403": {"$ref": "#/components/responses/Error"}
+                    }
+                  }
+                },
+                "/api/v1/admin/deliveries/{id}/redeliver": {
+                  "post": {
+                    "operationId": "redeliver",
+                    "description": "Needs the admin verb. Makes a failed or pending delivery due now for one more attempt, under the same delivery id. 409 for a delivered one.",
+                    "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "integer", "minimum": 1}}],
+                    "requestBody": {"required": false, "description": "Callers authenticated by browser credentials (basic auth) must send Content-Type: application/json (415 otherwise); an empty object will do", "content": {"application/json": {"schema": {"type": "object"}}}},
+                    "responses": {
+                      "202": {"description": "Due now", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Delivery"}}}},
+                      "401": {"$ref": "#/components/responses/Error"},
+                      "403": {"$ref": "#/components/responses/Error"},
+                      "404": {"$ref": "#/components/responses/Error"},
+                      "409": {"$ref": "#/components/responses/Error"},
+                      "415": {"$ref": "#/components/responses/Error"}
+                    }
+                  }
                 }
               },
               "components": {
@@ -249,6 +284,12 @@ enum OpenAPI {
                   "Error": {"description": "An error, in the one shape every JSON error has", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
                 },
                 "schemas": {
+                  "Delivery": {"type": "object", "required": ["id", "event_id", "job_id", "pipeline", "webhook", "event", "state", "attempts", "created_at"], "properties": {
+                    "id": {"type": "integer"}, "event_id": {"type": "integer"}, "job_id": {"type": "integer"}, "pipeline": {"type": "string"}, "webhook": {"type": "string"},
+                    "event": {"type": "string", "enum": ["job.started", "job.succeeded", "job.failed", "job.cancelled"]},
+                    "state": {"type": "string", "enum": ["pending", "delivered", "failed"]}, "attempts": {"type": "integer", "minimum": 0},
+                    "created_at": {"type": "string", "format": "date-time"}, "next_attempt_at": {"type": "string", "format": "date-time"},
+                    "last_attempt_at": {"type": "string", "format": "date-time"}, "last_status": {"type": "integer"}, "last_error": {"type": "string"}}},
                   "Error": {
                     "type": "object", "required": ["error"],
                     "properties": {"error": {"type": "object", "required": ["status", "message"], "properties": {

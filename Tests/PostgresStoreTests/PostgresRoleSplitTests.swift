@@ -34,6 +34,7 @@ struct PostgresRoleSplitTests {
             GRANT SELECT, INSERT, UPDATE, DELETE ON \(s).job_overviews TO \(r);
             GRANT SELECT, INSERT, UPDATE ON \(s).schedule_marks, \(s).event_cursors TO \(r);
             GRANT SELECT, INSERT, DELETE ON \(s).job_events TO \(r);
+            GRANT SELECT, INSERT, UPDATE, DELETE ON \(s).deliveries TO \(r);
             GRANT SELECT ON \(s).sluice_schema TO \(r);
             """)
         // libpq takes the last of a repeated keyword: the same database and schema, the other role.
@@ -77,6 +78,17 @@ struct PostgresRoleSplitTests {
         #expect(try store.jobEvents(after: 0, limit: 10).map(\.state) == [.running, .failed], "the start and the end were recorded")
         #expect(try store.advanceEventCursor("chains", to: nil) > 0)
         #expect(try store.pruneJobEvents(limit: 10) == 2)
+        // Webhook deliveries: made, claimed, attempted, listed, redelivered, pruned.
+        try store.enqueueDeliveries(
+            [NewDelivery(eventID: 1, jobID: job.id, pipeline: "etl", webhook: "ops", event: "job.failed", body: "{}")],
+            consumer: "notifications", through: 1)
+        let claimed = try store.claimDueDeliveries(now: Date() + 1, limit: 5, claimUntil: Date() + 60)
+        #expect(claimed.count == 1)
+        #expect(try store.recordDeliveryAttempt(id: claimed[0].id, DeliveryAttempt(at: Date(), status: nil, error: "down", next: .failed)))
+        #expect(try store.redeliver(id: claimed[0].id, at: Date(), audit: nil)?.state == .pending)
+        try store.recordDeliveryAttempt(id: claimed[0].id, DeliveryAttempt(at: Date() - 100, status: 200, error: nil, next: .delivered))
+        #expect(try store.pruneDeliveries(finishedBefore: Date(), limit: 10) == 1)
+        #expect(try store.deliveries(DeliveryQuery()).isEmpty)
         #expect(try store.auditRecords(AuditQuery()).count == 1)
         // Stored logs and the shared secret, with the documented grants only.
         try store.storeLog(jobID: job.id, task: job.tasks[0].name, attempt: 1, bytes: Array("log\n".utf8))
