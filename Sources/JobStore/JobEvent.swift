@@ -10,7 +10,7 @@ public struct JobEvent: Sendable, Hashable {
     public var jobID: Int64
     /// Its pipeline.
     public var pipeline: String
-    /// The state the job reached: `running`, or a terminal state.
+    /// The state the job reached: `running`, `awaiting_approval`, or a terminal state.
     public var state: JobState
     /// When.
     public var at: Date
@@ -24,6 +24,6 @@ public struct JobEvent: Sendable, Hashable {
         self.at = at
     }
 
-    /// The states a store writes an event for: when a job starts and when it ends.
-    public static func isRecorded(_ state: JobState) -> Bool { state == .running || state.isTerminal }
+    /// The states a store writes an event for: when a job starts, waits for approvers, and ends.
+    public static func isRecorded(_ state: JobState) -> Bool { state == .running || state == .awaitingApproval || state.isTerminal }
 }

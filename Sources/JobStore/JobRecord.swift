@@ -34,14 +34,20 @@ public struct JobRecord: Sendable, Hashable {
     public var waitsForIdentity: Bool
     /// Names of secret parameters the trigger supplied; their values are never stored.
     public var secretParameters: [String]
+    /// What the job needed from approvers, if its pipeline required approval when it was
+    /// triggered (kept after the job has gone on or ended).
+    public var approval: ApprovalRequirement? = nil
+    /// The approvers' decisions, oldest first: read by `job(id:)` only (lists leave it empty).
+    public var approvals: [ApprovalDecision] = []
 
     /// Creates a record.
     public init(
         id: Int64, pipeline: String, state: JobState, triggeredBy: String, identitySource: String,
         params: [String: String], workingDirectory: String, cancelRequested: Bool, createdAt: Date,
         startedAt: Date?, finishedAt: Date?, tasks: [TaskRecord], identity: String = "", waitsForIdentity: Bool = false,
-        secretParameters: [String] = []
+        secretParameters: [String] = [], approval: ApprovalRequirement? = nil
     ) {
+        self.approval = approval
         self.identity = identity
         self.waitsForIdentity = waitsForIdentity
         self.secretParameters = secretParameters
@@ -61,7 +67,8 @@ public struct JobRecord: Sendable, Hashable {
 }
 
 extension JobRecord {
-    /// The record of `job` as a store has just inserted it with `id` at `createdAt`: queued, no
+    /// The record of `job` as a store has just inserted it with `id` at `createdAt`: queued (or
+    /// awaiting approval, if `job.approval` is set), no
     /// cancel request, every task queued with no attempt yet. Every store answers a created job
     /// with this (built from what was inserted, not read back: for a job of 100,000 tasks the
     /// read-back costs as much as the insert), with the creation time as stored.
@@ -74,6 +81,10 @@ extension JobRecord {
                 TaskRecord(name: $0.name, needs: $0.needs, argv: $0.argv, kind: $0.kind, options: $0.options, layer: $0.layer)
             },
             identity: job.identity, waitsForIdentity: waitsForIdentity, secretParameters: job.secretParameters)
+        if let approval = job.approval {
+            self.state = .awaitingApproval
+            self.approval = approval
+        }
     }
 }
 
@@ -164,6 +175,9 @@ public struct NewJob: Sendable {
     /// the values of its secret parameters (they are never stored). Other hosts claim it only once
     /// that host's lease has ended (it then fails as unable to resume). Nil: any host.
     public var hostAffinity: String?
+
+    /// If set, the job waits for approvers (`awaiting_approval`) before it may run.
+    public var approval: ApprovalRequirement? = nil
 
     /// Creates a new job description.
     public init(

@@ -1,14 +1,25 @@
 /// The state of a job, derived from the states of its tasks.
 public enum JobState: String, Sendable, Hashable, Codable, CaseIterable {
     case queued, running, succeeded, failed, cancelled
+    /// Waiting for approvers (`PipelineApproval`): holds no slot, runs nothing, and becomes
+    /// `queued` with the last approval needed, or ends `rejected` or `expired`.
+    case awaitingApproval = "awaiting_approval"
+    /// An approver rejected it; nothing ran.
+    case rejected
+    /// Nobody approved it in time; nothing ran.
+    case expired
 
     /// Whether the job will never change again.
     public var isTerminal: Bool {
         switch self {
-        case .succeeded, .failed, .cancelled: true
-        case .queued, .running: false
+        case .succeeded, .failed, .cancelled, .rejected, .expired: true
+        case .queued, .running, .awaitingApproval: false
         }
     }
+
+    /// Whether the job holds (or waits for) the runner: queued or running. A job awaiting
+    /// approval is unfinished but not yet the runner's.
+    public var isRunnable: Bool { self == .queued || self == .running }
 
     /// The job state implied by its tasks' states:
     /// - some task not finished: `queued` if none has started yet, else `running`;

@@ -130,6 +130,17 @@ public protocol JobStore: Sendable {
     /// `limit`, oldest first. Returns how many were deleted.
     @discardableResult
     func pruneDeliveries(finishedBefore before: Date, limit: Int) throws -> Int
+
+    /// Records `decision` about the job `jobID`, which must await approval and have no decision
+    /// by the same approver (compared as bytes), with `audit` in the same transaction. A
+    /// rejection ends the job `rejected` (its tasks cancelled, `ApprovalEnd.rejected`); the
+    /// approval that makes `required` queues it for the runner. Either writes a job event.
+    func decideApproval(jobID: Int64, _ decision: ApprovalDecision, audit: AuditRecord?) throws -> ApprovalOutcome
+
+    /// Ends every job that still awaits approval at `now` past its `expiresAt` as `expired` (its
+    /// tasks cancelled, `ApprovalEnd.expired`), each with a job event and a copy of `audit`
+    /// naming it, in one transaction. Returns the jobs ended.
+    func expireApprovals(now: Date, audit: AuditRecord) throws -> [JobRecord]
 }
 
 /// The changes of one job in a batched commit.

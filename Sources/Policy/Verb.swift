@@ -11,6 +11,9 @@ public enum Verb: String, CaseIterable, Sendable, Hashable, Codable {
     case retry
     /// Read task logs.
     case logs
+    /// Approve or reject a job that waits for approvers (a pipeline with `approval`). Nobody may
+    /// approve a job they triggered; a service token only through the roles configured for it.
+    case approve
     /// Read the audit log: records about the pipelines granted (and, when granted on `*`,
     /// records about no pipeline: authentication failures, configuration reloads).
     case audit

@@ -205,7 +205,10 @@ public final class PostgresJobStore: JobStore {
                 },
                 oldestUnfinishedDuplicate: {
                     try db.execute(
-                        "SELECT id FROM jobs WHERE pipeline = $1 AND identity = $2 AND state IN ('queued','running') ORDER BY id LIMIT 1",
+                        """
+                        SELECT id FROM jobs WHERE pipeline = $1 AND identity = $2 AND state IN ('queued','running','awaiting_approval')
+                        ORDER BY id LIMIT 1
+                        """,
                         [.text(job.pipeline), .text(job.identity)]
                     ).first?.int64(0)
                 },
@@ -249,8 +252,9 @@ public final class PostgresJobStore: JobStore {
         let row = try db.execute(
             """
             INSERT INTO jobs (pipeline, state, triggered_by, identity_source, params, working_directory, created_at,
-                              identity, waits_for_identity, idempotency_key, request_digest, secret_params, host_affinity)
-            VALUES ($1, 'queued', $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+                              identity, waits_for_identity, idempotency_key, request_digest, secret_params, host_affinity,
+                              approvals_required, approval_expires_at)
+            VALUES ($1, $13, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $14, $15)
             RETURNING id
             """,
             [
@@ -258,9 +262,18 @@ public final class PostgresJobStore: JobStore {
                 .text(job.workingDirectory), .int64(StoredTime.milliseconds(created)), .text(job.identity), .bool(waits),
                 job.idempotencyKey.map(PostgresValue.text), job.requestDigest.map(PostgresValue.text),
                 .text(try StringArrayColumn.encode(job.secretParameters)), job.hostAffinity.map(PostgresValue.text),
+                .text(job.approval == nil ? "queued" : "awaiting_approval"), job.approval.map { .int64(Int64($0.required)) },
+                job.approval.map { .int64(StoredTime.milliseconds($0.expiresAt)) },
             ]
         ).first
         guard let id = try row?.int64(0) else { throw JobStoreError("inserting a job returned no id") }
+        if job.approval != nil {
+            // The outbox row of the wait, so webhooks can call the approvers (the caller holds
+            // the insert-order lock).
+            try db.execute(
+                "INSERT INTO job_events (job_id, pipeline, state, at) VALUES ($1, $2, 'awaiting_approval', $3)",
+                [.int64(id), .text(job.pipeline), .int64(StoredTime.milliseconds(created))])
+        }
         // Many rows per statement: one round trip per task would make a big job slow to submit.
         var start = 0
         while start < job.tasks.count {
@@ -297,6 +310,7 @@ public final class PostgresJobStore: JobStore {
                 guard let row = try db.execute("SELECT * FROM jobs WHERE id = $1", [.int64(id)]).first else { return nil }
                 var job = try Self.job(from: row)
                 job.tasks = try db.execute("SELECT * FROM tasks WHERE job_id = $1 ORDER BY position", [.int64(id)]).map(Self.task(from:))
+                if job.approval != nil { job.approvals = try Self.approvals(of: id, in: db) }
                 return job
             }
         }
@@ -340,12 +354,25 @@ public final class PostgresJobStore: JobStore {
         try self.write { db in
             // The check is in the UPDATE's WHERE: a concurrent change to the row makes
             // PostgreSQL wait for it and check the newest version.
-            let changed =
+            var changed =
                 try db.execute(
                     "UPDATE jobs SET cancel_requested = true WHERE id = $1 AND state IN ('queued','running')", [.int64(jobID)]
                 ).affectedRows ?? 0
-            if let audit, changed > 0 {
+            // A job awaiting approval is no host's: it ends here, cancelled, at once.
+            var ended = false
+            if changed == 0,
+                try db.execute("SELECT state FROM jobs WHERE id = $1 FOR UPDATE", [.int64(jobID)]).first?.string(0)
+                    == JobState.awaitingApproval.rawValue
+            {
                 try Self.lock(AdvisoryLockKey.insertOrder(namespace: namespace), on: db)
+                ended = try Self.endAwaiting(jobID, as: .cancelled, message: ApprovalEnd.cancelled, at: self.now(), in: db)
+                if ended {
+                    changed = 1
+                    try db.execute("UPDATE jobs SET cancel_requested = true WHERE id = $1", [.int64(jobID)])
+                }
+            }
+            if let audit, changed > 0 {
+                if !ended { try Self.lock(AdvisoryLockKey.insertOrder(namespace: namespace), on: db) }
                 try Self.insertAudit(audit, into: db)
             }
             // The owner (or, for an unowned job, any host) must act on the request.
@@ -583,7 +610,9 @@ public final class PostgresJobStore: JobStore {
             createdAt: StoredTime.date(milliseconds: created), startedAt: try row.int64("started_at").map(StoredTime.date(milliseconds:)),
             finishedAt: try row.int64("finished_at").map(StoredTime.date(milliseconds:)), tasks: [],
             identity: try row.string("identity") ?? "", waitsForIdentity: try row.bool("waits_for_identity") == true,
-            secretParameters: try StringArrayColumn.decode(try row.string("secret_params") ?? "[]"))
+            secretParameters: try StringArrayColumn.decode(try row.string("secret_params") ?? "[]"),
+            approval: try ApprovalRequirement.stored(
+                required: try row.int64("approvals_required"), expiresAt: try row.int64("approval_expires_at")))
     }
 
     /// The task a `SELECT * FROM tasks` row holds.

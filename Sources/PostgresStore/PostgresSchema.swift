@@ -223,6 +223,27 @@ enum PostgresSchema {
                 CREATE INDEX deliveries_due ON deliveries (next_attempt_at) WHERE state = 'pending';
                 CREATE INDEX deliveries_job ON deliveries (job_id);
                 """),
+        Migration(
+            version: 10, name: "approvals",
+            sql: """
+                -- Jobs may wait for approvers (awaiting_approval) and end rejected or expired.
+                ALTER TABLE jobs DROP CONSTRAINT jobs_state_check;
+                ALTER TABLE jobs ADD CONSTRAINT jobs_state_check
+                    CHECK (state IN ('queued','running','succeeded','failed','cancelled','awaiting_approval','rejected','expired'));
+                -- ApprovalRequirement: fixed at trigger time; NULL for jobs that needed no approval.
+                ALTER TABLE jobs ADD COLUMN approvals_required INTEGER, ADD COLUMN approval_expires_at BIGINT;
+                CREATE INDEX jobs_awaiting_approval ON jobs (approval_expires_at) WHERE state = 'awaiting_approval';
+                -- ApprovalDecision: one per approver (compared as bytes: COLLATE "C") and job.
+                CREATE TABLE approvals (
+                    job_id          BIGINT  NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+                    approver        TEXT    COLLATE "C" NOT NULL,
+                    identity_source TEXT    COLLATE "C" NOT NULL,
+                    approves        BOOLEAN NOT NULL,
+                    comment         TEXT    COLLATE "C" NOT NULL,
+                    at              BIGINT  NOT NULL,   -- Unix ms
+                    PRIMARY KEY (job_id, approver)
+                );
+                """),
     ]
 
     /// The schema version this program writes and reads.

@@ -234,7 +234,10 @@ public final class SQLiteJobStore: JobStore {
             },
             oldestUnfinishedDuplicate: {
                 try db.query(
-                    "SELECT id FROM jobs WHERE pipeline = ? AND identity = ? AND state IN ('queued','running') ORDER BY id LIMIT 1",
+                    """
+                    SELECT id FROM jobs WHERE pipeline = ? AND identity = ? AND state IN ('queued','running','awaiting_approval')
+                    ORDER BY id LIMIT 1
+                    """,
                     [.text(job.pipeline), .text(job.identity)]
                 ).first?["id"].int64
             },
@@ -261,16 +264,25 @@ public final class SQLiteJobStore: JobStore {
         try db.run(
             """
             INSERT INTO jobs (pipeline, state, triggered_by, identity_source, params, working_directory, created_at,
-                              identity, waits_for_identity, idempotency_key, request_digest, secret_params)
-            VALUES (?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                              identity, waits_for_identity, idempotency_key, request_digest, secret_params,
+                              approvals_required, approval_expires_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """,
             [
-                .text(job.pipeline), .text(job.triggeredBy), .text(job.identitySource),
-                .text(try ParamsColumn.encode(job.params)), .text(job.workingDirectory), .integer(StoredTime.milliseconds(created)),
-                .text(job.identity), .integer(waits ? 1 : 0), job.idempotencyKey.map(SQLValue.text) ?? .null,
-                job.requestDigest.map(SQLValue.text) ?? .null, .text(StringArrayColumn.encode(job.secretParameters)),
+                .text(job.pipeline), .text(job.approval == nil ? "queued" : "awaiting_approval"), .text(job.triggeredBy),
+                .text(job.identitySource), .text(try ParamsColumn.encode(job.params)), .text(job.workingDirectory),
+                .integer(StoredTime.milliseconds(created)), .text(job.identity), .integer(waits ? 1 : 0),
+                job.idempotencyKey.map(SQLValue.text) ?? .null, job.requestDigest.map(SQLValue.text) ?? .null,
+                .text(StringArrayColumn.encode(job.secretParameters)), job.approval.map { .integer(Int64($0.required)) } ?? .null,
+                job.approval.map { .integer(StoredTime.milliseconds($0.expiresAt)) } ?? .null,
             ])
         let id = db.lastInsertRowID
+        if job.approval != nil {
+            // The outbox row of the wait, so webhooks can call the approvers.
+            try db.run(
+                "INSERT INTO job_events (job_id, pipeline, state, at) VALUES (?, ?, 'awaiting_approval', ?)",
+                [.integer(id), .text(job.pipeline), .integer(StoredTime.milliseconds(created))])
+        }
         for (position, task) in job.tasks.enumerated() {
             try db.run(
                 "INSERT INTO tasks (job_id, name, position, needs, argv, state, kind, options, layer) VALUES (?, ?, ?, ?, ?, 'queued', ?, ?, ?)",
@@ -303,6 +315,7 @@ public final class SQLiteJobStore: JobStore {
                     tasks[Int(position)] = try Self.task(from: row)
                 }
                 job.tasks = tasks.map { $0! }
+                if job.approval != nil { job.approvals = try Self.approvals(of: id, in: db) }
                 return job
             }
         }
@@ -368,9 +381,16 @@ public final class SQLiteJobStore: JobStore {
     }
 
     public func requestCancel(jobID: Int64, audit: AuditRecord?) throws -> JobRecord? {
+        let now = self.now()
         try self.write { db in
             try db.run("UPDATE jobs SET cancel_requested = 1 WHERE id = ? AND state IN ('queued','running')", [.integer(jobID)])
-            if let audit, db.changes > 0 { try Self.insertAudit(audit, into: db) }
+            var changed = db.changes > 0
+            // A job awaiting approval is not the runner's: it ends here, cancelled, at once.
+            if !changed {
+                changed = try Self.endAwaiting(jobID, as: .cancelled, message: ApprovalEnd.cancelled, at: now, in: db)
+                if changed { try db.run("UPDATE jobs SET cancel_requested = 1 WHERE id = ?", [.integer(jobID)]) }
+            }
+            if let audit, changed { try Self.insertAudit(audit, into: db) }
         }
         return try self.job(id: jobID)
     }
@@ -578,7 +598,9 @@ public final class SQLiteJobStore: JobStore {
             createdAt: StoredTime.date(milliseconds: created), startedAt: row["started_at"].int64.map(StoredTime.date(milliseconds:)),
             finishedAt: row["finished_at"].int64.map(StoredTime.date(milliseconds:)), tasks: [], identity: row["identity"].text ?? "",
             waitsForIdentity: row["waits_for_identity"].int64 == 1,
-            secretParameters: try StringArrayColumn.decode(row["secret_params"].text ?? "[]"))
+            secretParameters: try StringArrayColumn.decode(row["secret_params"].text ?? "[]"),
+            approval: try ApprovalRequirement.stored(required: row["approvals_required"].int64, expiresAt: row["approval_expires_at"].int64)
+        )
     }
 
     /// The columns `task(from:)` reads, in the order it reads them by position: a 100,000-task job

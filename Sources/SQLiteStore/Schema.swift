@@ -141,5 +141,54 @@ enum Schema {
                 CREATE INDEX deliveries_due ON deliveries(next_attempt_at) WHERE state = 'pending';
                 CREATE INDEX deliveries_job ON deliveries(job_id);
                 """),
+        .init(
+            name: "approvals",
+            rebuildingTables: { db in try Schema.rebuildJobsWithApprovalStates(db) },
+            sql: """
+                -- ApprovalRequirement: fixed at trigger time; NULL for jobs that needed no approval.
+                ALTER TABLE jobs ADD COLUMN approvals_required INTEGER;
+                ALTER TABLE jobs ADD COLUMN approval_expires_at INTEGER;   -- Unix ms
+                CREATE INDEX jobs_awaiting_approval ON jobs(approval_expires_at) WHERE state = 'awaiting_approval';
+                -- ApprovalDecision: one per approver (compared as bytes: BINARY) and job.
+                CREATE TABLE approvals (
+                    job_id          INTEGER NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+                    approver        TEXT    NOT NULL,
+                    identity_source TEXT    NOT NULL,
+                    approves        INTEGER NOT NULL CHECK (approves IN (0, 1)),
+                    comment         TEXT    NOT NULL,
+                    at              INTEGER NOT NULL,   -- Unix ms
+                    PRIMARY KEY (job_id, approver)
+                ) WITHOUT ROWID;
+                """),
     ])
+
+    /// The CHECK on `jobs.state` before approvals, exactly as the first migration wrote it.
+    static let jobStatesBefore = "CHECK (state IN ('queued','running','succeeded','failed','cancelled'))"
+    /// The CHECK with the approval states.
+    static let jobStatesAfter =
+        "CHECK (state IN ('queued','running','succeeded','failed','cancelled','awaiting_approval','rejected','expired'))"
+
+    /// Rebuilds `jobs` with `jobStatesAfter` (SQLite cannot change a CHECK in place): the table's
+    /// own definition as the schema holds it (every column added since included) with the CHECK
+    /// replaced, the rows copied, the old table dropped, the new one renamed, its indexes made
+    /// again, and the AUTOINCREMENT counter kept (so ids of deleted jobs are never reused).
+    static func rebuildJobsWithApprovalStates(_ db: Connection) throws {
+        guard let definition = try db.query("SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = 'jobs'").first?[0].text,
+            definition.hasPrefix("CREATE TABLE jobs ("), definition.components(separatedBy: Self.jobStatesBefore).count == 2
+        else { throw SQLiteError(code: 1, message: "the jobs table is not as the earlier migrations left it") }
+        let indexes = try db.query(
+            "SELECT sql FROM sqlite_schema WHERE tbl_name = 'jobs' AND type IN ('index', 'trigger') AND sql IS NOT NULL ORDER BY rowid"
+        ).compactMap { $0[0].text }
+        let sequence = try db.query("SELECT seq FROM sqlite_sequence WHERE name = 'jobs'").first?[0].int64 ?? 0
+        let rebuilt = "CREATE TABLE jobs_rebuilt (" + definition.dropFirst("CREATE TABLE jobs (".count)
+        try db.execute(rebuilt.replacingOccurrences(of: Self.jobStatesBefore, with: Self.jobStatesAfter))
+        try db.execute("INSERT INTO jobs_rebuilt SELECT * FROM jobs")
+        try db.execute("DROP TABLE jobs")
+        try db.execute("ALTER TABLE jobs_rebuilt RENAME TO jobs")
+        for sql in indexes { try db.execute(sql) }
+        // The copy set the counter to the highest id copied; a deleted job's id may have been higher.
+        try db.run(
+            "INSERT INTO sqlite_sequence (name, seq) SELECT 'jobs', 0 WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'jobs')")
+        try db.run("UPDATE sqlite_sequence SET seq = max(seq, ?) WHERE name = 'jobs'", [.integer(sequence)])
+    }
 }

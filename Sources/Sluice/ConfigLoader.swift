@@ -69,6 +69,7 @@ public enum ConfigLoader {
         top.finish()
         self.checkChains(pipelines, policy: Policy(roles: roles, defaultRole: defaultRole), problems: problems)
         self.checkNotifications(pipelines, webhooks: webhooks, problems: problems)
+        self.checkApprovals(pipelines, policy: Policy(roles: roles, defaultRole: defaultRole), problems: problems)
         for name in pipelines.keys.sorted() {
             for p in pipelines[name]!.problems() { problems.add(p.path, p.message) }
         }
@@ -151,6 +152,7 @@ public enum ConfigLoader {
             pipeline.schedules = self.readSchedules(r.value("schedules"), path: "\(path).schedules", pipeline: pipeline, problems: problems)
             pipeline.chains = self.readChains(&r, path: path, problems: problems)
             pipeline.notifications = self.readNotifications(&r, path: path, problems: problems)
+            pipeline.approval = self.readApproval(&r, path: path, problems: problems)
             r.finish()
             pipelines[name] = pipeline
         }

@@ -22,6 +22,8 @@ public struct PipelineDefinition: Sendable, Hashable {
     public var chains: [PipelineChain] = []
     /// Which webhooks are told about its jobs (`notify`).
     public var notifications: [PipelineNotification] = []
+    /// Whether its jobs wait for approvers before they run (`approval`).
+    public var approval: PipelineApproval? = nil
 
     /// Creates a definition.
     public init(

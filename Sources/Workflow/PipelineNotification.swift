@@ -24,9 +24,16 @@ public enum NotificationEvent: String, Sendable, Hashable, CaseIterable, Compara
     case failed
     /// The job was cancelled.
     case cancelled
+    /// The job waits for approvers.
+    case awaitingApproval = "awaiting_approval"
+    /// An approver rejected the job.
+    case rejected
+    /// Nobody approved the job in time.
+    case expired
 
-    /// The events a subscription without `events` is told about: the job's end.
-    public static let whenOmitted: Set<NotificationEvent> = [.succeeded, .failed, .cancelled]
+    /// The events a subscription without `events` is told about: the job's end, and that it
+    /// waits for approvers.
+    public static let whenOmitted: Set<NotificationEvent> = [.succeeded, .failed, .cancelled, .awaitingApproval, .rejected, .expired]
 
     /// The event a job event stands for: `running` is `started`, a terminal state its own
     /// name; nil for a state no webhook is told about.
@@ -36,6 +43,9 @@ public enum NotificationEvent: String, Sendable, Hashable, CaseIterable, Compara
         case .succeeded: self = .succeeded
         case .failed: self = .failed
         case .cancelled: self = .cancelled
+        case .awaitingApproval: self = .awaitingApproval
+        case .rejected: self = .rejected
+        case .expired: self = .expired
         case .queued: return nil
         }
     }

@@ -246,6 +246,10 @@ class TimedStore: JobStore, @unchecked Sendable {
     func pruneDeliveries(finishedBefore before: Date, limit: Int) throws -> Int {
         try self.inner.pruneDeliveries(finishedBefore: before, limit: limit)
     }
+    func decideApproval(jobID: Int64, _ decision: ApprovalDecision, audit: AuditRecord?) throws -> ApprovalOutcome {
+        try self.inner.decideApproval(jobID: jobID, decision, audit: audit)
+    }
+    func expireApprovals(now: Date, audit: AuditRecord) throws -> [JobRecord] { try self.inner.expireApprovals(now: now, audit: audit) }
     func advanceEventCursor(_ consumer: String, to id: Int64?) throws -> Int64 { try self.inner.advanceEventCursor(consumer, to: id) }
     func moveScheduleMark(from expected: ScheduleMark?, to mark: ScheduleMark) throws -> Bool {
         try self.inner.moveScheduleMark(from: expected, to: mark)

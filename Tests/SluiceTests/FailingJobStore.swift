@@ -31,4 +31,6 @@ struct FailingJobStore: JobStore {
     func deliveries(_ query: DeliveryQuery) throws -> [Delivery] { throw Failure() }
     func redeliver(id: Int64, at: Date, audit: AuditRecord?) throws -> Delivery? { throw Failure() }
     func pruneDeliveries(finishedBefore before: Date, limit: Int) throws -> Int { throw Failure() }
+    func decideApproval(jobID: Int64, _ decision: ApprovalDecision, audit: AuditRecord?) throws -> ApprovalOutcome { throw Failure() }
+    func expireApprovals(now: Date, audit: AuditRecord) throws -> [JobRecord] { throw Failure() }
 }
