@@ -69,6 +69,8 @@ public struct Layout: Sendable {
         .state-succeeded{background:#d4edda;color:#155724}.state-failed{background:#f8d7da;color:#721c24}
         .state-running{background:#cce5ff;color:#004085}.state-queued{background:#eee;color:#333}
         .state-skipped{background:#fff3cd;color:#6b5200}.state-cancelled{background:#e2e3e5;color:#383d41}
+        .state-awaiting_approval{background:#fff3cd;color:#6b5200}.state-rejected{background:#f8d7da;color:#721c24}.state-expired{background:#e2e3e5;color:#383d41}
+        .approval{border-left:6px solid #b38600;background:#fff;padding:.2em .9em;margin:.6em 0}textarea{font:inherit;width:100%;max-width:40em}
         pre{background:#111;color:#eee;padding:1em;overflow:auto;white-space:pre-wrap;word-break:break-all}
         dl{display:grid;grid-template-columns:max-content auto;gap:.2em 1em}dt{font-weight:600}
         a{color:#0b4f9c}header a{color:#fff}a:focus,button:focus,input:focus,select:focus{outline:3px solid #f0a500;outline-offset:2px}

@@ -97,6 +97,7 @@ public enum Pages {
         if !j.duration.isEmpty { body += "<dt>Duration</dt><dd>\(HTML.escape(j.duration))</dd>\n" }
         if detail.cancelRequested && detail.isLive { body += "<dt>Cancel</dt><dd>requested</dd>\n" }
         body += "</dl>\n"
+        if let approval = detail.approval { body += self.approval(layout, approval, jobPath: "/jobs/\(j.id)") }
         if !detail.actions.isEmpty { body += self.actions(layout, detail.actions) + "\n" }
         body += self.failures(layout, detail)
         body += "<h2>Parameters</h2>\n"

@@ -129,6 +129,8 @@ public struct JobDetail: Sendable, Hashable {
     /// When the page lists only some layers' tasks (`?layer=3`): which ("Layer 3 of 20"); the
     /// task table and the timeline then hold only those tasks.
     public var layerScope: String? = nil
+    /// The approval section, for a job whose pipeline required approval.
+    public var approval: ApprovalPanel? = nil
 
     /// A failed task as the top of the job page shows it.
     public struct Failure: Sendable, Hashable {

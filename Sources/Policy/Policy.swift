@@ -38,7 +38,12 @@ public struct Policy: Sendable {
     /// question is about particular values (a trigger, or an existing job), else about the
     /// pipeline as such.
     public func decide(_ subject: Subject, _ verb: Verb, pipeline: String, parameters: [String: String]? = nil) -> Decision {
-        let held = self.roles(of: subject)
+        let held =
+            verb == .approve && subject.approvesOnlyThroughAssignedRoles
+            ? self.roles.filter { subject.roles.contains(ByteString($0.name)) } : self.roles(of: subject)
+        if held.isEmpty && verb == .approve && subject.approvesOnlyThroughAssignedRoles {
+            return .deny(reason: "\(subject.user) approves only through the roles configured for it, and holds none")
+        }
         for role in held {
             if let index = role.grants.firstIndex(where: { $0.allows(verb, on: pipeline, parameters: parameters) }) {
                 return .allow(role: role.name, grantIndex: index)
@@ -98,11 +103,15 @@ public struct Subject: Sendable, Hashable {
     public var groups: Set<ByteString>
     /// Roles assigned directly (a service token's configured roles), not derived from membership.
     public var roles: Set<ByteString>
+    /// Whether `approve` comes only from `roles` (a service token: a machine approves only where
+    /// a role configured for it says so, never through the default role, a user name or a group).
+    public var approvesOnlyThroughAssignedRoles: Bool
 
     /// Creates a subject.
-    public init(user: String, groups: Set<ByteString> = [], roles: Set<ByteString> = []) {
+    public init(user: String, groups: Set<ByteString> = [], roles: Set<ByteString> = [], approvesOnlyThroughAssignedRoles: Bool = false) {
         self.user = user
         self.groups = groups
         self.roles = roles
+        self.approvesOnlyThroughAssignedRoles = approvesOnlyThroughAssignedRoles
     }
 }

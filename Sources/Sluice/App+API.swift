@@ -183,15 +183,20 @@ extension App {
             idempotencyKey: idempotencyKey, requestDigest: idempotencyKey == nil ? nil : digest,
             // Secret values stay in this process's memory: on a shared store, this host runs it.
             hostAffinity: secret.isEmpty ? nil : self.runner?.host?.id)
+        var job = newJob
+        if let approval = pipeline.approval {
+            // The rule in force now is the job's: a later change of the configuration does not move it.
+            job.approval = ApprovalRequirement(required: approval.required, expiresAt: Date().addingTimeInterval(approval.expireAfter))
+        }
         var maxUnfinished: Int? = nil
         if let limit = pipeline.queueLimit { maxUnfinished = (pipeline.concurrency ?? 0) + limit }
         let rules = SubmissionRules(onDuplicate: pipeline.onDuplicate, maxUnfinished: maxUnfinished)
         if let runner = self.runner {
             return try runner.submitting(secrets: secret) {
-                try self.writeGate.run { try self.store.submit(newJob, rules: rules, audit: audit) }
+                try self.writeGate.run { try self.store.submit(job, rules: rules, audit: audit) }
             }
         }
-        return try self.writeGate.run { try self.store.submit(newJob, rules: rules, audit: audit) }
+        return try self.writeGate.run { try self.store.submit(job, rules: rules, audit: audit) }
     }
 
     /// Takes a token from the caller's and the pipeline's trigger buckets; 429 with `Retry-After`
@@ -561,6 +566,8 @@ extension App {
     func cancelJob(_ context: RequestContext, _ job: JobRecord) throws -> JobRecord {
         let record = self.changeRecord(context, job, by: .cancel)
         let updated = try self.writeGate.run { try self.store.requestCancel(jobID: job.id, audit: record) } ?? job
+        // A job cancelled while awaiting approval ends at once, without the runner.
+        if job.state == .awaitingApproval && updated.state.isTerminal { self.runner?.forgetSecrets(of: job.id) }
         self.changed(context, job, log: "job cancel requested")
         return updated
     }

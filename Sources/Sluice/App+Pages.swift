@@ -194,6 +194,7 @@ extension App {
         detail.secretParams = job.secretParameters
         detail.liveURL = "\(context.mountPath)/api/v1/jobs/\(job.id)"
         detail.failedCount = failedCount
+        detail.approval = self.approvalPanel(context, job)
         detail.failures = failed.map { task, href in
             var failure = JobDetail.Failure(
                 task: task.name, message: task.message ?? "failed", attempt: max(task.attempt, 1),

@@ -6,6 +6,9 @@ import Workflow
 /// The JSON shapes of the API. Keys are snake_case; times are ISO 8601 with milliseconds (UTC).
 enum JobJSON {
     struct Job: Encodable {
+        /// For a job whose pipeline required approval: what it needed, and (in the full job, not
+        /// in lists) the decisions.
+        var approval: Approval?
         var id: Int64
         var pipeline: String
         var state: String
@@ -35,6 +38,20 @@ enum JobJSON {
         var finished_at: String?
         /// For a task waiting to be retried: when the next attempt may start.
         var retry_at: String?
+    }
+
+    struct Approval: Encodable {
+        struct Decision: Encodable {
+            var approver: String
+            var identity_source: String
+            var decision: String
+            var comment: String
+            var at: String
+        }
+
+        var required: Int
+        var expires_at: String
+        var decisions: [Decision]?
     }
 
     struct Links: Encodable {
@@ -77,6 +94,13 @@ enum JobJSON {
         var queue_limit: Int?
         var on_duplicate: String
         var schedules: [Schedule]?
+        var approval: PipelineApproval?
+    }
+
+    /// A pipeline's `approval` rule.
+    struct PipelineApproval: Encodable {
+        var required: Int
+        var expire_after_minutes: Int
     }
 
     /// A pipeline's schedule, with its next three runs (UTC).
@@ -106,6 +130,16 @@ enum JobJSON {
 
     static func job(_ record: JobRecord, mountPath: String, includeTasks: Bool) -> Job {
         Job(
+            approval: record.approval.map { a in
+                Approval(
+                    required: a.required, expires_at: self.time(a.expiresAt),
+                    decisions: includeTasks
+                        ? record.approvals.map {
+                            Approval.Decision(
+                                approver: $0.approver, identity_source: $0.identitySource, decision: $0.approves ? "approve" : "reject",
+                                comment: $0.comment, at: self.time($0.at))
+                        } : nil)
+            },
             id: record.id, pipeline: record.pipeline, state: record.state.rawValue, triggered_by: record.triggeredBy,
             identity_source: record.identitySource, params: record.params, secret_params: record.secretParameters,
             cancel_requested: record.cancelRequested,
@@ -131,7 +165,8 @@ enum JobJSON {
                     name: $0.name, needs: $0.needs, kind: $0.kind.rawValue, retries: $0.retry.retries, timeout_seconds: $0.timeout,
                     resources: $0.resources.isEmpty ? nil : $0.resources)
             }, verbs: verbs, concurrency: p.concurrency, queue_limit: p.queueLimit, on_duplicate: p.onDuplicate.rawValue,
-            schedules: p.schedules.isEmpty ? nil : p.schedules.map { Self.schedule($0) })
+            schedules: p.schedules.isEmpty ? nil : p.schedules.map { Self.schedule($0) },
+            approval: p.approval.map { PipelineApproval(required: $0.required, expire_after_minutes: Int($0.expireAfter / 60)) })
     }
 
     static func schedule(_ s: PipelineSchedule, now: Date = Date()) -> Schedule {
@@ -225,6 +260,34 @@ enum JobJSON {
 
     private static func write(_ r: JobRecord, mountPath: String, includeTasks: Bool, page: TaskPage? = nil, into w: inout JSONWriter) {
         w.object { w in
+            if let approval = r.approval {
+                w.key("approval")
+                w.object { w in
+                    if includeTasks {
+                        w.key("decisions")
+                        w.array { w in
+                            for d in r.approvals {
+                                w.object { w in
+                                    w.key("approver")
+                                    w.string(d.approver)
+                                    w.key("at")
+                                    w.string(self.time(d.at))
+                                    w.key("comment")
+                                    w.string(d.comment)
+                                    w.key("decision")
+                                    w.string(d.approves ? "approve" : "reject")
+                                    w.key("identity_source")
+                                    w.string(d.identitySource)
+                                }
+                            }
+                        }
+                    }
+                    w.key("expires_at")
+                    w.string(self.time(approval.expiresAt))
+                    w.key("required")
+                    w.int(approval.required)
+                }
+            }
             w.key("cancel_requested")
             w.bool(r.cancelRequested)
             w.key("created_at")

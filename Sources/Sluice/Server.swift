@@ -111,6 +111,8 @@ public enum Server {
         chains.start()
         let notifier = Notifier(app: app)
         notifier.start()
+        let expiry = ApprovalExpiry(app: app)
+        expiry.start()
         // Retention is read at start; changing it takes a restart (the timer is not reloaded).
         let retention = configuration.server.logRetentionDays.map {
             LogRetention.schedule(store: store, logDirectory: data + "/logs", days: $0)
@@ -147,6 +149,7 @@ public enum Server {
         scheduler.stop()
         chains.stop()
         notifier.stop()
+        expiry.stop()
         app.beginStopping()
         server.stopAccepting()
         server.waitForWorkers()

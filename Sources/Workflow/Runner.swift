@@ -184,6 +184,12 @@ public final class Runner: Sendable {
         }
     }
 
+    /// Drops the secret values kept for the job `id`: a job that ended without running (rejected,
+    /// expired, cancelled while awaiting approval) never needs them.
+    public func forgetSecrets(of id: Int64) {
+        self.shared.secrets.withLock { _ = $0.removeValue(forKey: id) }
+    }
+
     /// Stops the runner: no new tasks start; running tasks get SIGTERM, then SIGKILL after the
     /// grace period, and are queued for a retry if their policy allows, else failed as
     /// interrupted. Returns when that is committed. Calling it again, or before `start()`, does
