@@ -113,9 +113,12 @@ public protocol JobStore: Sendable {
     func claimDueDeliveries(now: Date, limit: Int, claimUntil: Date) throws -> [Delivery]
 
     /// Records an attempt of the delivery `id`: one more attempt, its status and error, and what
-    /// comes next. Changes nothing (false) if there is no such delivery or it is not pending.
+    /// comes next. Changes nothing (false) if there is no such delivery, it is not pending, or
+    /// (with `claimedUntil`, the claim the attempt was made under) the claim is no longer this
+    /// one's: it ran out and another pass or host claimed the delivery again, or an admin asked
+    /// for another attempt. So a late outcome never overwrites a newer one.
     @discardableResult
-    func recordDeliveryAttempt(id: Int64, _ attempt: DeliveryAttempt) throws -> Bool
+    func recordDeliveryAttempt(id: Int64, claimedUntil: Date?, _ attempt: DeliveryAttempt) throws -> Bool
 
     /// Deliveries matching the query, newest first.
     func deliveries(_ query: DeliveryQuery) throws -> [Delivery]

@@ -48,18 +48,19 @@ extension PostgresJobStore {
     }
 
     @discardableResult
-    public func recordDeliveryAttempt(id: Int64, _ attempt: DeliveryAttempt) throws -> Bool {
+    public func recordDeliveryAttempt(id: Int64, claimedUntil: Date?, _ attempt: DeliveryAttempt) throws -> Bool {
         let (state, next) = attempt.stateAndNext
         return try self.write { db in
             try db.execute(
                 """
                 UPDATE deliveries SET attempts = attempts + 1, last_attempt_at = $1, last_status = $2, last_error = $3,
                     state = $4, next_attempt_at = $5
-                WHERE id = $6 AND state = 'pending'
+                WHERE id = $6 AND state = 'pending' AND ($7::bigint IS NULL OR next_attempt_at = $7::bigint)
                 """,
                 [
                     .int64(StoredTime.milliseconds(attempt.at)), attempt.status.map { .int64(Int64($0)) },
                     attempt.keptError.map { .text($0) }, .text(state.rawValue), .int64(StoredTime.milliseconds(next)), .int64(id),
+                    claimedUntil.map { .int64(StoredTime.milliseconds($0)) },
                 ]
             ).affectedRows == 1
         }

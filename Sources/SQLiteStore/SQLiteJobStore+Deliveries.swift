@@ -49,19 +49,20 @@ extension SQLiteJobStore {
     }
 
     @discardableResult
-    public func recordDeliveryAttempt(id: Int64, _ attempt: DeliveryAttempt) throws -> Bool {
+    public func recordDeliveryAttempt(id: Int64, claimedUntil: Date?, _ attempt: DeliveryAttempt) throws -> Bool {
         let (state, next) = attempt.stateAndNext
+        let claim = claimedUntil.map { SQLValue.integer(StoredTime.milliseconds($0)) } ?? .null
         return try self.write { db in
             try db.run(
                 """
                 UPDATE deliveries SET attempts = attempts + 1, last_attempt_at = ?, last_status = ?, last_error = ?,
                     state = ?, next_attempt_at = ?
-                WHERE id = ? AND state = 'pending'
+                WHERE id = ? AND state = 'pending' AND (? IS NULL OR next_attempt_at = ?)
                 """,
                 [
                     .integer(StoredTime.milliseconds(attempt.at)), attempt.status.map { .integer(Int64($0)) } ?? .null,
                     attempt.keptError.map { .text($0) } ?? .null, .text(state.rawValue), .integer(StoredTime.milliseconds(next)),
-                    .integer(id),
+                    .integer(id), claim, claim,
                 ])
             return db.changes == 1
         }

@@ -44,6 +44,10 @@ extension App {
 
     /// Reads the filters of the delivery list; unknown values are 400s.
     static func deliveryQuery(_ raw: [String: String]) throws -> DeliveryQuery {
+        let known = ["state", "pipeline", "job", "before", "limit"]
+        if let unknown = raw.keys.sorted().first(where: { key in !known.contains { $0.utf8.elementsEqual(key.utf8) } }) {
+            throw HTTPError(.badRequest, "unknown query parameter \"\(unknown)\" (known: \(known.joined(separator: ", ")))")
+        }
         // An empty value is no filter: what a form sends for a field left blank.
         let query = raw.filter { !$0.value.isEmpty }
         var result = DeliveryQuery()

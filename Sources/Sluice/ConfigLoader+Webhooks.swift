@@ -46,8 +46,7 @@ extension ConfigLoader {
             case (.some, .some):
                 problems.add(path, "give secret_file or secret_env, not both")
             }
-            let timeout = r.number("timeout_seconds") ?? 10
-            if !(0.1...120).contains(timeout) { problems.add("\(path).timeout_seconds", "must be between 0.1 and 120") }
+            let timeout = r.int("timeout_seconds", in: 1...120) ?? 10
             let attempts = r.int("max_attempts", in: 1...100) ?? 12
             let delay = r.number("retry_delay_seconds") ?? 10
             if !(0.1...WebhookSettings.maxRetryDelay).contains(delay) {

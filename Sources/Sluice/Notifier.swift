@@ -90,7 +90,11 @@ final class Notifier: Sendable {
                 let mountPath = configuration.server.basePath ?? ""
                 for (event, kind, hooks) in wanted {
                     // A job deleted since (retention) is not notified: there is nothing to say about it.
-                    guard let job = jobs[event.jobID] else { continue }
+                    guard let job = jobs[event.jobID] else {
+                        self.logger.warning(
+                            "job event not notified: the job no longer exists", ["event": "\(event.id)", "job.id": "\(event.jobID)"])
+                        continue
+                    }
                     let body = Self.body(event: event, kind: kind, job: job, mountPath: mountPath)
                     for hook in hooks {
                         deliveries.append(
@@ -137,7 +141,7 @@ final class Notifier: Sendable {
         do {
             // Claimed past the longest attempt, so no other pass or host sends them meanwhile;
             // a crash during the attempt leaves them due again once the claim runs out.
-            claimed = try store.claimDueDeliveries(now: started, limit: Self.batchSize, claimUntil: started + longest + 30)
+            claimed = try store.claimDueDeliveries(now: started, limit: Self.batchSize, claimUntil: started + Double(longest) + 30)
         } catch {
             self.logger.error("cannot claim due deliveries; retrying", ["error": "\(error)"])
             return 0
@@ -199,7 +203,7 @@ final class Notifier: Sendable {
         }
         for (delivery, outcome) in outcomes {
             do {
-                try store.recordDeliveryAttempt(id: delivery.id, outcome)
+                try store.recordDeliveryAttempt(id: delivery.id, claimedUntil: delivery.nextAttemptAt, outcome)
             } catch {
                 // The claim runs out and the delivery is sent again, with the same id.
                 self.logger.error("cannot record a delivery attempt", ["delivery": "\(delivery.id)", "error": "\(error)"])

@@ -164,6 +164,42 @@ enum OpenAPI {
                     }
                   }
                 },
+                "/api/v1/jobs/{id}/approve": {
+                  "parameters": [{"$ref": "#/components/parameters/JobID"}],
+                  "post": {
+                    "operationId": "approveJob",
+                    "description": "Needs the approve verb. One approval of a job awaiting approval; the job is queued with the last approval it needs. 403 for the person who triggered it; 409 if it does not await approval or the caller has decided before.",
+                    "requestBody": {"required": false, "description": "Optional; callers authenticated by browser credentials (basic auth) must send Content-Type: application/json (415 otherwise)", "content": {"application/json": {"schema": {"type": "object", "additionalProperties": false, "properties": {"comment": {"type": "string", "maxLength": 1000}}}}}},
+                    "responses": {
+                      "200": {"description": "The job after the decision", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Job"}}}},
+                      "400": {"$ref": "#/components/responses/Error"},
+                      "401": {"$ref": "#/components/responses/Error"},
+                      "403": {"$ref": "#/components/responses/Error"},
+                      "404": {"$ref": "#/components/responses/Error"},
+                      "409": {"$ref": "#/components/responses/Error"},
+                      "413": {"$ref": "#/components/responses/Error"},
+                      "415": {"$ref": "#/components/responses/Error"}
+                    }
+                  }
+                },
+                "/api/v1/jobs/{id}/reject": {
+                  "parameters": [{"$ref": "#/components/parameters/JobID"}],
+                  "post": {
+                    "operationId": "rejectJob",
+                    "description": "Needs the approve verb. Rejects a job awaiting approval: it ends rejected and nothing runs. 409 if it does not await approval or the caller has decided before.",
+                    "requestBody": {"required": false, "description": "Optional; callers authenticated by browser credentials (basic auth) must send Content-Type: application/json (415 otherwise)", "content": {"application/json": {"schema": {"type": "object", "additionalProperties": false, "properties": {"comment": {"type": "string", "maxLength": 1000}}}}}},
+                    "responses": {
+                      "200": {"description": "The job after the decision", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Job"}}}},
+                      "400": {"$ref": "#/components/responses/Error"},
+                      "401": {"$ref": "#/components/responses/Error"},
+                      "403": {"$ref": "#/components/responses/Error"},
+                      "404": {"$ref": "#/components/responses/Error"},
+                      "409": {"$ref": "#/components/responses/Error"},
+                      "413": {"$ref": "#/components/responses/Error"},
+                      "415": {"$ref": "#/components/responses/Error"}
+                    }
+                  }
+                },
                 "/api/v1/jobs/{id}/tasks/{task}/log": {
                   "parameters": [{"$ref": "#/components/parameters/JobID"}, {"name": "task", "in": "path", "required": true, "schema": {"type": "string"}}],
                   "get": {
@@ -286,7 +322,7 @@ enum OpenAPI {
                 "schemas": {
                   "Delivery": {"type": "object", "required": ["id", "event_id", "job_id", "pipeline", "webhook", "event", "state", "attempts", "created_at"], "properties": {
                     "id": {"type": "integer"}, "event_id": {"type": "integer"}, "job_id": {"type": "integer"}, "pipeline": {"type": "string"}, "webhook": {"type": "string"},
-                    "event": {"type": "string", "enum": ["job.started", "job.succeeded", "job.failed", "job.cancelled"]},
+                    "event": {"type": "string", "enum": ["job.started", "job.succeeded", "job.failed", "job.cancelled", "job.awaiting_approval", "job.rejected", "job.expired"]},
                     "state": {"type": "string", "enum": ["pending", "delivered", "failed"]}, "attempts": {"type": "integer", "minimum": 0},
                     "created_at": {"type": "string", "format": "date-time"}, "next_attempt_at": {"type": "string", "format": "date-time"},
                     "last_attempt_at": {"type": "string", "format": "date-time"}, "last_status": {"type": "integer"}, "last_error": {"type": "string"}}},
@@ -324,7 +360,9 @@ enum OpenAPI {
                         "name": {"type": "string"}, "cron": {"type": "string"}, "time_zone": {"type": "string"},
                         "params": {"type": "object", "additionalProperties": {"type": "string"}}, "missed": {"type": "string", "enum": ["latest", "none", "all"]},
                         "catch_up_limit": {"type": "integer"}, "principal": {"type": "string"},
-                        "next_runs": {"type": "array", "items": {"type": "string", "format": "date-time"}}}}}
+                        "next_runs": {"type": "array", "items": {"type": "string", "format": "date-time"}}}}},
+                      "approval": {"type": "object", "required": ["required", "expire_after_minutes"], "properties": {
+                        "required": {"type": "integer", "minimum": 1}, "expire_after_minutes": {"type": "integer", "minimum": 1}}}
                     }
                   },
                   "Task": {
@@ -348,7 +386,12 @@ enum OpenAPI {
                     "type": "object", "required": ["id", "pipeline", "state", "triggered_by", "identity_source", "params", "secret_params", "cancel_requested", "created_at", "links"],
                     "properties": {
                       "id": {"type": "integer"}, "pipeline": {"type": "string"},
-                      "state": {"type": "string", "enum": ["queued", "running", "succeeded", "failed", "cancelled"]},
+                      "state": {"type": "string", "enum": ["queued", "running", "succeeded", "failed", "cancelled", "awaiting_approval", "rejected", "expired"]},
+                      "approval": {"type": "object", "required": ["required", "expires_at"], "properties": {
+                        "required": {"type": "integer", "minimum": 1}, "expires_at": {"type": "string", "format": "date-time"},
+                        "decisions": {"type": "array", "items": {"type": "object", "required": ["approver", "identity_source", "decision", "comment", "at"], "properties": {
+                          "approver": {"type": "string"}, "identity_source": {"type": "string"}, "decision": {"type": "string", "enum": ["approve", "reject"]},
+                          "comment": {"type": "string"}, "at": {"type": "string", "format": "date-time"}}}}}},
                       "triggered_by": {"type": "string"}, "identity_source": {"type": "string"},
                       "params": {"type": "object", "additionalProperties": {"type": "string"}},
                       "task_counts": {"type": "object", "additionalProperties": {"type": "integer"}},

@@ -1,5 +1,9 @@
 public import Foundation
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// A receiver of job notifications (`webhooks.NAME`): where they are POSTed, the secret they
 /// are signed with, and how hard Sluice tries.
 public struct WebhookSettings: Sendable, Hashable {
@@ -18,8 +22,9 @@ public struct WebhookSettings: Sendable, Hashable {
     public var url: URL
     /// Where the signing secret is.
     public var secret: SecretSource
-    /// Seconds an attempt may take, connecting included.
-    public var timeout: TimeInterval
+    /// Whole seconds an attempt may take from its start to its answer, connecting included
+    /// (FoundationNetworking truncates fractions: 0.5 s would fail every attempt at once).
+    public var timeout: Int
     /// Attempts before a delivery is given up.
     public var maxAttempts: Int
     /// Seconds before the second attempt; each later wait doubles, up to `maxRetryDelay`.
@@ -33,7 +38,7 @@ public struct WebhookSettings: Sendable, Hashable {
 
     /// Creates settings.
     public init(
-        name: String, url: URL, secret: SecretSource, timeout: TimeInterval = 10, maxAttempts: Int = 12, retryDelay: TimeInterval = 10
+        name: String, url: URL, secret: SecretSource, timeout: Int = 10, maxAttempts: Int = 12, retryDelay: TimeInterval = 10
     ) {
         self.name = name
         self.url = url
@@ -44,28 +49,28 @@ public struct WebhookSettings: Sendable, Hashable {
     }
 
     /// The wait after the `attempts`-th failed attempt (1, 2, ...): `retryDelay` doubled
-    /// `attempts - 1` times, at most `maxRetryDelay`, then spread by up to ±20 % with `jitter`
-    /// (0...1) so that deliveries failed together do not retry together.
+    /// `attempts - 1` times, spread by up to ±20 % with `jitter` (0...1) so that deliveries
+    /// failed together do not retry together, and at most `maxRetryDelay`.
     public func retryDelay(afterAttempts attempts: Int, jitter: Double) -> TimeInterval {
         let doublings = Double(min(max(attempts - 1, 0), 30))
-        let base = min(self.retryDelay * pow(2, doublings), Self.maxRetryDelay)
-        return base * (0.8 + 0.4 * min(max(jitter, 0), 1))
+        let spread = self.retryDelay * pow(2, doublings) * (0.8 + 0.4 * min(max(jitter, 0), 1))
+        return min(spread, Self.maxRetryDelay)
     }
 
     /// The secret, read now.
     /// - Throws: `WebhookSecretError` if it cannot be read, or is shorter than `minSecretBytes`.
-    public func readSecret(environment: [String: String] = ProcessInfo.processInfo.environment) throws(WebhookSecretError) -> [UInt8] {
+    public func readSecret() throws(WebhookSecretError) -> [UInt8] {
         let bytes: [UInt8]
         switch self.secret {
         case .environment(let name):
-            guard let value = environment[name], !value.isEmpty else {
+            // getenv compares the name as bytes (a [String: String] lookup would not).
+            guard let value = getenv(name), value.pointee != 0 else {
                 throw WebhookSecretError("the environment variable \(name) is not set or empty")
             }
-            bytes = Array(value.utf8)
+            bytes = Array(String(cString: value).utf8)
         case .file(let path):
-            guard let data = FileManager.default.contents(atPath: path) else { throw WebhookSecretError("cannot read \(path)") }
-            guard data.count <= 4096 else { throw WebhookSecretError("\(path) is larger than 4 KiB") }
-            var read = [UInt8](data)
+            var read: [UInt8]
+            do { read = try BoundedFile.read(path, limit: 4096) } catch { throw WebhookSecretError("\(error)") }
             // One final line break is how editors and `echo` end a file; it is not part of it.
             if read.last == UInt8(ascii: "\n") { read.removeLast() }
             if read.last == UInt8(ascii: "\r") { read.removeLast() }

@@ -238,8 +238,8 @@ class TimedStore: JobStore, @unchecked Sendable {
     func claimDueDeliveries(now: Date, limit: Int, claimUntil: Date) throws -> [Delivery] {
         try self.inner.claimDueDeliveries(now: now, limit: limit, claimUntil: claimUntil)
     }
-    func recordDeliveryAttempt(id: Int64, _ attempt: DeliveryAttempt) throws -> Bool {
-        try self.inner.recordDeliveryAttempt(id: id, attempt)
+    func recordDeliveryAttempt(id: Int64, claimedUntil: Date?, _ attempt: DeliveryAttempt) throws -> Bool {
+        try self.inner.recordDeliveryAttempt(id: id, claimedUntil: claimedUntil, attempt)
     }
     func deliveries(_ query: DeliveryQuery) throws -> [Delivery] { try self.inner.deliveries(query) }
     func redeliver(id: Int64, at: Date, audit: AuditRecord?) throws -> Delivery? { try self.inner.redeliver(id: id, at: at, audit: audit) }

@@ -44,8 +44,15 @@ import Testing
         #expect(first.allSatisfy { $0.nextAttemptAt == now + 60 })
         #expect(try store.claimDueDeliveries(now: now, limit: 10, claimUntil: now + 60).map(\.eventID) == [3])
         #expect(try store.claimDueDeliveries(now: now + 59, limit: 10, claimUntil: now + 120) == [], "all are claimed")
-        // A claim that ran out (the sender crashed) makes them due again.
-        #expect(try store.claimDueDeliveries(now: now + 61, limit: 10, claimUntil: now + 200).count == 3)
+        // A claim that ran out (the sender crashed, or is slow) makes them due again...
+        let again = try store.claimDueDeliveries(now: now + 61, limit: 10, claimUntil: now + 200)
+        #expect(again.count == 3)
+        // ...and the late outcome of the first claim no longer counts; the new claim's does.
+        let late = DeliveryAttempt(at: now + 62, status: 500, error: "HTTP 500", next: .failed)
+        #expect(try !store.recordDeliveryAttempt(id: first[0].id, claimedUntil: first[0].nextAttemptAt, late))
+        let fresh = DeliveryAttempt(at: now + 63, status: 200, error: nil, next: .delivered)
+        #expect(try store.recordDeliveryAttempt(id: again[0].id, claimedUntil: again[0].nextAttemptAt, fresh))
+        #expect(try store.deliveries(DeliveryQuery(state: .delivered)).map(\.id) == [again[0].id])
     }
 
     @Test(
@@ -57,16 +64,22 @@ import Testing
         try store.enqueueDeliveries((1...3).map { Self.delivery($0) }, consumer: "n", through: 3)
         let t = Date(timeIntervalSince1970: 1_800_000_000)
         let ids = try store.claimDueDeliveries(now: t + 3600, limit: 10, claimUntil: t + 3700).map(\.id)
-        #expect(try store.recordDeliveryAttempt(id: ids[0], DeliveryAttempt(at: t, status: 204, error: nil, next: .delivered)))
         #expect(
             try store.recordDeliveryAttempt(
-                id: ids[1], DeliveryAttempt(at: t, status: 500, error: "HTTP 500", next: .retry(at: t + 10))))
-        let long = String(repeating: "é", count: 400)
-        #expect(try store.recordDeliveryAttempt(id: ids[2], DeliveryAttempt(at: t, status: nil, error: long, next: .failed)))
+                id: ids[0], claimedUntil: nil, DeliveryAttempt(at: t, status: 204, error: nil, next: .delivered)))
         #expect(
-            try !store.recordDeliveryAttempt(id: ids[0], DeliveryAttempt(at: t, status: 200, error: nil, next: .delivered)),
+            try store.recordDeliveryAttempt(
+                id: ids[1], claimedUntil: nil, DeliveryAttempt(at: t, status: 500, error: "HTTP 500", next: .retry(at: t + 10))))
+        let long = String(repeating: "é", count: 400)
+        #expect(
+            try store.recordDeliveryAttempt(id: ids[2], claimedUntil: nil, DeliveryAttempt(at: t, status: nil, error: long, next: .failed)))
+        #expect(
+            try !store.recordDeliveryAttempt(
+                id: ids[0], claimedUntil: nil, DeliveryAttempt(at: t, status: 200, error: nil, next: .delivered)),
             "a delivered one takes no more attempts")
-        #expect(try !store.recordDeliveryAttempt(id: 9999, DeliveryAttempt(at: t, status: 200, error: nil, next: .delivered)))
+        #expect(
+            try !store.recordDeliveryAttempt(id: 9999, claimedUntil: nil, DeliveryAttempt(at: t, status: 200, error: nil, next: .delivered))
+        )
         let byID = Dictionary(try store.deliveries(DeliveryQuery()).map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
         #expect(byID[ids[0]]?.state == .delivered && byID[ids[0]]?.lastStatus == 204 && byID[ids[0]]?.attempts == 1)
         #expect(byID[ids[1]]?.state == .pending && byID[ids[1]]?.nextAttemptAt == t + 10 && byID[ids[1]]?.lastError == "HTTP 500")
@@ -102,8 +115,9 @@ import Testing
         try store.enqueueDeliveries([Self.delivery(1), Self.delivery(2)], consumer: "n", through: 2)
         let t = Date(timeIntervalSince1970: 1_800_000_000)
         let ids = try store.claimDueDeliveries(now: t + 3600, limit: 10, claimUntil: t + 3700).map(\.id)
-        try store.recordDeliveryAttempt(id: ids[0], DeliveryAttempt(at: t, status: 500, error: "HTTP 500", next: .failed))
-        try store.recordDeliveryAttempt(id: ids[1], DeliveryAttempt(at: t, status: 200, error: nil, next: .delivered))
+        try store.recordDeliveryAttempt(
+            id: ids[0], claimedUntil: nil, DeliveryAttempt(at: t, status: 500, error: "HTTP 500", next: .failed))
+        try store.recordDeliveryAttempt(id: ids[1], claimedUntil: nil, DeliveryAttempt(at: t, status: 200, error: nil, next: .delivered))
         let audit = AuditRecord(
             at: t, event: "redeliver", allowed: true, user: "ada", identitySource: "remote_user", pipeline: nil, jobID: nil,
             reason: "delivery \(ids[0])", requestID: "r1", clientAddress: nil, configHash: "abc")
@@ -124,10 +138,12 @@ import Testing
         try store.enqueueDeliveries((1...4).map { Self.delivery($0) }, consumer: "n", through: 4)
         let t = Date(timeIntervalSince1970: 1_800_000_000)
         let ids = try store.claimDueDeliveries(now: t + 3600, limit: 10, claimUntil: t + 3700).map(\.id)
-        try store.recordDeliveryAttempt(id: ids[0], DeliveryAttempt(at: t, status: 200, error: nil, next: .delivered))
-        try store.recordDeliveryAttempt(id: ids[1], DeliveryAttempt(at: t, status: nil, error: "down", next: .failed))
-        try store.recordDeliveryAttempt(id: ids[2], DeliveryAttempt(at: t + 100, status: 200, error: nil, next: .delivered))
-        try store.recordDeliveryAttempt(id: ids[3], DeliveryAttempt(at: t, status: 500, error: "HTTP 500", next: .retry(at: t + 1)))
+        try store.recordDeliveryAttempt(id: ids[0], claimedUntil: nil, DeliveryAttempt(at: t, status: 200, error: nil, next: .delivered))
+        try store.recordDeliveryAttempt(id: ids[1], claimedUntil: nil, DeliveryAttempt(at: t, status: nil, error: "down", next: .failed))
+        try store.recordDeliveryAttempt(
+            id: ids[2], claimedUntil: nil, DeliveryAttempt(at: t + 100, status: 200, error: nil, next: .delivered))
+        try store.recordDeliveryAttempt(
+            id: ids[3], claimedUntil: nil, DeliveryAttempt(at: t, status: 500, error: "HTTP 500", next: .retry(at: t + 1)))
         #expect(try store.pruneDeliveries(finishedBefore: t + 50, limit: 10) == 2)
         #expect(Set(try store.deliveries(DeliveryQuery()).map(\.id)) == [ids[2], ids[3]])
     }

@@ -51,9 +51,11 @@ import Testing
         }
     }
 
-    @Test("Only succeeded, failed and cancelled jobs are terminal")
+    @Test("Succeeded, failed, cancelled, rejected and expired jobs are terminal; awaiting approval is not, nor runnable")
     func jobTerminal() {
-        #expect(JobState.allCases.filter(\.isTerminal) == [.succeeded, .failed, .cancelled])
+        #expect(JobState.allCases.filter(\.isTerminal) == [.succeeded, .failed, .cancelled, .rejected, .expired])
+        #expect(JobState.allCases.filter(\.isRunnable) == [.queued, .running])
+        #expect(JobState(rawValue: "awaiting_approval") == .awaitingApproval)
     }
 
     @Test("Only queued and running tasks are not terminal")

@@ -233,7 +233,7 @@ import Testing
     @Test("The verb lists: operate is an upstream verb only, view both, admin neither")
     func verbLists() {
         #expect(!Verb.pipelineVerbs.contains(.operate))
-        #expect(Verb.pipelineVerbs == [.view, .trigger, .cancel, .retry, .logs, .audit])
+        #expect(Verb.pipelineVerbs == [.view, .trigger, .cancel, .retry, .logs, .approve, .audit])
         #expect(Verb.upstreamVerbs == [.view, .operate])
         #expect(Verb.instanceVerbs == [.admin])
         #expect(Verb.operate.appliesToUpstreams && !Verb.operate.appliesToPipelines && !Verb.operate.isAboutInstance)

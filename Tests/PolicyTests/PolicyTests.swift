@@ -100,8 +100,8 @@ import Testing
 
     @Test("Verbs have their configuration spelling")
     func verbNames() {
-        #expect(Verb.allCases.map(\.rawValue) == ["view", "trigger", "cancel", "retry", "logs", "audit", "admin", "operate"])
-        #expect(Verb.pipelineVerbs.map(\.rawValue) == ["view", "trigger", "cancel", "retry", "logs", "audit"])
+        #expect(Verb.allCases.map(\.rawValue) == ["view", "trigger", "cancel", "retry", "logs", "approve", "audit", "admin", "operate"])
+        #expect(Verb.pipelineVerbs.map(\.rawValue) == ["view", "trigger", "cancel", "retry", "logs", "approve", "audit"])
         #expect(Verb.instanceVerbs == [.admin])
         #expect(Verb.upstreamVerbs == [.view, .operate])
         #expect(Verb(rawValue: "ADMIN") == nil)

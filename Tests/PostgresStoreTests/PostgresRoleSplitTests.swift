@@ -35,6 +35,7 @@ struct PostgresRoleSplitTests {
             GRANT SELECT, INSERT, UPDATE ON \(s).schedule_marks, \(s).event_cursors TO \(r);
             GRANT SELECT, INSERT, DELETE ON \(s).job_events TO \(r);
             GRANT SELECT, INSERT, UPDATE, DELETE ON \(s).deliveries TO \(r);
+            GRANT SELECT, INSERT ON \(s).approvals TO \(r);
             GRANT SELECT ON \(s).sluice_schema TO \(r);
             """)
         // libpq takes the last of a repeated keyword: the same database and schema, the other role.
@@ -84,12 +85,32 @@ struct PostgresRoleSplitTests {
             consumer: "notifications", through: 1)
         let claimed = try store.claimDueDeliveries(now: Date() + 1, limit: 5, claimUntil: Date() + 60)
         #expect(claimed.count == 1)
-        #expect(try store.recordDeliveryAttempt(id: claimed[0].id, DeliveryAttempt(at: Date(), status: nil, error: "down", next: .failed)))
+        #expect(
+            try store.recordDeliveryAttempt(
+                id: claimed[0].id, claimedUntil: nil, DeliveryAttempt(at: Date(), status: nil, error: "down", next: .failed)))
         #expect(try store.redeliver(id: claimed[0].id, at: Date(), audit: nil)?.state == .pending)
-        try store.recordDeliveryAttempt(id: claimed[0].id, DeliveryAttempt(at: Date() - 100, status: 200, error: nil, next: .delivered))
+        try store.recordDeliveryAttempt(
+            id: claimed[0].id, claimedUntil: nil, DeliveryAttempt(at: Date() - 100, status: 200, error: nil, next: .delivered))
         #expect(try store.pruneDeliveries(finishedBefore: Date(), limit: 10) == 1)
         #expect(try store.deliveries(DeliveryQuery()).isEmpty)
-        #expect(try store.auditRecords(AuditQuery()).count == 1)
+        // Approvals: a waiting job, a decision, and expiry, with the documented grants only.
+        var waiting = Self.job
+        waiting.approval = ApprovalRequirement(required: 2, expiresAt: Date() + 60)
+        guard case .created(let awaiting) = try store.submit(waiting, rules: SubmissionRules(), audit: nil) else {
+            Issue.record("the runtime role could not submit a job awaiting approval")
+            return
+        }
+        let decision = ApprovalDecision(approver: "kim", identitySource: "remote_user", approves: true, comment: "", at: Date())
+        guard case .recorded(let decided) = try store.decideApproval(jobID: awaiting.id, decision, audit: nil) else {
+            Issue.record("the runtime role could not record an approval")
+            return
+        }
+        #expect(decided.approvals.count == 1)
+        let expiry = AuditRecord(
+            at: Date(), event: "expire", allowed: false, user: nil, identitySource: nil, pipeline: nil, jobID: nil,
+            reason: "granted", requestID: nil, clientAddress: nil, configHash: "abc")
+        #expect(try store.expireApprovals(now: Date() + 120, audit: expiry).map(\.id) == [awaiting.id])
+        #expect(try store.auditRecords(AuditQuery()).count == 2, "the trigger and the expiry")
         // Stored logs and the shared secret, with the documented grants only.
         try store.storeLog(jobID: job.id, task: job.tasks[0].name, attempt: 1, bytes: Array("log\n".utf8))
         #expect(try store.storedLog(jobID: job.id, task: job.tasks[0].name, attempt: 1) == Array("log\n".utf8))
@@ -105,6 +126,6 @@ struct PostgresRoleSplitTests {
             let error = try #require(throws: PostgresError.self, "\(sql)") { try db.execute(sql) }
             #expect(error.sqlState == "42501", "\(sql): \(error)")
         }
-        #expect(try store.auditRecords(AuditQuery()).map(\.reason) == ["granted"])
+        #expect(try store.auditRecords(AuditQuery()).map(\.reason) == ["granted", "granted"])
     }
 }

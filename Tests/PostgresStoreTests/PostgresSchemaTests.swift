@@ -31,7 +31,7 @@ struct PostgresSchemaTests {
         _ = try schema.store()
         #expect(try Self.versions(db) == PostgresSchema.migrations.map { Int64($0.version) })
         #expect(try store.job(id: job.id)?.pipeline == "p")
-        #expect(PostgresSchema.currentVersion == 9)
+        #expect(PostgresSchema.currentVersion == 10)
     }
 
     @Test("Stores opening a fresh schema at the same moment all succeed, and each migration runs once", .timeLimit(.minutes(1)))

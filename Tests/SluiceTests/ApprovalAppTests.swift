@@ -47,7 +47,9 @@ import Testing
         return try AppHarness.json(response)
     }
 
-    static func decide(_ h: AppHarness, _ id: Any, _ verb: String = "approve", user: String?, body: String = "{}", params: [String: String] = [:])
+    static func decide(
+        _ h: AppHarness, _ id: Any, _ verb: String = "approve", user: String?, body: String = "{}", params: [String: String] = [:]
+    )
         -> HTTPResponse
     {
         h.send("POST", "/api/v1/jobs/\(id)/\(verb)", user: user, body: body, contentType: "application/json", params: params)
@@ -130,10 +132,12 @@ import Testing
         #expect(!AppHarness.text(h.send("GET", "/jobs/\(id)", user: "lee")).contains("name=\"comment\""), "lee has decided")
         #expect(AppHarness.text(h.send("GET", "/jobs/\(id)", user: "bob")).contains("someone else must approve it"))
         let token = try #require(page.range(of: #"name="csrf" value=""#).map { String(page[$0.upperBound...].prefix { $0 != "\"" }) })
-        let forged = h.send("POST", "/jobs/\(id)/approve", user: "kim", body: "csrf=x&comment=", contentType: "application/x-www-form-urlencoded")
+        let forged = h.send(
+            "POST", "/jobs/\(id)/approve", user: "kim", body: "csrf=x&comment=", contentType: "application/x-www-form-urlencoded")
         #expect(forged.status == .forbidden)
         let posted = h.send(
-            "POST", "/jobs/\(id)/approve", user: "kim", body: "csrf=\(token)&comment=fine", contentType: "application/x-www-form-urlencoded")
+            "POST", "/jobs/\(id)/approve", user: "kim", body: "csrf=\(token)&comment=fine", contentType: "application/x-www-form-urlencoded"
+        )
         #expect(posted.status.code == 303)
         #expect(try h.store.job(id: Int64(id))?.state == .queued)
     }
@@ -166,7 +170,8 @@ import Testing
         ] {
             #expect(Self.decide(h, id, user: "kim", body: body).status.code == status, "\(body.prefix(40))")
         }
-        let form = h.send("POST", "/api/v1/jobs/\(id)/approve", user: "kim", body: "comment=x", contentType: "application/x-www-form-urlencoded")
+        let form = h.send(
+            "POST", "/api/v1/jobs/\(id)/approve", user: "kim", body: "comment=x", contentType: "application/x-www-form-urlencoded")
         #expect(form.status.code == 415)
         #expect(Self.decide(h, 999_999, user: "kim").status == .notFound)
         #expect(try h.store.job(id: Int64(id))?.approvals.isEmpty == true, "nothing was recorded")

@@ -64,7 +64,7 @@ extension ConfigLoaderTests {
     func unknownVerb() {
         let problems = Self.problems(Self.withRole("{ grants: [{ pipelines: ['p'], verbs: ['view', 'deploy', 'VIEW'] }] }"))
         Self.expectProblem(problems, at: "roles.ops.grants[0].verbs[1]", containing: "unknown verb \"deploy\"")
-        Self.expectProblem(problems, at: "roles.ops.grants[0].verbs[1]", containing: "view, trigger, cancel, retry, logs, audit, admin")
+        Self.expectProblem(problems, at: "roles.ops.grants[0].verbs[1]", containing: "view, trigger, cancel, retry, logs, approve, audit, admin")
         Self.expectProblem(problems, at: "roles.ops.grants[0].verbs[2]", containing: "unknown verb \"VIEW\"")
     }
 

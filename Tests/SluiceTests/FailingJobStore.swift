@@ -27,7 +27,7 @@ struct FailingJobStore: JobStore {
     func record(jobID: Int64, changes: [TaskChange], jobState: JobState) throws { throw Failure() }
     func enqueueDeliveries(_ deliveries: [NewDelivery], consumer: String, through eventID: Int64) throws { throw Failure() }
     func claimDueDeliveries(now: Date, limit: Int, claimUntil: Date) throws -> [Delivery] { throw Failure() }
-    func recordDeliveryAttempt(id: Int64, _ attempt: DeliveryAttempt) throws -> Bool { throw Failure() }
+    func recordDeliveryAttempt(id: Int64, claimedUntil: Date?, _ attempt: DeliveryAttempt) throws -> Bool { throw Failure() }
     func deliveries(_ query: DeliveryQuery) throws -> [Delivery] { throw Failure() }
     func redeliver(id: Int64, at: Date, audit: AuditRecord?) throws -> Delivery? { throw Failure() }
     func pruneDeliveries(finishedBefore before: Date, limit: Int) throws -> Int { throw Failure() }

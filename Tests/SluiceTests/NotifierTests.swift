@@ -187,7 +187,7 @@ import Workflow
         #expect(!text.contains("\"body\""), "bodies are not listed")
         #expect(h.send("GET", "/api/v1/admin/deliveries?pipeline=Extract").body == Array("{\"deliveries\":[]}\n".utf8))
         #expect(h.send("GET", "/api/v1/admin/deliveries?pipeline=%E2%84%AAxtract").status == .badRequest, "not NFC")
-        for bad in ["state=lost", "job=x", "limit=0", "limit=501", "before=-1"] {
+        for bad in ["state=lost", "job=x", "limit=0", "limit=501", "before=-1", "pipline=extract"] {
             #expect(h.send("GET", "/api/v1/admin/deliveries?\(bad)").status == .badRequest, "\(bad)")
         }
         let ops = try #require(try h.store.deliveries(DeliveryQuery()).first { $0.webhook == "ops" })
@@ -198,7 +198,7 @@ import Workflow
         #expect(post(ops.id, "bob").status == .accepted)
         #expect(post(999_999, "bob").status == .notFound)
         #expect(try h.store.auditRecords(AuditQuery()).contains { $0.event == "redeliver" && $0.allowed && $0.user == "bob" })
-        try h.store.recordDeliveryAttempt(id: ops.id, DeliveryAttempt(at: Date(), status: 200, error: nil, next: .delivered))
+        try h.store.recordDeliveryAttempt(id: ops.id, claimedUntil: nil, DeliveryAttempt(at: Date(), status: 200, error: nil, next: .delivered))
         #expect(post(ops.id, "bob").status == .conflict)
     }
 

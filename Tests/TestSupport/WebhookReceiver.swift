@@ -22,6 +22,8 @@ public final class WebhookReceiver: @unchecked Sendable {
         public var body: [String: Any]?
         /// `Content-Type`.
         public var contentType: String?
+        /// The request method.
+        public var method: String
     }
 
     /// The script, next to this file in the source tree.
@@ -82,7 +84,7 @@ public final class WebhookReceiver: @unchecked Sendable {
                 path: object["path"] as? String ?? "", delivery: object["delivery"] as? String, event: object["event"] as? String,
                 attempt: object["attempt"] as? String, signatureValid: object["signature_valid"] as? Bool ?? false,
                 status: object["status"] as? Int ?? 0, body: object["body"] as? [String: Any],
-                contentType: object["content_type"] as? String)
+                contentType: object["content_type"] as? String, method: object["method"] as? String ?? "")
         }
     }
 

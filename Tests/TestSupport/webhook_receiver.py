@@ -12,8 +12,12 @@ the secret over "<X-Sluice-Timestamp>.<body>", and refuses (401) a wrong signatu
 timestamp more than 300 s away. Paths:
   /hook             200
   /hook?fail=N      500 for the first N requests of each delivery id, then 200
-  /redirect         302 to /hook (a sender must not follow it)
+  /redirect?code=N  N (default 302) to /hook (a sender must not follow it)
   /slow             waits 5 s, then 200
+  /trickle          a status line, then a header byte every 0.5 s for 20 s (never ends its head)
+  /bigredirect      302 with a 50 MB body, sent as fast as the socket takes it
+Requests with any other method are logged too (path, method) and answered 405, so a followed
+redirect (which would turn a POST into a GET) shows in the log.
 """
 import hashlib
 import os
@@ -46,6 +50,16 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.send_header("Content-Length", "0")
         self.end_headers()
 
+    def do_GET(self):
+        with lock:
+            with open(log_file, "a") as log:
+                log.write(json.dumps({"path": urllib.parse.urlsplit(self.path).path, "method": self.command, "status": 405,
+                                      "signature_valid": False}) + "\n")
+        self.answer(405)
+
+    do_PUT = do_GET
+    do_HEAD = do_GET
+
     def do_POST(self):
         length = int(self.headers.get("Content-Length", "0"))
         body = self.rfile.read(length)
@@ -63,7 +77,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if not (valid and fresh):
             status = 401
         elif url.path == "/redirect":
-            status = 302
+            status = int(query.get("code", ["302"])[0])
+        elif url.path in ("/trickle", "/bigredirect"):
+            status = 0
         elif url.path == "/slow":
             time.sleep(5)
             status = 200
@@ -79,15 +95,32 @@ class Handler(http.server.BaseHTTPRequestHandler):
             "path": url.path, "delivery": delivery, "event": self.headers.get("X-Sluice-Event"),
             "attempt": self.headers.get("X-Sluice-Attempt"), "timestamp": timestamp,
             "signature_valid": valid, "status": status, "body": parsed,
-            "content_type": self.headers.get("Content-Type"),
+            "content_type": self.headers.get("Content-Type"), "method": self.command,
         }
         with lock:
             with open(log_file, "a") as log:
                 log.write(json.dumps(record) + "\n")
-        if status == 302:
-            self.answer(302, [("Location", "/hook")])
-        else:
-            self.answer(status)
+        try:
+            if url.path == "/trickle":
+                self.wfile.write(b"HTTP/1.1 200 OK\r\n")
+                for _ in range(40):
+                    self.wfile.write(b"X")
+                    self.wfile.flush()
+                    time.sleep(0.5)
+            elif url.path == "/bigredirect":
+                self.send_response(302)
+                self.send_header("Location", "/hook")
+                self.send_header("Content-Length", str(50 * 1024 * 1024))
+                self.end_headers()
+                chunk = b"x" * (1024 * 1024)
+                for _ in range(50):
+                    self.wfile.write(chunk)
+            elif 300 <= status < 400:
+                self.answer(status, [("Location", "/hook")])
+            else:
+                self.answer(status)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
 
 
 server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)

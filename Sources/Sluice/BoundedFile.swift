@@ -1,0 +1,40 @@
+import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Reads a small file that is read again and again while Sluice runs (a webhook's secret)
+/// without letting the file hang or swamp the reader.
+enum BoundedFile {
+    /// Why a file could not be read (names the file, never its content).
+    struct Failure: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    /// The bytes of the regular file at `path`, which must hold at most `limit` bytes.
+    ///
+    /// Opened `O_NONBLOCK` (a FIFO must not wait for a writer) and checked with `fstat` to be a
+    /// regular file before anything is read: `/dev/zero` or a pipe are refused, not read
+    /// forever. At most `limit + 1` bytes are read, whatever the file claims.
+    static func read(_ path: String, limit: Int) throws(Failure) -> [UInt8] {
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
+        guard fd >= 0 else { throw Failure(description: "cannot read \(path): \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else {
+            throw Failure(description: "\(path) is not a regular file")
+        }
+        var bytes = [UInt8](repeating: 0, count: limit + 1)
+        var count = 0
+        while count < bytes.count {
+            let n = bytes.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress! + count, $0.count - count) }
+            if n < 0 && errno == EINTR { continue }
+            guard n >= 0 else { throw Failure(description: "cannot read \(path): \(String(cString: strerror(errno)))") }
+            if n == 0 { break }
+            count += n
+        }
+        guard count <= limit else { throw Failure(description: "\(path) is larger than \(limit) bytes") }
+        return Array(bytes.prefix(count))
+    }
+}
