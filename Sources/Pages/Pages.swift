@@ -2,13 +2,21 @@
 public enum Pages {
     /// The dashboard: pipelines the viewer may see and recent jobs; a banner while Sluice drains
     /// (`drain`), and then the page refreshes itself so the count goes down.
-    public static func dashboard(_ layout: Layout, pipelines: [PipelineRow], recent: [JobRow], drain: DrainNotice? = nil) -> String {
+    public static func dashboard(
+        _ layout: Layout, pipelines: [PipelineRow], recent: [JobRow], drain: DrainNotice? = nil, awaitingYou: [JobRow] = []
+    ) -> String {
         let running = pipelines.reduce(0) { $0 + $1.running }
         let queued = pipelines.reduce(0) { $0 + $1.queued }
         var body = drain.map(Self.drainBanner) ?? ""
+        if !awaitingYou.isEmpty {
+            // First on the page: these jobs wait for the viewer and nobody else may be looking.
+            body += "<section class=\"approval\" aria-labelledby=\"awaiting\"><h2 id=\"awaiting\">Awaiting your approval</h2>\n"
+            body += self.jobTable(layout, awaitingYou) + "</section>\n"
+        }
         body += "<h1>Pipelines</h1>\n"
         body += "<p><a href=\"\(layout.href("/jobs?state=running"))\">\(running) running</a> · "
-        body += "<a href=\"\(layout.href("/jobs?state=queued"))\">\(queued) queued</a></p>\n"
+        body += "<a href=\"\(layout.href("/jobs?state=queued"))\">\(queued) queued</a> · "
+        body += "<a href=\"\(layout.href("/jobs?state=awaiting_approval"))\">awaiting approval</a></p>\n"
         if pipelines.isEmpty {
             body += "<p>You may not see any pipeline.</p>\n"
         } else {
@@ -27,7 +35,8 @@ public enum Pages {
             body += "</tbody></table></div>\n"
         }
         body += "<h2>Recent jobs</h2>\n" + self.jobTable(layout, recent)
-        return layout.render(title: "Dashboard", body: body, refreshSeconds: running + queued > 0 || drain != nil ? 5 : nil)
+        return layout.render(
+            title: "Dashboard", body: body, refreshSeconds: running + queued > 0 || drain != nil || !awaitingYou.isEmpty ? 5 : nil)
     }
 
     /// The job list with its filter form and a link to the next page. The form is a plain GET

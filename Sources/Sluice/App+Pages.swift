@@ -30,7 +30,17 @@ extension App {
             row.canTrigger = self.may(context, .trigger, name)
             return row
         }
-        return .html(Pages.dashboard(context.layout, pipelines: rows, recent: recent.map(Self.row), drain: self.drainNotice))
+        // Jobs the viewer may approve, except their own (they may only reject those: the job page has it).
+        var waitingQuery = JobQuery(pipelines: Set(names), limit: 50)
+        waitingQuery.states = [.awaitingApproval]
+        let awaiting = try self.store.jobs(waitingQuery).filter { job in
+            !job.triggeredBy.utf8.elementsEqual(context.caller.user.utf8)
+                && self.may(context, .approve, job.pipeline, parameters: job.params)
+        }
+        return .html(
+            Pages.dashboard(
+                context.layout, pipelines: rows, recent: recent.map(Self.row), drain: self.drainNotice, awaitingYou: awaiting.map(Self.row))
+        )
     }
 
     /// The banner's model while Sluice drains, else nil.

@@ -29,10 +29,12 @@ import Testing
             staging: { users: ["sam"], grants: [{ pipelines: ["deploy"], verbs: ["view", "approve"], params: { env: ["staging"] } }] },
             everyone: { grants: [{ pipelines: ["open"], verbs: ["view", "approve"] }] },
           },
+          webhooks: { ops: { url: "https://hooks.example/sluice", secret_env: "SLUICE_TEST_UNSET_SECRET" } },
           pipelines: {
             deploy: {
               params: { env: { required: true } },
               approval: { required: 2, expire_after_minutes: 60 },
+              notify: [{ webhook: "ops" }],
               tasks: { run: { run: ["/bin/true", "{env}"] } },
             },
             open: { approval: {}, tasks: { run: { run: ["/bin/true"] } } },
@@ -140,6 +142,40 @@ import Testing
         )
         #expect(posted.status.code == 303)
         #expect(try h.store.job(id: Int64(id))?.state == .queued)
+    }
+
+    @Test("The dashboard lists the jobs awaiting the viewer's approval, not their own nor ones they may not approve")
+    func dashboard() throws {
+        let h = try AppHarness(config: Self.config)
+        defer { h.remove() }
+        let prod = try #require(try Self.trigger(h, env: "prod")["id"] as? Int)
+        let staging = try #require(try Self.trigger(h, env: "staging")["id"] as? Int)
+        let kim = AppHarness.text(h.send("GET", "/", user: "kim"))
+        #expect(kim.contains("Awaiting your approval") && kim.contains("/jobs/\(prod)\"") && kim.contains("/jobs/\(staging)\""))
+        let sam = AppHarness.text(h.send("GET", "/", user: "sam"))
+        #expect(sam.contains("/jobs/\(staging)\"") && !sam.contains("/jobs/\(prod)\""))
+        #expect(!AppHarness.text(h.send("GET", "/", user: "bob")).contains("Awaiting your approval"), "bob triggered both")
+        #expect(Self.decide(h, staging, "reject", user: "kim").status == .ok)
+        #expect(!AppHarness.text(h.send("GET", "/", user: "sam")).contains("Awaiting your approval"))
+    }
+
+    @Test("Webhooks hear that a job awaits approval and that it was rejected or expired")
+    func notifications() throws {
+        let h = try AppHarness(config: Self.config)
+        defer { h.remove() }
+        let notifier = Notifier(app: h.app, sender: { _ in [] })
+        notifier.enqueue()
+        let rejected = try #require(try Self.trigger(h)["id"] as? Int)
+        let expired = try #require(try Self.trigger(h, env: "staging")["id"] as? Int)
+        #expect(Self.decide(h, rejected, "reject", user: "kim").status == .ok)
+        _ = ApprovalExpiry(app: h.app).pass(now: Date() + 7200)
+        notifier.enqueue()
+        let made = try h.store.deliveries(DeliveryQuery()).reversed().map { "\($0.jobID) \($0.event)" }
+        #expect(
+            made == [
+                "\(rejected) job.awaiting_approval", "\(expired) job.awaiting_approval", "\(rejected) job.rejected",
+                "\(expired) job.expired",
+            ])
     }
 
     @Test("Expiry and cancel end a waiting job; both are audited")
