@@ -2,10 +2,37 @@ import Crypto
 import Foundation
 import Identity
 import JobStore
+import Policy
 import SQLiteStore
 
 /// The offline subcommands: `explain` and `token new`.
 public enum Commands {
+    /// `sluice explain --config FILE --pipeline NAME [--verb V]`: who may do what with that
+    /// pipeline (`PipelineHolders`): for each verb, the roles that grant it and who holds them.
+    public static func explainPipeline(configPath: String, pipeline name: String, verb: String?) -> Int32 {
+        let configuration: Configuration
+        do { configuration = try ConfigLoader.load(path: configPath) } catch {
+            FileHandle.standardError.write(Data("\(error)\n".utf8))
+            return 1
+        }
+        // The configuration's spelling, found by bytes.
+        guard let pipeline = configuration.pipelines.values.first(where: { $0.name.utf8.elementsEqual(name.utf8) }) else {
+            FileHandle.standardError.write(Data("sluice: no pipeline is named \(name)\n".utf8))
+            return 2
+        }
+        var only: Verb? = nil
+        if let verb {
+            guard let known = Verb.pipelineVerbs.first(where: { $0.rawValue.utf8.elementsEqual(verb.utf8) }) else {
+                FileHandle.standardError.write(
+                    Data("sluice: --verb must be one of \(Verb.pipelineVerbs.map(\.rawValue).joined(separator: ", "))\n".utf8))
+                return 2
+            }
+            only = known
+        }
+        print(PipelineHolders.make(pipeline, configuration, verb: only).text, terminator: "")
+        return 0
+    }
+
     /// `sluice explain --config FILE --user U [--groups a,b]`: what that user may do, and why.
     /// `sluice explain --config FILE --token JWT [--source NAME]`: verifies the token exactly as the
     /// server would (same sources, same order) and says why it is accepted or refused.

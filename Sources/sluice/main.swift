@@ -12,6 +12,7 @@ let usage = """
            sluice check FILE
            sluice explain --config FILE --user NAME [--groups a,b]
            sluice explain --config FILE --token JWT|- [--source NAME]   (- reads the token from stdin)
+           sluice explain --config FILE --pipeline NAME [--verb approve]
            sluice token new NAME [--roles a,b] [--expires 2027-06-30]
            sluice audit export --config FILE [--since 2026-11-01]
            sluice migrate --config FILE
@@ -22,7 +23,8 @@ let usage = """
              lighttpd (bin-path) or spawn-fcgi hands over
     check    validate a configuration file; exit status 1 and one line per problem if invalid
     explain  what a user (with groups) may do on each pipeline and which grant allows it; or
-             verify a signed assertion exactly as the server would and say why it is refused
+             verify a signed assertion exactly as the server would and say why it is refused;
+             or who may do what (approve, trigger, ...) with one pipeline
     token    print a new service token once, and the config entry holding only its SHA-256
     audit    print the audit log as JSON lines, oldest first
     migrate  create or migrate the configured store's schema and exit (run it as the database
@@ -75,9 +77,13 @@ case "check":
     guard arguments.count == 1 else { fail("check needs exactly one FILE") }
     exit(Server.check(configPath: arguments[0]))
 case "explain":
-    let options = parseOptions(arguments, allowed: ["--config", "--user", "--groups", "--token", "--source"])
+    let options = parseOptions(arguments, allowed: ["--config", "--user", "--groups", "--token", "--source", "--pipeline", "--verb"])
     guard let config = options["--config"] else { fail("explain needs --config FILE") }
-    guard (options["--user"] == nil) != (options["--token"] == nil) else { fail("explain needs either --user or --token") }
+    if let pipeline = options["--pipeline"] {
+        guard options["--user"] == nil, options["--token"] == nil else { fail("explain takes --pipeline, --user or --token, one of them") }
+        exit(Commands.explainPipeline(configPath: config, pipeline: pipeline, verb: options["--verb"]))
+    }
+    guard (options["--user"] == nil) != (options["--token"] == nil) else { fail("explain needs either --user, --token or --pipeline") }
     // `--token -` reads the token from stdin, so it does not show in `ps` to other local users.
     var token = options["--token"]
     if token == "-" { token = readLine(strippingNewline: true)?.trimmingCharacters(in: .whitespaces) }

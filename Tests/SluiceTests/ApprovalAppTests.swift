@@ -213,6 +213,24 @@ import Testing
         #expect(try h.store.job(id: Int64(id))?.approvals.isEmpty == true, "nothing was recorded")
     }
 
+    @Test("sluice explain --pipeline says who may approve, with parameter limits, the default role and service tokens")
+    func whoMayApproveExplained() throws {
+        let configuration = try ConfigLoader.load(data: Data(Self.config.utf8), file: "t", directory: "/tmp")
+        let deploy = try #require(configuration.pipelines["deploy"])
+        let text = PipelineHolders.make(deploy, configuration, verb: .approve).text
+        #expect(text.contains("approval: 2 approvals by different people within 60 minutes"))
+        #expect(text.contains("role approvers (roles.approvers.grants[0]): users bob, kim, lee; service tokens deploy-bot"))
+        #expect(text.contains("role staging (roles.staging.grants[0]), only with env "))
+        #expect(!text.contains("role everyone"), "the default role grants approve on open only")
+        let open = try #require(configuration.pipelines["open"])
+        #expect(
+            PipelineHolders.make(open, configuration, verb: .approve).text.contains(
+                "role everyone (roles.everyone.grants[0]): everyone identified (default role)"))
+        #expect(
+            PipelineHolders.make(deploy, configuration, verb: .cancel).text.contains(
+                "role ops (roles.ops.grants[0]): users bob; service tokens ci-bot"))
+    }
+
     @Test("sluice check refuses approval nobody can give and out-of-range rules")
     func configuration() throws {
         func problems(_ approval: String, grants: String = "verbs: [\"view\", \"approve\"]") -> [String] {
