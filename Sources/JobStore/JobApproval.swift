@@ -26,6 +26,15 @@ extension ApprovalRequirement {
     }
 }
 
+extension JobRecord {
+    /// Whether the job needed no approval or got every approval it needed (from `approvals`,
+    /// which `job(id:)` reads; a store's retry checks the same in SQL, `JobRetry.approvedSQL`).
+    public var wasApproved: Bool {
+        guard let approval = self.approval else { return true }
+        return self.approvals.filter(\.approves).count >= approval.required
+    }
+}
+
 /// One person's decision about a job awaiting approval; one per person and job (by bytes).
 public struct ApprovalDecision: Sendable, Hashable {
     /// Who decided (the principal's user name).
@@ -73,4 +82,19 @@ public enum ApprovalEnd {
     public static let expired = "not run: not approved in time"
     /// The tasks' message when the job is cancelled while it awaits approval.
     public static let cancelled = "not run: cancelled while awaiting approval"
+
+    /// The audit record of a job found expired when someone decided about it: the decision's
+    /// record turned into an expiry (no user: nobody decided that).
+    public static func expiryRecord(from decision: AuditRecord, jobID: Int64) -> AuditRecord {
+        var record = decision
+        record.event = "expire"
+        record.allowed = false
+        record.user = nil
+        record.identitySource = nil
+        record.jobID = jobID
+        record.reason = "not approved in time"
+        record.requestID = nil
+        record.clientAddress = nil
+        return record
+    }
 }

@@ -12,6 +12,14 @@ public enum JobRetry {
     /// Whether a job in `state` may be retried: only failed and cancelled ones.
     public static func isAllowed(from state: JobState) -> Bool { state == .failed || state == .cancelled }
 
+    /// The SQL condition, on a row of `jobs`, that a job which needed approval got it: a job is
+    /// never retried otherwise (one cancelled while it awaited approval would run unapproved).
+    /// `suffix` completes `approvals.approves` as a truth test in the store's SQL (` = 1` in
+    /// SQLite, empty in PostgreSQL).
+    public static func approvedSQL(trueIs suffix: String) -> String {
+        "(approvals_required IS NULL OR approvals_required <= (SELECT count(*) FROM approvals WHERE approvals.job_id = jobs.id AND approvals.approves\(suffix)))"
+    }
+
     /// The job's state after the retry: `running` if one of its tasks had succeeded (the run goes
     /// on from there), else `queued`. This is `JobState.derived(from:)` of the retried tasks.
     public static func jobState(anyTaskSucceeded: Bool) -> JobState { anyTaskSucceeded ? .running : .queued }

@@ -17,10 +17,6 @@ public enum JobState: String, Sendable, Hashable, Codable, CaseIterable {
         }
     }
 
-    /// Whether the job holds (or waits for) the runner: queued or running. A job awaiting
-    /// approval is unfinished but not yet the runner's.
-    public var isRunnable: Bool { self == .queued || self == .running }
-
     /// The job state implied by its tasks' states:
     /// - some task not finished: `queued` if none has started yet, else `running`;
     /// - all finished: `cancelled` if any was cancelled, else `failed` if any failed or was

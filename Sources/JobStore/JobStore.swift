@@ -136,8 +136,11 @@ public protocol JobStore: Sendable {
 
     /// Records `decision` about the job `jobID`, which must await approval and have no decision
     /// by the same approver (compared as bytes), with `audit` in the same transaction. A
-    /// rejection ends the job `rejected` (its tasks cancelled, `ApprovalEnd.rejected`); the
-    /// approval that makes `required` queues it for the runner. Either writes a job event.
+    /// rejection ends the job `rejected` (its tasks cancelled, `ApprovalEnd.rejected`, a job
+    /// event); the approval that makes `required` queues it for the runner. A decision at or
+    /// after the job's `expiresAt` finds it expired: the job ends `expired` (with a copy of
+    /// `audit` as the expiry's record, `ApprovalEnd.expiryRecord`) and the answer is
+    /// `notAwaiting`.
     func decideApproval(jobID: Int64, _ decision: ApprovalDecision, audit: AuditRecord?) throws -> ApprovalOutcome
 
     /// Ends every job that still awaits approval at `now` past its `expiresAt` as `expired` (its

@@ -114,7 +114,7 @@ public struct Layout: Sendable {
         (function () {
           function clean(t) { return t.replace(/\u001b\[[0-?]*[ -\/]*[@-~]/g, "").replace(/\u001b\][^\u0007\u001b]*(\u0007|\u001b\\)/g, "").replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]/g, "\ufffd"); }
           function followJob(el) {
-            var url = el.getAttribute("data-live-job"), tag = null;
+            var url = el.getAttribute("data-live-job"), tag = null, live = ["queued", "running", "awaiting_approval"];
             function poll() {
               var h = { "Accept": "application/json" }; if (tag) { h["If-None-Match"] = tag; }
               fetch(url + "?wait=25&task_limit=1", { headers: h, credentials: "same-origin" }).then(function (r) {
@@ -123,18 +123,25 @@ public struct Layout: Sendable {
                 var first = tag === null; tag = r.headers.get("ETag");
                 // The first answer is only the baseline, unless the job already finished
                 // (then the page is stale now, and no later poll would ever differ).
-                return r.json().then(function (job) { return first && ["queued", "running"].indexOf(job.state) >= 0 ? null : job; });
+                return r.json().then(function (job) { return first && live.indexOf(job.state) >= 0 ? null : job; });
               }).then(function (job) {
                 if (!job) { return setTimeout(poll, 100); }
-                var began = Date.now();
-                return fetch(location.href, { credentials: "same-origin" }).then(function (r) { return r.text(); }).then(function (html) {
-                  var doc = new DOMParser().parseFromString(html, "text/html"), fresh = doc.getElementById("main");
-                  if (fresh) { document.getElementById("main").replaceChildren.apply(document.getElementById("main"), Array.from(fresh.childNodes)); }
-                  var next = document.querySelector("[data-live-job]");
-                  // A page that was slow to draw (a job of 100,000 tasks) is not asked for again at
-                  // once: waiting four times as long keeps one viewer to a fifth of a server thread.
-                  if (next && ["queued", "running"].indexOf(job.state) >= 0) { setTimeout(poll, Math.min(10000, Math.max(100, 4 * (Date.now() - began)))); }
-                });
+                function swap() {
+                  // Someone writing an approval comment keeps their text: the page is swapped
+                  // once the box is left empty and unfocused.
+                  var c = document.getElementById("approval-comment");
+                  if (c && (c === document.activeElement || c.value)) { return setTimeout(swap, 2000); }
+                  var began = Date.now();
+                  return fetch(location.href, { credentials: "same-origin" }).then(function (r) { return r.text(); }).then(function (html) {
+                    var doc = new DOMParser().parseFromString(html, "text/html"), fresh = doc.getElementById("main");
+                    if (fresh) { document.getElementById("main").replaceChildren.apply(document.getElementById("main"), Array.from(fresh.childNodes)); }
+                    var next = document.querySelector("[data-live-job]");
+                    // A page that was slow to draw (a job of 100,000 tasks) is not asked for again at
+                    // once: waiting four times as long keeps one viewer to a fifth of a server thread.
+                    if (next && live.indexOf(job.state) >= 0) { setTimeout(poll, Math.min(10000, Math.max(100, 4 * (Date.now() - began)))); }
+                  }).catch(function () { setTimeout(poll, 5000); });
+                }
+                return swap();
               }).catch(function () { setTimeout(poll, 5000); });
             }
             poll();

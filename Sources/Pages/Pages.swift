@@ -155,7 +155,9 @@ public enum Pages {
         if detail.isLive, let live = detail.liveURL {
             body = "<div data-live-job=\"\(HTML.escape(live))\">\n" + body + "</div>\n"
         }
-        return layout.render(title: "Job #\(j.id)", body: body, refreshSeconds: detail.isLive ? 2 : nil)
+        // No meta refresh under an approval form: it would throw away a comment being written.
+        let refresh = detail.isLive && detail.approval?.token == nil ? 2 : nil
+        return layout.render(title: "Job #\(j.id)", body: body, refreshSeconds: refresh)
     }
 
     /// "What failed": each failed task (up to `JobDetail.Failure.shown`) with its message, the

@@ -12,9 +12,23 @@ extension PostgresJobStore {
         let step = try self.write { db -> Step in
             // FOR UPDATE: two approvers deciding at once are taken one after the other, so the
             // second sees the first's decision (and a rejection ends the job for both).
-            guard let row = try db.execute("SELECT state, approvals_required FROM jobs WHERE id = $1 FOR UPDATE", [.int64(jobID)]).first
+            guard
+                let row = try db.execute(
+                    "SELECT state, approvals_required, approval_expires_at FROM jobs WHERE id = $1 FOR UPDATE", [.int64(jobID)]
+                ).first
             else { return .notFound }
-            guard try row.string(0) == JobState.awaitingApproval.rawValue, let required = try row.int64(1) else { return .notAwaiting }
+            guard try row.string(0) == JobState.awaitingApproval.rawValue, let required = try row.int64(1),
+                let expires = try row.int64(2)
+            else { return .notAwaiting }
+            // Past its time the job has expired, whether or not an expiry pass has seen it yet.
+            if expires <= StoredTime.milliseconds(decision.at) {
+                try Self.lock(AdvisoryLockKey.insertOrder(namespace: namespace), on: db)
+                if try Self.endAwaiting(jobID, as: .expired, message: ApprovalEnd.expired, at: decision.at, in: db), let audit {
+                    try Self.insertAudit(ApprovalEnd.expiryRecord(from: audit, jobID: jobID), into: db)
+                }
+                try Self.notifyChange(on: channel, in: db)
+                return .notAwaiting
+            }
             // One decision per person: the primary key (job_id, approver) compares bytes (COLLATE "C").
             let inserted =
                 try db.execute(
@@ -58,6 +72,7 @@ extension PostgresJobStore {
 
     public func expireApprovals(now: Date, audit: AuditRecord) throws -> [JobRecord] {
         let namespace = self.namespace
+        let channel = self.channel
         let ids = try self.write { db -> [Int64] in
             // SKIP LOCKED: a job an approver is deciding about right now is left to that decision.
             let due = try db.execute(
@@ -77,6 +92,8 @@ extension PostgresJobStore {
                 try Self.insertAudit(record, into: db)
                 ended.append(id)
             }
+            // Other hosts' long-polls on these jobs wake up.
+            if !ended.isEmpty { try Self.notifyChange(on: channel, in: db) }
             return ended
         }
         return try ids.compactMap { try self.job(id: $0) }

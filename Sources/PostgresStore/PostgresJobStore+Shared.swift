@@ -271,7 +271,9 @@ extension PostgresJobStore: SharedJobStore {
     /// changing between this read and the claim's `UPDATE`.
     ///
     /// A job waiting for its identity (`waits_for_identity`) is left out while an earlier
-    /// unfinished job of the same pipeline has the same identity, owned by any host or by none:
+    /// unfinished job of the same pipeline has the same identity, owned by any host or by none,
+    /// or a later one that waits too and is already owned (jobs that awaited approval start in
+    /// approval order):
     /// the rule `Admission` applies on one host, where every unfinished job is in its list. It
     /// is checked here, in the statement, because it concerns jobs no page may include.
     ///
@@ -291,7 +293,8 @@ extension PostgresJobStore: SharedJobStore {
                 NOT (waits_for_identity AND EXISTS (
                     SELECT 1 FROM jobs AS earlier
                     WHERE earlier.pipeline = jobs.pipeline AND earlier.identity = jobs.identity
-                      AND earlier.state IN ('queued','running') AND earlier.id < jobs.id))
+                      AND earlier.state IN ('queued','running') AND earlier.id <> jobs.id
+                      AND (earlier.id < jobs.id OR (earlier.owner IS NOT NULL AND earlier.waits_for_identity))))
                 """
             let full = admission.fullPipelines
             if !full.isEmpty { admissible += " AND pipeline NOT IN (" + arguments.list(full.map(PostgresValue.text)) + ")" }

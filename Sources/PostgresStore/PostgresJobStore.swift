@@ -354,22 +354,24 @@ public final class PostgresJobStore: JobStore {
         try self.write { db in
             // The check is in the UPDATE's WHERE: a concurrent change to the row makes
             // PostgreSQL wait for it and check the newest version.
-            var changed =
-                try db.execute(
-                    "UPDATE jobs SET cancel_requested = true WHERE id = $1 AND state IN ('queued','running')", [.int64(jobID)]
-                ).affectedRows ?? 0
-            // A job awaiting approval is no host's: it ends here, cancelled, at once.
+            // The row is locked first, then the state read decides: a concurrent approval that
+            // queues the job commits before this reads it, so the cancel is not lost.
+            let state = try db.execute("SELECT state FROM jobs WHERE id = $1 FOR UPDATE", [.int64(jobID)]).first?.string(0)
+            var changed = 0
             var ended = false
-            if changed == 0,
-                try db.execute("SELECT state FROM jobs WHERE id = $1 FOR UPDATE", [.int64(jobID)]).first?.string(0)
-                    == JobState.awaitingApproval.rawValue
-            {
+            switch state.flatMap(JobState.init(rawValue:)) {
+            case .queued?, .running?:
+                try db.execute("UPDATE jobs SET cancel_requested = true WHERE id = $1", [.int64(jobID)])
+                changed = 1
+            case .awaitingApproval?:
+                // A job awaiting approval is no host's: it ends here, cancelled, at once.
                 try Self.lock(AdvisoryLockKey.insertOrder(namespace: namespace), on: db)
                 ended = try Self.endAwaiting(jobID, as: .cancelled, message: ApprovalEnd.cancelled, at: self.now(), in: db)
                 if ended {
                     changed = 1
                     try db.execute("UPDATE jobs SET cancel_requested = true WHERE id = $1", [.int64(jobID)])
                 }
+            default: break
             }
             if let audit, changed > 0 {
                 if !ended { try Self.lock(AdvisoryLockKey.insertOrder(namespace: namespace), on: db) }
@@ -394,8 +396,12 @@ public final class PostgresJobStore: JobStore {
         let retried = try self.write { db -> Bool in
             // FOR UPDATE: the state checked is the state changed; a concurrent retry or record
             // waits until this one commits, and then sees its outcome.
-            guard let state = try db.execute("SELECT state FROM jobs WHERE id = $1 FOR UPDATE", [.int64(jobID)]).first?.string(0),
-                let current = JobState(rawValue: state), JobRetry.isAllowed(from: current)
+            guard
+                let row = try db.execute(
+                    "SELECT state, \(JobRetry.approvedSQL(trueIs: "")) FROM jobs WHERE id = $1 FOR UPDATE", [.int64(jobID)]
+                ).first,
+                let state = try row.string(0), let current = JobState(rawValue: state), JobRetry.isAllowed(from: current),
+                try row.bool(1) == true
             else { return false }
             try db.execute(Self.requeueSQL, [.text(JobRetry.message), .int64(jobID)])
             try db.execute("DELETE FROM job_overviews WHERE job_id = $1", [.int64(jobID)])

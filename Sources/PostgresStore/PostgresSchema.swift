@@ -233,6 +233,9 @@ enum PostgresSchema {
                 -- ApprovalRequirement: fixed at trigger time; NULL for jobs that needed no approval.
                 ALTER TABLE jobs ADD COLUMN approvals_required INTEGER, ADD COLUMN approval_expires_at BIGINT;
                 CREATE INDEX jobs_awaiting_approval ON jobs (approval_expires_at) WHERE state = 'awaiting_approval';
+                -- A job awaiting approval counts as a duplicate (on_duplicate): the duplicate check's own index.
+                CREATE INDEX jobs_undecided_by_identity ON jobs (pipeline, identity)
+                    WHERE state IN ('queued','running','awaiting_approval');
                 -- ApprovalDecision: one per approver (compared as bytes: COLLATE "C") and job.
                 CREATE TABLE approvals (
                     job_id          BIGINT  NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,

@@ -7,10 +7,20 @@ extension SQLiteJobStore {
     public func decideApproval(jobID: Int64, _ decision: ApprovalDecision, audit: AuditRecord?) throws -> ApprovalOutcome {
         enum Step { case recorded, notAwaiting, alreadyDecided, notFound }
         let step = try self.write { db -> Step in
-            guard let row = try db.query("SELECT state, approvals_required FROM jobs WHERE id = ?", [.integer(jobID)]).first else {
-                return .notFound
+            guard
+                let row = try db.query("SELECT state, approvals_required, approval_expires_at FROM jobs WHERE id = ?", [.integer(jobID)])
+                    .first
+            else { return .notFound }
+            guard row[0].text == JobState.awaitingApproval.rawValue, let required = row[1].int64, let expires = row[2].int64 else {
+                return .notAwaiting
             }
-            guard row[0].text == JobState.awaitingApproval.rawValue, let required = row[1].int64 else { return .notAwaiting }
+            // Past its time the job has expired, whether or not the expiry pass has seen it yet.
+            if expires <= StoredTime.milliseconds(decision.at) {
+                if try Self.endAwaiting(jobID, as: .expired, message: ApprovalEnd.expired, at: decision.at, in: db), let audit {
+                    try Self.insertAudit(ApprovalEnd.expiryRecord(from: audit, jobID: jobID), into: db)
+                }
+                return .notAwaiting
+            }
             // One decision per person: the primary key (job_id, approver) compares bytes (BINARY).
             try db.run(
                 """

@@ -404,8 +404,11 @@ public final class SQLiteJobStore: JobStore {
 
     public func retry(jobID: Int64, audit: AuditRecord?) throws -> JobRecord? {
         let retried = try self.write { db -> Bool in
-            guard let state = try db.query("SELECT state FROM jobs WHERE id = ?", [.integer(jobID)]).first?[0].text,
-                let current = JobState(rawValue: state), JobRetry.isAllowed(from: current)
+            guard
+                let row = try db.query(
+                    "SELECT state, \(JobRetry.approvedSQL(trueIs: " = 1")) FROM jobs WHERE id = ?", [.integer(jobID)]
+                ).first,
+                let state = row[0].text, let current = JobState(rawValue: state), JobRetry.isAllowed(from: current), row[1].int64 == 1
             else { return false }
             try db.run(Self.requeueSQL, [.text(JobRetry.message), .integer(jobID)])
             try db.run("DELETE FROM job_overviews WHERE job_id = ?", [.integer(jobID)])

@@ -149,6 +149,11 @@ enum Schema {
                 ALTER TABLE jobs ADD COLUMN approvals_required INTEGER;
                 ALTER TABLE jobs ADD COLUMN approval_expires_at INTEGER;   -- Unix ms
                 CREATE INDEX jobs_awaiting_approval ON jobs(approval_expires_at) WHERE state = 'awaiting_approval';
+                -- A job awaiting approval counts as a duplicate (on_duplicate): the duplicate check's own
+                -- index (SQLite uses a partial index only for a query with the same IN list, so the
+                -- queue count keeps jobs_unfinished_by_pipeline).
+                CREATE INDEX jobs_undecided_by_identity ON jobs(pipeline, identity)
+                    WHERE state IN ('queued','running','awaiting_approval');
                 -- ApprovalDecision: one per approver (compared as bytes: BINARY) and job.
                 CREATE TABLE approvals (
                     job_id          INTEGER NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,

@@ -589,6 +589,9 @@ extension App {
         guard job.secretParameters.isEmpty else {
             throw HTTPError(.conflict, "the job had secret parameters, which are never stored; trigger it again instead")
         }
+        guard job.wasApproved else {
+            throw HTTPError(.conflict, "the job never got the approval it needed; trigger it again instead")
+        }
         let record = self.changeRecord(context, job, by: .retry)
         guard let updated = try self.writeGate.run({ try self.store.retry(jobID: job.id, audit: record) }) else {
             throw HTTPError(.conflict, "the job changed; try again")

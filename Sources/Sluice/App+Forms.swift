@@ -161,7 +161,9 @@ extension App {
                     label: "Cancel job", path: "/jobs/\(job.id)/cancel",
                     token: self.csrf.token(for: context.caller, action: "cancel:\(job.id)")))
         }
-        if (job.state == .failed || job.state == .cancelled) && self.may(context, .retry, job.pipeline, parameters: job.params) {
+        if (job.state == .failed || job.state == .cancelled) && job.wasApproved
+            && self.may(context, .retry, job.pipeline, parameters: job.params)
+        {
             actions.append(
                 JobAction(
                     label: job.state == .cancelled ? "Retry unfinished tasks" : "Retry failed tasks", path: "/jobs/\(job.id)/retry",

@@ -31,9 +31,9 @@ extension App {
             return row
         }
         // Jobs the viewer may approve, except their own (they may only reject those: the job page has it).
-        var waitingQuery = JobQuery(pipelines: Set(names), limit: 50)
+        var waitingQuery = JobQuery(pipelines: Set(names), limit: 500)
         waitingQuery.states = [.awaitingApproval]
-        let awaiting = try self.store.jobs(waitingQuery).filter { job in
+        let awaiting = self.visibleJobs(context, try self.store.jobs(waitingQuery)).filter { job in
             !job.triggeredBy.utf8.elementsEqual(context.caller.user.utf8)
                 && self.may(context, .approve, job.pipeline, parameters: job.params)
         }

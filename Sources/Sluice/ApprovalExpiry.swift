@@ -27,10 +27,25 @@ final class ApprovalExpiry: Sendable {
                 self.app.changes.notify(job.id)
                 self.logger.info("job expired awaiting approval", ["job.id": "\(job.id)", "pipeline": job.pipeline])
             }
+            self.forgetSecretsOfEndedJobs()
             return expired
         } catch {
             self.logger.error("cannot expire jobs awaiting approval; retrying", ["error": "\(error)"])
             return []
+        }
+    }
+
+    /// Drops the secret values this process keeps for jobs that ended without it (another host
+    /// of a shared store rejected, expired or cancelled them while they awaited approval).
+    func forgetSecretsOfEndedJobs() {
+        guard let runner = self.app.runner else { return }
+        for id in runner.jobsWithSecrets {
+            do {
+                // A job that is gone (retention) or ended needs its secrets no more.
+                if try self.app.store.jobStamp(id: id)?.state.isTerminal ?? true { runner.forgetSecrets(of: id) }
+            } catch {
+                return  // the store is unwell: try again at the next pass
+            }
         }
     }
 

@@ -10,7 +10,8 @@ struct Admission {
         var id: Int64
         var pipeline: String
         var identity: String
-        /// Whether it must wait while an earlier unfinished job has the same identity.
+        /// Whether it must wait while an earlier unfinished job, or one already taken on, has
+        /// the same identity.
         var waitsForIdentity: Bool
         var cancelRequested: Bool
     }
@@ -28,6 +29,12 @@ struct Admission {
         var perPipeline: [ByteString: Int] = [:]
         for pipeline in active.values { perPipeline[ByteString(pipeline), default: 0] += 1 }
         var earlierIdentities: Set<[ByteString]> = []
+        // A job that waits for its identity and is already taken on blocks that identity whatever
+        // its id: jobs that awaited approval start in the order they were approved, not
+        // created, so a later one may be running when an earlier one becomes runnable. (A job
+        // that does not wait, `on_duplicate: allow`, blocks only later jobs, as before.)
+        let activeIdentities = Set(
+            unfinished.filter { active[$0.id] != nil && $0.waitsForIdentity }.map { [ByteString($0.pipeline), ByteString($0.identity)] })
         var admitted: [Int64] = []
         for job in unfinished {
             let pipeline = ByteString(job.pipeline)
@@ -37,7 +44,9 @@ struct Admission {
             if !job.cancelRequested {
                 if self.draining { continue }
                 if let limit = self.concurrency[exactly: job.pipeline], perPipeline[pipeline, default: 0] >= limit { continue }
-                if job.waitsForIdentity && earlierIdentities.contains(identityKey) { continue }
+                if job.waitsForIdentity && (earlierIdentities.contains(identityKey) || activeIdentities.contains(identityKey)) {
+                    continue
+                }
             }
             admitted.append(job.id)
             perPipeline[pipeline, default: 0] += 1

@@ -190,6 +190,9 @@ public final class Runner: Sendable {
         self.shared.secrets.withLock { _ = $0.removeValue(forKey: id) }
     }
 
+    /// The jobs whose secret values this process keeps (waiting to be admitted or approved).
+    public var jobsWithSecrets: [Int64] { self.shared.secrets.withLock { Array($0.keys) } }
+
     /// Stops the runner: no new tasks start; running tasks get SIGTERM, then SIGKILL after the
     /// grace period, and are queued for a retry if their policy allows, else failed as
     /// interrupted. Returns when that is committed. Calling it again, or before `start()`, does

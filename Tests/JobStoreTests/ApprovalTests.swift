@@ -36,15 +36,19 @@ import Testing
         #expect(try store.jobs(JobQuery(limit: 5)).first?.approval == job.approval)
         #expect(try store.unfinishedJobs().isEmpty, "the runner does not see it")
         #expect(try store.jobEvents(after: 0, limit: 10).map(\.state) == [.awaitingApproval])
-        // It is a duplicate for on_duplicate, and no queue slot.
+        // It is a duplicate for on_duplicate...
         var again = Self.waiting()
         again.identity = job.identity
-        let second = try store.submit(again, rules: SubmissionRules(onDuplicate: .returnExisting, maxUnfinished: 0))
+        let second = try store.submit(again, rules: SubmissionRules(onDuplicate: .returnExisting))
         guard case .existing(let existing, _) = second else {
             Issue.record("a waiting job is not a duplicate: \(second)")
             return
         }
         #expect(existing.id == job.id)
+        // ...but holds no queue place: a pipeline allowing no unfinished job still takes another.
+        var other = Fixtures.job()
+        other.identity = "another"
+        _ = try Fixtures.created(try store.submit(other, rules: SubmissionRules(onDuplicate: .allow, maxUnfinished: 1)))
     }
 
     @Test(
@@ -107,6 +111,45 @@ import Testing
         #expect(rejected.approvals.map(\.approves) == [true, false])
         #expect(try store.jobEvents(after: 0, limit: 10).map(\.state) == [.awaitingApproval, .rejected])
         #expect(try store.retry(jobID: job.id, audit: nil) == nil, "a rejected job is not retried")
+    }
+
+    @Test("A job cancelled while it waited is never retried: it would run unapproved", arguments: StoreKind.allCases)
+    func noRetryWithoutApproval(_ kind: StoreKind) throws {
+        let h = try kind.make(clock: TestClock(Fixtures.epoch))
+        defer { h.tearDown() }
+        let store = h.store
+        let job = try Fixtures.created(try store.submit(Self.waiting(), rules: SubmissionRules()))
+        _ = try store.decideApproval(jobID: job.id, Self.decision("kim"), audit: nil)
+        #expect(try store.requestCancel(jobID: job.id, audit: nil)?.state == .cancelled)
+        #expect(try store.retry(jobID: job.id, audit: nil) == nil, "one approval of two")
+        #expect(try store.job(id: job.id)?.state == .cancelled)
+        #expect(try store.unfinishedJobs().isEmpty)
+        // A job that got its approvals and was cancelled while queued may be retried as any other.
+        let approved = try Fixtures.created(try store.submit(Self.waiting(required: 1), rules: SubmissionRules()))
+        _ = try store.decideApproval(jobID: approved.id, Self.decision("kim"), audit: nil)
+        try store.record(
+            jobID: approved.id, changes: approved.tasks.map { TaskChange(task: $0.name, state: .cancelled) }, jobState: .cancelled)
+        #expect(try store.retry(jobID: approved.id, audit: nil)?.state == .queued)
+    }
+
+    @Test("A decision after the deadline finds the job expired, audited as an expiry", arguments: StoreKind.allCases)
+    func lateDecision(_ kind: StoreKind) throws {
+        let h = try kind.make(clock: TestClock(Fixtures.epoch))
+        defer { h.tearDown() }
+        let store = h.store
+        let job = try Fixtures.created(
+            try store.submit(Self.waiting(required: 1, expiresAt: Fixtures.epoch + 10), rules: SubmissionRules()))
+        guard
+            case .notAwaiting(let after) = try store.decideApproval(
+                jobID: job.id, Self.decision("kim", at: Fixtures.epoch + 10), audit: Self.audit("approve"))
+        else {
+            Issue.record("a late approval was recorded")
+            return
+        }
+        #expect(after.state == .expired && after.approvals.isEmpty)
+        let audits = try store.auditRecords(AuditQuery())
+        #expect(audits.map(\.event) == ["expire"] && audits.first?.user == nil && audits.first?.jobID == job.id)
+        #expect(try store.unfinishedJobs().isEmpty)
     }
 
     @Test("Expiry ends only jobs past their time, each audited; cancelling a waiting job ends it at once", arguments: StoreKind.allCases)

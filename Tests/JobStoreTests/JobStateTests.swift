@@ -51,10 +51,9 @@ import Testing
         }
     }
 
-    @Test("Succeeded, failed, cancelled, rejected and expired jobs are terminal; awaiting approval is not, nor runnable")
+    @Test("Succeeded, failed, cancelled, rejected and expired jobs are terminal; awaiting approval is not")
     func jobTerminal() {
         #expect(JobState.allCases.filter(\.isTerminal) == [.succeeded, .failed, .cancelled, .rejected, .expired])
-        #expect(JobState.allCases.filter(\.isRunnable) == [.queued, .running])
         #expect(JobState(rawValue: "awaiting_approval") == .awaitingApproval)
     }
 

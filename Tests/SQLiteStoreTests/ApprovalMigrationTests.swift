@@ -50,8 +50,20 @@ import Testing
         #expect(try check.query("SELECT count(*) FROM job_overviews").first?[0] == .integer(1))
         let indexesAfter = Set(
             try check.query("SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'jobs'").compactMap { $0[0].text })
-        #expect(indexesAfter == indexesBefore.union(["jobs_awaiting_approval"]))
+        #expect(indexesAfter == indexesBefore.union(["jobs_awaiting_approval", "jobs_undecided_by_identity"]))
         #expect(try check.query("PRAGMA foreign_key_check").isEmpty)
+        // The duplicate check (waiting jobs included) and the queue count each use a partial index,
+        // not the pipeline's whole history.
+        for (sql, index) in [
+            (
+                "SELECT id FROM jobs WHERE pipeline = 'etl' AND identity = 'i' AND state IN ('queued','running','awaiting_approval') ORDER BY id LIMIT 1",
+                "jobs_undecided_by_identity"
+            ),
+            ("SELECT count(*) FROM jobs WHERE pipeline = 'etl' AND state IN ('queued','running')", "jobs_unfinished_by_pipeline"),
+        ] {
+            let plan = try check.query("EXPLAIN QUERY PLAN " + sql).compactMap { $0[3].text }.joined(separator: " | ")
+            #expect(plan.contains(index), "\(sql): \(plan)")
+        }
         #expect(try check.query("PRAGMA integrity_check").first?[0] == .text("ok"))
         // The counter survived: the next job is 4, not 3 (a deleted job's id is never reused).
         let next = try store.createJob(Fixtures.job())

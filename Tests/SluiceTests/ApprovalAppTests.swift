@@ -192,6 +192,10 @@ import Testing
         let audit = try h.store.auditRecords(AuditQuery())
         #expect(audit.contains { $0.event == "expire" && $0.jobID == Int64(waiting) && $0.user == nil })
         #expect(audit.contains { $0.event == "cancel" && $0.jobID == Int64(cancelled) })
+        // bob may retry elsewhere, but a job cancelled while it waited would run unapproved: 409, no button.
+        let retry = h.send("POST", "/api/v1/jobs/\(cancelled)/retry", user: "bob", body: "{}", contentType: "application/json")
+        #expect(retry.status == .notFound || retry.status == .forbidden || retry.status == .conflict)
+        #expect(try h.store.job(id: Int64(cancelled))?.state == .cancelled)
     }
 
     @Test("Malformed, oversized and hostile decision bodies are refused with a clear error")

@@ -57,6 +57,16 @@ import Testing
         #expect(admission.admit(jobs, active: [1: "p"]) == [3])
     }
 
+    @Test("A later job already admitted (approved first) blocks an earlier one that waits for the same identity")
+    func identityBlockedByLaterActive() {
+        let admission = Admission(concurrency: [:], draining: false)
+        let jobs = [
+            Self.job(1, identity: "x", waits: true), Self.job(2, identity: "x", waits: true), Self.job(3, identity: "y", waits: true),
+        ]
+        #expect(admission.admit(jobs, active: [2: "p"]) == [3])
+        #expect(admission.admit(jobs, active: [:]) == [1, 3], "without it, the earliest goes first as before")
+    }
+
     @Test("An earlier job that was not admitted itself still blocks a later one with the same identity")
     func identityBlockedByUnadmitted() {
         // Job 1 is held back by the limit (job 9 is active); job 2 must not overtake it.
@@ -78,11 +88,14 @@ import Testing
         #expect(admission.admit(jobs, active: [:]) == [1, 2, 3])
     }
 
-    @Test("A later job with the same identity never blocks an earlier one")
-    func identityOnlyEarlier() {
+    @Test("A later job with the same identity blocks an earlier one only once it is taken on")
+    func identityLaterOnlyWhenActive() {
         let admission = Admission(concurrency: [:], draining: false)
         let jobs = [Self.job(1, identity: "x", waits: true), Self.job(2, identity: "x", waits: true)]
-        #expect(admission.admit(jobs, active: [2: "p"]) == [1])
+        #expect(admission.admit(jobs, active: [:]) == [1])
+        #expect(admission.admit(jobs, active: [2: "p"]) == [], "never two waiting jobs of one identity at once")
+        let allowed = [Self.job(1, identity: "x", waits: true), Self.job(2, identity: "x", waits: false)]
+        #expect(admission.admit(allowed, active: [2: "p"]) == [1], "a later job that does not wait blocks nothing")
     }
 
     @Test("While draining nothing new is admitted, except jobs with a cancel request")
