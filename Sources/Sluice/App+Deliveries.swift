@@ -2,6 +2,7 @@ import Foundation
 import HTTP
 import JSON
 import JobStore
+import Pages
 
 extension App {
     /// `GET /api/v1/admin/deliveries`: the webhook deliveries, newest first, for admins.
@@ -40,6 +41,40 @@ extension App {
         var w = JSONWriter(capacity: 320)
         Self.write(delivery, into: &w)
         return .json(w.bytes + [0x0a], status: .accepted)
+    }
+
+    /// `GET /admin/deliveries`: the same list as a page, for admins, with a "Deliver again"
+    /// button on failed and pending deliveries.
+    func deliveriesPage(_ context: RequestContext) throws -> HTTPResponse {
+        _ = try self.authorizeAdmin(context, event: "deliveries")
+        let query = try Self.deliveryQuery(context.query)
+        let found = try self.store.deliveries(query)
+        let rows = found.map { d in
+            DeliveryRow(
+                id: d.id, jobID: d.jobID, pipeline: d.pipeline, webhook: d.webhook, event: d.event, state: d.state.rawValue,
+                attempts: d.attempts, created: Self.time(d.createdAt), lastAttempt: d.lastAttemptAt.map(Self.time) ?? "—",
+                lastStatus: d.lastStatus, lastError: d.lastError ?? "", next: d.state == .pending ? Self.time(d.nextAttemptAt) : "",
+                redeliverToken: d.state == .delivered ? nil : self.csrf.token(for: context.caller, action: "redeliver:\(d.id)"))
+        }
+        var older: String? = nil
+        if found.count == query.clampedLimit, let last = found.last {
+            let kept = ["state", "pipeline", "job", "limit"].compactMap { name in context.query[name].map { (name, $0) } }
+            older = (kept + [("before", String(last.id))]).map { "\(FormEncoder.encode($0.0))=\(FormEncoder.encode($0.1))" }
+                .joined(separator: "&")
+        }
+        return .html(Pages.deliveries(context.layout, rows, state: query.state?.rawValue, olderQuery: older))
+    }
+
+    /// `POST /admin/deliveries/{id}/redeliver` (the page's button): as the API, then 303 back.
+    func redeliverForm(_ context: RequestContext) throws -> HTTPResponse {
+        let grant = try self.authorizeAdmin(context, event: "redeliver")
+        guard let id = Int64(context.parameter("id")), id > 0 else { throw HTTPError(.notFound, "no such delivery") }
+        _ = try self.verifiedForm(context, action: "redeliver:\(id)")
+        let record = self.auditRecord(context, event: "redeliver", allowed: true, reason: "\(grant); delivery \(id)")
+        guard try self.writeGate.run({ try self.store.redeliver(id: id, at: Date(), audit: record) }) != nil else {
+            throw HTTPError(.notFound, "no such delivery")
+        }
+        return .redirect(to: "\(context.mountPath)/admin/deliveries")
     }
 
     /// Reads the filters of the delivery list; unknown values are 400s.

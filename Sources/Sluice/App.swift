@@ -159,6 +159,8 @@ public final class App: HTTPHandler {
         page("POST", "/pipelines/:name/jobs", { $0.triggerForm })
         page("POST", "/jobs/:id/cancel", { $0.cancelForm })
         page("POST", "/jobs/:id/retry", { $0.retryForm })
+        page("GET", "/admin/deliveries", { $0.deliveriesPage })
+        page("POST", "/admin/deliveries/:id/redeliver", { $0.redeliverForm })
         page("POST", "/jobs/:id/approve", { $0.approveForm })
         page("POST", "/jobs/:id/reject", { $0.rejectForm })
         api("GET", "/api/v1/whoami", { $0.whoami })

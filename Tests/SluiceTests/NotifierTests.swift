@@ -198,8 +198,34 @@ import Workflow
         #expect(post(ops.id, "bob").status == .accepted)
         #expect(post(999_999, "bob").status == .notFound)
         #expect(try h.store.auditRecords(AuditQuery()).contains { $0.event == "redeliver" && $0.allowed && $0.user == "bob" })
-        try h.store.recordDeliveryAttempt(id: ops.id, claimedUntil: nil, DeliveryAttempt(at: Date(), status: 200, error: nil, next: .delivered))
+        try h.store.recordDeliveryAttempt(
+            id: ops.id, claimedUntil: nil, DeliveryAttempt(at: Date(), status: 200, error: nil, next: .delivered))
         #expect(post(ops.id, "bob").status == .conflict)
+    }
+
+    @Test("The admins' deliveries page lists deliveries and its button asks for another attempt")
+    func adminPage() throws {
+        let h = try Self.harness()
+        defer { h.remove() }
+        let fake = FakeReceiver([.status(500)])
+        let notifier = Notifier(app: h.app, sender: { fake.send($0) }, now: { Date().addingTimeInterval(1) }, jitter: { 0.5 })
+        notifier.enqueue()
+        _ = try Self.run(h, "extract", to: .succeeded)
+        notifier.enqueue()
+        notifier.sendDue()
+        #expect(h.send("GET", "/admin/deliveries", user: "eve").status == .forbidden)
+        let page = AppHarness.text(h.send("GET", "/admin/deliveries?state=pending", user: "bob"))
+        #expect(page.contains("<h1>Webhook deliveries</h1>") && page.contains("job.succeeded") && page.contains("HTTP 500"))
+        let ops = try #require(try h.store.deliveries(DeliveryQuery()).first { $0.webhook == "ops" })
+        let marker = "action=\"/sluice/admin/deliveries/\(ops.id)/redeliver\"><input type=\"hidden\" name=\"csrf\" value=\""
+        let token = try #require(page.range(of: marker).map { String(page[$0.upperBound...].prefix { $0 != "\"" }) })
+        let form = "application/x-www-form-urlencoded"
+        #expect(
+            h.send("POST", "/admin/deliveries/\(ops.id)/redeliver", user: "bob", body: "csrf=x", contentType: form).status == .forbidden)
+        let posted = h.send("POST", "/admin/deliveries/\(ops.id)/redeliver", user: "bob", body: "csrf=\(token)", contentType: form)
+        #expect(posted.status.code == 303)
+        #expect(try h.store.deliveries(DeliveryQuery()).first { $0.id == ops.id }?.nextAttemptAt ?? .distantFuture <= Date())
+        #expect(h.send("GET", "/admin/deliveries?colour=red", user: "bob").status == .badRequest)
     }
 
     @Test("sluice check refuses unknown webhooks, bad URLs, missing or double secrets, unknown events")
