@@ -59,6 +59,14 @@ extension SQLiteJobStore {
     }
 
     public func expireApprovals(now: Date, audit: AuditRecord) throws -> [JobRecord] {
+        // Asked every few seconds: a read first, so an idle pass never takes the writer's turn.
+        let due = try self.read { db in
+            try db.query(
+                "SELECT 1 FROM jobs WHERE state = 'awaiting_approval' AND approval_expires_at <= ? LIMIT 1",
+                [.integer(StoredTime.milliseconds(now))]
+            ).isEmpty == false
+        }
+        guard due else { return [] }
         let ids = try self.write { db -> [Int64] in
             let due = try db.query(
                 "SELECT id, pipeline FROM jobs WHERE state = 'awaiting_approval' AND approval_expires_at <= ? ORDER BY id",

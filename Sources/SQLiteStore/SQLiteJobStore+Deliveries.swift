@@ -34,7 +34,16 @@ extension SQLiteJobStore {
     }
 
     public func claimDueDeliveries(now: Date, limit: Int, claimUntil: Date) throws -> [Delivery] {
-        try self.write { db in
+        // Asked every second: a read first, so an idle notifier never takes the writer's turn
+        // from triggers.
+        let due = try self.read { db in
+            try db.query(
+                "SELECT 1 FROM deliveries WHERE state = 'pending' AND next_attempt_at <= ? LIMIT 1",
+                [.integer(StoredTime.milliseconds(now))]
+            ).isEmpty == false
+        }
+        guard due else { return [] }
+        return try self.write { db in
             try db.query(
                 """
                 UPDATE deliveries SET next_attempt_at = ?

@@ -82,24 +82,9 @@ extension App {
     /// Reads the optional body of `POST /api/v1/admin/drain`: empty, or a JSON object whose only
     /// member is `exit_when_drained`, a boolean.
     static func drainOptions(_ request: HTTPRequest) throws -> Bool? {
-        guard !request.body.isEmpty else { return nil }
-        guard request.body.count <= Self.maxDrainBodyBytes else {
-            throw HTTPError(.payloadTooLarge, "the drain request body is at most \(Self.maxDrainBodyBytes) bytes")
-        }
-        guard request.mediaType == "application/json" else {
-            throw HTTPError(.unsupportedMediaType, "send the body as Content-Type: application/json")
-        }
-        let root: JSONValue
-        do { root = try JSONValue.parse(Data(request.body)) } catch {
-            throw HTTPError(.badRequest, "the body is not valid JSON (\(error))")
-        }
-        guard case .object(let members) = root else {
-            throw HTTPError(.badRequest, "the body must be a JSON object such as {\"exit_when_drained\": true}")
-        }
-        if let unknown = members.keys.sorted().first(where: { !$0.bytesEqual("exit_when_drained") }) {
-            throw HTTPError(.badRequest, "unknown member \"\(unknown)\" (only \"exit_when_drained\" is allowed)")
-        }
-        switch members.entry(exactly: "exit_when_drained")?.value {
+        switch try Self.optionalMember(
+            "exit_when_drained", of: request, maxBytes: Self.maxDrainBodyBytes, example: #"{"exit_when_drained": true}"#)
+        {
         case nil: return nil
         case .bool(let value)?: return value
         case let other?:

@@ -77,24 +77,9 @@ extension App {
 
     /// Reads the optional body `{"comment": "..."}` of an approval or rejection.
     static func decisionComment(_ request: HTTPRequest) throws -> String {
-        guard !request.body.isEmpty else { return "" }
-        guard request.body.count <= Self.maxDecisionBodyBytes else {
-            throw HTTPError(.payloadTooLarge, "the body is at most \(Self.maxDecisionBodyBytes) bytes")
-        }
-        guard request.mediaType == "application/json" else {
-            throw HTTPError(.unsupportedMediaType, "send the body as Content-Type: application/json")
-        }
-        let root: JSONValue
-        do { root = try JSONValue.parse(Data(request.body)) } catch {
-            throw HTTPError(.badRequest, "the body is not valid JSON (\(error))")
-        }
-        guard case .object(let members) = root else {
-            throw HTTPError(.badRequest, "the body must be a JSON object such as {\"comment\": \"looks right\"}")
-        }
-        if let unknown = members.keys.sorted().first(where: { !$0.bytesEqual("comment") }) {
-            throw HTTPError(.badRequest, "unknown member \"\(unknown)\" (only \"comment\" is allowed)")
-        }
-        switch members.entry(exactly: "comment")?.value {
+        switch try Self.optionalMember(
+            "comment", of: request, maxBytes: Self.maxDecisionBodyBytes, example: #"{"comment": "looks right"}"#)
+        {
         case nil: return ""
         case .string(let text)?: return try Self.checkedComment(text)
         case let other?: throw HTTPError(.badRequest, "invalid body", fieldErrors: ["comment": "must be a string, found \(other.typeName)"])
