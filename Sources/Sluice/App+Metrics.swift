@@ -30,10 +30,15 @@ extension App {
     /// store: every host's), and this host's running tasks and active jobs.
     static func collectGauges(into metrics: SluiceMetrics, store: any JobStore, runner: Runner?) {
         metrics.registry.gaugeCollected(
-            "sluice_jobs", help: "Unfinished jobs in the store, by pipeline and state (queued: the queue depth).",
+            "sluice_jobs",
+            help:
+                "Unfinished jobs in the store, by pipeline and state (queued: the queue depth; awaiting_approval: at most 1,000 counted).",
             labels: ["pipeline", "state"]
         ) {
-            guard let jobs = try? store.unfinishedJobs() else { return [] }
+            guard var jobs = try? store.unfinishedJobs() else { return [] }
+            var waiting = JobQuery(limit: JobQuery.maxLimit)
+            waiting.states = [.awaitingApproval]
+            jobs += (try? store.jobs(waiting)) ?? []
             // Pipeline names as bytes: two spellings that Unicode calls equal are two pipelines.
             var counts: [ByteString: [String: Double]] = [:]
             for job in jobs { counts[ByteString(job.pipeline), default: [:]][job.state.rawValue, default: 0] += 1 }

@@ -24,7 +24,7 @@ import Testing
             ],
           },
           roles: {
-            ops: { users: ["bob"], grants: [{ pipelines: ["*"], verbs: ["view", "trigger", "cancel"] }] },
+            ops: { users: ["bob"], grants: [{ pipelines: ["*"], verbs: ["view", "trigger", "cancel", "admin"] }] },
             approvers: { users: ["kim", "lee", "bob"], grants: [{ pipelines: ["deploy"], verbs: ["view", "approve"] }] },
             staging: { users: ["sam"], grants: [{ pipelines: ["deploy"], verbs: ["view", "approve"], params: { env: ["staging"] } }] },
             everyone: { grants: [{ pipelines: ["open"], verbs: ["view", "approve"] }] },
@@ -157,6 +157,8 @@ import Testing
         #expect(!AppHarness.text(h.send("GET", "/", user: "bob")).contains("Awaiting your approval"), "bob triggered both")
         #expect(Self.decide(h, staging, "reject", user: "kim").status == .ok)
         #expect(!AppHarness.text(h.send("GET", "/", user: "sam")).contains("Awaiting your approval"))
+        let metrics = AppHarness.text(h.send("GET", "/metrics", user: "bob"))
+        #expect(metrics.contains("sluice_jobs{pipeline=\"deploy\",state=\"awaiting_approval\"} 1"), "\(metrics.prefix(600))")
     }
 
     @Test("Webhooks hear that a job awaits approval and that it was rejected or expired")
