@@ -39,7 +39,7 @@ final class Notifier: Sendable {
     private let now: @Sendable () -> Date
     private let jitter: @Sendable () -> Double
 
-    /// A notifier sending with `sender` (tests give their own; nil: a `WebhookSender`).
+    /// A notifier sending with `sender` (tests give their own; nil: `WebhookSender.shared`).
     init(
         app: App, sender: (@Sendable ([WebhookRequest]) -> [WebhookAnswer])? = nil, now: @escaping @Sendable () -> Date = Date.init,
         jitter: @escaping @Sendable () -> Double = { Double.random(in: 0...1) }
@@ -48,8 +48,7 @@ final class Notifier: Sendable {
         if let sender {
             self.sender = sender
         } else {
-            let real = WebhookSender()
-            self.sender = { real.send($0) }
+            self.sender = { WebhookSender.shared.send($0) }
         }
         self.now = now
         self.jitter = jitter

@@ -38,8 +38,7 @@ struct WebhookSenderTests {
     func signedPost() async throws {
         let receiver = try await WebhookReceiver(secret: Self.secret)
         defer { receiver.remove() }
-        let sender = WebhookSender()
-        let answers = sender.send([
+        let answers = WebhookSender.shared.send([
             Self.request(receiver.url("/hook")), Self.request(receiver.url("/hook"), secret: "another-secret-of-enough-bytes!!"),
         ])
         #expect(answers == [.status(200), .status(401)])
@@ -54,7 +53,7 @@ struct WebhookSenderTests {
         let receiver = try await WebhookReceiver(secret: Self.secret)
         defer { receiver.remove() }
         let codes = [302, 303, 307, 308]
-        let answers = WebhookSender().send(codes.map { Self.request(receiver.url("/redirect?code=\($0)")) })
+        let answers = WebhookSender.shared.send(codes.map { Self.request(receiver.url("/redirect?code=\($0)")) })
         #expect(answers == codes.map { .status($0) })
         // Give a followed redirect (a GET for 302/303, a POST for 307/308) time to arrive; the
         // receiver logs every method.
@@ -66,7 +65,7 @@ struct WebhookSenderTests {
     func parallel() async throws {
         let receiver = try await WebhookReceiver(secret: Self.secret)
         defer { receiver.remove() }
-        let answers = WebhookSender().send((0..<16).map { _ in Self.request(receiver.url("/hook"), timeout: 5) })
+        let answers = WebhookSender.shared.send((0..<16).map { _ in Self.request(receiver.url("/hook"), timeout: 5) })
         #expect(answers == Array(repeating: .status(200), count: 16))
     }
 
@@ -76,7 +75,7 @@ struct WebhookSenderTests {
         defer { receiver.remove() }
         let closed = receiver.url("/hook")
         receiver.stop()
-        guard case .failed = WebhookSender().send([Self.request(closed, timeout: 1)]).first else {
+        guard case .failed = WebhookSender.shared.send([Self.request(closed, timeout: 1)]).first else {
             Issue.record("a closed port answered")
             return
         }
@@ -84,7 +83,7 @@ struct WebhookSenderTests {
         let clock = ContinuousClock()
         for path in ["/slow", "/trickle", "/bigredirect"] {
             let start = clock.now
-            let answer = WebhookSender().send([Self.request(receiver.url(path), timeout: 1)]).first
+            let answer = WebhookSender.shared.send([Self.request(receiver.url(path), timeout: 1)]).first
             // The deadline is the timeout plus a second; the slow receiver takes 5 s, the
             // trickling one 20 s. A huge redirect may be recognised as one first.
             #expect(clock.now - start < .seconds(3), "\(path) took \(clock.now - start)")
