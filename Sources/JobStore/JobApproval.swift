@@ -74,6 +74,23 @@ public enum ApprovalOutcome: Sendable {
     case notFound
 }
 
+/// What a store's decision transaction found (`JobStore.decideApproval`), before the job is
+/// read back for the answer.
+public enum ApprovalStep: Sendable {
+    case recorded, notAwaiting, alreadyDecided, notFound
+
+    /// The answer, with `job` as read after the transaction (nil: it is gone).
+    public func outcome(_ job: JobRecord?) -> ApprovalOutcome {
+        guard let job else { return .notFound }
+        switch self {
+        case .recorded: return .recorded(job)
+        case .notAwaiting: return .notAwaiting(job)
+        case .alreadyDecided: return .alreadyDecided(job)
+        case .notFound: return .notFound
+        }
+    }
+}
+
 /// The messages a store gives the tasks of a job that ends without running.
 public enum ApprovalEnd {
     /// The tasks' message when an approver rejects the job.

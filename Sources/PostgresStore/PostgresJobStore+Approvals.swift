@@ -6,10 +6,9 @@ import Postgres
 /// host of the store.
 extension PostgresJobStore {
     public func decideApproval(jobID: Int64, _ decision: ApprovalDecision, audit: AuditRecord?) throws -> ApprovalOutcome {
-        enum Step { case recorded, notAwaiting, alreadyDecided, notFound }
         let namespace = self.namespace
         let channel = self.channel
-        let step = try self.write { db -> Step in
+        let step = try self.write { db -> ApprovalStep in
             // FOR UPDATE: two approvers deciding at once are taken one after the other, so the
             // second sees the first's decision (and a rejection ends the job for both).
             guard
@@ -61,13 +60,7 @@ extension PostgresJobStore {
             }
             return .recorded
         }
-        guard let job = try self.job(id: jobID) else { return .notFound }
-        switch step {
-        case .recorded: return .recorded(job)
-        case .notAwaiting: return .notAwaiting(job)
-        case .alreadyDecided: return .alreadyDecided(job)
-        case .notFound: return .notFound
-        }
+        return step.outcome(try self.job(id: jobID))
     }
 
     public func expireApprovals(now: Date, audit: AuditRecord) throws -> [JobRecord] {

@@ -5,8 +5,7 @@ import SQLite
 /// Jobs that wait for approvers (`ApprovalRequirement`, `ApprovalDecision`).
 extension SQLiteJobStore {
     public func decideApproval(jobID: Int64, _ decision: ApprovalDecision, audit: AuditRecord?) throws -> ApprovalOutcome {
-        enum Step { case recorded, notAwaiting, alreadyDecided, notFound }
-        let step = try self.write { db -> Step in
+        let step = try self.write { db -> ApprovalStep in
             guard
                 let row = try db.query("SELECT state, approvals_required, approval_expires_at FROM jobs WHERE id = ?", [.integer(jobID)])
                     .first
@@ -49,13 +48,7 @@ extension SQLiteJobStore {
             }
             return .recorded
         }
-        guard let job = try self.job(id: jobID) else { return .notFound }
-        switch step {
-        case .recorded: return .recorded(job)
-        case .notAwaiting: return .notAwaiting(job)
-        case .alreadyDecided: return .alreadyDecided(job)
-        case .notFound: return .notFound
-        }
+        return step.outcome(try self.job(id: jobID))
     }
 
     public func expireApprovals(now: Date, audit: AuditRecord) throws -> [JobRecord] {

@@ -28,7 +28,11 @@ extension App {
 
     /// The gauges computed at each scrape: unfinished jobs per pipeline and state (from the
     /// store: every host's), and this host's running tasks and active jobs.
-    static func collectGauges(into metrics: SluiceMetrics, store: any JobStore, runner: Runner?) {
+    /// `approvalsConfigured` says whether any pipeline in force needs approval: only then does a
+    /// scrape also look for waiting jobs (a query the unfinished jobs' index does not cover).
+    static func collectGauges(
+        into metrics: SluiceMetrics, store: any JobStore, runner: Runner?, approvalsConfigured: @escaping @Sendable () -> Bool
+    ) {
         metrics.registry.gaugeCollected(
             "sluice_jobs",
             help:
@@ -36,9 +40,11 @@ extension App {
             labels: ["pipeline", "state"]
         ) {
             guard var jobs = try? store.unfinishedJobs() else { return [] }
-            var waiting = JobQuery(limit: JobQuery.maxLimit)
-            waiting.states = [.awaitingApproval]
-            jobs += (try? store.jobs(waiting)) ?? []
+            if approvalsConfigured() {
+                var waiting = JobQuery(limit: JobQuery.maxLimit)
+                waiting.states = [.awaitingApproval]
+                jobs += (try? store.jobs(waiting)) ?? []
+            }
             // Pipeline names as bytes: two spellings that Unicode calls equal are two pipelines.
             var counts: [ByteString: [String: Double]] = [:]
             for job in jobs { counts[ByteString(job.pipeline), default: [:]][job.state.rawValue, default: 0] += 1 }

@@ -31,7 +31,9 @@ extension App {
             return row
         }
         // Jobs the viewer may approve, except their own (they may only reject those: the job page has it).
-        var waitingQuery = JobQuery(pipelines: Set(names), limit: 500)
+        // Asked only when some pipeline the viewer sees needs approval: the query is not cheap.
+        let approvable = Set(pipelines.filter { $0.approval != nil }.map(\.name))
+        var waitingQuery = JobQuery(pipelines: approvable, limit: 500)
         waitingQuery.states = [.awaitingApproval]
         let awaiting = self.visibleJobs(context, try self.store.jobs(waitingQuery)).filter { job in
             !job.triggeredBy.utf8.elementsEqual(context.caller.user.utf8)

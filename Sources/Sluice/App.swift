@@ -92,9 +92,12 @@ public final class App: HTTPHandler {
         self.drain = drain
         self.metrics = metrics
         metrics.configured(hash: configuration.hash)
-        Self.collectGauges(into: metrics, store: store, runner: runner)
+        let snapshot = Locked(ConfigurationSnapshot(configuration))
+        Self.collectGauges(
+            into: metrics, store: store, runner: runner,
+            approvalsConfigured: { snapshot.withLock { $0.configuration.requiresApprovals } })
         self.changes = changes ?? JobChanges(maxWatchers: JobChanges.defaultMaxWatchers)
-        self.snapshotInForce = Locked(ConfigurationSnapshot(configuration))
+        self.snapshotInForce = snapshot
         self.writeGate = WriteGate(limit: max(configuration.server.threads / 2, configuration.server.threads - 2))
         self.store = store
         self.auditQueue = AuditQueue(store: store)

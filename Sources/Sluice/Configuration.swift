@@ -61,6 +61,9 @@ public struct Configuration: Sendable {
     /// `webhook(named:)`.
     public var webhooks: [WebhookSettings] = []
 
+    /// Whether any pipeline's jobs wait for approval.
+    public var requiresApprovals: Bool { self.pipelines.values.contains { $0.approval != nil } }
+
     /// The webhook configured under exactly `name`'s bytes, or nil.
     public func webhook(named name: String) -> WebhookSettings? {
         self.webhooks.first { $0.name.utf8.elementsEqual(name.utf8) }

@@ -15,7 +15,7 @@ public struct PipelineNotification: Sendable, Hashable {
 }
 
 /// An event of a job that a webhook can be told about.
-public enum NotificationEvent: String, Sendable, Hashable, CaseIterable, Comparable {
+public enum NotificationEvent: String, Sendable, Hashable, CaseIterable {
     /// The job's first task started.
     case started
     /// The job ended with every task succeeded.
@@ -53,7 +53,4 @@ public enum NotificationEvent: String, Sendable, Hashable, CaseIterable, Compara
     /// The name sent in `X-Sluice-Event` and the body's `event`: `job.started`, ...
     public var wireName: String { "job." + self.rawValue }
 
-    public static func < (a: Self, b: Self) -> Bool {
-        Self.allCases.firstIndex(of: a)! < Self.allCases.firstIndex(of: b)!
-    }
 }
