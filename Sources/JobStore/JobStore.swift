@@ -22,6 +22,17 @@ public protocol JobStore: Sendable {
     /// record. If the record cannot be written, nothing is.
     func submit(_ job: NewJob, rules: SubmissionRules, audit: AuditRecord?) throws -> Submission
 
+    /// `submit(_:rules:audit:)` for a caller that must not wait on its thread (a parked HTTP
+    /// request): `completion` gets what that would return or throw, once the job is committed or
+    /// refused, from any thread. By default it submits at once, on the calling thread; a store
+    /// with a committer of its own queues the job and answers from there.
+    func submit(
+        _ job: NewJob, rules: SubmissionRules, audit: AuditRecord?, completion: @escaping @Sendable (Result<Submission, any Error>) -> Void)
+
+    /// Whether `submit(_:rules:audit:completion:)` returns at once and commits on a thread of the
+    /// store's own (false: it submits on the calling thread, which then waits as for `submit`).
+    var hasCommitter: Bool { get }
+
     /// The job with its tasks, or nil.
     func job(id: Int64) throws -> JobRecord?
 
@@ -203,6 +214,16 @@ public struct JobStoreError: Error, Sendable, CustomStringConvertible {
 }
 
 extension JobStore {
+    /// False: `submit(_:rules:audit:completion:)` submits on the calling thread.
+    public var hasCommitter: Bool { false }
+
+    /// Submits on the calling thread and then calls `completion` (see the requirement).
+    public func submit(
+        _ job: NewJob, rules: SubmissionRules, audit: AuditRecord?, completion: @escaping @Sendable (Result<Submission, any Error>) -> Void
+    ) {
+        completion(Result { try self.submit(job, rules: rules, audit: audit) })
+    }
+
     /// The job's stamp (state, start and finish times) without its tasks, or nil if there is no
     /// such job; what a cache of finished jobs' representations checks before it answers.
     /// Stores may read it more cheaply than this.

@@ -90,15 +90,53 @@ extension App {
 
     /// `POST /api/v1/pipelines/{name}/jobs` with `{"params": {...}}`: validates, commits the job,
     /// wakes the runner, and only then answers 202 with the job's location.
+    ///
+    /// While the job waits for its commit the request is parked (`DeferredResponse`): the store's
+    /// committer answers it after the fsync, so the worker thread goes on to the next request and
+    /// one commit can hold more triggers than there are threads. Beyond `maxParkedTriggers`
+    /// waiting at once, and for a job with secret parameters (whose values the runner must hold
+    /// before it can see the job), the trigger waits on its thread as before.
     func trigger(_ context: RequestContext) throws -> HTTPResponse {
         let pipeline = try self.configuredPipeline(context)
         try self.authorize(context, .trigger, pipeline: pipeline.name)
         let key = try Self.idempotencyKey(context.request)
-        let (job, created) = try self.createJob(
+        let prepared = try self.prepareJob(
             context, pipeline: pipeline, supplied: try Self.triggerParameters(context.request, pipeline: pipeline), idempotencyKey: key)
+        guard self.store.hasCommitter, prepared.secret.isEmpty, self.parkedTriggers.load(ordering: .relaxed) < Self.maxParkedTriggers
+        else {
+            let (job, created) = try self.concludeJob(context, prepared, self.submit(prepared))
+            return Self.triggerResponse(job, created: created, mountPath: context.mountPath)
+        }
+        return .deferred { [self] sink in
+            // Counted here, once the request is parked (the front end may answer 503 instead).
+            self.parkedTriggers.add(1, ordering: .relaxed)
+            self.store.submit(prepared.job, rules: prepared.rules, audit: prepared.audit) { result in
+                // On the store's committer thread, which commits the next batch only after this:
+                // a large job's JSON is written elsewhere.
+                let answer: @Sendable () -> Void = {
+                    self.parkedTriggers.subtract(1, ordering: .relaxed)
+                    let response: HTTPResponse
+                    do {
+                        let (job, created) = try self.concludeJob(context, prepared, result.get())
+                        response = Self.triggerResponse(job, created: created, mountPath: context.mountPath)
+                    } catch {
+                        response = self.errorResponse(error, requestID: context.requestID, asJSON: true, mountPath: context.mountPath)
+                    }
+                    sink.send(response)
+                }
+                if prepared.job.tasks.count > 1_000 { DispatchQueue.global().async(execute: answer) } else { answer() }
+            }
+        }
+    }
+
+    /// The most API triggers parked for their commit at once (see `trigger`).
+    static let maxParkedTriggers = 256
+
+    /// A trigger's answer: 202 with the new job, or 200 with the existing job that answers it.
+    private static func triggerResponse(_ job: JobRecord, created: Submission.Reason?, mountPath: String) -> HTTPResponse {
         var response = HTTPResponse.json(
-            JobJSON.bytes(job, mountPath: context.mountPath, includeTasks: true), status: created == nil ? .accepted : .ok)
-        response.setHeader("Location", "\(context.mountPath)/api/v1/jobs/\(job.id)")
+            JobJSON.bytes(job, mountPath: mountPath, includeTasks: true), status: created == nil ? .accepted : .ok)
+        response.setHeader("Location", "\(mountPath)/api/v1/jobs/\(job.id)")
         if let reason = created { response.setHeader("Sluice-Existing-Job", reason.rawValue) }
         return response
     }
@@ -123,6 +161,24 @@ extension App {
     func createJob(
         _ context: RequestContext, pipeline: PipelineDefinition, supplied: [String: String], idempotencyKey: String? = nil
     ) throws -> (JobRecord, Submission.Reason?) {
+        let prepared = try self.prepareJob(context, pipeline: pipeline, supplied: supplied, idempotencyKey: idempotencyKey)
+        return try self.concludeJob(context, prepared, self.submit(prepared))
+    }
+
+    /// A trigger checked and ready to be submitted: what `createJob` does before the store.
+    struct PreparedJob: Sendable {
+        var pipeline: PipelineDefinition
+        var job: NewJob
+        var rules: SubmissionRules
+        var secret: [String: String]
+        var audit: AuditRecord
+    }
+
+    /// The first half of `createJob`: validation, the grant for these values, the rate limits,
+    /// and the job with its audit record.
+    func prepareJob(
+        _ context: RequestContext, pipeline: PipelineDefinition, supplied: [String: String], idempotencyKey: String?
+    ) throws -> PreparedJob {
         let name = pipeline.name
         let values: [String: String]
         do { values = try pipeline.resolveParameters(supplied) } catch {
@@ -135,9 +191,22 @@ extension App {
         // The decision's audit record is committed with the job itself: no job without its record.
         let audit = self.auditRecord(
             context, event: "trigger", allowed: true, pipeline: name, reason: self.grantReason(context, .trigger, name, parameters: stored))
-        let submission = try self.submit(
+        let (job, rules) = self.newJob(
             pipeline, stored: stored, secret: secret, triggeredBy: context.caller.user, identitySource: context.caller.source.rawValue,
-            idempotencyKey: idempotencyKey, snapshot: context.snapshot, audit: audit)
+            idempotencyKey: idempotencyKey, snapshot: context.snapshot)
+        return PreparedJob(pipeline: pipeline, job: job, rules: rules, secret: secret, audit: audit)
+    }
+
+    /// Submits a prepared trigger on this thread (through the write gate, with its secrets).
+    private func submit(_ prepared: PreparedJob) throws -> Submission {
+        try self.submit(prepared.job, rules: prepared.rules, secret: prepared.secret, audit: prepared.audit)
+    }
+
+    /// The second half of `createJob`, once the store has answered: wakes the runner for a new
+    /// job, and turns a refusal into its audit record and HTTP error.
+    func concludeJob(_ context: RequestContext, _ prepared: PreparedJob, _ submission: Submission) throws -> (JobRecord, Submission.Reason?)
+    {
+        let name = prepared.pipeline.name
         FaultPoint.afterTriggerCommit.check()
         switch submission {
         case .created(let job):
@@ -164,11 +233,33 @@ extension App {
     /// Builds the job of `pipeline` from validated values (`stored` and `secret` as
     /// `separateSecrets` split them) and submits it under the pipeline's duplicate rule and queue
     /// bound, with `audit` in the same transaction: what a person's trigger and a schedule's run
-    /// share. The job's tasks carry their layers when the pipeline is large.
+    /// share.
     func submit(
         _ pipeline: PipelineDefinition, stored: [String: String], secret: [String: String], triggeredBy: String, identitySource: String,
         idempotencyKey: String?, snapshot: ConfigurationSnapshot, audit: AuditRecord
     ) throws -> Submission {
+        let (job, rules) = self.newJob(
+            pipeline, stored: stored, secret: secret, triggeredBy: triggeredBy, identitySource: identitySource,
+            idempotencyKey: idempotencyKey, snapshot: snapshot)
+        return try self.submit(job, rules: rules, secret: secret, audit: audit)
+    }
+
+    /// Submits `job` on this thread, through the write gate; the runner keeps `secret` for it.
+    private func submit(_ job: NewJob, rules: SubmissionRules, secret: [String: String], audit: AuditRecord) throws -> Submission {
+        if let runner = self.runner {
+            return try runner.submitting(secrets: secret) {
+                try self.writeGate.run { try self.store.submit(job, rules: rules, audit: audit) }
+            }
+        }
+        return try self.writeGate.run { try self.store.submit(job, rules: rules, audit: audit) }
+    }
+
+    /// The job of `pipeline` from validated values, and the rules it is submitted under. The
+    /// job's tasks carry their layers when the pipeline is large.
+    private func newJob(
+        _ pipeline: PipelineDefinition, stored: [String: String], secret: [String: String], triggeredBy: String, identitySource: String,
+        idempotencyKey: String?, snapshot: ConfigurationSnapshot
+    ) -> (NewJob, SubmissionRules) {
         // The digest covers what is stored, not secrets: a hash of a secret would be a stored
         // oracle for guessing it.
         let digest = Hex.encode(SHA256.hash(Array(pipeline.requestText(stored).utf8)))
@@ -176,27 +267,20 @@ extension App {
         if let layers = snapshot.layers(of: pipeline), layers.count == tasks.count {
             for i in tasks.indices { tasks[i].layer = layers[i] }
         }
-        let newJob = NewJob(
+        var job = NewJob(
             pipeline: pipeline.name, triggeredBy: triggeredBy, identitySource: identitySource, params: stored,
             workingDirectory: snapshot.configuration.directory, tasks: tasks,
             identity: Hex.encode(SHA256.hash(Array(pipeline.identity(stored).utf8))), secretParameters: secret.keys.sorted(),
             idempotencyKey: idempotencyKey, requestDigest: idempotencyKey == nil ? nil : digest,
             // Secret values stay in this process's memory: on a shared store, this host runs it.
             hostAffinity: secret.isEmpty ? nil : self.runner?.host?.id)
-        var job = newJob
         if let approval = pipeline.approval {
             // The rule in force now is the job's: a later change of the configuration does not move it.
             job.approval = ApprovalRequirement(required: approval.required, expiresAt: Date().addingTimeInterval(approval.expireAfter))
         }
         var maxUnfinished: Int? = nil
         if let limit = pipeline.queueLimit { maxUnfinished = (pipeline.concurrency ?? 0) + limit }
-        let rules = SubmissionRules(onDuplicate: pipeline.onDuplicate, maxUnfinished: maxUnfinished)
-        if let runner = self.runner {
-            return try runner.submitting(secrets: secret) {
-                try self.writeGate.run { try self.store.submit(job, rules: rules, audit: audit) }
-            }
-        }
-        return try self.writeGate.run { try self.store.submit(job, rules: rules, audit: audit) }
+        return (job, SubmissionRules(onDuplicate: pipeline.onDuplicate, maxUnfinished: maxUnfinished))
     }
 
     /// Takes a token from the caller's and the pipeline's trigger buckets; 429 with `Retry-After`

@@ -64,6 +64,8 @@ public final class App: HTTPHandler {
     /// so the limit is also the largest batch one commit can hold (4 gave 1,600 triggers/s at 8
     /// threads, 6 gave 2,050: docs/benchmarks.md).
     let writeGate: WriteGate
+    /// API triggers parked while the store's committer commits them (`trigger`).
+    let parkedTriggers = Atomic<Int>(0)
     /// The JSON of finished jobs, checked against the store's stamp on every use.
     let finishedJobs = FinishedJobCache<FinishedJobJSON>()
     /// Large finished jobs as read, with their layers, for their pages (at most 64 jobs, about 96 MiB).

@@ -53,7 +53,9 @@ extension AppTests {
 
     @Test(
         "A trigger with a missing or wrong content type is 415",
-        arguments: [nil, "", "text/plain", "application/x-www-form-urlencoded", "application/json-patch+json", "text/json", "multipart/form-data"])
+        arguments: [
+            nil, "", "text/plain", "application/x-www-form-urlencoded", "application/json-patch+json", "text/json", "multipart/form-data",
+        ])
     func wrongContentType(type: String?) throws {
         let h = try AppHarness()
         defer { h.remove() }
@@ -65,7 +67,9 @@ extension AppTests {
 
     @Test(
         "A trigger body that is not a JSON object is 400",
-        arguments: ["", "not json", "{", "[]", "[{\"params\":{}}]", "\"params\"", "null", "42", "{params: {date: 'x'}}", "{\"params\":{}} trailing"])
+        arguments: [
+            "", "not json", "{", "[]", "[{\"params\":{}}]", "\"params\"", "null", "42", "{params: {date: 'x'}}", "{\"params\":{}} trailing",
+        ])
     func malformedBody(body: String) throws {
         let h = try AppHarness()
         defer { h.remove() }
@@ -93,7 +97,9 @@ extension AppTests {
         #expect(try h.store.jobs(.init()).isEmpty)
     }
 
-    @Test("params that is not an object is 400", arguments: [#"{"params": []}"#, #"{"params": "date=x"}"#, #"{"params": null}"#, #"{"params": 1}"#])
+    @Test(
+        "params that is not an object is 400",
+        arguments: [#"{"params": []}"#, #"{"params": "date=x"}"#, #"{"params": null}"#, #"{"params": 1}"#])
     func paramsNotObject(body: String) throws {
         let h = try AppHarness()
         defer { h.remove() }
@@ -193,7 +199,9 @@ extension AppTests {
         let h = try AppHarness()
         defer { h.remove() }
         #expect(h.send("POST", "/api/v1/pipelines/secret/jobs", body: "garbage", contentType: "text/plain").status.code == 404)
-        #expect(h.send("POST", "/api/v1/pipelines/etl-nightly/jobs", user: "vera", body: "garbage", contentType: "text/plain").status.code == 403)
+        #expect(
+            h.send("POST", "/api/v1/pipelines/etl-nightly/jobs", user: "vera", body: "garbage", contentType: "text/plain").status.code
+                == 403)
     }
 
     @Test("The pipeline list and detail show only visible pipelines, with the parameter schema and my verbs")
@@ -221,5 +229,53 @@ extension AppTests {
         #expect(h.send("GET", "/api/v1/pipelines/etl-nightly%2F..%2Fsecret").status.code == 404)
         #expect(h.send("GET", "/api/v1/pipelines/%zz").status.code == 404)
         #expect(h.send("GET", "/api/v1/pipelines/%ff").status.code == 404)
+    }
+}
+
+extension AppTests {
+    /// The API trigger as the FastCGI front end hands it over, without resolving a parked answer.
+    static func rawTrigger(_ h: AppHarness, date: String, key: String? = nil) -> HTTPResponse {
+        let body = #"{"params": {"date": "\#(date)"}}"#
+        let uri = "/sluice/api/v1/pipelines/etl-nightly/jobs"
+        var params = [
+            "REQUEST_METHOD": "POST", "REQUEST_URI": uri, "SCRIPT_NAME": "/sluice", "REMOTE_ADDR": "127.0.0.1",
+            "REMOTE_USER": "bob", "CONTENT_TYPE": "application/json", "CONTENT_LENGTH": String(body.utf8.count),
+        ]
+        if let key { params["HTTP_IDEMPOTENCY_KEY"] = key }
+        return h.app.respond(
+            to: HTTPRequest(method: "POST", requestURI: uri, scriptName: "/sluice", params: params, body: Array(body.utf8)))
+    }
+
+    @Test(
+        "An API trigger is parked while the store's committer commits it, then answered 202; past the parking limit it is answered on its thread"
+    )
+    func parkedTrigger() throws {
+        let h = try AppHarness()
+        defer { h.remove() }
+        let parked = Self.rawTrigger(h, date: "2024-05-01", key: "k-1")
+        #expect(parked.deferred != nil, "the trigger held its worker thread through the commit")
+        let answer = AppHarness.answer(parked)
+        #expect(answer.status.code == 202)
+        let id = try #require(try AppHarness.json(answer)["id"] as? Int)
+        #expect(answer.header("Location") == "/sluice/api/v1/jobs/\(id)")
+        #expect(answer.header("X-Request-Id")?.isEmpty == false, "the parked answer missed the finishing touches")
+        #expect(try h.store.job(id: Int64(id))?.pipeline == "etl-nightly")
+        #expect(h.app.parkedTriggers.load(ordering: .relaxed) == 0)
+
+        // A refusal is answered through the same path, with its status and audit record.
+        let reused = Self.rawTrigger(h, date: "2024-05-09", key: "k-1")
+        #expect(reused.deferred != nil)
+        let refused = AppHarness.answer(reused)
+        #expect(refused.status.code == 422)
+        #expect(
+            try AppHarness.jsonError(refused)["message"] as? String
+                == "this Idempotency-Key was used for job \(id) with a different request")
+        #expect(try h.store.auditRecords(AuditQuery()).contains { !$0.allowed && $0.jobID == Int64(id) })
+
+        h.app.parkedTriggers.store(App.maxParkedTriggers, ordering: .relaxed)
+        let onThread = Self.rawTrigger(h, date: "2024-05-02")
+        #expect(onThread.deferred == nil)
+        #expect(onThread.status.code == 202)
+        h.app.parkedTriggers.store(0, ordering: .relaxed)
     }
 }

@@ -48,8 +48,9 @@ struct DrainRunnerTests {
                 "REMOTE_USER": "ada", "CONTENT_LENGTH": String(body.utf8.count),
             ]
             if method == "POST" { params["CONTENT_TYPE"] = "application/json" }
-            return app.respond(
-                to: HTTPRequest(method: method, requestURI: uri, scriptName: "/sluice", params: params, body: Array(body.utf8)))
+            return AppHarness.answer(
+                app.respond(to: HTTPRequest(method: method, requestURI: uri, scriptName: "/sluice", params: params, body: Array(body.utf8)))
+            )
         }
         func json(_ response: HTTPResponse) throws -> [String: Any] {
             try #require(try JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any])

@@ -23,13 +23,14 @@ struct StorageTroubleTests {
     }
 
     static func send(_ app: App, _ method: String, _ path: String, body: String = "") -> HTTPResponse {
-        app.respond(
-            to: HTTPRequest(
-                method: method, requestURI: "/sluice" + path, scriptName: "/sluice",
-                params: [
-                    "REMOTE_USER": "bob", "REMOTE_ADDR": "127.0.0.1", "CONTENT_TYPE": "application/json",
-                    "CONTENT_LENGTH": String(body.utf8.count),
-                ], body: Array(body.utf8)))
+        AppHarness.answer(
+            app.respond(
+                to: HTTPRequest(
+                    method: method, requestURI: "/sluice" + path, scriptName: "/sluice",
+                    params: [
+                        "REMOTE_USER": "bob", "REMOTE_ADDR": "127.0.0.1", "CONTENT_TYPE": "application/json",
+                        "CONTENT_LENGTH": String(body.utf8.count),
+                    ], body: Array(body.utf8))))
     }
 
     @Test("A trigger behind another process's write lock is 503 with Retry-After; reads and /healthz still answer")

@@ -1,0 +1,139 @@
+import Foundation
+
+/// Group commit by a committer thread of its own: callers hand in an input with a completion and
+/// go on; the committer takes every waiting input (up to `maxBatch`, oldest first), commits them
+/// in one transaction, and then answers each through its completion, from its own thread.
+///
+/// Why a thread of its own: a trigger whose FastCGI request is parked (`DeferredResponse`) has no
+/// thread waiting for its commit, so no caller can lead the next batch (as `GroupCommit`'s callers
+/// do). With the request threads free, the batch is no longer bounded by their number: at 16
+/// connections and 8 worker threads, triggers that each held a thread through the fsync committed
+/// about 3 per transaction (see docs/benchmarks.md).
+///
+/// The committer starts with the first input and ends after a second with nothing to do, so an
+/// idle store (and every store a test opens and drops) keeps no thread. An input no batch has
+/// taken within `timeout` (the committer was held up, e.g. by another process's lock) is
+/// answered with nil instead of being committed: the caller reports the store as busy.
+final class CommitQueue<Input, Output>: @unchecked Sendable {
+    /// Commits a batch, returning one result per input, in order; if it throws, every input of
+    /// the batch gets that error.
+    typealias Commit = @Sendable ([Input]) throws -> [Result<Output, any Error>]
+    /// Gets an input's result, or nil if no batch took it within `timeout`.
+    typealias Completion = @Sendable (Result<Output, any Error>?) -> Void
+
+    private struct Entry {
+        let input: Input
+        let queued: ContinuousClock.Instant
+        let commit: Commit
+        let completion: Completion
+    }
+
+    // `queue` and `running` are read and written only with `condition` locked. An NSCondition (a
+    // pthread mutex and condition variable, which ThreadSanitizer understands) because the
+    // committer sleeps until an input arrives.
+    private let condition = NSCondition()
+    private var queue: [Entry] = []
+    /// Whether a committer thread exists (it may be committing or waiting for inputs).
+    private var running = false
+    /// The most inputs one commit takes.
+    let maxBatch: Int
+    /// How long an input may wait for a batch before it is answered with nil.
+    let timeout: Duration
+    /// How long the committer waits for an input before it ends.
+    let idleTime: Duration
+    private let threadName: String
+
+    /// Creates a queue committing at most `maxBatch` inputs at a time (at least 1).
+    init(maxBatch: Int, timeout: Duration, idleTime: Duration = .seconds(1), threadName: String) {
+        self.maxBatch = max(1, maxBatch)
+        self.timeout = timeout
+        self.idleTime = idleTime
+        self.threadName = threadName
+    }
+
+    /// Whether a committer thread exists now (committing, or waiting for inputs until idle).
+    var isCommitting: Bool {
+        self.condition.lock()
+        defer { self.condition.unlock() }
+        return self.running
+    }
+
+    /// Queues `input`; `completion` is called once, on the committer's thread, after the batch
+    /// holding it committed (or failed), or with nil if no batch took it within `timeout`.
+    ///
+    /// `commit` travels with the input (instead of being given once to `init`) so that the queue
+    /// does not keep its owner alive: the store owns the queue, and the committer lets go of every
+    /// closure once its queue is empty.
+    func enqueue(_ input: Input, commit: @escaping Commit, completion: @escaping Completion) {
+        self.condition.lock()
+        self.queue.append(Entry(input: input, queued: .now, commit: commit, completion: completion))
+        guard !self.running else {
+            self.condition.signal()
+            self.condition.unlock()
+            return
+        }
+        self.running = true
+        self.condition.unlock()
+        let thread = Thread { [self] in self.commitUntilIdle() }
+        thread.name = self.threadName
+        thread.start()
+    }
+
+    /// Queues `input` and waits for its result: what `enqueue` would hand the completion.
+    func submit(_ input: Input, commit: @escaping Commit) -> Result<Output, any Error>? {
+        let done = DispatchSemaphore(value: 0)
+        let answer = Answer()
+        self.enqueue(input, commit: commit) { result in
+            answer.result = result
+            done.signal()
+        }
+        done.wait()
+        return answer.result
+    }
+
+    /// Where `submit` receives its result: written by the committer before it signals the
+    /// semaphore, read by the caller after the wait, so the semaphore orders the two.
+    private final class Answer: @unchecked Sendable {
+        var result: Result<Output, any Error>?
+    }
+
+    /// The committer: takes batches while there are inputs, and ends after `idleTime` without.
+    private func commitUntilIdle() {
+        self.condition.lock()
+        while true {
+            if self.queue.isEmpty {
+                let idle = self.idleTime.components
+                let deadline = Date().addingTimeInterval(Double(idle.seconds) + Double(idle.attoseconds) / 1e18)
+                while self.queue.isEmpty {
+                    if !self.condition.wait(until: deadline) && self.queue.isEmpty {
+                        self.running = false
+                        self.condition.unlock()
+                        return
+                    }
+                }
+            }
+            let taken = self.queue.prefix(self.maxBatch)
+            self.queue.removeFirst(taken.count)
+            self.condition.unlock()
+            let now = ContinuousClock.now
+            var batch: [Entry] = []
+            batch.reserveCapacity(taken.count)
+            for entry in taken {
+                if now - entry.queued > self.timeout { entry.completion(nil) } else { batch.append(entry) }
+            }
+            if let first = batch.first {
+                let outputs: [Result<Output, any Error>]
+                do {
+                    let results = try first.commit(batch.map(\.input))
+                    precondition(
+                        results.count == batch.count, "CommitQueue: commit returned \(results.count) results for \(batch.count) inputs")
+                    outputs = results
+                } catch {
+                    outputs = Array(repeating: .failure(error), count: batch.count)
+                }
+                for (entry, output) in zip(batch, outputs) { entry.completion(output) }
+            }
+            self.condition.lock()
+        }
+    }
+}
