@@ -15,9 +15,15 @@ public enum FormDecoder {
 
     /// Percent-decodes `text`; returns nil if an escape is malformed or the result is not UTF-8.
     public static func percentDecode(_ text: String, plusAsSpace: Bool = false) -> String? {
+        var text = text
+        return text.withUTF8 { self.percentDecode($0, plusAsSpace: plusAsSpace) }
+    }
+
+    /// Percent-decodes UTF-8 bytes; returns nil if an escape is malformed or the result is not UTF-8.
+    public static func percentDecode(_ text: UnsafeBufferPointer<UInt8>, plusAsSpace: Bool = false) -> String? {
         var bytes: [UInt8] = []
-        bytes.reserveCapacity(text.utf8.count)
-        var iterator = text.utf8.makeIterator()
+        bytes.reserveCapacity(text.count)
+        var iterator = text.makeIterator()
         while let byte = iterator.next() {
             if byte == UInt8(ascii: "%") {
                 guard let high = iterator.next().flatMap(Self.hexValue), let low = iterator.next().flatMap(Self.hexValue)

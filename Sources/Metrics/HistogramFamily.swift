@@ -32,10 +32,16 @@ public final class HistogramFamily: MetricFamily, Sendable {
         let index = self.buckets.firstIndex { value <= $0 } ?? self.buckets.count
         self.series.withLock { all in
             let key = SeriesKey(values)
-            var series = all[key] ?? Series(counts: [UInt64](repeating: 0, count: self.buckets.count + 1))
-            series.counts[index] += 1
-            series.sum += value
-            all[key] = series
+            // In place: a copy taken out of the dictionary and stored back copied its counts too.
+            if let found = all.index(forKey: key) {
+                all.values[found].counts[index] += 1
+                all.values[found].sum += value
+            } else {
+                var series = Series(counts: [UInt64](repeating: 0, count: self.buckets.count + 1))
+                series.counts[index] += 1
+                series.sum += value
+                all[key] = series
+            }
         }
     }
 

@@ -191,7 +191,7 @@ public final class App: HTTPHandler {
 
     public func respond(to request: HTTPRequest) -> HTTPResponse {
         let started = ContinuousClock.now
-        let requestID = Hex.encode(SecureRandom.bytes(6))
+        let requestID = RequestID.next()
         // The one read of the configuration for this request: everything below, handlers
         // included, decides with this snapshot.
         let snapshot = self.currentSnapshot
@@ -211,17 +211,19 @@ public final class App: HTTPHandler {
         // Errors of the API and of /metrics (read by programs) are JSON; of pages, HTML.
         let isAPIPath = path.map { $0.utf8.starts(with: "/api/".utf8) || $0.utf8.elementsEqual("/metrics".utf8) } ?? false
         let asJSON = isAPIPath || Self.prefersJSON(request)
+        // Routed once: the handler and the metrics' route label both come from this match.
+        let match = path.map { self.router.match(method: request.method, rawPath: $0) }
+        let route = Self.routeLabel(match)
         var response: HTTPResponse
         do {
             // A header sent twice: merged, unless a decision reads it (then 400).
             let request = try request.mergingRepeatedParams {
                 RepeatedParams.mustBeSingle($0, identity: snapshot.configuration.identity)
             }
-            response = try self.dispatch(request, path: path, requestID: requestID, mountPath: mountPath, snapshot: snapshot)
+            response = try self.dispatch(request, path: path, match: match, requestID: requestID, mountPath: mountPath, snapshot: snapshot)
         } catch {
             response = self.errorResponse(error, requestID: requestID, asJSON: asJSON, mountPath: mountPath)
         }
-        let route = self.routeLabel(request, path: path)
         if let deferred = response.deferred {
             // A long-poll: the handler answers later through the sink; the answer gets the same
             // finishing touches as one made now.
@@ -277,9 +279,9 @@ public final class App: HTTPHandler {
     /// The `route` label of a request's metrics: the pattern of the route it matched, else
     /// `unmatched` (or `outside` the mount path): never the path itself, which would make a
     /// series per job id or per probe.
-    private func routeLabel(_ request: HTTPRequest, path: String?) -> String {
-        guard let path else { return "outside" }
-        if case .found(let route, _) = self.router.match(method: request.method, rawPath: path) { return route.pattern }
+    private static func routeLabel(_ match: Router<Route>.Match?) -> String {
+        guard let match else { return "outside" }
+        if case .found(let route, _) = match { return route.pattern }
         return "unmatched"
     }
 
@@ -300,7 +302,8 @@ public final class App: HTTPHandler {
     }
 
     private func dispatch(
-        _ request: HTTPRequest, path: String?, requestID: String, mountPath: String, snapshot: ConfigurationSnapshot
+        _ request: HTTPRequest, path: String?, match: Router<Route>.Match?, requestID: String, mountPath: String,
+        snapshot: ConfigurationSnapshot
     ) throws -> HTTPResponse {
         if snapshot.configuration.server.basePath == nil, let software = request.params["SERVER_SOFTWARE"],
             !software.utf8.starts(with: "lighttpd".utf8)
@@ -316,8 +319,8 @@ public final class App: HTTPHandler {
         guard let path else { throw HTTPError(.notFound, "not found") }
         if path.isEmpty { return .redirect(to: mountPath + "/", status: .movedPermanently) }
         // A prefix match such as /sluiceX must not be served as /sluice + "X".
-        guard path.hasPrefix("/") else { throw HTTPError(.notFound, "not found") }
-        switch self.router.match(method: request.method, rawPath: path) {
+        guard path.hasPrefix("/"), let match else { throw HTTPError(.notFound, "not found") }
+        switch match {
         case .notFound:
             throw HTTPError(.notFound, "not found")
         case .methodNotAllowed(let allowed):

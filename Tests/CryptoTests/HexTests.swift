@@ -19,4 +19,13 @@ import Testing
         }
         #expect(pairs.enumerated().allSatisfy { UInt8($1, radix: 16) == UInt8($0) })
     }
+
+    @Test("Arrays, slices, contiguous arrays and lazy sequences encode alike")
+    func shapes() {
+        let bytes: [UInt8] = [0xde, 0xad, 0xbe, 0xef, 0x01]
+        #expect(Hex.encode(bytes) == "deadbeef01")
+        #expect(Hex.encode(bytes[1..<4]) == "adbeef")
+        #expect(Hex.encode(ContiguousArray(bytes)) == "deadbeef01")
+        #expect(Hex.encode(bytes.lazy.map { $0 ^ 0xff }) == "21524110fe")
+    }
 }

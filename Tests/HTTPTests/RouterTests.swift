@@ -235,3 +235,39 @@ import Testing
         }
     }
 }
+
+@Suite struct RouterSegmentTests {
+    @Test("Empty segments, a missing leading slash and mixed escaped and plain segments split as before")
+    func shapes() {
+        var router = Router<String>()
+        router.add("GET", "/a/:b/c", "abc")
+        router.add("GET", "/:x/y", "xy")
+        if case .found(let target, let parameters) = router.match(method: "GET", rawPath: "/a/h%C3%A9llo/c") {
+            #expect(target == "abc" && parameters["b"] == "héllo")
+        } else {
+            Issue.record("an escaped segment between plain ones was not found")
+        }
+        if case .found(let target, let parameters) = router.match(method: "GET", rawPath: "a/y") {
+            #expect(target == "xy" && parameters["x"] == "a")
+        } else {
+            Issue.record("a path without its leading slash was not routed like one with it")
+        }
+        // "//y": an empty first segment, which a parameter never captures.
+        guard case .notFound = router.match(method: "GET", rawPath: "//y") else {
+            Issue.record("an empty segment matched a parameter")
+            return
+        }
+    }
+
+    @Test(
+        "An escape that decodes to invalid UTF-8, or a malformed escape, is not found",
+        arguments: ["/a/%FF/c", "/a/%C3/c", "/a/%zz/c", "/a/%4/c"])
+    func badEscapes(_ path: String) {
+        var router = Router<String>()
+        router.add("GET", "/a/:b/c", "abc")
+        guard case .notFound = router.match(method: "GET", rawPath: path) else {
+            Issue.record("\(path) matched")
+            return
+        }
+    }
+}
