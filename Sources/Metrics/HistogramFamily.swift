@@ -16,7 +16,8 @@ public final class HistogramFamily: MetricFamily, Sendable {
         var sum: Double = 0
     }
 
-    private let series = Locked<[SeriesKey: Series]>([:])
+    /// The series in shards by calling thread, as `CounterFamily` keeps them.
+    private let shards: [Locked<[SeriesKey: Series]>] = (0..<MetricShards.count).map { _ in Locked([:]) }
 
     init(name: String, help: String, labels: [String], buckets: [Double]) {
         self.name = name
@@ -30,7 +31,7 @@ public final class HistogramFamily: MetricFamily, Sendable {
         precondition(values.count == self.labels.count, "\(self.name): \(self.labels.count) label values expected")
         guard !value.isNaN else { return }
         let index = self.buckets.firstIndex { value <= $0 } ?? self.buckets.count
-        self.series.withLock { all in
+        self.shards[MetricShards.current].withLock { all in
             let key = SeriesKey(values)
             // In place: a copy taken out of the dictionary and stored back copied its counts too.
             if let found = all.index(forKey: key) {
@@ -47,11 +48,23 @@ public final class HistogramFamily: MetricFamily, Sendable {
 
     /// How many observations the series of `values` has.
     public func count(_ values: [String] = []) -> UInt64 {
-        self.series.withLock { $0[SeriesKey(values)]?.counts.reduce(0, +) ?? 0 }
+        let key = SeriesKey(values)
+        return self.shards.reduce(0) { total, shard in total + (shard.withLock { $0[key]?.counts.reduce(0, +) } ?? 0) }
+    }
+
+    /// Every series, summed over the shards.
+    private var merged: [SeriesKey: Series] {
+        var all: [SeriesKey: Series] = [:]
+        for shard in self.shards {
+            all.merge(shard.withLock { $0 }) { a, b in
+                Series(counts: zip(a.counts, b.counts).map { $0 + $1 }, sum: a.sum + b.sum)
+            }
+        }
+        return all
     }
 
     func write(into text: inout String) {
-        let snapshot = self.series.withLock { $0 }
+        let snapshot = self.merged
         for key in snapshot.keys.sorted(by: SeriesKey.precedes) {
             let series = snapshot[key]!
             var cumulative: UInt64 = 0

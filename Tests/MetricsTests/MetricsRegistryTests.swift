@@ -1,10 +1,12 @@
+import Foundation
 import Testing
 
 @testable import Metrics
 
 /// The Prometheus text exposition (format 0.0.4) of counters, gauges and histograms.
 @Suite struct MetricsRegistryTests {
-    @Test("Counters and gauges: HELP and TYPE lines, one line per series in byte order of the label values, whole numbers without a fraction")
+    @Test(
+        "Counters and gauges: HELP and TYPE lines, one line per series in byte order of the label values, whole numbers without a fraction")
     func countersAndGauges() {
         let registry = MetricsRegistry()
         let requests = registry.counter("x_requests_total", help: "Requests.", labels: ["route", "status"])
@@ -111,5 +113,30 @@ import Testing
         }
         #expect(family.value(["0"]) + family.value(["1"]) == 8000)
         #expect(histogram.count() == 8000)
+    }
+
+    @Test("Updates from 20 threads, spread over the families' shards, add up in values and in the exposition")
+    func shardedThreads() {
+        let registry = MetricsRegistry()
+        let family = registry.counter("x_total", help: "X.", labels: ["n"])
+        let histogram = registry.histogram("x_seconds", help: "X.", labels: ["n"], buckets: [1])
+        let group = DispatchGroup()
+        for i in 0..<20 {
+            group.enter()
+            Thread {
+                for k in 0..<500 {
+                    family.add(1, [String(k % 2)])
+                    histogram.observe(i % 2 == 0 ? 0.5 : 2, ["a"])
+                }
+                group.leave()
+            }.start()
+        }
+        group.wait()
+        #expect(family.value(["0"]) == 5000 && family.value(["1"]) == 5000)
+        #expect(histogram.count(["a"]) == 10000)
+        let text = registry.exposition()
+        #expect(text.contains("x_total{n=\"0\"} 5000\n") && text.contains("x_total{n=\"1\"} 5000\n"), "\(text)")
+        #expect(text.contains("x_seconds_bucket{n=\"a\",le=\"1\"} 5000\n"), "\(text)")
+        #expect(text.contains("x_seconds_count{n=\"a\"} 10000\n") && text.contains("x_seconds_sum{n=\"a\"} 12500\n"), "\(text)")
     }
 }
