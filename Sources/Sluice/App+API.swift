@@ -111,8 +111,8 @@ extension App {
             // Counted here, once the request is parked (the front end may answer 503 instead).
             self.parkedTriggers.add(1, ordering: .relaxed)
             self.store.submit(prepared.job, rules: prepared.rules, audit: prepared.audit) { result in
-                // On the store's committer thread, which commits the next batch only after this:
-                // a large job's JSON is written elsewhere.
+                // On the store's serial queue of answers, which answers the next triggers only
+                // after this: a large job's JSON is written elsewhere.
                 let answer: @Sendable () -> Void = {
                     self.parkedTriggers.subtract(1, ordering: .relaxed)
                     let response: HTTPResponse
