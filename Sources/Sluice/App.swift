@@ -34,16 +34,16 @@ public final class App: HTTPHandler {
 
     /// The configuration snapshot in force, swapped whole by `reload(_:)`.
     ///
-    /// Read once per request, under a mutex that guards only a pointer copy and a retain, so the
-    /// critical section is a few instructions. (An earlier version read a lock-free pointer ~25
+    /// Read once per request, under a mutex of the calling thread's stripe (`Striped`) that
+    /// guards only a pointer copy and a retain. (An earlier version read a lock-free pointer ~25
     /// times per request and never freed old snapshots, since a reader might still be using
-    /// one; one read per request makes the lock cheap and lets ARC free a snapshot once the last
-    /// request holding it is done.)
-    private let snapshotInForce: Locked<ConfigurationSnapshot>
+    /// one; one read per request under a lock lets ARC free a snapshot once the last request
+    /// holding it is done, and the stripes keep the 8 worker threads off each other's lock.)
+    private let snapshotInForce: Striped<ConfigurationSnapshot>
 
     /// The snapshot in force now. Handlers never call this: they use their context's snapshot,
     /// taken once by dispatch.
-    var currentSnapshot: ConfigurationSnapshot { self.snapshotInForce.withLock { $0 } }
+    var currentSnapshot: ConfigurationSnapshot { self.snapshotInForce.value }
 
     /// The configuration in force now (for reloads and offline tools, not for handlers).
     public var configurationInForce: Configuration { self.currentSnapshot.configuration }
@@ -94,10 +94,10 @@ public final class App: HTTPHandler {
         self.drain = drain
         self.metrics = metrics
         metrics.configured(hash: configuration.hash)
-        let snapshot = Locked(ConfigurationSnapshot(configuration))
+        let snapshot = Striped(ConfigurationSnapshot(configuration))
         Self.collectGauges(
             into: metrics, store: store, runner: runner,
-            approvalsConfigured: { snapshot.withLock { $0.configuration.requiresApprovals } })
+            approvalsConfigured: { snapshot.value.configuration.requiresApprovals })
         self.changes = changes ?? JobChanges(maxWatchers: JobChanges.defaultMaxWatchers)
         self.snapshotInForce = snapshot
         self.writeGate = WriteGate(limit: max(configuration.server.threads / 2, configuration.server.threads - 2))
@@ -129,7 +129,7 @@ public final class App: HTTPHandler {
     public func reload(_ configuration: Configuration) {
         let next = ConfigurationSnapshot(configuration)
         // The old snapshot is released here; requests still holding it keep it alive until they finish.
-        self.snapshotInForce.withLock { $0 = next }
+        self.snapshotInForce.replace(with: next)
         self.runner?.update(configuration.runnerLimits)
     }
 

@@ -25,3 +25,23 @@ import Testing
         #expect(Set(all).count == 16, "\(all)")
     }
 }
+
+@Suite struct StripedTests {
+    @Test("A replaced value is what every thread reads next, whichever stripe it reads")
+    func replace() {
+        let striped = Striped("old", count: 4)
+        #expect(striped.value == "old")
+        striped.replace(with: "new")
+        let seen = Locked<Set<String>>([])
+        let group = DispatchGroup()
+        for _ in 0..<12 {
+            group.enter()
+            Thread {
+                seen.withLock { _ = $0.insert(striped.value) }
+                group.leave()
+            }.start()
+        }
+        group.wait()
+        #expect(seen.withLock { $0 } == ["new"])
+    }
+}
