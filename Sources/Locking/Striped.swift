@@ -7,6 +7,9 @@
 /// takes every stripe's lock in turn, so a reader gets the old value or the new one, whole.
 public final class Striped<Value: Sendable>: Sendable {
     private let stripes: [Locked<Value>]
+    /// Held while a replacement goes through the stripes, so that two replacements cannot
+    /// interleave and leave stripes holding different values.
+    private let replacing = Locked(())
 
     /// Creates `count` stripes (at least 1) holding `value`.
     public init(_ value: Value, count: Int = 16) {
@@ -19,6 +22,8 @@ public final class Striped<Value: Sendable>: Sendable {
     /// Replaces the value in every stripe. Readers between two stripes' updates may see either
     /// value; each read sees one of them whole.
     public func replace(with value: Value) {
-        for stripe in self.stripes { stripe.withLock { $0 = value } }
+        self.replacing.withLock { _ in
+            for stripe in self.stripes { stripe.withLock { $0 = value } }
+        }
     }
 }

@@ -27,6 +27,9 @@ final class CommitQueue<Input, Output>: @unchecked Sendable {
         let queued: ContinuousClock.Instant
         let commit: Commit
         let completion: Completion
+        /// Called on the committer's thread instead of the queue of answers: a waiting caller's
+        /// completion only wakes it, and must not wait behind other callers' answers.
+        let direct: Bool
     }
 
     // `queue` and `running` are read and written only with `condition` locked. An NSCondition (a
@@ -69,8 +72,12 @@ final class CommitQueue<Input, Output>: @unchecked Sendable {
     /// does not keep its owner alive: the store owns the queue, and the committer lets go of every
     /// closure once its queue is empty.
     func enqueue(_ input: Input, commit: @escaping Commit, completion: @escaping Completion) {
+        self.enqueue(input, commit: commit, direct: false, completion: completion)
+    }
+
+    private func enqueue(_ input: Input, commit: @escaping Commit, direct: Bool, completion: @escaping Completion) {
         self.condition.lock()
-        self.queue.append(Entry(input: input, queued: .now, commit: commit, completion: completion))
+        self.queue.append(Entry(input: input, queued: .now, commit: commit, completion: completion, direct: direct))
         guard !self.running else {
             self.condition.signal()
             self.condition.unlock()
@@ -83,11 +90,14 @@ final class CommitQueue<Input, Output>: @unchecked Sendable {
         thread.start()
     }
 
-    /// Queues `input` and waits for its result: what `enqueue` would hand the completion.
+    /// Queues `input` and waits for its result: what `enqueue` would hand the completion. The
+    /// caller is woken by the committer itself, not through the queue of answers, so it never
+    /// waits behind other callers' answers (and a completion on that queue that called this
+    /// would not wait for itself).
     func submit(_ input: Input, commit: @escaping Commit) -> Result<Output, any Error>? {
         let done = DispatchSemaphore(value: 0)
         let answer = Answer()
-        self.enqueue(input, commit: commit) { result in
+        self.enqueue(input, commit: commit, direct: true) { result in
             answer.result = result
             done.signal()
         }
@@ -95,11 +105,30 @@ final class CommitQueue<Input, Output>: @unchecked Sendable {
         return answer.result
     }
 
+    /// Calls the completions of `entries` with `outputs`: waiting callers' at once, the others
+    /// on the queue of answers, which writes them to their sockets while this thread commits the
+    /// next batch (they were a fifth of this thread's work under trigger load, all of it inside
+    /// the commit cycle).
+    private func answer(_ entries: [Entry], with outputs: [Result<Output, any Error>?]) {
+        var queued = Answered(completions: [], outputs: [])
+        for (entry, output) in zip(entries, outputs) {
+            if entry.direct {
+                entry.completion(output)
+            } else {
+                queued.completions.append(entry.completion)
+                queued.outputs.append(output)
+            }
+        }
+        guard !queued.completions.isEmpty else { return }
+        let answered = queued
+        self.answers.async { for (completion, output) in zip(answered.completions, answered.outputs) { completion(output) } }
+    }
+
     /// A committed batch's completions with their results, handed to `answers`: only that
     /// queue's block reads them after the committer made them.
     private struct Answered: @unchecked Sendable {
-        let completions: [Completion]
-        let outputs: [Result<Output, any Error>]
+        var completions: [Completion]
+        var outputs: [Result<Output, any Error>?]
     }
 
     /// Where `submit` receives its result: written by the committer before it signals the
@@ -128,9 +157,13 @@ final class CommitQueue<Input, Output>: @unchecked Sendable {
             self.condition.unlock()
             let now = ContinuousClock.now
             var batch: [Entry] = []
+            var expired: [Entry] = []
             batch.reserveCapacity(taken.count)
             for entry in taken {
-                if now - entry.queued > self.timeout { entry.completion(nil) } else { batch.append(entry) }
+                if now - entry.queued > self.timeout { expired.append(entry) } else { batch.append(entry) }
+            }
+            if !expired.isEmpty {
+                self.answer(expired, with: Array(repeating: nil, count: expired.count))
             }
             if let first = batch.first {
                 let outputs: [Result<Output, any Error>]
@@ -142,11 +175,7 @@ final class CommitQueue<Input, Output>: @unchecked Sendable {
                 } catch {
                     outputs = Array(repeating: .failure(error), count: batch.count)
                 }
-                // The answers go to another thread, which writes them to their sockets while
-                // this one commits the next batch (they were a fifth of this thread's work under
-                // trigger load, all of it inside the commit cycle).
-                let answered = Answered(completions: batch.map(\.completion), outputs: outputs)
-                self.answers.async { for (completion, output) in zip(answered.completions, answered.outputs) { completion(output) } }
+                self.answer(batch, with: outputs.map { $0 })
             }
             self.condition.lock()
         }

@@ -246,7 +246,10 @@ public final class SQLiteJobStore: JobStore {
     ) {
         let pending = PendingSubmission(job: job, rules: rules, audit: audit, created: self.now())
         self.submissions.enqueue(pending, commit: { batch in try self.commitSubmissions(batch) }) { result in
-            completion(Result { try self.submission(pending, result) })
+            guard case .success(.existing) = result else { return completion(Result { try self.submission(pending, result) }) }
+            // The existing job is read from the store (it may be large): not on the queue of
+            // answers, where every other trigger's answer would wait for it.
+            DispatchQueue.global().async { completion(Result { try self.submission(pending, result) }) }
         }
     }
 

@@ -112,7 +112,8 @@ extension App {
             self.parkedTriggers.add(1, ordering: .relaxed)
             self.store.submit(prepared.job, rules: prepared.rules, audit: prepared.audit) { result in
                 // On the store's serial queue of answers, which answers the next triggers only
-                // after this: a large job's JSON is written elsewhere.
+                // after this: a new job of ordinary size is answered here; a refusal (whose
+                // audit record is a write), an error and a large job's JSON elsewhere.
                 let answer: @Sendable () -> Void = {
                     self.parkedTriggers.subtract(1, ordering: .relaxed)
                     let response: HTTPResponse
@@ -124,7 +125,11 @@ extension App {
                     }
                     sink.send(response)
                 }
-                if prepared.job.tasks.count > 1_000 { DispatchQueue.global().async(execute: answer) } else { answer() }
+                if case .success(.created) = result, prepared.job.tasks.count <= 1_000 {
+                    answer()
+                } else {
+                    DispatchQueue.global().async(execute: answer)
+                }
             }
         }
     }

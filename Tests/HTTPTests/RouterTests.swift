@@ -270,4 +270,20 @@ import Testing
             return
         }
     }
+
+    @Test("A slash followed by a combining mark still splits the path: segments are split at the byte, not at Characters")
+    func combiningMarkAfterSlash() {
+        var router = Router<String>()
+        router.add("GET", "/jobs/:id", "job")
+        router.add("GET", "/jobs/:id/:more", "deeper")
+        // "/jobs/a/\u{301}b": String.split would keep "a/\u{301}b" together (the slash and the
+        // mark form one Character), and a parameter could then contain a slash.
+        guard case .found(let target, let parameters) = router.match(method: "GET", rawPath: "/jobs/a/\u{301}b") else {
+            Issue.record("not found")
+            return
+        }
+        #expect(target == "deeper")
+        #expect(parameters["id"] == "a")
+        #expect(parameters["more"]?.utf8.elementsEqual("\u{301}b".utf8) == true)
+    }
 }

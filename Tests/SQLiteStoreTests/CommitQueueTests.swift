@@ -122,4 +122,27 @@ struct CommitQueueTests {
         #expect(!queue.isCommitting, "the committer still runs long after its idle time")
         #expect(queue.submit(2, commit: commit).map { try? $0.get() } == 3)
     }
+
+    @Test("A waiting caller is answered by the committer itself, even while the queue of answers is held up by another answer")
+    func waitingCallerNotBehindAnswers() {
+        let queue = CommitQueue<Int, Int>(maxBatch: 8, timeout: .seconds(30), threadName: "test.commit")
+        let commit: CommitQueue<Int, Int>.Commit = { batch in batch.map { .success($0) } }
+        let holding = DispatchSemaphore(value: 0)
+        let release = DispatchSemaphore(value: 0)
+        queue.enqueue(1, commit: commit) { _ in
+            holding.signal()
+            release.wait()  // a slow answer: the queue of answers is stuck here
+        }
+        holding.wait()
+        let answered = Locked(false)
+        let waiter = Thread {
+            _ = queue.submit(2, commit: commit)
+            answered.withLock { $0 = true }
+        }
+        waiter.start()
+        let deadline = Date().addingTimeInterval(10)
+        while !answered.withLock({ $0 }) && Date() < deadline { usleep(1000) }
+        #expect(answered.withLock { $0 }, "the waiting caller waited behind the held-up answer")
+        release.signal()
+    }
 }

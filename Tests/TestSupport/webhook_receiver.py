@@ -123,6 +123,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             pass
 
 
+# socketserver listens with a backlog of 5 by default: 16 senders at once (WebhookSenderTests)
+# overflowed it now and then, and the kernel answered the extra connections with a reset.
+http.server.ThreadingHTTPServer.request_queue_size = 128
 server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
 with open(port_file + ".tmp", "w") as f:
     f.write(str(server.server_address[1]))
