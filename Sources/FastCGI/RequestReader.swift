@@ -43,16 +43,16 @@ enum RequestReader {
                 name = String(decoding: bytes, as: UTF8.self)
                 value = ""
             }
-            if result.repeated[name] != nil {
+            // One hash of the name for the usual param (a new name): `repeated` is nearly always
+            // empty, and `updateValue` looks up and inserts at once.
+            if !result.repeated.isEmpty, result.repeated[name] != nil {
                 result.repeated[name]!.append(value)
-            } else if let earlier = result.single[name] {
+            } else if let earlier = result.single.updateValue(value, forKey: name) {
                 // Compared as bytes: a value that differs only by canonical equivalence is another value.
                 if !earlier.utf8.elementsEqual(value.utf8) {
                     result.single.removeValue(forKey: name)
                     result.repeated[name] = [earlier, value]
                 }
-            } else {
-                result.single[name] = value
             }
             cursor += 1
         }

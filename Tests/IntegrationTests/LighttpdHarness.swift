@@ -451,8 +451,10 @@ final class LighttpdHarness: @unchecked Sendable {
     ///
     /// lighttpd 1.4.69 restarts a dead `bin-path` backend by itself: its once-a-second
     /// maintenance notices the exit (logging `child signalled: 9`) and spawns a new one, and a
-    /// request that finds the backend dead makes it spawn one at once. This only waits for that
-    /// (the health probes being such requests); it restarts nothing itself. A held restart gate
+    /// request that finds the backend dead makes it spawn one at once. This waits for that (the
+    /// health probes being such requests). Only if no new sluice process appeared at all within
+    /// `timeout` does it restart lighttpd itself, once, and say so on stdout (lighttpd will not
+    /// respawn a backend while it counts a request bound to the dead one). A held restart gate
     /// (`holdRestarts()`) must be released first.
     /// - Parameters:
     ///   - previous: The pids of the sluice processes that died.
@@ -462,6 +464,26 @@ final class LighttpdHarness: @unchecked Sendable {
     /// - Returns: The new sluice's pid.
     /// - Throws: `HarnessError` if lighttpd exits or no new sluice answers within `timeout`.
     func waitForRestart(replacing previous: [pid_t], timeout: Duration = .seconds(15), nudge: Bool = true) async throws -> pid_t {
+        do {
+            return try await self.waitForRespawn(replacing: previous, timeout: timeout, nudge: nudge)
+        } catch let error as HarnessError where error.description.contains("no new sluice process yet") {
+            // lighttpd 1.4.69 respawns a dead bin-path backend only once no request is bound to
+            // it (gw_backend.c: `if (proc->load != 0) break;`); a full CI run once saw it refuse
+            // for 15 s after logging the death, although the nudges were answered. That is
+            // lighttpd's bookkeeping, not Sluice's: do what an operator would, restart lighttpd,
+            // and go on testing what Sluice does after the crash.
+            print(
+                "LighttpdHarness: lighttpd did not respawn sluice within \(timeout); restarting lighttpd (\(error.description.prefix(200)))"
+            )
+            try await self.restartLighttpd(timeout: timeout)
+            guard let pid = self.sluiceProcessIDs().first(where: { !previous.contains($0) && self.isSluice($0) }) else {
+                throw HarnessError("no sluice process after restarting lighttpd\n\(self.logs())")
+            }
+            return pid
+        }
+    }
+
+    private func waitForRespawn(replacing previous: [pid_t], timeout: Duration, nudge: Bool) async throws -> pid_t {
         var probe = self.client
         probe.timeoutSeconds = 2
         var last = "no new sluice process yet"
