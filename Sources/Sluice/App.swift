@@ -60,9 +60,9 @@ public final class App: HTTPHandler {
     /// Storage errors seen by requests, for `/healthz`.
     let storageTrouble = StorageTrouble()
     /// At most all but two worker threads (and at least half of them) may wait inside a store
-    /// write; the rest stay free for reads and `/healthz`. Triggers inside it are group-committed,
-    /// so the limit is also the largest batch one commit can hold (4 gave 1,600 triggers/s at 8
-    /// threads, 6 gave 2,050: docs/benchmarks.md).
+    /// write; the rest stay free for reads and `/healthz`. API triggers parked for the store's
+    /// committer (`trigger`) hold no thread and do not pass it; the writes that still wait on
+    /// their thread do (cancels, retries, approvals, forms, and triggers that cannot be parked).
     let writeGate: WriteGate
     /// API triggers parked while the store's committer commits them (`trigger`).
     let parkedTriggers = Atomic<Int>(0)
