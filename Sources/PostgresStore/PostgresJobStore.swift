@@ -55,7 +55,8 @@ import Postgres
 /// the connection broke during `COMMIT` (whether that commit happened cannot be known): before
 /// `COMMIT`, the server has rolled the transaction back.
 public final class PostgresJobStore: JobStore {
-    private let pool: ConnectionPool
+    /// The store's connections, each set up with its lock and idle-in-transaction timeouts.
+    let pool: ConnectionPool
     let now: @Sendable () -> Date
     /// The schema the tables are in (`current_schema()` at open): part of every advisory lock
     /// key, so that two Sluice installations in different schemas of one database do not wait
@@ -102,9 +103,20 @@ public final class PostgresJobStore: JobStore {
         let defaults = networkTimeoutSeconds.map { PostgresConnection.networkTimeouts(seconds: $0) } ?? []
         self.connectionDefaults = defaults
         let lockTimeout = "\(max(1, busyTimeoutMilliseconds))ms"
+        // The server's side of a partition: a host cut off in the middle of a transaction keeps
+        // its row locks on the server until the server notices it is gone, and the other hosts'
+        // claims and rescues wait on them (a CI run saw the rescuer time out on a lock every 5 s
+        // while the cut host's lease expired). No transaction of this store waits on its client
+        // between statements, so the server may end one that stays idle for the network
+        // timeout (at least 2 s): the locks go before the cut host's lease runs out.
+        let idleTimeout = networkTimeoutSeconds.map { "\(max(2, $0))s" } ?? "0"
         self.pool = ConnectionPool(
             connection: connection, password: password, defaults: defaults, size: poolSize, waitMilliseconds: busyTimeoutMilliseconds,
-            setup: { db in try db.execute("SELECT set_config('lock_timeout', $1, false)", [.text(lockTimeout)]) })
+            setup: { db in
+                try db.execute(
+                    "SELECT set_config('lock_timeout', $1, false), set_config('idle_in_transaction_session_timeout', $2, false)",
+                    [.text(lockTimeout), .text(idleTimeout)])
+            })
         // Migrations run on a connection of their own, without the lock timeout: another host's
         // migration may hold the migration lock for longer than a statement may wait.
         let migrator: PostgresConnection
