@@ -167,6 +167,31 @@ public final class SQLiteJobStore: JobStore {
         return try result.get() as! T
     }
 
+    /// Runs `body` for each item of a batch, in order, inside the caller's transaction and a
+    /// savepoint of its own: an item whose body throws is rolled back to its savepoint alone and
+    /// gets its error (SQLite's "cannot right now" as `StorageUnavailable`); the others keep
+    /// their changes. If SQLite has already rolled back the whole transaction (SQLITE_FULL, an
+    /// I/O error), the ROLLBACK TO fails too and this throws: the batch fails as a whole.
+    private static func eachInSavepoint<Item, Value>(
+        _ batch: [Item], named name: String, in db: Connection, _ body: (Item) throws -> Value
+    ) throws -> [Result<Value, any Error>] {
+        var results: [Result<Value, any Error>] = []
+        results.reserveCapacity(batch.count)
+        for item in batch {
+            try db.run("SAVEPOINT \(name)")
+            do {
+                let value = try body(item)
+                try db.run("RELEASE \(name)")
+                results.append(.success(value))
+            } catch {
+                try db.run("ROLLBACK TO \(name)")
+                try db.run("RELEASE \(name)")
+                results.append(.failure((error as? SQLiteError).flatMap(StorageUnavailable.init(classifying:)) ?? error))
+            }
+        }
+        return results
+    }
+
     /// One write waiting for its turn (`write`).
     private struct PendingWrite {
         let body: (Connection) throws -> any Sendable
@@ -180,23 +205,7 @@ public final class SQLiteJobStore: JobStore {
                 try db.transaction {
                     // Alone, a write needs no savepoint: its error rolls back the transaction.
                     if batch.count == 1 { return [.success(try batch[0].body(db))] }
-                    var results: [Result<any Sendable, any Error>] = []
-                    results.reserveCapacity(batch.count)
-                    for pending in batch {
-                        try db.run("SAVEPOINT write")
-                        do {
-                            let value = try pending.body(db)
-                            try db.run("RELEASE write")
-                            results.append(.success(value))
-                        } catch {
-                            // If SQLite has already rolled back the whole transaction (SQLITE_FULL,
-                            // an I/O error), this fails too and the batch fails as a whole.
-                            try db.run("ROLLBACK TO write")
-                            try db.run("RELEASE write")
-                            results.append(.failure((error as? SQLiteError).flatMap(StorageUnavailable.init(classifying:)) ?? error))
-                        }
-                    }
-                    return results
+                    return try Self.eachInSavepoint(batch, named: "write", in: db) { pending in try pending.body(db) }
                 }
             }
         }
@@ -278,21 +287,7 @@ public final class SQLiteJobStore: JobStore {
     private func commitSubmissions(_ batch: [PendingSubmission]) throws -> [Result<SubmissionOutcome, any Error>] {
         defer { self.submissionCounts.withLock { $0 = ($0.commits + 1, $0.submissions + batch.count) } }
         return try self.write { db in
-            var results: [Result<SubmissionOutcome, any Error>] = []
-            results.reserveCapacity(batch.count)
-            for pending in batch {
-                try db.run("SAVEPOINT submission")
-                do {
-                    let outcome = try Self.decide(pending, in: db)
-                    try db.run("RELEASE submission")
-                    results.append(.success(outcome))
-                } catch {
-                    try db.run("ROLLBACK TO submission")
-                    try db.run("RELEASE submission")
-                    results.append(.failure((error as? SQLiteError).flatMap(StorageUnavailable.init(classifying:)) ?? error))
-                }
-            }
-            return results
+            try Self.eachInSavepoint(batch, named: "submission", in: db) { pending in try Self.decide(pending, in: db) }
         }
     }
 
