@@ -18,6 +18,11 @@ struct JobChangesTests {
         var count: Int { self.seen.withLock { $0.values.reduce(0) { $0 + $1.count } } }
     }
 
+    /// A deadline no test reaches. Why not 60 s: on a 2-core machine the other suites' blocking
+    /// calls can hold the cooperative pool's two threads for a minute under ThreadSanitizer; a
+    /// poll that first looked after the deadline saw every watcher timed out (CI, stop 27).
+    static func farDeadline() -> Date { Date().addingTimeInterval(3600) }
+
     @Test("Outcomes known at once are returned, not fired: changed, busy, closed")
     func immediate() {
         let changes = JobChanges(maxWatchers: 1)
@@ -34,7 +39,7 @@ struct JobChangesTests {
     func firesOnce() async {
         let changes = JobChanges(maxWatchers: 8)
         let outcomes = Outcomes()
-        #expect(changes.watch(job: 1, after: 0, until: Date().addingTimeInterval(60), outcomes.record(1)) == nil)
+        #expect(changes.watch(job: 1, after: 0, until: Self.farDeadline(), outcomes.record(1)) == nil)
         #expect(changes.watch(job: 2, after: 0, until: Date().addingTimeInterval(0.2), outcomes.record(2)) == nil)
         #expect(changes.waiting == 2)
         changes.notify(7)
@@ -52,13 +57,13 @@ struct JobChangesTests {
         let changes = JobChanges(maxWatchers: 8)
         let outcomes = Outcomes()
         for job in 1...3 {
-            #expect(changes.watch(job: Int64(job), after: 0, until: Date().addingTimeInterval(60), outcomes.record(job)) == nil)
+            #expect(changes.watch(job: Int64(job), after: 0, until: Self.farDeadline(), outcomes.record(job)) == nil)
         }
         changes.notifyAll()
         #expect(await Poll.until(within: .seconds(60)) { outcomes.count == 3 })
         #expect((1...3).allSatisfy { outcomes.of($0) == [.changed] })
         let seen = changes.generation(of: 9)
-        #expect(changes.watch(job: 9, after: seen, until: Date().addingTimeInterval(60), outcomes.record(9)) == nil)
+        #expect(changes.watch(job: 9, after: seen, until: Self.farDeadline(), outcomes.record(9)) == nil)
         changes.close()
         #expect(await Poll.until(within: .seconds(60)) { outcomes.of(9) == [.closed] })
     }
@@ -68,9 +73,9 @@ struct JobChangesTests {
         let changes = JobChanges(maxWatchers: 1000)
         let outcomes = Outcomes()
         for key in 0..<1000 {
-            #expect(changes.watch(job: Int64(key % 10), after: 0, until: Date().addingTimeInterval(60), outcomes.record(key)) == nil)
+            #expect(changes.watch(job: Int64(key % 10), after: 0, until: Self.farDeadline(), outcomes.record(key)) == nil)
         }
-        #expect(changes.watch(job: 1, after: 0, until: Date().addingTimeInterval(60), { _ in }) == .busy)
+        #expect(changes.watch(job: 1, after: 0, until: Self.farDeadline(), { _ in }) == .busy)
         for job in 0..<5 { changes.notify(Int64(job)) }
         #expect(await Poll.until(within: .seconds(60)) { outcomes.count == 500 })
         #expect((0..<1000).allSatisfy { outcomes.of($0) == ($0 % 10 < 5 ? [.changed] : []) })
