@@ -1,5 +1,9 @@
 internal import CSQLite
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// A connection to one SQLite database file.
 ///
 /// Confinement: opened with `SQLITE_OPEN_NOMUTEX`, so a connection, its statement cache and its
@@ -13,6 +17,9 @@ public final class Connection: @unchecked Sendable {
 
     private let handle: OpaquePointer
     private var cache: StatementCache
+    /// The observer `observeRowChanges` installed, kept alive here because SQLite holds only a
+    /// raw pointer to it.
+    private var rowObserver: RowObserver?
     /// The database file path.
     public let path: String
 
@@ -42,9 +49,35 @@ public final class Connection: @unchecked Sendable {
 
     deinit {
         self.cache.removeAll()
+        // The observer box goes with this object; SQLite must not call into it afterwards.
+        if self.rowObserver != nil { sqlite3_update_hook(self.handle, nil, nil) }
         // close_v2, not close: if a caller still holds a statement, the connection becomes a
         // zombie that SQLite closes when that statement is finalized, instead of SQLITE_BUSY.
         sqlite3_close_v2(self.handle)
+    }
+
+    /// Calls `observer` with the rowid of every row of `table` (in the main database) that an
+    /// INSERT, UPDATE or DELETE on this connection changes, while the statement runs: before
+    /// the transaction commits, and also for changes a rollback later undoes. Replaces any
+    /// earlier observer.
+    ///
+    /// What SQLite's update hook (which this is) does not report, so a table observed must not
+    /// rely on it: rows of WITHOUT ROWID tables, rows deleted by `ON CONFLICT REPLACE`, and a
+    /// `DELETE` without `WHERE` (the truncate optimisation).
+    public func observeRowChanges(of table: String, _ observer: @escaping (Int64) -> Void) {
+        let box = RowObserver(table: table, observer: observer)
+        self.rowObserver = box
+        // Why an unretained pointer: SQLite keeps it only until the hook is replaced or the
+        // connection closes, and `rowObserver` keeps the box alive exactly that long.
+        sqlite3_update_hook(
+            self.handle,
+            { context, _, database, table, rowid in
+                guard let context, let database, let table else { return }
+                let box = Unmanaged<RowObserver>.fromOpaque(context).takeUnretainedValue()
+                // Names compared as bytes (strcmp): "main" is the database the store uses.
+                guard strcmp(database, "main") == 0, strcmp(box.table, table) == 0 else { return }
+                box.observer(rowid)
+            }, Unmanaged.passUnretained(box).toOpaque())
     }
 
     /// How many prepared statements the cache holds now (at most `statementCacheCapacity`).
@@ -130,5 +163,16 @@ public final class Connection: @unchecked Sendable {
 
     func error(_ rc: Int32, sql: String?) -> SQLiteError {
         SQLiteError(code: sqlite3_extended_errcode(self.handle), message: String(cString: sqlite3_errmsg(self.handle)), sql: sql)
+    }
+}
+
+/// The table and closure behind `Connection.observeRowChanges`.
+private final class RowObserver {
+    /// The table's name as a NUL-terminated C string, compared with what SQLite passes.
+    let table: [CChar]
+    let observer: (Int64) -> Void
+    init(table: String, observer: @escaping (Int64) -> Void) {
+        self.table = Array(table.utf8CString)
+        self.observer = observer
     }
 }

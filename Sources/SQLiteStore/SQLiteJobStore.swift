@@ -28,6 +28,8 @@ public final class SQLiteJobStore: JobStore {
     /// unbounded lock one busy timeout after another.
     private let writes = GroupCommit<PendingWrite, any Sendable>(maxBatch: 64)
     private let writeCounts = Locked((commits: 0, writes: 0))
+    /// Jobs' stamps read before, forgotten when the writer changes the job's row (`jobStamp`).
+    private let stamps = JobStampMemo()
     /// Idle reader connections, in stripes chosen by the calling thread (`readerStripe`): one
     /// pool behind one lock was taken twice per read by every worker thread, and on 2 cores a
     /// preempted holder made the others sleep on it (5 % of the CPU in the lock's slow path
@@ -75,6 +77,7 @@ public final class SQLiteJobStore: JobStore {
         let mode = try connection.query("PRAGMA journal_mode = WAL").first?[0].text
         guard mode == "wal" else { throw JobStoreError("could not enable WAL mode (got \(mode ?? "nothing"))") }
         try Schema.migrator.migrate(connection)
+        connection.observeRowChanges(of: "jobs") { [stamps] id in stamps.changed(id) }
         self.writer = Locked(connection)
     }
 
@@ -202,7 +205,9 @@ public final class SQLiteJobStore: JobStore {
         defer { self.writeCounts.withLock { $0 = ($0.commits + 1, $0.writes + batch.count) } }
         return try Self.classifying {
             try self.writer.withLock { db in
-                try db.transaction {
+                // Before any writer of the batch is answered (see `JobStampMemo`).
+                defer { self.stamps.transactionEnded() }
+                return try db.transaction {
                     // Alone, a write needs no savepoint: its error rolls back the transaction.
                     if batch.count == 1 { return [.success(try batch[0].body(db))] }
                     return try Self.eachInSavepoint(batch, named: "write", in: db) { pending in try pending.body(db) }
@@ -392,7 +397,14 @@ public final class SQLiteJobStore: JobStore {
     }
 
     /// One row's three columns through a cached statement: cheaper than `jobs(ids:)`.
+    /// Kept between writes of the job (`JobStampMemo`): no read transaction while the job's row
+    /// has not changed.
     public func jobStamp(id: Int64) throws -> JobStamp? {
+        try self.stamps.stamp(id: id) { try self.storedStamp(id: id) }
+    }
+
+    /// Job `id`'s stamp as stored now.
+    func storedStamp(id: Int64) throws -> JobStamp? {
         try self.read { db in
             guard let row = try db.query("SELECT state, started_at, finished_at FROM jobs WHERE id = ?", [.integer(id)]).first else {
                 return nil

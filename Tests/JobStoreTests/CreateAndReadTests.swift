@@ -284,6 +284,12 @@ import Testing
         let job = try store.createJob(Fixtures.job())
         #expect(try store.jobStamp(id: job.id) == JobStamp(state: .queued, startedAt: nil, finishedAt: nil))
         #expect(try store.jobStamp(id: job.id + 1000) == nil)
+        // A stamp read once (and kept, by the SQLite store) must not outlive a change: the next
+        // job's id is missing first, then created.
+        #expect(try store.jobStamp(id: job.id + 1) == nil)
+        let next = try store.createJob(Fixtures.job())
+        #expect(next.id == job.id + 1)
+        #expect(try store.jobStamp(id: next.id) == JobStamp(state: .queued, startedAt: nil, finishedAt: nil))
         try store.record(jobID: job.id, changes: [TaskChange(task: "extract", state: .running, pid: 1)], jobState: .running)
         clock.advance(by: 5)
         try store.record(
@@ -292,7 +298,9 @@ import Testing
         let stamp = try #require(try store.jobStamp(id: job.id))
         #expect(stamp == JobStamp(of: failed))
         #expect(stamp.state == .failed && stamp.finishedAt != nil && stamp.startedAt != nil)
+        #expect(try store.jobStamp(id: job.id) == stamp, "asked again, unchanged")
         _ = try store.retry(jobID: job.id, audit: nil)
         #expect(try store.jobStamp(id: job.id) != stamp)
+        #expect(try store.jobStamp(id: job.id)?.state == .queued)
     }
 }
