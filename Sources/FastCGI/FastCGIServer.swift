@@ -180,9 +180,9 @@ public final class FastCGIServer: Sendable {
 
     private func write(_ response: HTTPResponse, to request: UnsafeMutablePointer<FCGX_Request>) {
         // Status last, CR/LF dropped from values: see HTTPResponse.cgiHead.
-        let head = response.cgiHead
+        let head = response.cgiHeadBytes
         let out = request.pointee.out
-        var ok = Array(head.utf8).withUnsafeBufferPointer { buffer in
+        var ok = head.withUnsafeBufferPointer { buffer in
             buffer.withMemoryRebound(to: CChar.self) { FCGX_PutStr($0.baseAddress, Int32($0.count), out) >= 0 }
         }
         if ok && !response.body.isEmpty {

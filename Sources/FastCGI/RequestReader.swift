@@ -11,50 +11,52 @@ enum RequestReader {
     /// different values.
     struct Params {
         /// Names that came once (or several times with the same value), with their value.
-        var single: [String: String] = [:]
+        var single = ParamTable()
         /// Names that came several times with different values, with every value in order. Not
         /// in `single`: the application decides (`HTTPRequest.mergingRepeatedParams`).
         var repeated: [String: [String]] = [:]
     }
 
     /// Walks the whole `envp` array (not `FCGX_GetParam`, which returns only the first match)
-    /// and copies every `NAME=VALUE` pair.
+    /// and copies every `NAME=VALUE` pair into one table of bytes (`ParamTable`).
     ///
     /// A name can come twice: nginx and HAProxy pass a header sent on two lines as two params,
     /// nginx's `fastcgi_param` can repeat a name (Debian's `fastcgi_params` already sets
     /// `REMOTE_USER`), and CGI's mapping makes `X-Foo` and `X_Foo` one name (lighttpd passes
-    /// both). The same value twice is one value; different values are kept apart.
+    /// both). The same value twice is one value (compared as bytes); different values are kept
+    /// apart.
     static func params(_ envp: FCGX_ParamArray?) -> Params {
         var result = Params()
-        guard var cursor = envp else { return result }
-        result.single.reserveCapacity(48)
+        guard let envp else { return result }
+        // The pointers are only valid until FCGX_Finish_r, so copy now. One pass to size the
+        // table's buffer, one to fill it.
+        var count = 0
+        var total = 0
+        var cursor = envp
         while let entry = cursor.pointee {
-            // The pointers are only valid until FCGX_Finish_r, so copy now: name and value are
-            // decoded straight from the C bytes on each side of the first `=` (invalid UTF-8
-            // becomes U+FFFD, as with String(cString:)).
-            let length = strlen(entry)
-            let bytes = UnsafeRawBufferPointer(start: entry, count: length)
-            let name: String
-            let value: String
-            if let eq = bytes.firstIndex(of: UInt8(ascii: "=")) {
-                name = String(decoding: bytes[..<eq], as: UTF8.self)
-                value = String(decoding: bytes[(eq + 1)...], as: UTF8.self)
-            } else {
-                name = String(decoding: bytes, as: UTF8.self)
-                value = ""
-            }
-            // One hash of the name for the usual param (a new name): `repeated` is nearly always
-            // empty, and `updateValue` looks up and inserts at once.
-            if !result.repeated.isEmpty, result.repeated[name] != nil {
-                result.repeated[name]!.append(value)
-            } else if let earlier = result.single.updateValue(value, forKey: name) {
-                // Compared as bytes: a value that differs only by canonical equivalence is another value.
-                if !earlier.utf8.elementsEqual(value.utf8) {
-                    result.single.removeValue(forKey: name)
-                    result.repeated[name] = [earlier, value]
-                }
-            }
+            count += 1
+            total += strlen(entry)
             cursor += 1
+        }
+        result.single.reserve(count: count, bytes: total)
+        cursor = envp
+        while let entry = cursor.pointee {
+            let bytes = UnsafeRawBufferPointer(start: entry, count: strlen(entry))
+            let eq = bytes.firstIndex(of: UInt8(ascii: "=")) ?? bytes.count
+            let name = UnsafeRawBufferPointer(rebasing: bytes[..<eq])
+            let value = UnsafeRawBufferPointer(rebasing: bytes[min(eq + 1, bytes.count)...])
+            cursor += 1
+            if !result.repeated.isEmpty, case let key = String(decoding: name, as: UTF8.self), result.repeated[key] != nil {
+                result.repeated[key]!.append(String(decoding: value, as: UTF8.self))
+            } else if let earlier = result.single.index(ofName: name) {
+                // Compared as bytes: a value that differs only by canonical equivalence is another value.
+                guard !result.single.valueEquals(at: earlier, value) else { continue }
+                let key = String(decoding: name, as: UTF8.self)
+                result.repeated[key] = [result.single.value(at: earlier), String(decoding: value, as: UTF8.self)]
+                result.single.remove(at: earlier)
+            } else {
+                result.single.appendNew(name: name, value: value)
+            }
         }
         return result
     }

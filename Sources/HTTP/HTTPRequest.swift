@@ -11,8 +11,8 @@ public struct HTTPRequest: Sendable {
     /// The mount path the front server matched (`SCRIPT_NAME`), e.g. `/sluice`; may be empty.
     public var scriptName: String
     /// All transport parameters (CGI variables: `HTTP_*`, `REMOTE_USER`, `REMOTE_ADDR`, ...)
-    /// that came once, or several times with the same value.
-    public var params: [String: String]
+    /// that came once, or several times with the same value; looked up by name as bytes.
+    public var params: ParamTable
     /// Parameters that came several times with different values (a header on two lines, or
     /// under two spellings that CGI maps to one name: `X-Foo` and `X_Foo`), every value in
     /// order. They are not in `params` until `mergingRepeatedParams` decides.
@@ -23,7 +23,7 @@ public struct HTTPRequest: Sendable {
     /// Creates a request.
     public init(
         method: String, requestURI: String, scriptName: String = "",
-        params: [String: String] = [:], repeatedParams: [String: [String]] = [:], body: [UInt8] = []
+        params: ParamTable = [:], repeatedParams: [String: [String]] = [:], body: [UInt8] = []
     ) {
         self.method = method
         self.requestURI = requestURI
@@ -31,6 +31,16 @@ public struct HTTPRequest: Sendable {
         self.params = params
         self.repeatedParams = repeatedParams
         self.body = body
+    }
+
+    /// Creates a request whose params come as a dictionary (requests made in code and tests).
+    public init(
+        method: String, requestURI: String, scriptName: String = "",
+        paramsDictionary: [String: String], repeatedParams: [String: [String]] = [:], body: [UInt8] = []
+    ) {
+        self.init(
+            method: method, requestURI: requestURI, scriptName: scriptName, params: ParamTable(paramsDictionary),
+            repeatedParams: repeatedParams, body: body)
     }
 
     /// The request with its repeated parameters merged into `params` as HTTP merges a header's

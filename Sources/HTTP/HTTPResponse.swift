@@ -55,17 +55,38 @@ public struct HTTPResponse: Sendable {
     /// as an approval (keeping only `Variable-*`) for as long as it has seen no status other
     /// than 200 (`src/http-header-glue.c`, `opts->authorizer`), so a refusal's `Content-Type`
     /// and `X-Request-Id` before a later `Status: 403` would be dropped.
-    public var cgiHead: String {
-        var head = self.statusFirst ? "Status: \(self.status.code) \(self.status.reason)\r\n" : ""
+    public var cgiHead: String { String(decoding: self.cgiHeadBytes, as: UTF8.self) }
+
+    /// `cgiHead` as the bytes the transport writes, built in one buffer (a profile of light
+    /// requests found 5–7 % of the CPU in building the String by interpolation and copying it).
+    public var cgiHeadBytes: [UInt8] {
+        var head: [UInt8] = []
+        head.reserveCapacity(self.headers.reduce(64) { $0 + $1.name.utf8.count + $1.value.utf8.count + 4 })
+        if self.statusFirst { self.appendStatus(to: &head) }
         for (name, value) in self.headers {
+            head.append(contentsOf: name.utf8)
+            head.append(UInt8(ascii: ":"))
+            head.append(UInt8(ascii: " "))
             // By bytes: "\r\n" is ONE Character in Swift, equal to neither "\r" nor "\n", so a
             // Character filter would let a CRLF pair through.
-            let isBreak = { (byte: UInt8) in byte == 13 || byte == 10 }
-            let clean = value.utf8.contains(where: isBreak) ? String(decoding: value.utf8.filter { !isBreak($0) }, as: UTF8.self) : value
-            head += "\(name): \(clean)\r\n"
+            for byte in value.utf8 where byte != 13 && byte != 10 { head.append(byte) }
+            head.append(13)
+            head.append(10)
         }
-        if !self.statusFirst { head += "Status: \(self.status.code) \(self.status.reason)\r\n" }
-        return head + "\r\n"
+        if !self.statusFirst { self.appendStatus(to: &head) }
+        head.append(13)
+        head.append(10)
+        return head
+    }
+
+    /// Appends `Status: <code> <reason>\r\n`.
+    private func appendStatus(to head: inout [UInt8]) {
+        head.append(contentsOf: "Status: ".utf8)
+        head.append(contentsOf: String(self.status.code).utf8)
+        head.append(UInt8(ascii: " "))
+        head.append(contentsOf: self.status.reason.utf8)
+        head.append(13)
+        head.append(10)
     }
 
     /// A response that will be sent later through the request's sink (see `DeferredResponse`).

@@ -95,7 +95,7 @@ enum Fixture {
 
     /// A request with these CGI params.
     static func request(_ params: [String: String]) -> HTTPRequest {
-        HTTPRequest(method: "GET", requestURI: "/sluice/jobs", scriptName: "/sluice", params: params)
+        HTTPRequest(method: "GET", requestURI: "/sluice/jobs", scriptName: "/sluice", paramsDictionary: params)
     }
 
     /// The token's three segments, and the token rebuilt from segments.

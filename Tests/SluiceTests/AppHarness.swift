@@ -100,7 +100,7 @@ struct AppHarness {
         return Self.answer(
             self.app.respond(
                 to: HTTPRequest(
-                    method: method, requestURI: requestURI, scriptName: scriptName, params: params, repeatedParams: repeated,
+                    method: method, requestURI: requestURI, scriptName: scriptName, paramsDictionary: params, repeatedParams: repeated,
                     body: Array(body.utf8))))
     }
 

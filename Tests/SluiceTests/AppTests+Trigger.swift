@@ -243,7 +243,7 @@ extension AppTests {
         ]
         if let key { params["HTTP_IDEMPOTENCY_KEY"] = key }
         return h.app.respond(
-            to: HTTPRequest(method: "POST", requestURI: uri, scriptName: "/sluice", params: params, body: Array(body.utf8)))
+            to: HTTPRequest(method: "POST", requestURI: uri, scriptName: "/sluice", paramsDictionary: params, body: Array(body.utf8)))
     }
 
     @Test(

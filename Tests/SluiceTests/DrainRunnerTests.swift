@@ -49,7 +49,7 @@ struct DrainRunnerTests {
             ]
             if method == "POST" { params["CONTENT_TYPE"] = "application/json" }
             return AppHarness.answer(
-                app.respond(to: HTTPRequest(method: method, requestURI: uri, scriptName: "/sluice", params: params, body: Array(body.utf8)))
+                app.respond(to: HTTPRequest(method: method, requestURI: uri, scriptName: "/sluice", paramsDictionary: params, body: Array(body.utf8)))
             )
         }
         func json(_ response: HTTPResponse) throws -> [String: Any] {
