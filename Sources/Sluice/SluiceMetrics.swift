@@ -78,8 +78,11 @@ public final class SluiceMetrics: Sendable {
 
     /// Methods as sent would let a client make any number of series: the known ones, else OTHER.
     static func method(_ method: String) -> String {
-        ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"].first { $0.utf8.elementsEqual(method.utf8) } ?? "OTHER"
+        self.knownMethods.first { $0.utf8.elementsEqual(method.utf8) } ?? "OTHER"
     }
+
+    /// The methods `method(_:)` keeps as they are (made once, not on every request).
+    private static let knownMethods = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]
 
     /// Credentials that were present but invalid, by source and reason (both from small fixed
     /// sets; the free-text details would make a series per token).

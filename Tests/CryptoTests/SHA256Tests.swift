@@ -1,4 +1,5 @@
 import Crypto
+import Foundation
 import Testing
 
 @Suite struct SHA256Tests {
@@ -44,5 +45,37 @@ import Testing
     func avalanche() {
         #expect(SHA256.hash([0x00]) != SHA256.hash([0x01]))
         #expect(SHA256.hash([0x00]) != SHA256.hash([0x00, 0x00]))
+    }
+
+    @Test("Threads that come and go each hash with a context of their own: every digest is right, interleaved or not")
+    func threads() {
+        let expected = ["", "abc", "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq"].map { SHA256.hexHash($0) }
+        let wrong = NSLock()
+        nonisolated(unsafe) var failures = 0
+        // 3 waves of 8 threads: threads that end free their contexts, new ones make theirs.
+        for _ in 0..<3 {
+            let group = DispatchGroup()
+            for t in 0..<8 {
+                let thread = Thread {
+                    for k in 0..<500 {
+                        let i = (t + k) % 3
+                        let text = ["", "abc", "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq"][i]
+                        if SHA256.hexHash(text) != expected[i] {
+                            wrong.lock()
+                            failures += 1
+                            wrong.unlock()
+                        }
+                    }
+                    group.leave()
+                }
+                group.enter()
+                thread.start()
+            }
+            group.wait()
+        }
+        wrong.lock()
+        #expect(failures == 0)
+        wrong.unlock()
+        #expect(expected[1] == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
     }
 }

@@ -134,5 +134,25 @@ struct ServiceTokenAuthenticatorTests {
         #expect(BearerToken.value(in: bearer("BEARER abc")) == "abc")
         #expect(BearerToken.value(in: bearer("Basic abc")) == nil)
         #expect(BearerToken.value(in: Fixture.request([:])) == nil)
+        // Leading spaces, any case of the scheme, a tab inside the value's padding.
+        #expect(BearerToken.value(in: bearer("  bEaReR \tabc\t")) == "abc")
+        #expect(BearerToken.value(in: bearer("Bearer x y")) == "x y")
+        // No space after the scheme: not a Bearer credential at all.
+        #expect(BearerToken.value(in: bearer("Bearer")) == nil)
+        #expect(BearerToken.value(in: bearer("Bearerabc")) == nil)
+        #expect(BearerToken.value(in: bearer("Bearer\tabc")) == nil)
+        #expect(BearerToken.value(in: bearer("Bearr abc")) == nil)
+        // A scheme and nothing after it: present and empty (refused by whoever reads it, not absent).
+        #expect(BearerToken.value(in: bearer("Bearer ")) == "")
+        #expect(BearerToken.value(in: bearer("Bearer  \t ")) == "")
+    }
+
+    @Test("A token whose prefix is followed by a combining mark still counts as a service token (bytes, not Characters)")
+    func prefixAsBytes() {
+        let result = authenticator().authenticate(bearer("Bearer slc_\u{0301}abc"))
+        guard case .invalid = result else {
+            Issue.record("expected invalid, got \(result)")
+            return
+        }
     }
 }
