@@ -310,7 +310,7 @@ public final class SQLiteJobStore: JobStore {
             oldestUnfinishedDuplicate: {
                 try db.query(
                     """
-                    SELECT id FROM jobs WHERE pipeline = ? AND identity = ? AND state IN ('queued','running','awaiting_approval')
+                    SELECT id FROM jobs WHERE pipeline = ? AND identity = ? AND \(Schema.undecidedStates)
                     ORDER BY id LIMIT 1
                     """,
                     [.text(job.pipeline), .text(job.identity)]

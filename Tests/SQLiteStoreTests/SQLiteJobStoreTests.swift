@@ -24,7 +24,7 @@ import Testing
         let other = try Connection(path: path)
         #expect(try other.query("PRAGMA journal_mode").first?[0] == .text("wal"))
         #expect(FileManager.default.fileExists(atPath: path + "-wal"))
-        #expect(try other.query("PRAGMA user_version").first?[0] == .integer(9), "all nine migrations applied")
+        #expect(try other.query("PRAGMA user_version").first?[0] == .integer(10), "all ten migrations applied")
     }
 
     @Test("Opening a store fails for an unusable path or a database from a newer schema")
