@@ -137,7 +137,7 @@ extension App {
         FaultPoint.afterTriggerCommit.check()
         switch submission {
         case .created(let job):
-            self.runner?.wake()
+            self.runner?.wake(created: job)
             self.logger.info(
                 "job triggered", ["request.id": context.requestID, "job.id": "\(job.id)", "pipeline": name, "user": context.caller.user])
             return (job, nil)

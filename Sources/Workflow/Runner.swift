@@ -130,6 +130,8 @@ public final class Runner: Sendable {
     private let queue = EventQueue<Event>()
     private let loop: RunnerLoop
     private let shared: RunnerShared
+    /// Whether this runner is a host of a shared store (then jobs are claimed, never handed over).
+    private let isHost: Bool
     private let finished = DispatchSemaphore(value: 0)
     private let lifecycle = Locked<Lifecycle>(.idle)
 
@@ -139,6 +141,7 @@ public final class Runner: Sendable {
     public init(store: any JobStore, configuration: Configuration, limits: Limits = Limits()) {
         self.shared = RunnerShared(limits: limits)
         self.loop = RunnerLoop(store: store, configuration: configuration, queue: self.queue, shared: self.shared)
+        self.isHost = configuration.hosting != nil && store is any SharedJobStore
         if let hosting = configuration.hosting, store is any SharedJobStore {
             // Known as a host from the start: no lease until the runner thread registers.
             self.shared.host.withLock { $0 = HostStatus(id: hosting.id, epoch: nil, validUntil: nil) }
@@ -165,6 +168,27 @@ public final class Runner: Sendable {
 
     /// Tells the runner the store has news (a new job, a cancel request). Never blocks.
     public func wake() { self.queue.post(.wake) }
+
+    /// Wakes the runner for `job`, which a submission on this host just created, and hands it
+    /// the job as the submission returned it, so that the runner need not read it back (a
+    /// profile of triggers found 5 % of their CPU in that read).
+    ///
+    /// Why this is the stored job: `JobRecord(inserted:)` is what reading the new job gives
+    /// (the stores' tests compare them), and before the runner first loads a queued job nothing
+    /// else changes its row but a cancel request, which the runner reads from the job list it
+    /// admits from. Only jobs that wait for nothing but admission are handed over, and only on
+    /// a store of this host alone (on a shared store another host may take the job first).
+    public func wake(created job: JobRecord) {
+        if job.state == .queued, !self.isHost {
+            self.shared.created.withLock { created in
+                if created.count < RunnerShared.createdCapacity { created[job.id] = job }
+            }
+        }
+        self.wake()
+    }
+
+    /// How many handed-over jobs (`wake(created:)`) the runner has not taken yet (for tests).
+    public var handedOver: Int { self.shared.created.withLock { $0.count } }
 
     /// Replaces the pipeline concurrency limits and resource capacities (on reload).
     public func update(_ limits: Limits) {
@@ -329,6 +353,11 @@ final class RunnerShared: Sendable {
     let published = Signal()
     /// This host's lease (shared stores only), published by the runner thread.
     let host = Locked<Runner.HostStatus?>(nil)
+    /// Jobs just created here, as their submission returned them (`Runner.wake(created:)`):
+    /// the runner takes one instead of reading the job back when it first loads it.
+    let created = Locked<[Int64: JobRecord]>([:])
+    /// The most jobs `created` holds; past it, new ones are read back as before.
+    static let createdCapacity = 256
 
     init(limits: Runner.Limits) { self.limits = Locked(limits) }
 }

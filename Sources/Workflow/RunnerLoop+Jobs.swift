@@ -30,6 +30,17 @@ extension RunnerLoop {
             self.logger.error("cannot list unfinished jobs", ["error": "\(error)"])
             return
         }
+        // Handed-over jobs that are no longer waiting (cancelled before their admission, say)
+        // would never be taken: forget them, so they do not fill the table. A job above the
+        // highest id listed may have been committed after the list was read: kept (ids grow in
+        // commit order, so one at or below it that is not listed is not waiting).
+        if let newest = unfinished.map(\.id).max() {
+            self.shared.created.withLock { created in
+                guard !created.isEmpty else { return }
+                let waiting = Set(unfinished.map(\.id))
+                created = created.filter { $0.key > newest || waiting.contains($0.key) }
+            }
+        }
         let limits = self.shared.limits.withLock { $0 }
         let admission = Admission(concurrency: limits.concurrency, draining: draining)
         let admitted = admission.admit(unfinished.map(Admission.Candidate.init), active: self.active.mapValues(\.record.pipeline))
@@ -87,8 +98,13 @@ extension RunnerLoop {
     func load(_ id: Int64) -> ActiveJob? {
         let record: JobRecord
         do {
-            guard let found = try self.store.job(id: id) else { return nil }
-            record = found
+            if let handed = self.shared.created.withLock({ $0.removeValue(forKey: id) }) {
+                // Created here and not read back (`Runner.wake(created:)`).
+                record = handed
+            } else {
+                guard let found = try self.store.job(id: id) else { return nil }
+                record = found
+            }
         } catch {
             self.logger.error("cannot load job", ["job.id": "\(id)", "error": "\(error)"])
             return nil

@@ -77,11 +77,12 @@ final class RunnerHarness {
                 tasks: tasks.map { TaskRecord(name: $0.0, needs: $0.1, argv: $0.2) }))
     }
 
-    /// Creates a job and wakes the runner.
+    /// Creates a job and wakes the runner, handing it the job as a trigger does
+    /// (`Runner.wake(created:)`).
     @discardableResult
     func submit(_ tasks: [(String, [String], [String])], params: [String: String] = [:]) throws -> JobRecord {
         let job = try self.createJob(tasks, params: params)
-        self.runner.wake()
+        self.runner.wake(created: job)
         return job
     }
 

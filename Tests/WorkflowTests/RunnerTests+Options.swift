@@ -804,3 +804,27 @@ extension RunnerTests {
         #expect(!h.hasLog(done, "flaky", attempt: 2))
     }
 }
+
+/// `Runner.wake(created:)`: a job handed over at its creation is run from that record; one that
+/// stops waiting before the runner takes it does not stay in the table.
+@Suite("Jobs handed to the runner at their creation")
+struct HandedOverJobTests {
+    @Test("A handed-over job runs like one read back; one cancelled while it waits for admission is forgotten")
+    func handedOver() throws {
+        let h = try RunnerHarness(limits: Runner.Limits(concurrency: ["test": 1]))
+        defer { h.tearDown() }
+        h.start()
+        let marker = h.workingDirectory + "/ran"
+        let first = try h.submit([("a", [], ["/bin/sh", "-c", "echo x >> \(marker); sleep 1"])])
+        let second = try h.submit([("b", [], ["/bin/sh", "-c", "echo y >> \(marker)"])])
+        #expect(try h.job(first.id) { $0.state == .running } != nil)
+        #expect(h.runner.handedOver >= 1, "the second waits for admission, handed over")
+        _ = try h.store.requestCancel(jobID: second.id)
+        #expect(try h.finishedJob(second.id)?.state == .cancelled)
+        #expect(try h.finishedJob(first.id)?.state == .succeeded)
+        let third = try h.submit([("c", [], ["/bin/sh", "-c", "echo z >> \(marker)"])])
+        #expect(try h.finishedJob(third.id)?.state == .succeeded)
+        #expect(Poll.blockingUntil(within: .seconds(10)) { h.runner.handedOver == 0 }, "nothing left behind")
+        #expect(try String(contentsOfFile: marker, encoding: .utf8) == "x\nz\n", "the cancelled job never ran")
+    }
+}
