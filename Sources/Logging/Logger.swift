@@ -32,7 +32,7 @@ public struct Logger: Sendable {
         }
     }()
 
-    private static let sink = Locked<FileHandle>(FileHandle.standardError)
+    private static let sink = Locked<Int32>(STDERR_FILENO)
 
     /// Creates a logger for a component.
     public init(label: String) { self.label = label }
@@ -55,7 +55,25 @@ public struct Logger: Sendable {
         guard level >= Self.minimumLevel else { return }
         var line = Self.line(level: level, label: self.label, message: message, metadata: metadata, timestamp: Self.timestamp())
         line.append(UInt8(ascii: "\n"))
-        Self.sink.withLock { $0.write(Data(line)) }
+        // write(2) straight from the bytes, under the lock so lines never interleave: through
+        // FileHandle each line was first copied into a Data (a profile of triggers, which log
+        // three lines each, found 5 % of their CPU in logging). A failed write (stderr closed)
+        // loses the line and nothing else, as before.
+        Self.sink.withLock { fd in
+            line.withUnsafeBytes { bytes in
+                var offset = 0
+                while offset < bytes.count {
+                    let written = write(fd, bytes.baseAddress! + offset, bytes.count - offset)
+                    if written > 0 {
+                        offset += written
+                    } else if written < 0 && errno == EINTR {
+                        continue
+                    } else {
+                        return
+                    }
+                }
+            }
+        }
     }
 
     /// One record as JSON text (without the newline): `metadata` plus `ts`, `level`, `logger`

@@ -51,4 +51,32 @@ import Testing
         let parsed = try #require(try? Date(text + "Z", strategy: .iso8601.year().month().day().time(includingFractionalSeconds: true)))
         #expect(abs(parsed.timeIntervalSinceNow) < 5, "\(text)")
     }
+
+    @Test("A logged line reaches standard error whole, as one JSON object and a line break")
+    func reachesStandardError() throws {
+        var pipeEnds: [Int32] = [0, 0]
+        #expect(pipe(&pipeEnds) == 0)
+        let saved = dup(STDERR_FILENO)
+        #expect(saved >= 0)
+        // Other suites may log meanwhile: their lines land in the pipe too, and are skipped.
+        dup2(pipeEnds[1], STDERR_FILENO)
+        let marker = "probe-\(UUID().uuidString)"
+        Logger(label: "test").info(marker, ["k": "v\"quoted\""])
+        dup2(saved, STDERR_FILENO)
+        close(saved)
+        close(pipeEnds[1])
+        var output: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = read(pipeEnds[0], &buffer, buffer.count)
+            if n <= 0 { break }
+            output += buffer[0..<n]
+        }
+        close(pipeEnds[0])
+        let lines = String(decoding: output, as: UTF8.self).split(separator: "\n").filter { $0.contains(marker) }
+        #expect(lines.count == 1)
+        let object = try #require(
+            try JSONSerialization.jsonObject(with: Data(lines.first.map { Array($0.utf8) } ?? [])) as? [String: String])
+        #expect(object["msg"] == marker && object["k"] == "v\"quoted\"" && object["logger"] == "test" && object["level"] == "info")
+    }
 }
