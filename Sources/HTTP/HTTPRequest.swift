@@ -89,9 +89,14 @@ public struct HTTPRequest: Sendable {
     /// `Application/JSON; charset=utf-8`), or nil without a Content-Type.
     public var mediaType: String? {
         guard let type = self.header("Content-Type") else { return nil }
-        return type.split(separator: ";", omittingEmptySubsequences: false).first.map {
-            String($0).trimmingCharacters(in: .whitespaces).lowercased()
-        }
+        // Bytes, not Foundation's `split`/`trimmingCharacters`/`lowercased` (3 % of a trigger's
+        // CPU in a profile): the part before the first `;`, without surrounding spaces and tabs,
+        // ASCII letters in lower case (a media type is a token; other bytes are kept as they are).
+        var bytes = Array(type.utf8.prefix { $0 != UInt8(ascii: ";") })
+        while let last = bytes.last, last == 0x20 || last == 0x09 { bytes.removeLast() }
+        let start = bytes.firstIndex { $0 != 0x20 && $0 != 0x09 } ?? bytes.count
+        let lowered = bytes[start...].map { $0 >= 0x41 && $0 <= 0x5A ? $0 + 0x20 : $0 }
+        return String(decoding: lowered, as: UTF8.self)
     }
 
     /// A request header by its HTTP name, e.g. `header("Content-Type")`.

@@ -112,4 +112,21 @@ import Testing
     func paramName(header: String, param: String) {
         #expect(HTTPRequest.paramName(ofHeader: header) == param)
     }
+
+    @Test("The media type is the Content-Type before any parameter, without spaces or tabs around it, in lower case")
+    func mediaType() {
+        func type(_ value: String?) -> String? {
+            HTTPRequest(method: "POST", requestURI: "/", paramsDictionary: value.map { ["CONTENT_TYPE": $0] } ?? [:]).mediaType
+        }
+        #expect(type("application/json") == "application/json")
+        #expect(type("Application/JSON; charset=utf-8") == "application/json")
+        #expect(type(" \tapplication/json\t ;x") == "application/json")
+        #expect(type("application/json;") == "application/json")
+        #expect(type("TEXT/Plain") == "text/plain")
+        #expect(type(";charset=utf-8") == "")
+        // Only ASCII letters change case; other bytes are kept, so such a type matches nothing.
+        #expect(type("applicÄtion/json") == "applicÄtion/json")
+        #expect(type(nil) == nil)
+        #expect(type("") == nil, "an empty Content-Type counts as none")
+    }
 }
