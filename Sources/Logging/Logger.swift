@@ -59,27 +59,31 @@ public struct Logger: Sendable {
         // FileHandle each line was first copied into a Data (a profile of triggers, which log
         // three lines each, found 5 % of their CPU in logging). A failed write (stderr closed)
         // loses the line and nothing else, as before.
-        Self.sink.withLock { fd in
-            line.withUnsafeBytes { bytes in
-                var offset = 0
-                while offset < bytes.count {
-                    let written = write(fd, bytes.baseAddress! + offset, bytes.count - offset)
-                    if written > 0 {
-                        offset += written
-                    } else if written < 0 && errno == EINTR {
-                        continue
-                    } else {
-                        return
-                    }
-                }
-            }
-        }
+        Self.sink.withLock { fd in Self.write(line, to: fd) }
     }
 
     /// One record as JSON text (without the newline): `metadata` plus `ts`, `level`, `logger`
     /// and `msg`, sorted by name as bytes; the record's own members win over metadata of the
     /// same name. Every value is a JSON string with control characters escaped, so a value
     /// cannot end the line or forge another record.
+    /// Writes all of `bytes` to `fd` (write(2) again after a partial write or EINTR); gives up
+    /// silently on any other error: a log line that cannot be written is lost, nothing else.
+    static func write(_ bytes: [UInt8], to fd: Int32) {
+        bytes.withUnsafeBytes { bytes in
+            var offset = 0
+            while offset < bytes.count {
+                let written = Glibc.write(fd, bytes.baseAddress! + offset, bytes.count - offset)
+                if written > 0 {
+                    offset += written
+                } else if written < 0 && errno == EINTR {
+                    continue
+                } else {
+                    return
+                }
+            }
+        }
+    }
+
     static func line(level: Level, label: String, message: String, metadata: [String: String], timestamp: String) -> [UInt8] {
         var members: [(key: String, value: String)] = []
         members.reserveCapacity(metadata.count + 4)
