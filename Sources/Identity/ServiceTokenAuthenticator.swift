@@ -36,6 +36,8 @@ public struct ServiceToken: Sendable, Hashable {
 public struct ServiceTokenAuthenticator: Authenticator {
     private let tokens: [ServiceToken]
     private let now: @Sendable () -> Date
+    /// Digests of the tokens the worker threads saw last.
+    private let digests = RecentTokenDigests()
 
     /// Creates the authenticator; `now` is injectable for tests.
     public init(tokens: [ServiceToken], now: @escaping @Sendable () -> Date = Date.init) {
@@ -47,7 +49,7 @@ public struct ServiceTokenAuthenticator: Authenticator {
         // The prefix as bytes: `hasPrefix` compares Characters, so "slc_" followed by a combining
         // mark would not count as the prefix.
         guard let token = BearerToken.value(in: request), token.utf8.starts(with: ServiceToken.prefix.utf8) else { return .absent }
-        let digest = SHA256.hash(Array(token.utf8))
+        let digest = self.digests.digest(of: Array(token.utf8))
         // Compare against every entry, so the time taken does not depend on which one matches.
         var match: ServiceToken? = nil
         for entry in self.tokens where ConstantTime.equals(entry.digest, digest) { match = entry }
