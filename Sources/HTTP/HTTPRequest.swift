@@ -107,18 +107,7 @@ public struct HTTPRequest: Sendable {
     public func header(_ name: String) -> String? {
         // The param's name is built on the stack and looked up as bytes: a String per lookup
         // showed in profiles of light requests, which read a few headers each.
-        let count = name.utf8.count + 5
-        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: count) { key -> String? in
-            var i = 0
-            for byte in "HTTP_".utf8 {
-                key[i] = byte
-                i += 1
-            }
-            for byte in name.utf8 {
-                key[i] = Self.paramByte(byte)
-                i += 1
-            }
-            let full = UnsafeRawBufferPointer(key)
+        Self.withParamName(ofHeader: name) { full -> String? in
             // Content-Type and Content-Length travel as CONTENT_TYPE and CONTENT_LENGTH, and an
             // empty one counts as absent.
             if full.elementsEqual("HTTP_CONTENT_TYPE".utf8) || full.elementsEqual("HTTP_CONTENT_LENGTH".utf8) {
@@ -130,23 +119,31 @@ public struct HTTPRequest: Sendable {
         }
     }
 
-    /// A header name's byte as CGI spells it: upper-case letters, digits kept, `_` for the rest.
-    private static func paramByte(_ byte: UInt8) -> UInt8 {
-        switch byte {
-        case UInt8(ascii: "a")...UInt8(ascii: "z"): byte - 32
-        case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"): byte
-        default: UInt8(ascii: "_")
-        }
-    }
-
     /// The CGI param that carries header `name`: `X-Forwarded-User` → `HTTP_X_FORWARDED_USER`.
     /// (Content-Type and Content-Length travel as `CONTENT_TYPE` and `CONTENT_LENGTH`.)
     public static func paramName(ofHeader name: String) -> String {
-        // ASCII only (header names are tokens): upper-case letters, keep digits, `_` for the rest.
-        var key = [UInt8]()
-        key.reserveCapacity(name.utf8.count + 5)
-        key.append(contentsOf: "HTTP_".utf8)
-        for byte in name.utf8 { key.append(Self.paramByte(byte)) }
-        return String(decoding: key, as: UTF8.self)
+        self.withParamName(ofHeader: name) { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// Calls `body` with the bytes of `paramName(ofHeader:)`, built in a buffer on the stack.
+    /// ASCII only (header names are tokens): letters upper-cased, digits kept, `_` for the rest.
+    private static func withParamName<T>(ofHeader name: String, _ body: (UnsafeRawBufferPointer) -> T) -> T {
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: name.utf8.count + 5) { key in
+            var i = 0
+            for byte in "HTTP_".utf8 {
+                key[i] = byte
+                i += 1
+            }
+            for byte in name.utf8 {
+                key[i] =
+                    switch byte {
+                    case UInt8(ascii: "a")...UInt8(ascii: "z"): byte - 32
+                    case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"): byte
+                    default: UInt8(ascii: "_")
+                    }
+                i += 1
+            }
+            return body(UnsafeRawBufferPointer(key))
+        }
     }
 }

@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// A request's transport parameters (CGI variables: `REMOTE_USER`, `HTTP_*`, ...), kept as the
 /// bytes they came in and looked up by name on demand.
 ///
@@ -53,13 +57,11 @@ public struct ParamTable: Sendable, Sequence, Equatable, ExpressibleByDictionary
                 if let index { self.entries.remove(at: index) }
                 return
             }
-            let nameStart = Int32(self.bytes.count)
-            self.bytes.append(contentsOf: name.utf8)
-            let valueStart = Int32(self.bytes.count)
-            self.bytes.append(contentsOf: newValue.utf8)
-            let entry = Entry(
-                nameStart: nameStart, nameCount: valueStart - nameStart, valueStart: valueStart,
-                valueCount: Int32(self.bytes.count) - valueStart)
+            var name = name
+            var value = newValue
+            let entry = name.withUTF8 { name in
+                value.withUTF8 { value in self.append(name: UnsafeRawBufferPointer(name), value: UnsafeRawBufferPointer(value)) }
+            }
             if let index { self.entries[index] = entry } else { self.entries.append(entry) }
         }
     }
@@ -67,14 +69,6 @@ public struct ParamTable: Sendable, Sequence, Equatable, ExpressibleByDictionary
     /// Appends a param the transport read (`name` not already in the table; see `index(ofName:)`).
     package mutating func appendNew(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
         self.entries.append(self.append(name: name, value: value))
-    }
-
-    /// Replaces the value of the param at `index` (a position `index(ofName:)` gave).
-    package mutating func replaceValue(at index: Int, with value: UnsafeRawBufferPointer) {
-        let name = self.entries[index]
-        let start = Int32(self.bytes.count)
-        self.bytes.append(contentsOf: value)
-        self.entries[index] = Entry(nameStart: name.nameStart, nameCount: name.nameCount, valueStart: start, valueCount: Int32(value.count))
     }
 
     /// Removes the param at `index`.
@@ -117,21 +111,18 @@ public struct ParamTable: Sendable, Sequence, Equatable, ExpressibleByDictionary
 
     /// The value at `index` as a String (invalid UTF-8 repaired to U+FFFD, as `String(cString:)` does).
     package func value(at index: Int) -> String {
-        let entry = self.entries[index]
-        return self.bytes.withUnsafeBufferPointer { buffer in
-            String(
-                decoding: UnsafeBufferPointer(rebasing: buffer[Int(entry.valueStart)..<Int(entry.valueStart + entry.valueCount)]),
-                as: UTF8.self)
-        }
+        self.string(self.entries[index].valueStart, self.entries[index].valueCount)
     }
 
     /// The name at `index` as a String.
     package func name(at index: Int) -> String {
-        let entry = self.entries[index]
-        return self.bytes.withUnsafeBufferPointer { buffer in
-            String(
-                decoding: UnsafeBufferPointer(rebasing: buffer[Int(entry.nameStart)..<Int(entry.nameStart + entry.nameCount)]),
-                as: UTF8.self)
+        self.string(self.entries[index].nameStart, self.entries[index].nameCount)
+    }
+
+    /// The bytes at `start` as a String.
+    private func string(_ start: Int32, _ count: Int32) -> String {
+        self.bytes.withUnsafeBufferPointer { buffer in
+            String(decoding: UnsafeBufferPointer(rebasing: buffer[Int(start)..<Int(start + count)]), as: UTF8.self)
         }
     }
 
@@ -155,21 +146,12 @@ public struct ParamTable: Sendable, Sequence, Equatable, ExpressibleByDictionary
     /// The same params with the same values, in any order, compared as bytes.
     public static func == (a: ParamTable, b: ParamTable) -> Bool {
         guard a.count == b.count else { return false }
-        for index in 0..<a.entries.count {
-            var name = a.name(at: index)
-            let found = name.withUTF8 { b.index(ofName: UnsafeRawBufferPointer($0)) }
-            guard let found else { return false }
-            let equal = a.bytes.withUnsafeBytes { stored in
-                let entry = a.entries[index]
-                return b.valueEquals(
-                    at: found, UnsafeRawBufferPointer(rebasing: stored[Int(entry.valueStart)..<Int(entry.valueStart + entry.valueCount)]))
+        return a.bytes.withUnsafeBytes { stored in
+            a.entries.allSatisfy { entry in
+                let name = UnsafeRawBufferPointer(rebasing: stored[Int(entry.nameStart)..<Int(entry.nameStart + entry.nameCount)])
+                let value = UnsafeRawBufferPointer(rebasing: stored[Int(entry.valueStart)..<Int(entry.valueStart + entry.valueCount)])
+                return b.index(ofName: name).map { b.valueEquals(at: $0, value) } ?? false
             }
-            guard equal else { return false }
         }
-        return true
     }
 }
-
-#if canImport(Glibc)
-    import Glibc
-#endif

@@ -62,10 +62,6 @@ public struct Logger: Sendable {
         Self.sink.withLock { fd in Self.write(line, to: fd) }
     }
 
-    /// One record as JSON text (without the newline): `metadata` plus `ts`, `level`, `logger`
-    /// and `msg`, sorted by name as bytes; the record's own members win over metadata of the
-    /// same name. Every value is a JSON string with control characters escaped, so a value
-    /// cannot end the line or forge another record.
     /// Writes all of `bytes` to `fd` (write(2) again after a partial write or EINTR); gives up
     /// silently on any other error: a log line that cannot be written is lost, nothing else.
     static func write(_ bytes: [UInt8], to fd: Int32) {
@@ -84,6 +80,10 @@ public struct Logger: Sendable {
         }
     }
 
+    /// One record as JSON text (without the newline): `metadata` plus `ts`, `level`, `logger`
+    /// and `msg`, sorted by name as bytes; the record's own members win over metadata of the
+    /// same name. Every value is a JSON string with control characters escaped, so a value
+    /// cannot end the line or forge another record.
     static func line(level: Level, label: String, message: String, metadata: [String: String], timestamp: String) -> [UInt8] {
         var members: [(key: String, value: String)] = []
         members.reserveCapacity(metadata.count + 4)

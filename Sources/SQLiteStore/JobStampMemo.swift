@@ -9,8 +9,8 @@ import Locking
 /// Why it cannot serve a stale stamp: only this process writes the database (the data
 /// directory lock keeps out a second `serve`; `sluice audit` and `migrate` only read or migrate
 /// before use), and every change of a `jobs` row on the writer connection is reported to
-/// `changed(_:)` (SQLite's update hook) and passed to `invalidate(_:)` after its transaction
-/// ends, before any of its writers is answered. A read that overlaps such a write keeps its
+/// `changed(_:)` (SQLite's update hook) and forgotten by `transactionEnded()` when its
+/// transaction ends, before any of its writers is answered. A read that overlaps such a write keeps its
 /// stamp only if no invalidation of its stripe came in between (`generation`), so a stamp read
 /// just before a commit is never kept after it.
 ///

@@ -242,27 +242,8 @@ enum Schema {
     static let jobStatesAfter =
         "CHECK (state IN ('queued','running','succeeded','failed','cancelled','awaiting_approval','rejected','expired'))"
 
-    /// Rebuilds `jobs` with `jobStatesAfter` (SQLite cannot change a CHECK in place): the table's
-    /// own definition as the schema holds it (every column added since included) with the CHECK
-    /// replaced, the rows copied, the old table dropped, the new one renamed, its indexes made
-    /// again, and the AUTOINCREMENT counter kept (so ids of deleted jobs are never reused).
+    /// Rebuilds `jobs` with `jobStatesAfter` (SQLite cannot change a CHECK in place; see `rebuild`).
     static func rebuildJobsWithApprovalStates(_ db: Connection) throws {
-        guard let definition = try db.query("SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = 'jobs'").first?[0].text,
-            definition.hasPrefix("CREATE TABLE jobs ("), definition.components(separatedBy: Self.jobStatesBefore).count == 2
-        else { throw SQLiteError(code: 1, message: "the jobs table is not as the earlier migrations left it") }
-        let indexes = try db.query(
-            "SELECT sql FROM sqlite_schema WHERE tbl_name = 'jobs' AND type IN ('index', 'trigger') AND sql IS NOT NULL ORDER BY rowid"
-        ).compactMap { $0[0].text }
-        let sequence = try db.query("SELECT seq FROM sqlite_sequence WHERE name = 'jobs'").first?[0].int64 ?? 0
-        let rebuilt = "CREATE TABLE jobs_rebuilt (" + definition.dropFirst("CREATE TABLE jobs (".count)
-        try db.execute(rebuilt.replacingOccurrences(of: Self.jobStatesBefore, with: Self.jobStatesAfter))
-        try db.execute("INSERT INTO jobs_rebuilt SELECT * FROM jobs")
-        try db.execute("DROP TABLE jobs")
-        try db.execute("ALTER TABLE jobs_rebuilt RENAME TO jobs")
-        for sql in indexes { try db.execute(sql) }
-        // The copy set the counter to the highest id copied; a deleted job's id may have been higher.
-        try db.run(
-            "INSERT INTO sqlite_sequence (name, seq) SELECT 'jobs', 0 WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'jobs')")
-        try db.run("UPDATE sqlite_sequence SET seq = max(seq, ?) WHERE name = 'jobs'", [.integer(sequence)])
+        try self.rebuild(db, table: "jobs", replacing: Self.jobStatesBefore, with: Self.jobStatesAfter)
     }
 }

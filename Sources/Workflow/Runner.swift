@@ -142,7 +142,7 @@ public final class Runner: Sendable {
         self.shared = RunnerShared(limits: limits)
         self.loop = RunnerLoop(store: store, configuration: configuration, queue: self.queue, shared: self.shared)
         self.isHost = configuration.hosting != nil && store is any SharedJobStore
-        if let hosting = configuration.hosting, store is any SharedJobStore {
+        if self.isHost, let hosting = configuration.hosting {
             // Known as a host from the start: no lease until the runner thread registers.
             self.shared.host.withLock { $0 = HostStatus(id: hosting.id, epoch: nil, validUntil: nil) }
         }

@@ -33,8 +33,9 @@ extension RunnerLoop {
         // Handed-over jobs that are no longer waiting (cancelled before their admission, say)
         // would never be taken: forget them, so they do not fill the table. A job above the
         // highest id listed may have been committed after the list was read: kept (ids grow in
-        // commit order, so one at or below it that is not listed is not waiting).
-        if let newest = unfinished.map(\.id).max() {
+        // commit order, so one at or below it that is not listed is not waiting). The list is in
+        // id order.
+        if let newest = unfinished.last?.id {
             self.shared.created.withLock { created in
                 guard !created.isEmpty else { return }
                 let waiting = Set(unfinished.map(\.id))
