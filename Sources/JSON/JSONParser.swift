@@ -16,20 +16,31 @@ public struct JSONParser {
 
     private let bytes: [UInt8]
     private let json5: Bool
+    /// Whether `lines` is kept: a request body's parse has no use for it, and building every
+    /// member's key path was half the cost of parsing a trigger's body.
+    private let recordsLines: Bool
     private var index = 0
     private var line = 1
     private var lineStart = 0
     private var lines: [String: Int] = [:]
 
-    private init(_ bytes: [UInt8], json5: Bool) {
+    private init(_ bytes: [UInt8], json5: Bool, recordsLines: Bool) {
         self.bytes = bytes
         self.json5 = json5
+        self.recordsLines = recordsLines
     }
 
     /// Parses a whole document.
     /// - Throws: `JSONError` at the first problem.
     public static func parse(_ bytes: [UInt8], json5: Bool) throws(JSONError) -> Document {
-        var parser = JSONParser(bytes, json5: json5)
+        try Self.parse(bytes, json5: json5, recordsLines: true)
+    }
+
+    /// Parses a whole document; without `recordsLines` the document's `lines` stay empty and a
+    /// duplicate member's error names the member alone, not its key path.
+    /// - Throws: `JSONError` at the first problem.
+    public static func parse(_ bytes: [UInt8], json5: Bool, recordsLines: Bool) throws(JSONError) -> Document {
+        var parser = JSONParser(bytes, json5: json5, recordsLines: recordsLines)
         if parser.bytes.starts(with: [0xEF, 0xBB, 0xBF]) { parser.index = 3 }  // UTF-8 byte order mark
         try parser.skipSpace()
         let value = try parser.value(path: "", depth: 0)
@@ -113,9 +124,10 @@ public struct JSONParser {
         while self.peek != UInt8(ascii: "}") {
             let keyLine = self.line
             let key = try self.key()
-            let childPath = path.isEmpty ? key : "\(path).\(key)"
+            let childPath = path.isEmpty || !self.recordsLines ? key : "\(path).\(key)"
             guard members[key] == nil else {
-                var duplicate = self.error("duplicate member \"\(key)\" (first on line \(self.lines[childPath] ?? keyLine))")
+                let first = self.lines[childPath].map { " (first on line \($0))" } ?? ""
+                var duplicate = self.error("duplicate member \"\(key)\"\(first)")
                 duplicate.path = childPath
                 throw duplicate
             }
@@ -123,7 +135,7 @@ public struct JSONParser {
             guard self.peek == UInt8(ascii: ":") else { throw self.error("expected ':' after member name") }
             self.advance()
             try self.skipSpace()
-            self.lines[childPath] = keyLine
+            if self.recordsLines { self.lines[childPath] = keyLine }
             members[key] = try self.value(path: childPath, depth: depth)
             try self.skipSpace()
             if self.peek == UInt8(ascii: ",") {
@@ -144,8 +156,8 @@ public struct JSONParser {
         var elements: [JSONValue] = []
         try self.skipSpace()
         while self.peek != UInt8(ascii: "]") {
-            let childPath = "\(path)[\(elements.count)]"
-            self.lines[childPath] = self.line
+            let childPath = self.recordsLines ? "\(path)[\(elements.count)]" : ""
+            if self.recordsLines { self.lines[childPath] = self.line }
             elements.append(try self.value(path: childPath, depth: depth))
             try self.skipSpace()
             if self.peek == UInt8(ascii: ",") {

@@ -14,7 +14,12 @@ public indirect enum JSONValue: Sendable, Hashable {
     /// single quotes, trailing commas, hex numbers). Duplicate member names are an error in both.
     /// - Throws: `JSONError` with the line and column of the problem.
     public static func parse(_ data: Data, json5: Bool = false) throws(JSONError) -> JSONValue {
-        try JSONParser.parse(Array(data), json5: json5).value
+        try Self.parse(Array(data), json5: json5)
+    }
+
+    /// Parses JSON (or JSON5) text from its bytes, without recording where members start.
+    public static func parse(_ bytes: [UInt8], json5: Bool = false) throws(JSONError) -> JSONValue {
+        try JSONParser.parse(bytes, json5: json5, recordsLines: false).value
     }
 
     /// A short name of the value's type, for error messages.

@@ -5,8 +5,20 @@ import JSON
 /// our own parser (no `JSONDecoder` set up per call), with the empty object as a short cut.
 public enum ParamsColumn {
     /// The column text for `params`.
+    ///
+    /// Members are sorted by name as bytes and written by `JSONWriter`: Foundation's
+    /// `JSONEncoder` cost 1.6 % of a trigger's CPU for one small object. Rows written before
+    /// (by `JSONEncoder`, which also escapes `/`) read back the same.
     public static func encode(_ params: [String: String]) throws -> String {
-        try JSONCoding.encode(params)
+        if params.isEmpty { return "{}" }
+        var writer = JSONWriter(capacity: 64)
+        writer.object { w in
+            for (name, value) in params.sorted(by: { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }) {
+                w.key(name)
+                w.string(value)
+            }
+        }
+        return String(decoding: writer.bytes, as: UTF8.self)
     }
 
     /// The parameters stored as `text`; throws `JobStoreError` if it is not a JSON object of

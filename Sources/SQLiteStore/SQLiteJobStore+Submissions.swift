@@ -31,6 +31,13 @@ extension SQLiteJobStore {
     /// True: submissions are committed by the store's committer thread.
     public var hasCommitter: Bool { true }
 
+    /// True: `commitSubmissions` reports each job it created, after the commit and before the
+    /// batch is answered.
+    public func observeCreatedJobs(_ observer: @escaping @Sendable (JobRecord) -> Void) -> Bool {
+        self.createdObserver.withLock { $0 = CreatedJobsObserver(observer) }
+        return true
+    }
+
     /// `submit(_:rules:audit:)` without holding the calling thread: the committer thread commits
     /// the job with whatever else is waiting, then calls `completion`.
     public func submit(
@@ -54,7 +61,7 @@ extension SQLiteJobStore {
         }
         switch try result.get() {
         case .inserted(let id, let waits):
-            return .created(JobRecord(inserted: pending.job, id: id, createdAt: pending.created, waitsForIdentity: waits))
+            return .created(Self.created(pending, id: id, waits: waits))
         case .existing(let id, let reason):
             guard let record = try self.job(id: id) else { throw JobStoreError("job \(id) vanished") }
             return .existing(record, reason)
@@ -70,9 +77,21 @@ extension SQLiteJobStore {
     /// acknowledged, none is stored.
     private func commitSubmissions(_ batch: [PendingSubmission]) throws -> [Result<SubmissionOutcome, any Error>] {
         defer { self.submissionCounts.withLock { $0 = ($0.commits + 1, $0.submissions + batch.count) } }
-        return try self.write { db in
+        let outcomes = try self.write { db in
             try Self.eachInSavepoint(batch, named: "submission", in: db) { pending in try Self.decide(pending, in: db) }
         }
+        // Committed; nobody is answered yet.
+        if let observer = self.createdObserver.withLock({ $0 }) {
+            for (pending, outcome) in zip(batch, outcomes) {
+                if case .success(.inserted(let id, let waits)) = outcome { observer.call(Self.created(pending, id: id, waits: waits)) }
+            }
+        }
+        return outcomes
+    }
+
+    /// The job a submission inserted, as reading it back would give it.
+    private static func created(_ pending: PendingSubmission, id: Int64, waits: Bool) -> JobRecord {
+        JobRecord(inserted: pending.job, id: id, createdAt: pending.created, waitsForIdentity: waits)
     }
 
     /// Decides one submission with the shared rules and carries out the decision.

@@ -15,7 +15,7 @@ extension App {
             throw HTTPError(.unsupportedMediaType, "send the body as Content-Type: application/json")
         }
         let root: JSONValue
-        do { root = try JSONValue.parse(Data(request.body)) } catch {
+        do { root = try JSONValue.parse(request.body) } catch {
             throw HTTPError(.badRequest, "the body is not valid JSON (\(error))")
         }
         guard case .object(let members) = root else { throw HTTPError(.badRequest, "the body must be a JSON object such as \(example)") }

@@ -132,6 +132,9 @@ public final class Runner: Sendable {
     private let shared: RunnerShared
     /// Whether this runner is a host of a shared store (then jobs are claimed, never handed over).
     private let isHost: Bool
+    /// Whether the store hands each job it creates to this runner at its commit
+    /// (`JobStore.observeCreatedJobs`), so `wake(created:)` need not.
+    private let handedOverAtCommit: Bool
     private let finished = DispatchSemaphore(value: 0)
     private let lifecycle = Locked<Lifecycle>(.idle)
 
@@ -142,6 +145,17 @@ public final class Runner: Sendable {
         self.shared = RunnerShared(limits: limits)
         self.loop = RunnerLoop(store: store, configuration: configuration, queue: self.queue, shared: self.shared)
         self.isHost = configuration.hosting != nil && store is any SharedJobStore
+        // Handed over by the store's committer, before the submitter is answered and so
+        // before the runner's next pass can find the job and read it back. Not on a shared
+        // store (another host may take the job first). The closure holds the runner's shared
+        // state and queue, not the runner.
+        let (shared, queue) = (self.shared, self.queue)
+        self.handedOverAtCommit =
+            !self.isHost
+            && store.observeCreatedJobs { job in
+                shared.handOver(job)
+                queue.post(.wake)
+            }
         if self.isHost, let hosting = configuration.hosting {
             // Known as a host from the start: no lease until the runner thread registers.
             self.shared.host.withLock { $0 = HostStatus(id: hosting.id, epoch: nil, validUntil: nil) }
@@ -178,12 +192,11 @@ public final class Runner: Sendable {
     /// else changes its row but a cancel request, which the runner reads from the job list it
     /// admits from. Only jobs that wait for nothing but admission are handed over, and only on
     /// a store of this host alone (on a shared store another host may take the job first).
+    ///
+    /// A store that reports its created jobs (`JobStore.observeCreatedJobs`) has handed the job
+    /// over already, at its commit: then this only wakes the runner.
     public func wake(created job: JobRecord) {
-        if job.state == .queued, !self.isHost {
-            self.shared.created.withLock { created in
-                if created.count < RunnerShared.createdCapacity { created[job.id] = job }
-            }
-        }
+        if !self.isHost, !self.handedOverAtCommit { self.shared.handOver(job) }
         self.wake()
     }
 
@@ -360,6 +373,15 @@ final class RunnerShared: Sendable {
     static let createdCapacity = 256
 
     init(limits: Runner.Limits) { self.limits = Locked(limits) }
+
+    /// Keeps `job` for the runner to take (`created`), if it waits for nothing but admission
+    /// and there is room.
+    func handOver(_ job: JobRecord) {
+        guard job.state == .queued else { return }
+        self.created.withLock { created in
+            if created.count < Self.createdCapacity { created[job.id] = job }
+        }
+    }
 }
 
 /// A wake-up for threads waiting on the runner's published activity: `notify()` wakes every

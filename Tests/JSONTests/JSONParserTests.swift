@@ -98,4 +98,23 @@ import Testing
         #expect(try JSONParser.parse([0xEF, 0xBB, 0xBF] + Array("1".utf8), json5: false).value == .number(1))
         #expect(self.failure("1 x") != nil)
     }
+
+    @Test("Without lines (request bodies): the same values, no lines kept, duplicates still refused, canonically equivalent names too")
+    func withoutLines() throws {
+        let text = Array(#"{"params": {"a": "1", "b": ["x", {"c": true}]}, "n": 2}"#.utf8)
+        let quick = try JSONParser.parse(text, json5: false, recordsLines: false)
+        let full = try JSONParser.parse(text, json5: false)
+        #expect(quick.value == full.value)
+        #expect(quick.lines.isEmpty && full.lines["params.b[1].c"] == 1)
+        #expect(try JSONValue.parse(text) == full.value)
+        do {
+            _ = try JSONValue.parse(Array("{\n \"p\": {\"a\": 1,\n \"a\": 2}}".utf8))
+            Issue.record("a duplicate member was accepted")
+        } catch {
+            #expect(error.message == "duplicate member \"a\"" && error.line == 3, "\(error)")
+        }
+        // "é" precomposed and decomposed are two byte sequences but one Swift String: refused as a
+        // duplicate rather than one value silently winning.
+        #expect(throws: JSONError.self) { try JSONValue.parse(Array(#"{"\#u{E9}": "1", "e\#u{301}": "2"}"#.utf8)) }
+    }
 }

@@ -43,6 +43,12 @@ import Testing
         #expect(bytes(decoded.keys.sorted()) == bytes(hostile.keys.sorted()))
         #expect(bytes(hostile.keys.sorted().map { decoded[$0] ?? "-" }) == bytes(hostile.keys.sorted().map { hostile[$0]! }))
         #expect(try ParamsColumn.decode("{}") == [:])
+        // Sorted by name as bytes: "Z" (0x5a) < "a" < "ab" < "z" < "é" (0xc3 0xa9).
+        #expect(
+            try ParamsColumn.encode(["é": "1", "z": "2", "ab": "5", "a": "3", "Z": "4"]) == #"{"Z":"4","a":"3","ab":"5","z":"2","é":"1"}"#)
+        #expect(try ParamsColumn.encode(["path": "a/b", "q": "\u{1}"]) == #"{"path":"a/b","q":"\u0001"}"#)
+        // Rows written by JSONEncoder (which escaped "/") read back the same.
+        #expect(try ParamsColumn.decode(#"{"a\/b":"c\/d"}"#) == ["a/b": "c/d"])
         #expect(throws: (any Error).self) { try ParamsColumn.decode(#"{"a":1}"#) }
         #expect(throws: (any Error).self) { try ParamsColumn.decode(#"["a"]"#) }
         #expect(throws: (any Error).self) { try ParamsColumn.decode("{") }

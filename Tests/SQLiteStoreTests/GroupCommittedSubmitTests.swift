@@ -133,4 +133,65 @@ struct GroupCommittedSubmitTests {
         // The broken job left nothing behind, not even its first task.
         #expect(stored.allSatisfy { $0.pipeline == "etl" && $0.params["date"] != nil })
     }
+
+    @Test(
+        "Created jobs are reported once committed and before their submitter is answered; existing, refused and failed ones are not")
+    func createdJobsObserved() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let path = dir.file("s.db")
+        let store = try SQLiteJobStore(path: path)
+        let seen = Locked<[(record: JobRecord, storedThen: Bool)]>([])
+        // Another store on the same file reads through its own connection: what it finds from
+        // inside the observer is what any reader (the runner's job list) could find then.
+        let other = try SQLiteJobStore(path: path)
+        #expect(
+            store.observeCreatedJobs { job in
+                let stored = (try? other.job(id: job.id)) != nil
+                seen.withLock { $0.append((job, stored)) }
+            })
+        let keyed = NewJob(
+            pipeline: "etl", triggeredBy: "alice", identitySource: "remote_user", params: ["date": "2024-05-01"],
+            workingDirectory: "/srv", tasks: [TaskRecord(name: "a", needs: [], argv: ["/bin/true"])], idempotencyKey: "k-1",
+            requestDigest: "d-1")
+        guard case .created(let first) = try store.submit(keyed, rules: SubmissionRules()) else {
+            Issue.record("the first keyed submission created no job")
+            return
+        }
+        // Seen before `submit` returned, as the same record.
+        #expect(seen.withLock { $0.map(\.record) } == [first])
+        #expect(seen.withLock { $0.allSatisfy(\.storedThen) }, "reported before its commit")
+        guard case .existing = try store.submit(keyed, rules: SubmissionRules()) else {
+            Issue.record("the repeated key did not answer with the job")
+            return
+        }
+        let rejected = Fixtures.job(pipeline: "r", params: ["date": "2024-05-02"])
+        _ = try store.submit(rejected, rules: SubmissionRules(onDuplicate: .reject))
+        guard case .refused(.duplicate) = try store.submit(rejected, rules: SubmissionRules(onDuplicate: .reject)) else {
+            Issue.record("the duplicate was not refused")
+            return
+        }
+        let broken = NewJob(
+            pipeline: "etl", triggeredBy: "alice", identitySource: "remote_user", params: [:], workingDirectory: "/srv",
+            tasks: [TaskRecord(name: "a", needs: [], argv: ["/bin/true"]), TaskRecord(name: "a", needs: [], argv: ["/bin/true"])])
+        #expect(throws: (any Error).self) { try store.submit(broken, rules: SubmissionRules()) }
+        let reported = seen.withLock { $0.map(\.record.id) }
+        #expect(reported.count == 2, "the keyed job and the first of pipeline r, nothing else: \(reported)")
+        #expect(Set(reported) == Set(try store.jobs(JobQuery()).map(\.id)))
+    }
+
+    @Test("The observer of created jobs is called at the same stack depth on the 200th commit as on the first")
+    func observerDoesNotDeepen() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let store = try SQLiteJobStore(path: dir.file("s.db"))
+        let depths = Locked<[Int]>([])
+        // A closure kept in a generic lock and read through its `inout` was once wrapped in one
+        // more reabstraction thunk per commit: each call went deeper than the one before.
+        #expect(store.observeCreatedJobs { _ in depths.withLock { $0.append(Thread.callStackReturnAddresses.count) } })
+        for i in 0..<200 { _ = try store.submit(Fixtures.job(params: ["n": "\(i)"]), rules: SubmissionRules(), audit: nil) }
+        let seen = depths.withLock { $0 }
+        #expect(seen.count == 200)
+        #expect(Set(seen).count == 1, "depths from \(seen.min() ?? 0) to \(seen.max() ?? 0)")
+    }
 }

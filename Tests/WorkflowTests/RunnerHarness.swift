@@ -77,11 +77,16 @@ final class RunnerHarness {
                 tasks: tasks.map { TaskRecord(name: $0.0, needs: $0.1, argv: $0.2) }))
     }
 
-    /// Creates a job and wakes the runner, handing it the job as a trigger does
-    /// (`Runner.wake(created:)`).
+    /// Submits a job as a trigger does: through the store's group commit, which hands the job
+    /// to the runner (`JobStore.observeCreatedJobs`), then `Runner.wake(created:)`.
     @discardableResult
     func submit(_ tasks: [(String, [String], [String])], params: [String: String] = [:]) throws -> JobRecord {
-        let job = try self.createJob(tasks, params: params)
+        let submission = try self.store.submit(
+            NewJob(
+                pipeline: "test", triggeredBy: "tester", identitySource: "test", params: params, workingDirectory: self.workingDirectory,
+                tasks: tasks.map { TaskRecord(name: $0.0, needs: $0.1, argv: $0.2) }),
+            rules: SubmissionRules(), audit: nil)
+        guard case .created(let job) = submission else { throw JobStoreError("expected a new job, got \(submission)") }
         self.runner.wake(created: job)
         return job
     }

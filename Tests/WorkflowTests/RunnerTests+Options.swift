@@ -827,4 +827,20 @@ struct HandedOverJobTests {
         #expect(Poll.blockingUntil(within: .seconds(10)) { h.runner.handedOver == 0 }, "nothing left behind")
         #expect(try String(contentsOfFile: marker, encoding: .utf8) == "x\nz\n", "the cancelled job never ran")
     }
+
+    @Test("The store hands a submitted job to the runner at its commit, before the submitter could (without wake(created:))")
+    func handedOverAtCommit() throws {
+        let h = try RunnerHarness()
+        defer { h.tearDown() }
+        // Not started: nothing takes the jobs, so what was handed over stays to be counted.
+        for i in 0..<3 {
+            _ = try h.store.submit(
+                h.newJob([TaskRecord(name: "a", needs: [], argv: ["/bin/true"])], params: ["n": "\(i)"]), rules: SubmissionRules(),
+                audit: nil)
+        }
+        #expect(h.runner.handedOver == 3)
+        h.start()
+        #expect(Poll.blockingUntil(within: .seconds(20)) { (try? h.store.jobs(JobQuery()).allSatisfy { $0.state == .succeeded }) == true })
+        #expect(h.runner.handedOver == 0)
+    }
 }
