@@ -2,8 +2,8 @@ import Foundation
 
 /// Group commit by a committer thread of its own: callers hand in an input with a completion and
 /// go on; the committer takes every waiting input (up to `maxBatch`, oldest first), commits them
-/// in one transaction, and then hands the batch's completions to a serial queue of answers,
-/// which calls them in order while the committer goes on to the next batch.
+/// in one transaction, and then hands the batch's completions, a few to a block, to Dispatch's
+/// concurrent queue, which calls them while the committer goes on to the next batch.
 ///
 /// Why a thread of its own: a trigger whose FastCGI request is parked (`DeferredResponse`) has no
 /// thread waiting for its commit, so no caller can lead the next batch (as `GroupCommit`'s callers
@@ -27,7 +27,7 @@ final class CommitQueue<Input, Output>: @unchecked Sendable {
         let queued: ContinuousClock.Instant
         let commit: Commit
         let completion: Completion
-        /// Called on the committer's thread instead of the queue of answers: a waiting caller's
+        /// Called on the committer's thread instead of a block of answers: a waiting caller's
         /// completion only wakes it, and must not wait behind other callers' answers.
         let direct: Bool
     }
@@ -46,8 +46,14 @@ final class CommitQueue<Input, Output>: @unchecked Sendable {
     /// How long the committer waits for an input before it ends.
     let idleTime: Duration
     private let threadName: String
-    /// Where completions run: after their batch, in batch order.
-    private let answers: DispatchQueue
+    /// How many completions one block of answers calls, one after another.
+    ///
+    /// Why blocks of a few, on the concurrent queue: the answers were once one serial queue, and
+    /// at 16 connections the last trigger of a batch waited for the others' answers (each a
+    /// JSON body, a FastCGI write and a close) while a quarter of the 2 cores stood idle. Blocks
+    /// of 4 raised triggers/s by about a tenth (docs/benchmarks.md); blocks of one would cost a
+    /// hop each.
+    static var answersPerBlock: Int { 4 }
 
     /// Creates a queue committing at most `maxBatch` inputs at a time (at least 1).
     init(maxBatch: Int, timeout: Duration, idleTime: Duration = .seconds(1), threadName: String) {
@@ -55,7 +61,6 @@ final class CommitQueue<Input, Output>: @unchecked Sendable {
         self.timeout = timeout
         self.idleTime = idleTime
         self.threadName = threadName
-        self.answers = DispatchQueue(label: threadName + ".answers")
     }
 
     /// Whether a committer thread exists now (committing, or waiting for inputs until idle).
@@ -65,8 +70,9 @@ final class CommitQueue<Input, Output>: @unchecked Sendable {
         return self.running
     }
 
-    /// Queues `input`; `completion` is called once, on the queue of answers, after the batch
-    /// holding it committed (or failed), or with nil if no batch took it within `timeout`.
+    /// Queues `input`; `completion` is called once, on a thread of Dispatch's concurrent queue,
+    /// after the batch holding it committed (or failed), or with nil if no batch took it within
+    /// `timeout`. Completions of one batch may run in any order, and at the same time.
     ///
     /// `commit` travels with the input (instead of being given once to `init`) so that the queue
     /// does not keep its owner alive: the store owns the queue, and the committer lets go of every
@@ -91,9 +97,8 @@ final class CommitQueue<Input, Output>: @unchecked Sendable {
     }
 
     /// Queues `input` and waits for its result: what `enqueue` would hand the completion. The
-    /// caller is woken by the committer itself, not through the queue of answers, so it never
-    /// waits behind other callers' answers (and a completion on that queue that called this
-    /// would not wait for itself).
+    /// caller is woken by the committer itself, not through a block of answers, so it never
+    /// waits behind other callers' answers.
     func submit(_ input: Input, commit: @escaping Commit) -> Result<Output, any Error>? {
         let done = DispatchSemaphore(value: 0)
         let answer = Answer()
@@ -106,9 +111,9 @@ final class CommitQueue<Input, Output>: @unchecked Sendable {
     }
 
     /// Calls the completions of `entries` with `outputs`: waiting callers' at once, the others
-    /// on the queue of answers, which writes them to their sockets while this thread commits the
-    /// next batch (they were a fifth of this thread's work under trigger load, all of it inside
-    /// the commit cycle).
+    /// in blocks of `answersPerBlock` on the concurrent queue, which write them to their sockets
+    /// while this thread commits the next batch (they were a fifth of this thread's work under
+    /// trigger load, all of it inside the commit cycle).
     private func answer(_ entries: [Entry], with outputs: [Result<Output, any Error>?]) {
         var queued = Answered(completions: [], outputs: [])
         for (entry, output) in zip(entries, outputs) {
@@ -120,12 +125,17 @@ final class CommitQueue<Input, Output>: @unchecked Sendable {
             }
         }
         guard !queued.completions.isEmpty else { return }
-        let answered = queued
-        self.answers.async { for (completion, output) in zip(answered.completions, answered.outputs) { completion(output) } }
+        var start = 0
+        while start < queued.completions.count {
+            let end = min(start + Self.answersPerBlock, queued.completions.count)
+            let answered = Answered(completions: Array(queued.completions[start..<end]), outputs: Array(queued.outputs[start..<end]))
+            DispatchQueue.global().async { for (completion, output) in zip(answered.completions, answered.outputs) { completion(output) } }
+            start = end
+        }
     }
 
-    /// A committed batch's completions with their results, handed to `answers`: only that
-    /// queue's block reads them after the committer made them.
+    /// Some of a committed batch's completions with their results, handed to one block of
+    /// answers: only that block reads them after the committer made them.
     private struct Answered: @unchecked Sendable {
         var completions: [Completion]
         var outputs: [Result<Output, any Error>?]

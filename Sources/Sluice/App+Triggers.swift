@@ -33,8 +33,8 @@ extension App {
             // Counted here, once the request is parked (the front end may answer 503 instead).
             self.parkedTriggers.add(1, ordering: .relaxed)
             self.store.submit(prepared.job, rules: prepared.rules, audit: prepared.audit) { result in
-                // On the store's serial queue of answers, which answers the next triggers only
-                // after this: a new job of ordinary size is answered here; a refusal (whose
+                // In a block of the store's answers, where a few other triggers' answers wait
+                // for this one: a new job of ordinary size is answered here; a refusal (whose
                 // audit record is a write), an error and a large job's JSON elsewhere.
                 let answer: @Sendable () -> Void = {
                     self.parkedTriggers.subtract(1, ordering: .relaxed)

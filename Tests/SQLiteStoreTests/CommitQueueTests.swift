@@ -145,4 +145,41 @@ struct CommitQueueTests {
         #expect(answered.withLock { $0 }, "the waiting caller waited behind the held-up answer")
         release.signal()
     }
+
+    @Test("A batch's answers run in blocks of a few: one answer that waits does not hold up the answers of other blocks")
+    func answersInBlocks() {
+        let queue = CommitQueue<Int, Int>(maxBatch: 64, timeout: .seconds(30), threadName: "test.commit")
+        let hold = DispatchSemaphore(value: 0)
+        let entered = DispatchSemaphore(value: 0)
+        let lastAnswered = DispatchSemaphore(value: 0)
+        let waited = Locked<DispatchTimeoutResult?>(nil)
+        let done = DispatchGroup()
+        let commit: CommitQueue<Int, Int>.Commit = { batch in
+            if batch == [0] {
+                entered.signal()
+                hold.wait()
+            }
+            return batch.map { .success($0) }
+        }
+        let last = 2 * CommitQueue<Int, Int>.answersPerBlock
+        // 0 holds the committer, so 1...last queue up and form one batch.
+        done.enter()
+        queue.enqueue(0, commit: commit) { _ in done.leave() }
+        entered.wait()
+        for input in 1...last {
+            done.enter()
+            queue.enqueue(input, commit: commit) { _ in
+                if input == 1 {
+                    // In the first block: waits for the answer of the last input (another block).
+                    let result = lastAnswered.wait(timeout: .now() + 30)
+                    waited.withLock { $0 = result }
+                }
+                if input == last { lastAnswered.signal() }
+                done.leave()
+            }
+        }
+        hold.signal()
+        #expect(done.wait(timeout: .now() + 60) == .success)
+        #expect(waited.withLock { $0 } == .success, "the first answer waited for the last one in vain: answered one after another")
+    }
 }
