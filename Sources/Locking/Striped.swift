@@ -6,7 +6,7 @@
 /// a pointer copy. With a stripe per thread the lock is almost never contended; a replacement
 /// takes every stripe's lock in turn, so a reader gets the old value or the new one, whole.
 public final class Striped<Value: Sendable>: Sendable {
-    private let stripes: [Locked<Value>]
+    @usableFromInline let stripes: [Locked<Value>]
     /// Held while a replacement goes through the stripes, so that two replacements cannot
     /// interleave and leave stripes holding different values.
     private let replacing = Locked(())
@@ -17,6 +17,8 @@ public final class Striped<Value: Sendable>: Sendable {
     }
 
     /// The value, read from the calling thread's stripe.
+    /// (Inlinable, as `Locked.withLock` is.)
+    @inlinable
     public var value: Value { self.stripes[ThreadNumber.current % self.stripes.count].withLock { $0 } }
 
     /// Replaces the value in every stripe. Readers between two stripes' updates may see either

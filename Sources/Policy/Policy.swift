@@ -21,7 +21,14 @@ public struct Policy: Sendable {
     /// The roles `subject` holds: through its user name, any of its groups, roles assigned to it
     /// directly (service tokens), or the default role.
     public func roles(of subject: Subject) -> [Role] {
-        self.roles.filter { self.membership(of: subject, in: $0) != nil }
+        // What `membership` decides, without its explanation: that built a set per role (the
+        // groups in common) and a name per role on every request (4 % of a job's JSON).
+        let user = ByteString(subject.user)
+        return self.roles.filter { role in
+            role.users.contains(user) || (!subject.groups.isEmpty && !role.groups.isDisjoint(with: subject.groups))
+                || (!subject.roles.isEmpty && subject.roles.contains(ByteString(role.name)))
+                || (self.defaultRole.map { role.name.bytesEqual($0) } ?? false)
+        }
     }
 
     /// Why `subject` holds `role` (for explanations), or nil if it does not.

@@ -44,7 +44,8 @@ struct Explanation: Encodable {
     /// The policy subject of a principal: its name, groups, and directly assigned roles.
     static func subject(of principal: Principal) -> Subject {
         Subject(
-            user: principal.user, groups: Set(principal.groups.map { ByteString($0) }), roles: Set(principal.roles.map { ByteString($0) }),
+            user: principal.user, groups: principal.groups.isEmpty ? [] : Set(principal.groups.map { ByteString($0) }),
+            roles: principal.roles.isEmpty ? [] : Set(principal.roles.map { ByteString($0) }),
             approvesOnlyThroughAssignedRoles: principal.source == .serviceToken)
     }
 

@@ -54,6 +54,11 @@ import Testing
         #expect(HTTPRequest(method: "GET", requestURI: "/?").rawPath == "/")
         #expect(HTTPRequest(method: "GET", requestURI: "?q").rawPath == "")
         #expect(HTTPRequest(method: "GET", requestURI: "").rawPath == "")
+        // A `?` followed by a combining mark is one Character with it, but the front server
+        // splits at the byte: so does Sluice.
+        let marked = HTTPRequest(method: "GET", requestURI: "/api/v1/jobs/7?\u{301}wait=5")
+        #expect(Array(marked.rawPath.utf8) == Array("/api/v1/jobs/7".utf8))
+        #expect(marked.query.keys.map { Array($0.utf8) } == [Array("\u{301}wait".utf8)])
     }
 
     @Test("The query is decoded, and the first value of a repeated name wins")

@@ -30,6 +30,24 @@ struct PolicyBytesTests {
         #expect(self.policy.membership(of: Subject(user: "Jo\u{308}rg"), in: self.policy.roles[0]) == nil)
     }
 
+    @Test("roles(of:) holds exactly the roles membership(of:in:) explains, for 2,000 random subjects of look-alike names")
+    func rolesAgreeWithMembership() {
+        let names: [String] = ["Jörg", "Jo\u{308}rg", "Ärzte", "A\u{308}rzte", "Köln-ops", "Ko\u{308}ln-ops", "base", "x", ""]
+        let policies = [self.policy, Policy(roles: self.policy.roles), Policy(roles: self.policy.roles, defaultRole: "Ko\u{308}ln-ops")]
+        var generator = SystemRandomNumberGenerator()
+        func some() -> Set<ByteString> {
+            Set((0..<Int.random(in: 0...2, using: &generator)).map { _ in ByteString(names.randomElement(using: &generator)!) })
+        }
+        for _ in 0..<2_000 {
+            let subject = Subject(user: names.randomElement(using: &generator)!, groups: some(), roles: some())
+            for policy in policies {
+                let held = policy.roles(of: subject).map { ByteString($0.name) }
+                let explained = policy.roles.filter { policy.membership(of: subject, in: $0) != nil }.map { ByteString($0.name) }
+                #expect(held == explained, "\(subject)")
+            }
+        }
+    }
+
     @Test("Pipeline globs match scalars exactly: K is not KELVIN SIGN, not a full-width K")
     func globs() {
         #expect(GlobPattern("KPI-*").matches("KPI-report"))
