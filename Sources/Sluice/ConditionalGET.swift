@@ -10,12 +10,19 @@ enum ConditionalGET {
     static func tag(of body: [UInt8]) -> String { "\"" + String(Hex.encode(SHA256.hash(body)).prefix(32)) + "\"" }
 
     /// Whether an `If-None-Match` header value names `tag` (or is `*`).
+    ///
+    /// As bytes: entity tags are opaque (RFC 9110 8.8.3), so `String ==` and its canonical
+    /// equivalence have no place here; and Foundation's trimming showed in profiles.
     static func matches(_ header: String?, _ tag: String) -> Bool {
         guard let header else { return false }
-        return header.split(separator: ",").contains { item in
-            let candidate = item.trimmingCharacters(in: .whitespaces)
+        let tag = Array(tag.utf8)
+        return header.utf8.split(separator: UInt8(ascii: ","), omittingEmptySubsequences: false).contains { item in
+            var candidate = item
+            while let first = candidate.first, first == 0x20 || first == 0x09 { candidate = candidate.dropFirst() }
+            while let last = candidate.last, last == 0x20 || last == 0x09 { candidate = candidate.dropLast() }
             // Weak comparison (RFC 9110 13.1.2): W/"x" matches "x".
-            return candidate == "*" || candidate == tag || candidate == "W/" + tag
+            return candidate.elementsEqual("*".utf8) || candidate.elementsEqual(tag)
+                || (candidate.starts(with: "W/".utf8) && candidate.dropFirst(2).elementsEqual(tag))
         }
     }
 

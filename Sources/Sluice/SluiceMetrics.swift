@@ -72,9 +72,17 @@ public final class SluiceMetrics: Sendable {
 
     /// An answered HTTP request.
     func request(route: String, method: String, status: Int, seconds: Double) {
-        self.httpRequests.add(1, [route, Self.method(method), String(status)])
+        self.httpRequests.add(1, [route, Self.method(method), Self.statusText(status)])
         self.httpDuration.observe(seconds, [route])
     }
+
+    /// The status as a label: the codes from 100 to 599 made once (a String per request showed
+    /// in profiles of light requests), anything else made when seen.
+    static func statusText(_ status: Int) -> String {
+        (100..<600).contains(status) ? self.statusTexts[status - 100] : String(status)
+    }
+
+    private static let statusTexts = (100..<600).map { String($0) }
 
     /// Methods as sent would let a client make any number of series: the known ones, else OTHER.
     static func method(_ method: String) -> String {
