@@ -77,16 +77,32 @@ extension SQLiteJobStore {
     /// acknowledged, none is stored.
     private func commitSubmissions(_ batch: [PendingSubmission]) throws -> [Result<SubmissionOutcome, any Error>] {
         defer { self.submissionCounts.withLock { $0 = ($0.commits + 1, $0.submissions + batch.count) } }
-        let outcomes = try self.write { db in
-            try Self.eachInSavepoint(batch, named: "submission", in: db) { pending in try Self.decide(pending, in: db) }
-        }
-        // Committed; nobody is answered yet.
-        if let observer = self.createdObserver.withLock({ $0 }) {
-            for (pending, outcome) in zip(batch, outcomes) {
-                if case .success(.inserted(let id, let waits)) = outcome { observer.call(Self.created(pending, id: id, waits: waits)) }
+        return try self.write { db in
+            let outcomes = try Self.eachInSavepoint(batch, named: "submission", in: db) { pending in try Self.decide(pending, in: db) }
+            // Reported by whichever thread commits the transaction, right after its commit: the
+            // runner's thread may be the one (it shares write transactions), and its next pass
+            // must find the jobs handed over.
+            if self.createdObserver.withLock({ $0 != nil }) {
+                let created = zip(batch, outcomes).compactMap { pending, outcome -> JobRecord? in
+                    guard case .success(.inserted(let id, let waits)) = outcome else { return nil }
+                    return Self.created(pending, id: id, waits: waits)
+                }
+                self.createdInTransaction.withLock { $0 += created }
             }
+            return outcomes
         }
-        return outcomes
+    }
+
+    /// Hands the jobs the committed transaction created to the observer (see
+    /// `createdInTransaction`). Called by `commitWrites` after the commit, before anyone is
+    /// answered.
+    func reportCreatedJobs() {
+        let created = self.createdInTransaction.withLock { created in
+            defer { created.removeAll() }
+            return created
+        }
+        guard !created.isEmpty, let observer = self.createdObserver.withLock({ $0 }) else { return }
+        for job in created { observer.call(job) }
     }
 
     /// The job a submission inserted, as reading it back would give it.

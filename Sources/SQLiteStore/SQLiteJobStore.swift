@@ -40,6 +40,9 @@ public final class SQLiteJobStore: JobStore {
     /// Triggers waiting to be committed together (`submit`), by a committer thread.
     let submissions: CommitQueue<PendingSubmission, SubmissionOutcome>
     let submissionCounts = Locked((commits: 0, submissions: 0))
+    /// Jobs that submissions of the open write transaction created, reported once it commits
+    /// (`reportCreatedJobs`); only the writer connection's holder touches it.
+    let createdInTransaction = Locked<[JobRecord]>([])
     /// Called with each created job after its commit (`observeCreatedJobs`). Boxed in a class:
     /// a closure kept directly in `Locked` is reabstracted on every `withLock` (its value goes
     /// through the generic `inout`), and written back wrapped in one more thunk each time, so
@@ -212,10 +215,17 @@ public final class SQLiteJobStore: JobStore {
             try self.writer.withLock { db in
                 // Before any writer of the batch is answered (see `JobStampMemo`).
                 defer { self.stamps.transactionEnded() }
-                return try db.transaction {
-                    // Alone, a write needs no savepoint: its error rolls back the transaction.
-                    if batch.count == 1 { return [.success(try batch[0].body(db))] }
-                    return try Self.eachInSavepoint(batch, named: "write", in: db) { pending in try pending.body(db) }
+                do {
+                    let results: [Result<any Sendable, any Error>] = try db.transaction {
+                        // Alone, a write needs no savepoint: its error rolls back the transaction.
+                        if batch.count == 1 { return [.success(try batch[0].body(db))] }
+                        return try Self.eachInSavepoint(batch, named: "write", in: db) { pending in try pending.body(db) }
+                    }
+                    self.reportCreatedJobs()
+                    return results
+                } catch {
+                    self.createdInTransaction.withLock { $0.removeAll() }
+                    throw error
                 }
             }
         }
