@@ -12,10 +12,10 @@ public struct Router<Target: Sendable>: Sendable {
     /// users, so its generic code runs unspecialized; a profile of light requests found 4 % of
     /// their CPU in generic metadata and witness calls from routing a segment array whose
     /// element type was nested in the generic type.
-    private var methods: [String] = []
+    @usableFromInline private(set) var methods: [String] = []
     private var patterns: [String] = []
-    private var segments: [[RouteSegment]] = []
-    private var targets: [Target] = []
+    @usableFromInline private(set) var segments: [[RouteSegment]] = []
+    @usableFromInline private(set) var targets: [Target] = []
 
     /// The result of matching a request.
     public enum Match {
@@ -30,7 +30,7 @@ public struct Router<Target: Sendable>: Sendable {
     /// Indices into the route arrays by segment count, in registration order: a path is
     /// compared only with patterns of its length (a profile of triggers showed routing at 5 % of
     /// the CPU when every route was tried, each copied out of the array).
-    private var byLength: [[Int]] = []
+    @usableFromInline private(set) var byLength: [[Int]] = []
 
     /// Creates an empty router.
     public init() {}
@@ -53,6 +53,10 @@ public struct Router<Target: Sendable>: Sendable {
 
     /// Matches a raw (percent-encoded) path. Each segment is decoded separately, so an encoded
     /// `/` (`%2F`) stays inside its segment instead of creating a new one.
+    ///
+    /// Inlinable, so that the caller's module specializes it for its `Target`: called through
+    /// the generic entry point, building the match paid for type metadata on every request.
+    @inlinable
     public func match(method: String, rawPath: String) -> Match {
         var path = rawPath
         guard let decoded = path.withUTF8(RouteSegment.decodedSegments), decoded.count < self.byLength.count else { return .notFound }
@@ -76,11 +80,13 @@ public struct Router<Target: Sendable>: Sendable {
 
 /// One segment of a route's pattern, and the matching itself, outside the generic `Router`
 /// (see `Router.methods`).
+@usableFromInline
 enum RouteSegment: Sendable, Equatable {
     case literal(String)
     case parameter(String)
 
     /// Which route matched, by index.
+    @usableFromInline
     enum Found {
         case found(Int, parameters: [String: String])
         case methodNotAllowed(allowed: [String])
@@ -90,6 +96,7 @@ enum RouteSegment: Sendable, Equatable {
     /// The first of `candidates` (indices into `segments` and `methods`) whose pattern matches
     /// `path` and whose method is `method` (GET also answers HEAD); else the methods of those
     /// whose pattern matches.
+    @usableFromInline
     static func firstMatch(
         among candidates: [Int], segments: [[RouteSegment]], methods: [String], method: String, path: [String]
     ) -> Found {
@@ -133,6 +140,7 @@ enum RouteSegment: Sendable, Equatable {
     /// One pass over the bytes: a segment without `%` becomes its String directly (a profile of
     /// light requests found routing at 9 % of their CPU when every segment was first copied
     /// into a String and then decoded into another).
+    @usableFromInline
     static func decodedSegments(_ bytes: UnsafeBufferPointer<UInt8>) -> [String]? {
         let slash = UInt8(ascii: "/")
         guard !bytes.isEmpty, !(bytes.count == 1 && bytes[0] == slash) else { return [] }

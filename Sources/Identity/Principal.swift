@@ -1,3 +1,5 @@
+public import ByteStrings
+
 /// An authenticated caller.
 public struct Principal: Sendable, Hashable {
     /// Where the identity came from.
@@ -22,13 +24,15 @@ public struct Principal: Sendable, Hashable {
     /// makes state-changing requests subject to cross-site checks.
     public var isAmbient: Bool
     /// Roles assigned directly by the source's configuration (service tokens); never from claims.
-    public var roles: Set<String>
+    /// Kept as the policy compares them (bytes), so no request converts them.
+    public var roles: Set<ByteString>
     /// Which configured source vouched (the assertion source's or token's name), for explanations.
     public var sourceName: String?
 
     /// Creates a principal.
-    public init(user: String, groups: Set<String> = [], source: Source, isAmbient: Bool, roles: Set<String> = [], sourceName: String? = nil)
-    {
+    public init(
+        user: String, groups: Set<String> = [], source: Source, isAmbient: Bool, roles: Set<ByteString> = [], sourceName: String? = nil
+    ) {
         self.user = user
         self.groups = groups
         self.source = source

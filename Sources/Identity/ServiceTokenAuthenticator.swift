@@ -1,3 +1,4 @@
+public import ByteStrings
 import Crypto
 public import Foundation
 public import HTTP
@@ -5,13 +6,17 @@ public import HTTP
 /// A configured service token: only its SHA-256 is stored.
 public struct ServiceToken: Sendable, Hashable {
     /// The token's name (the principal's user name is `token:<name>`).
-    public var name: String
+    public var name: String { didSet { self.user = "token:\(self.name)" } }
     /// SHA-256 of the token text.
     public var digest: [UInt8]
     /// Roles the token holds.
-    public var roles: Set<String>
+    public var roles: Set<String> { didSet { self.roleNames = Set(self.roles.map { ByteString($0) }) } }
     /// After this instant the token is refused.
     public var expires: Date?
+    /// The principal's user name and roles, made once here rather than for every request (the
+    /// roles as the policy compares them: bytes).
+    private(set) var user: String
+    private(set) var roleNames: Set<ByteString>
 
     /// Creates a token entry.
     public init(name: String, digest: [UInt8], roles: Set<String>, expires: Date?) {
@@ -19,6 +24,8 @@ public struct ServiceToken: Sendable, Hashable {
         self.digest = digest
         self.roles = roles
         self.expires = expires
+        self.user = "token:\(name)"
+        self.roleNames = Set(roles.map { ByteString($0) })
     }
 
     /// The prefix of every token Sluice issues; it lets secret scanners recognise leaked tokens.
@@ -53,16 +60,15 @@ public struct ServiceTokenAuthenticator: Authenticator {
         // Compare against every entry, so the time taken does not depend on which one matches.
         var match: ServiceToken? = nil
         for entry in self.tokens where ConstantTime.equals(entry.digest, digest) { match = entry }
-        let tag = Hex.encode(digest.prefix(4))
         guard let entry = match else {
-            return .invalid(.init(.serviceToken, .unknownToken, "unknown service token (sha256 prefix \(tag))"))
+            return .invalid(.init(.serviceToken, .unknownToken, "unknown service token (sha256 prefix \(Hex.encode(digest.prefix(4))))"))
         }
         if let expires = entry.expires, self.now() >= expires {
             return .invalid(.init(.serviceToken, .tokenExpired, "service token \(entry.name) expired"))
         }
         return .authenticated(
             Principal(
-                user: "token:\(entry.name)", source: .serviceToken, isAmbient: false, roles: entry.roles, sourceName: entry.name))
+                user: entry.user, source: .serviceToken, isAmbient: false, roles: entry.roleNames, sourceName: entry.name))
     }
 }
 

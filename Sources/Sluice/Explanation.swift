@@ -45,7 +45,7 @@ struct Explanation: Encodable {
     static func subject(of principal: Principal) -> Subject {
         Subject(
             user: principal.user, groups: principal.groups.isEmpty ? [] : Set(principal.groups.map { ByteString($0) }),
-            roles: principal.roles.isEmpty ? [] : Set(principal.roles.map { ByteString($0) }),
+            roles: principal.roles,
             approvesOnlyThroughAssignedRoles: principal.source == .serviceToken)
     }
 
