@@ -1,4 +1,4 @@
-public import ByteStrings
+import ByteStrings
 import Crypto
 public import Foundation
 public import HTTP

@@ -18,6 +18,13 @@ struct ConditionalGETTests {
         #expect(ConditionalGET.matches(" * ", self.tag))
     }
 
+    @Test("The tag is the quoted first half of the body's SHA-256 in hex")
+    func tagOfBody() {
+        // SHA-256("abc") = ba7816bf8f01cfea414140de5dae2223 b00361a3...
+        #expect(ConditionalGET.tag(of: Array("abc".utf8)) == #""ba7816bf8f01cfea414140de5dae2223""#)
+        #expect(ConditionalGET.tag(of: []) == #""e3b0c44298fc1c149afbf4c8996fb924""#)
+    }
+
     @Test("Absent, empty, other tags, a tag without quotes, a part of it, or a look-alike: no match")
     func misses() {
         #expect(!ConditionalGET.matches(nil, self.tag))
