@@ -225,6 +225,17 @@ def split_key(key):
     return base, int(connections) if connections else 8
 
 
+def paired_ratio(wrk, key, c):
+    """The median over rounds of req/s divided by the ceiling measured right before it (the
+    hello~KEY@C runs); None without such pairs. Pairs share the machine's state, which on a shared
+    VM drifts by a third within minutes: a median of each side alone mixes fast and slow spells."""
+    pairs = wrk.get((f"hello~{key}", c))
+    rows = wrk.get((key, c))
+    if not pairs or not rows or len(pairs) != len(rows):
+        return None
+    return statistics.median(r[0] / h[0] for r, h in zip(rows, pairs) if h[0] > 0)
+
+
 def table(path, ceiling_label):
     wrk = {}  # (target, connections) -> list of (rps, p50, p99, requests, non2xx, socket errors, app us, lighttpd us)
     server = {}  # target -> list of (count, median, p99, samples file)
@@ -271,7 +282,7 @@ def table(path, ceiling_label):
             p99 = statistics.median(r[2] for r in rows)
             app = statistics.median(r[6] for r in rows)
             light = statistics.median(r[7] for r in rows)
-            ratios[(key, c)] = rps / ceilings[c] if ceilings[c] else 0.0
+            ratios[(key, c)] = paired_ratio(wrk, key, c) or (rps / ceilings[c] if ceilings[c] else 0.0)
             medians[(key, c)] = (rps, p50, p99, app)
             label = f"{labels[key]} @{c}"
             print(f"{label:<{width}} | {rps:>14.0f} | {fmt_ms(p50):>9} | {fmt_ms(p99):>9} | {fmt_ratio(ratios[(key, c)]):>5} | "
@@ -284,13 +295,13 @@ def table(path, ceiling_label):
                     f"{key}@{c}: {bad} of {total} responses were not 2xx/3xx, {socket_errors} socket errors "
                     "(wrk counts them in req/s: this row is not valid)")
     print()
-    print("per-round req/s (ratio to the ceiling at the same connections in the same round):")
+    print("per-round req/s (ratio to the ceiling measured right before it, else to the ceiling of the same round):")
     for c in counts:
         for key, _ in TARGETS:
             if (key, c) not in wrk:
                 continue
             cells = []
-            hello = wrk[("hello", c)]
+            hello = wrk.get((f"hello~{key}", c)) or wrk[("hello", c)]
             for i, r in enumerate(wrk[(key, c)]):
                 same_round = hello[i][0] if i < len(hello) else ceilings[c]
                 cells.append(f"{r[0]:.0f} ({fmt_ratio(r[0] / same_round)})")
