@@ -35,8 +35,9 @@ public protocol JobStore: Sendable {
 
     /// Asks the store to call `observer` with each job a submission creates, as the submission
     /// returns it, once its transaction has committed and before its submitter is answered;
-    /// from the store's committer thread, which must not be held. Replaces any earlier
-    /// observer. Returns false if the store does not do this (then nothing is called).
+    /// from the thread that committed it (while it holds the store's writer: `observer` must
+    /// be quick and must not call the store). Replaces any earlier observer. Returns false if
+    /// the store does not do this (then nothing is called).
     ///
     /// Why: the runner takes a new job without reading it back (`Runner.wake(created:)`), but
     /// a submitter answered by the committer hands it over only after its answer; under load the

@@ -31,8 +31,8 @@ extension SQLiteJobStore {
     /// True: submissions are committed by the store's committer thread.
     public var hasCommitter: Bool { true }
 
-    /// True: `commitSubmissions` reports each job it created, after the commit and before the
-    /// batch is answered.
+    /// True: the jobs `commitSubmissions` created are reported by `commitWrites` right after
+    /// their transaction commits (`reportCreatedJobs`), before anyone is answered.
     public func observeCreatedJobs(_ observer: @escaping @Sendable (JobRecord) -> Void) -> Bool {
         self.createdObserver.withLock { $0 = CreatedJobsObserver(observer) }
         return true

@@ -145,10 +145,10 @@ public final class Runner: Sendable {
         self.shared = RunnerShared(limits: limits)
         self.loop = RunnerLoop(store: store, configuration: configuration, queue: self.queue, shared: self.shared)
         self.isHost = configuration.hosting != nil && store is any SharedJobStore
-        // Handed over by the store's committer, before the submitter is answered and so
-        // before the runner's next pass can find the job and read it back. Not on a shared
-        // store (another host may take the job first). The closure holds the runner's shared
-        // state and queue, not the runner.
+        // Handed over by whichever thread commits the job's transaction, right after the
+        // commit and before the submitter is answered, so before the runner's next pass can
+        // find the job and read it back. Not on a shared store (another host may take the job
+        // first). The closure holds the runner's shared state and queue, not the runner.
         let (shared, queue) = (self.shared, self.queue)
         self.handedOverAtCommit =
             !self.isHost
