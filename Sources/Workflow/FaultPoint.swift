@@ -12,7 +12,9 @@ import Foundation
 /// This is how a test kills Sluice at an exact moment — "after the trigger commit, before the
 /// answer" — which an external `kill -9` can only hit by luck.
 public enum FaultPoint: String, Sendable, CaseIterable {
-    /// The trigger's job is committed; the HTTP answer has not been sent.
+    /// The trigger's job is committed; the HTTP answer has not been sent. Checked where a store
+    /// that reports created jobs hands the job to the runner (right after the commit, before the
+    /// runner can start it), and again before the answer.
     case afterTriggerCommit = "after-trigger-commit"
     /// Tasks are committed as `running`; their processes have not been spawned.
     case afterClaim = "after-claim"

@@ -153,6 +153,9 @@ public final class Runner: Sendable {
         self.handedOverAtCommit =
             !self.isHost
             && store.observeCreatedJobs { job in
+                // Committed, not answered, and not yet told to the runner: the moment this crash
+                // point stands for (App checks it too, for stores that do not report).
+                FaultPoint.afterTriggerCommit.check()
                 shared.handOver(job)
                 queue.post(.wake)
             }
