@@ -6,17 +6,13 @@ public import HTTP
 /// A configured service token: only its SHA-256 is stored.
 public struct ServiceToken: Sendable, Hashable {
     /// The token's name (the principal's user name is `token:<name>`).
-    public var name: String { didSet { self.user = "token:\(self.name)" } }
+    public var name: String
     /// SHA-256 of the token text.
     public var digest: [UInt8]
     /// Roles the token holds.
-    public var roles: Set<String> { didSet { self.roleNames = Set(self.roles.map { ByteString($0) }) } }
+    public var roles: Set<String>
     /// After this instant the token is refused.
     public var expires: Date?
-    /// The principal's user name and roles, made once here rather than for every request (the
-    /// roles as the policy compares them: bytes).
-    private(set) var user: String
-    private(set) var roleNames: Set<ByteString>
 
     /// Creates a token entry.
     public init(name: String, digest: [UInt8], roles: Set<String>, expires: Date?) {
@@ -24,8 +20,6 @@ public struct ServiceToken: Sendable, Hashable {
         self.digest = digest
         self.roles = roles
         self.expires = expires
-        self.user = "token:\(name)"
-        self.roleNames = Set(roles.map { ByteString($0) })
     }
 
     /// The prefix of every token Sluice issues; it lets secret scanners recognise leaked tokens.
@@ -42,6 +36,9 @@ public struct ServiceToken: Sendable, Hashable {
 /// (they may be signed assertions) and are left to the next source.
 public struct ServiceTokenAuthenticator: Authenticator {
     private let tokens: [ServiceToken]
+    /// Each token's principal, made once here rather than for every request (its roles as the
+    /// policy compares them: bytes).
+    private let principals: [Principal]
     private let now: @Sendable () -> Date
     /// Digests of the tokens the worker threads saw last.
     private let digests = RecentTokenDigests()
@@ -49,6 +46,11 @@ public struct ServiceTokenAuthenticator: Authenticator {
     /// Creates the authenticator; `now` is injectable for tests.
     public init(tokens: [ServiceToken], now: @escaping @Sendable () -> Date = Date.init) {
         self.tokens = tokens
+        self.principals = tokens.map { entry in
+            Principal(
+                user: "token:\(entry.name)", source: .serviceToken, isAmbient: false, roles: Set(entry.roles.map { ByteString($0) }),
+                sourceName: entry.name)
+        }
         self.now = now
     }
 
@@ -58,17 +60,16 @@ public struct ServiceTokenAuthenticator: Authenticator {
         guard let token = BearerToken.value(in: request), token.utf8.starts(with: ServiceToken.prefix.utf8) else { return .absent }
         let digest = self.digests.digest(of: Array(token.utf8))
         // Compare against every entry, so the time taken does not depend on which one matches.
-        var match: ServiceToken? = nil
-        for entry in self.tokens where ConstantTime.equals(entry.digest, digest) { match = entry }
-        guard let entry = match else {
+        var match: Int? = nil
+        for (i, entry) in self.tokens.enumerated() where ConstantTime.equals(entry.digest, digest) { match = i }
+        guard let match else {
             return .invalid(.init(.serviceToken, .unknownToken, "unknown service token (sha256 prefix \(Hex.encode(digest.prefix(4))))"))
         }
+        let entry = self.tokens[match]
         if let expires = entry.expires, self.now() >= expires {
             return .invalid(.init(.serviceToken, .tokenExpired, "service token \(entry.name) expired"))
         }
-        return .authenticated(
-            Principal(
-                user: entry.user, source: .serviceToken, isAmbient: false, roles: entry.roleNames, sourceName: entry.name))
+        return .authenticated(self.principals[match])
     }
 }
 

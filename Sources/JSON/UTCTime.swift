@@ -17,21 +17,22 @@ public enum UTCTime {
         let day = dayOfYear - (153 * mp + 2) / 5 + 1
         let month = mp < 10 ? mp + 3 : mp - 9
         let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
-        guard (0...9999).contains(year) else {
-            // Outside the format's four digits: as before, each field padded to its width.
-            func pad(_ value: Int64, _ width: Int) -> String {
-                let digits = String(value)
-                return digits.count >= width ? digits : String(repeating: "0", count: width - digits.count) + digits
-            }
-            return "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))T\(pad(secondOfDay / 3600, 2)):\(pad(secondOfDay % 3600 / 60, 2)):"
-                + "\(pad(secondOfDay % 60, 2)).\(pad(fraction, 3))" + (zone ? "Z" : "")
-        }
         // Written as bytes into one buffer: built from padded Strings, each timestamp cost a
         // dozen small allocations (a profile of triggers found 1 % of their CPU here, for the
-        // log lines' timestamps alone).
-        return String(unsafeUninitializedCapacity: 24) { buffer in
+        // log lines' timestamps alone). 64 bytes hold any Int64 year.
+        return String(unsafeUninitializedCapacity: 64) { buffer in
             var at = 0
+            // `value` in `width` digits, zeros first; one that does not fit (a year past 9999
+            // or before 0) keeps all its digits and sign, zeros first to `width`, as always.
             func put(_ value: Int64, _ width: Int) {
+                var limit: Int64 = 1
+                for _ in 0..<width { limit *= 10 }
+                guard value >= 0 && value < limit else {
+                    let digits = Array(String(value).utf8)
+                    for _ in digits.count..<max(width, digits.count) { put(0x30) }
+                    for digit in digits { put(digit) }
+                    return
+                }
                 var value = value
                 for i in stride(from: at + width - 1, through: at, by: -1) {
                     buffer[i] = UInt8(ascii: "0") + UInt8(value % 10)
@@ -39,24 +40,24 @@ public enum UTCTime {
                 }
                 at += width
             }
-            func put(_ byte: Character) {
-                buffer[at] = byte.asciiValue!
+            func put(_ byte: UInt8) {
+                buffer[at] = byte
                 at += 1
             }
             put(year, 4)
-            put("-")
+            put(UInt8(ascii: "-"))
             put(month, 2)
-            put("-")
+            put(UInt8(ascii: "-"))
             put(day, 2)
-            put("T")
+            put(UInt8(ascii: "T"))
             put(secondOfDay / 3600, 2)
-            put(":")
+            put(UInt8(ascii: ":"))
             put(secondOfDay % 3600 / 60, 2)
-            put(":")
+            put(UInt8(ascii: ":"))
             put(secondOfDay % 60, 2)
-            put(".")
+            put(UInt8(ascii: "."))
             put(fraction, 3)
-            if zone { put("Z") }
+            if zone { put(UInt8(ascii: "Z")) }
             return at
         }
     }

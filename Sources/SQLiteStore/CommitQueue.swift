@@ -115,23 +115,22 @@ final class CommitQueue<Input, Output>: @unchecked Sendable {
     /// while this thread commits the next batch (they were a fifth of this thread's work under
     /// trigger load, all of it inside the commit cycle).
     private func answer(_ entries: [Entry], with outputs: [Result<Output, any Error>?]) {
-        var queued = Answered(completions: [], outputs: [])
+        var block = Answered(completions: [], outputs: [])
+        func send() {
+            let answered = block
+            DispatchQueue.global().async { for (completion, output) in zip(answered.completions, answered.outputs) { completion(output) } }
+            block = Answered(completions: [], outputs: [])
+        }
         for (entry, output) in zip(entries, outputs) {
             if entry.direct {
                 entry.completion(output)
-            } else {
-                queued.completions.append(entry.completion)
-                queued.outputs.append(output)
+                continue
             }
+            block.completions.append(entry.completion)
+            block.outputs.append(output)
+            if block.completions.count == Self.answersPerBlock { send() }
         }
-        guard !queued.completions.isEmpty else { return }
-        var start = 0
-        while start < queued.completions.count {
-            let end = min(start + Self.answersPerBlock, queued.completions.count)
-            let answered = Answered(completions: Array(queued.completions[start..<end]), outputs: Array(queued.outputs[start..<end]))
-            DispatchQueue.global().async { for (completion, output) in zip(answered.completions, answered.outputs) { completion(output) } }
-            start = end
-        }
+        if !block.completions.isEmpty { send() }
     }
 
     /// Some of a committed batch's completions with their results, handed to one block of

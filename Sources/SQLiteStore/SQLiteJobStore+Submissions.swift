@@ -15,7 +15,8 @@ extension SQLiteJobStore {
 
     /// What a submission did in its batch's transaction.
     enum SubmissionOutcome {
-        case inserted(Int64, waits: Bool)
+        /// The new job, as reading it back would give it.
+        case inserted(JobRecord)
         case existing(Int64, Submission.Reason)
         case refused(Submission.Refusal)
     }
@@ -60,8 +61,8 @@ extension SQLiteJobStore {
                 .busy, detail: "a trigger waited more than \(self.busyTimeoutMilliseconds) ms for its turn at the job store")
         }
         switch try result.get() {
-        case .inserted(let id, let waits):
-            return .created(Self.created(pending, id: id, waits: waits))
+        case .inserted(let job):
+            return .created(job)
         case .existing(let id, let reason):
             guard let record = try self.job(id: id) else { throw JobStoreError("job \(id) vanished") }
             return .existing(record, reason)
@@ -83,9 +84,9 @@ extension SQLiteJobStore {
             // runner's thread may be the one (it shares write transactions), and its next pass
             // must find the jobs handed over.
             if self.createdObserver.withLock({ $0 != nil }) {
-                let created = zip(batch, outcomes).compactMap { pending, outcome -> JobRecord? in
-                    guard case .success(.inserted(let id, let waits)) = outcome else { return nil }
-                    return Self.created(pending, id: id, waits: waits)
+                let created = outcomes.compactMap { outcome -> JobRecord? in
+                    guard case .success(.inserted(let job)) = outcome else { return nil }
+                    return job
                 }
                 self.createdInTransaction.withLock { $0 += created }
             }
@@ -103,11 +104,6 @@ extension SQLiteJobStore {
         }
         guard !created.isEmpty, let observer = self.createdObserver.withLock({ $0 }) else { return }
         for job in created { observer.call(job) }
-    }
-
-    /// The job a submission inserted, as reading it back would give it.
-    private static func created(_ pending: PendingSubmission, id: Int64, waits: Bool) -> JobRecord {
-        JobRecord(inserted: pending.job, id: id, createdAt: pending.created, waitsForIdentity: waits)
     }
 
     /// Decides one submission with the shared rules and carries out the decision.
@@ -143,7 +139,7 @@ extension SQLiteJobStore {
                 audit.jobID = id
                 try Self.insertAudit(audit, into: db)
             }
-            return .inserted(id, waits: waits)
+            return .inserted(JobRecord(inserted: job, id: id, createdAt: pending.created, waitsForIdentity: waits))
         case .existing(let id, let reason): return .existing(id, reason)
         case .refused(let refusal): return .refused(refusal)
         }

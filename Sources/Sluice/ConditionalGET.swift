@@ -6,23 +6,8 @@ import HTTP
 /// changes exactly when the representation does, and a poller that sends it back gets an empty
 /// 304 while nothing changed.
 enum ConditionalGET {
-    /// The strong entity tag of `body`: the first 16 bytes of its SHA-256 in hex, quoted,
-    /// written into one String (the hex, prefix and concatenations were 2 % of a `/healthz`).
-    static func tag(of body: [UInt8]) -> String {
-        let digest = SHA256.hash(body)
-        let hex = Self.hexDigits
-        return String(unsafeUninitializedCapacity: 34) { buffer in
-            buffer[0] = UInt8(ascii: "\"")
-            for i in 0..<16 {
-                buffer[1 + 2 * i] = hex[Int(digest[i] >> 4)]
-                buffer[2 + 2 * i] = hex[Int(digest[i] & 0x0f)]
-            }
-            buffer[33] = UInt8(ascii: "\"")
-            return 34
-        }
-    }
-
-    private static let hexDigits = Array("0123456789abcdef".utf8)
+    /// The strong entity tag of `body`: the first 16 bytes of its SHA-256 in hex, quoted.
+    static func tag(of body: [UInt8]) -> String { "\"\(Hex.encode(SHA256.hash(body)[..<16]))\"" }
 
     /// Whether an `If-None-Match` header value names `tag` (or is `*`).
     ///
