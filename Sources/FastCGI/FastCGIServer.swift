@@ -190,9 +190,16 @@ public final class FastCGIServer: Sendable {
                 buffer.withMemoryRebound(to: CChar.self) { FCGX_PutStr($0.baseAddress, Int32($0.count), out) >= 0 }
             }
         }
-        // FCGX_PutStr may report success after the client went away; the flush tells the truth
-        // (EPIPE when lighttpd closed the connection because the client aborted).
-        if !ok || FCGX_FFlush(out) < 0 {
+        // FCGX_PutStr may report success after the client went away; closing the stream tells
+        // the truth (EPIPE when lighttpd closed the connection because the client aborted).
+        // Why close both streams here rather than flush and leave it to FCGX_Finish_r: libfcgi
+        // writes the END_REQUEST record with whichever stream it closes last (`nWriters`), so
+        // closing stderr (empty: nothing is written for it) and then stdout sends the buffered
+        // body, stdout's end and END_REQUEST in one write(2). A flush first cost one more write
+        // per request, and lighttpd one more wake-up. FCGX_Finish_r then finds both closed.
+        let err = request.pointee.err
+        if err != nil { FCGX_FClose(err) }
+        if !ok || FCGX_FClose(out) < 0 {
             self.logger.info("client went away before the response was sent", ["errno": String(FCGX_GetError(out))])
         }
     }
