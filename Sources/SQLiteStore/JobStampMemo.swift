@@ -14,28 +14,33 @@ import Locking
 /// stamp only if no invalidation of its stripe came in between (`generation`), so a stamp read
 /// just before a commit is never kept after it.
 ///
-/// Striped by job id, 16 ways, each stripe behind its own lock and bounded (emptied when full).
+/// Striped by thread, 16 ways, each stripe behind its own lock and bounded (emptied when full):
+/// a reader takes only its own thread's stripe, and an invalidation goes through all of them.
+/// Why not by job id: watchers of one job (16 connections asking for the same one) then all
+/// queued on one stripe's lock, and its futex showed in profiles of job JSON; invalidations
+/// are few per commit, reads are one per request.
 final class JobStampMemo: Sendable {
     private struct Stripe {
         var stamps: [Int64: JobStamp?] = [:]
-        /// Moves with every invalidation of a job in this stripe.
+        /// Moves with every invalidation (of any job).
         var generation: UInt64 = 0
     }
 
     private static let stripeCount = 16
-    /// Most stamps a stripe keeps (16 × 1,024 jobs in all).
+    /// Most stamps a stripe keeps.
     static let stripeCapacity = 1024
     private let stripes: [Locked<Stripe>] = (0..<JobStampMemo.stripeCount).map { _ in Locked(Stripe()) }
     /// Jobs whose rows the writer changed in its current transaction. Touched only by the
     /// writer connection's hook and by `SQLiteJobStore.commitWrites`, both under the writer's lock.
     private let touched = Locked<[Int64]>([])
 
-    private func stripe(_ id: Int64) -> Locked<Stripe> { self.stripes[Int(UInt64(bitPattern: id) % UInt64(Self.stripeCount))] }
+    /// The calling thread's stripe.
+    private var stripe: Locked<Stripe> { self.stripes[ThreadNumber.current % Self.stripeCount] }
 
-    /// The stamp of job `id`: the kept one, or what `read` returns (kept unless the job was
+    /// The stamp of job `id`: the kept one, or what `read` returns (kept unless a job was
     /// invalidated meanwhile). A missing job's nil is kept too: creating it invalidates it.
     func stamp(id: Int64, read: () throws -> JobStamp?) rethrows -> JobStamp? {
-        let stripe = self.stripe(id)
+        let stripe = self.stripe
         let (kept, generation) = stripe.withLock { ($0.stamps[id], $0.generation) }
         if let kept { return kept }
         let stamp = try read()
@@ -58,10 +63,11 @@ final class JobStampMemo: Sendable {
             defer { touched.removeAll(keepingCapacity: true) }
             return touched
         }
-        for id in ids {
-            self.stripe(id).withLock {
+        guard !ids.isEmpty else { return }
+        for stripe in self.stripes {
+            stripe.withLock {
                 $0.generation &+= 1
-                $0.stamps[id] = nil
+                for id in ids { $0.stamps[id] = nil }
             }
         }
     }

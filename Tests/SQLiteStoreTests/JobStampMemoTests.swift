@@ -45,10 +45,40 @@ struct JobStampMemoTests {
         }
         #expect(first == Self.queued)
         #expect(memo.stamp(id: 3) { Self.running } == Self.running, "the stamp read during the write was not kept")
-        // A change of another job in another stripe does not disturb it.
+        // A change of another job does not drop its stamp.
         memo.changed(4)
         memo.transactionEnded()
         #expect(memo.stamp(id: 3) { Self.queued } == Self.running)
+    }
+
+    @Test("A stamp kept by 8 reading threads (each its own stripe) is forgotten by all of them when a transaction on another ends")
+    func invalidatedOnEveryThread() {
+        let memo = JobStampMemo()
+        let seen = Locked([[JobStamp?]](repeating: [], count: 8))
+        let firstDone = DispatchGroup()
+        let secondDone = DispatchGroup()
+        let again = DispatchSemaphore(value: 0)
+        // The same 8 threads read before and after the write: a new thread would have a stripe
+        // of its own with nothing kept in it.
+        for t in 0..<8 {
+            firstDone.enter()
+            secondDone.enter()
+            Thread {
+                let before = memo.stamp(id: 5) { Self.queued }
+                firstDone.leave()
+                again.wait()
+                let after = memo.stamp(id: 5) { Self.running }
+                seen.withLock { $0[t] = [before, after] }
+                secondDone.leave()
+            }.start()
+        }
+        firstDone.wait()
+        // The writer (this thread) changes the job and ends its transaction.
+        memo.changed(5)
+        memo.transactionEnded()
+        for _ in 0..<8 { again.signal() }
+        secondDone.wait()
+        #expect(seen.withLock { $0 }.allSatisfy { $0 == [Self.queued, Self.running] }, "no thread kept the old stamp")
     }
 
     @Test("A missing job's nil is kept until the job is created; a full stripe starts over")
@@ -59,7 +89,7 @@ struct JobStampMemoTests {
         memo.changed(42)
         memo.transactionEnded()
         #expect(memo.stamp(id: 42) { Self.queued } == Self.queued)
-        // Fill stripe of id 0 (ids 0, 16, 32, ...) past its capacity: it never holds more.
+        // Fill this thread's stripe past its capacity: it never holds more.
         for k in 0...JobStampMemo.stripeCapacity { _ = memo.stamp(id: Int64(k * 16)) { Self.queued } }
         #expect(memo.stamp(id: Int64(JobStampMemo.stripeCapacity * 16)) { Self.running } == Self.queued, "the last one is kept")
         #expect(memo.stamp(id: 0) { Self.running } == Self.running, "the first was dropped when the stripe filled")

@@ -1,6 +1,7 @@
 import Foundation
 import HTTP
 import JobStore
+import Locking
 import Testing
 
 @testable import Sluice
@@ -79,5 +80,39 @@ import Testing
         #expect(cache.entry(id: 6) == nil, "larger than the whole cache: not kept")
         cache.store(id: 7, entry(1, state: .running))
         #expect(cache.entry(id: 7) == nil, "unfinished jobs are not kept")
+    }
+    @Test("Every thread reads what the last store kept: entries stored, replaced and evicted on one thread, read on 8 others")
+    func everyThreadSeesTheLastStore() {
+        let cache = FinishedJobCache<FinishedJobJSON>(maxEntries: 2, maxCost: 1_000)
+        func entry(_ tag: String) -> FinishedJobJSON {
+            .init(
+                stamp: JobStamp(state: .succeeded, startedAt: nil, finishedAt: nil), mountPath: "/s", pipeline: "p", params: [:],
+                body: Array(tag.utf8), tag: tag)
+        }
+        // What each of 8 threads (each its own stripe) reads for jobs 1, 2 and 3.
+        func readEverywhere() -> [[String?]] {
+            let seen = Locked([[String?]](repeating: [], count: 8))
+            let done = DispatchGroup()
+            for t in 0..<8 {
+                done.enter()
+                Thread {
+                    let tags = (1...3).map { cache.entry(id: Int64($0))?.tag }
+                    seen.withLock { $0[t] = tags }
+                    done.leave()
+                }.start()
+            }
+            done.wait()
+            return seen.withLock { $0 }
+        }
+        #expect(readEverywhere().allSatisfy { $0 == [nil, nil, nil] })
+        cache.store(id: 1, entry("a"))
+        cache.store(id: 2, entry("b"))
+        #expect(readEverywhere().allSatisfy { $0 == ["a", "b", nil] })
+        cache.store(id: 1, entry("a2"))
+        #expect(readEverywhere().allSatisfy { $0 == ["a2", "b", nil] }, "a replacement is seen by every thread")
+        cache.store(id: 3, entry("c"))
+        #expect(
+            readEverywhere().allSatisfy { $0 == [nil, "b", "c"] },
+            "the oldest insertion went (1: a replacement keeps its place), on every thread")
     }
 }
