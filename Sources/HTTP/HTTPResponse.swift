@@ -68,8 +68,13 @@ public struct HTTPResponse: Sendable {
             head.append(UInt8(ascii: ":"))
             head.append(UInt8(ascii: " "))
             // By bytes: "\r\n" is ONE Character in Swift, equal to neither "\r" nor "\n", so a
-            // Character filter would let a CRLF pair through.
-            for byte in value.utf8 where byte != 13 && byte != 10 { head.append(byte) }
+            // Character filter would let a CRLF pair through. A value without either (every
+            // value Sluice sets) is copied whole: byte by byte showed in profiles of light requests.
+            if value.utf8.contains(where: { $0 == 13 || $0 == 10 }) {
+                for byte in value.utf8 where byte != 13 && byte != 10 { head.append(byte) }
+            } else {
+                head.append(contentsOf: value.utf8)
+            }
             head.append(13)
             head.append(10)
         }
