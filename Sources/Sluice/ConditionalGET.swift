@@ -28,8 +28,14 @@ enum ConditionalGET {
 
     static func apply(to response: inout HTTPResponse, request: HTTPRequest) {
         guard response.status == .ok else { return }
-        let tag = response.header("ETag") ?? self.tag(of: response.body)
-        response.setHeader("ETag", tag)
+        // A handler that knows its tag (a kept job's JSON) has set it; else it is made here.
+        let tag: String
+        if let kept = response.header("ETag") {
+            tag = kept
+        } else {
+            tag = self.tag(of: response.body)
+            response.headers.append(("ETag", tag))
+        }
         if self.matches(request.header("If-None-Match"), tag) {
             response.status = .notModified
             response.body = []
