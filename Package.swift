@@ -33,7 +33,7 @@ let package = Package(
         .target(name: "SystemCalls", swiftSettings: strict),
         .target(name: "Logging", dependencies: ["JSON", "Locking"], swiftSettings: strict),
         .target(name: "JSON", swiftSettings: strict),
-        .target(name: "HTTP", swiftSettings: strict),
+        .target(name: "HTTP", dependencies: ["ByteStrings"], swiftSettings: strict),
         .target(name: "FastCGI", dependencies: ["CFastCGI", "HTTP", "Logging", "SystemCalls"], swiftSettings: strict),
         .target(name: "Crypto", dependencies: ["CCrypto", "Locking"], swiftSettings: strict),
         .target(name: "Policy", dependencies: ["ByteStrings"], swiftSettings: strict),
@@ -55,7 +55,7 @@ let package = Package(
         // Cron expressions and when they fire in a time zone (pipeline schedules).
         .target(name: "Scheduling", swiftSettings: strict),
         // Prometheus metrics: counters, gauges, histograms and their text exposition.
-        .target(name: "Metrics", dependencies: ["Locking"], swiftSettings: strict),
+        .target(name: "Metrics", dependencies: ["ByteStrings", "Locking"], swiftSettings: strict),
         .target(
             name: "Sluice",
             dependencies: [

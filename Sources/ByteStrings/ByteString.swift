@@ -23,7 +23,8 @@ public struct ByteString: Sendable, Hashable, Comparable, CustomStringConvertibl
     public var description: String { self.string }
 
     /// Equal when the UTF-8 bytes are equal.
-    public static func == (a: ByteString, b: ByteString) -> Bool { a.string.utf8.elementsEqual(b.string.utf8) }
+    @inlinable
+    public static func == (a: ByteString, b: ByteString) -> Bool { a.string.bytesEqual(b.string) }
 
     /// Hashes the UTF-8 bytes (and their count, so that concatenations cannot collide by design).
     public func hash(into hasher: inout Hasher) {
@@ -46,7 +47,23 @@ public struct ByteString: Sendable, Hashable, Comparable, CustomStringConvertibl
 extension String {
     /// Whether `self` and `other` have the same UTF-8 bytes (not merely canonical equivalence,
     /// which is what `==` checks).
-    public func bytesEqual(_ other: String) -> Bool { self.utf8.elementsEqual(other.utf8) }
+    ///
+    /// The counts first (constant time for native strings), then one pass over both strings'
+    /// contiguous UTF-8 as buffers. Why not `utf8.elementsEqual`: it walks both views a byte at a
+    /// time through `IndexingIterator` and the view's witness table, and such walks (route
+    /// segments, metric labels, header names) added up to 3 % of a light request's CPU.
+    /// A string without contiguous UTF-8 (bridged) is compared by walking, as before.
+    @inlinable
+    public func bytesEqual(_ other: String) -> Bool {
+        let a = self.utf8
+        let b = other.utf8
+        guard a.count == b.count else { return false }
+        let compared = a.withContiguousStorageIfAvailable { x in
+            b.withContiguousStorageIfAvailable { y in x.elementsEqual(y) }
+        }
+        if let compared, let equal = compared { return equal }
+        return a.elementsEqual(b)
+    }
 }
 
 extension Sequence where Element == String {

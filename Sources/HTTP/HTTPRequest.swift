@@ -115,7 +115,10 @@ public struct HTTPRequest: Sendable {
         Self.withParamName(ofHeader: name) { full -> String? in
             // Content-Type and Content-Length travel as CONTENT_TYPE and CONTENT_LENGTH, and an
             // empty one counts as absent.
-            if full.elementsEqual("HTTP_CONTENT_TYPE".utf8) || full.elementsEqual("HTTP_CONTENT_LENGTH".utf8) {
+            // Lengths first: most names are neither, and comparing with a literal's view walks it.
+            let type = "HTTP_CONTENT_TYPE".utf8
+            let length = "HTTP_CONTENT_LENGTH".utf8
+            if (full.count == type.count && full.elementsEqual(type)) || (full.count == length.count && full.elementsEqual(length)) {
                 return self.params.index(ofName: UnsafeRawBufferPointer(rebasing: full[5...])).map(self.params.value(at:)).flatMap {
                     $0.isEmpty ? nil : $0
                 }

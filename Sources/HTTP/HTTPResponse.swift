@@ -16,13 +16,22 @@ public struct HTTPResponse: Sendable {
     /// Creates a response.
     public init(status: HTTPStatus, headers: [(name: String, value: String)] = [], body: [UInt8] = []) {
         self.status = status
-        self.headers = headers
+        // Room for what the application adds to every answer (request id, the security
+        // headers, an entity tag): grown one append at a time, the list was reallocated two or
+        // three times per request.
+        var list = headers
+        list.reserveCapacity(headers.count + 8)
+        self.headers = list
         self.body = body
     }
 
     /// Sets (replacing) a header value.
     public mutating func setHeader(_ name: String, _ value: String) {
-        self.headers.removeAll { Self.sameName($0.name, name) }
+        // Removes only when there is one to remove: `removeAll(where:)` rebuilds the list's tail
+        // even when nothing matches.
+        if self.headers.contains(where: { Self.sameName($0.name, name) }) {
+            self.headers.removeAll { Self.sameName($0.name, name) }
+        }
         self.headers.append((name, value))
     }
 
@@ -34,7 +43,18 @@ public struct HTTPResponse: Sendable {
     /// ASCII case-insensitive equality of header names, without allocating.
     public static func sameName(_ a: String, _ b: String) -> Bool {
         guard a.utf8.count == b.utf8.count else { return false }
-        for (x, y) in zip(a.utf8, b.utf8) where x != y {
+        // Over the contiguous bytes where there are (native strings): zipping the two views
+        // walked them through their witness tables, a call per byte.
+        let compared = a.utf8.withContiguousStorageIfAvailable { x in
+            b.utf8.withContiguousStorageIfAvailable { y in Self.sameIgnoringASCIICase(x, y) }
+        }
+        if let compared, let same = compared { return same }
+        return Self.sameIgnoringASCIICase(a.utf8, b.utf8)
+    }
+
+    /// Whether two byte sequences of the same length are equal but for ASCII letter case.
+    private static func sameIgnoringASCIICase<A: Sequence<UInt8>, B: Sequence<UInt8>>(_ a: A, _ b: B) -> Bool {
+        for (x, y) in zip(a, b) where x != y {
             let lx = x >= 65 && x <= 90 ? x + 32 : x
             let ly = y >= 65 && y <= 90 ? y + 32 : y
             if lx != ly { return false }
@@ -70,7 +90,8 @@ public struct HTTPResponse: Sendable {
             // By bytes: "\r\n" is ONE Character in Swift, equal to neither "\r" nor "\n", so a
             // Character filter would let a CRLF pair through. A value without either (every
             // value Sluice sets) is copied whole: byte by byte showed in profiles of light requests.
-            if value.utf8.contains(where: { $0 == 13 || $0 == 10 }) {
+            let breaksLine = value.utf8.withContiguousStorageIfAvailable { $0.contains { $0 == 13 || $0 == 10 } }
+            if breaksLine ?? value.utf8.contains(where: { $0 == 13 || $0 == 10 }) {
                 for byte in value.utf8 where byte != 13 && byte != 10 { head.append(byte) }
             } else {
                 head.append(contentsOf: value.utf8)

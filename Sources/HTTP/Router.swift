@@ -1,3 +1,5 @@
+import ByteStrings
+
 /// Matches a method and a decoded path against registered patterns such as `/api/v1/jobs/:id`.
 ///
 /// The router is generic over what it routes to, so it stays free of application types:
@@ -114,7 +116,7 @@ enum RouteSegment: Sendable, Equatable {
 
     /// Byte equality: a route is chosen by the bytes of the path and method, never by Unicode
     /// canonical equivalence (which `String ==` applies).
-    static func same(_ a: String, _ b: String) -> Bool { a.utf8.elementsEqual(b.utf8) }
+    static func same(_ a: String, _ b: String) -> Bool { a.bytesEqual(b) }
 
     /// The values of `pattern`'s parameters in `path`, or nil if the path does not match.
     static func bind(_ pattern: [RouteSegment], _ path: [String]) -> [String: String]? {
@@ -145,6 +147,9 @@ enum RouteSegment: Sendable, Equatable {
         let slash = UInt8(ascii: "/")
         guard !bytes.isEmpty, !(bytes.count == 1 && bytes[0] == slash) else { return [] }
         var segments: [String] = []
+        // One allocation: appended one by one, the array grew (and was copied) twice for a
+        // path of four segments.
+        segments.reserveCapacity(bytes.reduce(1) { $1 == slash ? $0 + 1 : $0 })
         var start = bytes[0] == slash ? 1 : 0
         while true {
             var end = start

@@ -1,3 +1,5 @@
+import ByteStrings
+
 /// Label values as a dictionary key compared by bytes (`String`'s `==` merges canonically
 /// equivalent spellings, which would merge two series).
 struct SeriesKey: Hashable, Sendable {
@@ -6,7 +8,7 @@ struct SeriesKey: Hashable, Sendable {
     init(_ values: [String]) { self.values = values }
 
     static func == (a: SeriesKey, b: SeriesKey) -> Bool {
-        a.values.count == b.values.count && zip(a.values, b.values).allSatisfy { $0.utf8.elementsEqual($1.utf8) }
+        a.values.count == b.values.count && zip(a.values, b.values).allSatisfy { $0.bytesEqual($1) }
     }
 
     func hash(into hasher: inout Hasher) {

@@ -204,7 +204,7 @@ extension App {
         // A finished job whose stamp is unchanged: its kept JSON, authorized as a read would be.
         // (A finished job never waits: the long-poll below would return it at once.)
         if paging == nil,
-            let kept = try self.keptJob(self.finishedJobs, context, where: { $0.mountPath.utf8.elementsEqual(context.mountPath.utf8) })
+            let kept = try self.keptJob(self.finishedJobs, context, where: { $0.mountPath.bytesEqual(context.mountPath) })
         {
             return Self.json(kept.body, tag: kept.tag)
         }

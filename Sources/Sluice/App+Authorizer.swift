@@ -10,7 +10,7 @@ extension App {
     /// libfcgi reports the role of the request in `FCGI_ROLE`, a param no client can set (a
     /// client's headers arrive as `HTTP_*`).
     static func isAuthorizerRequest(_ request: HTTPRequest) -> Bool {
-        request.params["FCGI_ROLE"].map { $0.utf8.elementsEqual("AUTHORIZER".utf8) } ?? false
+        request.params["FCGI_ROLE"].map { $0.bytesEqual("AUTHORIZER") } ?? false
     }
 
     /// The name of the `Variable-` header that sets lighttpd's `REMOTE_USER` for the handlers

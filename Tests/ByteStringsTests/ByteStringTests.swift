@@ -36,6 +36,29 @@ struct ByteStringTests {
         #expect([ByteString("b"), "a", "B"].sorted() == ["B", "a", "b"])
     }
 
+    @Test("bytesEqual agrees with comparing the UTF-8 arrays, for small and large strings, equal or differing in one byte")
+    func bytesEqualAgreesWithArrays() {
+        var generator = SystemRandomNumberGenerator()
+        let alphabet: [String] = ["a", "b", "K", "\u{212A}", "ö", "o\u{308}", "\u{0}", "€", "𝄞"]
+        for _ in 0..<2_000 {
+            let length = Int.random(in: 0...40, using: &generator)
+            let a = (0..<length).map { _ in alphabet.randomElement(using: &generator)! }.joined()
+            // Half the time the same bytes (built anew, so not the same storage), else one piece changed.
+            var pieces = Array(a)
+            if !pieces.isEmpty, Bool.random(using: &generator) {
+                pieces[Int.random(in: 0..<pieces.count, using: &generator)] = Character(alphabet.randomElement(using: &generator)!)
+            }
+            let b = String(pieces)
+            #expect(a.bytesEqual(b) == (Array(a.utf8) == Array(b.utf8)), "\(Array(a.utf8)) vs \(Array(b.utf8))")
+            #expect((ByteString(a) == ByteString(b)) == (Array(a.utf8) == Array(b.utf8)))
+        }
+        // A substring's copy and a string longer than the small-string form (15 bytes).
+        let long = String(repeating: "x", count: 100) + "\u{212A}"
+        #expect(long.bytesEqual(String(long.dropFirst(0))))
+        #expect(!long.bytesEqual(String(repeating: "x", count: 100) + "K"))
+        #expect("".bytesEqual(""))
+    }
+
     @Test("Dictionary lookups by exact key never find a canonically equivalent key", arguments: Spellings.canonicalPairs)
     func exactDictionaryLookup(_ pair: (String, String)) {
         let table = [pair.0: 1]
