@@ -108,7 +108,15 @@ public struct HTTPResponse: Sendable {
     /// Appends `Status: <code> <reason>\r\n`.
     private func appendStatus(to head: inout [UInt8]) {
         head.append(contentsOf: "Status: ".utf8)
-        head.append(contentsOf: String(self.status.code).utf8)
+        // Three digits written directly: `String(code)` allocated a string per response.
+        let code = Int(self.status.code)
+        if (100...999).contains(code) {
+            head.append(UInt8(ascii: "0") + UInt8(code / 100))
+            head.append(UInt8(ascii: "0") + UInt8(code / 10 % 10))
+            head.append(UInt8(ascii: "0") + UInt8(code % 10))
+        } else {
+            head.append(contentsOf: String(code).utf8)
+        }
         head.append(UInt8(ascii: " "))
         head.append(contentsOf: self.status.reason.utf8)
         head.append(13)
