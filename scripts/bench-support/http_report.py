@@ -282,7 +282,10 @@ def table(path, ceiling_label):
             p99 = statistics.median(r[2] for r in rows)
             app = statistics.median(r[6] for r in rows)
             light = statistics.median(r[7] for r in rows)
-            ratios[(key, c)] = paired_ratio(wrk, key, c) or (rps / ceilings[c] if ceilings[c] else 0.0)
+            paired = paired_ratio(wrk, key, c)
+            if paired is None:  # no paired ceiling (the watchers' rows): the ceiling row's median
+                paired = rps / ceilings[c] if ceilings[c] else 0.0
+            ratios[(key, c)] = paired
             medians[(key, c)] = (rps, p50, p99, app)
             label = f"{labels[key]} @{c}"
             print(f"{label:<{width}} | {rps:>14.0f} | {fmt_ms(p50):>9} | {fmt_ms(p99):>9} | {fmt_ratio(ratios[(key, c)]):>5} | "
